@@ -1,0 +1,83 @@
+# One binary (build/relayer), one static library of every module, one test binary per suite.
+#   make            build build/relayer
+#   make test       install missing Debian packages, build, run every Criterion suite
+#   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+#   make fuzz       libFuzzer targets for every decoder, bounded by FUZZ_SECONDS each
+#   make bench      the benchmarks (`relayer bench NAME`)
+#   make demo       the demo story
+
+BUILD    ?= build
+CC       ?= cc
+LIBS     := libzmq libsodium lmdb libcurl libsecp256k1 nettle jansson inih
+CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -fno-strict-aliasing \
+            $(shell pkg-config --cflags $(LIBS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(LIBS) 2>/dev/null) -lpthread -lm
+ifeq ($(SAN),1)
+  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+endif
+
+MODULES  := attest db collateral bridges/evm relayer
+LIB_SRC  := $(filter-out relayer/main.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/librelayer.a
+BIN      := $(BUILD)/relayer
+
+TEST_SRC := $(wildcard tests/*_test.c tests/crash/*_test.c tests/integration/*_test.c)
+TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps test asan fuzz bench demo clean
+all: deps $(BIN)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/relayer/main.o $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fixture.h $(LIB) $(BIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DRELAYER_BIN='"$(abspath $(BIN))"' $< $(LIB) $(LDFLAGS) \
+	    $(LDLIBS) -lcriterion -o $@
+
+test: deps $(BIN) $(TEST_BIN)
+	@tests/run.sh $(TEST_BIN)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS='-O1 -g' $(abspath build-asan)/relayer
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS='-O1 -g' test-bins
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    RL_TEST_SCALE=asan tests/run.sh $(TEST_SRC:%.c=build-asan/%)
+
+.PHONY: test-bins
+test-bins: $(BIN) $(TEST_BIN)
+$(abspath build-asan)/relayer: $(BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS='-O1 -g -fsanitize=fuzzer-no-link,address,undefined' \
+	    LDFLAGS='-fsanitize=address,undefined' build-fuzz/librelayer.a build-fuzz/relayer
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC)
+
+bench: all
+	$(BIN) bench ingest
+	$(BIN) bench replay
+
+demo: all
+	@scripts/demo.sh $(BIN)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/relayer/main.d

@@ -1,0 +1,336 @@
+/*
+ * audit.c - record-by-record log checks. Event ids, vault sequence numbers and accounts seen
+ * so far are kept in uthash sets so the exactly-once rules are checked without a database.
+ */
+#include "attest/audit.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "attest/bytes.h"
+
+#define VSEQ_KEY_BYTES (8 + EVM_ADDR_BYTES + 8)
+
+struct seen_event {
+    uint8_t id[HASH_BYTES];
+    uint8_t content[HASH_BYTES];
+    bool credited;
+    bool alerted; /* a conflict record exists for it */
+    UT_hash_handle hh;
+};
+
+struct seen_key {
+    uint8_t key[VSEQ_KEY_BYTES]; /* vault sequence key, or an account in the first 20 bytes */
+    uint8_t event[HASH_BYTES];
+    UT_hash_handle hh;
+};
+
+struct audit {
+    relset genesis;
+    relset set;
+    uint64_t next_seq;
+    uint8_t prev[HASH_BYTES];
+    struct seen_event *events;
+    struct seen_key *vseqs;
+    struct seen_key *accounts;
+    audit_summary sum;
+};
+
+rl_err audit_new(audit **out, const relset *genesis)
+{
+    rl_err err = relset_validate(genesis, NULL);
+    if (err != RL_OK)
+        return err;
+    audit *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return RL_ERR_NOMEM;
+    a->genesis = *genesis;
+    a->next_seq = 1;
+    *out = a;
+    return RL_OK;
+}
+
+void audit_free(audit *a)
+{
+    if (a == NULL)
+        return;
+    struct seen_event *e, *et;
+    HASH_ITER(hh, a->events, e, et) {
+        HASH_DEL(a->events, e);
+        free(e);
+    }
+    struct seen_key *k, *kt;
+    HASH_ITER(hh, a->vseqs, k, kt) {
+        HASH_DEL(a->vseqs, k);
+        free(k);
+    }
+    HASH_ITER(hh, a->accounts, k, kt) {
+        HASH_DEL(a->accounts, k);
+        free(k);
+    }
+    free(a);
+}
+
+uint64_t audit_expected_seq(const audit *a) { return a->next_seq; }
+const relset *audit_set(const audit *a) { return &a->set; }
+void audit_get_summary(const audit *a, audit_summary *out) { *out = a->sum; }
+
+static void job_add(verify_job *jobs, size_t *n, const relset_member *m, const uint8_t msg[HASH_BYTES],
+                    const uint8_t sig[ED25519_SIG_BYTES], uint64_t tag)
+{
+    verify_job *j = &jobs[(*n)++];
+    memcpy(j->pk, m->pub.ed25519, ED25519_PK_BYTES);
+    memcpy(j->msg, msg, HASH_BYTES);
+    memcpy(j->sig, sig, ED25519_SIG_BYTES);
+    j->tag = tag;
+    j->ok = false;
+}
+
+/* Jobs for one signature list over msg; every signer must be in set. */
+static rl_err sigs_jobs(const relset *set, const sig_list *sigs, const uint8_t msg[HASH_BYTES], uint64_t tag,
+                        verify_job *jobs, size_t *njobs, const char *what, rl_why *why)
+{
+    for (unsigned i = 0; i < sigs->n; i++) {
+        const relset_member *m = relset_find(set, sigs->e[i].member);
+        if (m == NULL)
+            return rl_fail(why, RL_ERR_SIGNER, "%s: signer %u is not in relayer set version %u", what,
+                           sigs->e[i].member, set->version);
+        job_add(jobs, njobs, m, msg, sigs->e[i].sig, tag);
+    }
+    return RL_OK;
+}
+
+rl_err audit_rotation_jobs(const relset *current, const payload_set *p, verify_job *jobs, size_t *njobs,
+                           rl_why *why)
+{
+    uint8_t digest[HASH_BYTES];
+    if (p->set.version != current->version + 1)
+        return rl_fail(why, RL_ERR_STATE, "relayer set version %u does not follow version %u", p->set.version,
+                       current->version);
+    if (p->sigs.n < current->threshold)
+        return rl_fail(why, RL_ERR_QUORUM, "rotation to version %u signed by %u members, threshold is %u",
+                       p->set.version, p->sigs.n, current->threshold);
+    rl_err err = relset_digest(&p->set, digest);
+    if (err != RL_OK)
+        return err;
+    return sigs_jobs(current, &p->sigs, digest, p->set.version, jobs, njobs, "rotation", why);
+}
+
+static rl_err check_set(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    payload_set *p = malloc(sizeof *p);
+    if (p == NULL)
+        return RL_ERR_NOMEM;
+    rl_err err = payload_set_decode(p, r, why);
+    if (err != RL_OK)
+        goto done;
+    if (r->seq == 1) {
+        uint8_t want[HASH_BYTES], got[HASH_BYTES];
+        if ((err = relset_digest(&a->genesis, want)) != RL_OK || (err = relset_digest(&p->set, got)) != RL_OK)
+            goto done;
+        if (memcmp(want, got, HASH_BYTES) != 0) {
+            err = rl_fail(why, RL_ERR_SIGNER, "genesis relayer set differs from the one given to the auditor");
+            goto done;
+        }
+        if (p->sigs.n != 0) {
+            err = rl_fail(why, RL_ERR_DECODE, "genesis set record carries signatures");
+            goto done;
+        }
+    } else {
+        err = audit_rotation_jobs(&a->set, p, jobs, njobs, why);
+        if (err != RL_OK)
+            goto done;
+        for (size_t i = *njobs - p->sigs.n; i < *njobs; i++)
+            jobs[i].tag = r->seq;
+        a->sum.rotations++;
+    }
+    a->set = p->set;
+    a->sum.set_version = p->set.version;
+done:
+    free(p);
+    return err;
+}
+
+static struct seen_event *event_find(audit *a, const uint8_t id[HASH_BYTES])
+{
+    struct seen_event *e = NULL;
+    HASH_FIND(hh, a->events, id, HASH_BYTES, e);
+    return e;
+}
+
+static struct seen_key *key_find(struct seen_key *set, const uint8_t *key, size_t len)
+{
+    struct seen_key *k = NULL;
+    HASH_FIND(hh, set, key, len, k);
+    return k;
+}
+
+static void vseq_key(uint8_t k[VSEQ_KEY_BYTES], const obs *o)
+{
+    be64_put(k, o->chain_id);
+    memcpy(k + 8, o->vault, EVM_ADDR_BYTES);
+    be64_put(k + 8 + EVM_ADDR_BYTES, o->vault_seq);
+}
+
+static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    payload_attest p;
+    obs o;
+    uint8_t id[HASH_BYTES], content[HASH_BYTES], vk[VSEQ_KEY_BYTES];
+    rl_err err = payload_attest_decode(&p, r, why);
+    if (err == RL_OK)
+        err = obs_decode(&o, p.obs, OBS_BYTES, why);
+    if (err != RL_OK)
+        return err;
+    if (p.sigs.n < a->set.threshold)
+        return rl_fail(why, RL_ERR_QUORUM, "attestation has %u signatures, threshold is %u", p.sigs.n,
+                       a->set.threshold);
+    obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
+    obs_content_hash(content, p.obs);
+    if (event_find(a, id) != NULL)
+        return rl_fail(why, RL_ERR_DUPLICATE, "event credited or blocked by an earlier record");
+    vseq_key(vk, &o);
+    if (key_find(a->vseqs, vk, sizeof vk) != NULL)
+        return rl_fail(why, RL_ERR_DUPLICATE, "vault sequence %llu on chain %llu credited twice",
+                       (unsigned long long)o.vault_seq, (unsigned long long)o.chain_id);
+    err = sigs_jobs(&a->set, &p.sigs, content, r->seq, jobs, njobs, "attestation", why);
+    if (err != RL_OK)
+        return err;
+
+    struct seen_event *e = calloc(1, sizeof *e);
+    struct seen_key *v = calloc(1, sizeof *v);
+    if (e == NULL || v == NULL) {
+        free(e);
+        free(v);
+        return RL_ERR_NOMEM;
+    }
+    memcpy(e->id, id, HASH_BYTES);
+    memcpy(e->content, content, HASH_BYTES);
+    e->credited = true;
+    HASH_ADD(hh, a->events, id, HASH_BYTES, e);
+    memcpy(v->key, vk, sizeof vk);
+    memcpy(v->event, id, HASH_BYTES);
+    HASH_ADD(hh, a->vseqs, key, VSEQ_KEY_BYTES, v);
+    if (key_find(a->accounts, o.account, EVM_ADDR_BYTES) == NULL) {
+        struct seen_key *acc = calloc(1, sizeof *acc);
+        if (acc == NULL)
+            return RL_ERR_NOMEM;
+        memcpy(acc->key, o.account, EVM_ADDR_BYTES);
+        HASH_ADD(hh, a->accounts, key, EVM_ADDR_BYTES, acc);
+        a->sum.accounts++;
+    }
+    a->sum.attested++;
+    return RL_OK;
+}
+
+static rl_err check_conflict(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    payload_conflict *p = malloc(sizeof *p);
+    if (p == NULL)
+        return RL_ERR_NOMEM;
+    obs oa, ob;
+    uint8_t ida[HASH_BYTES], idb[HASH_BYTES], ca[HASH_BYTES], cb[HASH_BYTES];
+    rl_err err = payload_conflict_decode(p, r, why);
+    if (err != RL_OK)
+        goto done;
+    if ((err = obs_decode(&oa, p->a.obs, OBS_BYTES, why)) != RL_OK || (err = obs_decode(&ob, p->b.obs, OBS_BYTES, why)) != RL_OK)
+        goto done;
+    obs_event_id(ida, oa.chain_id, oa.tx_hash, oa.log_index);
+    obs_event_id(idb, ob.chain_id, ob.tx_hash, ob.log_index);
+    obs_content_hash(ca, p->a.obs);
+    obs_content_hash(cb, p->b.obs);
+    struct seen_event *ea = event_find(a, ida);
+    bool a_credited = ea != NULL && ea->credited && memcmp(ea->content, ca, HASH_BYTES) == 0;
+    if (p->reason == CONFLICT_CONTENT) {
+        if (memcmp(ida, idb, HASH_BYTES) != 0) {
+            err = rl_fail(why, RL_ERR_STATE, "content conflict between two different events");
+            goto done;
+        }
+        if (p->credited != a_credited) {
+            err = rl_fail(why, RL_ERR_STATE, "conflict says variant A %s credited, the log says it %s",
+                          p->credited ? "was" : "was not", a_credited ? "was" : "was not");
+            goto done;
+        }
+        if (!a_credited && ea != NULL) {
+            err = rl_fail(why, RL_ERR_DUPLICATE, "event already settled by an earlier record");
+            goto done;
+        }
+        if (ea != NULL && ea->alerted) {
+            err = rl_fail(why, RL_ERR_DUPLICATE, "a conflict for this event is already logged");
+            goto done;
+        }
+    } else {
+        uint8_t vk[VSEQ_KEY_BYTES];
+        vseq_key(vk, &oa);
+        struct seen_key *owner = key_find(a->vseqs, vk, sizeof vk);
+        if (oa.chain_id != ob.chain_id || memcmp(oa.vault, ob.vault, EVM_ADDR_BYTES) != 0 ||
+            oa.vault_seq != ob.vault_seq || memcmp(ida, idb, HASH_BYTES) == 0) {
+            err = rl_fail(why, RL_ERR_STATE, "vault-sequence conflict must be two events with one vault sequence number");
+            goto done;
+        }
+        if (!p->credited || !a_credited || owner == NULL || memcmp(owner->event, ida, HASH_BYTES) != 0) {
+            err = rl_fail(why, RL_ERR_STATE, "vault-sequence conflict: variant A must be the credited event");
+            goto done;
+        }
+        if (event_find(a, idb) != NULL) {
+            err = rl_fail(why, RL_ERR_DUPLICATE, "event B already settled by an earlier record");
+            goto done;
+        }
+    }
+    if ((err = sigs_jobs(&a->set, &p->a.sigs, ca, r->seq, jobs, njobs, "conflict variant A", why)) != RL_OK ||
+        (err = sigs_jobs(&a->set, &p->b.sigs, cb, r->seq, jobs, njobs, "conflict variant B", why)) != RL_OK)
+        goto done;
+
+    /* Remember the blocked event: it may never be credited later. */
+    const uint8_t *blocked = p->reason == CONFLICT_CONTENT ? ida : idb;
+    struct seen_event *e = event_find(a, blocked);
+    if (e == NULL) {
+        e = calloc(1, sizeof *e);
+        if (e == NULL) {
+            err = RL_ERR_NOMEM;
+            goto done;
+        }
+        memcpy(e->id, blocked, HASH_BYTES);
+        memcpy(e->content, p->reason == CONFLICT_CONTENT ? ca : cb, HASH_BYTES);
+        HASH_ADD(hh, a->events, id, HASH_BYTES, e);
+    }
+    e->alerted = true;
+    a->sum.conflicts++;
+done:
+    free(p);
+    return err;
+}
+
+rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    record r;
+    size_t first_job = *njobs;
+    rl_err err = record_decode(&r, enc, len, why);
+    if (err != RL_OK)
+        return err;
+    if (r.seq != a->next_seq)
+        return rl_fail(why, RL_ERR_SEQ, "sequence number %llu where %llu was expected", (unsigned long long)r.seq,
+                       (unsigned long long)a->next_seq);
+    if (memcmp(r.prev, a->prev, HASH_BYTES) != 0)
+        return rl_fail(why, RL_ERR_CHAIN, "previous-hash field does not match the hash of record %llu",
+                       (unsigned long long)(r.seq - 1));
+    if (r.seq == 1 && r.type != RECORD_SET)
+        return rl_fail(why, RL_ERR_STATE, "the first record must install the genesis relayer set");
+    switch (r.type) {
+    case RECORD_SET: err = check_set(a, &r, jobs, njobs, why); break;
+    case RECORD_ATTEST: err = check_attest(a, &r, jobs, njobs, why); break;
+    default: err = check_conflict(a, &r, jobs, njobs, why); break;
+    }
+    if (err != RL_OK) {
+        *njobs = first_job;
+        return err;
+    }
+    a->sum.signatures += *njobs - first_job;
+    record_hash(a->prev, enc, len);
+    a->next_seq++;
+    a->sum.records++;
+    a->sum.head_seq = r.seq;
+    memcpy(a->sum.head_hash, a->prev, HASH_BYTES);
+    return RL_OK;
+}

@@ -1,0 +1,59 @@
+/*
+ * audit.h - checking a log record by record, with nothing but the genesis relayer set.
+ *
+ * audit_next takes records in order and checks everything that needs no signature arithmetic:
+ * the encoding, the sequence number, the link to the previous record's hash, that every signer
+ * is a member of the set in force at that record and that attestations carry a quorum, that no
+ * event and no vault sequence number is credited twice, that conflicts are consistent, and that
+ * relayer-set rotations follow each other. The signatures themselves come back as verify_jobs
+ * (tagged with the record's sequence number) so the caller can verify them on every core; a
+ * record is good when audit_next accepted it and all its jobs verified.
+ *
+ * Pure: no files, no clock; the caller feeds bytes.
+ */
+#ifndef RL_AUDIT_H
+#define RL_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attest/error.h"
+#include "attest/pool.h"
+#include "attest/record.h"
+#include "attest/relset.h"
+
+/* Most signature jobs one record can produce (a conflict: two full lists). */
+#define AUDIT_MAX_JOBS_PER_RECORD (2 * RELSET_MAX_MEMBERS)
+
+typedef struct audit_summary {
+    uint64_t records, attested, conflicts, rotations, accounts, signatures;
+    uint32_t set_version;
+    uint64_t head_seq;
+    uint8_t head_hash[HASH_BYTES];
+} audit_summary;
+
+typedef struct audit audit;
+
+/* The genesis set is the trust anchor: record 1 must install exactly this set. */
+RL_MUST_USE rl_err audit_new(audit **out, const relset *genesis);
+void audit_free(audit *a);
+
+/* Checks the next record and appends its signature jobs at jobs[*njobs] (room for
+ * AUDIT_MAX_JOBS_PER_RECORD). On failure why says what is wrong with the record; the caller
+ * names the record (its sequence number is audit_expected_seq). */
+RL_MUST_USE rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, size_t *njobs,
+                              rl_why *why);
+
+/* The sequence number the next record must carry. */
+uint64_t audit_expected_seq(const audit *a);
+/* The set in force after the records seen so far. */
+const relset *audit_set(const audit *a);
+void audit_get_summary(const audit *a, audit_summary *out);
+
+/* Signature jobs of a relayer-set rotation record against the set in force (used by the hub
+ * before it logs a rotation, and by audit_next). Fails when the signers are not a quorum of
+ * `current` or the version does not follow. */
+RL_MUST_USE rl_err audit_rotation_jobs(const relset *current, const payload_set *p, verify_job *jobs,
+                                       size_t *njobs, rl_why *why);
+
+#endif

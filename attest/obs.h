@@ -1,0 +1,80 @@
+/*
+ * obs.h - observations: what a relayer node saw on a chain, in one canonical encoding.
+ *
+ * A node signs the content hash of the encoded bytes; the hub groups signatures by event id and
+ * content hash, so two nodes agree exactly when their encodings are byte-identical. The encoding
+ * is therefore fixed-length and has one valid form per value: decoding rejects an unknown version
+ * or kind, a wrong length and trailing bytes.
+ *
+ * Wire format, version 1 (198 bytes, integers big-endian):
+ *
+ *   offset  size  field
+ *        0     1  version            = 1
+ *        1     1  kind               1 = deposit
+ *        2     8  chain_id           EIP-155 chain id
+ *       10    20  vault              vault contract address
+ *       30     8  block_number
+ *       38    32  block_hash
+ *       70    32  tx_hash
+ *      102     4  log_index          index of the log in its block
+ *      106     8  vault_seq          the vault's own event sequence number (from 1)
+ *      114    20  account            the account credited (an EVM address)
+ *      134    20  asset              token address; all zero for the chain's native coin
+ *      154    32  amount             uint256, in the asset's smallest unit
+ *      186    12  reserved           must be zero (room for later fields in version 1 readers)
+ *
+ * content hash = BLAKE2b-256(personal "rly.obs.v1", bytes)       -- what nodes sign
+ * event id     = BLAKE2b-256(personal "rly.event.v1",
+ *                            chain_id(8) || tx_hash(32) || log_index(4))
+ */
+#ifndef RL_OBS_H
+#define RL_OBS_H
+
+#include <stdint.h>
+
+#include "attest/error.h"
+#include "attest/hash.h"
+#include "attest/keys.h"
+#include "attest/u256.h"
+
+#define OBS_VERSION 1
+#define OBS_BYTES 198
+
+enum obs_kind {
+    OBS_KIND_DEPOSIT = 1,
+};
+
+typedef struct obs {
+    uint8_t kind;
+    uint64_t chain_id;
+    uint8_t vault[EVM_ADDR_BYTES];
+    uint64_t block_number;
+    uint8_t block_hash[HASH_BYTES];
+    uint8_t tx_hash[HASH_BYTES];
+    uint32_t log_index;
+    uint64_t vault_seq;
+    uint8_t account[EVM_ADDR_BYTES];
+    uint8_t asset[EVM_ADDR_BYTES];
+    u256 amount;
+} obs;
+
+/* Encodes o; RL_ERR_ARG when a field is out of its domain (unknown kind, vault_seq 0). */
+RL_MUST_USE rl_err obs_encode(uint8_t out[OBS_BYTES], const obs *o, rl_why *why);
+/* Decodes exactly len bytes; every deviation from the canonical form is an error. */
+RL_MUST_USE rl_err obs_decode(obs *o, const uint8_t *in, size_t len, rl_why *why);
+
+void obs_content_hash(uint8_t out[HASH_BYTES], const uint8_t enc[OBS_BYTES]);
+void obs_event_id(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t tx_hash[HASH_BYTES],
+                  uint32_t log_index);
+
+/* A node's signed observation as it travels to the hub. */
+typedef struct signed_obs {
+    uint8_t bytes[OBS_BYTES];
+    uint16_t member; /* signer's member id in the relayer set */
+    uint8_t sig[ED25519_SIG_BYTES]; /* ed25519 over the content hash */
+} signed_obs;
+
+/* Signs enc with k, filling so. */
+void obs_sign(signed_obs *so, const uint8_t enc[OBS_BYTES], uint16_t member, const node_key *k);
+
+#endif

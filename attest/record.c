@@ -1,0 +1,269 @@
+/*
+ * record.c - log record encoding and strict decoding (layouts in record.h).
+ */
+#include "attest/record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/bytes.h"
+
+const char *record_type_name(uint8_t type)
+{
+    switch (type) {
+    case RECORD_SET: return "set";
+    case RECORD_ATTEST: return "attest";
+    case RECORD_CONFLICT: return "conflict";
+    default: return "unknown";
+    }
+}
+
+static bool type_known(uint8_t type)
+{
+    return type == RECORD_SET || type == RECORD_ATTEST || type == RECORD_CONFLICT;
+}
+
+rl_err record_encode(const record *r, uint8_t *out, size_t *len, rl_why *why)
+{
+    if (!type_known(r->type))
+        return rl_fail(why, RL_ERR_ARG, "record: unknown type %u", r->type);
+    if (r->payload_len > RECORD_MAX_PAYLOAD)
+        return rl_fail(why, RL_ERR_ARG, "record: payload of %u bytes exceeds %d", r->payload_len,
+                       RECORD_MAX_PAYLOAD);
+    if (r->seq == 0)
+        return rl_fail(why, RL_ERR_ARG, "record: sequence numbers start at 1");
+    out[0] = RECORD_VERSION;
+    out[1] = r->type;
+    be64_put(out + 2, r->seq);
+    be64_put(out + 10, r->time_ms);
+    memcpy(out + 18, r->prev, HASH_BYTES);
+    be32_put(out + 50, r->payload_len);
+    if (r->payload_len > 0)
+        memmove(out + RECORD_HEADER_BYTES, r->payload, r->payload_len);
+    *len = RECORD_HEADER_BYTES + r->payload_len;
+    return RL_OK;
+}
+
+rl_err record_decode(record *r, const uint8_t *in, size_t len, rl_why *why)
+{
+    if (len < RECORD_HEADER_BYTES)
+        return rl_fail(why, RL_ERR_DECODE, "record: %zu bytes, shorter than the %d-byte header", len,
+                       RECORD_HEADER_BYTES);
+    if (in[0] != RECORD_VERSION)
+        return rl_fail(why, RL_ERR_VERSION, "record: unknown version %u", in[0]);
+    r->type = in[1];
+    if (!type_known(r->type))
+        return rl_fail(why, RL_ERR_DECODE, "record: unknown type %u", r->type);
+    r->seq = be64_get(in + 2);
+    if (r->seq == 0)
+        return rl_fail(why, RL_ERR_DECODE, "record: sequence number 0");
+    r->time_ms = be64_get(in + 10);
+    memcpy(r->prev, in + 18, HASH_BYTES);
+    r->payload_len = be32_get(in + 50);
+    if (r->payload_len > RECORD_MAX_PAYLOAD)
+        return rl_fail(why, RL_ERR_DECODE, "record: payload length %u exceeds %d", r->payload_len,
+                       RECORD_MAX_PAYLOAD);
+    if (len != RECORD_HEADER_BYTES + (size_t)r->payload_len)
+        return rl_fail(why, RL_ERR_DECODE, "record: payload length %u but %zu bytes follow the header",
+                       r->payload_len, len - RECORD_HEADER_BYTES);
+    r->payload = in + RECORD_HEADER_BYTES;
+    /* Check the payload's shape now, so a decoded record is always a well-formed one. */
+    switch (r->type) {
+    case RECORD_SET: {
+        payload_set *p = malloc(sizeof *p);
+        if (p == NULL)
+            return RL_ERR_NOMEM;
+        rl_err err = payload_set_decode(p, r, why);
+        free(p);
+        return err;
+    }
+    case RECORD_ATTEST: {
+        payload_attest p;
+        return payload_attest_decode(&p, r, why);
+    }
+    default: {
+        payload_conflict *p = malloc(sizeof *p);
+        if (p == NULL)
+            return RL_ERR_NOMEM;
+        rl_err err = payload_conflict_decode(p, r, why);
+        free(p);
+        return err;
+    }
+    }
+}
+
+void record_hash(uint8_t out[HASH_BYTES], const uint8_t *enc, size_t len)
+{
+    hash_domain(out, HASH_DOMAIN_RECORD, enc, len);
+}
+
+/* ---- signature lists ---- */
+
+static rl_err sigs_check(const sig_list *s, bool allow_empty, rl_why *why)
+{
+    if (s->n == 0 && !allow_empty)
+        return rl_fail(why, RL_ERR_ARG, "signature list is empty");
+    if (s->n > RELSET_MAX_MEMBERS)
+        return rl_fail(why, RL_ERR_ARG, "signature list of %u entries exceeds %d", s->n, RELSET_MAX_MEMBERS);
+    for (unsigned i = 1; i < s->n; i++)
+        if (s->e[i].member <= s->e[i - 1].member)
+            return rl_fail(why, RL_ERR_ARG, "signature list: members not strictly ascending (%u after %u)",
+                           s->e[i].member, s->e[i - 1].member);
+    return RL_OK;
+}
+
+static uint8_t *sigs_put(uint8_t *p, const sig_list *s)
+{
+    *p++ = s->n;
+    for (unsigned i = 0; i < s->n; i++) {
+        be16_put(p, s->e[i].member), p += 2;
+        memcpy(p, s->e[i].sig, ED25519_SIG_BYTES), p += ED25519_SIG_BYTES;
+    }
+    return p;
+}
+
+static rl_err sigs_read(reader *r, sig_list *s, bool allow_empty, const char *what, rl_why *why)
+{
+    if (!reader_u8(r, &s->n))
+        return rl_fail(why, RL_ERR_DECODE, "%s: signature count missing", what);
+    for (unsigned i = 0; i < s->n && i < RELSET_MAX_MEMBERS; i++)
+        if (!reader_u16(r, &s->e[i].member) || !reader_copy(r, s->e[i].sig, ED25519_SIG_BYTES))
+            return rl_fail(why, RL_ERR_DECODE, "%s: signature %u of %u truncated", what, i + 1, s->n);
+    rl_err err = sigs_check(s, allow_empty, why);
+    if (err != RL_OK) {
+        rl_why_prefix(why, "%s: ", what);
+        return RL_ERR_DECODE;
+    }
+    return RL_OK;
+}
+
+static rl_err variant_read(reader *r, signed_variant *v, const char *what, rl_why *why)
+{
+    if (!reader_copy(r, v->obs, OBS_BYTES))
+        return rl_fail(why, RL_ERR_DECODE, "%s: observation truncated", what);
+    obs o;
+    rl_err err = obs_decode(&o, v->obs, OBS_BYTES, why);
+    if (err != RL_OK) {
+        rl_why_prefix(why, "%s: ", what);
+        return err;
+    }
+    return sigs_read(r, &v->sigs, false, what, why);
+}
+
+static rl_err variant_check(const signed_variant *v, const char *what, rl_why *why)
+{
+    obs o;
+    rl_err err = obs_decode(&o, v->obs, OBS_BYTES, why);
+    if (err == RL_OK)
+        err = sigs_check(&v->sigs, false, why);
+    if (err != RL_OK)
+        rl_why_prefix(why, "%s: ", what);
+    return err;
+}
+
+static rl_err no_trailing(const reader *r, const char *what, rl_why *why)
+{
+    if (r->left != 0)
+        return rl_fail(why, RL_ERR_DECODE, "%s: %zu trailing bytes", what, r->left);
+    return RL_OK;
+}
+
+/* ---- SET ---- */
+
+rl_err payload_set_encode(const payload_set *p, uint8_t *out, size_t *len, rl_why *why)
+{
+    size_t set_len;
+    rl_err err = relset_encode(&p->set, out + 2, &set_len, why);
+    if (err != RL_OK)
+        return err;
+    err = sigs_check(&p->sigs, true, why);
+    if (err != RL_OK)
+        return err;
+    be16_put(out, (uint16_t)set_len);
+    uint8_t *end = sigs_put(out + 2 + set_len, &p->sigs);
+    *len = (size_t)(end - out);
+    return RL_OK;
+}
+
+rl_err payload_set_decode(payload_set *p, const record *rec, rl_why *why)
+{
+    reader r = {rec->payload, rec->payload_len};
+    uint16_t set_len;
+    const uint8_t *set_bytes;
+    if (!reader_u16(&r, &set_len) || (set_bytes = reader_take(&r, set_len)) == NULL)
+        return rl_fail(why, RL_ERR_DECODE, "set record: relayer set truncated");
+    rl_err err = relset_decode(&p->set, set_bytes, set_len, why);
+    if (err != RL_OK)
+        return err;
+    err = sigs_read(&r, &p->sigs, true, "set record", why);
+    if (err != RL_OK)
+        return err;
+    return no_trailing(&r, "set record", why);
+}
+
+/* ---- ATTEST ---- */
+
+rl_err payload_attest_encode(const payload_attest *p, uint8_t *out, size_t *len, rl_why *why)
+{
+    rl_err err = variant_check(p, "attest record", why);
+    if (err != RL_OK)
+        return err;
+    memcpy(out, p->obs, OBS_BYTES);
+    uint8_t *end = sigs_put(out + OBS_BYTES, &p->sigs);
+    *len = (size_t)(end - out);
+    return RL_OK;
+}
+
+rl_err payload_attest_decode(payload_attest *p, const record *rec, rl_why *why)
+{
+    reader r = {rec->payload, rec->payload_len};
+    rl_err err = variant_read(&r, p, "attest record", why);
+    if (err != RL_OK)
+        return err;
+    return no_trailing(&r, "attest record", why);
+}
+
+/* ---- CONFLICT ---- */
+
+rl_err payload_conflict_encode(const payload_conflict *p, uint8_t *out, size_t *len, rl_why *why)
+{
+    if (p->reason != CONFLICT_CONTENT && p->reason != CONFLICT_VAULT_SEQ)
+        return rl_fail(why, RL_ERR_ARG, "conflict record: unknown reason %u", p->reason);
+    if (p->credited > 1)
+        return rl_fail(why, RL_ERR_ARG, "conflict record: credited flag must be 0 or 1");
+    rl_err err = variant_check(&p->a, "conflict record variant A", why);
+    if (err == RL_OK)
+        err = variant_check(&p->b, "conflict record variant B", why);
+    if (err != RL_OK)
+        return err;
+    if (memcmp(p->a.obs, p->b.obs, OBS_BYTES) == 0)
+        return rl_fail(why, RL_ERR_ARG, "conflict record: variants are identical");
+    uint8_t *q = out;
+    *q++ = p->reason;
+    *q++ = p->credited;
+    memcpy(q, p->a.obs, OBS_BYTES), q += OBS_BYTES;
+    q = sigs_put(q, &p->a.sigs);
+    memcpy(q, p->b.obs, OBS_BYTES), q += OBS_BYTES;
+    q = sigs_put(q, &p->b.sigs);
+    *len = (size_t)(q - out);
+    return RL_OK;
+}
+
+rl_err payload_conflict_decode(payload_conflict *p, const record *rec, rl_why *why)
+{
+    reader r = {rec->payload, rec->payload_len};
+    if (!reader_u8(&r, &p->reason) || !reader_u8(&r, &p->credited))
+        return rl_fail(why, RL_ERR_DECODE, "conflict record: truncated");
+    if (p->reason != CONFLICT_CONTENT && p->reason != CONFLICT_VAULT_SEQ)
+        return rl_fail(why, RL_ERR_DECODE, "conflict record: unknown reason %u", p->reason);
+    if (p->credited > 1)
+        return rl_fail(why, RL_ERR_DECODE, "conflict record: credited flag %u is not 0 or 1", p->credited);
+    rl_err err = variant_read(&r, &p->a, "conflict record variant A", why);
+    if (err == RL_OK)
+        err = variant_read(&r, &p->b, "conflict record variant B", why);
+    if (err != RL_OK)
+        return err;
+    if (memcmp(p->a.obs, p->b.obs, OBS_BYTES) == 0)
+        return rl_fail(why, RL_ERR_DECODE, "conflict record: variants are identical");
+    return no_trailing(&r, "conflict record", why);
+}

@@ -1,0 +1,123 @@
+/*
+ * record.h - the hash-chained log record.
+ *
+ * Every input and decision the hub accepts becomes one record. Each record carries the hash of
+ * the record before it, so the log is a chain: changing, dropping or reordering any record breaks
+ * every link after it. The signatures inside a record are the relayers' own (over observation
+ * content hashes or relayer-set digests), so an auditor needs nothing from the hub to check them.
+ *
+ * Record, version 1 (integers big-endian):
+ *
+ *   offset  size  field
+ *        0     1  version          = 1
+ *        1     1  type             record_type below
+ *        2     8  seq              1 for the genesis record, then +1 each
+ *       10     8  time_ms          hub wall clock at apply, Unix ms (informational)
+ *       18    32  prev             hash of record seq-1; all zero for seq 1
+ *       50     4  payload_len      <= RECORD_MAX_PAYLOAD
+ *       54     n  payload          layout by type, below
+ *
+ * record hash = BLAKE2b-256(personal "rly.record.v1", all bytes above)
+ *
+ * A signature list (sigs) is: count (1 byte, 1..64), then count entries of
+ * member id (2) + ed25519 signature (64), member ids strictly ascending.
+ *
+ * Payloads:
+ *   SET       set_len (2) | relayer set encoding (relset.h) | sigs
+ *             Genesis (seq 1, set version 1) has an empty signature list (count 0): it is the
+ *             trust anchor the auditor supplies. Later sets are signed over the set digest by a
+ *             quorum of the set in force.
+ *   ATTEST    observation (198) | sigs            a quorum-attested deposit; credits the ledger
+ *   CONFLICT  reason (1) | credited (1) | variant A | variant B
+ *             variant = observation (198) | sigs
+ *             reason 1: same event id, different content; reason 2: same vault sequence number,
+ *             different event. credited = 1 when A had already been credited before B arrived
+ *             (the credit stands; the record is the alert). B never credits.
+ */
+#ifndef RL_RECORD_H
+#define RL_RECORD_H
+
+#include <stdint.h>
+
+#include "attest/error.h"
+#include "attest/hash.h"
+#include "attest/keys.h"
+#include "attest/obs.h"
+#include "attest/relset.h"
+
+#define RECORD_VERSION 1
+#define RECORD_HEADER_BYTES 54
+#define RECORD_MAX_PAYLOAD 16384
+#define RECORD_MAX_BYTES (RECORD_HEADER_BYTES + RECORD_MAX_PAYLOAD)
+#define SIG_ENTRY_BYTES (2 + ED25519_SIG_BYTES)
+
+enum record_type {
+    RECORD_SET = 1,
+    RECORD_ATTEST = 2,
+    RECORD_CONFLICT = 3,
+};
+
+enum conflict_reason {
+    CONFLICT_CONTENT = 1,   /* one event id, two contents */
+    CONFLICT_VAULT_SEQ = 2, /* one vault sequence number, two events */
+};
+
+typedef struct sig_entry {
+    uint16_t member;
+    uint8_t sig[ED25519_SIG_BYTES];
+} sig_entry;
+
+typedef struct sig_list {
+    uint8_t n;
+    sig_entry e[RELSET_MAX_MEMBERS];
+} sig_list;
+
+/* A decoded record header; payload points into the buffer it was decoded from. */
+typedef struct record {
+    uint8_t type;
+    uint64_t seq;
+    uint64_t time_ms;
+    uint8_t prev[HASH_BYTES];
+    const uint8_t *payload;
+    uint32_t payload_len;
+} record;
+
+typedef struct signed_variant {
+    uint8_t obs[OBS_BYTES];
+    sig_list sigs;
+} signed_variant;
+
+/* Typed payloads. */
+typedef struct payload_set {
+    relset set;
+    sig_list sigs;
+} payload_set;
+
+typedef signed_variant payload_attest;
+
+typedef struct payload_conflict {
+    uint8_t reason;
+    uint8_t credited;
+    signed_variant a, b;
+} payload_conflict;
+
+/* Encodes header + payload into out (RECORD_MAX_BYTES); *len gets the length. */
+RL_MUST_USE rl_err record_encode(const record *r, uint8_t *out, size_t *len, rl_why *why);
+/* Decodes the header and checks the payload is well-formed for its type (but not signatures
+ * or quorum, which need the relayer set in force: see audit.h). r->payload points into in. */
+RL_MUST_USE rl_err record_decode(record *r, const uint8_t *in, size_t len, rl_why *why);
+void record_hash(uint8_t out[HASH_BYTES], const uint8_t *enc, size_t len);
+
+/* Payload builders: write into out (RECORD_MAX_PAYLOAD), return the length via *len. */
+RL_MUST_USE rl_err payload_set_encode(const payload_set *p, uint8_t *out, size_t *len, rl_why *why);
+RL_MUST_USE rl_err payload_attest_encode(const payload_attest *p, uint8_t *out, size_t *len, rl_why *why);
+RL_MUST_USE rl_err payload_conflict_encode(const payload_conflict *p, uint8_t *out, size_t *len, rl_why *why);
+
+/* Payload parsers; strict, exactly payload_len bytes. */
+RL_MUST_USE rl_err payload_set_decode(payload_set *p, const record *r, rl_why *why);
+RL_MUST_USE rl_err payload_attest_decode(payload_attest *p, const record *r, rl_why *why);
+RL_MUST_USE rl_err payload_conflict_decode(payload_conflict *p, const record *r, rl_why *why);
+
+const char *record_type_name(uint8_t type);
+
+#endif

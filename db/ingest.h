@@ -1,0 +1,80 @@
+/*
+ * ingest.h - from signed observations to committed log records, with group commit.
+ *
+ * The hub's write path (DESIGN "quorum check -> one LMDB write txn"). Observations are taken in
+ * batches:
+ *
+ *   1. prefilter (serial, cheap): decode, compute event id and content hash, drop unknown
+ *      signers, skip observations of events already settled with the same content, and hold
+ *      back signatures beyond what a quorum still needs (verified later only if one fails);
+ *   2. verify (worker pool, every core) while the previous batch's records commit;
+ *   3. aggregate (serial): quorum_add; attested events and conflicts become pending records.
+ *
+ * Pending records commit in one LMDB write transaction when there are commit_max_records of them
+ * or the oldest has waited commit_max_delay_ms, so durable throughput is not one fsync per event.
+ * Each record and every ledger change it causes go through ledger_append in that transaction.
+ *
+ * Time is an argument (now_ms), never read here.
+ */
+#ifndef RL_INGEST_H
+#define RL_INGEST_H
+
+#include "attest/obs.h"
+#include "attest/pool.h"
+#include "attest/record.h"
+#include "attest/relset.h"
+#include "db/ledger.h"
+#include "db/store.h"
+
+typedef struct ingest_opts {
+    size_t commit_max_records;    /* 0: 4096 */
+    uint64_t commit_max_delay_ms; /* 0: 20 ms */
+    size_t verify_batch;          /* observations per verification batch; 0: 4096 */
+    /* Called for each observation or record refused (malformed, unknown signer, bad signature,
+     * a record the ledger refused). May be NULL. Library code never prints: the caller logs. */
+    void (*alert)(void *ctx, const char *what, const char *why);
+    void *alert_ctx;
+    /* Called after every successful commit with the new head. May be NULL. */
+    void (*committed)(void *ctx, const ledger_head *head, size_t records);
+    void *committed_ctx;
+} ingest_opts;
+
+typedef struct ingest_stats {
+    uint64_t received;       /* observations submitted */
+    uint64_t malformed;      /* not a canonical observation */
+    uint64_t unknown_signer; /* member id not in the set in force */
+    uint64_t bad_signature;
+    uint64_t settled;        /* for an event already settled with the same content: no-op */
+    uint64_t duplicate;      /* same member, same content, still pending: no-op */
+    uint64_t held;           /* beyond the quorum's need; verified only if needed */
+    uint64_t verified;       /* signatures verified */
+    uint64_t attested, conflicts, refused;
+    uint64_t records, commits;
+} ingest_stats;
+
+typedef struct ingest ingest;
+
+/* Opens the write path over s. An empty ledger gets the genesis record for `genesis`; a
+ * non-empty one must have been started with the same genesis set. */
+RL_MUST_USE rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const ingest_opts *opts,
+                               uint64_t now_ms, rl_why *why);
+/* Frees memory; pending (uncommitted) records are dropped: call ingest_flush first. */
+void ingest_close(ingest *g);
+
+RL_MUST_USE rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, rl_why *why);
+/* Commits pending records if a group-commit bound was reached. */
+RL_MUST_USE rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why);
+/* Verifies held-back observations that may still matter and commits everything pending. */
+RL_MUST_USE rl_err ingest_flush(ingest *g, uint64_t now_ms, rl_why *why);
+
+/* Installs the next relayer set: checks the signatures are a quorum of the set in force,
+ * flushes, and commits the SET record. */
+RL_MUST_USE rl_err ingest_rotate(ingest *g, const payload_set *p, uint64_t now_ms, rl_why *why);
+
+const ingest_stats *ingest_get_stats(const ingest *g);
+const relset *ingest_set(const ingest *g);
+const ledger_head *ingest_head(const ingest *g);
+/* Events with signatures but no quorum yet (memory only). */
+size_t ingest_pending_events(const ingest *g);
+
+#endif

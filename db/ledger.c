@@ -1,0 +1,570 @@
+/*
+ * ledger.c - record application and ledger reads (table layouts in ledger.h).
+ */
+#include "db/ledger.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/bytes.h"
+
+#define BAL_KEY_BYTES (EVM_ADDR_BYTES + 8 + EVM_ADDR_BYTES)
+#define VSEQ_KEY_BYTES (8 + EVM_ADDR_BYTES + 8)
+#define VAULT_KEY_BYTES (8 + EVM_ADDR_BYTES)
+#define EVENT_VAL_BYTES (1 + 8 + HASH_BYTES)
+#define RESV_VAL_BYTES (BAL_KEY_BYTES + U256_BYTES)
+
+static const char META_HEAD[] = "head";
+static const char META_SET[] = "set";
+
+static void bal_key(uint8_t k[BAL_KEY_BYTES], const uint8_t account[EVM_ADDR_BYTES], uint64_t chain_id,
+                    const uint8_t asset[EVM_ADDR_BYTES])
+{
+    memcpy(k, account, EVM_ADDR_BYTES);
+    be64_put(k + EVM_ADDR_BYTES, chain_id);
+    memcpy(k + EVM_ADDR_BYTES + 8, asset, EVM_ADDR_BYTES);
+}
+
+static void vault_key(uint8_t k[VAULT_KEY_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES])
+{
+    be64_put(k, chain_id);
+    memcpy(k + 8, vault, EVM_ADDR_BYTES);
+}
+
+static void vseq_key(uint8_t k[VSEQ_KEY_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                     uint64_t vault_seq)
+{
+    vault_key(k, chain_id, vault);
+    be64_put(k + VAULT_KEY_BYTES, vault_seq);
+}
+
+/* ---- reads ---- */
+
+rl_err ledger_head_get(MDB_txn *txn, const store *s, ledger_head *out, rl_why *why)
+{
+    MDB_val v;
+    memset(out, 0, sizeof *out);
+    rl_err err = store_get(txn, store_dbi(s, TABLE_META), META_HEAD, sizeof META_HEAD - 1, &v, why);
+    if (err == RL_OK) {
+        if (v.mv_size != 8 + HASH_BYTES)
+            return rl_fail(why, RL_ERR_DB, "%s: meta 'head' has %zu bytes", store_path(s), v.mv_size);
+        out->seq = be64_get(v.mv_data);
+        memcpy(out->hash, (uint8_t *)v.mv_data + 8, HASH_BYTES);
+    } else if (err != RL_ERR_NOTFOUND) {
+        return err;
+    }
+    err = store_get(txn, store_dbi(s, TABLE_META), META_SET, sizeof META_SET - 1, &v, why);
+    if (err == RL_OK && v.mv_size == 4)
+        out->set_version = be32_get(v.mv_data);
+    else if (err != RL_ERR_NOTFOUND && err != RL_OK)
+        return err;
+    return RL_OK;
+}
+
+rl_err ledger_set_get(MDB_txn *txn, const store *s, uint32_t version, relset *out, rl_why *why)
+{
+    uint8_t k[4];
+    MDB_val v;
+    be32_put(k, version);
+    rl_err err = store_get(txn, store_dbi(s, TABLE_SETS), k, sizeof k, &v, why);
+    if (err != RL_OK)
+        return err == RL_ERR_NOTFOUND ? rl_fail(why, err, "relayer set version %u not in the ledger", version) : err;
+    return relset_decode(out, v.mv_data, v.mv_size, why);
+}
+
+rl_err ledger_record_get(MDB_txn *txn, const store *s, uint64_t seq, MDB_val *val, rl_why *why)
+{
+    uint8_t k[8];
+    be64_put(k, seq);
+    rl_err err = store_get(txn, store_dbi(s, TABLE_LOG), k, sizeof k, val, why);
+    if (err == RL_ERR_NOTFOUND)
+        return rl_fail(why, err, "record %llu not in the log", (unsigned long long)seq);
+    return err;
+}
+
+rl_err ledger_event_get(MDB_txn *txn, const store *s, const uint8_t event_id[HASH_BYTES], event_info *out)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_EVENTS), event_id, HASH_BYTES, &v, NULL);
+    if (err != RL_OK)
+        return err;
+    if (v.mv_size != EVENT_VAL_BYTES)
+        return RL_ERR_DB;
+    const uint8_t *p = v.mv_data;
+    out->status = p[0];
+    out->log_seq = be64_get(p + 1);
+    memcpy(out->content, p + 9, HASH_BYTES);
+    return RL_OK;
+}
+
+rl_err ledger_vault_seq_get(MDB_txn *txn, const store *s, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                            uint64_t vault_seq, uint8_t event_id[HASH_BYTES], uint64_t *log_seq)
+{
+    uint8_t k[VSEQ_KEY_BYTES];
+    MDB_val v;
+    vseq_key(k, chain_id, vault, vault_seq);
+    rl_err err = store_get(txn, store_dbi(s, TABLE_VAULT_SEQS), k, sizeof k, &v, NULL);
+    if (err != RL_OK)
+        return err;
+    if (v.mv_size != HASH_BYTES + 8)
+        return RL_ERR_DB;
+    memcpy(event_id, v.mv_data, HASH_BYTES);
+    *log_seq = be64_get((uint8_t *)v.mv_data + HASH_BYTES);
+    return RL_OK;
+}
+
+rl_err ledger_conflict_logged(MDB_txn *txn, const store *s, const uint8_t event_id[HASH_BYTES], bool *logged)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_CONFLICTS), event_id, HASH_BYTES, &v, NULL);
+    *logged = err == RL_OK;
+    return err == RL_ERR_NOTFOUND ? RL_OK : err;
+}
+
+static rl_err balance_read(MDB_txn *txn, const store *s, const uint8_t key[BAL_KEY_BYTES], u256 *balance,
+                           u256 *reserved, rl_why *why)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_BALANCES), key, BAL_KEY_BYTES, &v, why);
+    if (err == RL_ERR_NOTFOUND) {
+        *balance = u256_zero();
+        *reserved = u256_zero();
+        return RL_OK;
+    }
+    if (err != RL_OK)
+        return err;
+    if (v.mv_size != 2 * U256_BYTES)
+        return rl_fail(why, RL_ERR_DB, "%s: balance entry has %zu bytes", store_path(s), v.mv_size);
+    *balance = u256_from_be(v.mv_data);
+    *reserved = u256_from_be((uint8_t *)v.mv_data + U256_BYTES);
+    return RL_OK;
+}
+
+static rl_err balance_write(MDB_txn *txn, const store *s, const uint8_t key[BAL_KEY_BYTES], const u256 *balance,
+                            const u256 *reserved, rl_why *why)
+{
+    uint8_t v[2 * U256_BYTES];
+    u256_to_be(v, balance);
+    u256_to_be(v + U256_BYTES, reserved);
+    return store_put(txn, store_dbi(s, TABLE_BALANCES), key, BAL_KEY_BYTES, v, sizeof v, 0, why);
+}
+
+rl_err ledger_balance(MDB_txn *txn, const store *s, const uint8_t account[EVM_ADDR_BYTES], uint64_t chain_id,
+                      const uint8_t asset[EVM_ADDR_BYTES], u256 *balance, u256 *reserved, rl_why *why)
+{
+    uint8_t k[BAL_KEY_BYTES];
+    bal_key(k, account, chain_id, asset);
+    return balance_read(txn, s, k, balance, reserved, why);
+}
+
+/* ---- reservations ---- */
+
+rl_err ledger_reserve(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES],
+                      const uint8_t account[EVM_ADDR_BYTES], uint64_t chain_id, const uint8_t asset[EVM_ADDR_BYTES],
+                      const u256 *amount, rl_why *why)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_RESERVATIONS), id, HASH_BYTES, &v, NULL);
+    if (err == RL_OK)
+        return rl_fail(why, RL_ERR_EXISTS, "reservation already exists");
+    if (err != RL_ERR_NOTFOUND)
+        return err;
+    uint8_t val[RESV_VAL_BYTES];
+    bal_key(val, account, chain_id, asset);
+    u256 balance, reserved, available, after;
+    err = balance_read(txn, s, val, &balance, &reserved, why);
+    if (err != RL_OK)
+        return err;
+    if (u256_sub(&available, &balance, &reserved) != RL_OK || u256_cmp(&available, amount) < 0) {
+        char a[U256_DEC_MAX], b[U256_DEC_MAX];
+        return rl_fail(why, RL_ERR_FUNDS, "reserve %s but only %s available", u256_to_dec(amount, a),
+                       u256_to_dec(&available, b));
+    }
+    err = u256_add(&after, &reserved, amount);
+    if (err != RL_OK)
+        return rl_fail(why, err, "reserved amount overflows");
+    u256_to_be(val + BAL_KEY_BYTES, amount);
+    err = store_put(txn, store_dbi(s, TABLE_RESERVATIONS), id, HASH_BYTES, val, sizeof val, 0, why);
+    if (err == RL_OK)
+        err = balance_write(txn, s, val, &balance, &after, why);
+    return err;
+}
+
+/* Removes reservation id; when debit, the amount also leaves the balance. */
+static rl_err reservation_close(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], bool debit, rl_why *why)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_RESERVATIONS), id, HASH_BYTES, &v, why);
+    if (err != RL_OK)
+        return err == RL_ERR_NOTFOUND ? rl_fail(why, err, "no such reservation") : err;
+    if (v.mv_size != RESV_VAL_BYTES)
+        return rl_fail(why, RL_ERR_DB, "reservation entry has %zu bytes", v.mv_size);
+    uint8_t key[BAL_KEY_BYTES];
+    memcpy(key, v.mv_data, BAL_KEY_BYTES);
+    u256 amount = u256_from_be((uint8_t *)v.mv_data + BAL_KEY_BYTES), balance, reserved;
+    err = balance_read(txn, s, key, &balance, &reserved, why);
+    if (err != RL_OK)
+        return err;
+    /* A reservation is always covered by reserved <= balance; failing here means a corrupt ledger. */
+    if (u256_sub(&reserved, &reserved, &amount) != RL_OK || (debit && u256_sub(&balance, &balance, &amount) != RL_OK))
+        return rl_fail(why, RL_ERR_DB, "reservation exceeds the reserved balance: ledger corrupt");
+    MDB_val k = {HASH_BYTES, (void *)id};
+    int rc = mdb_del(txn, store_dbi(s, TABLE_RESERVATIONS), &k, NULL);
+    if (rc != 0)
+        return store_err(rc, "delete reservation", why);
+    return balance_write(txn, s, key, &balance, &reserved, why);
+}
+
+rl_err ledger_release(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], rl_why *why)
+{
+    return reservation_close(txn, s, id, false, why);
+}
+
+rl_err ledger_settle(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], rl_why *why)
+{
+    return reservation_close(txn, s, id, true, why);
+}
+
+/* ---- vault sequence numbers ---- */
+
+static rl_err vault_read(MDB_txn *txn, const store *s, const uint8_t k[VAULT_KEY_BYTES], vault_state *st, rl_why *why)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_VAULTS), k, VAULT_KEY_BYTES, &v, why);
+    if (err == RL_ERR_NOTFOUND) {
+        st->next = 1;
+        st->max = 0;
+        return RL_OK;
+    }
+    if (err != RL_OK)
+        return err;
+    if (v.mv_size != 16)
+        return rl_fail(why, RL_ERR_DB, "vault entry has %zu bytes", v.mv_size);
+    st->next = be64_get(v.mv_data);
+    st->max = be64_get((uint8_t *)v.mv_data + 8);
+    return RL_OK;
+}
+
+/* Records vault_seq as seen and advances `next` over every contiguous number already present. */
+static rl_err vault_mark(MDB_txn *txn, const store *s, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                         uint64_t vault_seq, rl_why *why)
+{
+    uint8_t k[VAULT_KEY_BYTES];
+    vault_state st;
+    vault_key(k, chain_id, vault);
+    rl_err err = vault_read(txn, s, k, &st, why);
+    if (err != RL_OK)
+        return err;
+    if (vault_seq > st.max)
+        st.max = vault_seq;
+    if (vault_seq == st.next) {
+        uint8_t probe[HASH_BYTES];
+        uint64_t log_seq;
+        do
+            st.next++;
+        while (st.next <= st.max &&
+               ledger_vault_seq_get(txn, s, chain_id, vault, st.next, probe, &log_seq) == RL_OK);
+    }
+    uint8_t v[16];
+    be64_put(v, st.next);
+    be64_put(v + 8, st.max);
+    return store_put(txn, store_dbi(s, TABLE_VAULTS), k, sizeof k, v, sizeof v, 0, why);
+}
+
+rl_err ledger_vault_gaps(MDB_txn *txn, const store *s, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                         vault_state *st, uint64_t *missing, size_t cap, size_t *n, rl_why *why)
+{
+    uint8_t k[VAULT_KEY_BYTES];
+    vault_key(k, chain_id, vault);
+    *n = 0;
+    rl_err err = vault_read(txn, s, k, st, why);
+    if (err != RL_OK)
+        return err;
+    uint8_t probe[HASH_BYTES];
+    uint64_t log_seq;
+    for (uint64_t q = st->next; q < st->max && *n < cap; q++)
+        if (ledger_vault_seq_get(txn, s, chain_id, vault, q, probe, &log_seq) == RL_ERR_NOTFOUND)
+            missing[(*n)++] = q;
+    return RL_OK;
+}
+
+/* ---- applying records ---- */
+
+static rl_err event_put(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], uint8_t status, uint64_t seq,
+                        const uint8_t content[HASH_BYTES], rl_why *why)
+{
+    uint8_t v[EVENT_VAL_BYTES];
+    v[0] = status;
+    be64_put(v + 1, seq);
+    memcpy(v + 9, content, HASH_BYTES);
+    return store_put(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, v, sizeof v, 0, why);
+}
+
+static rl_err apply_set(MDB_txn *txn, const store *s, const record *r, const ledger_head *head, rl_why *why)
+{
+    payload_set *p = malloc(sizeof *p);
+    if (p == NULL)
+        return RL_ERR_NOMEM;
+    rl_err err = payload_set_decode(p, r, why);
+    if (err != RL_OK)
+        goto done;
+    if (head->set_version == 0 && (p->set.version != 1 || r->seq != 1)) {
+        err = rl_fail(why, RL_ERR_STATE, "the first record must install relayer set version 1");
+        goto done;
+    }
+    if (head->set_version != 0 && p->set.version != head->set_version + 1) {
+        err = rl_fail(why, RL_ERR_STATE, "relayer set version %u does not follow version %u", p->set.version,
+                      head->set_version);
+        goto done;
+    }
+    uint8_t k[4], enc[RELSET_MAX_BYTES], v[4];
+    size_t len;
+    err = relset_encode(&p->set, enc, &len, why);
+    if (err != RL_OK)
+        goto done;
+    be32_put(k, p->set.version);
+    be32_put(v, p->set.version);
+    err = store_put(txn, store_dbi(s, TABLE_SETS), k, sizeof k, enc, len, 0, why);
+    if (err == RL_OK)
+        err = store_put(txn, store_dbi(s, TABLE_META), META_SET, sizeof META_SET - 1, v, sizeof v, 0, why);
+done:
+    free(p);
+    return err;
+}
+
+static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why *why)
+{
+    payload_attest p;
+    obs o;
+    rl_err err = payload_attest_decode(&p, r, why);
+    if (err != RL_OK)
+        return err;
+    err = obs_decode(&o, p.obs, OBS_BYTES, why);
+    if (err != RL_OK)
+        return err;
+    uint8_t id[HASH_BYTES], content[HASH_BYTES], owner[HASH_BYTES], key[BAL_KEY_BYTES];
+    uint64_t owner_seq;
+    event_info ev;
+    obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
+    obs_content_hash(content, p.obs);
+
+    /* Every check before the first write: a refused record leaves the transaction untouched. */
+    if (ledger_event_get(txn, s, id, &ev) == RL_OK)
+        return rl_fail(why, RL_ERR_DUPLICATE, "event already %s by record %llu",
+                       ev.status == EVENT_CREDITED ? "credited" : "in conflict", (unsigned long long)ev.log_seq);
+    if (ledger_vault_seq_get(txn, s, o.chain_id, o.vault, o.vault_seq, owner, &owner_seq) == RL_OK)
+        return rl_fail(why, RL_ERR_DUPLICATE, "vault sequence %llu already credited by record %llu",
+                       (unsigned long long)o.vault_seq, (unsigned long long)owner_seq);
+    u256 balance, reserved, after;
+    bal_key(key, o.account, o.chain_id, o.asset);
+    err = balance_read(txn, s, key, &balance, &reserved, why);
+    if (err != RL_OK)
+        return err;
+    if (u256_add(&after, &balance, &o.amount) != RL_OK)
+        return rl_fail(why, RL_ERR_OVERFLOW, "credit overflows the account's uint256 balance");
+
+    uint8_t vs[VSEQ_KEY_BYTES], vv[HASH_BYTES + 8];
+    vseq_key(vs, o.chain_id, o.vault, o.vault_seq);
+    memcpy(vv, id, HASH_BYTES);
+    be64_put(vv + HASH_BYTES, r->seq);
+    err = event_put(txn, s, id, EVENT_CREDITED, r->seq, content, why);
+    if (err == RL_OK)
+        err = store_put(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, vv, sizeof vv, 0, why);
+    if (err == RL_OK)
+        err = vault_mark(txn, s, o.chain_id, o.vault, o.vault_seq, why);
+    if (err == RL_OK)
+        err = balance_write(txn, s, key, &after, &reserved, why);
+    return err;
+}
+
+static rl_err apply_conflict(MDB_txn *txn, const store *s, const record *r, rl_why *why)
+{
+    payload_conflict *p = malloc(sizeof *p);
+    if (p == NULL)
+        return RL_ERR_NOMEM;
+    obs a, b;
+    uint8_t ida[HASH_BYTES], idb[HASH_BYTES], ca[HASH_BYTES], cb[HASH_BYTES];
+    event_info ev;
+    bool logged;
+    rl_err err = payload_conflict_decode(p, r, why);
+    if (err != RL_OK)
+        goto done;
+    if ((err = obs_decode(&a, p->a.obs, OBS_BYTES, why)) != RL_OK || (err = obs_decode(&b, p->b.obs, OBS_BYTES, why)) != RL_OK)
+        goto done;
+    obs_event_id(ida, a.chain_id, a.tx_hash, a.log_index);
+    obs_event_id(idb, b.chain_id, b.tx_hash, b.log_index);
+    obs_content_hash(ca, p->a.obs);
+    obs_content_hash(cb, p->b.obs);
+    bool a_credited = ledger_event_get(txn, s, ida, &ev) == RL_OK && ev.status == EVENT_CREDITED &&
+                      memcmp(ev.content, ca, HASH_BYTES) == 0;
+
+    /* The event that must never credit, and the event the alert is filed under. */
+    const uint8_t *blocked = idb;
+    if (p->reason == CONFLICT_CONTENT) {
+        if (memcmp(ida, idb, HASH_BYTES) != 0) {
+            err = rl_fail(why, RL_ERR_STATE, "content conflict between two different events");
+            goto done;
+        }
+        if (p->credited != a_credited) {
+            err = rl_fail(why, RL_ERR_STATE, "conflict says variant A %s credited, the ledger says it %s",
+                          p->credited ? "was" : "was not", a_credited ? "was" : "was not");
+            goto done;
+        }
+        if (!a_credited && ledger_event_get(txn, s, ida, &ev) == RL_OK) {
+            err = rl_fail(why, RL_ERR_DUPLICATE, "event already in conflict since record %llu",
+                          (unsigned long long)ev.log_seq);
+            goto done;
+        }
+    } else {
+        if (a.chain_id != b.chain_id || memcmp(a.vault, b.vault, EVM_ADDR_BYTES) != 0 || a.vault_seq != b.vault_seq ||
+            memcmp(ida, idb, HASH_BYTES) == 0) {
+            err = rl_fail(why, RL_ERR_STATE, "vault-sequence conflict must be two events with one vault sequence number");
+            goto done;
+        }
+        if (!p->credited || !a_credited) {
+            err = rl_fail(why, RL_ERR_STATE, "vault-sequence conflict: variant A must be the credited event");
+            goto done;
+        }
+        if (ledger_event_get(txn, s, idb, &ev) == RL_OK) {
+            err = rl_fail(why, RL_ERR_DUPLICATE, "event B already settled by record %llu", (unsigned long long)ev.log_seq);
+            goto done;
+        }
+    }
+    if ((err = ledger_conflict_logged(txn, s, blocked, &logged)) != RL_OK)
+        goto done;
+    if (logged) {
+        err = rl_fail(why, RL_ERR_DUPLICATE, "a conflict for this event is already logged");
+        goto done;
+    }
+    uint8_t v[8];
+    be64_put(v, r->seq);
+    err = store_put(txn, store_dbi(s, TABLE_CONFLICTS), blocked, HASH_BYTES, v, sizeof v, 0, why);
+    if (err == RL_OK && !(p->reason == CONFLICT_CONTENT && a_credited))
+        err = event_put(txn, s, blocked, EVENT_CONFLICT, r->seq, p->reason == CONFLICT_CONTENT ? ca : cb, why);
+done:
+    free(p);
+    return err;
+}
+
+rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *headp, rl_why *why)
+{
+    record r;
+    ledger_head head = *headp;
+    rl_err err = record_decode(&r, enc, len, why);
+    if (err != RL_OK)
+        return err;
+    if (r.seq != head.seq + 1)
+        return rl_fail(why, RL_ERR_SEQ, "record %llu does not follow head %llu", (unsigned long long)r.seq,
+                       (unsigned long long)head.seq);
+    if (memcmp(r.prev, head.hash, HASH_BYTES) != 0)
+        return rl_fail(why, RL_ERR_CHAIN, "record %llu does not link to the hash of record %llu",
+                       (unsigned long long)r.seq, (unsigned long long)head.seq);
+    if (head.set_version == 0 && r.type != RECORD_SET)
+        return rl_fail(why, RL_ERR_STATE, "the first record must install the genesis relayer set");
+
+    switch (r.type) {
+    case RECORD_SET: err = apply_set(txn, s, &r, &head, why); break;
+    case RECORD_ATTEST: err = apply_attest(txn, s, &r, why); break;
+    case RECORD_CONFLICT: err = apply_conflict(txn, s, &r, why); break;
+    default: err = rl_fail(why, RL_ERR_DECODE, "unknown record type %u", r.type);
+    }
+    if (err != RL_OK)
+        return err;
+
+    uint8_t k[8], hv[8 + HASH_BYTES];
+    be64_put(k, r.seq);
+    err = store_put(txn, store_dbi(s, TABLE_LOG), k, sizeof k, enc, len, MDB_APPEND, why);
+    if (err != RL_OK)
+        return err;
+    head.seq = r.seq;
+    record_hash(head.hash, enc, len);
+    be64_put(hv, head.seq);
+    memcpy(hv + 8, head.hash, HASH_BYTES);
+    err = store_put(txn, store_dbi(s, TABLE_META), META_HEAD, sizeof META_HEAD - 1, hv, sizeof hv, 0, why);
+    if (err != RL_OK)
+        return err;
+    if (r.type == RECORD_SET)
+        head.set_version++;
+    *headp = head;
+    return RL_OK;
+}
+
+/* ---- digest ---- */
+
+static rl_err digest_table(MDB_txn *txn, const store *s, enum store_table t, hash_ctx *h, ledger_stats *st,
+                           rl_why *why)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, store_dbi(s, t), &c);
+    if (rc != 0)
+        return store_err(rc, "cursor", why);
+    uint8_t tag[5] = {(uint8_t)t};
+    uint8_t last_account[EVM_ADDR_BYTES] = {0};
+    uint64_t count = 0;
+    while ((rc = mdb_cursor_get(c, &k, &v, count == 0 ? MDB_FIRST : MDB_NEXT)) == 0) {
+        uint8_t lens[8];
+        be32_put(lens, (uint32_t)k.mv_size);
+        be32_put(lens + 4, (uint32_t)v.mv_size);
+        hash_update(h, tag, 1);
+        hash_update(h, lens, sizeof lens);
+        hash_update(h, k.mv_data, k.mv_size);
+        hash_update(h, v.mv_data, v.mv_size);
+        count++;
+        if (t == TABLE_BALANCES && (count == 1 || memcmp(last_account, k.mv_data, EVM_ADDR_BYTES) != 0)) {
+            memcpy(last_account, k.mv_data, EVM_ADDR_BYTES);
+            st->accounts++;
+        }
+        if (t == TABLE_EVENTS) {
+            if (((uint8_t *)v.mv_data)[0] == EVENT_CREDITED)
+                st->events_credited++;
+            else
+                st->events_conflicted++;
+        }
+        /* Vault sequences start at 1 and are unique, so the gaps are sum(max) - entries. */
+        if (t == TABLE_VAULTS && v.mv_size == 16)
+            st->gaps += be64_get((uint8_t *)v.mv_data + 8);
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND)
+        return store_err(rc, "cursor", why);
+    be32_put(tag + 1, (uint32_t)count);
+    hash_update(h, tag, sizeof tag);
+    switch (t) {
+    case TABLE_BALANCES: st->balances = count; break;
+    case TABLE_RESERVATIONS: st->reservations = count; break;
+    case TABLE_CONFLICTS: st->conflicts = count; break;
+    case TABLE_VAULTS: st->vaults = count; break;
+    case TABLE_VAULT_SEQS: st->gaps -= count; break; /* VAULTS is digested first */
+    default: break;
+    }
+    return RL_OK;
+}
+
+rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledger_stats *stats, rl_why *why)
+{
+    static const enum store_table tables[] = {TABLE_BALANCES, TABLE_RESERVATIONS, TABLE_EVENTS, TABLE_VAULTS,
+                                              TABLE_VAULT_SEQS, TABLE_CONFLICTS,  TABLE_SETS};
+    ledger_stats st = {0};
+    hash_ctx h;
+    hash_init(&h, HASH_DOMAIN_LEDGER);
+    rl_err err = ledger_head_get(txn, s, &st.head, why);
+    if (err != RL_OK)
+        return err;
+    /* The head's sequence number is state; its hash is not: it covers each record's wall-clock
+     * time, which differs between two hubs that applied the same records. The log itself is
+     * checked by `audit verify`. */
+    uint8_t hv[8 + 4];
+    be64_put(hv, st.head.seq);
+    be32_put(hv + 8, st.head.set_version);
+    hash_update(&h, hv, sizeof hv);
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        err = digest_table(txn, s, tables[i], &h, &st, why);
+        if (err != RL_OK)
+            return err;
+    }
+    hash_final(&h, out);
+    if (stats != NULL)
+        *stats = st;
+    return RL_OK;
+}

@@ -1,0 +1,105 @@
+/*
+ * ledger.h - applying log records to the unified ledger, and reading it.
+ *
+ * ledger_append is the one path by which anything enters the log: the hub calls it for records
+ * it builds, `audit replay` for records read from an exported file. It checks the record links
+ * to the head (sequence and previous hash), checks the record is consistent with the ledger
+ * (an event or vault sequence number credited once, a rotation to the next version), and only
+ * then writes the record and its effects, all in the caller's write transaction. A record that
+ * fails a check writes nothing, so the caller may skip it and carry on in the same transaction.
+ *
+ * Signatures are not checked here: the hub verified them before building the record and the
+ * auditor verifies them before replaying (audit.h).
+ *
+ * Tables (keys and values big-endian; account and asset are 20-byte EVM addresses):
+ *   balances      account | chain_id(8) | asset  ->  balance u256 (32) | reserved u256 (32)
+ *   reservations  id (32)  ->  account | chain_id(8) | asset | amount u256 (32)
+ *   events        event_id (32)  ->  status (1) | log seq (8) | content hash (32)
+ *   vault_seqs    chain_id(8) | vault | vault_seq(8)  ->  event_id (32) | log seq (8)
+ *   vaults        chain_id(8) | vault  ->  next (8) | max (8)
+ *                 next: lowest vault sequence not yet seen; max: highest seen. The numbers
+ *                 between them without a vault_seqs entry are gaps to re-observe.
+ *   conflicts     event_id (32)  ->  log seq (8) of the CONFLICT record (one alert per event)
+ *   sets          version (4)  ->  relayer set encoding
+ *   meta          "head" -> seq (8) | record hash (32);  "set" -> version (4)
+ */
+#ifndef RL_LEDGER_H
+#define RL_LEDGER_H
+
+#include "attest/record.h"
+#include "attest/relset.h"
+#include "attest/u256.h"
+#include "db/store.h"
+
+enum event_status {
+    EVENT_CREDITED = 1,
+    EVENT_CONFLICT = 2, /* never credits */
+};
+
+typedef struct ledger_head {
+    uint64_t seq;               /* 0: empty log */
+    uint8_t hash[HASH_BYTES];   /* hash of record seq; zero when empty */
+    uint32_t set_version;       /* 0 until the genesis set record */
+} ledger_head;
+
+typedef struct event_info {
+    uint8_t status;
+    uint64_t log_seq;
+    uint8_t content[HASH_BYTES];
+} event_info;
+
+RL_MUST_USE rl_err ledger_head_get(MDB_txn *txn, const store *s, ledger_head *out, rl_why *why);
+/* The relayer set in force (RL_ERR_NOTFOUND before genesis). */
+RL_MUST_USE rl_err ledger_set_get(MDB_txn *txn, const store *s, uint32_t version, relset *out, rl_why *why);
+
+/* Decodes, checks and applies one encoded record (see above). *head is the head in this
+ * transaction (from ledger_head_get, or the previous call) and becomes the new head on
+ * success; on failure it is unchanged. */
+RL_MUST_USE rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len,
+                                 ledger_head *head, rl_why *why);
+
+/* A record by sequence number; val points into the transaction's snapshot. */
+RL_MUST_USE rl_err ledger_record_get(MDB_txn *txn, const store *s, uint64_t seq, MDB_val *val, rl_why *why);
+
+RL_MUST_USE rl_err ledger_event_get(MDB_txn *txn, const store *s, const uint8_t event_id[HASH_BYTES],
+                                    event_info *out);
+/* The event credited under a vault sequence number (RL_ERR_NOTFOUND when none). */
+RL_MUST_USE rl_err ledger_vault_seq_get(MDB_txn *txn, const store *s, uint64_t chain_id,
+                                        const uint8_t vault[EVM_ADDR_BYTES], uint64_t vault_seq,
+                                        uint8_t event_id[HASH_BYTES], uint64_t *log_seq);
+RL_MUST_USE rl_err ledger_conflict_logged(MDB_txn *txn, const store *s, const uint8_t event_id[HASH_BYTES],
+                                          bool *logged);
+
+/* Balance and reserved amount of one (account, chain, asset); zero when never credited. */
+RL_MUST_USE rl_err ledger_balance(MDB_txn *txn, const store *s, const uint8_t account[EVM_ADDR_BYTES],
+                                  uint64_t chain_id, const uint8_t asset[EVM_ADDR_BYTES], u256 *balance,
+                                  u256 *reserved, rl_why *why);
+
+/* Reservations: funds set aside for an instruction. reserve fails with RL_ERR_FUNDS when
+ * balance - reserved < amount and RL_ERR_EXISTS for a reused id; release frees the funds (the
+ * instruction can no longer execute); settle turns them into a debit (it executed). */
+RL_MUST_USE rl_err ledger_reserve(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES],
+                                  const uint8_t account[EVM_ADDR_BYTES], uint64_t chain_id,
+                                  const uint8_t asset[EVM_ADDR_BYTES], const u256 *amount, rl_why *why);
+RL_MUST_USE rl_err ledger_release(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], rl_why *why);
+RL_MUST_USE rl_err ledger_settle(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], rl_why *why);
+
+/* Vault sequence state: next unseen, max seen, and up to cap missing numbers below max. */
+typedef struct vault_state {
+    uint64_t next, max;
+} vault_state;
+RL_MUST_USE rl_err ledger_vault_gaps(MDB_txn *txn, const store *s, uint64_t chain_id,
+                                     const uint8_t vault[EVM_ADDR_BYTES], vault_state *st, uint64_t *missing,
+                                     size_t cap, size_t *n, rl_why *why);
+
+/* One hash over every ledger table, the head's sequence number and the set version, in key
+ * order: equal digests mean equal ledger state. The head hash is left out (it covers record
+ * timestamps); the log is what `audit verify` checks. Counts come back in stats (NULL allowed). */
+typedef struct ledger_stats {
+    uint64_t balances, accounts, events_credited, events_conflicted, conflicts, reservations, vaults, gaps;
+    ledger_head head;
+} ledger_stats;
+RL_MUST_USE rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledger_stats *stats,
+                                 rl_why *why);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * replay.h - verifying an exported log, and rebuilding a ledger from it.
+ *
+ * `audit verify` and `audit replay` are one pipeline: records are read in batches, checked in
+ * order by audit_next (serial, cheap), their signatures verified on every core while the next
+ * batch is read, and, for a replay, applied to a fresh ledger through ledger_append, the same
+ * path the hub uses, one write transaction per batch. The first bad record stops the run; it is
+ * the record with the lowest sequence number that failed any check.
+ */
+#ifndef RL_REPLAY_H
+#define RL_REPLAY_H
+
+#include "attest/audit.h"
+#include "attest/pool.h"
+#include "db/export.h"
+#include "db/store.h"
+
+typedef struct replay_opts {
+    const relset *genesis; /* the auditor's trust anchor */
+    pool *pool;            /* verification workers */
+    store *out;            /* NULL: verify only */
+    progress_fn progress;  /* may be NULL */
+    void *progress_ctx;
+} replay_opts;
+
+typedef struct replay_failure {
+    uint64_t seq;  /* 0: the problem is in the file's header or footer, or in setting up */
+    rl_why why;
+} replay_failure;
+
+/* RL_OK when every record is good (and, with out, applied). Otherwise fail says which record
+ * and why; sum always holds what was checked before the failure. */
+RL_MUST_USE rl_err replay_file(const char *path, const replay_opts *opts, audit_summary *sum,
+                               replay_failure *fail);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * cmd.h - the `relayer` subcommands. Each takes the arguments after its own name
+ * (argv[0] is the subcommand name, as getopt expects) and returns the process exit code:
+ * 0 success, 1 a check failed (audit found a bad record), 2 usage or runtime error.
+ */
+#ifndef RL_CMD_H
+#define RL_CMD_H
+
+#define EXIT_CHECK_FAILED 1
+#define EXIT_USAGE 2
+
+int cmd_keygen(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
+int cmd_dev(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

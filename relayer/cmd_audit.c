@@ -1,0 +1,238 @@
+/*
+ * cmd_audit.c - `relayer audit export | verify | replay`: the auditor's commands.
+ *
+ *   relayer audit export --db DIR --out FILE
+ *   relayer audit verify FILE --relayers SET.json [--json]
+ *   relayer audit replay FILE --relayers SET.json --out DIR [--json]
+ *
+ * verify and replay exit 0 with a summary when every record is good, 1 naming the first bad
+ * record and why, 2 on usage or I/O errors.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "attest/hex.h"
+#include "db/export.h"
+#include "db/ledger.h"
+#include "db/replay.h"
+#include "relayer/cmd.h"
+#include "relayer/files.h"
+#include "relayer/progress.h"
+
+static const char USAGE[] =
+    "usage: relayer audit export --db DIR --out FILE\n"
+    "       relayer audit verify FILE --relayers SET.json [--json]\n"
+    "       relayer audit replay FILE --relayers SET.json --out DIR [--json]\n"
+    "\n"
+    "export  writes the hub's log to a self-describing, sealed file\n"
+    "verify  checks every record: hash chain, sequence, signatures, quorum against the relayer\n"
+    "        set in force; SET.json is the genesis relayer set (the trust anchor)\n"
+    "replay  verifies and rebuilds a ledger in DIR from the file alone; compare it with\n"
+    "        `relayer ledger digest --db DIR`\n";
+
+struct args {
+    const char *db, *out, *relayers, *file;
+    bool json;
+};
+
+static int parse(int argc, char **argv, struct args *a)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
+        {"relayers", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+    };
+    int c;
+    memset(a, 0, sizeof *a);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': a->db = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'r': a->relayers = optarg; break;
+        case 'j': a->json = true; break;
+        case 'h': fputs(USAGE, stdout); return 0;
+        default: fputs(USAGE, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        a->file = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "relayer audit: unexpected argument '%s'\n%s", argv[optind], USAGE);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+static int do_export(const struct args *a)
+{
+    if (a->db == NULL || a->out == NULL) {
+        fprintf(stderr, "relayer audit export: --db and --out are required\n%s", USAGE);
+        return EXIT_USAGE;
+    }
+    store *s = NULL;
+    rl_why why = {{0}};
+    store_opts so = {.read_only = true};
+    uint64_t count = 0;
+    progress pr;
+    progress_init(&pr, "export");
+    rl_err err = store_open(&s, a->db, &so, &why);
+    if (err == RL_OK)
+        err = export_write(s, a->out, &count, progress_update, &pr, &why);
+    progress_done(&pr);
+    store_close(s);
+    if (err != RL_OK) {
+        fprintf(stderr, "relayer audit export: %s\n", why.text[0] ? why.text : rl_strerror(err));
+        return EXIT_USAGE;
+    }
+    printf("exported %llu records from %s to %s\n", (unsigned long long)count, a->db, a->out);
+    return 0;
+}
+
+static json_t *summary_json(const audit_summary *s)
+{
+    char hh[2 * HASH_BYTES + 1];
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:s}", "records", (json_int_t)s->records, "attested",
+                     (json_int_t)s->attested, "conflicts", (json_int_t)s->conflicts, "rotations",
+                     (json_int_t)s->rotations, "accounts", (json_int_t)s->accounts, "signatures",
+                     (json_int_t)s->signatures, "set_version", (int)s->set_version, "head_seq",
+                     (json_int_t)s->head_seq, "head_hash", hex_encode(hh, s->head_hash, HASH_BYTES));
+}
+
+static void print_summary(const audit_summary *s)
+{
+    char hh[2 * HASH_BYTES + 1];
+    printf("  records     %llu\n", (unsigned long long)s->records);
+    printf("  events      %llu deposits credited, %llu conflicts logged (never credited twice)\n",
+           (unsigned long long)s->attested, (unsigned long long)s->conflicts);
+    printf("  accounts    %llu\n", (unsigned long long)s->accounts);
+    printf("  signatures  %llu verified\n", (unsigned long long)s->signatures);
+    printf("  relayer set version %u (%llu rotations)\n", s->set_version, (unsigned long long)s->rotations);
+    printf("  head        seq %llu hash %s\n", (unsigned long long)s->head_seq, hex_encode(hh, s->head_hash, HASH_BYTES));
+}
+
+/* Failures of the machine (missing file, disk, memory) rather than of the log's content. */
+static bool is_environment_error(rl_err err)
+{
+    return err == RL_ERR_IO || err == RL_ERR_NOMEM || err == RL_ERR_NOTFOUND || err == RL_ERR_DB ||
+           err == RL_ERR_FULL || err == RL_ERR_NOSPC || err == RL_ERR_ARG;
+}
+
+static int do_check(const struct args *a, bool replay)
+{
+    const char *cmd = replay ? "replay" : "verify";
+    if (a->file == NULL || a->relayers == NULL || (replay && a->out == NULL)) {
+        fprintf(stderr, "relayer audit %s: FILE and --relayers%s are required\n%s", cmd, replay ? " and --out" : "",
+                USAGE);
+        return EXIT_USAGE;
+    }
+    relset genesis;
+    rl_why why = {{0}};
+    rl_err err = relset_load(a->relayers, &genesis, &why);
+    if (err != RL_OK) {
+        fprintf(stderr, "relayer audit %s: %s\n", cmd, why.text);
+        return EXIT_USAGE;
+    }
+    store *out = NULL;
+    if (replay) {
+        struct stat st;
+        char *data = NULL;
+        if (asprintf(&data, "%s/data.mdb", a->out) < 0)
+            return EXIT_USAGE;
+        bool exists = stat(data, &st) == 0;
+        free(data);
+        if (exists) {
+            fprintf(stderr, "relayer audit replay: %s already holds a ledger; replay into a new directory\n", a->out);
+            return EXIT_USAGE;
+        }
+        err = store_open(&out, a->out, NULL, &why);
+        if (err != RL_OK) {
+            fprintf(stderr, "relayer audit replay: %s\n", why.text);
+            return EXIT_USAGE;
+        }
+    }
+    pool *p = NULL;
+    if (pool_new(&p, 0) != RL_OK) {
+        store_close(out);
+        fprintf(stderr, "relayer audit %s: cannot start worker threads\n", cmd);
+        return EXIT_USAGE;
+    }
+    progress pr;
+    progress_init(&pr, cmd);
+    replay_opts ro = {.genesis = &genesis, .pool = p, .out = out, .progress = progress_update, .progress_ctx = &pr};
+    audit_summary sum;
+    replay_failure fail;
+    err = replay_file(a->file, &ro, &sum, &fail);
+    progress_done(&pr);
+    pool_free(p);
+
+    uint8_t digest[HASH_BYTES];
+    char dh[2 * HASH_BYTES + 1] = "";
+    if (err == RL_OK && out != NULL) {
+        MDB_txn *txn;
+        err = store_read_begin(out, &txn, &fail.why);
+        if (err == RL_OK) {
+            err = ledger_digest(txn, out, digest, NULL, &fail.why);
+            store_read_end(txn);
+        }
+        if (err == RL_OK)
+            hex_encode(dh, digest, HASH_BYTES);
+    }
+    store_close(out);
+
+    int rc = err == RL_OK ? 0 : is_environment_error(err) ? EXIT_USAGE : EXIT_CHECK_FAILED;
+    if (a->json) {
+        json_t *j = summary_json(&sum);
+        json_object_set_new(j, "ok", json_boolean(err == RL_OK));
+        json_object_set_new(j, "file", json_string(a->file));
+        if (err != RL_OK) {
+            json_object_set_new(j, "bad_record", fail.seq ? json_integer((json_int_t)fail.seq) : json_null());
+            json_object_set_new(j, "error", json_string(fail.why.text[0] ? fail.why.text : rl_strerror(err)));
+        }
+        if (dh[0])
+            json_object_set_new(j, "ledger_digest", json_string(dh));
+        char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        puts(text ? text : "{}");
+        free(text);
+        json_decref(j);
+        return rc;
+    }
+    if (err != RL_OK) {
+        const char *why_text = fail.why.text[0] ? fail.why.text : rl_strerror(err);
+        if (fail.seq != 0)
+            printf("audit %s: FAILED at record %llu: %s\n", cmd, (unsigned long long)fail.seq, why_text);
+        else
+            printf("audit %s: FAILED: %s\n", cmd, why_text);
+        printf("  %llu records before it are good\n", (unsigned long long)sum.records);
+        return rc;
+    }
+    printf("audit %s: OK  %s\n", cmd, a->file);
+    print_summary(&sum);
+    if (dh[0])
+        printf("  ledger      %s digest %s\n", a->out, dh);
+    return 0;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    const char *sub = argv[1];
+    struct args a;
+    int rc = parse(argc - 1, argv + 1, &a);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(sub, "export") == 0)
+        return do_export(&a);
+    if (strcmp(sub, "verify") == 0)
+        return do_check(&a, false);
+    if (strcmp(sub, "replay") == 0)
+        return do_check(&a, true);
+    fprintf(stderr, "relayer audit: unknown subcommand '%s'\n%s", sub, USAGE);
+    return EXIT_USAGE;
+}

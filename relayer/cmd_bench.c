@@ -1,0 +1,319 @@
+/*
+ * cmd_bench.c - `relayer bench ingest | replay`: throughput against a bound measured in the
+ * same run on the same machine, so the ratio means something on a shared, noisy host.
+ *
+ * The bound for both is the raw libsodium ed25519 verification rate on every core, divided by
+ * the signatures verified per event (ingest) or per record (replay): the work per event is
+ * dominated by verification, so ratio = achieved / bound says how much everything else costs.
+ * The last line printed is one JSON object.
+ */
+#include <ftw.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/ingest.h"
+#include "db/replay.h"
+#include "relayer/cmd.h"
+#include "relayer/files.h"
+#include "relayer/sim.h"
+
+extern char **environ;
+
+static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
+                            "       relayer bench replay [--records N]\n"
+                            "\n"
+                            "ingest  quorum-signed deposits through verify + quorum + LMDB group commit\n"
+                            "        (default 100000 events, 3 nodes, threshold 2)\n"
+                            "replay  `audit verify` over an exported log (default 200000 records)\n";
+
+#define VERIFY_JOBS 4096
+#define VERIFY_MEASURE_NS 2000000000ull
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* Raw ed25519 verifications per second on all of the pool's threads. */
+static rl_err verify_rate(pool *p, double *rate)
+{
+    verify_job *jobs = calloc(VERIFY_JOBS, sizeof *jobs);
+    if (jobs == NULL)
+        return RL_ERR_NOMEM;
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    crypto_sign_keypair(pk, sk);
+    for (size_t i = 0; i < VERIFY_JOBS; i++) {
+        randombytes_buf(jobs[i].msg, HASH_BYTES);
+        memcpy(jobs[i].pk, pk, sizeof pk);
+        crypto_sign_detached(jobs[i].sig, NULL, jobs[i].msg, HASH_BYTES, sk);
+    }
+    sodium_memzero(sk, sizeof sk);
+    /* Warm up once, then count whole rounds for at least the measuring time. */
+    pool_run(p, verify_jobs_fn, jobs, VERIFY_JOBS, 64);
+    uint64_t t0 = now_ns(), done = 0;
+    while (now_ns() - t0 < VERIFY_MEASURE_NS) {
+        pool_run(p, verify_jobs_fn, jobs, VERIFY_JOBS, 64);
+        done += VERIFY_JOBS;
+    }
+    uint64_t ns = now_ns() - t0;
+    bool all_ok = true;
+    for (size_t i = 0; i < VERIFY_JOBS; i++)
+        all_ok = all_ok && jobs[i].ok;
+    free(jobs);
+    if (!all_ok)
+        return RL_ERR_CRYPTO;
+    *rate = (double)done * 1e9 / (double)ns;
+    return RL_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *make_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char *path = NULL;
+    if (asprintf(&path, "%s/relayer-bench.XXXXXX", base ? base : "/tmp") < 0)
+        return NULL;
+    if (mkdtemp(path) == NULL) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static void print_json(json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    puts(text ? text : "{}");
+    free(text);
+    json_decref(j);
+}
+
+static bool parse_count(int argc, char **argv, const char *name, uint64_t *value)
+{
+    const struct option opts[] = {{name, required_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end;
+        if (c != 'n')
+            return false;
+        *value = strtoull(optarg, &end, 10);
+        if (*end != '\0' || *value == 0)
+            return false;
+    }
+    return optind == argc;
+}
+
+static int bench_ingest(int argc, char **argv)
+{
+    uint64_t events = 100000;
+    if (!parse_count(argc, argv, "events", &events)) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    pool *p = NULL;
+    store *st = NULL;
+    ingest *g = NULL;
+    signed_obs *stream = NULL;
+    size_t nobs = 0;
+    sim s;
+    rl_why why = {{0}};
+    double rate = 0;
+    char *dir = make_tmpdir();
+    if (dir == NULL)
+        return EXIT_USAGE;
+    sim_opts so = {.events = events, .nodes = 3, .threshold = 2, .seed = 7};
+    rl_err err = pool_new(&p, 0);
+    if (err == RL_OK)
+        err = sim_init(&s, &so, &why);
+    if (err != RL_OK)
+        goto done;
+    fprintf(stderr, "bench ingest: measuring raw ed25519 verification on %u threads...\n", pool_threads(p));
+    if ((err = verify_rate(p, &rate)) != RL_OK)
+        goto done_sim;
+    fprintf(stderr, "bench ingest: signing %llu events x 3 nodes (not timed)...\n", (unsigned long long)events);
+    if ((err = sim_stream(&s, p, 0, events, &stream, &nobs, &why)) != RL_OK)
+        goto done_sim;
+    if ((err = store_open(&st, dir, NULL, &why)) != RL_OK)
+        goto done_sim;
+    if ((err = ingest_open(&g, st, p, &s.genesis, NULL, 0, &why)) != RL_OK)
+        goto done_sim;
+
+    /* Observations arrive as a hub would read them off its sockets: a few thousand at a time. */
+    fprintf(stderr, "bench ingest: ingesting %zu observations...\n", nobs);
+    const size_t arrival = 8192;
+    uint64_t t0 = now_ns();
+    for (size_t off = 0; off < nobs && err == RL_OK; off += arrival) {
+        size_t n = nobs - off < arrival ? nobs - off : arrival;
+        err = ingest_submit(g, stream + off, n, (now_ns() - t0) / 1000000, &why);
+    }
+    if (err == RL_OK)
+        err = ingest_flush(g, (now_ns() - t0) / 1000000, &why);
+    uint64_t ns = now_ns() - t0;
+    if (err != RL_OK)
+        goto done_sim;
+
+    const ingest_stats *x = ingest_get_stats(g);
+    double secs = (double)ns / 1e9;
+    double eps = (double)x->attested / secs;
+    double sigs_per_event = (double)x->verified / (double)x->attested;
+    double bound = rate / sigs_per_event;
+    printf("ingest: %llu events in %.2f s = %.0f events/s (%llu commits, %.1f records each)\n",
+           (unsigned long long)x->attested, secs, eps, (unsigned long long)x->commits,
+           (double)x->records / (double)(x->commits ? x->commits : 1));
+    printf("verify: %.0f signatures/s on %u threads; %.2f verified per event -> bound %.0f events/s\n", rate,
+           pool_threads(p), sigs_per_event, bound);
+    print_json(json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:i, s:I, s:f, s:f}", "bench", "ingest", "events",
+                         (json_int_t)x->attested, "events_per_s", eps, "verify_per_s_all_cores", rate,
+                         "sigs_verified_per_event", sigs_per_event, "bound_events_per_s", bound, "cores",
+                         (int)pool_threads(p), "commits", (json_int_t)x->commits, "peak_rss_mb", peak_rss_mb(),
+                         "ratio", eps / bound));
+done_sim:
+    free(stream);
+    ingest_close(g);
+    store_close(st);
+    sim_fini(&s);
+done:
+    pool_free(p);
+    rm_rf(dir);
+    free(dir);
+    if (err != RL_OK) {
+        fprintf(stderr, "relayer bench ingest: %s\n", why.text[0] ? why.text : rl_strerror(err));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Runs this binary with args, its stdout sent to stderr so ours ends with the JSON line. */
+static rl_err run_self(char *const args[], rl_why *why)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return rl_fail(why, RL_ERR_IO, "cannot run relayer %s: %s", args[1], strerror(rc));
+    int status;
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return rl_fail(why, RL_ERR_IO, "relayer %s %s failed", args[1], args[2]);
+    return RL_OK;
+}
+
+static int bench_replay(int argc, char **argv)
+{
+    uint64_t records = 200000;
+    if (!parse_count(argc, argv, "records", &records) || records < 2) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    char *dir = make_tmpdir();
+    if (dir == NULL)
+        return EXIT_USAGE;
+    char sim_dir[4096], hub[4200], file[4200], rel[4200], events[32];
+    snprintf(sim_dir, sizeof sim_dir, "%s/sim", dir);
+    snprintf(hub, sizeof hub, "%s/hub", sim_dir);
+    snprintf(file, sizeof file, "%s/log.rlog", dir);
+    snprintf(rel, sizeof rel, "%s/relayers.json", sim_dir);
+    snprintf(events, sizeof events, "%llu", (unsigned long long)(records - 1)); /* + the genesis record */
+    char *sim_args[] = {"relayer", "dev", "simulate", "--out", sim_dir, "--events", events, "--nodes", "3",
+                        "--threshold", "2", "--seed", "11", NULL};
+    char *export_args[] = {"relayer", "audit", "export", "--db", hub, "--out", file, NULL};
+    rl_why why = {{0}};
+    pool *p = NULL;
+    relset genesis;
+    double rate = 0;
+    audit_summary sum;
+    replay_failure fail = {0};
+    uint64_t ns = 0;
+
+    /* The log is made by child processes so this process's peak memory is the verifier's. */
+    fprintf(stderr, "bench replay: building a %llu-record log (not timed)...\n", (unsigned long long)records);
+    rl_err err = run_self(sim_args, &why);
+    if (err == RL_OK)
+        err = run_self(export_args, &why);
+    if (err == RL_OK)
+        err = relset_load(rel, &genesis, &why);
+    if (err == RL_OK)
+        err = pool_new(&p, 0);
+    if (err == RL_OK) {
+        fprintf(stderr, "bench replay: measuring raw ed25519 verification on %u threads...\n", pool_threads(p));
+        err = verify_rate(p, &rate);
+    }
+    if (err == RL_OK) {
+        fprintf(stderr, "bench replay: audit verify...\n");
+        replay_opts ro = {.genesis = &genesis, .pool = p};
+        uint64_t t0 = now_ns();
+        err = replay_file(file, &ro, &sum, &fail);
+        ns = now_ns() - t0;
+        if (err != RL_OK)
+            why = fail.why;
+    }
+    if (err == RL_OK) {
+        double secs = (double)ns / 1e9;
+        double rps = (double)sum.records / secs;
+        double sigs_per_record = (double)sum.signatures / (double)sum.records;
+        double bound = rate / sigs_per_record;
+        printf("replay: audit verify of %llu records in %.2f s = %.0f records/s\n", (unsigned long long)sum.records,
+               secs, rps);
+        printf("verify: %.0f signatures/s on %u threads; %.2f per record -> bound %.0f records/s\n", rate,
+               pool_threads(p), sigs_per_record, bound);
+        print_json(json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:i, s:f, s:f}", "bench", "replay", "records",
+                             (json_int_t)sum.records, "records_per_s", rps, "verify_per_s_all_cores", rate,
+                             "sigs_per_record", sigs_per_record, "bound_records_per_s", bound, "cores",
+                             (int)pool_threads(p), "peak_rss_mb", peak_rss_mb(), "ratio", rps / bound));
+    }
+    pool_free(p);
+    rm_rf(dir);
+    free(dir);
+    if (err != RL_OK) {
+        fprintf(stderr, "relayer bench replay: %s\n", why.text[0] ? why.text : rl_strerror(err));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "ingest") == 0)
+        return bench_ingest(argc - 1, argv + 1);
+    if (strcmp(argv[1], "replay") == 0)
+        return bench_replay(argc - 1, argv + 1);
+    fprintf(stderr, "relayer bench: unknown benchmark '%s'\n%s", argv[1], USAGE);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,19 @@
+/*
+ * files.h - reading whole small files (configs, relayer sets) with errors that name the file.
+ */
+#ifndef RL_FILES_H
+#define RL_FILES_H
+
+#include <stddef.h>
+
+#include "attest/error.h"
+#include "attest/relset.h"
+
+/* Reads path into a NUL-terminated malloc'd buffer (caller frees); limit bounds the size. */
+RL_MUST_USE rl_err file_read_all(const char *path, size_t limit, char **out, size_t *len, rl_why *why);
+/* Reads and validates a relayers.json. */
+RL_MUST_USE rl_err relset_load(const char *path, relset *out, rl_why *why);
+/* Writes text to path (0644) through a temporary file and rename. */
+RL_MUST_USE rl_err file_write_atomic(const char *path, const char *text, rl_why *why);
+
+#endif

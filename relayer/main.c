@@ -1,0 +1,59 @@
+/*
+ * main.c - the one `relayer` command: finds the subcommand and hands over its arguments.
+ * Each subcommand lives in its own cmd_*.c; nothing else belongs here.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "relayer/cmd.h"
+
+#define RELAYER_VERSION "0.1.0"
+
+struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+    {"keygen", cmd_keygen, "make a node key pair: keygen --out DIR --name NAME"},
+    {"audit", cmd_audit, "export, verify and replay the attestation log"},
+    {"ledger", cmd_ledger, "inspect a ledger: ledger digest --db DIR"},
+    {"dev", cmd_dev, "developer tools: dev simulate --out DIR --events N --nodes K --threshold M"},
+    {"bench", cmd_bench, "benchmarks: bench ingest | bench replay"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: relayer COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(f, "\n`relayer COMMAND --help` describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("relayer %s\n", RELAYER_VERSION);
+        return 0;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "relayer: libsodium failed to initialise\n");
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "relayer: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,224 @@
+/*
+ * sim.c - deterministic keys, sets and deposit streams for `relayer dev simulate` and benches.
+ */
+#include "relayer/sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/bytes.h"
+#include "attest/hash.h"
+
+#define BLOCK_EVENTS 64 /* events per interleaving block */
+
+/* Derives 32 bytes from (seed, label, a, b). */
+static void derive(uint8_t out[32], uint64_t seed, const char *label, uint64_t a, uint64_t b)
+{
+    uint8_t buf[8 + 16 + 8 + 8] = {0};
+    be64_put(buf, seed);
+    strncpy((char *)buf + 8, label, 16);
+    be64_put(buf + 24, a);
+    be64_put(buf + 32, b);
+    hash_domain(out, HASH_DOMAIN_DEVSEED, buf, sizeof buf);
+}
+
+static uint64_t derive64(uint64_t seed, const char *label, uint64_t a, uint64_t b)
+{
+    uint8_t h[32];
+    derive(h, seed, label, a, b);
+    return be64_get(h);
+}
+
+static rl_err make_key(sim *s, unsigned i, rl_why *why)
+{
+    char name[16];
+    uint8_t ed[32], sk[32];
+    snprintf(name, sizeof name, "node%u", i + 1);
+    derive(ed, s->o.seed, "ed25519", i, 0);
+    /* A derived scalar is invalid with negligible probability; try the next counter then. */
+    for (uint64_t ctr = 0;; ctr++) {
+        derive(sk, s->o.seed, "secp256k1", i, ctr);
+        rl_err err = node_key_from_secrets(&s->keys[i], name, ed, sk, why);
+        if (err == RL_OK || ctr == 8)
+            return err;
+    }
+}
+
+static void add_member(relset *set, const sim *s, unsigned key)
+{
+    relset_member *m = &set->members[set->n++];
+    m->id = (uint16_t)(key + 1);
+    m->pub = *node_key_pub(s->keys[key]);
+}
+
+rl_err sim_init(sim *s, const sim_opts *o, rl_why *why)
+{
+    memset(s, 0, sizeof *s);
+    s->o = *o;
+    if (o->nodes == 0 || o->nodes >= RELSET_MAX_MEMBERS)
+        return rl_fail(why, RL_ERR_ARG, "--nodes must be 1..%d", RELSET_MAX_MEMBERS - 1);
+    s->nkeys = o->nodes + 1;
+    for (unsigned i = 0; i < s->nkeys; i++) {
+        rl_err err = make_key(s, i, why);
+        if (err != RL_OK) {
+            sim_fini(s);
+            return err;
+        }
+    }
+    s->genesis.version = 1;
+    s->genesis.threshold = (uint16_t)o->threshold;
+    for (unsigned i = 0; i < o->nodes; i++)
+        add_member(&s->genesis, s, i);
+    rl_err err = relset_validate(&s->genesis, why);
+    if (err != RL_OK) {
+        sim_fini(s);
+        return err;
+    }
+    /* Version 2: the last node retires, the spare joins. */
+    s->rotated.version = 2;
+    s->rotated.threshold = (uint16_t)o->threshold;
+    for (unsigned i = 0; i + 1 < o->nodes; i++)
+        add_member(&s->rotated, s, i);
+    add_member(&s->rotated, s, o->nodes);
+    s->rotation.set = s->rotated;
+    uint8_t digest[HASH_BYTES];
+    if ((err = relset_digest(&s->rotated, digest)) != RL_OK) {
+        sim_fini(s);
+        return err;
+    }
+    s->rotation.sigs.n = (uint8_t)o->threshold;
+    for (unsigned i = 0; i < o->threshold; i++) {
+        s->rotation.sigs.e[i].member = s->genesis.members[i].id;
+        node_key_sign(s->keys[i], s->rotation.sigs.e[i].sig, digest, sizeof digest);
+    }
+    return RL_OK;
+}
+
+void sim_fini(sim *s)
+{
+    for (unsigned i = 0; i < s->nkeys; i++)
+        node_key_free(s->keys[i]);
+    s->nkeys = 0;
+}
+
+bool sim_is_conflict(const sim *s, uint64_t i)
+{
+    if (s->o.conflicts == 0 || s->o.events == 0)
+        return false;
+    /* Evenly spaced: event floor(k * events / (conflicts + 1)) for k = 1..conflicts. */
+    uint64_t c = s->o.conflicts + 1;
+    for (uint64_t k = (i * c) / s->o.events; k <= (i * c) / s->o.events + 1; k++)
+        if (k >= 1 && k <= s->o.conflicts && (k * s->o.events) / c == i)
+            return true;
+    return false;
+}
+
+/* The deposit event i, as every honest node sees it. */
+static void make_obs(const sim *s, uint64_t i, obs *o)
+{
+    uint8_t h[32];
+    uint64_t seed = s->o.seed;
+    bool l2 = i % 2 == 1;
+    memset(o, 0, sizeof *o);
+    o->kind = OBS_KIND_DEPOSIT;
+    o->chain_id = l2 ? SIM_CHAIN_L2 : SIM_CHAIN_L1;
+    derive(h, seed, "vault", o->chain_id, 0);
+    memcpy(o->vault, h, EVM_ADDR_BYTES);
+    o->vault_seq = i / 2 + 1; /* each chain's vault numbers its own events */
+    o->block_number = 1000 + o->vault_seq / 4;
+    derive(o->block_hash, seed, "block", o->chain_id, o->block_number);
+    derive(o->tx_hash, seed, "tx", o->chain_id, i);
+    o->log_index = (uint32_t)(i % 4);
+    uint64_t accounts = s->o.events / 10 ? s->o.events / 10 : 1;
+    derive(h, seed, "account", derive64(seed, "pick", i, 0) % accounts, 0);
+    memcpy(o->account, h, EVM_ADDR_BYTES);
+    uint64_t r = derive64(seed, "amount", i, 0);
+    if (derive64(seed, "asset", i, 0) % 2 == 0) {
+        /* native coin, wei: up to 10 ETH */
+        o->amount = u256_from_u64(r % UINT64_C(10000000000000000000) + 1);
+    } else {
+        /* a USDC-like token, 6 decimals: up to 100,000 */
+        derive(h, seed, "usdc", o->chain_id, 0);
+        memcpy(o->asset, h, EVM_ADDR_BYTES);
+        o->amount = u256_from_u64(r % UINT64_C(100000000000) + 1);
+    }
+}
+
+struct sign_job {
+    const node_key *key;
+    uint16_t member;
+    uint8_t enc[OBS_BYTES];
+    signed_obs *out;
+};
+
+static void sign_fn(void *ctx, size_t begin, size_t end)
+{
+    struct sign_job *jobs = ctx;
+    for (size_t i = begin; i < end; i++)
+        obs_sign(jobs[i].out, jobs[i].enc, jobs[i].member, jobs[i].key);
+}
+
+rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to, signed_obs **out, size_t *n, rl_why *why)
+{
+    size_t count = 0;
+    for (uint64_t i = from; i < to; i++)
+        count += s->o.nodes + (sim_is_conflict(s, i) ? 1 : 0);
+    signed_obs *so = calloc(count ? count : 1, sizeof *so);
+    struct sign_job *jobs = calloc(count ? count : 1, sizeof *jobs);
+    if (so == NULL || jobs == NULL) {
+        free(so);
+        free(jobs);
+        return RL_ERR_NOMEM;
+    }
+    size_t k = 0;
+    for (uint64_t b = from; b < to; b += BLOCK_EVENTS) {
+        uint64_t end = b + BLOCK_EVENTS < to ? b + BLOCK_EVENTS : to;
+        for (unsigned node = 0; node < s->o.nodes; node++) {
+            for (uint64_t i = b; i < end; i++) {
+                bool rotated = s->o.rotate_at != 0 && i >= s->o.rotate_at;
+                const relset *set = rotated ? &s->rotated : &s->genesis;
+                unsigned key = set->members[node].id - 1;
+                obs o;
+                make_obs(s, i, &o);
+                bool conflict = sim_is_conflict(s, i);
+                /* An equivocating node: on even conflict events the first node to report lies (no
+                 * quorum ever forms), on odd ones the last node does, after the credit. */
+                bool lies = conflict && ((i % 2 == 0 && node == 0) || (i % 2 == 1 && node == s->o.nodes - 1));
+                if (lies) {
+                    u256 one = u256_from_u64(1);
+                    if (u256_add(&o.amount, &o.amount, &one) != RL_OK)
+                        return rl_fail(why, RL_ERR_OVERFLOW, "simulated amount overflow");
+                }
+                struct sign_job *j = &jobs[k];
+                rl_err err = obs_encode(j->enc, &o, why);
+                if (err != RL_OK) {
+                    free(so);
+                    free(jobs);
+                    return err;
+                }
+                j->key = s->keys[key];
+                j->member = set->members[node].id;
+                j->out = &so[k++];
+                /* The liar also sends the honest version later, as a confused node would. */
+                if (lies) {
+                    make_obs(s, i, &o);
+                    struct sign_job *h = &jobs[k];
+                    if ((err = obs_encode(h->enc, &o, why)) != RL_OK) {
+                        free(so);
+                        free(jobs);
+                        return err;
+                    }
+                    h->key = j->key;
+                    h->member = j->member;
+                    h->out = &so[k++];
+                }
+            }
+        }
+    }
+    pool_run(p, sign_fn, jobs, k, 64);
+    free(jobs);
+    *out = so;
+    *n = k;
+    return RL_OK;
+}

@@ -1,0 +1,52 @@
+/*
+ * sim.h - a deterministic simulated relayer cluster, for the demo, benchmarks and tests.
+ *
+ * From a seed it derives node keys (DEV ONLY: anyone with the seed has the keys), a genesis
+ * relayer set of `nodes` members with the given threshold, and a stream of deposits across two
+ * chains ("l1", chain id 1, and "l2", chain id 10) and many accounts, each observed and signed by
+ * every node. Signing runs on the worker pool. Optional faults: equivocating nodes (`conflicts`
+ * events get a second, different signed content: half before a quorum forms, half after), and
+ * a relayer-set rotation after `rotate_at` events (the last node retires, a new one joins).
+ *
+ * The stream is grouped as real node streams arrive: in blocks of events, each node's
+ * observations of the block in turn.
+ */
+#ifndef RL_SIM_H
+#define RL_SIM_H
+
+#include "attest/keys.h"
+#include "attest/obs.h"
+#include "attest/pool.h"
+#include "attest/record.h"
+#include "attest/relset.h"
+
+#define SIM_CHAIN_L1 1
+#define SIM_CHAIN_L2 10
+
+typedef struct sim_opts {
+    uint64_t events;
+    unsigned nodes, threshold;
+    uint64_t seed;
+    uint64_t conflicts; /* events with an equivocating node */
+    uint64_t rotate_at; /* 0: never */
+} sim_opts;
+
+typedef struct sim {
+    sim_opts o;
+    unsigned nkeys; /* nodes + 1: the spare joins at the rotation */
+    node_key *keys[RELSET_MAX_MEMBERS + 1];
+    relset genesis, rotated;
+    payload_set rotation; /* rotated, signed by a quorum of genesis */
+} sim;
+
+RL_MUST_USE rl_err sim_init(sim *s, const sim_opts *o, rl_why *why);
+void sim_fini(sim *s);
+
+/* Signed observations of events [from, to) (malloc'd, caller frees). */
+RL_MUST_USE rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to, signed_obs **out, size_t *n,
+                              rl_why *why);
+
+/* Whether event i is one a node equivocates on. */
+bool sim_is_conflict(const sim *s, uint64_t i);
+
+#endif

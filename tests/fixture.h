@@ -1,0 +1,123 @@
+/*
+ * fixture.h - test fixtures: deterministic node keys, relayer sets, observations and a fresh
+ * ledger in a temporary directory.
+ */
+#ifndef RL_FIXTURE_H
+#define RL_FIXTURE_H
+
+#include <sodium.h>
+
+#include "attest/obs.h"
+#include "attest/record.h"
+#include "attest/relset.h"
+#include "db/store.h"
+#include "tests/testutil.h"
+
+#define FX_MAX_KEYS 8
+
+typedef struct fixture {
+    node_key *keys[FX_MAX_KEYS];
+    unsigned nkeys;
+    relset set; /* members 1..n with keys[0..n-1] */
+    char *dir;
+    store *s;
+} fixture;
+
+static inline void fx_keys(fixture *f, unsigned n)
+{
+    cr_assert(sodium_init() >= 0);
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t ed[32], sk[32];
+        char name[16];
+        memset(ed, (int)(i + 1), sizeof ed);
+        memset(sk, (int)(i + 0x41), sizeof sk);
+        snprintf(name, sizeof name, "node%u", i + 1);
+        cr_assert_eq(node_key_from_secrets(&f->keys[i], name, ed, sk, NULL), RL_OK);
+    }
+    f->nkeys = n;
+}
+
+/* Keys 0..n-1 as members 1..n, version 1. */
+static inline void fx_set(fixture *f, unsigned n, unsigned threshold)
+{
+    memset(&f->set, 0, sizeof f->set);
+    f->set.version = 1;
+    f->set.threshold = (uint16_t)threshold;
+    f->set.n = (uint16_t)n;
+    for (unsigned i = 0; i < n; i++) {
+        f->set.members[i].id = (uint16_t)(i + 1);
+        f->set.members[i].pub = *node_key_pub(f->keys[i]);
+    }
+    cr_assert_eq(relset_validate(&f->set, NULL), RL_OK);
+}
+
+static inline void fx_init(fixture *f, unsigned n, unsigned threshold)
+{
+    memset(f, 0, sizeof *f);
+    fx_keys(f, n + 1); /* one spare key that is not a member */
+    fx_set(f, n, threshold);
+}
+
+static inline void fx_open_store(fixture *f, const store_opts *o)
+{
+    f->dir = tu_tmpdir();
+    cr_assert_eq(store_open(&f->s, f->dir, o, NULL), RL_OK);
+}
+
+static inline void fx_fini(fixture *f)
+{
+    store_close(f->s);
+    f->s = NULL;
+    tu_rmdir(f->dir);
+    f->dir = NULL;
+    for (unsigned i = 0; i < f->nkeys; i++)
+        node_key_free(f->keys[i]);
+}
+
+/* A deposit: event n on chain, vault sequence vseq, amount. */
+static inline obs fx_obs(uint64_t chain, uint64_t n, uint64_t vseq, uint64_t amount)
+{
+    obs o;
+    memset(&o, 0, sizeof o);
+    o.kind = OBS_KIND_DEPOSIT;
+    o.chain_id = chain;
+    memset(o.vault, 0xaa, sizeof o.vault);
+    o.block_number = 100 + n;
+    memset(o.block_hash, (int)(n & 0xff), sizeof o.block_hash);
+    memset(o.tx_hash, 0, sizeof o.tx_hash);
+    o.tx_hash[0] = (uint8_t)(n >> 8);
+    o.tx_hash[1] = (uint8_t)n;
+    o.log_index = 0;
+    o.vault_seq = vseq;
+    memset(o.account, 0x11, sizeof o.account);
+    o.account[19] = (uint8_t)(n % 7);
+    o.amount = u256_from_u64(amount);
+    return o;
+}
+
+/* member (1-based) signs o. */
+static inline signed_obs fx_sign(const fixture *f, const obs *o, uint16_t member)
+{
+    uint8_t enc[OBS_BYTES];
+    signed_obs so;
+    cr_assert_eq(obs_encode(enc, o, NULL), RL_OK);
+    obs_sign(&so, enc, member, f->keys[member - 1]);
+    return so;
+}
+
+/* An attestation payload for o signed by members 1..nsig. */
+static inline payload_attest fx_attest(const fixture *f, const obs *o, unsigned nsig)
+{
+    payload_attest p;
+    memset(&p, 0, sizeof p);
+    for (unsigned i = 0; i < nsig; i++) {
+        signed_obs so = fx_sign(f, o, (uint16_t)(i + 1));
+        memcpy(p.obs, so.bytes, OBS_BYTES);
+        p.sigs.e[i].member = so.member;
+        memcpy(p.sigs.e[i].sig, so.sig, 64);
+    }
+    p.sigs.n = (uint8_t)nsig;
+    return p;
+}
+
+#endif

@@ -1,0 +1,357 @@
+/* ingest_test.c - the hub's write path: verification, quorum, group commit, conflicts. */
+#include <sys/resource.h>
+#include <signal.h>
+
+#include "db/ingest.h"
+#include "tests/fixture.h"
+
+struct world {
+    fixture f;
+    pool *p;
+    ingest *g;
+    unsigned alerts;
+    char last_alert[256];
+};
+
+static void on_alert(void *ctx, const char *what, const char *why)
+{
+    struct world *w = ctx;
+    w->alerts++;
+    snprintf(w->last_alert, sizeof w->last_alert, "%s: %s", what, why);
+}
+
+static void open_world(struct world *w, unsigned n, unsigned threshold, const ingest_opts *o, const store_opts *so)
+{
+    memset(w, 0, sizeof *w);
+    fx_init(&w->f, n, threshold);
+    fx_open_store(&w->f, so);
+    cr_assert_eq(pool_new(&w->p, 2), RL_OK);
+    ingest_opts opts = o ? *o : (ingest_opts){0};
+    opts.alert = on_alert;
+    opts.alert_ctx = w;
+    rl_why why;
+    cr_assert_eq(ingest_open(&w->g, w->f.s, w->p, &w->f.set, &opts, 0, &why), RL_OK, "%s", why.text);
+}
+
+static void close_world(struct world *w)
+{
+    ingest_close(w->g);
+    pool_free(w->p);
+    fx_fini(&w->f);
+}
+
+static void submit(struct world *w, const signed_obs *so, size_t n)
+{
+    rl_why why = {{0}};
+    cr_assert_eq(ingest_submit(w->g, so, n, 0, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_flush(w->g, 0, &why), RL_OK, "%s", why.text);
+}
+
+static u256 balance(struct world *w, const obs *o)
+{
+    MDB_txn *txn;
+    u256 b, r;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_balance(txn, w->f.s, o->account, o->chain_id, o->asset, &b, &r, NULL), RL_OK);
+    store_read_end(txn);
+    return b;
+}
+
+static bool balance_is(struct world *w, const obs *o, uint64_t v)
+{
+    u256 b = balance(w, o), want = u256_from_u64(v);
+    return u256_cmp(&b, &want) == 0;
+}
+
+Test(ingest, writes_the_genesis_set_record_first)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    cr_assert_eq(ingest_head(w.g)->seq, 1);
+    cr_assert_eq(ingest_head(w.g)->set_version, 1);
+    close_world(&w);
+}
+
+Test(ingest, credits_a_deposit_exactly_once_with_three_nodes_and_threshold_two)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs o = fx_obs(1, 1, 1, 500);
+    signed_obs so[3] = {fx_sign(&w.f, &o, 1), fx_sign(&w.f, &o, 2), fx_sign(&w.f, &o, 3)};
+    submit(&w, so, 3);
+    cr_assert(balance_is(&w, &o, 500));
+    cr_assert_eq(ingest_get_stats(w.g)->attested, 1);
+    /* Resent, as an unacknowledged sender would: no effect, and no signature work. */
+    uint64_t verified = ingest_get_stats(w.g)->verified;
+    submit(&w, so, 3);
+    submit(&w, so, 1);
+    cr_assert(balance_is(&w, &o, 500));
+    cr_assert_eq(ingest_head(w.g)->seq, 2);
+    cr_assert_eq(ingest_get_stats(w.g)->verified, verified);
+    close_world(&w);
+}
+
+Test(ingest, one_signature_is_not_a_quorum)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs o = fx_obs(1, 1, 1, 500);
+    signed_obs so = fx_sign(&w.f, &o, 2);
+    submit(&w, &so, 1);
+    submit(&w, &so, 1);
+    cr_assert(balance_is(&w, &o, 0));
+    cr_assert_eq(ingest_pending_events(w.g), 1);
+    cr_assert_eq(ingest_get_stats(w.g)->duplicate, 1);
+    close_world(&w);
+}
+
+Test(ingest, a_bad_signature_does_not_count_toward_quorum)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs o = fx_obs(1, 1, 1, 500);
+    signed_obs good = fx_sign(&w.f, &o, 1), forged = fx_sign(&w.f, &o, 2);
+    forged.sig[10] ^= 1;
+    signed_obs in[2] = {good, forged};
+    submit(&w, in, 2);
+    cr_assert(balance_is(&w, &o, 0));
+    cr_assert_eq(ingest_get_stats(w.g)->bad_signature, 1);
+    cr_assert(strstr(w.last_alert, "signature") != NULL, "%s", w.last_alert);
+    /* A member signing with another member's id is the same thing: a bad signature. */
+    signed_obs impostor = fx_sign(&w.f, &o, 3);
+    impostor.member = 2;
+    submit(&w, &impostor, 1);
+    cr_assert(balance_is(&w, &o, 0));
+    cr_assert_eq(ingest_get_stats(w.g)->bad_signature, 2);
+    close_world(&w);
+}
+
+Test(ingest, a_held_back_signature_is_verified_when_an_earlier_one_fails)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs o = fx_obs(1, 1, 1, 500);
+    signed_obs in[3] = {fx_sign(&w.f, &o, 1), fx_sign(&w.f, &o, 2), fx_sign(&w.f, &o, 3)};
+    in[1].sig[0] ^= 1; /* member 2's is bad; member 3's was held back as not needed */
+    submit(&w, in, 3);
+    cr_assert(balance_is(&w, &o, 500));
+    cr_assert_eq(ingest_get_stats(w.g)->held, 1);
+    close_world(&w);
+}
+
+Test(ingest, rejects_observations_from_unknown_signers_and_malformed_bytes)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs o = fx_obs(1, 1, 1, 500);
+    signed_obs stranger = fx_sign(&w.f, &o, 4); /* the fixture's spare key: not a member */
+    signed_obs junk = fx_sign(&w.f, &o, 1);
+    junk.bytes[0] = 99;
+    signed_obs in[2] = {stranger, junk};
+    submit(&w, in, 2);
+    cr_assert_eq(ingest_get_stats(w.g)->unknown_signer, 1);
+    cr_assert_eq(ingest_get_stats(w.g)->malformed, 1);
+    cr_assert_eq(w.alerts, 2);
+    cr_assert_eq(ingest_head(w.g)->seq, 1);
+    close_world(&w);
+}
+
+Test(ingest, conflicting_observations_never_credit_and_are_logged)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs honest = fx_obs(1, 1, 1, 500), lie = fx_obs(1, 1, 1, 5000);
+    signed_obs in[3] = {fx_sign(&w.f, &lie, 1), fx_sign(&w.f, &honest, 2), fx_sign(&w.f, &honest, 3)};
+    submit(&w, in, 3);
+    cr_assert(balance_is(&w, &honest, 0));
+    cr_assert(balance_is(&w, &lie, 0));
+    cr_assert_eq(ingest_get_stats(w.g)->conflicts, 1);
+    cr_assert_eq(ingest_head(w.g)->seq, 2, "one conflict record");
+    /* More honest signatures later change nothing: the event is blocked. */
+    signed_obs again = fx_sign(&w.f, &honest, 1);
+    submit(&w, &again, 1);
+    cr_assert(balance_is(&w, &honest, 0));
+    cr_assert_eq(ingest_head(w.g)->seq, 2);
+    close_world(&w);
+}
+
+Test(ingest, a_conflict_after_the_credit_keeps_the_credit_and_raises_one_alert)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs honest = fx_obs(1, 1, 1, 500), lie = fx_obs(1, 1, 1, 1);
+    signed_obs in[2] = {fx_sign(&w.f, &honest, 1), fx_sign(&w.f, &honest, 2)};
+    submit(&w, in, 2);
+    signed_obs late = fx_sign(&w.f, &lie, 3);
+    submit(&w, &late, 1);
+    submit(&w, &late, 1);
+    cr_assert(balance_is(&w, &honest, 500));
+    cr_assert_eq(ingest_head(w.g)->seq, 3, "genesis, attest, one conflict");
+    MDB_txn *txn;
+    MDB_val v;
+    record r;
+    payload_conflict *c = malloc(sizeof *c);
+    cr_assert_eq(store_read_begin(w.f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_record_get(txn, w.f.s, 3, &v, NULL), RL_OK);
+    cr_assert_eq(record_decode(&r, v.mv_data, v.mv_size, NULL), RL_OK);
+    cr_assert_eq(r.type, RECORD_CONFLICT);
+    cr_assert_eq(payload_conflict_decode(c, &r, NULL), RL_OK);
+    cr_assert_eq(c->credited, 1);
+    cr_assert_eq(c->a.sigs.n, 2, "variant A is the credited attestation");
+    store_read_end(txn);
+    free(c);
+    close_world(&w);
+}
+
+Test(ingest, a_second_event_claiming_a_used_vault_sequence_is_a_conflict_not_a_credit)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs first = fx_obs(1, 1, 4, 500), remined = fx_obs(1, 2, 4, 500); /* other tx, same vault seq */
+    signed_obs a[2] = {fx_sign(&w.f, &first, 1), fx_sign(&w.f, &first, 2)};
+    signed_obs b[2] = {fx_sign(&w.f, &remined, 1), fx_sign(&w.f, &remined, 3)};
+    submit(&w, a, 2);
+    submit(&w, b, 2);
+    cr_assert(balance_is(&w, &first, 500));
+    cr_assert_eq(ingest_head(w.g)->seq, 3);
+    close_world(&w);
+}
+
+Test(ingest, groups_many_records_into_few_commits)
+{
+    ingest_opts o = {.commit_max_records = 64, .commit_max_delay_ms = 1000000};
+    struct world w;
+    open_world(&w, 3, 2, &o, NULL);
+    enum { N = 640 };
+    signed_obs *in = calloc(2 * N, sizeof *in);
+    for (uint64_t i = 0; i < N; i++) {
+        obs x = fx_obs(10, i + 1, i + 1, 7);
+        in[2 * i] = fx_sign(&w.f, &x, 1);
+        in[2 * i + 1] = fx_sign(&w.f, &x, 3);
+    }
+    rl_why why;
+    cr_assert_eq(ingest_submit(w.g, in, 2 * N, 0, &why), RL_OK);
+    const ingest_stats *st = ingest_get_stats(w.g);
+    cr_assert_eq(st->attested, N);
+    cr_assert_leq(st->commits, N / 64, "commits are grouped by count");
+    cr_assert_geq(st->commits, N / 64 - 1);
+    /* The time bound: pending records commit once the delay has passed. */
+    obs x = fx_obs(10, N + 1, N + 1, 7);
+    signed_obs last[2] = {fx_sign(&w.f, &x, 1), fx_sign(&w.f, &x, 2)};
+    uint64_t head = ingest_head(w.g)->seq;
+    cr_assert_eq(ingest_submit(w.g, last, 2, 5, &why), RL_OK);
+    cr_assert_eq(ingest_tick(w.g, 10, &why), RL_OK);
+    cr_assert_eq(ingest_tick(w.g, 2000000, &why), RL_OK);
+    cr_assert_eq(ingest_head(w.g)->seq, head + (N % 64) + 1);
+    free(in);
+    close_world(&w);
+}
+
+Test(ingest, rotation_needs_a_quorum_of_the_set_in_force_and_changes_who_counts)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    payload_set *p = calloc(1, sizeof *p);
+    p->set = w.f.set;
+    p->set.version = 2;
+    p->set.members[2].id = 4;
+    p->set.members[2].pub = *node_key_pub(w.f.keys[3]); /* member 3 retires, key 4 joins */
+    uint8_t digest[32];
+    cr_assert_eq(relset_digest(&p->set, digest), RL_OK);
+    p->sigs.n = 1;
+    p->sigs.e[0].member = 1;
+    node_key_sign(w.f.keys[0], p->sigs.e[0].sig, digest, 32);
+    rl_why why;
+    cr_assert_eq(ingest_rotate(w.g, p, 0, &why), RL_ERR_QUORUM, "one signature of two needed");
+    p->sigs.n = 2;
+    p->sigs.e[1].member = 2;
+    node_key_sign(w.f.keys[1], p->sigs.e[1].sig, digest, 32);
+    p->sigs.e[1].sig[3] ^= 1;
+    cr_assert_eq(ingest_rotate(w.g, p, 0, &why), RL_ERR_SIG);
+    node_key_sign(w.f.keys[1], p->sigs.e[1].sig, digest, 32);
+    cr_assert_eq(ingest_rotate(w.g, p, 0, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_head(w.g)->set_version, 2);
+
+    obs o = fx_obs(1, 1, 1, 9);
+    signed_obs old[2] = {fx_sign(&w.f, &o, 1), fx_sign(&w.f, &o, 3)};
+    submit(&w, old, 2);
+    cr_assert(balance_is(&w, &o, 0), "the retired member no longer counts");
+    cr_assert_eq(ingest_get_stats(w.g)->unknown_signer, 1);
+    uint8_t enc[OBS_BYTES];
+    signed_obs joined;
+    cr_assert_eq(obs_encode(enc, &o, NULL), RL_OK);
+    obs_sign(&joined, enc, 4, w.f.keys[3]);
+    submit(&w, &joined, 1);
+    cr_assert(balance_is(&w, &o, 9));
+    free(p);
+    close_world(&w);
+}
+
+Test(ingest, refuses_a_ledger_started_with_another_genesis_set)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    relset other = w.f.set;
+    other.threshold = 3;
+    ingest *g2 = NULL;
+    rl_why why;
+    cr_assert_eq(ingest_open(&g2, w.f.s, w.p, &other, NULL, 0, &why), RL_ERR_STATE);
+    cr_assert(strstr(why.text, "genesis") != NULL, "%s", why.text);
+    close_world(&w);
+}
+
+Test(ingest, a_full_disk_stops_ingest_and_loses_nothing_committed)
+{
+    /* RLIMIT_FSIZE makes the ledger file's writes fail with EFBIG, as a full disk would. */
+    char *dir = tu_tmpdir();
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct world w;
+        memset(&w, 0, sizeof w);
+        fx_init(&w.f, 3, 2);
+        if (store_open(&w.f.s, dir, NULL, NULL) != RL_OK || pool_new(&w.p, 1) != RL_OK)
+            _exit(10);
+        ingest_opts o = {.commit_max_records = 16};
+        if (ingest_open(&w.g, w.f.s, w.p, &w.f.set, &o, 0, NULL) != RL_OK)
+            _exit(11);
+        struct rlimit lim = {256 << 10, 256 << 10};
+        setrlimit(RLIMIT_FSIZE, &lim);
+        rl_why why;
+        rl_err err = RL_OK;
+        for (uint64_t i = 1; i < 200000 && err == RL_OK; i++) {
+            obs x = fx_obs(1, i, i, 1);
+            x.tx_hash[5] = (uint8_t)(i >> 16);
+            signed_obs in[2] = {fx_sign(&w.f, &x, 1), fx_sign(&w.f, &x, 2)};
+            err = ingest_submit(w.g, in, 2, 0, &why);
+        }
+        _exit(err == RL_ERR_NOSPC ? 0 : 20 + (int)err);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child ended with %d", WEXITSTATUS(status));
+    /* Reopen without the limit: everything committed is intact and ingest carries on. */
+    struct world w;
+    memset(&w, 0, sizeof w);
+    fx_init(&w.f, 3, 2);
+    w.f.dir = dir;
+    cr_assert_eq(store_open(&w.f.s, dir, NULL, NULL), RL_OK);
+    cr_assert_eq(pool_new(&w.p, 1), RL_OK);
+    rl_why why;
+    cr_assert_eq(ingest_open(&w.g, w.f.s, w.p, &w.f.set, NULL, 0, &why), RL_OK, "%s", why.text);
+    uint64_t head = ingest_head(w.g)->seq;
+    cr_assert_gt(head, 16);
+    MDB_txn *txn;
+    ledger_stats st;
+    uint8_t d[32];
+    cr_assert_eq(store_read_begin(w.f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, w.f.s, d, &st, NULL), RL_OK);
+    store_read_end(txn);
+    cr_assert_eq(st.events_credited, head - 1, "every committed record's credit is there");
+    obs x = fx_obs(2, 1, 1, 1);
+    signed_obs in[2] = {fx_sign(&w.f, &x, 1), fx_sign(&w.f, &x, 2)};
+    submit(&w, in, 2);
+    cr_assert_eq(ingest_head(w.g)->seq, head + 1);
+    close_world(&w);
+}
