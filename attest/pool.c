@@ -47,6 +47,7 @@ static void drain(pool *p)
 static void *worker(void *arg)
 {
     pool *p = arg;
+    pthread_setname_np(pthread_self(), "rl-verify"); /* names the threads in top and perf */
     uint64_t seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {

@@ -26,7 +26,8 @@ struct item {
     size_t off, len; /* payload in the arena */
 };
 
-/* Events settled by pending items or the current batch, not yet visible in the ledger. */
+/* An event settled in memory: by a pending item, or by a recent commit that a batch prefiltered
+ * earlier could not see in the ledger yet. */
 struct settled {
     uint8_t id[HASH_BYTES];
     uint8_t content[HASH_BYTES];
@@ -34,12 +35,28 @@ struct settled {
     UT_hash_handle hh;
 };
 
-/* Signatures of one event being verified in the current batch. */
+/* The events one commit settled, kept until no batch can still miss them (see settled_prune). */
+struct generation {
+    uint64_t commit_no;
+    struct settled *set;
+    struct generation *next; /* newer */
+};
+
+/* What the prefilter knows of one event in its batch: looked up once per event, not per
+ * observation, and how many signatures of one content it is sending to be verified. */
 struct inflight {
     uint8_t id[HASH_BYTES];
-    uint8_t content[HASH_BYTES];
+    uint8_t content[HASH_BYTES]; /* of the first observation sent to verification */
     unsigned count;
+    uint8_t state;               /* enum known below */
+    uint8_t settled_content[HASH_BYTES];
     UT_hash_handle hh;
+};
+
+enum known {
+    KNOWN_OPEN,     /* not settled: observations go to the quorum */
+    KNOWN_CREDITED, /* credited with settled_content; other content is a late conflict */
+    KNOWN_CLOSED,   /* blocked by a conflict, or its one alert is logged or queued */
 };
 
 struct cand {
@@ -68,22 +85,32 @@ struct ingest {
     uint8_t *arena;
     size_t arena_len, arena_cap;
     uint64_t first_pending_ms;
-    /* Settled by the pending items, and by the previous commit. The previous commit's events are
-     * in the ledger, but a batch prefiltered before that commit may still be aggregated after
-     * it: keeping one generation back lets aggregate see them without a database read. */
-    struct settled *settled, *settled_prev;
+    /* Settled by pending items, and by commits some unaggregated batch may not have seen. */
+    struct settled *settled;
+    struct generation *gens; /* oldest first */
+    uint64_t commits_done;
 
-    signed_obs *held;
+    /* Observations held back, each with the batch that held it: it is looked at again only once
+     * that batch is aggregated, when the quorum it was held against is known. */
+    struct held {
+        signed_obs so;
+        uint64_t batch;
+    } *held;
     size_t nheld, cap_held;
+    uint64_t batches_prefiltered, batches_aggregated;
 
-    /* Two batch buffers: one being verified while the other is aggregated. */
+    /* Three batch buffers, one per pipeline stage: while the pool verifies one, the main thread
+     * prefilters the next and aggregates the previous (see step). */
     struct batch {
         struct cand *cands;
         verify_job *jobs;
         size_t n;
-    } buf[2];
-    int cur;
-    bool have_prev; /* buf[!cur] is verified and waits for aggregation */
+        uint64_t seen_commits; /* commits the ledger held when this batch was prefiltered */
+        uint64_t no;           /* batches are numbered in prefilter order, aggregated in order */
+    } buf[3];
+    struct batch *ready;     /* prefiltered, not yet verified */
+    struct batch *verifying; /* in the pool */
+    struct batch *verified;  /* verified, not yet aggregated */
     struct inflight *inflight;
     quorum_result *res;
 
@@ -136,8 +163,8 @@ static struct settled *settled_find(ingest *g, const uint8_t id[HASH_BYTES])
 {
     struct settled *e = NULL;
     HASH_FIND(hh, g->settled, id, HASH_BYTES, e);
-    if (e == NULL)
-        HASH_FIND(hh, g->settled_prev, id, HASH_BYTES, e);
+    for (struct generation *gen = g->gens; e == NULL && gen != NULL; gen = gen->next)
+        HASH_FIND(hh, gen->set, id, HASH_BYTES, e);
     return e;
 }
 
@@ -166,12 +193,36 @@ static void settled_free(struct settled **set)
     }
 }
 
-/* After a commit: the committed generation becomes the previous one. */
-static void settled_rotate(ingest *g)
+/* After a commit: the pending set becomes that commit's generation. */
+static rl_err settled_commit(ingest *g)
 {
-    settled_free(&g->settled_prev);
-    g->settled_prev = g->settled;
+    struct generation *gen = calloc(1, sizeof *gen), **tail = &g->gens;
+    if (gen == NULL)
+        return RL_ERR_NOMEM;
+    gen->commit_no = ++g->commits_done;
+    gen->set = g->settled;
     g->settled = NULL;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = gen;
+    return RL_OK;
+}
+
+/* A generation may go once every batch not yet aggregated was prefiltered after its commit:
+ * those batches saw its events in the ledger. */
+static void settled_prune(ingest *g)
+{
+    uint64_t oldest = g->commits_done;
+    if (g->ready != NULL && g->ready->seen_commits < oldest)
+        oldest = g->ready->seen_commits;
+    if (g->verified != NULL && g->verified->seen_commits < oldest)
+        oldest = g->verified->seen_commits;
+    while (g->gens != NULL && g->gens->commit_no <= oldest) {
+        struct generation *gen = g->gens;
+        g->gens = gen->next;
+        settled_free(&gen->set);
+        free(gen);
+    }
 }
 
 /* ---- commit ---- */
@@ -317,7 +368,8 @@ static rl_err commit(ingest *g, uint64_t now_ms, rl_why *why)
     size_t n = g->nitems;
     g->nitems = 0;
     g->arena_len = 0;
-    settled_rotate(g);
+    if ((err = settled_commit(g)) != RL_OK)
+        return err;
     if (g->o.committed != NULL)
         g->o.committed(g->o.committed_ctx, &g->head, n);
     return RL_OK;
@@ -331,17 +383,17 @@ static bool commit_due(const ingest *g, uint64_t now_ms)
 
 /* ---- batches ---- */
 
-static rl_err hold(ingest *g, const signed_obs *so, signed_obs **next, size_t *nnext, size_t *cap)
+static rl_err hold(ingest *g, const signed_obs *so, uint64_t batch)
 {
-    if (*nnext == *cap) {
-        size_t c = *cap ? 2 * *cap : 256;
-        signed_obs *h = realloc(*next, c * sizeof *h);
+    if (g->nheld == g->cap_held) {
+        size_t c = g->cap_held ? 2 * g->cap_held : 256;
+        struct held *h = realloc(g->held, c * sizeof *h);
         if (h == NULL)
             return RL_ERR_NOMEM;
-        *next = h;
-        *cap = c;
+        g->held = h;
+        g->cap_held = c;
     }
-    (*next)[(*nnext)++] = *so;
+    g->held[g->nheld++] = (struct held){*so, batch};
     g->st.held++;
     return RL_OK;
 }
@@ -355,14 +407,45 @@ static void inflight_clear(ingest *g)
     }
 }
 
-/* Stage 1. Returns the number of candidates in g->cands / g->jobs. */
-static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t n, signed_obs **next_held,
-                        size_t *nnext, size_t *cap_next, rl_why *why)
+/* The batch's entry for an event, created on first sight with what memory and the ledger know. */
+static rl_err inflight_get(ingest *g, MDB_txn *txn, const uint8_t id[HASH_BYTES], struct inflight **out)
+{
+    struct inflight *f = NULL;
+    HASH_FIND(hh, g->inflight, id, HASH_BYTES, f);
+    if (f != NULL) {
+        *out = f;
+        return RL_OK;
+    }
+    if ((f = calloc(1, sizeof *f)) == NULL)
+        return RL_ERR_NOMEM;
+    memcpy(f->id, id, HASH_BYTES);
+    struct settled *s = settled_find(g, id);
+    event_info ev;
+    bool logged = false;
+    rl_err err = RL_OK;
+    if (s != NULL) {
+        f->state = s->credited ? KNOWN_CREDITED : KNOWN_CLOSED;
+        memcpy(f->settled_content, s->content, HASH_BYTES);
+    } else if (ledger_event_get(txn, g->s, id, &ev) == RL_OK) {
+        err = ledger_conflict_logged(txn, g->s, id, &logged);
+        f->state = ev.status == EVENT_CREDITED && !logged ? KNOWN_CREDITED : KNOWN_CLOSED;
+        memcpy(f->settled_content, ev.content, HASH_BYTES);
+    }
+    HASH_ADD(hh, g->inflight, id, HASH_BYTES, f);
+    *out = f;
+    return err;
+}
+
+/* Stage 1: decode, look up, drop what needs no work, hold what is not needed yet, and queue
+ * the rest's signatures for verification. */
+static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t n, rl_why *why)
 {
     MDB_txn *txn;
     rl_err err = store_read_begin(g->s, &txn, why);
     if (err != RL_OK)
         return err;
+    b->seen_commits = g->commits_done;
+    b->no = ++g->batches_prefiltered;
     size_t k = 0;
     rl_why w;
     for (size_t i = 0; i < n && err == RL_OK; i++) {
@@ -376,28 +459,16 @@ static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t
         }
         obs_event_id(c->id, o.chain_id, o.tx_hash, o.log_index);
         obs_content_hash(c->content, so->bytes);
-        c->late = false;
-
-        struct settled *s = settled_find(g, c->id);
-        event_info ev;
-        bool logged = false;
-        if (s != NULL) {
-            if (!s->credited || memcmp(s->content, c->content, HASH_BYTES) == 0) {
-                g->st.settled++;
-                continue;
-            }
-            c->late = true;
-        } else if (ledger_event_get(txn, g->s, c->id, &ev) == RL_OK) {
-            if (ev.status != EVENT_CREDITED || memcmp(ev.content, c->content, HASH_BYTES) == 0 ||
-                (err = ledger_conflict_logged(txn, g->s, c->id, &logged)) != RL_OK || logged) {
-                g->st.settled++;
-                continue;
-            }
-            c->late = true;
-        }
-
+        struct inflight *f;
+        if ((err = inflight_get(g, txn, c->id, &f)) != RL_OK)
+            break;
         /* Settled events are skipped before the signer check: after a rotation, a resent
          * observation from a retired member of an event it helped settle is harmless. */
+        bool same_as_settled = memcmp(f->settled_content, c->content, HASH_BYTES) == 0;
+        if (f->state == KNOWN_CLOSED || (f->state == KNOWN_CREDITED && same_as_settled)) {
+            g->st.settled++;
+            continue;
+        }
         const relset_member *m = relset_find(&g->set, so->member);
         if (m == NULL) {
             g->st.unknown_signer++;
@@ -405,25 +476,15 @@ static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t
             alert(g, "observation from unknown signer", w.text);
             continue;
         }
+        c->late = f->state == KNOWN_CREDITED;
         if (!c->late) {
             /* Enough signatures of this content are pending or being verified: hold this one. */
-            struct inflight *f = NULL;
-            HASH_FIND(hh, g->inflight, c->id, HASH_BYTES, f);
-            unsigned have = quorum_signers(g->q, c->id, c->content);
-            bool same = f != NULL && memcmp(f->content, c->content, HASH_BYTES) == 0;
-            if (same && have + f->count >= g->set.threshold) {
-                err = hold(g, so, next_held, nnext, cap_next);
-                continue;
-            }
-            if (f == NULL) {
-                if ((f = calloc(1, sizeof *f)) == NULL) {
-                    err = RL_ERR_NOMEM;
-                    break;
-                }
-                memcpy(f->id, c->id, HASH_BYTES);
+            if (f->count == 0)
                 memcpy(f->content, c->content, HASH_BYTES);
-                HASH_ADD(hh, g->inflight, id, HASH_BYTES, f);
-                same = true;
+            bool same = memcmp(f->content, c->content, HASH_BYTES) == 0;
+            if (same && quorum_signers(g->q, c->id, c->content) + f->count >= g->set.threshold) {
+                err = hold(g, so, b->no);
+                continue;
             }
             if (same)
                 f->count++;
@@ -465,8 +526,9 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
             continue;
         }
         rl_err err;
+        /* The prefilter may have run before this event settled: look again. */
         struct settled *s = settled_find(g, c->id);
-        if (s != NULL && !c->late) {
+        if (s != NULL) {
             if (!s->credited || memcmp(s->content, c->content, HASH_BYTES) == 0) {
                 g->st.settled++;
                 continue;
@@ -474,8 +536,6 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
             c->late = true;
         }
         if (c->late) {
-            if (s != NULL && !s->credited)
-                continue; /* one alert per event */
             payload_attest b = {.sigs = {.n = 1}};
             memcpy(b.obs, c->so.bytes, OBS_BYTES);
             b.sigs.e[0].member = c->so.member;
@@ -515,61 +575,111 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
     return RL_OK;
 }
 
-/* One slice: prefilter it, and while its signatures are verified, aggregate the previous
- * slice and commit what is due. The prefilter runs before the previous slice is aggregated, so
- * it may verify a signature that turns out not to be needed; aggregate re-checks everything it
- * depends on, so that costs time, never correctness. */
-static rl_err process(ingest *g, const signed_obs *in, size_t n, signed_obs **next_held, size_t *nnext,
-                      size_t *cap_next, uint64_t now_ms, rl_why *why)
+static struct batch *free_batch(ingest *g)
 {
-    struct batch *b = &g->buf[g->cur];
-    rl_err err = prefilter(g, b, in, n, next_held, nnext, cap_next, why);
-    if (err != RL_OK)
-        return err;
-    pool_start(g->pool, verify_jobs_fn, b->jobs, b->n, 64);
-    if (g->have_prev)
-        err = aggregate(g, &g->buf[!g->cur], now_ms, why);
+    for (int i = 0; i < 3; i++)
+        if (&g->buf[i] != g->ready && &g->buf[i] != g->verifying && &g->buf[i] != g->verified)
+            return &g->buf[i];
+    return NULL; /* unreachable: a step takes a free buffer only after moving `ready` on */
+}
+
+/* One turn of the pipeline. The pool verifies the ready batch while this thread prefilters
+ * the next slice (if any), aggregates the batch verified last turn and commits what is due.
+ * A batch is prefiltered two turns before it is aggregated, so it may verify a signature that
+ * turns out not to be needed; aggregate looks again at everything it depends on, so that costs
+ * time, never correctness. */
+static rl_err step(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, rl_why *why)
+{
+    g->verifying = g->ready;
+    g->ready = NULL;
+    if (g->verifying != NULL)
+        pool_start(g->pool, verify_jobs_fn, g->verifying->jobs, g->verifying->n, 64);
+    rl_err err = RL_OK;
+    if (in != NULL) {
+        struct batch *b = free_batch(g);
+        err = prefilter(g, b, in, n, why);
+        if (err == RL_OK)
+            g->ready = b;
+    }
+    if (err == RL_OK && g->verified != NULL) {
+        err = aggregate(g, g->verified, now_ms, why);
+        g->batches_aggregated = g->verified->no;
+        g->verified = NULL;
+    }
     if (err == RL_OK && commit_due(g, now_ms))
         err = commit(g, now_ms, why);
-    pool_wait(g->pool);
-    g->have_prev = true;
-    g->cur = !g->cur;
+    if (g->verifying != NULL) {
+        pool_wait(g->pool);
+        g->verified = g->verifying;
+        g->verifying = NULL;
+    }
+    settled_prune(g);
     return err;
 }
 
-/* Aggregates the last verified slice. */
-static rl_err drain_prev(ingest *g, uint64_t now_ms, rl_why *why)
+/* Feeds `in` through the pipeline in verify-batch slices. */
+static rl_err run_slices(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, rl_why *why)
 {
-    if (!g->have_prev)
-        return RL_OK;
-    g->have_prev = false;
-    return aggregate(g, &g->buf[!g->cur], now_ms, why);
-}
-
-/* Runs the held observations, then `in`, in verify-batch slices. */
-static rl_err run(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, rl_why *why)
-{
-    signed_obs *held = g->held;
-    size_t nheld = g->nheld;
-    signed_obs *next = NULL;
-    size_t nnext = 0, cap_next = 0;
-    g->held = NULL;
-    g->nheld = g->cap_held = 0;
     rl_err err = RL_OK;
-    for (size_t off = 0; off < nheld && err == RL_OK; off += g->o.verify_batch) {
-        size_t take = nheld - off < g->o.verify_batch ? nheld - off : g->o.verify_batch;
-        err = process(g, held + off, take, &next, &nnext, &cap_next, now_ms, why);
-    }
     for (size_t off = 0; off < n && err == RL_OK; off += g->o.verify_batch) {
         size_t take = n - off < g->o.verify_batch ? n - off : g->o.verify_batch;
-        err = process(g, in + off, take, &next, &nnext, &cap_next, now_ms, why);
+        err = step(g, in + off, take, now_ms, why);
     }
+    return err;
+}
+
+/* Takes the held observations whose batch has been aggregated out of the held list. */
+static rl_err take_eligible(ingest *g, signed_obs **out, size_t *n)
+{
+    size_t keep = 0, k = 0;
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < g->nheld; i++)
+        k += g->held[i].batch <= g->batches_aggregated;
+    if (k == 0)
+        return RL_OK;
+    signed_obs *e = malloc(k * sizeof *e);
+    if (e == NULL)
+        return RL_ERR_NOMEM;
+    k = 0;
+    for (size_t i = 0; i < g->nheld; i++) {
+        if (g->held[i].batch <= g->batches_aggregated)
+            e[k++] = g->held[i].so;
+        else
+            g->held[keep++] = g->held[i];
+    }
+    g->nheld = keep;
+    *out = e;
+    *n = k;
+    return RL_OK;
+}
+
+/* Runs the eligible held observations, then `in`. The last slices stay in the pipeline
+ * (prefiltered, or verified and not aggregated) so the next call keeps the pool busy; drain()
+ * finishes them. */
+static rl_err run(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, rl_why *why)
+{
+    signed_obs *eligible;
+    size_t ne;
+    rl_err err = take_eligible(g, &eligible, &ne);
     if (err == RL_OK)
-        err = drain_prev(g, now_ms, why);
-    free(held);
-    g->held = next;
-    g->nheld = nnext;
-    g->cap_held = cap_next;
+        err = run_slices(g, eligible, ne, now_ms, why);
+    free(eligible);
+    if (err == RL_OK)
+        err = run_slices(g, in, n, now_ms, why);
+    if (err != RL_OK)
+        g->ready = g->verified = NULL; /* dropped: their senders resend */
+    return err;
+}
+
+/* Verifies and aggregates the batches still in the pipeline. */
+static rl_err drain(ingest *g, uint64_t now_ms, rl_why *why)
+{
+    rl_err err = RL_OK;
+    while (err == RL_OK && (g->ready != NULL || g->verified != NULL))
+        err = step(g, NULL, 0, now_ms, why);
+    if (err != RL_OK)
+        g->ready = g->verified = NULL;
     return err;
 }
 
@@ -584,15 +694,23 @@ rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms,
 
 rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why)
 {
-    return commit_due(g, now_ms) ? commit(g, now_ms, why) : RL_OK;
+    rl_err err = drain(g, now_ms, why);
+    if (err == RL_OK && commit_due(g, now_ms))
+        err = commit(g, now_ms, why);
+    return err;
 }
 
 rl_err ingest_flush(ingest *g, uint64_t now_ms, rl_why *why)
 {
+    rl_err derr = drain(g, now_ms, why);
+    if (derr != RL_OK)
+        return derr;
     /* Each round verifies or drops at least one held observation, so this ends. */
     while (g->nheld > 0) {
         size_t before = g->nheld;
         rl_err err = run(g, NULL, 0, now_ms, why);
+        if (err == RL_OK)
+            err = drain(g, now_ms, why);
         if (err != RL_OK)
             return err;
         if (g->nheld >= before)
@@ -671,12 +789,13 @@ rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const
         g->o.commit_max_delay_ms = DEFAULT_COMMIT_DELAY_MS;
     if (g->o.verify_batch == 0)
         g->o.verify_batch = DEFAULT_VERIFY_BATCH;
-    for (int i = 0; i < 2; i++) {
+    bool ok = (g->res = malloc(sizeof *g->res)) != NULL;
+    for (int i = 0; i < 3; i++) {
         g->buf[i].cands = calloc(g->o.verify_batch, sizeof *g->buf[i].cands);
         g->buf[i].jobs = calloc(g->o.verify_batch, sizeof *g->buf[i].jobs);
+        ok = ok && g->buf[i].cands != NULL && g->buf[i].jobs != NULL;
     }
-    g->res = malloc(sizeof *g->res);
-    if (!g->buf[0].cands || !g->buf[0].jobs || !g->buf[1].cands || !g->buf[1].jobs || !g->res) {
+    if (!ok) {
         err = RL_ERR_NOMEM;
         goto fail;
     }
@@ -710,12 +829,17 @@ void ingest_close(ingest *g)
         return;
     quorum_free(g->q);
     settled_free(&g->settled);
-    settled_free(&g->settled_prev);
+    while (g->gens != NULL) {
+        struct generation *gen = g->gens;
+        g->gens = gen->next;
+        settled_free(&gen->set);
+        free(gen);
+    }
     inflight_clear(g);
     free(g->items);
     free(g->arena);
     free(g->held);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         free(g->buf[i].cands);
         free(g->buf[i].jobs);
     }

@@ -61,8 +61,11 @@ RL_MUST_USE rl_err ingest_open(ingest **out, store *s, pool *p, const relset *ge
 /* Frees memory; pending (uncommitted) records are dropped: call ingest_flush first. */
 void ingest_close(ingest *g);
 
+/* Takes n observations (copied; `in` may be reused on return). The last verify batch may stay
+ * in the pipeline so the next call overlaps with it: ingest_tick or ingest_flush finishes it. */
 RL_MUST_USE rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, rl_why *why);
-/* Commits pending records if a group-commit bound was reached. */
+/* Finishes the batches in the pipeline and commits if a group-commit bound was reached. A
+ * daemon calls it from its timer, so nothing waits longer than the tick plus the commit delay. */
 RL_MUST_USE rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why);
 /* Verifies held-back observations that may still matter and commits everything pending. */
 RL_MUST_USE rl_err ingest_flush(ingest *g, uint64_t now_ms, rl_why *why);

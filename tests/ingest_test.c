@@ -231,6 +231,7 @@ Test(ingest, groups_many_records_into_few_commits)
     }
     rl_why why;
     cr_assert_eq(ingest_submit(w.g, in, 2 * N, 0, &why), RL_OK);
+    cr_assert_eq(ingest_tick(w.g, 0, &why), RL_OK); /* verifies what is still in the pipeline */
     const ingest_stats *st = ingest_get_stats(w.g);
     cr_assert_eq(st->attested, N);
     cr_assert_leq(st->commits, N / 64, "commits are grouped by count");
@@ -243,6 +244,35 @@ Test(ingest, groups_many_records_into_few_commits)
     cr_assert_eq(ingest_tick(w.g, 10, &why), RL_OK);
     cr_assert_eq(ingest_tick(w.g, 2000000, &why), RL_OK);
     cr_assert_eq(ingest_head(w.g)->seq, head + (N % 64) + 1);
+    free(in);
+    close_world(&w);
+}
+
+Test(ingest, many_small_batches_in_flight_credit_every_event_once)
+{
+    /* verify_batch 16: dozens of batches pass through the three-stage pipeline, with the
+     * observations of one event spread over neighbouring batches. */
+    ingest_opts o = {.verify_batch = 16, .commit_max_records = 50};
+    struct world w;
+    open_world(&w, 3, 2, &o, NULL);
+    enum { N = 300 };
+    signed_obs *in = calloc(3 * N, sizeof *in);
+    size_t k = 0;
+    for (unsigned node = 1; node <= 3; node++)
+        for (uint64_t i = 0; i < N; i++) {
+            obs x = fx_obs(10, i + 1, i + 1, 7);
+            in[k++] = fx_sign(&w.f, &x, (uint16_t)node);
+        }
+    rl_why why;
+    for (size_t off = 0; off < k; off += 100)
+        cr_assert_eq(ingest_submit(w.g, in + off, k - off < 100 ? k - off : 100, 0, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_flush(w.g, 0, &why), RL_OK, "%s", why.text);
+    const ingest_stats *st = ingest_get_stats(w.g);
+    cr_assert_eq(st->attested, N);
+    cr_assert_eq(st->bad_signature, 0);
+    cr_assert_eq(st->refused, 0);
+    cr_assert_eq(ingest_pending_events(w.g), 0);
+    cr_assert_eq(ingest_head(w.g)->seq, N + 1);
     free(in);
     close_world(&w);
 }
