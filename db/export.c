@@ -254,6 +254,34 @@ uint64_t export_announced(const export_reader *r) { return r->announced; }
 uint64_t export_next_seq(const export_reader *r) { return r->first_seq + r->index; }
 bool export_at_footer(const export_reader *r) { return r->pos == r->body_end; }
 
+rl_err export_peek(const export_reader *r, const uint8_t **rec, size_t *len)
+{
+    if (r->body_end - r->pos < 4)
+        return RL_ERR_NOTFOUND;
+    uint32_t n = be32_get(r->map + r->pos);
+    if (n < RECORD_HEADER_BYTES || n > RECORD_MAX_BYTES || n > r->body_end - r->pos - 4)
+        return RL_ERR_NOTFOUND;
+    *rec = r->map + r->pos + 4;
+    *len = n;
+    return RL_OK;
+}
+
+bool export_claimed_head(const export_reader *r, uint8_t head[32])
+{
+    const json_t *hh = json_object_get(r->header, "head_hash");
+    char hex[2 * HASH_BYTES + 1];
+    if (memcmp(r->map + r->body_end, FOOT_MAGIC, sizeof FOOT_MAGIC) != 0 || !json_is_string(hh))
+        return false;
+    memcpy(head, r->map + r->body_end + 16, HASH_BYTES);
+    return strcmp(json_string_value(hh), hex_encode(hex, head, HASH_BYTES)) == 0;
+}
+
+bool export_last_record_altered(const export_reader *r)
+{
+    uint8_t head[HASH_BYTES];
+    return r->index > 0 && export_claimed_head(r, head) && memcmp(head, r->last_hash, HASH_BYTES) != 0;
+}
+
 static rl_err check_footer(export_reader *r, rl_why *why)
 {
     const uint8_t *f = r->map + r->body_end;

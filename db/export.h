@@ -53,6 +53,17 @@ uint64_t export_next_seq(const export_reader *r);
 /* The next record (pointing into the mapped file, valid until export_close). At the end,
  * checks the footer and returns RL_ERR_NOTFOUND when the file is whole. Errors name the record
  * ("record 17 at byte 5120: ...") or the header or footer. */
+/* The record after the one export_next returned last, without moving on (RL_ERR_NOTFOUND at
+ * the footer or when it cannot be framed). */
+RL_MUST_USE rl_err export_peek(const export_reader *r, const uint8_t **rec, size_t *len);
+/* The head hash the footer claims, when the header claims exactly the same (true); false when
+ * they differ or either is unreadable. */
+bool export_claimed_head(const export_reader *r, uint8_t head[32]);
+
+/* At the footer: true when the footer and the header agree on a head hash that the last record
+ * read does not have, i.e. that record was altered after export. */
+bool export_last_record_altered(const export_reader *r);
+
 /* True once every record was read (what fails now is the footer's, or the header's hash). */
 bool export_at_footer(const export_reader *r);
 

@@ -40,6 +40,28 @@ static void batch_fini(struct batch *b)
     free(b->jobs);
 }
 
+/* A record s that does not link to record s-1 was altered itself (its prev field: then its own
+ * hash changed too, and record s+1 does not link to it either) or record s-1 was (then s+1 still
+ * links to s). One record of lookahead, or the head hash the footer and header claim, tells
+ * which; *seq is set to the culprit. */
+static void blame_broken_link(const export_reader *rd, const uint8_t *rec, size_t len, uint64_t *seq, rl_why *why)
+{
+    uint8_t h[HASH_BYTES], head[HASH_BYTES];
+    const uint8_t *next;
+    size_t next_len;
+    record_hash(h, rec, len);
+    bool next_links;
+    if (export_peek(rd, &next, &next_len) == RL_OK)
+        next_links = next_len >= RECORD_HEADER_BYTES && memcmp(next + 18, h, HASH_BYTES) == 0;
+    else
+        next_links = export_claimed_head(rd, head) && memcmp(head, h, HASH_BYTES) == 0;
+    if (next_links && *seq > 1) {
+        (*seq)--;
+        rl_fail(why, RL_ERR_CHAIN, "altered: its hash no longer matches the one record %llu recorded",
+                (unsigned long long)(*seq + 1));
+    }
+}
+
 /* Reads and checks up to BATCH_RECORDS records, stopping at the first failure or the end. */
 static rl_err batch_fill(struct batch *b, export_reader *rd, audit *a, size_t *jobs_cap)
 {
@@ -63,12 +85,23 @@ static rl_err batch_fill(struct batch *b, export_reader *rd, audit *a, size_t *j
             b->end = true;
             break;
         }
-        if (err == RL_OK)
+        if (err == RL_OK) {
             err = audit_next(a, rec, len, b->jobs, &b->njobs, &b->why);
+            if (err == RL_ERR_CHAIN)
+                blame_broken_link(rd, rec, len, &seq, &b->why);
+        }
         if (err != RL_OK) {
             b->err = err;
-            /* A footer problem belongs to no record. */
-            b->err_seq = at_footer ? 0 : seq;
+            /* A footer problem belongs to no record, except when the footer and the header agree
+             * on a head hash that the last record no longer has: then that record was altered. */
+            b->err_seq = seq;
+            if (at_footer) {
+                b->err_seq = 0;
+                if (seq > 1 && export_last_record_altered(rd)) {
+                    b->err_seq = seq - 1;
+                    rl_fail(&b->why, err, "altered: its hash no longer matches the head hash the footer and header record");
+                }
+            }
             break;
         }
         b->recs[b->n] = rec;

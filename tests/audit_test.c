@@ -1,0 +1,272 @@
+/* audit_test.c - exported logs: verify, replay, and every kind of tampering named precisely. */
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include "attest/bytes.h"
+#include "db/export.h"
+#include "db/ingest.h"
+#include "db/ledger.h"
+#include "db/replay.h"
+#include "relayer/sim.h"
+#include "tests/testutil.h"
+
+/* A small hub log: deposits, two conflicts, a relayer-set rotation. */
+struct log_fixture {
+    char *dir;
+    char file[512];
+    sim s;
+    pool *p;
+    uint8_t hub_digest[HASH_BYTES];
+    uint64_t records;
+};
+
+static void make_log(struct log_fixture *lf, uint64_t events)
+{
+    rl_why why = {{0}};
+    cr_assert(sodium_init() >= 0);
+    lf->dir = tu_tmpdir();
+    sim_opts opts = {.events = events, .nodes = 3, .threshold = 2, .seed = 5, .conflicts = 2, .rotate_at = events / 2};
+    cr_assert_eq(sim_init(&lf->s, &opts, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(pool_new(&lf->p, 2), RL_OK);
+    char hub[600];
+    snprintf(hub, sizeof hub, "%s/hub", lf->dir);
+    store *st;
+    ingest *g;
+    cr_assert_eq(store_open(&st, hub, NULL, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_open(&g, st, lf->p, &lf->s.genesis, NULL, 1, &why), RL_OK, "%s", why.text);
+    signed_obs *so;
+    size_t n;
+    cr_assert_eq(sim_stream(&lf->s, lf->p, 0, events / 2, &so, &n, &why), RL_OK);
+    cr_assert_eq(ingest_submit(g, so, n, 2, &why), RL_OK, "%s", why.text);
+    free(so);
+    cr_assert_eq(ingest_flush(g, 3, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_rotate(g, &lf->s.rotation, 4, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(sim_stream(&lf->s, lf->p, events / 2, events, &so, &n, &why), RL_OK);
+    cr_assert_eq(ingest_submit(g, so, n, 5, &why), RL_OK, "%s", why.text);
+    free(so);
+    cr_assert_eq(ingest_flush(g, 6, &why), RL_OK, "%s", why.text);
+    lf->records = ingest_head(g)->seq;
+    ingest_close(g);
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(st, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, st, lf->hub_digest, NULL, NULL), RL_OK);
+    store_read_end(txn);
+    snprintf(lf->file, sizeof lf->file, "%s/log.rlog", lf->dir);
+    uint64_t count;
+    cr_assert_eq(export_write(st, lf->file, &count, NULL, NULL, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(count, lf->records);
+    store_close(st);
+}
+
+static void free_log(struct log_fixture *lf)
+{
+    pool_free(lf->p);
+    sim_fini(&lf->s);
+    tu_rmdir(lf->dir);
+}
+
+static rl_err verify(struct log_fixture *lf, const char *path, audit_summary *sum, replay_failure *fail)
+{
+    replay_opts ro = {.genesis = &lf->s.genesis, .pool = lf->p};
+    return replay_file(path, &ro, sum, fail);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *buf = malloc(*len);
+    cr_assert_eq(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+static void spill(const char *path, const uint8_t *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(buf, 1, len, f), len);
+    fclose(f);
+}
+
+/* The genesis set as the relayers.json an auditor is handed. */
+static void write_relayers(struct log_fixture *lf, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/relayers.json", lf->dir);
+    json_t *j = relset_to_json(&lf->s.genesis);
+    cr_assert_eq(json_dump_file(j, path, 0), 0);
+    json_decref(j);
+}
+
+Test(audit, verifies_a_whole_log_and_summarises_it)
+{
+    struct log_fixture lf;
+    make_log(&lf, 40);
+    audit_summary sum;
+    replay_failure fail;
+    cr_assert_eq(verify(&lf, lf.file, &sum, &fail), RL_OK, "record %llu: %s", (unsigned long long)fail.seq,
+                 fail.why.text);
+    cr_assert_eq(sum.records, lf.records);
+    cr_assert_eq(sum.conflicts, 2);
+    cr_assert_eq(sum.rotations, 1);
+    cr_assert_eq(sum.set_version, 2);
+    cr_assert_eq(sum.attested + sum.conflicts + 2, sum.records, "genesis + rotation + events");
+    free_log(&lf);
+}
+
+Test(audit, a_replayed_ledger_has_the_hubs_digest)
+{
+    struct log_fixture lf;
+    make_log(&lf, 40);
+    char out[600];
+    snprintf(out, sizeof out, "%s/replayed", lf.dir);
+    store *st;
+    cr_assert_eq(store_open(&st, out, NULL, NULL), RL_OK);
+    replay_opts ro = {.genesis = &lf.s.genesis, .pool = lf.p, .out = st};
+    audit_summary sum;
+    replay_failure fail;
+    cr_assert_eq(replay_file(lf.file, &ro, &sum, &fail), RL_OK, "%s", fail.why.text);
+    MDB_txn *txn;
+    uint8_t d[HASH_BYTES];
+    cr_assert_eq(store_read_begin(st, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, st, d, NULL, NULL), RL_OK);
+    store_read_end(txn);
+    store_close(st);
+    cr_assert_eq(memcmp(d, lf.hub_digest, HASH_BYTES), 0);
+    free_log(&lf);
+}
+
+Test(audit, refuses_a_log_that_starts_from_another_genesis_set)
+{
+    struct log_fixture lf;
+    make_log(&lf, 10);
+    relset other = lf.s.genesis;
+    other.threshold = 3;
+    replay_opts ro = {.genesis = &other, .pool = lf.p};
+    audit_summary sum;
+    replay_failure fail;
+    cr_assert_neq(replay_file(lf.file, &ro, &sum, &fail), RL_OK);
+    cr_assert_eq(fail.seq, 1);
+    cr_assert(strstr(fail.why.text, "genesis") != NULL, "%s", fail.why.text);
+    free_log(&lf);
+}
+
+/* Which record (sequence number) holds byte `at`; 0 for the header and footer. */
+static uint64_t record_at(const uint8_t *buf, size_t len, size_t at)
+{
+    size_t pos = 12 + be32_get(buf + 8);
+    uint64_t seq = 1;
+    while (pos < len - EXPORT_FOOTER_BYTES) {
+        size_t end = pos + 4 + be32_get(buf + pos);
+        if (at >= pos && at < end)
+            return seq;
+        pos = end;
+        seq++;
+    }
+    return 0;
+}
+
+Test(audit, every_flipped_byte_fails_verification_naming_the_altered_record)
+{
+    struct log_fixture lf;
+    make_log(&lf, 12);
+    size_t len;
+    uint8_t *orig = slurp(lf.file, &len);
+    char path[600];
+    snprintf(path, sizeof path, "%s/tampered.rlog", lf.dir);
+    /* Under the sanitizers every third byte, to keep the run short. */
+    size_t stride = getenv("RL_TEST_SCALE") ? 3 : 1;
+    size_t checked = 0;
+    for (size_t at = 0; at < len; at += stride) {
+        uint8_t *buf = malloc(len);
+        memcpy(buf, orig, len);
+        buf[at] ^= 0x01;
+        spill(path, buf, len);
+        audit_summary sum;
+        replay_failure fail;
+        rl_err err = verify(&lf, path, &sum, &fail);
+        cr_assert_neq(err, RL_OK, "byte %zu of %zu flipped and the log still verified", at, len);
+        uint64_t want = record_at(orig, len, at);
+        cr_assert_eq(fail.seq, want, "byte %zu (record %llu) blamed on record %llu: %s", at, (unsigned long long)want,
+                     (unsigned long long)fail.seq, fail.why.text);
+        free(buf);
+        checked++;
+    }
+    cr_assert_gt(checked, 1000);
+    free(orig);
+    free_log(&lf);
+}
+
+Test(audit, a_truncated_file_is_refused_naming_where_it_ends)
+{
+    struct log_fixture lf;
+    make_log(&lf, 12);
+    size_t len;
+    uint8_t *orig = slurp(lf.file, &len);
+    char path[600];
+    snprintf(path, sizeof path, "%s/short.rlog", lf.dir);
+    size_t cuts[] = {len - 1, len - EXPORT_FOOTER_BYTES, len / 2, 200, 20, 5};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        spill(path, orig, cuts[i]);
+        audit_summary sum;
+        replay_failure fail;
+        cr_assert_neq(verify(&lf, path, &sum, &fail), RL_OK, "cut at %zu verified", cuts[i]);
+        cr_assert(fail.why.text[0] != '\0');
+    }
+    free(orig);
+    free_log(&lf);
+}
+
+Test(audit, cli_verify_exits_1_and_names_the_bad_record)
+{
+    struct log_fixture lf;
+    make_log(&lf, 12);
+    char rel[600], *out = NULL;
+    write_relayers(&lf, rel, sizeof rel);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s --relayers %s", RELAYER_BIN, lf.file, rel), 0, "%s", out);
+    cr_assert(strstr(out, "audit verify: OK") != NULL, "%s", out);
+    free(out);
+
+    size_t len;
+    uint8_t *buf = slurp(lf.file, &len);
+    size_t at = 12 + be32_get(buf + 8); /* record 1's length prefix ... */
+    at += 4 + be32_get(buf + at);        /* ... record 2 starts here */
+    at += 4 + 60;                        /* a byte inside record 2's payload */
+    buf[at] ^= 0x40;
+    char path[600];
+    snprintf(path, sizeof path, "%s/bad.rlog", lf.dir);
+    spill(path, buf, len);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s --relayers %s", RELAYER_BIN, path, rel), 1, "%s", out);
+    cr_assert(strstr(out, "FAILED at record 2") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s --relayers %s --json", RELAYER_BIN, path, rel), 1, "%s", out);
+    cr_assert(strstr(out, "\"bad_record\":2") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s audit verify /nonexistent.rlog --relayers %s", RELAYER_BIN, rel), 2, "%s", out);
+    free(out);
+    free(buf);
+    free_log(&lf);
+}
+
+Test(audit, cli_replay_refuses_an_existing_ledger_and_matches_the_hub)
+{
+    struct log_fixture lf;
+    make_log(&lf, 12);
+    char rel[600], *out = NULL;
+    write_relayers(&lf, rel, sizeof rel);
+    cr_assert_eq(tu_run(&out, "%s audit replay %s --relayers %s --out %s/r1", RELAYER_BIN, lf.file, rel, lf.dir), 0,
+                 "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s ledger digest --db %s/r1 --json", RELAYER_BIN, lf.dir), 0);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, lf.hub_digest, HASH_BYTES);
+    cr_assert(strstr(out, hex) != NULL, "replayed digest differs: %s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s audit replay %s --relayers %s --out %s/r1", RELAYER_BIN, lf.file, rel, lf.dir), 2);
+    cr_assert(strstr(out, "already holds a ledger") != NULL, "%s", out);
+    free(out);
+    free_log(&lf);
+}
