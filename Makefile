@@ -10,10 +10,13 @@ BUILD    ?= build
 CC       ?= cc
 LIBS     := libzmq libsodium lmdb libcurl libsecp256k1 nettle jansson inih
 CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -fno-strict-aliasing \
+OPT      ?= -O2 -g
+CFLAGS   += $(OPT) -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -fno-strict-aliasing \
             $(shell pkg-config --cflags $(LIBS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(LIBS) 2>/dev/null) -lpthread -lm
+ifeq ($(FUZZ),1)
+  CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+endif
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
@@ -52,22 +55,19 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fixture.h $(LIB) $(BIN)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DRELAYER_BIN='"$(abspath $(BIN))"' $< $(LIB) $(LDFLAGS) \
 	    $(LDLIBS) -lcriterion -o $@
 
-test: deps $(BIN) $(TEST_BIN)
-	@tests/run.sh $(TEST_BIN)
+test: deps
+	@$(MAKE) --no-print-directory run-tests
 
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS='-O1 -g' $(abspath build-asan)/relayer
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS='-O1 -g' test-bins
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    RL_TEST_SCALE=asan tests/run.sh $(TEST_SRC:%.c=build-asan/%)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    RL_TEST_SCALE=asan $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT='-O1 -g' run-tests
 
-.PHONY: test-bins
-test-bins: $(BIN) $(TEST_BIN)
-$(abspath build-asan)/relayer: $(BIN)
+.PHONY: run-tests
+run-tests: $(BIN) $(TEST_BIN)
+	@tests/run.sh $(TEST_BIN)
 
 fuzz: deps
-	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang CFLAGS='-O1 -g -fsanitize=fuzzer-no-link,address,undefined' \
-	    LDFLAGS='-fsanitize=address,undefined' build-fuzz/librelayer.a build-fuzz/relayer
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT='-O1 -g' FUZZ=1 build-fuzz/librelayer.a
 	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC)
 
 bench: all

@@ -138,6 +138,24 @@ static int parse(int argc, char **argv, struct dev_args *a)
     return -1;
 }
 
+/* An existing key file must be this seed's; a .pub lost to a crash is written again. */
+static rl_err check_identity(const char *keys_dir, const node_key *k, rl_why *why)
+{
+    const node_pub *want = node_key_pub(k);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s.key", keys_dir, want->name);
+    node_key *have;
+    rl_err err = keyfile_read(path, &have, why);
+    if (err != RL_OK)
+        return err;
+    bool same = memcmp(node_key_pub(have)->ed25519, want->ed25519, ED25519_PK_BYTES) == 0;
+    node_key_free(have);
+    if (!same)
+        return rl_fail(why, RL_ERR_STATE, "%s belongs to another seed; use a new --out", path);
+    err = pubfile_write(keys_dir, want, why);
+    return err == RL_ERR_EXISTS ? RL_OK : err;
+}
+
 /* Writes key files and relayers.json, or checks existing ones match this seed. */
 static rl_err write_identity(const char *dir, const sim *s, rl_why *why)
 {
@@ -147,14 +165,8 @@ static rl_err write_identity(const char *dir, const sim *s, rl_why *why)
         return rl_fail(why, RL_ERR_IO, "%s: %s", path, strerror(errno));
     for (unsigned i = 0; i < s->nkeys; i++) {
         rl_err err = keyfile_write(path, s->keys[i], why);
-        if (err == RL_ERR_EXISTS) {
-            char pub_path[4200];
-            node_pub pub;
-            snprintf(pub_path, sizeof pub_path, "%s/%s.pub", path, node_key_pub(s->keys[i])->name);
-            err = pubfile_read(pub_path, &pub, why);
-            if (err == RL_OK && memcmp(pub.ed25519, node_key_pub(s->keys[i])->ed25519, ED25519_PK_BYTES) != 0)
-                err = rl_fail(why, RL_ERR_STATE, "%s belongs to another seed; use a new --out", pub_path);
-        }
+        if (err == RL_ERR_EXISTS)
+            err = check_identity(path, s->keys[i], why);
         if (err != RL_OK)
             return err;
     }

@@ -18,19 +18,46 @@
 
 #define KEYFILE_MAX 4096
 
+/* Creates path with text, atomically and never over an existing file: the text goes to a
+ * temporary file that is fsynced and then hard-linked into place (link fails if path exists), so a
+ * crash leaves either no file or the whole file. */
 static rl_err write_new(const char *path, const char *text, size_t len, mode_t mode, rl_why *why)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
-        return rl_fail(why, errno == EEXIST ? RL_ERR_EXISTS : RL_ERR_IO, "%s: %s", path,
-                       errno == EEXIST ? "exists; refusing to overwrite" : strerror(errno));
+        return rl_fail(why, RL_ERR_IO, "%s: %s", tmp, strerror(errno));
     rl_err err = RL_OK;
     if (fchmod(fd, mode) != 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
         err = rl_fail(why, RL_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     if (close(fd) != 0 && err == RL_OK)
         err = rl_fail(why, RL_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (err != RL_OK)
-        unlink(path);
+    if (err == RL_OK && link(tmp, path) != 0)
+        err = rl_fail(why, errno == EEXIST ? RL_ERR_EXISTS : RL_ERR_IO, "%s: %s", path,
+                      errno == EEXIST ? "exists; refusing to overwrite" : strerror(errno));
+    unlink(tmp);
+    return err;
+}
+
+rl_err pubfile_write(const char *dir, const node_pub *pub, rl_why *why)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.pub", dir, pub->name);
+    json_t *j = node_pub_to_json(pub);
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(j);
+    if (text == NULL)
+        return RL_ERR_NOMEM;
+    size_t n = strlen(text);
+    char *with_nl = realloc(text, n + 2);
+    if (with_nl == NULL) {
+        free(text);
+        return RL_ERR_NOMEM;
+    }
+    memcpy(with_nl + n, "\n", 2);
+    rl_err err = write_new(path, with_nl, n + 1, 0644, why);
+    free(with_nl);
     return err;
 }
 
@@ -71,24 +98,7 @@ rl_err keyfile_write(const char *dir, const node_key *k, rl_why *why)
     if (err != RL_OK)
         return err;
 
-    json_t *j = node_pub_to_json(pub);
-    char *pub_text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(j);
-    if (pub_text == NULL) {
-        unlink(key_path);
-        return RL_ERR_NOMEM;
-    }
-    size_t plen = strlen(pub_text);
-    pub_text[plen] = '\0';
-    char *with_nl = realloc(pub_text, plen + 2);
-    if (with_nl == NULL) {
-        free(pub_text);
-        unlink(key_path);
-        return RL_ERR_NOMEM;
-    }
-    memcpy(with_nl + plen, "\n", 2);
-    err = write_new(pub_path, with_nl, plen + 1, 0644, why);
-    free(with_nl);
+    err = pubfile_write(dir, pub, why);
     if (err != RL_OK)
         unlink(key_path);
     return err;
