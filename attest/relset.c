@@ -91,6 +91,8 @@ rl_err relset_decode(relset *s, const uint8_t *in, size_t len, rl_why *why)
             !reader_copy(&r, m->pub.evm, EVM_ADDR_BYTES))
             return rl_fail(why, RL_ERR_DECODE, "relayer set: member %u truncated", i);
         m->pub.name[nl] = '\0';
+        if (strlen(m->pub.name) != nl) /* a NUL inside would hide bytes from the name check */
+            return rl_fail(why, RL_ERR_DECODE, "relayer set: member %u: name contains a NUL byte", i);
         if (crypto_sign_ed25519_pk_to_curve25519(m->pub.x25519, m->pub.ed25519) != 0)
             return rl_fail(why, RL_ERR_DECODE, "relayer set: member %u: ed25519 key is not a curve point", m->id);
     }

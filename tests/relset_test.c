@@ -64,6 +64,13 @@ Test(relset, decode_rejects_truncation_and_trailing_bytes)
     cr_assert_eq(relset_decode(&back, enc, len + 1, NULL), RL_ERR_DECODE);
     enc[0] = 7;
     cr_assert_eq(relset_decode(&back, enc, len, NULL), RL_ERR_VERSION);
+    /* A NUL inside a name (found by fuzz_relset) would make two encodings of one set. */
+    enc[0] = RELSET_FORMAT;
+    cr_assert_geq(enc[11], 2, "first member's name too short for this case");
+    enc[13] = 0;
+    rl_why why = {{0}};
+    cr_assert_eq(relset_decode(&back, enc, len, &why), RL_ERR_DECODE);
+    cr_assert(strstr(why.text, "NUL") != NULL, "%s", why.text);
     fx_fini(&f);
 }
 
