@@ -41,8 +41,6 @@ static const char USAGE[] =
     "  --report-commits    print 'committed head=N' after every commit\n"
     "  --json              print the summary as JSON\n";
 
-#define SIM_CHUNK_EVENTS 8192
-
 struct dev_args {
     const char *out;
     sim_opts so;
@@ -198,25 +196,6 @@ static rl_err write_identity(const char *dir, const sim *s, rl_why *why)
     return err;
 }
 
-/* Feeds events [from, to) in chunks. */
-static rl_err feed(ingest *g, const sim *s, pool *p, uint64_t from, uint64_t to, progress *pr, rl_why *why)
-{
-    for (uint64_t at = from; at < to; at += SIM_CHUNK_EVENTS) {
-        uint64_t end = at + SIM_CHUNK_EVENTS < to ? at + SIM_CHUNK_EVENTS : to;
-        signed_obs *so;
-        size_t n;
-        rl_err err = sim_stream(s, p, at, end, &so, &n, why);
-        if (err != RL_OK)
-            return err;
-        err = ingest_submit(g, so, n, wall_ms(), why);
-        free(so);
-        if (err != RL_OK)
-            return err;
-        progress_update(pr, end, s->o.events);
-    }
-    return RL_OK;
-}
-
 static int simulate(int argc, char **argv)
 {
     struct dev_args a;
@@ -255,18 +234,8 @@ static int simulate(int argc, char **argv)
 
     progress pr;
     progress_init(&pr, "simulate");
-    uint64_t split = a.so.rotate_at != 0 && a.so.rotate_at < a.so.events ? a.so.rotate_at : a.so.events;
     if (err == RL_OK)
-        err = feed(g, &s, p, 0, split, &pr, &why);
-    if (err == RL_OK && split < a.so.events) {
-        err = ingest_flush(g, wall_ms(), &why);
-        if (err == RL_OK && ingest_head(g)->set_version == 1)
-            err = ingest_rotate(g, &s.rotation, wall_ms(), &why);
-        if (err == RL_OK)
-            err = feed(g, &s, p, split, a.so.events, &pr, &why);
-    }
-    if (err == RL_OK)
-        err = ingest_flush(g, wall_ms(), &why);
+        err = sim_ingest(&s, p, g, progress_update, &pr, &why);
     progress_done(&pr);
 
     if (err == RL_OK) {

@@ -9,6 +9,7 @@
 
 #include "attest/bytes.h"
 #include "attest/hash.h"
+#include "relayer/progress.h"
 
 #define BLOCK_EVENTS 64 /* events per interleaving block */
 
@@ -221,4 +222,43 @@ rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to, signed_obs 
     *out = so;
     *n = k;
     return RL_OK;
+}
+
+#define SIM_CHUNK_EVENTS 8192
+
+/* Feeds events [from, to) in chunks. */
+static rl_err feed(const sim *s, pool *p, ingest *g, uint64_t from, uint64_t to, progress_fn on_progress, void *ctx,
+                   rl_why *why)
+{
+    for (uint64_t at = from; at < to; at += SIM_CHUNK_EVENTS) {
+        uint64_t end = at + SIM_CHUNK_EVENTS < to ? at + SIM_CHUNK_EVENTS : to;
+        signed_obs *so;
+        size_t n;
+        rl_err err = sim_stream(s, p, at, end, &so, &n, why);
+        if (err != RL_OK)
+            return err;
+        err = ingest_submit(g, so, n, wall_ms(), why);
+        free(so);
+        if (err != RL_OK)
+            return err;
+        if (on_progress != NULL)
+            on_progress(ctx, end, s->o.events);
+    }
+    return RL_OK;
+}
+
+rl_err sim_ingest(const sim *s, pool *p, ingest *g, progress_fn on_progress, void *progress_ctx, rl_why *why)
+{
+    uint64_t split = s->o.rotate_at != 0 && s->o.rotate_at < s->o.events ? s->o.rotate_at : s->o.events;
+    rl_err err = feed(s, p, g, 0, split, on_progress, progress_ctx, why);
+    if (err == RL_OK && split < s->o.events) {
+        err = ingest_flush(g, wall_ms(), why);
+        if (err == RL_OK && ingest_head(g)->set_version == s->genesis.version)
+            err = ingest_rotate(g, &s->rotation, wall_ms(), why);
+        if (err == RL_OK)
+            err = feed(s, p, g, split, s->o.events, on_progress, progress_ctx, why);
+    }
+    if (err == RL_OK)
+        err = ingest_flush(g, wall_ms(), why);
+    return err;
 }

@@ -19,6 +19,8 @@
 #include "attest/pool.h"
 #include "attest/record.h"
 #include "attest/relset.h"
+#include "db/export.h"
+#include "db/ingest.h"
 
 #define SIM_CHAIN_L1 1
 #define SIM_CHAIN_L2 10
@@ -44,6 +46,12 @@ void sim_fini(sim *s);
 
 /* Signed observations of events [from, to) (malloc'd, caller frees). */
 RL_MUST_USE rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to, signed_obs **out, size_t *n,
+                              rl_why *why);
+
+/* Feeds the whole stream through g in chunks, rotating the relayer set after rotate_at events,
+ * then flushes. Resumable: events the ledger has settled are skipped by ingest, and the rotation
+ * is skipped when the ledger already runs a later set. progress (may be NULL) gets events fed. */
+RL_MUST_USE rl_err sim_ingest(const sim *s, pool *p, ingest *g, progress_fn on_progress, void *progress_ctx,
                               rl_why *why);
 
 /* Whether event i is one a node equivocates on. */

@@ -34,17 +34,7 @@ static void make_log(struct log_fixture *lf, uint64_t events)
     ingest *g;
     cr_assert_eq(store_open(&st, hub, NULL, &why), RL_OK, "%s", why.text);
     cr_assert_eq(ingest_open(&g, st, lf->p, &lf->s.genesis, NULL, 1, &why), RL_OK, "%s", why.text);
-    signed_obs *so;
-    size_t n;
-    cr_assert_eq(sim_stream(&lf->s, lf->p, 0, events / 2, &so, &n, &why), RL_OK);
-    cr_assert_eq(ingest_submit(g, so, n, 2, &why), RL_OK, "%s", why.text);
-    free(so);
-    cr_assert_eq(ingest_flush(g, 3, &why), RL_OK, "%s", why.text);
-    cr_assert_eq(ingest_rotate(g, &lf->s.rotation, 4, &why), RL_OK, "%s", why.text);
-    cr_assert_eq(sim_stream(&lf->s, lf->p, events / 2, events, &so, &n, &why), RL_OK);
-    cr_assert_eq(ingest_submit(g, so, n, 5, &why), RL_OK, "%s", why.text);
-    free(so);
-    cr_assert_eq(ingest_flush(g, 6, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(sim_ingest(&lf->s, lf->p, g, NULL, NULL, &why), RL_OK, "%s", why.text);
     lf->records = ingest_head(g)->seq;
     ingest_close(g);
     MDB_txn *txn;
