@@ -31,6 +31,7 @@ BIN      := $(BUILD)/relayer
 TEST_SRC := $(wildcard tests/*_test.c tests/crash/*_test.c tests/integration/*_test.c)
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 20
 
 .PHONY: all deps test asan fuzz bench demo clean
@@ -67,8 +68,19 @@ run-tests: $(BIN) $(TEST_BIN)
 	@tests/run.sh $(TEST_BIN)
 
 fuzz: deps
-	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT='-O1 -g' FUZZ=1 build-fuzz/librelayer.a
-	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC)
+	@$(MAKE) --no-print-directory $(BUILD)/fuzz-seeds
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT='-O1 -g' FUZZ=1 fuzz-bins
+	@tests/fuzz/run.sh $(BUILD)/fuzz-seeds build-fuzz/fuzz $(FUZZ_SECONDS)
+
+.PHONY: fuzz-bins
+fuzz-bins: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/fuzz-seeds: tests/fuzz/seeds.c tests/fuzz/fuzz.h $(LIB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 bench: all
 	$(BIN) bench ingest

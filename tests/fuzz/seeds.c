@@ -1,0 +1,99 @@
+/*
+ * seeds.c - writes the starting corpora for the fuzz targets, from a real log: the small
+ * simulated cluster of FUZZ_SIM_OPTS is ingested into a fresh ledger and exported, and every
+ * record, observation and relayer set in it becomes a seed.
+ *
+ *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export}/
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db/ingest.h"
+#include "tests/fuzz/fuzz.h"
+
+static void put(const char *dir, const char *kind, unsigned n, const void *data, size_t len)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, kind);
+    fuzz_require(mkdir(path, 0755) == 0 || errno == EEXIST, path);
+    snprintf(path, sizeof path, "%s/%s/seed-%04u", dir, kind, n);
+    FILE *f = fopen(path, "wb");
+    fuzz_require(f != NULL && fwrite(data, 1, len, f) == len && fclose(f) == 0, path);
+}
+
+static void build_log(const char *out, const char *log_path, sim *s, pool *p)
+{
+    rl_why why = {{0}};
+    char hub[4200];
+    snprintf(hub, sizeof hub, "%s/hub", out);
+    store *st;
+    ingest *g;
+    fuzz_require(store_open(&st, hub, NULL, &why) == RL_OK, why.text);
+    fuzz_require(ingest_open(&g, st, p, &s->genesis, NULL, 1, &why) == RL_OK, why.text);
+    fuzz_require(sim_ingest(s, p, g, NULL, NULL, &why) == RL_OK, why.text);
+    ingest_close(g);
+    uint64_t count;
+    fuzz_require(export_write(st, log_path, &count, NULL, NULL, &why) == RL_OK, why.text);
+    store_close(st);
+}
+
+static void split_log(const char *out, const char *log_path)
+{
+    rl_why why = {{0}};
+    export_reader *r;
+    fuzz_require(export_open(&r, log_path, &why) == RL_OK, why.text);
+    const uint8_t *rec;
+    size_t len;
+    unsigned n = 0;
+    rl_err err;
+    while ((err = export_next(r, &rec, &len, &why)) == RL_OK) {
+        put(out, "record", n, rec, len);
+        record h;
+        fuzz_require(record_decode(&h, rec, len, &why) == RL_OK, why.text);
+        if (h.type == RECORD_ATTEST)
+            put(out, "obs", n, h.payload, OBS_BYTES);
+        if (h.type == RECORD_SET) {
+            payload_set ps;
+            uint8_t enc[RELSET_MAX_BYTES];
+            size_t elen;
+            fuzz_require(payload_set_decode(&ps, &h, &why) == RL_OK, why.text);
+            fuzz_require(relset_encode(&ps.set, enc, &elen, &why) == RL_OK, why.text);
+            put(out, "relset", n, enc, elen);
+            json_t *j = relset_to_json(&ps.set);
+            char *text = json_dumps(j, JSON_COMPACT);
+            put(out, "relset", 1000 + n, text, strlen(text));
+            free(text);
+            json_decref(j);
+        }
+        n++;
+    }
+    fuzz_require(err == RL_ERR_NOTFOUND, why.text);
+    export_close(r);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: fuzz-seeds OUTDIR\n");
+        return 2;
+    }
+    fuzz_require(sodium_init() >= 0, "sodium_init");
+    const char *out = argv[1];
+    fuzz_require(mkdir(out, 0755) == 0 || errno == EEXIST, out);
+    sim s;
+    sim_opts o = FUZZ_SIM_OPTS;
+    pool *p;
+    fuzz_require(sim_init(&s, &o, NULL) == RL_OK, "sim_init");
+    fuzz_require(pool_new(&p, 0) == RL_OK, "pool_new");
+    char log_path[4200];
+    snprintf(log_path, sizeof log_path, "%s/export", out);
+    fuzz_require(mkdir(log_path, 0755) == 0 || errno == EEXIST, log_path);
+    snprintf(log_path, sizeof log_path, "%s/export/seed-0000", out);
+    build_log(out, log_path, &s, p);
+    split_log(out, log_path);
+    pool_free(p);
+    sim_fini(&s);
+    return 0;
+}
