@@ -17,14 +17,14 @@
 #include "tests/testutil.h"
 
 struct scale {
-    unsigned events, kills, max_delay_ms;
+    unsigned events, kills;
 };
 
 static struct scale pick_scale(void)
 {
     if (getenv("RL_TEST_SCALE") != NULL) /* sanitizers run several times slower */
-        return (struct scale){.events = 3000, .kills = 6, .max_delay_ms = 2500};
-    return (struct scale){.events = 10000, .kills = 12, .max_delay_ms = 1800};
+        return (struct scale){.events = 4000, .kills = 8};
+    return (struct scale){.events = 10000, .kills = 12};
 }
 
 static char *simulate_args(const char *dir, unsigned events)
@@ -142,7 +142,13 @@ Test(crash, sigkill_at_random_moments_loses_and_doubles_nothing, .timeout = 600)
     struct scale sc = pick_scale();
     char *ref = tu_tmpdir(), *dir = tu_tmpdir(), *out = NULL;
     char *args = simulate_args(ref, sc.events);
+    /* Kills land anywhere in a whole run: the delays span the reference run's duration. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cr_assert_eq(tu_run(&out, "%s %s", RELAYER_BIN, args), 0, "reference run: %s", out);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long span_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    unsigned span = span_ms > 50 ? (unsigned)span_ms : 50;
     free(out);
     free(args);
     char want[65], got[65];
@@ -154,7 +160,7 @@ Test(crash, sigkill_at_random_moments_loses_and_doubles_nothing, .timeout = 600)
     unsigned kills = 0;
     for (unsigned round = 1; kills < sc.kills; round++) {
         cr_assert(round < sc.kills * 4, "seed %u: the run kept finishing before it could be killed", seed);
-        unsigned delay = 30 + (unsigned)rand() % sc.max_delay_ms;
+        unsigned delay = 5 + (unsigned)rand() % span;
         bool finished;
         uint64_t reported = run_and_kill(dir, sc.events, delay, &finished);
         if (tu_run(NULL, "test -s %s/hub/data.mdb", dir) != 0)
