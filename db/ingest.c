@@ -3,6 +3,7 @@
  */
 #include "db/ingest.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,15 @@ struct refusal {
     rl_why why;
 };
 
+/* Records waiting for a commit: their payloads back to back in one arena. */
+struct pending {
+    struct item *items;
+    size_t n, cap;
+    uint8_t *arena;
+    size_t len, arena_cap;
+    uint64_t first_ms; /* when the oldest arrived */
+};
+
 struct ingest {
     store *s;
     pool *pool;
@@ -80,11 +90,10 @@ struct ingest {
     ledger_head head;
     ingest_stats st;
 
-    struct item *items;
-    size_t nitems, cap_items;
-    uint8_t *arena;
-    size_t arena_len, arena_cap;
-    uint64_t first_pending_ms;
+    /* Aggregate fills `fill`; a commit takes it over as `flight` and runs on the committer
+     * thread, so its write transaction and fsync overlap with verification and the next
+     * batches. One commit is in flight at most. */
+    struct pending fill, flight;
     /* Settled by pending items, and by commits some unaggregated batch may not have seen. */
     struct settled *settled;
     struct generation *gens; /* oldest first */
@@ -114,7 +123,16 @@ struct ingest {
     struct inflight *inflight;
     quorum_result *res;
 
-    /* per commit attempt */
+    /* The committer thread. Between commit_start and commit_finish it alone uses `flight` and
+     * the fields below down to `payload`; the main thread reads them only after the hand-back. */
+    pthread_t committer;
+    bool committer_up, in_flight;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool busy, quit; /* under mu */
+    rl_err flight_err;
+    rl_why flight_why;
+    ledger_head flight_head;
     uint64_t now_ms;
     struct refusal *refusals;
     size_t nrefusals;
@@ -133,29 +151,30 @@ static void alert(ingest *g, const char *what, const char *why)
 
 static rl_err item_push(ingest *g, uint8_t kind, const uint8_t *payload, size_t len, uint64_t now_ms)
 {
-    if (g->nitems == g->cap_items) {
-        size_t cap = g->cap_items ? 2 * g->cap_items : 1024;
-        struct item *it = realloc(g->items, cap * sizeof *it);
+    struct pending *p = &g->fill;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 1024;
+        struct item *it = realloc(p->items, cap * sizeof *it);
         if (it == NULL)
             return RL_ERR_NOMEM;
-        g->items = it;
-        g->cap_items = cap;
+        p->items = it;
+        p->cap = cap;
     }
-    if (g->arena_len + len > g->arena_cap) {
-        size_t cap = g->arena_cap ? 2 * g->arena_cap : 1 << 20;
-        while (cap < g->arena_len + len)
+    if (p->len + len > p->arena_cap) {
+        size_t cap = p->arena_cap ? 2 * p->arena_cap : 1 << 20;
+        while (cap < p->len + len)
             cap *= 2;
-        uint8_t *a = realloc(g->arena, cap);
+        uint8_t *a = realloc(p->arena, cap);
         if (a == NULL)
             return RL_ERR_NOMEM;
-        g->arena = a;
-        g->arena_cap = cap;
+        p->arena = a;
+        p->arena_cap = cap;
     }
-    memcpy(g->arena + g->arena_len, payload, len);
-    g->items[g->nitems++] = (struct item){kind, g->arena_len, len};
-    g->arena_len += len;
-    if (g->nitems == 1)
-        g->first_pending_ms = now_ms;
+    memcpy(p->arena + p->len, payload, len);
+    p->items[p->n++] = (struct item){kind, p->len, len};
+    p->len += len;
+    if (p->n == 1)
+        p->first_ms = now_ms;
     return RL_OK;
 }
 
@@ -193,13 +212,15 @@ static void settled_free(struct settled **set)
     }
 }
 
-/* After a commit: the pending set becomes that commit's generation. */
+/* When a commit starts: the pending set becomes that commit's generation, numbered as the
+ * commit it will be once done. Batches prefiltered meanwhile read the ledger without it and
+ * count fewer commits, so they keep the generation (settled_prune). */
 static rl_err settled_commit(ingest *g)
 {
     struct generation *gen = calloc(1, sizeof *gen), **tail = &g->gens;
     if (gen == NULL)
         return RL_ERR_NOMEM;
-    gen->commit_no = ++g->commits_done;
+    gen->commit_no = g->commits_done + 1;
     gen->set = g->settled;
     g->settled = NULL;
     while (*tail != NULL)
@@ -274,8 +295,8 @@ static rl_err credited_variant(MDB_txn *txn, ingest *g, uint64_t log_seq, signed
 
 static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, payload_conflict *pc, rl_why *why)
 {
-    const struct item *it = &g->items[i];
-    const uint8_t *payload = g->arena + it->off;
+    const struct item *it = &g->flight.items[i];
+    const uint8_t *payload = g->flight.arena + it->off;
     if (it->kind == ITEM_CONFLICT)
         return append(txn, g, RECORD_CONFLICT, payload, it->len, head, i, why);
 
@@ -333,52 +354,121 @@ static rl_err commit_fn(MDB_txn *txn, void *ctx, rl_why *why)
     payload_conflict *pc = malloc(sizeof *pc);
     if (pc == NULL)
         return RL_ERR_NOMEM;
-    for (size_t i = 0; i < g->nitems && err == RL_OK; i++)
+    for (size_t i = 0; i < g->flight.n && err == RL_OK; i++)
         err = commit_item(txn, g, i, &head, pc, why);
     free(pc);
+    g->flight_head = head;
     return err;
 }
 
-static rl_err commit(ingest *g, uint64_t now_ms, rl_why *why)
+static void *committer_main(void *arg)
 {
-    if (g->nitems == 0)
+    ingest *g = arg;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (!g->busy && !g->quit)
+            pthread_cond_wait(&g->cv, &g->mu);
+        if (!g->busy)
+            break;
+        pthread_mutex_unlock(&g->mu);
+        g->flight_why.text[0] = '\0';
+        g->flight_err = store_write(g->s, commit_fn, g, &g->flight_why);
+        pthread_mutex_lock(&g->mu);
+        g->busy = false;
+        pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* The generation of the commit in flight, dropped when that commit failed: its events are not
+ * settled after all, and their observations must count when they are sent again. */
+static void settled_forget_flight(ingest *g)
+{
+    for (struct generation **at = &g->gens; *at != NULL; at = &(*at)->next) {
+        if ((*at)->commit_no == g->commits_done + 1) {
+            struct generation *gen = *at;
+            *at = gen->next;
+            settled_free(&gen->set);
+            free(gen);
+            return;
+        }
+    }
+}
+
+/* Waits for the commit in flight (wait) or only checks whether it is done (!wait), and takes
+ * its outcome: the new head, alerts for refused records, the committed callback. A failed
+ * commit wrote nothing (LMDB aborts the whole transaction): its records are dropped from memory
+ * and their senders resend; the error stops ingest. */
+static rl_err commit_finish(ingest *g, bool wait, rl_why *why)
+{
+    if (!g->in_flight)
         return RL_OK;
-    struct refusal *rf = realloc(g->refusals, g->nitems * sizeof *rf);
-    if (rf == NULL)
-        return RL_ERR_NOMEM;
-    g->refusals = rf;
-    g->now_ms = now_ms;
-    rl_err err = store_write(g->s, commit_fn, g, why);
-    if (err != RL_OK)
-        return err;
-    MDB_txn *txn;
-    err = store_read_begin(g->s, &txn, why);
-    if (err != RL_OK)
-        return err;
-    err = ledger_head_get(txn, g->s, &g->head, why);
-    store_read_end(txn);
-    if (err != RL_OK)
-        return err;
+    pthread_mutex_lock(&g->mu);
+    while (wait && g->busy)
+        pthread_cond_wait(&g->cv, &g->mu);
+    bool done = !g->busy;
+    pthread_mutex_unlock(&g->mu);
+    if (!done)
+        return RL_OK;
+    g->in_flight = false;
+    size_t n = g->flight.n;
+    g->flight.n = 0;
+    g->flight.len = 0;
+    if (g->flight_err != RL_OK) {
+        settled_forget_flight(g);
+        if (why != NULL)
+            *why = g->flight_why;
+        return g->flight_err;
+    }
+    g->head = g->flight_head;
+    g->commits_done++;
     for (size_t i = 0; i < g->nrefusals; i++) {
         g->st.refused++;
         alert(g, "record refused by the ledger", g->refusals[i].why.text);
     }
     g->st.records += g->attempt_records;
     g->st.commits++;
-    size_t n = g->nitems;
-    g->nitems = 0;
-    g->arena_len = 0;
-    if ((err = settled_commit(g)) != RL_OK)
-        return err;
     if (g->o.committed != NULL)
         g->o.committed(g->o.committed_ctx, &g->head, n);
     return RL_OK;
 }
 
+/* Hands the pending records to the committer thread, after the previous commit is done. */
+static rl_err commit(ingest *g, uint64_t now_ms, rl_why *why)
+{
+    rl_err err = commit_finish(g, true, why);
+    if (err != RL_OK || g->fill.n == 0)
+        return err;
+    struct refusal *rf = realloc(g->refusals, g->fill.n * sizeof *rf);
+    if (rf == NULL)
+        return RL_ERR_NOMEM;
+    g->refusals = rf;
+    if ((err = settled_commit(g)) != RL_OK)
+        return err;
+    struct pending t = g->flight;
+    g->flight = g->fill;
+    g->fill = t;
+    g->now_ms = now_ms;
+    g->in_flight = true;
+    pthread_mutex_lock(&g->mu);
+    g->busy = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    return RL_OK;
+}
+
+/* A commit, durable on return. */
+static rl_err commit_sync(ingest *g, uint64_t now_ms, rl_why *why)
+{
+    rl_err err = commit(g, now_ms, why);
+    return err != RL_OK ? err : commit_finish(g, true, why);
+}
+
 static bool commit_due(const ingest *g, uint64_t now_ms)
 {
-    return g->nitems > 0 &&
-           (g->nitems >= g->o.commit_max_records || now_ms - g->first_pending_ms >= g->o.commit_max_delay_ms);
+    return g->fill.n > 0 &&
+           (g->fill.n >= g->o.commit_max_records || now_ms - g->fill.first_ms >= g->o.commit_max_delay_ms);
 }
 
 /* ---- batches ---- */
@@ -513,7 +603,7 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
     for (size_t i = 0; i < bt->n; i++) {
         struct cand *c = &bt->cands[i];
         /* The count bound holds within a batch too. */
-        if (g->nitems >= g->o.commit_max_records) {
+        if (g->fill.n >= g->o.commit_max_records) {
             rl_err cerr = commit(g, now_ms, why);
             if (cerr != RL_OK)
                 return cerr;
@@ -613,6 +703,8 @@ static rl_err step(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, r
         g->verified = g->verifying;
         g->verifying = NULL;
     }
+    if (err == RL_OK)
+        err = commit_finish(g, false, why);
     settled_prune(g);
     return err;
 }
@@ -697,7 +789,7 @@ rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why)
     rl_err err = drain(g, now_ms, why);
     if (err == RL_OK && commit_due(g, now_ms))
         err = commit(g, now_ms, why);
-    return err;
+    return err != RL_OK ? err : commit_finish(g, true, why);
 }
 
 rl_err ingest_flush(ingest *g, uint64_t now_ms, rl_why *why)
@@ -716,7 +808,7 @@ rl_err ingest_flush(ingest *g, uint64_t now_ms, rl_why *why)
         if (g->nheld >= before)
             break;
     }
-    return commit(g, now_ms, why);
+    return commit_sync(g, now_ms, why);
 }
 
 /* ---- set-up ---- */
@@ -789,6 +881,13 @@ rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const
         g->o.commit_max_delay_ms = DEFAULT_COMMIT_DELAY_MS;
     if (g->o.verify_batch == 0)
         g->o.verify_batch = DEFAULT_VERIFY_BATCH;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    if (pthread_create(&g->committer, NULL, committer_main, g) != 0) {
+        err = rl_fail(why, RL_ERR_NOMEM, "cannot start the committer thread");
+        goto fail;
+    }
+    g->committer_up = true;
     bool ok = (g->res = malloc(sizeof *g->res)) != NULL;
     for (int i = 0; i < 3; i++) {
         g->buf[i].cands = calloc(g->o.verify_batch, sizeof *g->buf[i].cands);
@@ -827,6 +926,16 @@ void ingest_close(ingest *g)
 {
     if (g == NULL)
         return;
+    if (g->committer_up) {
+        (void)commit_finish(g, true, NULL); /* a commit in flight completes; pending ones drop */
+        pthread_mutex_lock(&g->mu);
+        g->quit = true;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->committer, NULL);
+    }
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
     quorum_free(g->q);
     settled_free(&g->settled);
     while (g->gens != NULL) {
@@ -836,8 +945,10 @@ void ingest_close(ingest *g)
         free(gen);
     }
     inflight_clear(g);
-    free(g->items);
-    free(g->arena);
+    free(g->fill.items);
+    free(g->fill.arena);
+    free(g->flight.items);
+    free(g->flight.arena);
     free(g->held);
     for (int i = 0; i < 3; i++) {
         free(g->buf[i].cands);

@@ -13,6 +13,10 @@
  * Pending records commit in one LMDB write transaction when there are commit_max_records of them
  * or the oldest has waited commit_max_delay_ms, so durable throughput is not one fsync per event.
  * Each record and every ledger change it causes go through ledger_append in that transaction.
+ * Commits run on a committer thread of their own, one at a time, so the transaction and its
+ * fsync overlap with verifying and aggregating the next batches; ingest_head and the committed
+ * callback only ever report what is durable. A failed commit (map at its limit, disk full) wrote
+ * nothing; the next call returns its error and ingest stops with everything before it intact.
  *
  * Time is an argument (now_ms), never read here.
  */
@@ -64,8 +68,9 @@ void ingest_close(ingest *g);
 /* Takes n observations (copied; `in` may be reused on return). The last verify batch may stay
  * in the pipeline so the next call overlaps with it: ingest_tick or ingest_flush finishes it. */
 RL_MUST_USE rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, rl_why *why);
-/* Finishes the batches in the pipeline and commits if a group-commit bound was reached. A
- * daemon calls it from its timer, so nothing waits longer than the tick plus the commit delay. */
+/* Finishes the batches in the pipeline, commits if a group-commit bound was reached, and waits
+ * until every commit started is durable. A daemon calls it from its timer, so nothing waits longer than the
+ * tick plus the commit delay. */
 RL_MUST_USE rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why);
 /* Verifies held-back observations that may still matter and commits everything pending. */
 RL_MUST_USE rl_err ingest_flush(ingest *g, uint64_t now_ms, rl_why *why);

@@ -4,6 +4,7 @@
 #include "db/store.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ struct store {
     MDB_dbi dbi[TABLE_COUNT_];
     uint64_t map_bytes, map_max;
     char *path;
+    /* Growing the map needs every transaction of this process closed: transactions hold it
+     * shared, grow() exclusive. */
+    pthread_rwlock_t remap;
 };
 
 rl_err store_err(int rc, const char *op, rl_why *why)
@@ -63,12 +67,14 @@ rl_err store_open(store **out, const char *dir, const store_opts *opts, rl_why *
         free(s);
         return RL_ERR_NOMEM;
     }
+    pthread_rwlock_init(&s->remap, NULL);
     rl_err err;
     int rc = mdb_env_create(&s->env);
     if (rc != 0) {
         err = store_err(rc, "mdb_env_create", why);
         goto fail;
     }
+    mdb_env_set_userctx(s->env, s);
     mdb_env_set_maxdbs(s->env, TABLE_COUNT_);
     /* An existing environment may already be larger than our initial size: keep its size. */
     mdb_env_set_mapsize(s->env, o.map_initial_bytes);
@@ -119,6 +125,7 @@ void store_close(store *s)
         return;
     if (s->env != NULL)
         mdb_env_close(s->env);
+    pthread_rwlock_destroy(&s->remap);
     free(s->path);
     free(s);
 }
@@ -127,7 +134,8 @@ MDB_dbi store_dbi(const store *s, enum store_table t) { return s->dbi[t]; }
 const char *store_path(const store *s) { return s->path; }
 uint64_t store_map_bytes(const store *s) { return s->map_bytes; }
 
-/* Doubles the map, bounded by the limit. Called with no transaction open in this process. */
+/* Doubles the map, bounded by the limit. Waits until no transaction is open in this process
+ * (the caller must not hold one). */
 static rl_err grow(store *s, rl_why *why)
 {
     if (s->map_bytes >= s->map_max)
@@ -136,7 +144,9 @@ static rl_err grow(store *s, rl_why *why)
                        "everything committed is intact",
                        s->path, (unsigned long long)(s->map_bytes >> 20));
     uint64_t next = s->map_bytes * 2 < s->map_max ? s->map_bytes * 2 : s->map_max;
+    pthread_rwlock_wrlock(&s->remap);
     int rc = mdb_env_set_mapsize(s->env, next);
+    pthread_rwlock_unlock(&s->remap);
     if (rc != 0)
         return store_err(rc, "grow map", why);
     s->map_bytes = next;
@@ -147,28 +157,34 @@ rl_err store_write(store *s, store_write_fn fn, void *ctx, rl_why *why)
 {
     for (;;) {
         MDB_txn *txn;
+        pthread_rwlock_rdlock(&s->remap);
         int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (rc == MDB_MAP_RESIZED) {
             /* Another process grew the map: adopt its size and go again. */
+            pthread_rwlock_unlock(&s->remap);
+            pthread_rwlock_wrlock(&s->remap);
             rc = mdb_env_set_mapsize(s->env, 0);
+            pthread_rwlock_unlock(&s->remap);
             if (rc == 0) {
                 MDB_envinfo info;
                 mdb_env_info(s->env, &info);
                 s->map_bytes = info.me_mapsize;
                 continue;
             }
+            return store_err(rc, "adopt map size", why);
         }
-        if (rc != 0)
+        if (rc != 0) {
+            pthread_rwlock_unlock(&s->remap);
             return store_err(rc, "begin write", why);
+        }
         rl_err err = fn(txn, ctx, why);
         if (err == RL_OK) {
             rc = mdb_txn_commit(txn); /* frees txn whatever the outcome */
-            if (rc == 0)
-                return RL_OK;
-            err = store_err(rc, "commit", why);
+            err = rc == 0 ? RL_OK : store_err(rc, "commit", why);
         } else {
             mdb_txn_abort(txn);
         }
+        pthread_rwlock_unlock(&s->remap);
         if (err != RL_ERR_FULL)
             return err;
         err = grow(s, why);
@@ -180,14 +196,23 @@ rl_err store_write(store *s, store_write_fn fn, void *ctx, rl_why *why)
 rl_err store_read_begin(store *s, MDB_txn **txn, rl_why *why)
 {
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-    if (rc == MDB_MAP_RESIZED && mdb_env_set_mapsize(s->env, 0) == 0)
-        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        pthread_rwlock_wrlock(&s->remap);
+        rc = mdb_env_set_mapsize(s->env, 0);
+        pthread_rwlock_unlock(&s->remap);
+        if (rc == 0)
+            rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    }
+    if (rc == 0)
+        pthread_rwlock_rdlock(&s->remap);
     return store_err(rc, "begin read", why);
 }
 
 void store_read_end(MDB_txn *txn)
 {
+    store *s = mdb_env_get_userctx(mdb_txn_env(txn));
     mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->remap);
 }
 
 rl_err store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *val, rl_why *why)

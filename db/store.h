@@ -55,7 +55,9 @@ MDB_dbi store_dbi(const store *s, enum store_table t);
 const char *store_path(const store *s);
 uint64_t store_map_bytes(const store *s);
 
-/* Runs fn in a write transaction and commits it, growing the map as described above. */
+/* Runs fn in a write transaction and commits it, growing the map as described above.
+ * Threads: one thread may write while others read. Growing waits for every open transaction
+ * of the process to end, so a thread must not hold a read snapshot while it calls this. */
 typedef rl_err (*store_write_fn)(MDB_txn *txn, void *ctx, rl_why *why);
 RL_MUST_USE rl_err store_write(store *s, store_write_fn fn, void *ctx, rl_why *why);
 
