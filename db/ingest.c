@@ -10,11 +10,14 @@
 #include <uthash.h>
 
 #include "attest/audit.h"
+#include "attest/bytes.h"
 #include "attest/quorum.h"
 
 #define DEFAULT_COMMIT_MAX 4096
 #define DEFAULT_COMMIT_DELAY_MS 20
 #define DEFAULT_VERIFY_BATCH 4096
+/* Signatures a worker takes at a time: small, so the last chunks of a batch finish together. */
+#define VERIFY_CHUNK 16
 
 enum item_kind {
     ITEM_ATTEST,   /* payload: attest payload */
@@ -44,9 +47,16 @@ struct generation {
 };
 
 /* What the prefilter knows of one event in its batch: looked up once per event, not per
- * observation, and how many signatures of one content it is sending to be verified. */
+ * observation, and how many signatures of one content it is sending to be verified. The nodes'
+ * observations of one event are usually byte-identical, so the event id and content hash are
+ * computed once per event and reused when the bytes match. */
+#define INFLIGHT_KEY_BYTES (8 + HASH_BYTES + 4)
 struct inflight {
+    uint8_t where[INFLIGHT_KEY_BYTES]; /* chain id | tx hash | log index: what the id hashes */
     uint8_t id[HASH_BYTES];
+    bool memo;                         /* memo_content is the content hash of memo_obs */
+    uint8_t memo_obs[OBS_BYTES];
+    uint8_t memo_content[HASH_BYTES];
     uint8_t content[HASH_BYTES]; /* of the first observation sent to verification */
     unsigned count;
     uint8_t state;               /* enum known below */
@@ -120,7 +130,10 @@ struct ingest {
     struct batch *ready;     /* prefiltered, not yet verified */
     struct batch *verifying; /* in the pool */
     struct batch *verified;  /* verified, not yet aggregated */
-    struct inflight *inflight;
+    /* The prefiltered batch's events: a hash over entries taken from a slab of verify_batch
+     * entries (one per observation at most), reused every batch. */
+    struct inflight *inflight, *inflight_slab;
+    size_t inflight_used;
     quorum_result *res;
 
     /* The committer thread. Between commit_start and commit_finish it alone uses `flight` and
@@ -262,6 +275,10 @@ static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *paylo
     case RL_OK:
         g->attempt_records++;
         return RL_OK;
+    case RL_ERR_CONFLICT:
+        if (type == RECORD_ATTEST)
+            return err; /* the caller logs the conflict instead */
+        /* fall through */
     case RL_ERR_DUPLICATE:
     case RL_ERR_STATE:
     case RL_ERR_OVERFLOW:
@@ -299,40 +316,35 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
     const uint8_t *payload = g->flight.arena + it->off;
     if (it->kind == ITEM_CONFLICT)
         return append(txn, g, RECORD_CONFLICT, payload, it->len, head, i, why);
+    rl_err err = RL_OK;
+    /* An attestation usually just applies. When another event already took its vault sequence
+     * number (a re-mined transaction, or a lying quorum) it must never credit: both are logged
+     * as a conflict instead. */
+    if (it->kind == ITEM_ATTEST && (err = append(txn, g, RECORD_ATTEST, payload, it->len, head, i, why)) != RL_ERR_CONFLICT)
+        return err;
 
     record view = {.type = RECORD_ATTEST, .seq = 1, .payload = payload, .payload_len = (uint32_t)it->len};
     obs o;
     uint8_t id[HASH_BYTES], owner[HASH_BYTES];
     uint64_t owner_seq;
-    rl_err err = payload_attest_decode(&pc->b, &view, why);
-    if (err == RL_OK)
-        err = obs_decode(&o, pc->b.obs, OBS_BYTES, why);
-    if (err != RL_OK)
+    event_info ev;
+    if ((err = payload_attest_decode(&pc->b, &view, why)) != RL_OK || (err = obs_decode(&o, pc->b.obs, OBS_BYTES, why)) != RL_OK)
         return err;
-    obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
-
     if (it->kind == ITEM_ATTEST) {
-        /* Another event already took this vault sequence number (a re-mined transaction, or a
-         * lying quorum): never credit twice; log both as a conflict instead. */
         if (ledger_vault_seq_get(txn, g->s, o.chain_id, o.vault, o.vault_seq, owner, &owner_seq) != RL_OK ||
-            memcmp(owner, id, HASH_BYTES) == 0)
-            return append(txn, g, RECORD_ATTEST, payload, it->len, head, i, why);
-        event_info ev;
-        if (ledger_event_get(txn, g->s, owner, &ev) != RL_OK)
+            ledger_event_get(txn, g->s, owner, &ev) != RL_OK)
             return rl_fail(why, RL_ERR_DB, "vault sequence owner has no event entry");
         pc->reason = CONFLICT_VAULT_SEQ;
-        err = credited_variant(txn, g, ev.log_seq, &pc->a, why);
     } else {
-        event_info ev;
         bool logged;
+        obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
         if (ledger_event_get(txn, g->s, id, &ev) != RL_OK || ev.status != EVENT_CREDITED)
             return RL_OK; /* conflicted meanwhile: already alerted */
         if ((err = ledger_conflict_logged(txn, g->s, id, &logged)) != RL_OK || logged)
             return err;
         pc->reason = CONFLICT_CONTENT;
-        err = credited_variant(txn, g, ev.log_seq, &pc->a, why);
     }
-    if (err != RL_OK)
+    if ((err = credited_variant(txn, g, ev.log_seq, &pc->a, why)) != RL_OK)
         return err;
     pc->credited = 1;
     size_t len;
@@ -490,40 +502,58 @@ static rl_err hold(ingest *g, const signed_obs *so, uint64_t batch)
 
 static void inflight_clear(ingest *g)
 {
-    struct inflight *e, *t;
-    HASH_ITER(hh, g->inflight, e, t) {
-        HASH_DEL(g->inflight, e);
-        free(e);
-    }
+    HASH_CLEAR(hh, g->inflight);
+    g->inflight_used = 0;
 }
 
-/* The batch's entry for an event, created on first sight with what memory and the ledger know. */
-static rl_err inflight_get(ingest *g, MDB_txn *txn, const uint8_t id[HASH_BYTES], struct inflight **out)
+/* The batch's entry for the event of o, created on first sight with what memory and the
+ * ledger know. */
+static rl_err inflight_get(ingest *g, MDB_txn *txn, const obs *o, struct inflight **out)
 {
+    uint8_t where[INFLIGHT_KEY_BYTES];
+    be64_put(where, o->chain_id);
+    memcpy(where + 8, o->tx_hash, HASH_BYTES);
+    be32_put(where + 8 + HASH_BYTES, o->log_index);
     struct inflight *f = NULL;
-    HASH_FIND(hh, g->inflight, id, HASH_BYTES, f);
+    HASH_FIND(hh, g->inflight, where, sizeof where, f);
     if (f != NULL) {
         *out = f;
         return RL_OK;
     }
-    if ((f = calloc(1, sizeof *f)) == NULL)
-        return RL_ERR_NOMEM;
-    memcpy(f->id, id, HASH_BYTES);
-    struct settled *s = settled_find(g, id);
+    f = &g->inflight_slab[g->inflight_used++]; /* at most one entry per observation */
+    memset(f, 0, sizeof *f);
+    memcpy(f->where, where, sizeof where);
+    obs_event_id(f->id, o->chain_id, o->tx_hash, o->log_index);
+    struct settled *s = settled_find(g, f->id);
     event_info ev;
     bool logged = false;
     rl_err err = RL_OK;
     if (s != NULL) {
         f->state = s->credited ? KNOWN_CREDITED : KNOWN_CLOSED;
         memcpy(f->settled_content, s->content, HASH_BYTES);
-    } else if (ledger_event_get(txn, g->s, id, &ev) == RL_OK) {
-        err = ledger_conflict_logged(txn, g->s, id, &logged);
+    } else if (ledger_event_get(txn, g->s, f->id, &ev) == RL_OK) {
+        err = ledger_conflict_logged(txn, g->s, f->id, &logged);
         f->state = ev.status == EVENT_CREDITED && !logged ? KNOWN_CREDITED : KNOWN_CLOSED;
         memcpy(f->settled_content, ev.content, HASH_BYTES);
     }
-    HASH_ADD(hh, g->inflight, id, HASH_BYTES, f);
+    HASH_ADD(hh, g->inflight, where, sizeof where, f);
     *out = f;
     return err;
+}
+
+/* The content hash of an observation of f's event, computed once per distinct byte string. */
+static void inflight_content(struct inflight *f, const uint8_t bytes[OBS_BYTES], uint8_t out[HASH_BYTES])
+{
+    if (f->memo && memcmp(f->memo_obs, bytes, OBS_BYTES) == 0) {
+        memcpy(out, f->memo_content, HASH_BYTES);
+        return;
+    }
+    obs_content_hash(out, bytes);
+    if (!f->memo) {
+        memcpy(f->memo_obs, bytes, OBS_BYTES);
+        memcpy(f->memo_content, out, HASH_BYTES);
+        f->memo = true;
+    }
 }
 
 /* Stage 1: decode, look up, drop what needs no work, hold what is not needed yet, and queue
@@ -547,11 +577,11 @@ static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t
             alert(g, "malformed observation", w.text);
             continue;
         }
-        obs_event_id(c->id, o.chain_id, o.tx_hash, o.log_index);
-        obs_content_hash(c->content, so->bytes);
         struct inflight *f;
-        if ((err = inflight_get(g, txn, c->id, &f)) != RL_OK)
+        if ((err = inflight_get(g, txn, &o, &f)) != RL_OK)
             break;
+        memcpy(c->id, f->id, HASH_BYTES);
+        inflight_content(f, so->bytes, c->content);
         /* Settled events are skipped before the signer check: after a rotation, a resent
          * observation from a retired member of an event it helped settle is harmless. */
         bool same_as_settled = memcmp(f->settled_content, c->content, HASH_BYTES) == 0;
@@ -683,7 +713,7 @@ static rl_err step(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, r
     g->verifying = g->ready;
     g->ready = NULL;
     if (g->verifying != NULL)
-        pool_start(g->pool, verify_jobs_fn, g->verifying->jobs, g->verifying->n, 64);
+        pool_start(g->pool, verify_jobs_fn, g->verifying->jobs, g->verifying->n, VERIFY_CHUNK);
     rl_err err = RL_OK;
     if (in != NULL) {
         struct batch *b = free_batch(g);
@@ -888,7 +918,8 @@ rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const
         goto fail;
     }
     g->committer_up = true;
-    bool ok = (g->res = malloc(sizeof *g->res)) != NULL;
+    bool ok = (g->res = malloc(sizeof *g->res)) != NULL &&
+              (g->inflight_slab = calloc(g->o.verify_batch, sizeof *g->inflight_slab)) != NULL;
     for (int i = 0; i < 3; i++) {
         g->buf[i].cands = calloc(g->o.verify_batch, sizeof *g->buf[i].cands);
         g->buf[i].jobs = calloc(g->o.verify_batch, sizeof *g->buf[i].jobs);
@@ -955,6 +986,7 @@ void ingest_close(ingest *g)
         free(g->buf[i].jobs);
     }
     free(g->res);
+    free(g->inflight_slab);
     free(g->refusals);
     free(g);
 }

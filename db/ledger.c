@@ -353,7 +353,7 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
         return rl_fail(why, RL_ERR_DUPLICATE, "event already %s by record %llu",
                        ev.status == EVENT_CREDITED ? "credited" : "in conflict", (unsigned long long)ev.log_seq);
     if (ledger_vault_seq_get(txn, s, o.chain_id, o.vault, o.vault_seq, owner, &owner_seq) == RL_OK)
-        return rl_fail(why, RL_ERR_DUPLICATE, "vault sequence %llu already credited by record %llu",
+        return rl_fail(why, RL_ERR_CONFLICT, "vault sequence %llu already credited by record %llu",
                        (unsigned long long)o.vault_seq, (unsigned long long)owner_seq);
     u256 balance, reserved, after;
     bal_key(key, o.account, o.chain_id, o.asset);

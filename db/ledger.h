@@ -7,6 +7,8 @@
  * (an event or vault sequence number credited once, a rotation to the next version), and only
  * then writes the record and its effects, all in the caller's write transaction. A record that
  * fails a check writes nothing, so the caller may skip it and carry on in the same transaction.
+ * An attestation of an event already settled is refused with RL_ERR_DUPLICATE; one claiming a
+ * vault sequence number another event holds, with RL_ERR_CONFLICT (the hub logs a conflict).
  *
  * Signatures are not checked here: the hub verified them before building the record and the
  * auditor verifies them before replaying (audit.h).

@@ -113,7 +113,7 @@ Test(ledger, refuses_a_second_event_under_the_same_vault_sequence_number)
     obs a = fx_obs(1, 1, 7, 10), b = fx_obs(1, 2, 7, 10); /* different tx, same vault seq */
     rl_why why;
     cr_assert_eq(credit(&f, &a, NULL), RL_OK);
-    cr_assert_eq(credit(&f, &b, &why), RL_ERR_DUPLICATE);
+    cr_assert_eq(credit(&f, &b, &why), RL_ERR_CONFLICT);
     cr_assert(strstr(why.text, "vault sequence 7") != NULL, "%s", why.text);
     fx_fini(&f);
 }
