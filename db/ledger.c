@@ -332,6 +332,27 @@ done:
     return err;
 }
 
+/* Inserts key -> val unless key is present: RL_OK when inserted; RL_ERR_EXISTS with *old set to
+ * the present value (nothing written) otherwise. One B-tree search decides and inserts. */
+static rl_err claim(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
+                    MDB_val *old, rl_why *why)
+{
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        *old = v;
+        return RL_ERR_EXISTS;
+    }
+    return store_err(rc, "put", why);
+}
+
+/* Undoes a claim made earlier in this transaction. */
+static rl_err unclaim(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, rl_why *why)
+{
+    MDB_val k = {klen, (void *)key};
+    return store_err(mdb_del(txn, dbi, &k, NULL), "del", why);
+}
+
 static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why *why)
 {
     payload_attest p;
@@ -342,34 +363,51 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
     err = obs_decode(&o, p.obs, OBS_BYTES, why);
     if (err != RL_OK)
         return err;
-    uint8_t id[HASH_BYTES], content[HASH_BYTES], owner[HASH_BYTES], key[BAL_KEY_BYTES];
-    uint64_t owner_seq;
-    event_info ev;
+    uint8_t id[HASH_BYTES], content[HASH_BYTES], key[BAL_KEY_BYTES], ev[EVENT_VAL_BYTES];
+    uint8_t vs[VSEQ_KEY_BYTES], vv[HASH_BYTES + 8];
     obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
     obs_content_hash(content, p.obs);
 
-    /* Every check before the first write: a refused record leaves the transaction untouched. */
-    if (ledger_event_get(txn, s, id, &ev) == RL_OK)
+    /* The event and its vault sequence number are claimed by inserting them (one search each
+     * decides and writes). A refused record leaves the tables as they were: a claim that was
+     * made is taken back before refusing. */
+    MDB_val old = {0, NULL};
+    ev[0] = EVENT_CREDITED;
+    be64_put(ev + 1, r->seq);
+    memcpy(ev + 9, content, HASH_BYTES);
+    err = claim(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, ev, sizeof ev, &old, why);
+    if (err == RL_ERR_EXISTS) {
+        const uint8_t *q = old.mv_data;
+        if (old.mv_size != EVENT_VAL_BYTES)
+            return rl_fail(why, RL_ERR_DB, "%s: event entry has %zu bytes", store_path(s), old.mv_size);
         return rl_fail(why, RL_ERR_DUPLICATE, "event already %s by record %llu",
-                       ev.status == EVENT_CREDITED ? "credited" : "in conflict", (unsigned long long)ev.log_seq);
-    if (ledger_vault_seq_get(txn, s, o.chain_id, o.vault, o.vault_seq, owner, &owner_seq) == RL_OK)
-        return rl_fail(why, RL_ERR_CONFLICT, "vault sequence %llu already credited by record %llu",
-                       (unsigned long long)o.vault_seq, (unsigned long long)owner_seq);
-    u256 balance, reserved, after;
-    bal_key(key, o.account, o.chain_id, o.asset);
-    err = balance_read(txn, s, key, &balance, &reserved, why);
+                       q[0] == EVENT_CREDITED ? "credited" : "in conflict", (unsigned long long)be64_get(q + 1));
+    }
     if (err != RL_OK)
         return err;
-    if (u256_add(&after, &balance, &o.amount) != RL_OK)
-        return rl_fail(why, RL_ERR_OVERFLOW, "credit overflows the account's uint256 balance");
-
-    uint8_t vs[VSEQ_KEY_BYTES], vv[HASH_BYTES + 8];
     vseq_key(vs, o.chain_id, o.vault, o.vault_seq);
     memcpy(vv, id, HASH_BYTES);
     be64_put(vv + HASH_BYTES, r->seq);
-    err = event_put(txn, s, id, EVENT_CREDITED, r->seq, content, why);
-    if (err == RL_OK)
-        err = store_put(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, vv, sizeof vv, 0, why);
+    err = claim(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, vv, sizeof vv, &old, why);
+    if (err == RL_ERR_EXISTS) {
+        uint64_t owner_seq = old.mv_size == sizeof vv ? be64_get((const uint8_t *)old.mv_data + HASH_BYTES) : 0;
+        err = unclaim(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why);
+        return err != RL_OK ? err
+                            : rl_fail(why, RL_ERR_CONFLICT, "vault sequence %llu already credited by record %llu",
+                                      (unsigned long long)o.vault_seq, (unsigned long long)owner_seq);
+    }
+    if (err != RL_OK)
+        return err;
+
+    u256 balance, reserved, after;
+    bal_key(key, o.account, o.chain_id, o.asset);
+    err = balance_read(txn, s, key, &balance, &reserved, why);
+    if (err == RL_OK && u256_add(&after, &balance, &o.amount) != RL_OK) {
+        if ((err = unclaim(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, why)) == RL_OK &&
+            (err = unclaim(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why)) == RL_OK)
+            err = rl_fail(why, RL_ERR_OVERFLOW, "credit overflows the account's uint256 balance");
+        return err;
+    }
     if (err == RL_OK)
         err = vault_mark(txn, s, o.chain_id, o.vault, o.vault_seq, why);
     if (err == RL_OK)
