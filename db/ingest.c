@@ -12,6 +12,7 @@
 #include "attest/audit.h"
 #include "attest/bytes.h"
 #include "attest/quorum.h"
+#include "attest/vec.h"
 
 #define DEFAULT_COMMIT_MAX 4096
 #define DEFAULT_COMMIT_DELAY_MS 20
@@ -165,24 +166,9 @@ static void alert(ingest *g, const char *what, const char *why)
 static rl_err item_push(ingest *g, uint8_t kind, const uint8_t *payload, size_t len, uint64_t now_ms)
 {
     struct pending *p = &g->fill;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 1024;
-        struct item *it = realloc(p->items, cap * sizeof *it);
-        if (it == NULL)
-            return RL_ERR_NOMEM;
-        p->items = it;
-        p->cap = cap;
-    }
-    if (p->len + len > p->arena_cap) {
-        size_t cap = p->arena_cap ? 2 * p->arena_cap : 1 << 20;
-        while (cap < p->len + len)
-            cap *= 2;
-        uint8_t *a = realloc(p->arena, cap);
-        if (a == NULL)
-            return RL_ERR_NOMEM;
-        p->arena = a;
-        p->arena_cap = cap;
-    }
+    if (!vec_reserve((void **)&p->items, &p->cap, p->n + 1, sizeof *p->items, 1024) ||
+        !vec_reserve((void **)&p->arena, &p->arena_cap, p->len + len, 1, 1 << 20))
+        return RL_ERR_NOMEM;
     memcpy(p->arena + p->len, payload, len);
     p->items[p->n++] = (struct item){kind, p->len, len};
     p->len += len;
@@ -487,14 +473,8 @@ static bool commit_due(const ingest *g, uint64_t now_ms)
 
 static rl_err hold(ingest *g, const signed_obs *so, uint64_t batch)
 {
-    if (g->nheld == g->cap_held) {
-        size_t c = g->cap_held ? 2 * g->cap_held : 256;
-        struct held *h = realloc(g->held, c * sizeof *h);
-        if (h == NULL)
-            return RL_ERR_NOMEM;
-        g->held = h;
-        g->cap_held = c;
-    }
+    if (!vec_reserve((void **)&g->held, &g->cap_held, g->nheld + 1, sizeof *g->held, 256))
+        return RL_ERR_NOMEM;
     g->held[g->nheld++] = (struct held){*so, batch};
     g->st.held++;
     return RL_OK;

@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "attest/hex.h"
+#include "attest/vec.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_CONTROL "inproc://relayer.zap.control"
@@ -227,17 +228,9 @@ rl_err bus_allow(bus *b, bus_role role, const node_pub *peer, rl_why *why)
         return rl_fail(why, RL_ERR_ARG, "bus: unknown role %d", (int)role);
     rl_err err = RL_OK;
     pthread_mutex_lock(&b->mu);
-    if (b->nallow[role] == b->cap[role]) {
-        size_t cap = b->cap[role] ? 2 * b->cap[role] : 8;
-        struct allowed *a = realloc(b->allow[role], cap * sizeof *a);
-        if (a == NULL) {
-            err = RL_ERR_NOMEM;
-        } else {
-            b->allow[role] = a;
-            b->cap[role] = cap;
-        }
-    }
-    if (err == RL_OK) {
+    if (!vec_reserve((void **)&b->allow[role], &b->cap[role], b->nallow[role] + 1, sizeof *b->allow[role], 8)) {
+        err = RL_ERR_NOMEM;
+    } else {
         struct allowed *a = &b->allow[role][b->nallow[role]++];
         memcpy(a->key, peer->x25519, X25519_PK_BYTES);
         snprintf(a->name, sizeof a->name, "%s", peer->name);

@@ -22,6 +22,7 @@ static const struct subcommand subcommands[] = {
     {"ledger", cmd_ledger, "inspect a ledger: ledger digest --db DIR"},
     {"dev", cmd_dev, "developer tools: dev simulate --out DIR --events N --nodes K --threshold M"},
     {"bench", cmd_bench, "benchmarks: bench ingest | bench replay"},
+    {"hub", cmd_hub, "the hub daemon: hub --config FILE"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,395 @@
+/*
+ * cmd_hub.c - `relayer hub --config FILE`: the hub daemon.
+ *
+ * It owns the LMDB environment. Relayer nodes send OBS messages on a CURVE ROUTER socket (role
+ * "nodes"); each observation must be signed by the very member whose key sent it. Observations go
+ * through ingest (verify on every core, quorum, group commit); a message is acknowledged once
+ * every observation in it is settled in a committed record, so a node resends what was not
+ * acknowledged and apply stays idempotent. Every committed record is published, numbered, on a
+ * PUB socket, and a ROUTER socket (role "subscribers") serves catch-up: "records from N". On
+ * SIGTERM or SIGINT the hub finishes what it holds (ingest_flush) and exits 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "attest/vec.h"
+#include "db/ingest.h"
+#include "relayer/bus.h"
+#include "relayer/cmd.h"
+#include "relayer/config.h"
+#include "relayer/files.h"
+#include "relayer/hub.h"
+#include "relayer/keyfile.h"
+#include "relayer/log.h"
+#include "relayer/progress.h"
+#include "relayer/wire.h"
+
+static const char USAGE[] = "usage: relayer hub --config FILE\n"
+                            "\n"
+                            "Runs the hub: receives observations from allow-listed relayer nodes over\n"
+                            "CURVE, commits quorum-attested records to its ledger, acknowledges, publishes\n"
+                            "every record and serves catch-up. See docs in relayer/hub.h for the config.\n";
+
+#define TICK_MS 5
+#define CATCHUP_MAX 4096 /* records per CATCHUP answer */
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+/* A received OBS message waiting for its events to settle. */
+struct waiting {
+    uint8_t route[256];
+    size_t route_len;
+    uint64_t msg_id;
+    bool refused;
+    size_t n;
+    uint8_t ids[WIRE_OBS_MAX][HASH_BYTES];
+};
+
+struct hub {
+    hub_config cfg;
+    node_key *key;
+    node_pub allowed_nodes[CFG_LIST_MAX];
+    size_t nallowed;
+    store *st;
+    pool *pool;
+    ingest *g;
+    bus *b;
+    void *nodes, *records, *catchup;
+    signed_obs *batch;
+    size_t nbatch;
+    struct waiting *wait;
+    size_t nwait, capwait;
+    uint64_t published;
+    uint8_t *frame;
+};
+
+static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex)
+{
+    (void)ctx;
+    log_warn("connection refused: key not allowed", "role=%s peer=%s key=%s", role, address, key_hex);
+}
+
+static void on_alert(void *ctx, const char *what, const char *why)
+{
+    (void)ctx;
+    log_warn(what, "why=\"%s\"", why);
+}
+
+static const node_pub *peer_pub(const struct hub *h, const char *name)
+{
+    for (size_t i = 0; i < h->nallowed; i++)
+        if (strcmp(h->allowed_nodes[i].name, name) == 0)
+            return &h->allowed_nodes[i];
+    return NULL;
+}
+
+static struct waiting *waiting_add(struct hub *h, const uint8_t *route, size_t route_len, uint64_t msg_id)
+{
+    for (size_t i = 0; i < h->nwait; i++) /* a resend of a message still waiting */
+        if (h->wait[i].msg_id == msg_id && h->wait[i].route_len == route_len &&
+            memcmp(h->wait[i].route, route, route_len) == 0)
+            return NULL;
+    if (!vec_reserve((void **)&h->wait, &h->capwait, h->nwait + 1, sizeof *h->wait, 64))
+        return NULL;
+    struct waiting *w = &h->wait[h->nwait++];
+    memset(w, 0, offsetof(struct waiting, ids));
+    memcpy(w->route, route, route_len);
+    w->route_len = route_len;
+    w->msg_id = msg_id;
+    return w;
+}
+
+/* Takes one OBS message: each observation must come from the member that signed it. */
+static void take_obs(struct hub *h, const uint8_t *route, size_t route_len, const wire_msg *m, const char *peer)
+{
+    const node_pub *from = peer_pub(h, peer);
+    struct waiting *w = waiting_add(h, route, route_len, m->id);
+    for (size_t i = 0; i < m->n; i++) {
+        signed_obs so;
+        wire_obs_at(m, i, &so);
+        const relset_member *mem = relset_find(ingest_set(h->g), so.member);
+        obs o;
+        rl_why why = {{0}};
+        if (from == NULL || mem == NULL || memcmp(mem->pub.ed25519, from->ed25519, ED25519_PK_BYTES) != 0) {
+            log_warn("observation refused: signer is not the sending peer", "peer=%s member=%u msg=%llu", peer,
+                     so.member, (unsigned long long)m->id);
+            if (w != NULL)
+                w->refused = true;
+            continue;
+        }
+        if (obs_decode(&o, so.bytes, OBS_BYTES, &why) != RL_OK) {
+            log_warn("observation refused: malformed", "peer=%s msg=%llu why=\"%s\"", peer, (unsigned long long)m->id,
+                     why.text);
+            if (w != NULL)
+                w->refused = true;
+            continue;
+        }
+        if (w != NULL)
+            obs_event_id(w->ids[w->n++], o.chain_id, o.tx_hash, o.log_index);
+        h->batch[h->nbatch++] = so;
+    }
+}
+
+/* Reads what the sockets hold, up to a batch. */
+static void receive(struct hub *h)
+{
+    zmq_msg_t route, body;
+    zmq_msg_init(&route);
+    zmq_msg_init(&body);
+    while (h->nbatch + WIRE_OBS_MAX <= HUB_BATCH_OBS) {
+        if (zmq_msg_recv(&route, h->nodes, ZMQ_DONTWAIT) < 0)
+            break;
+        if (!zmq_msg_more(&route) || zmq_msg_recv(&body, h->nodes, 0) < 0)
+            continue;
+        while (zmq_msg_more(&body)) /* a frame beyond the one expected: drop the rest */
+            zmq_msg_recv(&body, h->nodes, 0);
+        wire_msg m;
+        rl_why why = {{0}};
+        const char *peer = zmq_msg_gets(&body, "User-Id");
+        if (wire_decode(&m, zmq_msg_data(&body), zmq_msg_size(&body), &why) != RL_OK || m.type != WIRE_OBS) {
+            log_warn("frame dropped", "peer=%s why=\"%s\"", peer ? peer : "?",
+                     why.text[0] ? why.text : "not an OBS message");
+            continue;
+        }
+        take_obs(h, zmq_msg_data(&route), zmq_msg_size(&route), &m, peer ? peer : "");
+    }
+    zmq_msg_close(&route);
+    zmq_msg_close(&body);
+}
+
+static void send_routed(void *sock, const uint8_t *route, size_t route_len, const uint8_t *frame, size_t len)
+{
+    if (zmq_send(sock, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(sock, frame, len, ZMQ_DONTWAIT);
+}
+
+/* Acknowledges every waiting message whose events are all settled in the ledger. */
+static rl_err acknowledge(struct hub *h, rl_why *why)
+{
+    if (h->nwait == 0)
+        return RL_OK;
+    MDB_txn *txn;
+    rl_err err = store_read_begin(h->st, &txn, why);
+    if (err != RL_OK)
+        return err;
+    size_t keep = 0;
+    for (size_t i = 0; i < h->nwait; i++) {
+        struct waiting *w = &h->wait[i];
+        bool settled = true;
+        event_info ev;
+        for (size_t k = 0; k < w->n && settled; k++)
+            settled = ledger_event_get(txn, h->st, w->ids[k], &ev) == RL_OK;
+        if (!settled) {
+            if (keep != i)
+                h->wait[keep] = *w;
+            keep++;
+            continue;
+        }
+        wire_ack a = {w->msg_id, w->refused ? WIRE_ACK_REFUSED : WIRE_ACK_SETTLED};
+        size_t len = wire_encode_ack(h->frame, HUB_FRAME_MAX, &a, 1);
+        send_routed(h->nodes, w->route, w->route_len, h->frame, len);
+    }
+    h->nwait = keep;
+    store_read_end(txn);
+    return RL_OK;
+}
+
+/* Sends records [from, to] to one subscriber (route) or to all (route NULL: the PUB socket). */
+static rl_err send_records(struct hub *h, void *sock, const uint8_t *route, size_t route_len, uint64_t from, uint64_t to,
+                           rl_why *why)
+{
+    if (from > to)
+        return RL_OK;
+    MDB_txn *txn;
+    rl_err err = store_read_begin(h->st, &txn, why);
+    if (err != RL_OK)
+        return err;
+    for (uint64_t seq = from; seq <= to && err == RL_OK; seq++) {
+        MDB_val v;
+        if ((err = ledger_record_get(txn, h->st, seq, &v, why)) != RL_OK)
+            break;
+        size_t len = wire_encode_record(h->frame, HUB_FRAME_MAX, seq, v.mv_data, v.mv_size);
+        if (route != NULL)
+            send_routed(sock, route, route_len, h->frame, len);
+        else
+            zmq_send(sock, h->frame, len, ZMQ_DONTWAIT); /* a slow subscriber loses frames, never stalls us */
+    }
+    store_read_end(txn);
+    return err;
+}
+
+static rl_err serve_catchup(struct hub *h, rl_why *why)
+{
+    rl_err err = RL_OK;
+    zmq_msg_t route, body;
+    zmq_msg_init(&route);
+    zmq_msg_init(&body);
+    for (int n = 0; n < 64 && err == RL_OK; n++) {
+        if (zmq_msg_recv(&route, h->catchup, ZMQ_DONTWAIT) < 0)
+            break;
+        if (!zmq_msg_more(&route) || zmq_msg_recv(&body, h->catchup, 0) < 0)
+            continue;
+        wire_msg m;
+        rl_why w = {{0}};
+        if (wire_decode(&m, zmq_msg_data(&body), zmq_msg_size(&body), &w) != RL_OK || m.type != WIRE_CATCHUP) {
+            log_warn("catch-up frame dropped", "why=\"%s\"", w.text[0] ? w.text : "not a CATCHUP message");
+            continue;
+        }
+        uint64_t head = ingest_head(h->g)->seq, max = m.max < CATCHUP_MAX ? m.max : CATCHUP_MAX;
+        uint64_t to = m.id + max - 1 < head ? m.id + max - 1 : head;
+        err = send_records(h, h->catchup, zmq_msg_data(&route), zmq_msg_size(&route), m.id, to, why);
+        size_t len = wire_encode_end(h->frame, HUB_FRAME_MAX, head);
+        send_routed(h->catchup, zmq_msg_data(&route), zmq_msg_size(&route), h->frame, len);
+    }
+    zmq_msg_close(&route);
+    zmq_msg_close(&body);
+    return err;
+}
+
+static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
+{
+    rl_err err = hub_config_load(config_path, &h->cfg, why);
+    if (err != RL_OK)
+        return err;
+    if ((err = keyfile_read(h->cfg.key, &h->key, why)) != RL_OK)
+        return err;
+    for (size_t i = 0; i < h->cfg.allow_node.n && err == RL_OK; i++)
+        err = pubfile_read(h->cfg.allow_node.item[i], &h->allowed_nodes[h->nallowed++], why);
+    relset genesis;
+    if (err == RL_OK)
+        err = relset_load(h->cfg.relayers, &genesis, why);
+    store_opts so = {.map_max_bytes = h->cfg.map_max_mb << 20};
+    if (err == RL_OK)
+        err = store_open(&h->st, h->cfg.data, &so, why);
+    if (err == RL_OK)
+        err = pool_new(&h->pool, 0);
+    ingest_opts io = {.commit_max_records = h->cfg.commit_max_records,
+                      .commit_max_delay_ms = h->cfg.commit_delay_ms,
+                      .alert = on_alert};
+    if (err == RL_OK)
+        err = ingest_open(&h->g, h->st, h->pool, &genesis, &io, wall_ms(), why);
+    if (err == RL_OK)
+        err = bus_new(&h->b, on_deny, NULL, why);
+    bus_role roles[] = {BUS_ROLE_NODE, BUS_ROLE_VENUE, BUS_ROLE_SUBSCRIBER};
+    const cfg_list *lists[] = {&h->cfg.allow_node, &h->cfg.allow_venue, &h->cfg.allow_subscriber};
+    for (int r = 0; r < 3 && err == RL_OK; r++) {
+        for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++) {
+            node_pub pub;
+            if ((err = pubfile_read(lists[r]->item[i], &pub, why)) == RL_OK)
+                err = bus_allow(h->b, roles[r], &pub, why);
+        }
+    }
+    bus_limits lim = {.max_msg_bytes = (int64_t)h->cfg.max_message_bytes, .sndhwm = (int)h->cfg.send_hwm,
+                      .rcvhwm = (int)h->cfg.send_hwm};
+    if (err == RL_OK && (h->nodes = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_NODE, h->key, h->cfg.nodes, &lim, why)) == NULL)
+        err = RL_ERR_IO;
+    if (err == RL_OK &&
+        (h->records = bus_server(h->b, ZMQ_PUB, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.records, &lim, why)) == NULL)
+        err = RL_ERR_IO;
+    if (err == RL_OK &&
+        (h->catchup = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.catchup, &lim, why)) == NULL)
+        err = RL_ERR_IO;
+    if (err == RL_OK && ((h->batch = malloc(HUB_BATCH_OBS * sizeof *h->batch)) == NULL ||
+                         (h->frame = malloc(HUB_FRAME_MAX)) == NULL))
+        err = RL_ERR_NOMEM;
+    if (err == RL_OK)
+        h->published = ingest_head(h->g)->seq; /* subscribers catch up on what came before */
+    return err;
+}
+
+static void hub_close(struct hub *h)
+{
+    bus_close(h->nodes);
+    bus_close(h->records);
+    bus_close(h->catchup);
+    bus_free(h->b);
+    ingest_close(h->g);
+    pool_free(h->pool);
+    store_close(h->st);
+    node_key_free(h->key);
+    free(h->batch);
+    free(h->frame);
+    free(h->wait);
+}
+
+static rl_err hub_run(struct hub *h, rl_why *why)
+{
+    rl_err err = RL_OK;
+    while (!stopping && err == RL_OK) {
+        zmq_pollitem_t items[2] = {{h->nodes, 0, ZMQ_POLLIN, 0}, {h->catchup, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, TICK_MS) < 0 && zmq_errno() != EINTR)
+            return rl_fail(why, RL_ERR_IO, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+        receive(h);
+        uint64_t now = wall_ms();
+        if (h->nbatch > 0) {
+            err = ingest_submit(h->g, h->batch, h->nbatch, now, why);
+            h->nbatch = 0;
+        }
+        if (err == RL_OK)
+            err = ingest_tick(h->g, now, why);
+        uint64_t head = ingest_head(h->g)->seq;
+        if (err == RL_OK && head > h->published) {
+            err = send_records(h, h->records, NULL, 0, h->published + 1, head, why);
+            h->published = head;
+        }
+        if (err == RL_OK)
+            err = acknowledge(h, why);
+        if (err == RL_OK)
+            err = serve_catchup(h, why);
+    }
+    if (err == RL_OK)
+        err = ingest_flush(h->g, wall_ms(), why);
+    return err;
+}
+
+int cmd_hub(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'h': fputs(USAGE, stdout); return 0;
+        default: fputs(USAGE, stderr); return EXIT_USAGE;
+        }
+    }
+    if (config == NULL || optind != argc) {
+        fprintf(stderr, "relayer hub: --config is required\n%s", USAGE);
+        return EXIT_USAGE;
+    }
+    log_init("hub", "hub", LOG_INFO);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    struct hub *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return EXIT_USAGE;
+    rl_why why = {{0}};
+    rl_err err = hub_open(h, config, &why);
+    if (err == RL_OK) {
+        log_info("hub started", "head=%llu nodes=%s records=%s catchup=%s allowed_nodes=%zu",
+                 (unsigned long long)ingest_head(h->g)->seq, h->cfg.nodes, h->cfg.records, h->cfg.catchup, h->nallowed);
+        err = hub_run(h, &why);
+    }
+    if (err == RL_OK)
+        log_info("hub stopped", "head=%llu", (unsigned long long)ingest_head(h->g)->seq);
+    else
+        log_error("hub failed", "why=\"%s\"", why.text[0] ? why.text : rl_strerror(err));
+    hub_close(h);
+    free(h);
+    return err == RL_OK ? 0 : EXIT_USAGE;
+}

@@ -1,0 +1,37 @@
+/*
+ * hub.c - the hub config schema (hub.h).
+ */
+#include "relayer/hub.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define F(field) offsetof(hub_config, field)
+
+static const cfg_key schema[] = {
+    {"hub", "data", CFG_PATH, 1, 0, 0, F(data)},
+    {"hub", "key", CFG_PATH, 1, 0, 0, F(key)},
+    {"hub", "relayers", CFG_PATH, 1, 0, 0, F(relayers)},
+    {"hub", "map_max_mb", CFG_U64, 0, 16, 1ull << 24, F(map_max_mb)},
+    {"hub", "commit_max_records", CFG_U64, 0, 1, 1000000, F(commit_max_records)},
+    {"hub", "commit_delay_ms", CFG_U64, 0, 1, 60000, F(commit_delay_ms)},
+    {"listen", "nodes", CFG_ENDPOINT, 1, 0, 0, F(nodes)},
+    {"listen", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
+    {"listen", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},
+    {"allow", "node", CFG_PATHS, 1, 0, 0, F(allow_node)},
+    {"allow", "venue", CFG_PATHS, 0, 0, 0, F(allow_venue)},
+    {"allow", "subscriber", CFG_PATHS, 0, 0, 0, F(allow_subscriber)},
+    {"limits", "max_message_bytes", CFG_U64, 0, 1024, 16u << 20, F(max_message_bytes)},
+    {"limits", "send_hwm", CFG_U64, 0, 100, 10000000, F(send_hwm)},
+};
+
+rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
+{
+    memset(out, 0, sizeof *out);
+    out->map_max_mb = 65536;
+    out->commit_max_records = 4096;
+    out->commit_delay_ms = 20;
+    out->max_message_bytes = 65536;
+    out->send_hwm = 100000;
+    return cfg_load(path, schema, sizeof schema / sizeof schema[0], out, why);
+}

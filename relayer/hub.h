@@ -1,0 +1,47 @@
+/*
+ * hub.h - the hub daemon's config (`relayer hub --config FILE`).
+ *
+ *     # hub.conf
+ *     [hub]
+ *     data = hub                     ; LMDB directory (created)
+ *     key = keys/hub.key             ; the hub's identity: its CURVE key
+ *     relayers = relayers.json       ; the genesis relayer set
+ *     map_max_mb = 65536             ; LMDB map limit; the map grows on demand up to it
+ *     commit_max_records = 4096      ; group commit bounds
+ *     commit_delay_ms = 20
+ *
+ *     [listen]
+ *     nodes = tcp://127.0.0.1:7401    ; ROUTER: observations in, acknowledgements out
+ *     records = tcp://127.0.0.1:7402  ; PUB: every committed record, numbered
+ *     catchup = tcp://127.0.0.1:7403  ; ROUTER: "records from N" for subscribers
+ *
+ *     [allow]                        ; public key files (.pub) admitted per role; repeat the key
+ *     node = keys/node1.pub
+ *     subscriber = keys/auditor.pub
+ *     venue = keys/venue.pub
+ *
+ *     [limits]
+ *     max_message_bytes = 65536      ; larger frames drop the sender's connection
+ *     send_hwm = 100000              ; messages queued per peer before a slow one loses frames
+ */
+#ifndef RL_HUB_H
+#define RL_HUB_H
+
+#include "attest/record.h"
+#include "relayer/config.h"
+
+#define HUB_BATCH_OBS 8192
+#define HUB_FRAME_MAX (RECORD_MAX_BYTES + 64)
+
+typedef struct hub_config {
+    char data[CFG_STR_MAX], key[CFG_STR_MAX], relayers[CFG_STR_MAX];
+    uint64_t map_max_mb, commit_max_records, commit_delay_ms;
+    char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX];
+    cfg_list allow_node, allow_venue, allow_subscriber;
+    uint64_t max_message_bytes, send_hwm;
+} hub_config;
+
+/* Defaults, then the file; errors name the file, line and key. */
+RL_MUST_USE rl_err hub_config_load(const char *path, hub_config *out, rl_why *why);
+
+#endif

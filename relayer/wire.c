@@ -1,0 +1,146 @@
+/*
+ * wire.c - bus frames (layout in wire.h).
+ */
+#include "relayer/wire.h"
+
+#include <string.h>
+
+#include "attest/bytes.h"
+
+#define HEAD_BYTES 2
+
+rl_err wire_decode(wire_msg *m, const uint8_t *frame, size_t len, rl_why *why)
+{
+    memset(m, 0, sizeof *m);
+    if (len < HEAD_BYTES)
+        return rl_fail(why, RL_ERR_DECODE, "frame: %zu bytes, too short for a header", len);
+    if (frame[1] != WIRE_VERSION)
+        return rl_fail(why, RL_ERR_VERSION, "frame: unknown version %u", frame[1]);
+    m->type = frame[0];
+    reader r = {frame + HEAD_BYTES, len - HEAD_BYTES};
+    uint16_t n16;
+    switch (m->type) {
+    case WIRE_OBS:
+        if (!reader_u64(&r, &m->id) || !reader_u16(&r, &n16))
+            return rl_fail(why, RL_ERR_DECODE, "OBS frame: truncated header");
+        if (n16 == 0 || n16 > WIRE_OBS_MAX)
+            return rl_fail(why, RL_ERR_DECODE, "OBS frame: %u observations, expected 1..%d", n16, WIRE_OBS_MAX);
+        if (r.left != (size_t)n16 * WIRE_SIGNED_OBS_BYTES)
+            return rl_fail(why, RL_ERR_DECODE, "OBS frame: %zu body bytes for %u observations", r.left, n16);
+        m->n = n16;
+        break;
+    case WIRE_ACK:
+        if (!reader_u16(&r, &n16))
+            return rl_fail(why, RL_ERR_DECODE, "ACK frame: truncated header");
+        if (n16 == 0 || n16 > WIRE_ACK_MAX || r.left != (size_t)n16 * 9)
+            return rl_fail(why, RL_ERR_DECODE, "ACK frame: %zu body bytes for %u entries", r.left, n16);
+        for (size_t i = 0; i < n16; i++)
+            if (r.p[i * 9 + 8] > WIRE_ACK_REFUSED)
+                return rl_fail(why, RL_ERR_DECODE, "ACK frame: entry %zu has unknown status %u", i, r.p[i * 9 + 8]);
+        m->n = n16;
+        break;
+    case WIRE_RECORD:
+        if (!reader_u64(&r, &m->id))
+            return rl_fail(why, RL_ERR_DECODE, "RECORD frame: truncated header");
+        if (r.left < RECORD_HEADER_BYTES || r.left > RECORD_MAX_BYTES)
+            return rl_fail(why, RL_ERR_DECODE, "RECORD frame: record of %zu bytes", r.left);
+        break;
+    case WIRE_CATCHUP:
+        if (!reader_u64(&r, &m->id) || !reader_u32(&r, &m->max) || r.left != 0)
+            return rl_fail(why, RL_ERR_DECODE, "CATCHUP frame: %zu bytes, expected 14", len);
+        if (m->id == 0 || m->max == 0)
+            return rl_fail(why, RL_ERR_DECODE, "CATCHUP frame: from_seq and max must be >= 1");
+        break;
+    case WIRE_END:
+        if (!reader_u64(&r, &m->id) || r.left != 0)
+            return rl_fail(why, RL_ERR_DECODE, "END frame: %zu bytes, expected 10", len);
+        break;
+    default:
+        return rl_fail(why, RL_ERR_DECODE, "frame: unknown type %u", m->type);
+    }
+    m->body = r.p;
+    m->body_len = r.left;
+    return RL_OK;
+}
+
+void wire_obs_at(const wire_msg *m, size_t i, signed_obs *out)
+{
+    const uint8_t *p = m->body + i * WIRE_SIGNED_OBS_BYTES;
+    memcpy(out->bytes, p, OBS_BYTES);
+    out->member = be16_get(p + OBS_BYTES);
+    memcpy(out->sig, p + OBS_BYTES + 2, ED25519_SIG_BYTES);
+}
+
+wire_ack wire_ack_at(const wire_msg *m, size_t i)
+{
+    const uint8_t *p = m->body + i * 9;
+    return (wire_ack){be64_get(p), p[8]};
+}
+
+static uint8_t *head(uint8_t *out, uint8_t type)
+{
+    out[0] = type;
+    out[1] = WIRE_VERSION;
+    return out + HEAD_BYTES;
+}
+
+size_t wire_encode_obs(uint8_t *out, size_t cap, uint64_t msg_id, const signed_obs *so, size_t n)
+{
+    size_t len = HEAD_BYTES + 10 + n * WIRE_SIGNED_OBS_BYTES;
+    if (n == 0 || n > WIRE_OBS_MAX || len > cap)
+        return 0;
+    uint8_t *p = head(out, WIRE_OBS);
+    be64_put(p, msg_id);
+    be16_put(p + 8, (uint16_t)n);
+    p += 10;
+    for (size_t i = 0; i < n; i++, p += WIRE_SIGNED_OBS_BYTES) {
+        memcpy(p, so[i].bytes, OBS_BYTES);
+        be16_put(p + OBS_BYTES, so[i].member);
+        memcpy(p + OBS_BYTES + 2, so[i].sig, ED25519_SIG_BYTES);
+    }
+    return len;
+}
+
+size_t wire_encode_ack(uint8_t *out, size_t cap, const wire_ack *acks, size_t n)
+{
+    size_t len = HEAD_BYTES + 2 + n * 9;
+    if (n == 0 || n > WIRE_ACK_MAX || len > cap)
+        return 0;
+    uint8_t *p = head(out, WIRE_ACK);
+    be16_put(p, (uint16_t)n);
+    p += 2;
+    for (size_t i = 0; i < n; i++, p += 9) {
+        be64_put(p, acks[i].msg_id);
+        p[8] = acks[i].status;
+    }
+    return len;
+}
+
+size_t wire_encode_record(uint8_t *out, size_t cap, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    size_t total = HEAD_BYTES + 8 + len;
+    if (total > cap)
+        return 0;
+    uint8_t *p = head(out, WIRE_RECORD);
+    be64_put(p, seq);
+    memcpy(p + 8, rec, len);
+    return total;
+}
+
+size_t wire_encode_catchup(uint8_t *out, size_t cap, uint64_t from_seq, uint32_t max)
+{
+    if (cap < HEAD_BYTES + 12)
+        return 0;
+    uint8_t *p = head(out, WIRE_CATCHUP);
+    be64_put(p, from_seq);
+    be32_put(p + 8, max);
+    return HEAD_BYTES + 12;
+}
+
+size_t wire_encode_end(uint8_t *out, size_t cap, uint64_t head_seq)
+{
+    if (cap < HEAD_BYTES + 8)
+        return 0;
+    be64_put(head(out, WIRE_END), head_seq);
+    return HEAD_BYTES + 8;
+}

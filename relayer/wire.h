@@ -1,0 +1,74 @@
+/*
+ * wire.h - the bus's message frames. Every message is one ZeroMQ frame (after the routing frame
+ * a ROUTER adds), version 1, integers big-endian:
+ *
+ *   OBS       node -> hub    1 | ver | msg_id (8) | n (2) | n x signed observation (264)
+ *                            signed observation = observation (198) | member (2) | sig (64)
+ *   ACK       hub -> node    2 | ver | n (2) | n x (msg_id (8) | status (1))
+ *   RECORD    hub -> all     3 | ver | seq (8) | record (record.h)
+ *   CATCHUP   sub -> hub     4 | ver | from_seq (8) | max (4)
+ *   END       hub -> sub     5 | ver | head_seq (8)      after the records a CATCHUP asked for
+ *
+ * A node numbers its OBS messages and resends what is not acknowledged; the hub acknowledges a
+ * message once every observation in it is settled in a committed record or refused for good,
+ * so delivery is at least once and apply is idempotent. Decoding refuses anything but the exact
+ * layout, with a reason.
+ */
+#ifndef RL_WIRE_H
+#define RL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attest/error.h"
+#include "attest/obs.h"
+#include "attest/record.h"
+
+#define WIRE_VERSION 1
+#define WIRE_SIGNED_OBS_BYTES (OBS_BYTES + 2 + ED25519_SIG_BYTES)
+#define WIRE_OBS_MAX 240 /* observations per OBS message: it stays under 64 KiB */
+#define WIRE_ACK_MAX 4096
+
+enum wire_type {
+    WIRE_OBS = 1,
+    WIRE_ACK = 2,
+    WIRE_RECORD = 3,
+    WIRE_CATCHUP = 4,
+    WIRE_END = 5,
+};
+
+enum wire_ack_status {
+    WIRE_ACK_SETTLED = 0, /* every observation is in a committed record, or was a no-op */
+    WIRE_ACK_REFUSED = 1, /* at least one observation was refused for good (logged at the hub) */
+};
+
+typedef struct wire_ack {
+    uint64_t msg_id;
+    uint8_t status;
+} wire_ack;
+
+/* What any frame decodes to. Pointers point into the frame. */
+typedef struct wire_msg {
+    uint8_t type;
+    uint64_t id;              /* OBS: msg_id; RECORD: seq; CATCHUP: from_seq; END: head_seq */
+    uint32_t max;             /* CATCHUP */
+    size_t n;                 /* OBS, ACK: entries */
+    const uint8_t *body;      /* OBS: n signed observations; ACK: n entries; RECORD: the record */
+    size_t body_len;
+} wire_msg;
+
+RL_MUST_USE rl_err wire_decode(wire_msg *m, const uint8_t *frame, size_t len, rl_why *why);
+
+/* The i-th signed observation of a decoded OBS message. */
+void wire_obs_at(const wire_msg *m, size_t i, signed_obs *out);
+/* The i-th entry of a decoded ACK message. */
+wire_ack wire_ack_at(const wire_msg *m, size_t i);
+
+/* Encoders write into out (cap bytes) and return the length, or 0 when it does not fit. */
+size_t wire_encode_obs(uint8_t *out, size_t cap, uint64_t msg_id, const signed_obs *so, size_t n);
+size_t wire_encode_ack(uint8_t *out, size_t cap, const wire_ack *acks, size_t n);
+size_t wire_encode_record(uint8_t *out, size_t cap, uint64_t seq, const uint8_t *rec, size_t len);
+size_t wire_encode_catchup(uint8_t *out, size_t cap, uint64_t from_seq, uint32_t max);
+size_t wire_encode_end(uint8_t *out, size_t cap, uint64_t head_seq);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * hub_test.c - the hub daemon as a separate process, driven by three node clients and a
+ * subscriber over CURVE (ipc endpoints in a temporary directory): acknowledgements, signer
+ * checks, publication with catch-up, SIGTERM, and kill -9 in the middle of a stream.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sodium.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "relayer/bus.h"
+#include "relayer/keyfile.h"
+#include "relayer/sim.h"
+#include "relayer/wire.h"
+#include "tests/testutil.h"
+
+#define PER_MSG 100
+#define RESEND_MS 400
+
+struct node {
+    void *sock;
+    signed_obs *obs; /* this node's observations, in stream order */
+    size_t n, nmsgs;
+    uint64_t *sent_ms; /* per message: last send, 0 never */
+    uint8_t *acked;    /* per message: 0 no, 1 settled, 2 refused */
+};
+
+struct cluster {
+    char *dir;
+    char conf[600];
+    sim s;
+    pool *p;
+    node_key *hub_key, *auditor;
+    bus *b;
+    struct node nodes[3];
+    pid_t hub;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void write_conf(struct cluster *c)
+{
+    snprintf(c->conf, sizeof c->conf, "%s/hub.conf", c->dir);
+    FILE *f = fopen(c->conf, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "# test hub\n[hub]\ndata = hub\nkey = keys/hub.key\nrelayers = relayers.json\ncommit_delay_ms = 5\n"
+            "[listen]\nnodes = ipc://%s/nodes.sock\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\n"
+            "[allow]\nnode = keys/node1.pub\nnode = keys/node2.pub\nnode = keys/node3.pub\n"
+            "subscriber = keys/auditor.pub\n",
+            c->dir, c->dir, c->dir);
+    fclose(f);
+}
+
+static void start_hub(struct cluster *c)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/hub.log", c->dir);
+    c->hub = fork();
+    cr_assert(c->hub >= 0);
+    if (c->hub == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, STDERR_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        execl(RELAYER_BIN, "relayer", "hub", "--config", c->conf, (char *)NULL);
+        _exit(127);
+    }
+}
+
+static int stop_hub(struct cluster *c, int sig)
+{
+    int status;
+    kill(c->hub, sig);
+    cr_assert_eq(waitpid(c->hub, &status, 0), c->hub);
+    return status;
+}
+
+static void setup(struct cluster *c, uint64_t events)
+{
+    rl_why why = {{0}};
+    cr_assert(sodium_init() >= 0);
+    memset(c, 0, sizeof *c);
+    c->dir = tu_tmpdir();
+    sim_opts o = {.events = events, .nodes = 3, .threshold = 2, .seed = 21};
+    cr_assert_eq(sim_init(&c->s, &o, &why), RL_OK);
+    cr_assert_eq(pool_new(&c->p, 0), RL_OK);
+    char keys[700];
+    snprintf(keys, sizeof keys, "%s/keys", c->dir);
+    cr_assert_eq(mkdir(keys, 0700), 0);
+    for (unsigned i = 0; i < 3; i++)
+        cr_assert_eq(keyfile_write(keys, c->s.keys[i], &why), RL_OK, "%s", why.text);
+    cr_assert_eq(node_key_generate(&c->hub_key, "hub", &why), RL_OK);
+    cr_assert_eq(node_key_generate(&c->auditor, "auditor", &why), RL_OK);
+    cr_assert_eq(keyfile_write(keys, c->hub_key, &why), RL_OK);
+    cr_assert_eq(keyfile_write(keys, c->auditor, &why), RL_OK);
+    char rel[700];
+    snprintf(rel, sizeof rel, "%s/relayers.json", c->dir);
+    json_t *j = relset_to_json(&c->s.genesis);
+    cr_assert_eq(json_dump_file(j, rel, 0), 0);
+    json_decref(j);
+    write_conf(c);
+    cr_assert_eq(bus_new(&c->b, NULL, NULL, &why), RL_OK);
+
+    signed_obs *all;
+    size_t n;
+    cr_assert_eq(sim_stream(&c->s, c->p, 0, events, &all, &n, &why), RL_OK);
+    char ep[700];
+    snprintf(ep, sizeof ep, "ipc://%s/nodes.sock", c->dir);
+    for (unsigned i = 0; i < 3; i++) {
+        struct node *nd = &c->nodes[i];
+        nd->obs = calloc(events, sizeof *nd->obs);
+        for (size_t k = 0; k < n; k++)
+            if (all[k].member == i + 1)
+                nd->obs[nd->n++] = all[k];
+        nd->nmsgs = (nd->n + PER_MSG - 1) / PER_MSG;
+        nd->sent_ms = calloc(nd->nmsgs, sizeof *nd->sent_ms);
+        nd->acked = calloc(nd->nmsgs, 1);
+        nd->sock = bus_client(c->b, ZMQ_DEALER, c->s.keys[i], node_key_pub(c->hub_key)->x25519, ep, NULL, &why);
+        cr_assert_not_null(nd->sock, "%s", why.text);
+    }
+    free(all);
+}
+
+static void teardown(struct cluster *c)
+{
+    for (unsigned i = 0; i < 3; i++) {
+        bus_close(c->nodes[i].sock);
+        free(c->nodes[i].obs);
+        free(c->nodes[i].sent_ms);
+        free(c->nodes[i].acked);
+    }
+    bus_free(c->b);
+    node_key_free(c->hub_key);
+    node_key_free(c->auditor);
+    pool_free(c->p);
+    sim_fini(&c->s);
+    tu_rmdir(c->dir);
+}
+
+/* One round of every node: (re)send what is unacknowledged and due, read acknowledgements. */
+static size_t node_round(struct node *nd)
+{
+    uint8_t frame[WIRE_OBS_MAX * WIRE_SIGNED_OBS_BYTES + 64];
+    uint64_t now = now_ms();
+    size_t outstanding = 0;
+    for (size_t m = 0; m < nd->nmsgs; m++) {
+        if (nd->acked[m])
+            continue;
+        outstanding++;
+        if (outstanding > 32 || (nd->sent_ms[m] != 0 && now - nd->sent_ms[m] < RESEND_MS))
+            continue;
+        size_t from = m * PER_MSG, cnt = nd->n - from < PER_MSG ? nd->n - from : PER_MSG;
+        size_t len = wire_encode_obs(frame, sizeof frame, m + 1, nd->obs + from, cnt);
+        if (zmq_send(nd->sock, frame, len, ZMQ_DONTWAIT) >= 0)
+            nd->sent_ms[m] = now;
+    }
+    zmq_pollitem_t it = {nd->sock, 0, ZMQ_POLLIN, 0};
+    while (zmq_poll(&it, 1, 0) > 0) {
+        int got = zmq_recv(nd->sock, frame, sizeof frame, 0);
+        wire_msg msg;
+        if (got > 0 && wire_decode(&msg, frame, (size_t)got, NULL) == RL_OK && msg.type == WIRE_ACK)
+            for (size_t k = 0; k < msg.n; k++) {
+                wire_ack a = wire_ack_at(&msg, k);
+                if (a.msg_id >= 1 && a.msg_id <= nd->nmsgs)
+                    nd->acked[a.msg_id - 1] = (uint8_t)(1 + a.status);
+            }
+    }
+    return outstanding;
+}
+
+/* Streams until every message of every node is acknowledged or the deadline passes; a hook
+ * runs once, when `at` of all the messages are left unacknowledged. */
+static bool stream_all(struct cluster *c, uint64_t deadline_ms, size_t at, void (*hook)(struct cluster *))
+{
+    uint64_t t0 = now_ms();
+    bool hooked = hook == NULL;
+    for (;;) {
+        size_t left = 0;
+        for (unsigned i = 0; i < 3; i++)
+            left += node_round(&c->nodes[i]);
+        if (left == 0)
+            return true;
+        if (now_ms() - t0 > deadline_ms)
+            return false;
+        if (!hooked && left <= at) {
+            hook(c);
+            hooked = true;
+        }
+        zmq_pollitem_t its[3] = {{c->nodes[0].sock, 0, ZMQ_POLLIN, 0}, {c->nodes[1].sock, 0, ZMQ_POLLIN, 0},
+                                 {c->nodes[2].sock, 0, ZMQ_POLLIN, 0}};
+        zmq_poll(its, 3, 5);
+    }
+}
+
+static void digest_json(struct cluster *c, char **out)
+{
+    cr_assert_eq(tu_run(out, "%s ledger digest --db %s/hub --json", RELAYER_BIN, c->dir), 0, "%s", *out);
+}
+
+static void export_and_verify(struct cluster *c)
+{
+    char *out = NULL;
+    cr_assert_eq(tu_run(&out, "%s audit export --db %s/hub --out %s/log.rlog", RELAYER_BIN, c->dir, c->dir), 0, "%s",
+                 out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/log.rlog --relayers %s/relayers.json", RELAYER_BIN, c->dir, c->dir), 0,
+                 "%s", out);
+    free(out);
+}
+
+Test(hub, three_nodes_stream_every_message_is_acknowledged_and_credited_once)
+{
+    struct cluster c;
+    setup(&c, 3000);
+    start_hub(&c);
+    cr_assert(stream_all(&c, 60000, 0, NULL), "not every message was acknowledged");
+    for (unsigned i = 0; i < 3; i++)
+        for (size_t m = 0; m < c.nodes[i].nmsgs; m++)
+            cr_assert_eq(c.nodes[i].acked[m], 1, "node %u message %zu: refused", i + 1, m + 1);
+    int status = stop_hub(&c, SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "hub did not stop cleanly on SIGTERM (%d)", status);
+    char *out;
+    digest_json(&c, &out);
+    cr_assert(strstr(out, "\"events_credited\":3000") != NULL, "%s", out);
+    free(out);
+    export_and_verify(&c);
+    teardown(&c);
+}
+
+static void kill_and_restart(struct cluster *c)
+{
+    int status = stop_hub(c, SIGKILL);
+    cr_assert(WIFSIGNALED(status), "the hub had already exited (%d)", status);
+    start_hub(c);
+}
+
+Test(hub, killed_with_sigkill_mid_stream_it_comes_back_and_applies_everything_once)
+{
+    struct cluster c;
+    setup(&c, 6000);
+    start_hub(&c);
+    size_t msgs = c.nodes[0].nmsgs + c.nodes[1].nmsgs + c.nodes[2].nmsgs;
+    cr_assert(stream_all(&c, 90000, msgs / 2, kill_and_restart), "not every message was acknowledged after a restart");
+    char *log = NULL;
+    tu_run(&log, "grep -c 'hub started' %s/hub.log", c.dir);
+    cr_assert(strncmp(log, "2", 1) == 0, "the hub was not restarted: %s", log);
+    free(log);
+    stop_hub(&c, SIGTERM);
+    char *out;
+    digest_json(&c, &out);
+    cr_assert(strstr(out, "\"events_credited\":6000") != NULL, "%s", out);
+    free(out);
+    export_and_verify(&c);
+    teardown(&c);
+}
+
+Test(hub, refuses_an_observation_signed_by_another_member_and_ignores_strangers)
+{
+    struct cluster c;
+    setup(&c, 10);
+    start_hub(&c);
+    rl_why why = {{0}};
+    uint8_t frame[4096];
+    char ep[700];
+    snprintf(ep, sizeof ep, "ipc://%s/nodes.sock", c.dir);
+    /* node1 forwards node2's signed observation as its own message. */
+    size_t len = wire_encode_obs(frame, sizeof frame, 77, &c.nodes[1].obs[0], 1);
+    zmq_send(c.nodes[0].sock, frame, len, 0);
+    zmq_pollitem_t it = {c.nodes[0].sock, 0, ZMQ_POLLIN, 0};
+    cr_assert_eq(zmq_poll(&it, 1, 10000), 1, "no answer to a forwarded observation");
+    int got = zmq_recv(c.nodes[0].sock, frame, sizeof frame, 0);
+    wire_msg m;
+    cr_assert_eq(wire_decode(&m, frame, (size_t)got, NULL), RL_OK);
+    cr_assert_eq(m.type, WIRE_ACK);
+    cr_assert_eq(wire_ack_at(&m, 0).status, WIRE_ACK_REFUSED);
+    /* A stranger with a random key, and garbage from an allowed node: nothing is acknowledged. */
+    node_key *stranger;
+    cr_assert_eq(node_key_generate(&stranger, "stranger", &why), RL_OK);
+    void *s = bus_client(c.b, ZMQ_DEALER, stranger, node_key_pub(c.hub_key)->x25519, ep, NULL, &why);
+    len = wire_encode_obs(frame, sizeof frame, 1, &c.nodes[0].obs[0], 1);
+    zmq_send(s, frame, len, ZMQ_DONTWAIT);
+    zmq_send(c.nodes[0].sock, "\x01\x01garbage", 9, 0);
+    zmq_pollitem_t its[2] = {{s, 0, ZMQ_POLLIN, 0}, {c.nodes[0].sock, 0, ZMQ_POLLIN, 0}};
+    cr_assert_eq(zmq_poll(its, 2, 1500), 0, "a stranger or a garbage frame got an answer");
+    bus_close(s);
+    node_key_free(stranger);
+    stop_hub(&c, SIGTERM);
+    char *out;
+    digest_json(&c, &out);
+    cr_assert(strstr(out, "\"events_credited\":0") != NULL, "%s", out);
+    free(out);
+    char *log = NULL;
+    tu_run(&log, "cat %s/hub.log", c.dir);
+    cr_assert(strstr(log, "signer is not the sending peer") != NULL, "%s", log);
+    cr_assert(strstr(log, "connection refused: key not allowed") != NULL, "%s", log);
+    cr_assert(strstr(log, "frame dropped") != NULL, "%s", log);
+    free(log);
+    teardown(&c);
+}
