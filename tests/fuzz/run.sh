@@ -9,7 +9,7 @@ trap 'rm -rf "$work"' EXIT
 "$seeds_bin" "$work/seeds"
 mkdir -p "$bins/findings"
 failed=0
-for t in obs record relset export; do
+for t in obs record relset export wire; do
   corpus="$bins/corpus/$t"
   mkdir -p "$corpus"
   echo "fuzz_$t: ${seconds}s"

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "db/ingest.h"
+#include "relayer/wire.h"
 #include "tests/fuzz/fuzz.h"
 
 static void put(const char *dir, const char *kind, unsigned n, const void *data, size_t len)
@@ -54,6 +55,9 @@ static void split_log(const char *out, const char *log_path)
         fuzz_require(record_decode(&h, rec, len, &why) == RL_OK, why.text);
         if (h.type == RECORD_ATTEST)
             put(out, "obs", n, h.payload, OBS_BYTES);
+        static uint8_t frame[RECORD_MAX_BYTES + 64];
+        if (n < 8)
+            put(out, "wire", n, frame, wire_encode_record(frame, sizeof frame, h.seq, rec, len));
         if (h.type == RECORD_SET) {
             payload_set ps;
             uint8_t enc[RELSET_MAX_BYTES];
@@ -71,6 +75,22 @@ static void split_log(const char *out, const char *log_path)
     }
     fuzz_require(err == RL_ERR_NOTFOUND, why.text);
     export_close(r);
+}
+
+/* Bus frames of every type, from the same cluster's observations. */
+static void write_wire_seeds(const char *out, const sim *s, pool *p)
+{
+    signed_obs *so;
+    size_t n;
+    static uint8_t frame[WIRE_OBS_MAX * WIRE_SIGNED_OBS_BYTES + 64];
+    fuzz_require(sim_stream(s, p, 0, 4, &so, &n, NULL) == RL_OK, "sim_stream");
+    put(out, "wire", 100, frame, wire_encode_obs(frame, sizeof frame, 1, so, n));
+    put(out, "wire", 101, frame, wire_encode_obs(frame, sizeof frame, 2, so, 1));
+    wire_ack acks[2] = {{1, WIRE_ACK_SETTLED}, {2, WIRE_ACK_REFUSED}};
+    put(out, "wire", 102, frame, wire_encode_ack(frame, sizeof frame, acks, 2));
+    put(out, "wire", 103, frame, wire_encode_catchup(frame, sizeof frame, 1, 4096));
+    put(out, "wire", 104, frame, wire_encode_end(frame, sizeof frame, 48));
+    free(so);
 }
 
 int main(int argc, char **argv)
@@ -93,6 +113,7 @@ int main(int argc, char **argv)
     snprintf(log_path, sizeof log_path, "%s/export/seed-0000", out);
     build_log(out, log_path, &s, p);
     split_log(out, log_path);
+    write_wire_seeds(out, &s, p);
     pool_free(p);
     sim_fini(&s);
     return 0;
