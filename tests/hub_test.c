@@ -35,7 +35,7 @@ struct cluster {
     node_key *hub_key, *auditor;
     bus *b;
     struct node nodes[3];
-    pid_t hub;
+    pid_t hub, follower;
 };
 
 static uint64_t now_ms(void)
@@ -72,6 +72,31 @@ static void start_hub(struct cluster *c)
         execl(RELAYER_BIN, "relayer", "hub", "--config", c->conf, (char *)NULL);
         _exit(127);
     }
+}
+
+static pid_t spawn(struct cluster *c, const char *what, const char *log_name)
+{
+    char log[700], conf[700];
+    snprintf(log, sizeof log, "%s/%s", c->dir, log_name);
+    snprintf(conf, sizeof conf, "%s/%s.conf", c->dir, what);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, STDERR_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        execl(RELAYER_BIN, "relayer", what, "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int stop_pid(pid_t pid, int sig)
+{
+    int status;
+    kill(pid, sig);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return status;
 }
 
 static int stop_hub(struct cluster *c, int sig)
@@ -258,6 +283,76 @@ Test(hub, killed_with_sigkill_mid_stream_it_comes_back_and_applies_everything_on
     cr_assert(strstr(out, "\"events_credited\":6000") != NULL, "%s", out);
     free(out);
     export_and_verify(&c);
+    teardown(&c);
+}
+
+static void write_follow_conf(struct cluster *c)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/follow.conf", c->dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "[follow]\ndata = replica\nkey = keys/auditor.key\nrelayers = relayers.json\n"
+            "[hub]\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\nkey = keys/hub.pub\n",
+            c->dir, c->dir);
+    fclose(f);
+}
+
+static void kill_and_restart_follower(struct cluster *c)
+{
+    int status = stop_pid(c->follower, SIGKILL);
+    cr_assert(WIFSIGNALED(status), "the follower had already exited (%d)", status);
+    c->follower = spawn(c, "follow", "follow.log");
+}
+
+static uint64_t head_of(const char *dir, const char *db, char digest[65])
+{
+    char *out = NULL;
+    cr_assert_eq(tu_run(&out, "%s ledger digest --db %s/%s --json", RELAYER_BIN, dir, db), 0, "%s", out);
+    const char *p = strstr(out, "\"head_seq\":");
+    cr_assert_not_null(p, "%s", out);
+    uint64_t seq = strtoull(p + 11, NULL, 10);
+    if (digest != NULL) {
+        const char *d = strstr(out, "\"digest\":\"");
+        cr_assert_not_null(d);
+        memcpy(digest, d + 10, 64);
+        digest[64] = '\0';
+    }
+    free(out);
+    return seq;
+}
+
+Test(hub, a_follower_killed_and_restarted_catches_up_with_no_gap_and_no_duplicate)
+{
+    struct cluster c;
+    setup(&c, 6000);
+    write_follow_conf(&c);
+    start_hub(&c);
+    c.follower = spawn(&c, "follow", "follow.log");
+    size_t msgs = c.nodes[0].nmsgs + c.nodes[1].nmsgs + c.nodes[2].nmsgs;
+    cr_assert(stream_all(&c, 90000, msgs / 2, kill_and_restart_follower), "not every message was acknowledged");
+    uint64_t hub_head = 0, rep_head = 0;
+    for (int i = 0; i < 300; i++) { /* up to 30 s for the replica to reach the hub's head */
+        hub_head = head_of(c.dir, "hub", NULL);
+        rep_head = head_of(c.dir, "replica", NULL);
+        if (rep_head == hub_head)
+            break;
+        usleep(100000);
+    }
+    cr_assert_eq(rep_head, hub_head, "the replica stopped at %llu of %llu", (unsigned long long)rep_head,
+                 (unsigned long long)hub_head);
+    int status = stop_pid(c.follower, SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "follower did not stop cleanly (%d)", status);
+    stop_hub(&c, SIGTERM);
+    char hub_digest[65], rep_digest[65];
+    head_of(c.dir, "hub", hub_digest);
+    head_of(c.dir, "replica", rep_digest);
+    cr_assert_str_eq(rep_digest, hub_digest, "the replica's ledger differs from the hub's");
+    char *log = NULL;
+    tu_run(&log, "grep -c 'follower started' %s/follow.log", c.dir);
+    cr_assert(strncmp(log, "2", 1) == 0, "the follower was not restarted: %s", log);
+    free(log);
     teardown(&c);
 }
 
