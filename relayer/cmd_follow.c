@@ -19,8 +19,6 @@
  *     catchup = tcp://127.0.0.1:7403
  *     key = keys/hub.pub
  */
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +29,7 @@
 #include "relayer/bus.h"
 #include "relayer/cmd.h"
 #include "relayer/config.h"
+#include "relayer/daemon.h"
 #include "relayer/files.h"
 #include "relayer/keyfile.h"
 #include "relayer/log.h"
@@ -60,14 +59,6 @@ static const cfg_key schema[] = {
     {"follow", "relayers", CFG_PATH, 1, 0, 0, F(relayers)}, {"hub", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
     {"hub", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},  {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
 };
-
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stopping = 1;
-}
 
 struct follower {
     follow_config cfg;
@@ -249,7 +240,7 @@ static rl_err follower_run(struct follower *f, rl_why *why)
 {
     uint8_t frame_sink[16];
     rl_err err = RL_OK;
-    while (!stopping && err == RL_OK) {
+    while (!daemon_stopping && err == RL_OK) {
         uint64_t now = mono_ms();
         /* Ask for what is missing; when idle, probe now and then: a lost frame at the end of a
          * burst shows no gap until the hub's head is known. */
@@ -277,26 +268,12 @@ static rl_err follower_run(struct follower *f, rl_why *why)
 
 int cmd_follow(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return EXIT_USAGE;
-        }
-    }
-    if (config == NULL || optind != argc) {
-        fprintf(stderr, "relayer follow: --config is required\n%s", USAGE);
-        return EXIT_USAGE;
-    }
+    int rc;
+    const char *config = daemon_config_arg(argc, argv, "follow", USAGE, &rc);
+    if (config == NULL)
+        return rc;
     log_init("follow", "", LOG_INFO);
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    daemon_trap_signals();
     struct follower *f = calloc(1, sizeof *f);
     if (f == NULL)
         return EXIT_USAGE;
@@ -307,7 +284,7 @@ int cmd_follow(int argc, char **argv)
                  f->cfg.records, f->cfg.catchup);
         err = follower_run(f, &why);
     }
-    int rc = 0;
+    rc = 0;
     if (err == RL_OK) {
         log_info("follower stopped", "head=%llu", (unsigned long long)f->head.seq);
     } else if (f->bad_seq != 0 || err == RL_ERR_SIG) {

@@ -10,8 +10,6 @@
  * SIGTERM or SIGINT the hub finishes what it holds (ingest_flush) and exits 0.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +20,7 @@
 #include "relayer/bus.h"
 #include "relayer/cmd.h"
 #include "relayer/config.h"
+#include "relayer/daemon.h"
 #include "relayer/files.h"
 #include "relayer/hub.h"
 #include "relayer/keyfile.h"
@@ -37,14 +36,6 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
 
 #define TICK_MS 5
 #define CATCHUP_MAX 4096 /* records per CATCHUP answer */
-
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stopping = 1;
-}
 
 /* A received OBS message waiting for its events to settle. */
 struct waiting {
@@ -326,7 +317,7 @@ static void hub_close(struct hub *h)
 static rl_err hub_run(struct hub *h, rl_why *why)
 {
     rl_err err = RL_OK;
-    while (!stopping && err == RL_OK) {
+    while (!daemon_stopping && err == RL_OK) {
         zmq_pollitem_t items[2] = {{h->nodes, 0, ZMQ_POLLIN, 0}, {h->catchup, 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 2, TICK_MS) < 0 && zmq_errno() != EINTR)
             return rl_fail(why, RL_ERR_IO, "zmq_poll: %s", zmq_strerror(zmq_errno()));
@@ -355,26 +346,12 @@ static rl_err hub_run(struct hub *h, rl_why *why)
 
 int cmd_hub(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        default: fputs(USAGE, stderr); return EXIT_USAGE;
-        }
-    }
-    if (config == NULL || optind != argc) {
-        fprintf(stderr, "relayer hub: --config is required\n%s", USAGE);
-        return EXIT_USAGE;
-    }
+    int rc;
+    const char *config = daemon_config_arg(argc, argv, "hub", USAGE, &rc);
+    if (config == NULL)
+        return rc;
     log_init("hub", "hub", LOG_INFO);
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    daemon_trap_signals();
     struct hub *h = calloc(1, sizeof *h);
     if (h == NULL)
         return EXIT_USAGE;
