@@ -20,6 +20,8 @@ static const char *const table_names[TABLE_COUNT_] = {
     [TABLE_VAULTS] = "vaults",
     [TABLE_CONFLICTS] = "conflicts",
     [TABLE_SETS] = "sets",
+    [TABLE_OUTBOX] = "outbox",
+    [TABLE_CURSORS] = "cursors",
 };
 
 struct store {

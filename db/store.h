@@ -33,6 +33,8 @@ enum store_table {
     TABLE_VAULTS,
     TABLE_CONFLICTS,
     TABLE_SETS,
+    TABLE_OUTBOX,    /* a node's signed messages not yet acknowledged: chain id | msg id -> frame */
+    TABLE_CURSORS,   /* a node's per-chain progress: chain name -> next event | next msg id */
     TABLE_COUNT_
 };
 

@@ -16,5 +16,6 @@ int cmd_dev(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_hub(int argc, char **argv);
 int cmd_follow(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ struct load {
     size_t nkeys;
     int *seen_at; /* line each key was first set on; 0: not yet */
     void *dest;
+    const char *foreign;
     rl_err err;
     rl_why *why;
 };
@@ -93,6 +94,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (k == NULL) {
         for (size_t j = i; j < l->nkeys && !section_known; j++)
             section_known = strcmp(l->schema[j].section, section) == 0;
+        if (!section_known && l->foreign != NULL && strncmp(section, l->foreign, strlen(l->foreign)) == 0)
+            return 1; /* another daemon's section */
         fail(l, section, key, section_known ? "unknown key" : "unknown section");
         return 0;
     }
@@ -162,7 +165,13 @@ static int on_key(void *user, const char *section, const char *key, const char *
 
 rl_err cfg_load(const char *path, const cfg_key *schema, size_t nkeys, void *dest, rl_why *why)
 {
-    struct load l = {.path = path, .schema = schema, .nkeys = nkeys, .dest = dest, .why = why};
+    return cfg_load_part(path, schema, nkeys, dest, NULL, why);
+}
+
+rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t nkeys, void *dest, const char *foreign,
+                     rl_why *why)
+{
+    struct load l = {.path = path, .schema = schema, .nkeys = nkeys, .dest = dest, .foreign = foreign, .why = why};
     const char *slash = strrchr(path, '/');
     if (slash != NULL)
         snprintf(l.dir, sizeof l.dir, "%.*s", (int)(slash - path), path);

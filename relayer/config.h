@@ -48,5 +48,9 @@ typedef struct cfg_key {
 
 /* Loads path into dest (which the caller zeroed and filled with defaults) as the schema says. */
 RL_MUST_USE rl_err cfg_load(const char *path, const cfg_key *schema, size_t nkeys, void *dest, rl_why *why);
+/* The same, skipping sections whose name starts with `foreign` and that the schema does not
+ * know: one file configures several daemons (a node's watchers read one [chain.NAME] each). */
+RL_MUST_USE rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t nkeys, void *dest,
+                                 const char *foreign, rl_why *why);
 
 #endif

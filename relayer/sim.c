@@ -115,11 +115,10 @@ bool sim_is_conflict(const sim *s, uint64_t i)
     return false;
 }
 
-/* The deposit event i, as every honest node sees it. */
-static void make_obs(const sim *s, uint64_t i, obs *o)
+void sim_event(const sim_opts *opts, uint64_t i, obs *o)
 {
     uint8_t h[32];
-    uint64_t seed = s->o.seed;
+    uint64_t seed = opts->seed;
     bool l2 = i % 2 == 1;
     memset(o, 0, sizeof *o);
     o->kind = OBS_KIND_DEPOSIT;
@@ -131,7 +130,7 @@ static void make_obs(const sim *s, uint64_t i, obs *o)
     derive(o->block_hash, seed, "block", o->chain_id, o->block_number);
     derive(o->tx_hash, seed, "tx", o->chain_id, i);
     o->log_index = (uint32_t)(i % 4);
-    uint64_t accounts = s->o.events / 10 ? s->o.events / 10 : 1;
+    uint64_t accounts = opts->events / 10 ? opts->events / 10 : 1;
     derive(h, seed, "account", derive64(seed, "pick", i, 0) % accounts, 0);
     memcpy(o->account, h, EVM_ADDR_BYTES);
     uint64_t r = derive64(seed, "amount", i, 0);
@@ -181,7 +180,7 @@ rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to, signed_obs 
                 const relset *set = rotated ? &s->rotated : &s->genesis;
                 unsigned key = set->members[node].id - 1;
                 obs o;
-                make_obs(s, i, &o);
+                sim_event(&s->o, i, &o);
                 bool conflict = sim_is_conflict(s, i);
                 /* An equivocating node: on even conflict events the first node to report lies (no
                  * quorum ever forms), on odd ones the last node does, after the credit. */
@@ -203,7 +202,7 @@ rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to, signed_obs 
                 j->out = &so[k++];
                 /* The liar also sends the honest version later, as a confused node would. */
                 if (lies) {
-                    make_obs(s, i, &o);
+                    sim_event(&s->o, i, &o);
                     struct sign_job *h = &jobs[k];
                     if ((err = obs_encode(h->enc, &o, why)) != RL_OK) {
                         free(so);

@@ -54,6 +54,10 @@ RL_MUST_USE rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to,
 RL_MUST_USE rl_err sim_ingest(const sim *s, pool *p, ingest *g, progress_fn on_progress, void *progress_ctx,
                               rl_why *why);
 
+/* Deposit event i of the stream as an honest node sees it (even i on l1, odd i on l2); needs
+ * only the options, not the keys, so a node's watcher can use it as a development chain. */
+void sim_event(const sim_opts *o, uint64_t i, obs *out);
+
 /* Whether event i is one a node equivocates on. */
 bool sim_is_conflict(const sim *s, uint64_t i);
 

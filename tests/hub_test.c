@@ -74,21 +74,31 @@ static void start_hub(struct cluster *c)
     }
 }
 
-static pid_t spawn(struct cluster *c, const char *what, const char *log_name)
+/* Runs `relayer WHAT --config DIR/CONF.conf [--chain CHAIN]`, its output appended to DIR/CONF.log. */
+static pid_t spawn_with(struct cluster *c, const char *what, const char *conf_name, const char *chain)
 {
     char log[700], conf[700];
-    snprintf(log, sizeof log, "%s/%s", c->dir, log_name);
-    snprintf(conf, sizeof conf, "%s/%s.conf", c->dir, what);
+    snprintf(log, sizeof log, "%s/%s.log", c->dir, conf_name);
+    snprintf(conf, sizeof conf, "%s/%s.conf", c->dir, conf_name);
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, STDERR_FILENO);
         dup2(fd, STDOUT_FILENO);
-        execl(RELAYER_BIN, "relayer", what, "--config", conf, (char *)NULL);
+        if (chain != NULL)
+            execl(RELAYER_BIN, "relayer", what, "--config", conf, "--chain", chain, (char *)NULL);
+        else
+            execl(RELAYER_BIN, "relayer", what, "--config", conf, (char *)NULL);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t spawn(struct cluster *c, const char *what, const char *log_name)
+{
+    (void)log_name;
+    return spawn_with(c, what, what, NULL);
 }
 
 static int stop_pid(pid_t pid, int sig)
@@ -352,6 +362,75 @@ Test(hub, a_follower_killed_and_restarted_catches_up_with_no_gap_and_no_duplicat
     char *log = NULL;
     tu_run(&log, "grep -c 'follower started' %s/follow.log", c.dir);
     cr_assert(strncmp(log, "2", 1) == 0, "the follower was not restarted: %s", log);
+    free(log);
+    teardown(&c);
+}
+
+static uint64_t credited(struct cluster *c)
+{
+    char *out = NULL;
+    if (tu_run(&out, "%s ledger digest --db %s/hub --json", RELAYER_BIN, c->dir) != 0) {
+        free(out);
+        return 0;
+    }
+    const char *p = strstr(out, "\"events_credited\":");
+    uint64_t n = p ? strtoull(p + 18, NULL, 10) : 0;
+    free(out);
+    return n;
+}
+
+Test(hub, watcher_processes_and_the_hub_killed_with_sigkill_still_credit_every_event_once)
+{
+    struct cluster c;
+    setup(&c, 10);
+    enum { EVENTS = 20000, ON_L1 = EVENTS / 2 };
+    pid_t w[3];
+    for (unsigned i = 0; i < 3; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/node%u.conf", c.dir, i + 1);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fprintf(f,
+                "[node]\nkey = keys/node%u.key\nrelayers = relayers.json\ndata = node%u\n"
+                "[hub]\nnodes = ipc://%s/nodes.sock\nkey = keys/hub.pub\n"
+                "[chain.l1]\nsource = sim\nseed = 5\nevents = %d\nper_message = 50\n"
+                "[chain.l2]\nsource = sim\nseed = 5\nevents = %d\n",
+                i + 1, i + 1, c.dir, EVENTS, EVENTS);
+        fclose(f);
+    }
+    start_hub(&c);
+    for (unsigned i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "node%u", i + 1);
+        w[i] = spawn_with(&c, "watch", name, "l1");
+    }
+    bool watcher_killed = false, hub_killed = false;
+    uint64_t n = 0;
+    for (int t = 0; t < 900 && n < ON_L1; t++) { /* up to 90 s */
+        usleep(100000);
+        n = credited(&c);
+        if (!watcher_killed && n >= ON_L1 / 4 && n < ON_L1) {
+            cr_assert(WIFSIGNALED(stop_pid(w[1], SIGKILL)), "watcher 2 had exited");
+            w[1] = spawn_with(&c, "watch", "node2", "l1");
+            watcher_killed = true;
+        }
+        if (!hub_killed && n >= ON_L1 / 2 && n < ON_L1) {
+            kill_and_restart(&c);
+            hub_killed = true;
+        }
+    }
+    cr_assert(watcher_killed && hub_killed, "the kills did not happen (%llu credited)", (unsigned long long)n);
+    cr_assert_eq(n, ON_L1, "%llu of %d events credited", (unsigned long long)n, ON_L1);
+    for (unsigned i = 0; i < 3; i++) {
+        int status = stop_pid(w[i], SIGTERM);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "watcher %u did not stop cleanly (%d)", i + 1, status);
+    }
+    stop_hub(&c, SIGTERM);
+    cr_assert_eq(credited(&c), ON_L1);
+    export_and_verify(&c);
+    char *log = NULL;
+    tu_run(&log, "grep -c 'watcher started' %s/node2.log; grep -c 'hub started' %s/hub.log", c.dir, c.dir);
+    cr_assert(strcmp(log, "2\n2\n") == 0, "watcher 2 and the hub were not both restarted: %s", log);
     free(log);
     teardown(&c);
 }
