@@ -288,6 +288,34 @@ rl_err ledger_vault_gaps(MDB_txn *txn, const store *s, uint64_t chain_id, const 
     return RL_OK;
 }
 
+rl_err ledger_vaults(MDB_txn *txn, const store *s, vault_checkpoint *out, size_t cap, size_t *n, rl_why *why)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    *n = 0;
+    int rc = mdb_cursor_open(txn, store_dbi(s, TABLE_VAULTS), &c);
+    if (rc != 0)
+        return store_err(rc, "vaults", why);
+    rl_err err = RL_OK;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && *n < cap && err == RL_OK;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != VAULT_KEY_BYTES) {
+            err = rl_fail(why, RL_ERR_DB, "%s: vault key has %zu bytes", store_path(s), k.mv_size);
+            break;
+        }
+        vault_checkpoint *cp = &out[*n];
+        cp->chain_id = be64_get(k.mv_data);
+        memcpy(cp->vault, (uint8_t *)k.mv_data + 8, EVM_ADDR_BYTES);
+        uint64_t missing[256];
+        size_t nm;
+        err = ledger_vault_gaps(txn, s, cp->chain_id, cp->vault, &cp->st, missing, 256, &nm, why);
+        cp->gaps = nm;
+        (*n)++;
+    }
+    mdb_cursor_close(c);
+    return err;
+}
+
 /* ---- applying records ---- */
 
 static rl_err event_put(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], uint8_t status, uint64_t seq,

@@ -94,6 +94,18 @@ RL_MUST_USE rl_err ledger_vault_gaps(MDB_txn *txn, const store *s, uint64_t chai
                                      const uint8_t vault[EVM_ADDR_BYTES], vault_state *st, uint64_t *missing,
                                      size_t cap, size_t *n, rl_why *why);
 
+/* Every vault the ledger has seen, with its sequence cursor and how many numbers below its
+ * highest are still missing (gaps to re-observe; counted up to 256). *n gets how many were
+ * written (at most cap). */
+typedef struct vault_checkpoint {
+    uint64_t chain_id;
+    uint8_t vault[EVM_ADDR_BYTES];
+    vault_state st;
+    uint64_t gaps;
+} vault_checkpoint;
+RL_MUST_USE rl_err ledger_vaults(MDB_txn *txn, const store *s, vault_checkpoint *out, size_t cap, size_t *n,
+                                 rl_why *why);
+
 /* One hash over every ledger table, the head's sequence number and the set version, in key
  * order: equal digests mean equal ledger state. The head hash is left out (it covers record
  * timestamps); the log is what `audit verify` checks. Counts come back in stats (NULL allowed). */

@@ -17,5 +17,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_hub(int argc, char **argv);
 int cmd_follow(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_up(int argc, char **argv);
 
 #endif

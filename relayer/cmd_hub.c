@@ -10,9 +10,11 @@
  * SIGTERM or SIGINT the hub finishes what it holds (ingest_flush) and exits 0.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "attest/vec.h"
@@ -47,8 +49,17 @@ struct waiting {
     uint8_t ids[WIRE_OBS_MAX][HASH_BYTES];
 };
 
+/* A node heard from, for `relayer status`. */
+struct peer_seen {
+    char name[NODE_NAME_MAX + 1];
+    uint64_t last_ms, messages;
+};
+
 struct hub {
     hub_config cfg;
+    struct peer_seen peers[CFG_LIST_MAX];
+    size_t npeers;
+    uint64_t status_ms;
     node_key *key;
     node_pub allowed_nodes[CFG_LIST_MAX];
     size_t nallowed;
@@ -99,6 +110,48 @@ static struct waiting *waiting_add(struct hub *h, const uint8_t *route, size_t r
     w->route_len = route_len;
     w->msg_id = msg_id;
     return w;
+}
+
+static void peer_heard(struct hub *h, const char *name)
+{
+    size_t i;
+    for (i = 0; i < h->npeers && strcmp(h->peers[i].name, name) != 0; i++)
+        ;
+    if (i == h->npeers) {
+        if (h->npeers == CFG_LIST_MAX)
+            return;
+        snprintf(h->peers[h->npeers++].name, sizeof h->peers[0].name, "%s", name);
+    }
+    h->peers[i].last_ms = wall_ms();
+    h->peers[i].messages++;
+}
+
+/* DATA/status.json, rewritten every second for `relayer status`. */
+static rl_err write_status(struct hub *h, rl_why *why)
+{
+    const ingest_stats *x = ingest_get_stats(h->g);
+    json_t *peers = json_array();
+    for (size_t i = 0; i < h->npeers; i++)
+        json_array_append_new(peers, json_pack("{s:s, s:I, s:I}", "name", h->peers[i].name, "last_seen_ms",
+                                               (json_int_t)h->peers[i].last_ms, "messages",
+                                               (json_int_t)h->peers[i].messages));
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "updated_ms",
+                          (json_int_t)wall_ms(), "pid", (json_int_t)getpid(), "head_seq",
+                          (json_int_t)ingest_head(h->g)->seq, "awaiting_ack", (json_int_t)h->nwait,
+                          "events_short_of_quorum", (json_int_t)ingest_pending_events(h->g), "peers", peers, "totals",
+                          "observations", (json_int_t)x->received, "verified", (json_int_t)x->verified, "attested",
+                          (json_int_t)x->attested, "conflicts", (json_int_t)x->conflicts, "refused",
+                          (json_int_t)(x->refused + x->bad_signature + x->unknown_signer + x->malformed), "held",
+                          (json_int_t)x->held, "records", (json_int_t)x->records, "commits", (json_int_t)x->commits);
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(j);
+    if (text == NULL)
+        return RL_ERR_NOMEM;
+    char path[CFG_STR_MAX + 16];
+    snprintf(path, sizeof path, "%s/status.json", h->cfg.data);
+    rl_err err = file_write_atomic(path, text, why);
+    free(text);
+    return err;
 }
 
 /* Takes one OBS message: each observation must come from the member that signed it. */
@@ -153,6 +206,7 @@ static void receive(struct hub *h)
                      why.text[0] ? why.text : "not an OBS message");
             continue;
         }
+        peer_heard(h, peer ? peer : "");
         take_obs(h, zmq_msg_data(&route), zmq_msg_size(&route), &m, peer ? peer : "");
     }
     zmq_msg_close(&route);
@@ -338,6 +392,10 @@ static rl_err hub_run(struct hub *h, rl_why *why)
             err = acknowledge(h, why);
         if (err == RL_OK)
             err = serve_catchup(h, why);
+        if (err == RL_OK && mono_ms() - h->status_ms >= 1000) {
+            err = write_status(h, why);
+            h->status_ms = mono_ms();
+        }
     }
     if (err == RL_OK)
         err = ingest_flush(h->g, wall_ms(), why);

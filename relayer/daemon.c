@@ -40,8 +40,11 @@ const char *daemon_config_arg(int argc, char **argv, const char *name, const cha
 
 void daemon_trap_signals(void)
 {
-    struct sigaction sa = {.sa_handler = on_signal};
+    struct sigaction sa = {.sa_handler = on_signal}, old;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    /* Under `relayer up` SIGINT is ignored on purpose (Ctrl-C is the supervisor's to handle, and
+     * it stops its children in order): keep it so. */
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
 }

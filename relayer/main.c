@@ -23,6 +23,8 @@ static const struct subcommand subcommands[] = {
     {"dev", cmd_dev, "developer tools: dev simulate --out DIR --events N --nodes K --threshold M"},
     {"bench", cmd_bench, "benchmarks: bench ingest | bench replay"},
     {"hub", cmd_hub, "the hub daemon: hub --config FILE"},
+    {"up", cmd_up, "a supervised local cluster: up --config cluster.conf"},
+    {"status", cmd_status, "what the hub is doing: status --config hub.conf [--json]"},
     {"watch", cmd_watch, "a node's chain watcher: watch --config FILE --chain NAME"},
     {"follow", cmd_follow, "an audited replica of the hub's ledger: follow --config FILE"},
 };

@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sodium.h>
 #include <time.h>
@@ -66,6 +67,7 @@ static void start_hub(struct cluster *c)
     c->hub = fork();
     cr_assert(c->hub >= 0);
     if (c->hub == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, STDERR_FILENO);
         dup2(fd, STDOUT_FILENO);
@@ -83,6 +85,7 @@ static pid_t spawn_with(struct cluster *c, const char *what, const char *conf_na
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no daemon behind */
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, STDERR_FILENO);
         dup2(fd, STDOUT_FILENO);
@@ -379,15 +382,11 @@ static uint64_t credited(struct cluster *c)
     return n;
 }
 
-Test(hub, watcher_processes_and_the_hub_killed_with_sigkill_still_credit_every_event_once)
+static void write_node_confs(struct cluster *c, int events)
 {
-    struct cluster c;
-    setup(&c, 10);
-    enum { EVENTS = 20000, ON_L1 = EVENTS / 2 };
-    pid_t w[3];
     for (unsigned i = 0; i < 3; i++) {
         char path[700];
-        snprintf(path, sizeof path, "%s/node%u.conf", c.dir, i + 1);
+        snprintf(path, sizeof path, "%s/node%u.conf", c->dir, i + 1);
         FILE *f = fopen(path, "w");
         cr_assert_not_null(f);
         fprintf(f,
@@ -395,9 +394,18 @@ Test(hub, watcher_processes_and_the_hub_killed_with_sigkill_still_credit_every_e
                 "[hub]\nnodes = ipc://%s/nodes.sock\nkey = keys/hub.pub\n"
                 "[chain.l1]\nsource = sim\nseed = 5\nevents = %d\nper_message = 50\n"
                 "[chain.l2]\nsource = sim\nseed = 5\nevents = %d\n",
-                i + 1, i + 1, c.dir, EVENTS, EVENTS);
+                i + 1, i + 1, c->dir, events, events);
         fclose(f);
     }
+}
+
+Test(hub, watcher_processes_and_the_hub_killed_with_sigkill_still_credit_every_event_once)
+{
+    struct cluster c;
+    setup(&c, 10);
+    enum { EVENTS = 20000, ON_L1 = EVENTS / 2 };
+    pid_t w[3];
+    write_node_confs(&c, EVENTS);
     start_hub(&c);
     for (unsigned i = 0; i < 3; i++) {
         char name[16];
@@ -432,6 +440,67 @@ Test(hub, watcher_processes_and_the_hub_killed_with_sigkill_still_credit_every_e
     tu_run(&log, "grep -c 'watcher started' %s/node2.log; grep -c 'hub started' %s/hub.log", c.dir, c.dir);
     cr_assert(strcmp(log, "2\n2\n") == 0, "watcher 2 and the hub were not both restarted: %s", log);
     free(log);
+    teardown(&c);
+}
+
+Test(hub, up_runs_a_supervised_cluster_restarts_a_dead_child_and_stops_on_ctrl_c)
+{
+    struct cluster c;
+    setup(&c, 10);
+    enum { EVENTS = 4000 };
+    write_node_confs(&c, EVENTS);
+    write_follow_conf(&c);
+    char path[700];
+    snprintf(path, sizeof path, "%s/cluster.conf", c.dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "[cluster]\nhub = hub.conf\nnode = node1.conf\nnode = node2.conf\nnode = node3.conf\n"
+               "chains = l1 l2\nfollow = follow.conf\nrestart_min_ms = 100\n");
+    fclose(f);
+    pid_t up = spawn_with(&c, "up", "cluster", NULL);
+    uint64_t n = 0;
+    for (int t = 0; t < 600 && n < EVENTS; t++) {
+        usleep(100000);
+        n = credited(&c);
+    }
+    cr_assert_eq(n, EVENTS, "%llu of %d events credited through the cluster", (unsigned long long)n, EVENTS);
+
+    char *out = NULL;
+    usleep(1200000); /* a fresh status file */
+    cr_assert_eq(tu_run(&out, "%s status --config %s --json", RELAYER_BIN, c.conf), 0, "%s", out);
+    cr_assert(strstr(out, "\"running\":true") != NULL, "%s", out);
+    cr_assert(strstr(out, "\"name\":\"node1\"") && strstr(out, "\"name\":\"node3\""), "%s", out);
+    cr_assert(strstr(out, "\"chain_id\":1,") && strstr(out, "\"chain_id\":10,"), "%s", out);
+    cr_assert(strstr(out, "\"next_seq\":2001") != NULL, "both vaults at their last event: %s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s status --config %s", RELAYER_BIN, c.conf), 0, "%s", out);
+    cr_assert(strstr(out, "hub       running") != NULL, "%s", out);
+    free(out);
+
+    /* A watcher killed outright is restarted by the supervisor. */
+    cr_assert_eq(tu_run(&out, "sed -n 's/.*child=watch:node2.conf:l1 pid=\\([0-9]*\\).*/\\1/p' %s/cluster.log | tail -1",
+                        c.dir), 0);
+    pid_t victim = (pid_t)atoi(out);
+    free(out);
+    cr_assert_gt(victim, 0, "no pid for the node2 l1 watcher in the cluster log");
+    cr_assert_eq(kill(victim, SIGKILL), 0);
+    bool restarted = false;
+    for (int t = 0; t < 50 && !restarted; t++) {
+        usleep(100000);
+        restarted = tu_run(NULL, "grep -q 'child died; restarting.*child=watch:node2.conf:l1' %s/cluster.log && "
+                                 "[ $(grep -c 'child=watch:node2.conf:l1 pid=' %s/cluster.log) -ge 2 ]",
+                           c.dir, c.dir) == 0;
+    }
+    cr_assert(restarted, "the killed watcher was not restarted");
+
+    int status = stop_pid(up, SIGINT);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "up did not stop cleanly (%d)", status);
+    cr_assert_eq(tu_run(NULL, "grep -q 'cluster stopped' %s/cluster.log", c.dir), 0);
+    cr_assert_neq(tu_run(NULL, "pgrep -f 'relayer (hub|watch|follow) --config %s/'", c.dir), 0, "children left running");
+    char hub_digest[65], rep_digest[65];
+    head_of(c.dir, "hub", hub_digest);
+    head_of(c.dir, "replica", rep_digest);
+    cr_assert_str_eq(rep_digest, hub_digest, "the follower's replica differs from the hub");
     teardown(&c);
 }
 

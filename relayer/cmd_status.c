@@ -1,0 +1,178 @@
+/*
+ * cmd_status.c - `relayer status --config hub.conf [--json]`: what the hub is doing.
+ *
+ * The ledger side (head, relayer set version, every vault's sequence cursor and gaps) is read
+ * from the hub's LMDB environment, which any process may read while the hub writes. The live
+ * side (peers heard, messages awaiting acknowledgement, events short of a quorum, totals) comes
+ * from DATA/status.json, which the running hub rewrites every second.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/ledger.h"
+#include "relayer/cmd.h"
+#include "relayer/files.h"
+#include "relayer/hub.h"
+#include "relayer/progress.h"
+
+static const char USAGE[] = "usage: relayer status --config hub.conf [--json]\n"
+                            "\n"
+                            "Prints the hub's head, relayer set, per-chain vault checkpoints, peers heard\n"
+                            "from and pending work.\n";
+
+#define STATUS_FRESH_MS 5000
+#define PEER_CONNECTED_MS 10000
+#define MAX_VAULTS 256
+
+/* The hub's live status, or NULL when it never ran. */
+static json_t *live_status(const hub_config *cfg)
+{
+    char path[CFG_STR_MAX + 16], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/status.json", cfg->data);
+    if (file_read_all(path, 1 << 20, &text, &len, NULL) != RL_OK)
+        return NULL;
+    json_t *j = json_loadb(text, len, 0, NULL);
+    free(text);
+    return j;
+}
+
+static json_t *ledger_status(const hub_config *cfg, rl_why *why)
+{
+    store *st;
+    store_opts so = {.read_only = true};
+    rl_err err = store_open(&st, cfg->data, &so, why);
+    if (err != RL_OK)
+        return NULL;
+    MDB_txn *txn;
+    ledger_head head;
+    vault_checkpoint *v = calloc(MAX_VAULTS, sizeof *v);
+    size_t n = 0;
+    json_t *out = NULL;
+    if (v != NULL && (err = store_read_begin(st, &txn, why)) == RL_OK) {
+        err = ledger_head_get(txn, st, &head, why);
+        if (err == RL_OK)
+            err = ledger_vaults(txn, st, v, MAX_VAULTS, &n, why);
+        store_read_end(txn);
+    }
+    if (v != NULL && err == RL_OK) {
+        json_t *chains = json_array();
+        for (size_t i = 0; i < n; i++) {
+            char addr[43];
+            json_array_append_new(chains, json_pack("{s:I, s:s, s:I, s:I, s:I}", "chain_id", (json_int_t)v[i].chain_id,
+                                                    "vault", evm_addr_to_checksum(v[i].vault, addr), "next_seq",
+                                                    (json_int_t)v[i].st.next, "max_seq", (json_int_t)v[i].st.max,
+                                                    "gaps", (json_int_t)v[i].gaps));
+        }
+        out = json_pack("{s:I, s:i, s:o}", "head_seq", (json_int_t)head.seq, "set_version", (int)head.set_version,
+                        "vaults", chains);
+    }
+    free(v);
+    store_close(st);
+    return out;
+}
+
+static void print_human(const json_t *j)
+{
+    json_t *hub = json_object_get(j, "hub");
+    printf("hub       %s", json_is_true(json_object_get(hub, "running")) ? "running" : "not running");
+    if (json_object_get(hub, "pid"))
+        printf(" (pid %lld, status %lld ms old)", (long long)json_integer_value(json_object_get(hub, "pid")),
+               (long long)json_integer_value(json_object_get(hub, "status_age_ms")));
+    printf("\nhead      seq %lld, relayer set version %lld\n", (long long)json_integer_value(json_object_get(j, "head_seq")),
+           (long long)json_integer_value(json_object_get(j, "set_version")));
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "vaults"), i, e)
+        printf("vault     chain %lld %s: next seq %lld, highest %lld, %lld gaps\n",
+               (long long)json_integer_value(json_object_get(e, "chain_id")),
+               json_string_value(json_object_get(e, "vault")),
+               (long long)json_integer_value(json_object_get(e, "next_seq")),
+               (long long)json_integer_value(json_object_get(e, "max_seq")),
+               (long long)json_integer_value(json_object_get(e, "gaps")));
+    json_array_foreach(json_object_get(j, "peers"), i, e)
+        printf("peer      %-12s %s, last heard %lld ms ago, %lld messages\n",
+               json_string_value(json_object_get(e, "name")),
+               json_is_true(json_object_get(e, "connected")) ? "connected" : "quiet",
+               (long long)json_integer_value(json_object_get(e, "last_seen_ms_ago")),
+               (long long)json_integer_value(json_object_get(e, "messages")));
+    json_t *p = json_object_get(j, "pending");
+    if (p != NULL)
+        printf("pending   %lld messages awaiting acknowledgement, %lld events short of a quorum\n",
+               (long long)json_integer_value(json_object_get(p, "awaiting_ack")),
+               (long long)json_integer_value(json_object_get(p, "events_short_of_quorum")));
+}
+
+int cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    bool as_json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'j': as_json = true; break;
+        case 'h': fputs(USAGE, stdout); return 0;
+        default: fputs(USAGE, stderr); return EXIT_USAGE;
+        }
+    }
+    if (config == NULL || optind != argc) {
+        fprintf(stderr, "relayer status: --config is required\n%s", USAGE);
+        return EXIT_USAGE;
+    }
+    hub_config cfg;
+    rl_why why = {{0}};
+    if (hub_config_load(config, &cfg, &why) != RL_OK) {
+        fprintf(stderr, "relayer status: %s\n", why.text);
+        return EXIT_USAGE;
+    }
+    json_t *out = ledger_status(&cfg, &why);
+    if (out == NULL) {
+        fprintf(stderr, "relayer status: %s: no ledger to read (has the hub run?): %s\n", cfg.data, why.text);
+        return EXIT_USAGE;
+    }
+    json_t *live = live_status(&cfg), *hub = json_object();
+    uint64_t now = wall_ms();
+    bool running = false;
+    if (live != NULL) {
+        json_int_t updated = json_integer_value(json_object_get(live, "updated_ms"));
+        json_int_t pid = json_integer_value(json_object_get(live, "pid"));
+        running = now - (uint64_t)updated < STATUS_FRESH_MS && pid > 0 && kill((pid_t)pid, 0) == 0;
+        json_object_set_new(hub, "pid", json_integer(pid));
+        json_object_set_new(hub, "status_age_ms", json_integer((json_int_t)(now - (uint64_t)updated)));
+        json_t *peers = json_array(), *e;
+        size_t i;
+        json_array_foreach(json_object_get(live, "peers"), i, e) {
+            uint64_t ago = now - (uint64_t)json_integer_value(json_object_get(e, "last_seen_ms"));
+            json_array_append_new(peers, json_pack("{s:O, s:b, s:I, s:O}", "name", json_object_get(e, "name"),
+                                                   "connected", running && ago < PEER_CONNECTED_MS, "last_seen_ms_ago",
+                                                   (json_int_t)ago, "messages", json_object_get(e, "messages")));
+        }
+        json_object_set_new(out, "peers", peers);
+        json_object_set_new(out, "pending",
+                            json_pack("{s:O, s:O}", "awaiting_ack", json_object_get(live, "awaiting_ack"),
+                                      "events_short_of_quorum", json_object_get(live, "events_short_of_quorum")));
+        json_object_set(out, "totals", json_object_get(live, "totals"));
+        json_decref(live);
+    }
+    json_object_set_new(hub, "running", json_boolean(running));
+    json_object_set_new(out, "hub", hub);
+    if (as_json) {
+        char *text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+        puts(text ? text : "{}");
+        free(text);
+    } else {
+        print_human(out);
+    }
+    json_decref(out);
+    return 0;
+}
