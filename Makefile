@@ -85,6 +85,7 @@ $(BUILD)/fuzz-seeds: tests/fuzz/seeds.c tests/fuzz/fuzz.h $(LIB)
 bench: all
 	$(BIN) bench ingest
 	$(BIN) bench replay
+	$(BIN) bench bus
 
 demo: all
 	@scripts/demo.sh $(BIN)

@@ -24,6 +24,7 @@
 
 #include "db/ingest.h"
 #include "db/replay.h"
+#include "relayer/bench.h"
 #include "relayer/cmd.h"
 #include "relayer/files.h"
 #include "relayer/sim.h"
@@ -32,10 +33,13 @@ extern char **environ;
 
 static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "       relayer bench replay [--records N]\n"
+                            "       relayer bench bus [--events N]\n"
                             "\n"
                             "ingest  quorum-signed deposits through verify + quorum + LMDB group commit\n"
                             "        (default 100000 events, 3 nodes, threshold 2)\n"
-                            "replay  `audit verify` over an exported log (default 200000 records)\n";
+                            "replay  `audit verify` over an exported log (default 200000 records)\n"
+                            "bus     3 node processes -> CURVE/TCP -> hub process -> 2 subscribers, against\n"
+                            "        the same stream ingested in process (default 60000 events)\n";
 
 #define VERIFY_JOBS 4096
 #define VERIFY_MEASURE_NS 2000000000ull
@@ -136,6 +140,31 @@ static bool parse_count(int argc, char **argv, const char *name, uint64_t *value
     return optind == argc;
 }
 
+rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *stream, size_t nobs, const char *dir,
+                         ingest_stats *stats, double *secs, rl_why *why)
+{
+    store *st = NULL;
+    ingest *g = NULL;
+    rl_err err = store_open(&st, dir, NULL, why);
+    if (err == RL_OK)
+        err = ingest_open(&g, st, p, &s->genesis, NULL, 0, why);
+    /* Observations arrive as a hub would read them off its sockets: a few thousand at a time. */
+    const size_t arrival = 8192;
+    uint64_t t0 = now_ns();
+    for (size_t off = 0; off < nobs && err == RL_OK; off += arrival) {
+        size_t n = nobs - off < arrival ? nobs - off : arrival;
+        err = ingest_submit(g, stream + off, n, (now_ns() - t0) / 1000000, why);
+    }
+    if (err == RL_OK)
+        err = ingest_flush(g, (now_ns() - t0) / 1000000, why);
+    *secs = (double)(now_ns() - t0) / 1e9;
+    if (err == RL_OK)
+        *stats = *ingest_get_stats(g);
+    ingest_close(g);
+    store_close(st);
+    return err;
+}
+
 static int bench_ingest(int argc, char **argv)
 {
     uint64_t events = 100000;
@@ -144,8 +173,6 @@ static int bench_ingest(int argc, char **argv)
         return EXIT_USAGE;
     }
     pool *p = NULL;
-    store *st = NULL;
-    ingest *g = NULL;
     signed_obs *stream = NULL;
     size_t nobs = 0;
     sim s;
@@ -166,31 +193,17 @@ static int bench_ingest(int argc, char **argv)
     fprintf(stderr, "bench ingest: signing %llu events x 3 nodes (not timed)...\n", (unsigned long long)events);
     if ((err = sim_stream(&s, p, 0, events, &stream, &nobs, &why)) != RL_OK)
         goto done_sim;
-    if ((err = store_open(&st, dir, NULL, &why)) != RL_OK)
-        goto done_sim;
-    if ((err = ingest_open(&g, st, p, &s.genesis, NULL, 0, &why)) != RL_OK)
-        goto done_sim;
-
-    /* Observations arrive as a hub would read them off its sockets: a few thousand at a time. */
     fprintf(stderr, "bench ingest: ingesting %zu observations...\n", nobs);
-    const size_t arrival = 8192;
-    uint64_t t0 = now_ns();
-    for (size_t off = 0; off < nobs && err == RL_OK; off += arrival) {
-        size_t n = nobs - off < arrival ? nobs - off : arrival;
-        err = ingest_submit(g, stream + off, n, (now_ns() - t0) / 1000000, &why);
-    }
-    if (err == RL_OK)
-        err = ingest_flush(g, (now_ns() - t0) / 1000000, &why);
-    uint64_t ns = now_ns() - t0;
-    if (err != RL_OK)
+    ingest_stats stats;
+    double secs;
+    if ((err = bench_ingest_once(p, &s, stream, nobs, dir, &stats, &secs, &why)) != RL_OK)
         goto done_sim;
     double rate_before = rate, rate_after;
     if ((err = verify_rate(p, &rate_after)) != RL_OK)
         goto done_sim;
     rate = (rate_before + rate_after) / 2;
 
-    const ingest_stats *x = ingest_get_stats(g);
-    double secs = (double)ns / 1e9;
+    const ingest_stats *x = &stats;
     double eps = (double)x->attested / secs;
     double sigs_per_event = (double)x->verified / (double)x->attested;
     double bound = rate / sigs_per_event;
@@ -207,8 +220,6 @@ static int bench_ingest(int argc, char **argv)
                          "ratio", eps / bound));
 done_sim:
     free(stream);
-    ingest_close(g);
-    store_close(st);
     sim_fini(&s);
 done:
     pool_free(p);
@@ -325,6 +336,10 @@ int cmd_bench(int argc, char **argv)
         return bench_ingest(argc - 1, argv + 1);
     if (strcmp(argv[1], "replay") == 0)
         return bench_replay(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bus") == 0)
+        return bench_bus(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bus-node") == 0)
+        return bench_bus_node(argc - 1, argv + 1);
     fprintf(stderr, "relayer bench: unknown benchmark '%s'\n%s", argv[1], USAGE);
     return EXIT_USAGE;
 }
