@@ -19,5 +19,6 @@ int cmd_follow(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_up(int argc, char **argv);
+int cmd_relayers(int argc, char **argv);
 
 #endif

@@ -153,3 +153,33 @@ Test(keygen, cli_writes_a_key_pair_and_refuses_to_overwrite)
     free(after);
     tu_rmdir(dir);
 }
+
+Test(relayers, cli_builds_a_genesis_set_from_pub_files_and_refuses_a_minority_threshold)
+{
+    char *dir = tu_tmpdir(), *out = NULL;
+    for (int i = 1; i <= 3; i++)
+        cr_assert_eq(tu_run(NULL, "%s keygen --out %s --name n%d", RELAYER_BIN, dir, i), 0);
+    cr_assert_eq(tu_run(&out, "%s relayers init --threshold 1 --out %s/r.json %s/n1.pub %s/n2.pub %s/n3.pub",
+                        RELAYER_BIN, dir, dir, dir, dir),
+                 2, "%s", out);
+    cr_assert(strstr(out, "not a strict majority") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s relayers init --threshold 2 --out %s/r.json %s/n1.pub %s/n2.pub %s/n3.pub",
+                        RELAYER_BIN, dir, dir, dir, dir),
+                 0, "%s", out);
+    free(out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    relset set;
+    rl_why why = {{0}};
+    cr_assert_eq(relset_load(path, &set, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(set.n, 3);
+    cr_assert_eq(set.threshold, 2);
+    cr_assert_str_eq(set.members[2].pub.name, "n3");
+    cr_assert_eq(tu_run(&out, "%s relayers init --threshold 2 --out %s/r.json %s/n1.pub %s/n2.pub %s/n3.pub",
+                        RELAYER_BIN, dir, dir, dir, dir),
+                 2, "%s", out);
+    cr_assert(strstr(out, "refusing to overwrite") != NULL, "%s", out);
+    free(out);
+    tu_rmdir(dir);
+}
