@@ -22,7 +22,7 @@ static const struct subcommand subcommands[] = {
     {"audit", cmd_audit, "export, verify and replay the attestation log"},
     {"ledger", cmd_ledger, "inspect a ledger: ledger digest --db DIR"},
     {"dev", cmd_dev, "developer tools: dev simulate --out DIR --events N --nodes K --threshold M"},
-    {"bench", cmd_bench, "benchmarks: bench ingest | bench replay"},
+    {"bench", cmd_bench, "benchmarks: bench ingest | bench replay | bench bus"},
     {"hub", cmd_hub, "the hub daemon: hub --config FILE"},
     {"up", cmd_up, "a supervised local cluster: up --config cluster.conf"},
     {"status", cmd_status, "what the hub is doing: status --config hub.conf [--json]"},
