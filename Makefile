@@ -8,7 +8,7 @@
 
 BUILD    ?= build
 CC       ?= cc
-LIBS     := libzmq libsodium lmdb libcurl libsecp256k1 nettle jansson inih
+LIBS     := libzmq libsodium lmdb libcurl libsecp256k1 nettle jansson inih gmp
 CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
 OPT      ?= -O2 -g
 CFLAGS   += $(OPT) -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -fno-strict-aliasing \
@@ -86,6 +86,7 @@ bench: all
 	$(BIN) bench ingest
 	$(BIN) bench replay
 	$(BIN) bench bus
+	$(BIN) bench margin
 
 demo: all
 	@scripts/demo.sh $(BIN)

@@ -20,5 +20,6 @@ int cmd_watch(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_relayers(int argc, char **argv);
+int cmd_margin(int argc, char **argv);
 
 #endif

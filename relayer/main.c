@@ -22,12 +22,13 @@ static const struct subcommand subcommands[] = {
     {"audit", cmd_audit, "export, verify and replay the attestation log"},
     {"ledger", cmd_ledger, "inspect a ledger: ledger digest --db DIR"},
     {"dev", cmd_dev, "developer tools: dev simulate --out DIR --events N --nodes K --threshold M"},
-    {"bench", cmd_bench, "benchmarks: bench ingest | bench replay | bench bus"},
+    {"bench", cmd_bench, "benchmarks: bench ingest | replay | bus | margin"},
     {"hub", cmd_hub, "the hub daemon: hub --config FILE"},
     {"up", cmd_up, "a supervised local cluster: up --config cluster.conf"},
     {"status", cmd_status, "what the hub is doing: status --config hub.conf [--json]"},
     {"watch", cmd_watch, "a node's chain watcher: watch --config FILE --chain NAME"},
     {"follow", cmd_follow, "an audited replica of the hub's ledger: follow --config FILE"},
+    {"margin", cmd_margin, "what-if margin for one account: margin eval FILE.json | -"},
 };
 
 static void usage(FILE *f)
