@@ -13,5 +13,6 @@ RL_MUST_USE rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *st
 
 int bench_bus(int argc, char **argv);
 int bench_bus_node(int argc, char **argv);
+int bench_margin(int argc, char **argv);
 
 #endif

@@ -34,12 +34,15 @@ extern char **environ;
 static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "       relayer bench replay [--records N]\n"
                             "       relayer bench bus [--events N]\n"
+                            "       relayer bench margin [--accounts N]\n"
                             "\n"
                             "ingest  quorum-signed deposits through verify + quorum + LMDB group commit\n"
                             "        (default 100000 events, 3 nodes, threshold 2)\n"
                             "replay  `audit verify` over an exported log (default 200000 records)\n"
                             "bus     3 node processes -> CURVE/TCP -> hub process -> 2 subscribers, against\n"
-                            "        the same stream ingested in process (default 60000 events)\n";
+                            "        the same stream ingested in process (default 60000 events)\n"
+                            "margin  the live calculator in memory: a full sweep, then price ticks that\n"
+                            "        recompute only exposed accounts (default 1000000 accounts)\n";
 
 #define VERIFY_JOBS 4096
 #define VERIFY_MEASURE_NS 2000000000ull
@@ -338,6 +341,8 @@ int cmd_bench(int argc, char **argv)
         return bench_replay(argc - 1, argv + 1);
     if (strcmp(argv[1], "bus") == 0)
         return bench_bus(argc - 1, argv + 1);
+    if (strcmp(argv[1], "margin") == 0)
+        return bench_margin(argc - 1, argv + 1);
     if (strcmp(argv[1], "bus-node") == 0)
         return bench_bus_node(argc - 1, argv + 1);
     fprintf(stderr, "relayer bench: unknown benchmark '%s'\n%s", argv[1], USAGE);
