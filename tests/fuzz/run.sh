@@ -7,9 +7,10 @@ seeds_bin=$1; bins=$2; seconds=$3
 work=$(mktemp -d "${TMPDIR:-/tmp}/rlfuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$seeds_bin" "$work/seeds"
+mkdir -p "$work/seeds/margin" && cp "$(dirname "$0")"/../margin/*.json "$work/seeds/margin/"
 mkdir -p "$bins/findings"
 failed=0
-for t in obs record relset export wire; do
+for t in obs record relset export wire margin; do
   corpus="$bins/corpus/$t"
   mkdir -p "$corpus"
   echo "fuzz_$t: ${seconds}s"
