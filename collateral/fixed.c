@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define POW10_MAX (2 * FIXED_MAX_DECIMALS + 60)
+#define POW10_MAX (2 * FIXED_MAX_DECIMALS + 60) /* see fixed.h */
 
 static mpz_t pow10_table[POW10_MAX + 1];
 static pthread_once_t pow10_once = PTHREAD_ONCE_INIT;

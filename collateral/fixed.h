@@ -54,7 +54,8 @@ void fixed_set_u256(mpz_t out, const u256 *v);
 RL_MUST_USE rl_err fixed_get_i128(i128 *out, const mpz_t v);
 RL_MUST_USE rl_err fixed_get_u256(u256 *out, const mpz_t v);
 
-/* 10^n as an mpz (n <= 2 * FIXED_MAX_DECIMALS + 54), from a table built once per process. */
+/* 10^n as an mpz, from a table built once per process; NULL past 10^132 (twice the largest asset
+ * decimals plus 60: more than any term in margin.c divides by). */
 const mpz_t *fixed_pow10(unsigned n);
 
 #endif

@@ -19,16 +19,20 @@ static const int8_t MOVES[MG_SCENARIOS] = {-3, -2, -1, 0, 1, 2, 3, -6, 6};
 /* Portfolio exposure scale: 10^90 (see above); to micro-dollars divide by 10^84. */
 #define EXPOSURE_DIGITS 90
 
-void mg_ctx_init(mg_ctx *ctx, const mg_book *book)
+rl_err mg_ctx_init(mg_ctx *ctx, const mg_book *book)
 {
-    mpz_inits(ctx->a, ctx->b, ctx->c, ctx->d, ctx->e, ctx->gross, NULL);
     ctx->ngroups = book->ngroups;
     ctx->group_exposure = calloc(ctx->ngroups ? ctx->ngroups : 1, sizeof *ctx->group_exposure);
     ctx->group_touched = calloc(ctx->ngroups ? ctx->ngroups : 1, sizeof *ctx->group_touched);
-    if (ctx->group_exposure == NULL || ctx->group_touched == NULL)
-        abort(); /* a few bytes per group: nothing sensible to do without them */
+    if (ctx->group_exposure == NULL || ctx->group_touched == NULL) {
+        free(ctx->group_exposure);
+        free(ctx->group_touched);
+        return RL_ERR_NOMEM;
+    }
+    mpz_inits(ctx->a, ctx->b, ctx->c, ctx->d, ctx->e, ctx->gross, NULL);
     for (size_t g = 0; g < ctx->ngroups; g++)
         mpz_init(ctx->group_exposure[g]);
+    return RL_OK;
 }
 
 void mg_ctx_fini(mg_ctx *ctx)

@@ -161,7 +161,8 @@ typedef struct mg_ctx {
     size_t ngroups;
 } mg_ctx;
 
-void mg_ctx_init(mg_ctx *ctx, const mg_book *book);
+/* RL_ERR_NOMEM when the per-group arrays cannot be had (nothing to release then). */
+RL_MUST_USE rl_err mg_ctx_init(mg_ctx *ctx, const mg_book *book);
 void mg_ctx_fini(mg_ctx *ctx);
 
 /* The terms, each rounded against the account. They fail only with RL_ERR_OVERFLOW, for inputs

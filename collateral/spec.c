@@ -200,13 +200,10 @@ static rl_err parse_market(mg_book *b, const char *name, const json_t *v, mg_mar
     if (err == RL_OK)
         err = get_e18(v, path, "mark", false, 0, false, NULL, NULL, &m->mark_e18, why);
     if (err == RL_OK)
-        err = get_e18(v, path, "scan", true, -1, false, &ZERO, &ONE, &m->scan_e18, why);
-    if (err == RL_OK) {
-        m->has_scan = m->scan_e18 >= 0;
-        if (!m->has_scan)
-            m->scan_e18 = 0;
+        err = get_e18(v, path, "scan", true, 0, false, &ZERO, &ONE, &m->scan_e18, why);
+    m->has_scan = json_object_get(v, "scan") != NULL;
+    if (err == RL_OK)
         err = group_of(b, v, path, name, &m->group, why);
-    }
     if (err == RL_OK) {
         const json_t *tiers = json_object_get(v, "tiers");
         err = tiers ? parse_tiers(tiers, path, m, why) : rl_fail(why, RL_ERR_ARG, "%s.tiers: missing", path);

@@ -15,4 +15,8 @@ int bench_bus(int argc, char **argv);
 int bench_bus_node(int argc, char **argv);
 int bench_margin(int argc, char **argv);
 
+/* Monotonic nanoseconds, and this process's peak resident set so far in MiB. */
+uint64_t bench_now_ns(void);
+double bench_peak_rss_mb(void);
+
 #endif

@@ -47,14 +47,14 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
 #define VERIFY_JOBS 4096
 #define VERIFY_MEASURE_NS 2000000000ull
 
-static uint64_t now_ns(void)
+uint64_t bench_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static double peak_rss_mb(void)
+double bench_peak_rss_mb(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -77,12 +77,12 @@ static rl_err verify_rate(pool *p, double *rate)
     sodium_memzero(sk, sizeof sk);
     /* Warm up once, then count whole rounds for at least the measuring time. */
     pool_run(p, verify_jobs_fn, jobs, VERIFY_JOBS, 64);
-    uint64_t t0 = now_ns(), done = 0;
-    while (now_ns() - t0 < VERIFY_MEASURE_NS) {
+    uint64_t t0 = bench_now_ns(), done = 0;
+    while (bench_now_ns() - t0 < VERIFY_MEASURE_NS) {
         pool_run(p, verify_jobs_fn, jobs, VERIFY_JOBS, 64);
         done += VERIFY_JOBS;
     }
-    uint64_t ns = now_ns() - t0;
+    uint64_t ns = bench_now_ns() - t0;
     bool all_ok = true;
     for (size_t i = 0; i < VERIFY_JOBS; i++)
         all_ok = all_ok && jobs[i].ok;
@@ -153,14 +153,14 @@ rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *stream, size_t
         err = ingest_open(&g, st, p, &s->genesis, NULL, 0, why);
     /* Observations arrive as a hub would read them off its sockets: a few thousand at a time. */
     const size_t arrival = 8192;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (size_t off = 0; off < nobs && err == RL_OK; off += arrival) {
         size_t n = nobs - off < arrival ? nobs - off : arrival;
-        err = ingest_submit(g, stream + off, n, (now_ns() - t0) / 1000000, why);
+        err = ingest_submit(g, stream + off, n, (bench_now_ns() - t0) / 1000000, why);
     }
     if (err == RL_OK)
-        err = ingest_flush(g, (now_ns() - t0) / 1000000, why);
-    *secs = (double)(now_ns() - t0) / 1e9;
+        err = ingest_flush(g, (bench_now_ns() - t0) / 1000000, why);
+    *secs = (double)(bench_now_ns() - t0) / 1e9;
     if (err == RL_OK)
         *stats = *ingest_get_stats(g);
     ingest_close(g);
@@ -219,7 +219,7 @@ static int bench_ingest(int argc, char **argv)
                          (json_int_t)x->attested, "events_per_s", eps, "verify_per_s_all_cores", rate,
                          "verify_per_s_before", rate_before, "verify_per_s_after", rate_after,
                          "sigs_verified_per_event", sigs_per_event, "bound_events_per_s", bound, "cores",
-                         (int)pool_threads(p), "commits", (json_int_t)x->commits, "peak_rss_mb", peak_rss_mb(),
+                         (int)pool_threads(p), "commits", (json_int_t)x->commits, "peak_rss_mb", bench_peak_rss_mb(),
                          "ratio", eps / bound));
 done_sim:
     free(stream);
@@ -295,9 +295,9 @@ static int bench_replay(int argc, char **argv)
     if (err == RL_OK) {
         fprintf(stderr, "bench replay: audit verify...\n");
         replay_opts ro = {.genesis = &genesis, .pool = p};
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         err = replay_file(file, &ro, &sum, &fail);
-        ns = now_ns() - t0;
+        ns = bench_now_ns() - t0;
         if (err != RL_OK)
             why = fail.why;
     }
@@ -317,7 +317,7 @@ static int bench_replay(int argc, char **argv)
                              (json_int_t)sum.records, "records_per_s", rps, "verify_per_s_all_cores", rate,
                              "verify_per_s_before", rate_before, "verify_per_s_after", rate_after,
                              "sigs_per_record", sigs_per_record, "bound_records_per_s", bound, "cores",
-                             (int)pool_threads(p), "peak_rss_mb", peak_rss_mb(), "ratio", rps / bound));
+                             (int)pool_threads(p), "peak_rss_mb", bench_peak_rss_mb(), "ratio", rps / bound));
     }
     pool_free(p);
     rm_rf(dir);

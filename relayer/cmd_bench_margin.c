@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "collateral/accounts.h"
 #include "relayer/bench.h"
@@ -26,13 +24,6 @@
 #define POSITIONS 4
 #define TICKS 21 /* odd: the median is one tick */
 #define SWEEPS 3
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t rnd(uint64_t *st, uint64_t n)
 {
@@ -127,13 +118,19 @@ int bench_margin(int argc, char **argv)
     if (err == RL_OK)
         err = mg_accounts_index(&s, &why);
     mg_ctx ctx;
-    mg_ctx_init(&ctx, &book);
+    if (err == RL_OK && (err = mg_ctx_init(&ctx, &book)) != RL_OK)
+        rl_fail(&why, err, "out of memory for the calculator's context");
+    if (err != RL_OK) {
+        fprintf(stderr, "bench margin: %s\n", why.text[0] ? why.text : rl_strerror(err));
+        mg_accounts_fini(&s);
+        return EXIT_USAGE;
+    }
     uint64_t sweeps[SWEEPS], ticks[TICKS];
     size_t exposed = 0;
     for (int r = 0; r < SWEEPS && err == RL_OK; r++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         err = mg_accounts_sweep(&s, &ctx, &why);
-        sweeps[r] = now_ns() - t0;
+        sweeps[r] = bench_now_ns() - t0;
         fprintf(stderr, "bench margin: sweep %d: %.1f ms\n", r + 1, (double)sweeps[r] / 1e6);
     }
     size_t status_count[3] = {0, 0, 0};
@@ -141,9 +138,9 @@ int bench_margin(int argc, char **argv)
         status_count[s.fig[i].status]++;
     for (int r = 0; r < TICKS && err == RL_OK; r++) {
         assets[RARE].price_e18 = (i128)(300 + (r % 2 ? 40 : -40) + r) * FIXED_E18;
-        uint64_t t0 = now_ns();
+        uint64_t t0 = bench_now_ns();
         err = mg_accounts_reprice_asset(&s, &ctx, RARE, &exposed, &why);
-        ticks[r] = now_ns() - t0;
+        ticks[r] = bench_now_ns() - t0;
     }
     mg_ctx_fini(&ctx);
     if (err != RL_OK) {
@@ -155,9 +152,7 @@ int bench_margin(int argc, char **argv)
     qsort(ticks, TICKS, sizeof ticks[0], cmp_u64);
     double sweep_ms = (double)sweeps[SWEEPS / 2] / 1e6, tick_ms = (double)ticks[TICKS / 2] / 1e6;
     double fraction = (double)exposed / (double)s.n;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double rss_mb = (double)ru.ru_maxrss / 1024.0;
+    double rss_mb = bench_peak_rss_mb();
     printf("margin: %zu accounts: sweep %.1f ms (median of %d), %.0f ns per position; %zu healthy, %zu margin "
            "call, %zu liquidatable\n",
            s.n, sweep_ms, SWEEPS, (double)sweeps[SWEEPS / 2] / (double)(s.n * POSITIONS), status_count[0],

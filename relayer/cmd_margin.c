@@ -39,13 +39,15 @@ static int eval(const char *file)
         return EXIT_USAGE;
     }
     mg_ctx ctx;
-    mg_ctx_init(&ctx, &spec.book);
     mg_result r;
-    err = mg_evaluate(&ctx, &spec.book, &spec.account, spec.has_withdraw ? &spec.withdraw : NULL, &r, &why);
-    mg_ctx_fini(&ctx);
+    err = mg_ctx_init(&ctx, &spec.book);
+    if (err == RL_OK) {
+        err = mg_evaluate(&ctx, &spec.book, &spec.account, spec.has_withdraw ? &spec.withdraw : NULL, &r, &why);
+        mg_ctx_fini(&ctx);
+    }
     int rc = 0;
     if (err != RL_OK) {
-        fprintf(stderr, "relayer margin eval: %s: %s\n", file, why.text);
+        fprintf(stderr, "relayer margin eval: %s: %s\n", file, why.text[0] ? why.text : rl_strerror(err));
         rc = EXIT_USAGE;
     } else {
         json_t *out = mg_result_to_json(&spec, &r);

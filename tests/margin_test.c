@@ -30,7 +30,7 @@ static json_t *eval_ok(const char *query)
     cr_assert_eq(mg_spec_parse(root, &s, &why), RL_OK, "%s", why.text);
     json_decref(root);
     mg_ctx ctx;
-    mg_ctx_init(&ctx, &s.book);
+    cr_assert_eq(mg_ctx_init(&ctx, &s.book), RL_OK);
     mg_result r;
     cr_assert_eq(mg_evaluate(&ctx, &s.book, &s.account, s.has_withdraw ? &s.withdraw : NULL, &r, &why), RL_OK, "%s",
                  why.text);
@@ -418,7 +418,7 @@ static void world_init(struct world *w, const char *mode)
     snprintf(w->spec.book.chains[0], MG_NAME_MAX, "l1");
     snprintf(w->spec.book.chains[1], MG_NAME_MAX, "l2");
     w->spec.book.nchains = 2;
-    mg_ctx_init(&w->ctx, &w->spec.book);
+    cr_assert_eq(mg_ctx_init(&w->ctx, &w->spec.book), RL_OK);
 }
 
 static void world_fini(struct world *w)

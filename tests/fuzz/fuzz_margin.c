@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     mg_ctx ctx;
-    mg_ctx_init(&ctx, &s.book);
+    fuzz_require(mg_ctx_init(&ctx, &s.book) == RL_OK, "no context for a small book");
     mg_result r;
     err = mg_evaluate(&ctx, &s.book, &s.account, s.has_withdraw ? &s.withdraw : NULL, &r, &why);
     if (err == RL_OK) {
