@@ -9,6 +9,8 @@
 #include <uthash.h>
 
 #include "attest/bytes.h"
+#include "attest/decision.h"
+#include "attest/request.h"
 
 #define VSEQ_KEY_BYTES (8 + EVM_ADDR_BYTES + 8)
 
@@ -34,6 +36,7 @@ struct audit {
     struct seen_event *events;
     struct seen_key *vseqs;
     struct seen_key *accounts;
+    struct seen_key *keys; /* request and decision keys: each logged once */
     audit_summary sum;
 };
 
@@ -69,6 +72,10 @@ void audit_free(audit *a)
         HASH_DEL(a->accounts, k);
         free(k);
     }
+    HASH_ITER(hh, a->keys, k, kt) {
+        HASH_DEL(a->keys, k);
+        free(k);
+    }
     free(a);
 }
 
@@ -76,11 +83,11 @@ uint64_t audit_expected_seq(const audit *a) { return a->next_seq; }
 const relset *audit_set(const audit *a) { return &a->set; }
 void audit_get_summary(const audit *a, audit_summary *out) { *out = a->sum; }
 
-static void job_add(verify_job *jobs, size_t *n, const relset_member *m, const uint8_t msg[HASH_BYTES],
+static void job_add(verify_job *jobs, size_t *n, const uint8_t pk[ED25519_PK_BYTES], const uint8_t msg[HASH_BYTES],
                     const uint8_t sig[ED25519_SIG_BYTES], uint64_t tag)
 {
     verify_job *j = &jobs[(*n)++];
-    memcpy(j->pk, m->pub.ed25519, ED25519_PK_BYTES);
+    memcpy(j->pk, pk, ED25519_PK_BYTES);
     memcpy(j->msg, msg, HASH_BYTES);
     memcpy(j->sig, sig, ED25519_SIG_BYTES);
     j->tag = tag;
@@ -96,7 +103,7 @@ static rl_err sigs_jobs(const relset *set, const sig_list *sigs, const uint8_t m
         if (m == NULL)
             return rl_fail(why, RL_ERR_SIGNER, "%s: signer %u is not in relayer set version %u", what,
                            sigs->e[i].member, set->version);
-        job_add(jobs, njobs, m, msg, sigs->e[i].sig, tag);
+        job_add(jobs, njobs, m->pub.ed25519, msg, sigs->e[i].sig, tag);
     }
     return RL_OK;
 }
@@ -302,6 +309,86 @@ done:
     return err;
 }
 
+static rl_err check_price(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    payload_price *p = malloc(sizeof *p);
+    if (p == NULL)
+        return RL_ERR_NOMEM;
+    rl_err err = payload_price_decode(p, r, why);
+    if (err == RL_OK && p->n < a->set.threshold)
+        err = rl_fail(why, RL_ERR_QUORUM, "price of %s has %u observations, threshold is %u", p->feed, p->n,
+                      a->set.threshold);
+    for (unsigned i = 0; i < p->n && err == RL_OK; i++) {
+        const relset_member *m = relset_find(&a->set, p->e[i].member);
+        uint8_t h[HASH_BYTES];
+        if (m == NULL) {
+            err = rl_fail(why, RL_ERR_SIGNER, "price of %s: signer %u is not in relayer set version %u", p->feed,
+                          p->e[i].member, a->set.version);
+            break;
+        }
+        price_content_hash(h, p->e[i].bytes);
+        job_add(jobs, njobs, m->pub.ed25519, h, p->e[i].sig, r->seq);
+    }
+    if (err == RL_OK)
+        a->sum.prices++;
+    free(p);
+    return err;
+}
+
+/* A request or decision key, logged once. */
+static rl_err key_once(audit *a, const uint8_t key[HASH_BYTES], const char *what, rl_why *why)
+{
+    if (key_find(a->keys, key, HASH_BYTES) != NULL)
+        return rl_fail(why, RL_ERR_DUPLICATE, "%s logged twice", what);
+    struct seen_key *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return RL_ERR_NOMEM;
+    memcpy(k->key, key, HASH_BYTES);
+    HASH_ADD(hh, a->keys, key, HASH_BYTES, k);
+    return RL_OK;
+}
+
+static rl_err check_request(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    request q;
+    uint8_t key[HASH_BYTES], msg[HASH_BYTES];
+    const uint8_t *sig;
+    rl_err err = request_decode(&q, r->payload, r->payload_len, why);
+    if (err != RL_OK)
+        return err;
+    request_key(key, q.venue, q.nonce);
+    if ((err = key_once(a, key, "venue request (same venue key and nonce)", why)) != RL_OK)
+        return err;
+    request_sig_parts(r->payload, r->payload_len, msg, &sig);
+    job_add(jobs, njobs, q.venue, msg, sig, r->seq);
+    a->sum.requests++;
+    return RL_OK;
+}
+
+static rl_err check_decision(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    decision *d = malloc(sizeof *d);
+    if (d == NULL)
+        return RL_ERR_NOMEM;
+    uint8_t key[HASH_BYTES], msg[HASH_BYTES];
+    const uint8_t *sig;
+    rl_err err = decision_decode(d, r->payload, r->payload_len, why);
+    if (err == RL_OK && d->basis >= r->seq)
+        err = rl_fail(why, RL_ERR_STATE, "decision based on record %llu, which is not before it",
+                      (unsigned long long)d->basis);
+    if (err == RL_OK) {
+        decision_key(key, d);
+        err = key_once(a, key, "decision (same basis, kind, account and request)", why);
+    }
+    if (err == RL_OK) {
+        decision_sig_parts(r->payload, r->payload_len, msg, &sig);
+        job_add(jobs, njobs, d->calculator, msg, sig, r->seq);
+        a->sum.decisions++;
+    }
+    free(d);
+    return err;
+}
+
 rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, size_t *njobs, rl_why *why)
 {
     record r;
@@ -320,7 +407,10 @@ rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, si
     switch (r.type) {
     case RECORD_SET: err = check_set(a, &r, jobs, njobs, why); break;
     case RECORD_ATTEST: err = check_attest(a, &r, jobs, njobs, why); break;
-    default: err = check_conflict(a, &r, jobs, njobs, why); break;
+    case RECORD_CONFLICT: err = check_conflict(a, &r, jobs, njobs, why); break;
+    case RECORD_PRICE: err = check_price(a, &r, jobs, njobs, why); break;
+    case RECORD_REQUEST: err = check_request(a, &r, jobs, njobs, why); break;
+    default: err = check_decision(a, &r, jobs, njobs, why); break;
     }
     if (err != RL_OK) {
         *njobs = first_job;

@@ -30,6 +30,16 @@ static inline uint64_t be64_get(const uint8_t *p)
     return ((uint64_t)be32_get(p) << 32) | be32_get(p + 4);
 }
 
+static inline void be128_put(uint8_t *p, unsigned __int128 v)
+{
+    be64_put(p, (uint64_t)(v >> 64));
+    be64_put(p + 8, (uint64_t)v);
+}
+static inline unsigned __int128 be128_get(const uint8_t *p)
+{
+    return ((unsigned __int128)be64_get(p) << 64) | be64_get(p + 8);
+}
+
 /* A cursor over input that never reads past the end: every take reports whether the bytes were
  * there, so decoders check once per field instead of doing offset arithmetic. */
 typedef struct reader {

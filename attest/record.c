@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "attest/bytes.h"
+#include "attest/decision.h"
+#include "attest/request.h"
 
 const char *record_type_name(uint8_t type)
 {
@@ -14,13 +16,16 @@ const char *record_type_name(uint8_t type)
     case RECORD_SET: return "set";
     case RECORD_ATTEST: return "attest";
     case RECORD_CONFLICT: return "conflict";
+    case RECORD_PRICE: return "price";
+    case RECORD_REQUEST: return "request";
+    case RECORD_DECISION: return "decision";
     default: return "unknown";
     }
 }
 
 static bool type_known(uint8_t type)
 {
-    return type == RECORD_SET || type == RECORD_ATTEST || type == RECORD_CONFLICT;
+    return type >= RECORD_SET && type <= RECORD_DECISION;
 }
 
 rl_err record_encode(const record *r, uint8_t *out, size_t *len, rl_why *why)
@@ -81,12 +86,32 @@ rl_err record_decode(record *r, const uint8_t *in, size_t len, rl_why *why)
         payload_attest p;
         return payload_attest_decode(&p, r, why);
     }
-    default: {
+    case RECORD_CONFLICT: {
         payload_conflict *p = malloc(sizeof *p);
         if (p == NULL)
             return RL_ERR_NOMEM;
         rl_err err = payload_conflict_decode(p, r, why);
         free(p);
+        return err;
+    }
+    case RECORD_PRICE: {
+        payload_price *p = malloc(sizeof *p);
+        if (p == NULL)
+            return RL_ERR_NOMEM;
+        rl_err err = payload_price_decode(p, r, why);
+        free(p);
+        return err;
+    }
+    case RECORD_REQUEST: {
+        request q;
+        return request_decode(&q, r->payload, r->payload_len, why);
+    }
+    default: {
+        decision *d = malloc(sizeof *d);
+        if (d == NULL)
+            return RL_ERR_NOMEM;
+        rl_err err = decision_decode(d, r->payload, r->payload_len, why);
+        free(d);
         return err;
     }
     }
@@ -266,4 +291,62 @@ rl_err payload_conflict_decode(payload_conflict *p, const record *rec, rl_why *w
     if (memcmp(p->a.obs, p->b.obs, OBS_BYTES) == 0)
         return rl_fail(why, RL_ERR_DECODE, "conflict record: variants are identical");
     return no_trailing(&r, "conflict record", why);
+}
+
+/* ---- PRICE ---- */
+
+rl_err payload_price_encode(const payload_price *p, uint8_t *out, size_t *len, rl_why *why)
+{
+    if (p->n == 0 || p->n > RELSET_MAX_MEMBERS)
+        return rl_fail(why, RL_ERR_ARG, "price record: %u observations, 1 to %d allowed", p->n, RELSET_MAX_MEMBERS);
+    rl_err err = name16_put(out, p->feed, "price record feed", why);
+    if (err != RL_OK)
+        return err;
+    uint8_t *q = out + PRICE_FEED_BYTES;
+    *q++ = p->n;
+    for (unsigned i = 0; i < p->n; i++) {
+        price_obs o;
+        if ((err = price_decode(&o, p->e[i].bytes, PRICE_OBS_BYTES, why)) != RL_OK)
+            return err;
+        if (strcmp(o.feed, p->feed) != 0)
+            return rl_fail(why, RL_ERR_ARG, "price record of %s: observation %u is of %s", p->feed, i, o.feed);
+        if (i > 0 && p->e[i].member <= p->e[i - 1].member)
+            return rl_fail(why, RL_ERR_ARG, "price record: members not strictly ascending");
+        memcpy(q, p->e[i].bytes, PRICE_OBS_BYTES), q += PRICE_OBS_BYTES;
+        be16_put(q, p->e[i].member), q += 2;
+        memcpy(q, p->e[i].sig, ED25519_SIG_BYTES), q += ED25519_SIG_BYTES;
+    }
+    *len = (size_t)(q - out);
+    return RL_OK;
+}
+
+rl_err payload_price_decode(payload_price *p, const record *rec, rl_why *why)
+{
+    reader r = {rec->payload, rec->payload_len};
+    const uint8_t *feed = reader_take(&r, PRICE_FEED_BYTES);
+    if (feed == NULL || !reader_u8(&r, &p->n))
+        return rl_fail(why, RL_ERR_DECODE, "price record: truncated");
+    rl_err err = name16_get(p->feed, feed, "price record feed", why);
+    if (err != RL_OK)
+        return err;
+    if (p->n == 0 || p->n > RELSET_MAX_MEMBERS)
+        return rl_fail(why, RL_ERR_DECODE, "price record: %u observations, 1 to %d allowed", p->n,
+                       RELSET_MAX_MEMBERS);
+    for (unsigned i = 0; i < p->n; i++) {
+        signed_price *e = &p->e[i];
+        price_obs o;
+        if (!reader_copy(&r, e->bytes, PRICE_OBS_BYTES) || !reader_u16(&r, &e->member) ||
+            !reader_copy(&r, e->sig, ED25519_SIG_BYTES))
+            return rl_fail(why, RL_ERR_DECODE, "price record: observation %u of %u truncated", i + 1, p->n);
+        if ((err = price_decode(&o, e->bytes, PRICE_OBS_BYTES, why)) != RL_OK) {
+            rl_why_prefix(why, "price record observation %u: ", i + 1);
+            return err;
+        }
+        if (strcmp(o.feed, p->feed) != 0)
+            return rl_fail(why, RL_ERR_DECODE, "price record of %s: observation %u is of %s", p->feed, i + 1, o.feed);
+        if (i > 0 && e->member <= p->e[i - 1].member)
+            return rl_fail(why, RL_ERR_DECODE, "price record: members not strictly ascending (%u after %u)", e->member,
+                           p->e[i - 1].member);
+    }
+    return no_trailing(&r, "price record", why);
 }

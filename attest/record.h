@@ -33,6 +33,10 @@
  *             reason 1: same event id, different content; reason 2: same vault sequence number,
  *             different event. credited = 1 when A had already been credited before B arrived
  *             (the credit stands; the record is the alert). B never credits.
+ *   PRICE     feed (16) | n (1) | n x (price observation (48) | member (2) | sig (64))
+ *             members strictly ascending, n >= the threshold of the set in force (price.h)
+ *   REQUEST   a venue's signed request (request.h), as the venue sent it
+ *   DECISION  a calculator's signed decision (decision.h), as the calculator sent it
  */
 #ifndef RL_RECORD_H
 #define RL_RECORD_H
@@ -43,6 +47,7 @@
 #include "attest/hash.h"
 #include "attest/keys.h"
 #include "attest/obs.h"
+#include "attest/price.h"
 #include "attest/relset.h"
 
 #define RECORD_VERSION 1
@@ -55,6 +60,9 @@ enum record_type {
     RECORD_SET = 1,
     RECORD_ATTEST = 2,
     RECORD_CONFLICT = 3,
+    RECORD_PRICE = 4,
+    RECORD_REQUEST = 5,
+    RECORD_DECISION = 6,
 };
 
 enum conflict_reason {
@@ -101,6 +109,12 @@ typedef struct payload_conflict {
     signed_variant a, b;
 } payload_conflict;
 
+typedef struct payload_price {
+    char feed[PRICE_FEED_BYTES + 1];
+    uint8_t n;
+    signed_price e[RELSET_MAX_MEMBERS];
+} payload_price;
+
 /* Encodes header + payload into out (RECORD_MAX_BYTES); *len gets the length. */
 RL_MUST_USE rl_err record_encode(const record *r, uint8_t *out, size_t *len, rl_why *why);
 /* Decodes the header and checks the payload is well-formed for its type (but not signatures
@@ -112,11 +126,14 @@ void record_hash(uint8_t out[HASH_BYTES], const uint8_t *enc, size_t len);
 RL_MUST_USE rl_err payload_set_encode(const payload_set *p, uint8_t *out, size_t *len, rl_why *why);
 RL_MUST_USE rl_err payload_attest_encode(const payload_attest *p, uint8_t *out, size_t *len, rl_why *why);
 RL_MUST_USE rl_err payload_conflict_encode(const payload_conflict *p, uint8_t *out, size_t *len, rl_why *why);
+RL_MUST_USE rl_err payload_price_encode(const payload_price *p, uint8_t *out, size_t *len, rl_why *why);
 
 /* Payload parsers; strict, exactly payload_len bytes. */
 RL_MUST_USE rl_err payload_set_decode(payload_set *p, const record *r, rl_why *why);
 RL_MUST_USE rl_err payload_attest_decode(payload_attest *p, const record *r, rl_why *why);
 RL_MUST_USE rl_err payload_conflict_decode(payload_conflict *p, const record *r, rl_why *why);
+/* Also checks each observation decodes and is of the record's feed. */
+RL_MUST_USE rl_err payload_price_decode(payload_price *p, const record *r, rl_why *why);
 
 const char *record_type_name(uint8_t type);
 

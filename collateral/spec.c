@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/hex.h"
+#include "attest/price.h"
+
 #define MAX_ITEMS 65535 /* assets, markets, chains, groups: indexed by uint16_t */
 #define JPATH_MAX 192 /* a JSON path in an error: "account.positions[12].collateral[3]" */
 
@@ -126,19 +129,23 @@ static rl_err group_of(mg_book *b, const json_t *obj, const char *path, const ch
 
 static const i128 ZERO = 0, ONE = FIXED_E18;
 
-static rl_err parse_asset(mg_book *b, const char *name, const json_t *v, mg_asset *a, rl_why *why)
+/* live: the risk parameters of the live calculator, where prices come from the log only (a price
+ * or mark is refused) and feeds and token addresses are named. */
+static rl_err parse_asset(mg_book *b, const char *name, const json_t *v, bool live, mg_asset *a, rl_why *why)
 {
     char path[JPATH_MAX];
     snprintf(path, sizeof path, "assets.%s", name);
     static const char *const fields[] = {"price", "decimals", "haircut", "seize_priority", "group", "scan", NULL};
+    static const char *const lfields[] = {"decimals", "haircut", "seize_priority", "group", "scan", "feed", "tokens",
+                                          NULL};
     json_int_t dec = 0, prio = 0;
     rl_err err = need_object(v, path, why);
     if (err == RL_OK)
         err = name_copy(a->name, name, path, why);
     if (err == RL_OK)
-        err = only_fields(v, path, fields, why);
+        err = only_fields(v, path, live ? lfields : fields, why);
     if (err == RL_OK)
-        err = get_e18(v, path, "price", false, 0, false, NULL, NULL, &a->price_e18, why);
+        err = get_e18(v, path, "price", live, 0, false, NULL, NULL, &a->price_e18, why);
     if (err == RL_OK)
         err = get_int(v, path, "decimals", 0, FIXED_MAX_DECIMALS, &dec, why);
     if (err == RL_OK)
@@ -187,18 +194,19 @@ static rl_err parse_tiers(const json_t *tiers, const char *path, mg_market *m, r
     return RL_OK;
 }
 
-static rl_err parse_market(mg_book *b, const char *name, const json_t *v, mg_market *m, rl_why *why)
+static rl_err parse_market(mg_book *b, const char *name, const json_t *v, bool live, mg_market *m, rl_why *why)
 {
     char path[JPATH_MAX];
     snprintf(path, sizeof path, "markets.%s", name);
     static const char *const fields[] = {"mark", "tiers", "group", "scan", "vol", NULL};
+    static const char *const lfields[] = {"tiers", "group", "scan", "vol", "feed", NULL};
     rl_err err = need_object(v, path, why);
     if (err == RL_OK)
         err = name_copy(m->name, name, path, why);
     if (err == RL_OK)
-        err = only_fields(v, path, fields, why);
+        err = only_fields(v, path, live ? lfields : fields, why);
     if (err == RL_OK)
-        err = get_e18(v, path, "mark", false, 0, false, NULL, NULL, &m->mark_e18, why);
+        err = get_e18(v, path, "mark", live, 0, false, NULL, NULL, &m->mark_e18, why);
     if (err == RL_OK)
         err = get_e18(v, path, "scan", true, 0, false, &ZERO, &ONE, &m->scan_e18, why);
     m->has_scan = json_object_get(v, "scan") != NULL;
@@ -219,9 +227,9 @@ static rl_err parse_market(mg_book *b, const char *name, const json_t *v, mg_mar
         if (err == RL_OK)
             err = only_fields(vol, vp, vfields, why);
         if (err == RL_OK)
-            err = get_e18(vol, vp, "sigma", false, 0, false, NULL, NULL, &m->sigma_e18, why);
-        if (err == RL_OK)
             err = get_e18(vol, vp, "sigma_ref", false, 0, false, &tiny, NULL, &m->sigma_ref_e18, why);
+        if (err == RL_OK) /* live: where the EWMA starts, sigma_ref unless given */
+            err = get_e18(vol, vp, "sigma", live, m->sigma_ref_e18, false, NULL, NULL, &m->sigma_e18, why);
         if (err == RL_OK)
             err = get_e18(vol, vp, "cap", false, 0, false, &ONE, NULL, &m->cap_e18, why);
     }
@@ -410,61 +418,53 @@ static rl_err parse_account(mg_spec *s, const json_t *acct, rl_why *why)
     return RL_OK;
 }
 
-rl_err mg_spec_parse(const json_t *root, mg_spec *s, rl_why *why)
+/* assets, markets and params into b; `fields` are the top-level fields allowed. In a query,
+ * portfolio mode (portfolio) needs the portfolio parameters; live, they default to a floor of 0
+ * and a maintenance ratio of 1. */
+static rl_err parse_book(const json_t *root, const char *what, const char *const *fields, bool live, bool portfolio,
+                         mg_book *b, rl_why *why)
 {
-    memset(s, 0, sizeof *s);
-    static const char *const fields[] = {"assets", "markets", "params", "account", NULL};
-    rl_err err = need_object(root, "the query", why);
+    rl_err err = need_object(root, what, why);
     if (err == RL_OK)
-        err = only_fields(root, "the query", fields, why);
+        err = only_fields(root, what, fields, why);
     const json_t *assets = json_object_get(root, "assets"), *markets = json_object_get(root, "markets");
     if (err == RL_OK && (assets == NULL || need_object(assets, "assets", why) != RL_OK))
         err = rl_fail(why, RL_ERR_ARG, "assets: expected an object of assets by name");
     if (err == RL_OK && markets != NULL && need_object(markets, "markets", why) != RL_OK)
         err = RL_ERR_ARG;
     if (err != RL_OK)
-        goto fail;
-    mg_book *b = &s->book;
+        return err;
     b->nassets = json_object_size(assets);
     b->nmarkets = markets ? json_object_size(markets) : 0;
-    if (b->nassets > MAX_ITEMS || b->nmarkets > MAX_ITEMS) {
-        err = rl_fail(why, RL_ERR_ARG, "at most %d assets and %d markets", MAX_ITEMS, MAX_ITEMS);
-        goto fail;
-    }
+    if (b->nassets > MAX_ITEMS || b->nmarkets > MAX_ITEMS)
+        return rl_fail(why, RL_ERR_ARG, "at most %d assets and %d markets", MAX_ITEMS, MAX_ITEMS);
     b->assets = calloc(b->nassets ? b->nassets : 1, sizeof *b->assets);
     b->markets = calloc(b->nmarkets ? b->nmarkets : 1, sizeof *b->markets);
-    if (b->assets == NULL || b->markets == NULL) {
-        err = rl_fail(why, RL_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
+    if (b->assets == NULL || b->markets == NULL)
+        return rl_fail(why, RL_ERR_NOMEM, "out of memory");
     const char *name;
     json_t *v;
     size_t i = 0;
     json_object_foreach((json_t *)assets, name, v) {
-        if ((err = parse_asset(b, name, v, &b->assets[i++], why)) != RL_OK)
-            goto fail;
+        if ((err = parse_asset(b, name, v, live, &b->assets[i++], why)) != RL_OK)
+            return err;
     }
     i = 0;
     if (markets != NULL) {
         json_object_foreach((json_t *)markets, name, v) {
-            if ((err = parse_market(b, name, v, &b->markets[i++], why)) != RL_OK)
-                goto fail;
+            if ((err = parse_market(b, name, v, live, &b->markets[i++], why)) != RL_OK)
+                return err;
         }
     }
     const json_t *params = json_object_get(root, "params");
-    const json_t *acct = json_object_get(root, "account");
-    if (acct == NULL) {
-        err = rl_fail(why, RL_ERR_ARG, "account: missing");
-        goto fail;
-    }
-    const json_t *mode = json_object_get(acct, "mode");
-    bool portfolio = json_is_string(mode) && strcmp(json_string_value(mode), "portfolio") == 0;
     static const char *const pfields[] = {"liquidation_fee", "portfolio_floor", "portfolio_mm_ratio", NULL};
-    const json_t *empty = json_object();
+    static const char *const lpfields[] = {"liquidation_fee", "portfolio_floor", "portfolio_mm_ratio", "ewma_lambda",
+                                           NULL};
+    json_t *empty = json_object();
     const json_t *p = params ? params : empty;
     err = need_object(p, "params", why);
     if (err == RL_OK)
-        err = only_fields(p, "params", pfields, why);
+        err = only_fields(p, "params", live ? lpfields : pfields, why);
     if (err == RL_OK)
         err = get_e18(p, "params", "liquidation_fee", true, 0, false, &ZERO, &ONE, &b->params.liquidation_fee_e18, why);
     if (err == RL_OK)
@@ -473,13 +473,24 @@ rl_err mg_spec_parse(const json_t *root, mg_spec *s, rl_why *why)
     if (err == RL_OK)
         err = get_e18(p, "params", "portfolio_mm_ratio", !portfolio, FIXED_E18, false, &ZERO, &ONE,
                       &b->params.portfolio_mm_ratio_e18, why);
-    json_decref((json_t *)empty);
+    json_decref(empty);
+    return err;
+}
+
+rl_err mg_spec_parse(const json_t *root, mg_spec *s, rl_why *why)
+{
+    memset(s, 0, sizeof *s);
+    static const char *const fields[] = {"assets", "markets", "params", "account", NULL};
+    const json_t *acct = json_object_get(root, "account");
+    const json_t *mode = json_object_get(acct, "mode");
+    bool portfolio = json_is_string(mode) && strcmp(json_string_value(mode), "portfolio") == 0;
+    rl_err err = parse_book(root, "the query", fields, false, portfolio, &s->book, why);
+    if (err == RL_OK && acct == NULL)
+        err = rl_fail(why, RL_ERR_ARG, "account: missing");
     if (err == RL_OK)
         err = parse_account(s, acct, why);
-    if (err == RL_OK)
-        return RL_OK;
-fail:
-    mg_spec_fini(s);
+    if (err != RL_OK)
+        mg_spec_fini(s);
     return err;
 }
 
@@ -493,6 +504,186 @@ void mg_spec_fini(mg_spec *s)
     free(s->positions);
     free(s->pos_collateral);
     memset(s, 0, sizeof *s);
+}
+
+/* ---- live risk parameters ------------------------------------------------------------------ */
+
+#define HASH_DOMAIN_RISK "rly.risk.v1"
+
+static rl_err parse_tokens(mg_risk *r, size_t asset, const json_t *tokens, rl_why *why)
+{
+    const mg_book *b = &r->book;
+    char path[JPATH_MAX];
+    snprintf(path, sizeof path, "assets.%s.tokens", b->assets[asset].name);
+    if (tokens == NULL)
+        return rl_fail(why, RL_ERR_ARG, "%s: missing (which token is this asset on which chain)", path);
+    rl_err err = need_object(tokens, path, why);
+    const char *chain;
+    json_t *v;
+    json_object_foreach((json_t *)tokens, chain, v) {
+        if (err != RL_OK)
+            break;
+        int c = name_index(&r->book.chains, &r->book.nchains, chain, false);
+        if (c < 0)
+            return rl_fail(why, RL_ERR_ARG, "%s.%s: no chain \"%s\" in chains", path, chain, chain);
+        if (!json_is_string(v))
+            return rl_fail(why, RL_ERR_ARG, "%s.%s: expected a \"0x...\" address", path, chain);
+        mg_token *t = &r->tokens[r->ntokens];
+        const char *hex = json_string_value(v);
+        if (strncmp(hex, "0x", 2) != 0 || hex_decode(t->address, EVM_ADDR_BYTES, hex + 2, "token address", why) != RL_OK)
+            return rl_fail(why, RL_ERR_ARG, "%s.%s: \"%s\" is not a 20-byte 0x address", path, chain, hex);
+        t->chain = (uint16_t)c;
+        t->asset = (uint16_t)asset;
+        t->chain_id = r->chain_ids[c];
+        for (size_t j = 0; j < r->ntokens; j++)
+            if (r->tokens[j].chain_id == t->chain_id && memcmp(r->tokens[j].address, t->address, EVM_ADDR_BYTES) == 0)
+                return rl_fail(why, RL_ERR_ARG, "%s.%s: token %s is already asset %s on that chain", path, chain, hex,
+                               b->assets[r->tokens[j].asset].name);
+        r->ntokens++;
+    }
+    return err;
+}
+
+static rl_err feed_of(const json_t *obj, const char *path, const char *own, char out[MG_NAME_MAX], rl_why *why)
+{
+    const char *f;
+    rl_err err = get_string(obj, path, "feed", true, &f, why);
+    if (err != RL_OK)
+        return err;
+    f = f ? f : own;
+    uint8_t enc[PRICE_FEED_BYTES];
+    if ((err = name16_put(enc, f, "feed", why)) != RL_OK) {
+        rl_why_prefix(why, "%s.feed: ", path);
+        return err;
+    }
+    snprintf(out, MG_NAME_MAX, "%s", f);
+    return RL_OK;
+}
+
+rl_err mg_risk_parse(const json_t *root, mg_risk *r, rl_why *why)
+{
+    memset(r, 0, sizeof *r);
+    static const char *const fields[] = {"chains", "assets", "markets", "params", "prices", NULL};
+    mg_book *b = &r->book;
+    rl_err err = parse_book(root, "the risk parameters", fields, true, false, b, why);
+    const json_t *chains = json_object_get(root, "chains");
+    if (err == RL_OK && (chains == NULL || !json_is_object(chains) || json_object_size(chains) == 0))
+        err = rl_fail(why, RL_ERR_ARG, "chains: expected an object of chain ids by name");
+    if (err == RL_OK && ((r->chain_ids = calloc(json_object_size(chains), sizeof *r->chain_ids)) == NULL ||
+                         (r->asset_feed = calloc(b->nassets + 1, sizeof *r->asset_feed)) == NULL ||
+                         (r->market_feed = calloc(b->nmarkets + 1, sizeof *r->market_feed)) == NULL))
+        err = RL_ERR_NOMEM;
+    const char *name;
+    json_t *v;
+    if (err == RL_OK) {
+        json_object_foreach((json_t *)chains, name, v) {
+            char path[JPATH_MAX];
+            snprintf(path, sizeof path, "chains.%s", name);
+            if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+                err = rl_fail(why, RL_ERR_ARG, "%s: expected a positive integer chain id", path);
+                break;
+            }
+            if (strlen(name) == 0 || strlen(name) >= MG_NAME_MAX) {
+                err = rl_fail(why, RL_ERR_ARG, "%s: a name of 1..%d characters", path, MG_NAME_MAX - 1);
+                break;
+            }
+            for (size_t j = 0; j < b->nchains; j++)
+                if (r->chain_ids[j] == (uint64_t)json_integer_value(v))
+                    err = rl_fail(why, RL_ERR_ARG, "%s: chain id %lld is also %s", path,
+                                  (long long)json_integer_value(v), b->chains[j]);
+            int c = err == RL_OK ? name_index(&b->chains, &b->nchains, name, true) : 0;
+            if (err == RL_OK && c < 0)
+                err = RL_ERR_NOMEM;
+            if (err != RL_OK)
+                break;
+            r->chain_ids[c] = (uint64_t)json_integer_value(v);
+        }
+    }
+    const json_t *assets = json_object_get(root, "assets"), *markets = json_object_get(root, "markets");
+    size_t ntok = 0, i = 0;
+    json_object_foreach((json_t *)assets, name, v) {
+        const json_t *t = json_object_get(v, "tokens");
+        ntok += json_is_object(t) ? json_object_size(t) : 0;
+    }
+    if (err == RL_OK && (r->tokens = calloc(ntok + 1, sizeof *r->tokens)) == NULL)
+        err = RL_ERR_NOMEM;
+    if (err == RL_OK) {
+        json_object_foreach((json_t *)assets, name, v) {
+            char path[JPATH_MAX];
+            snprintf(path, sizeof path, "assets.%s", name);
+            if ((err = parse_tokens(r, i, json_object_get(v, "tokens"), why)) != RL_OK ||
+                (err = feed_of(v, path, name, r->asset_feed[i], why)) != RL_OK)
+                break;
+            i++;
+        }
+    }
+    i = 0;
+    if (err == RL_OK && markets != NULL) {
+        json_object_foreach((json_t *)markets, name, v) {
+            char path[JPATH_MAX];
+            snprintf(path, sizeof path, "markets.%s", name);
+            if ((err = feed_of(v, path, name, r->market_feed[i++], why)) != RL_OK)
+                break;
+        }
+    }
+    const json_t *params = json_object_get(root, "params");
+    static const i128 lo = 0, hi = FIXED_E18 - 1;
+    if (err == RL_OK)
+        err = get_e18(params ? params : root, "params", "ewma_lambda", true, FIXED_E18 / 100 * 94, false, &lo, &hi,
+                      &r->ewma_lambda_e18, why);
+    const json_t *prices = json_object_get(root, "prices");
+    static const char *const pfields[] = {"max_deviation", "max_age_ms", NULL};
+    json_int_t age = 0;
+    if (err == RL_OK && prices == NULL)
+        err = rl_fail(why, RL_ERR_ARG, "prices: missing ({\"max_deviation\": \"0.02\", \"max_age_ms\": 60000})");
+    if (err == RL_OK)
+        err = need_object(prices, "prices", why);
+    if (err == RL_OK)
+        err = only_fields(prices, "prices", pfields, why);
+    if (err == RL_OK)
+        err = get_e18(prices, "prices", "max_deviation", false, 0, false, &ZERO, &ONE, &r->max_dev_e18, why);
+    if (err == RL_OK)
+        err = get_int(prices, "prices", "max_age_ms", 1, 86400000, &age, why);
+    r->max_age_ms = (uint64_t)age;
+    char *canon = err == RL_OK ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (err == RL_OK && canon == NULL)
+        err = RL_ERR_NOMEM;
+    if (canon != NULL) {
+        hash_domain(r->digest, HASH_DOMAIN_RISK, canon, strlen(canon));
+        free(canon);
+    }
+    if (err != RL_OK)
+        mg_risk_fini(r);
+    return err;
+}
+
+void mg_risk_fini(mg_risk *r)
+{
+    free(r->book.assets);
+    free(r->book.markets);
+    free(r->book.chains);
+    free(r->book.groups);
+    free(r->chain_ids);
+    free(r->tokens);
+    free(r->asset_feed);
+    free(r->market_feed);
+    memset(r, 0, sizeof *r);
+}
+
+const mg_token *mg_risk_token(const mg_risk *r, uint64_t chain_id, const uint8_t address[EVM_ADDR_BYTES])
+{
+    for (size_t i = 0; i < r->ntokens; i++)
+        if (r->tokens[i].chain_id == chain_id && memcmp(r->tokens[i].address, address, EVM_ADDR_BYTES) == 0)
+            return &r->tokens[i];
+    return NULL;
+}
+
+const mg_token *mg_risk_token_at(const mg_risk *r, uint16_t chain, uint16_t asset)
+{
+    for (size_t i = 0; i < r->ntokens; i++)
+        if (r->tokens[i].chain == chain && r->tokens[i].asset == asset)
+            return &r->tokens[i];
+    return NULL;
 }
 
 /* ---- output --------------------------------------------------------------------------------- */

@@ -28,6 +28,8 @@
 
 #include <jansson.h>
 
+#include "attest/hash.h"
+#include "attest/keys.h"
 #include "collateral/margin.h"
 
 typedef struct mg_spec {
@@ -39,6 +41,47 @@ typedef struct mg_spec {
     bool has_withdraw;
     mg_withdraw withdraw;
 } mg_spec;
+
+/*
+ * The live calculator's risk parameters (`relayer margin --config`, its `risk` file): the same
+ * assets, markets and params as a query, without an account, plus where things come from:
+ *
+ *   { "chains":  { NAME: chain_id, ... },
+ *     "assets":  { NAME: {... but no "price" (prices come from the log), ["feed"] (default: NAME),
+ *                          "tokens": { CHAIN: "0x<token address; 0x00..00 for the native coin>" }} },
+ *     "markets": { NAME: {... but no "mark", ["feed"] (default: NAME),
+ *                          ["vol": {"sigma_ref", "cap", ["sigma"] (where the EWMA starts)}]} },
+ *     "params":  { ..., ["ewma_lambda"] (default "0.94") },
+ *     "prices":  { "max_deviation": "0.02", "max_age_ms": 60000 } }
+ *
+ * digest = BLAKE2b-256(personal "rly.risk.v1", the JSON re-serialised compact with sorted keys):
+ * every decision names the parameters it was made under.
+ */
+typedef struct mg_token {
+    uint16_t chain, asset;
+    uint64_t chain_id;
+    uint8_t address[EVM_ADDR_BYTES];
+} mg_token;
+
+typedef struct mg_risk {
+    mg_book book;        /* prices and marks are 0: the calculator sets them from the log */
+    uint64_t *chain_ids; /* per book chain */
+    mg_token *tokens;
+    size_t ntokens;
+    char (*asset_feed)[MG_NAME_MAX];
+    char (*market_feed)[MG_NAME_MAX];
+    i128 ewma_lambda_e18;
+    i128 max_dev_e18;
+    uint64_t max_age_ms;
+    uint8_t digest[HASH_BYTES];
+} mg_risk;
+
+RL_MUST_USE rl_err mg_risk_parse(const json_t *root, mg_risk *out, rl_why *why);
+void mg_risk_fini(mg_risk *r);
+/* The token of (chain id, address), or NULL when it is not collateral. */
+const mg_token *mg_risk_token(const mg_risk *r, uint64_t chain_id, const uint8_t address[EVM_ADDR_BYTES]);
+/* The token of (chain, asset) indices, or NULL. */
+const mg_token *mg_risk_token_at(const mg_risk *r, uint16_t chain, uint16_t asset);
 
 /* Parses and validates a query; on failure why names the JSON path and the problem. */
 RL_MUST_USE rl_err mg_spec_parse(const json_t *root, mg_spec *out, rl_why *why);

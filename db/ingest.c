@@ -24,10 +24,11 @@ enum item_kind {
     ITEM_ATTEST,   /* payload: attest payload */
     ITEM_CONFLICT, /* payload: conflict payload, complete */
     ITEM_LATE,     /* payload: attest-format variant B; A is looked up at commit */
+    ITEM_RECORD,   /* payload: a record of `type` built elsewhere (price, request, decision) */
 };
 
 struct item {
-    uint8_t kind;
+    uint8_t kind, type;
     size_t off, len; /* payload in the arena */
 };
 
@@ -163,14 +164,14 @@ static void alert(ingest *g, const char *what, const char *why)
 
 /* ---- pending items ---- */
 
-static rl_err item_push(ingest *g, uint8_t kind, const uint8_t *payload, size_t len, uint64_t now_ms)
+static rl_err item_push(ingest *g, uint8_t kind, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms)
 {
     struct pending *p = &g->fill;
     if (!vec_reserve((void **)&p->items, &p->cap, p->n + 1, sizeof *p->items, 1024) ||
         !vec_reserve((void **)&p->arena, &p->arena_cap, p->len + len, 1, 1 << 20))
         return RL_ERR_NOMEM;
     memcpy(p->arena + p->len, payload, len);
-    p->items[p->n++] = (struct item){kind, p->len, len};
+    p->items[p->n++] = (struct item){kind, type, p->len, len};
     p->len += len;
     if (p->n == 1)
         p->first_ms = now_ms;
@@ -269,6 +270,8 @@ static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *paylo
     case RL_ERR_STATE:
     case RL_ERR_OVERFLOW:
     case RL_ERR_DECODE:
+    case RL_ERR_QUORUM:
+    case RL_ERR_SIGNER:
     case RL_ERR_ARG: {
         /* The record was refused before anything was written: note it, go on with the rest. */
         struct refusal *f = &g->refusals[g->nrefusals++];
@@ -302,6 +305,8 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
     const uint8_t *payload = g->flight.arena + it->off;
     if (it->kind == ITEM_CONFLICT)
         return append(txn, g, RECORD_CONFLICT, payload, it->len, head, i, why);
+    if (it->kind == ITEM_RECORD)
+        return append(txn, g, it->type, payload, it->len, head, i, why);
     rl_err err = RL_OK;
     /* An attestation usually just applies. When another event already took its vault sequence
      * number (a re-mined transaction, or a lying quorum) it must never credit: both are logged
@@ -641,7 +646,7 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
             b.sigs.e[0].member = c->so.member;
             memcpy(b.sigs.e[0].sig, c->so.sig, ED25519_SIG_BYTES);
             if ((err = payload_attest_encode(&b, buf, &len, NULL)) != RL_OK ||
-                (err = item_push(g, ITEM_LATE, buf, len, now_ms)) != RL_OK ||
+                (err = item_push(g, ITEM_LATE, RECORD_ATTEST, buf, len, now_ms)) != RL_OK ||
                 (err = settled_mark(g, c->id, c->content, false)) != RL_OK)
                 return err;
             g->st.conflicts++;
@@ -658,14 +663,14 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
             break;
         case QUORUM_ATTESTED:
             if ((err = payload_attest_encode(&res->attest, buf, &len, NULL)) != RL_OK ||
-                (err = item_push(g, ITEM_ATTEST, buf, len, now_ms)) != RL_OK ||
+                (err = item_push(g, ITEM_ATTEST, RECORD_ATTEST, buf, len, now_ms)) != RL_OK ||
                 (err = settled_mark(g, c->id, c->content, true)) != RL_OK)
                 return err;
             g->st.attested++;
             break;
         case QUORUM_CONFLICT:
             if ((err = payload_conflict_encode(&res->conflict, buf, &len, NULL)) != RL_OK ||
-                (err = item_push(g, ITEM_CONFLICT, buf, len, now_ms)) != RL_OK ||
+                (err = item_push(g, ITEM_CONFLICT, RECORD_CONFLICT, buf, len, now_ms)) != RL_OK ||
                 (err = settled_mark(g, c->id, c->content, false)) != RL_OK)
                 return err;
             g->st.conflicts++;
@@ -789,6 +794,19 @@ rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms,
 {
     g->st.received += n;
     rl_err err = run(g, in, n, now_ms, why);
+    if (err == RL_OK && commit_due(g, now_ms))
+        err = commit(g, now_ms, why);
+    return err;
+}
+
+rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms, rl_why *why)
+{
+    if (type != RECORD_PRICE && type != RECORD_REQUEST && type != RECORD_DECISION)
+        return rl_fail(why, RL_ERR_ARG, "ingest_append: records of type %s are built by ingest itself",
+                       record_type_name(type));
+    if (len > RECORD_MAX_PAYLOAD)
+        return rl_fail(why, RL_ERR_ARG, "ingest_append: payload of %zu bytes", len);
+    rl_err err = item_push(g, ITEM_RECORD, type, payload, len, now_ms);
     if (err == RL_OK && commit_due(g, now_ms))
         err = commit(g, now_ms, why);
     return err;

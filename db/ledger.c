@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "attest/bytes.h"
+#include "attest/decision.h"
+#include "attest/request.h"
 
 #define BAL_KEY_BYTES (EVM_ADDR_BYTES + 8 + EVM_ADDR_BYTES)
 #define VSEQ_KEY_BYTES (8 + EVM_ADDR_BYTES + 8)
@@ -443,6 +445,76 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
     return err;
 }
 
+static rl_err key_put(MDB_txn *txn, const store *s, const uint8_t key[HASH_BYTES], uint64_t seq, const char *what,
+                      rl_why *why)
+{
+    uint8_t v[8];
+    be64_put(v, seq);
+    MDB_val k = {HASH_BYTES, (void *)key}, val = {sizeof v, v};
+    int rc = mdb_put(txn, store_dbi(s, TABLE_KEYS), &k, &val, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return rl_fail(why, RL_ERR_DUPLICATE, "%s already logged at record %llu", what,
+                       (unsigned long long)be64_get(val.mv_data)); /* NOOVERWRITE returns the existing value */
+    return rc == 0 ? RL_OK : store_err(rc, "put key", why);
+}
+
+rl_err ledger_key_get(MDB_txn *txn, const store *s, const uint8_t key[HASH_BYTES], uint64_t *log_seq)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_KEYS), key, HASH_BYTES, &v, NULL);
+    if (err == RL_OK && v.mv_size == 8)
+        *log_seq = be64_get(v.mv_data);
+    return err;
+}
+
+static rl_err apply_price(MDB_txn *txn, const store *s, const record *r, const ledger_head *head, rl_why *why)
+{
+    payload_price *p = malloc(sizeof *p);
+    relset *set = malloc(sizeof *set);
+    rl_err err = p == NULL || set == NULL ? RL_ERR_NOMEM : payload_price_decode(p, r, why);
+    if (err == RL_OK)
+        err = ledger_set_get(txn, s, head->set_version, set, why);
+    for (unsigned i = 0; i < (err == RL_OK ? p->n : 0u) && err == RL_OK; i++)
+        if (relset_find(set, p->e[i].member) == NULL)
+            err = rl_fail(why, RL_ERR_SIGNER, "price of %s: signer %u is not in relayer set version %u", p->feed,
+                          p->e[i].member, set->version);
+    if (err == RL_OK && p->n < set->threshold)
+        err = rl_fail(why, RL_ERR_QUORUM, "price of %s has %u observations, threshold is %u", p->feed, p->n,
+                      set->threshold);
+    free(p);
+    free(set);
+    return err;
+}
+
+static rl_err apply_request(MDB_txn *txn, const store *s, const record *r, rl_why *why)
+{
+    request q;
+    uint8_t key[HASH_BYTES];
+    rl_err err = request_decode(&q, r->payload, r->payload_len, why);
+    if (err != RL_OK)
+        return err;
+    request_key(key, q.venue, q.nonce);
+    return key_put(txn, s, key, r->seq, "venue request with this nonce", why);
+}
+
+static rl_err apply_decision(MDB_txn *txn, const store *s, const record *r, rl_why *why)
+{
+    decision *d = malloc(sizeof *d);
+    if (d == NULL)
+        return RL_ERR_NOMEM;
+    uint8_t key[HASH_BYTES];
+    rl_err err = decision_decode(d, r->payload, r->payload_len, why);
+    if (err == RL_OK && d->basis >= r->seq)
+        err = rl_fail(why, RL_ERR_STATE, "decision based on record %llu, which is not before it",
+                      (unsigned long long)d->basis);
+    if (err == RL_OK) {
+        decision_key(key, d);
+        err = key_put(txn, s, key, r->seq, "decision", why);
+    }
+    free(d);
+    return err;
+}
+
 static rl_err apply_conflict(MDB_txn *txn, const store *s, const record *r, rl_why *why)
 {
     payload_conflict *p = malloc(sizeof *p);
@@ -532,6 +604,9 @@ rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
     case RECORD_SET: err = apply_set(txn, s, &r, &head, why); break;
     case RECORD_ATTEST: err = apply_attest(txn, s, &r, why); break;
     case RECORD_CONFLICT: err = apply_conflict(txn, s, &r, why); break;
+    case RECORD_PRICE: err = apply_price(txn, s, &r, &head, why); break;
+    case RECORD_REQUEST: err = apply_request(txn, s, &r, why); break;
+    case RECORD_DECISION: err = apply_decision(txn, s, &r, why); break;
     default: err = rl_fail(why, RL_ERR_DECODE, "unknown record type %u", r.type);
     }
     if (err != RL_OK)
@@ -601,6 +676,7 @@ static rl_err digest_table(MDB_txn *txn, const store *s, enum store_table t, has
     case TABLE_RESERVATIONS: st->reservations = count; break;
     case TABLE_CONFLICTS: st->conflicts = count; break;
     case TABLE_VAULTS: st->vaults = count; break;
+    case TABLE_KEYS: st->keys = count; break;
     case TABLE_VAULT_SEQS: st->gaps -= count; break; /* VAULTS is digested first */
     default: break;
     }
@@ -610,7 +686,8 @@ static rl_err digest_table(MDB_txn *txn, const store *s, enum store_table t, has
 rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledger_stats *stats, rl_why *why)
 {
     static const enum store_table tables[] = {TABLE_BALANCES, TABLE_RESERVATIONS, TABLE_EVENTS, TABLE_VAULTS,
-                                              TABLE_VAULT_SEQS, TABLE_CONFLICTS,  TABLE_SETS};
+                                              TABLE_VAULT_SEQS, TABLE_CONFLICTS,  TABLE_SETS,
+                                              TABLE_KEYS};
     ledger_stats st = {0};
     hash_ctx h;
     hash_init(&h, HASH_DOMAIN_LEDGER);

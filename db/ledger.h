@@ -9,6 +9,9 @@
  * fails a check writes nothing, so the caller may skip it and carry on in the same transaction.
  * An attestation of an event already settled is refused with RL_ERR_DUPLICATE; one claiming a
  * vault sequence number another event holds, with RL_ERR_CONFLICT (the hub logs a conflict).
+ * A venue request or calculator decision whose key is logged already is refused with
+ * RL_ERR_DUPLICATE; a price record with fewer observations than the threshold, with
+ * RL_ERR_QUORUM.
  *
  * Signatures are not checked here: the hub verified them before building the record and the
  * auditor verifies them before replaying (audit.h).
@@ -23,6 +26,7 @@
  *                 between them without a vault_seqs entry are gaps to re-observe.
  *   conflicts     event_id (32)  ->  log seq (8) of the CONFLICT record (one alert per event)
  *   sets          version (4)  ->  relayer set encoding
+ *   keys          request or decision key (32)  ->  log seq (8): each is logged once
  *   meta          "head" -> seq (8) | record hash (32);  "set" -> version (4)
  */
 #ifndef RL_LEDGER_H
@@ -69,6 +73,8 @@ RL_MUST_USE rl_err ledger_event_get(MDB_txn *txn, const store *s, const uint8_t 
 RL_MUST_USE rl_err ledger_vault_seq_get(MDB_txn *txn, const store *s, uint64_t chain_id,
                                         const uint8_t vault[EVM_ADDR_BYTES], uint64_t vault_seq,
                                         uint8_t event_id[HASH_BYTES], uint64_t *log_seq);
+/* The log sequence number of a request or decision key (RL_ERR_NOTFOUND when not logged). */
+RL_MUST_USE rl_err ledger_key_get(MDB_txn *txn, const store *s, const uint8_t key[HASH_BYTES], uint64_t *log_seq);
 RL_MUST_USE rl_err ledger_conflict_logged(MDB_txn *txn, const store *s, const uint8_t event_id[HASH_BYTES],
                                           bool *logged);
 
@@ -110,7 +116,7 @@ RL_MUST_USE rl_err ledger_vaults(MDB_txn *txn, const store *s, vault_checkpoint 
  * order: equal digests mean equal ledger state. The head hash is left out (it covers record
  * timestamps); the log is what `audit verify` checks. Counts come back in stats (NULL allowed). */
 typedef struct ledger_stats {
-    uint64_t balances, accounts, events_credited, events_conflicted, conflicts, reservations, vaults, gaps;
+    uint64_t balances, accounts, events_credited, events_conflicted, conflicts, reservations, vaults, gaps, keys;
     ledger_head head;
 } ledger_stats;
 RL_MUST_USE rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledger_stats *stats,

@@ -22,6 +22,7 @@ static const char *const table_names[TABLE_COUNT_] = {
     [TABLE_SETS] = "sets",
     [TABLE_OUTBOX] = "outbox",
     [TABLE_CURSORS] = "cursors",
+    [TABLE_KEYS] = "keys",
 };
 
 struct store {

@@ -35,6 +35,7 @@ enum store_table {
     TABLE_SETS,
     TABLE_OUTBOX,    /* a node's signed messages not yet acknowledged: chain id | msg id -> frame */
     TABLE_CURSORS,   /* a node's per-chain progress: chain name -> next event | next msg id */
+    TABLE_KEYS,      /* idempotency keys of requests and decisions -> log seq */
     TABLE_COUNT_
 };
 

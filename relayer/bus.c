@@ -20,6 +20,7 @@ static const char *const role_names[BUS_ROLE_COUNT_] = {
     [BUS_ROLE_NODE] = "nodes",
     [BUS_ROLE_VENUE] = "venues",
     [BUS_ROLE_SUBSCRIBER] = "subscribers",
+    [BUS_ROLE_CALCULATOR] = "calculators",
 };
 
 struct allowed {

@@ -25,6 +25,7 @@ typedef enum bus_role {
     BUS_ROLE_NODE,       /* relayer nodes: observations, co-signatures */
     BUS_ROLE_VENUE,      /* venues: positions, withdrawal requests */
     BUS_ROLE_SUBSCRIBER, /* read-only: the log stream and catch-up */
+    BUS_ROLE_CALCULATOR, /* the margin calculator: decisions */
     BUS_ROLE_COUNT_
 } bus_role;
 

@@ -6,8 +6,12 @@
  * through ingest (verify on every core, quorum, group commit); a message is acknowledged once
  * every observation in it is settled in a committed record, so a node resends what was not
  * acknowledged and apply stays idempotent. Every committed record is published, numbered, on a
- * PUB socket, and a ROUTER socket (role "subscribers") serves catch-up: "records from N". On
- * SIGTERM or SIGINT the hub finishes what it holds (ingest_flush) and exits 0.
+ * PUB socket, and a ROUTER socket (role "subscribers") serves catch-up: "records from N".
+ * Nodes also send signed price observations; a quorum of them within the deviation limit becomes
+ * a PRICE record (hubprice.h). Venues submit signed requests and the calculator its signed
+ * decisions on sockets of their own roles; each is checked (its signer must be the sending peer),
+ * logged once by its key, and acknowledged once committed. On SIGTERM or SIGINT the hub finishes
+ * what it holds (ingest_flush) and exits 0.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -17,6 +21,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "attest/decision.h"
+#include "attest/request.h"
 #include "attest/vec.h"
 #include "db/ingest.h"
 #include "relayer/bus.h"
@@ -25,6 +31,7 @@
 #include "relayer/daemon.h"
 #include "relayer/files.h"
 #include "relayer/hub.h"
+#include "relayer/hubprice.h"
 #include "relayer/keyfile.h"
 #include "relayer/log.h"
 #include "relayer/progress.h"
@@ -38,9 +45,14 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
 
 #define TICK_MS 5
 #define CATCHUP_MAX 4096 /* records per CATCHUP answer */
+#define SUBMIT_TIMEOUT_MS 30000 /* a submission the ledger refused is acknowledged as refused */
 
-/* A received OBS message waiting for its events to settle. */
+/* A received OBS or SUBMIT message waiting for its events (or its key) to settle. */
 struct waiting {
+    void *sock; /* where to acknowledge */
+    bool submit; /* ids[0] is the request or decision key; digest hashes the payload sent */
+    uint8_t digest[HASH_BYTES];
+    uint64_t since_ms;
     uint8_t route[256];
     size_t route_len;
     uint64_t msg_id;
@@ -61,13 +73,17 @@ struct hub {
     size_t npeers;
     uint64_t status_ms;
     node_key *key;
-    node_pub allowed_nodes[CFG_LIST_MAX];
-    size_t nallowed;
+    node_pub allowed_nodes[CFG_LIST_MAX], allowed_venues[CFG_LIST_MAX], allowed_calcs[CFG_LIST_MAX];
+    size_t nallowed, nvenues, ncalcs;
+    hubprice *prices;
+    payload_price *pp;
+    uint8_t *payload;
+    uint64_t prices_logged;
     store *st;
     pool *pool;
     ingest *g;
     bus *b;
-    void *nodes, *records, *catchup;
+    void *nodes, *records, *catchup, *venue, *calc;
     signed_obs *batch;
     size_t nbatch;
     struct waiting *wait;
@@ -88,24 +104,31 @@ static void on_alert(void *ctx, const char *what, const char *why)
     log_warn(what, "why=\"%s\"", why);
 }
 
-static const node_pub *peer_pub(const struct hub *h, const char *name)
+static const node_pub *find_pub(const node_pub *list, size_t n, const char *name)
 {
-    for (size_t i = 0; i < h->nallowed; i++)
-        if (strcmp(h->allowed_nodes[i].name, name) == 0)
-            return &h->allowed_nodes[i];
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            return &list[i];
     return NULL;
 }
 
-static struct waiting *waiting_add(struct hub *h, const uint8_t *route, size_t route_len, uint64_t msg_id)
+static const node_pub *peer_pub(const struct hub *h, const char *name)
+{
+    return find_pub(h->allowed_nodes, h->nallowed, name);
+}
+
+static struct waiting *waiting_add(struct hub *h, void *sock, const uint8_t *route, size_t route_len, uint64_t msg_id)
 {
     for (size_t i = 0; i < h->nwait; i++) /* a resend of a message still waiting */
-        if (h->wait[i].msg_id == msg_id && h->wait[i].route_len == route_len &&
+        if (h->wait[i].sock == sock && h->wait[i].msg_id == msg_id && h->wait[i].route_len == route_len &&
             memcmp(h->wait[i].route, route, route_len) == 0)
             return NULL;
     if (!vec_reserve((void **)&h->wait, &h->capwait, h->nwait + 1, sizeof *h->wait, 64))
         return NULL;
     struct waiting *w = &h->wait[h->nwait++];
     memset(w, 0, offsetof(struct waiting, ids));
+    w->sock = sock;
+    w->since_ms = mono_ms();
     memcpy(w->route, route, route_len);
     w->route_len = route_len;
     w->msg_id = msg_id;
@@ -154,11 +177,17 @@ static rl_err write_status(struct hub *h, rl_why *why)
     return err;
 }
 
+static void send_routed(void *sock, const uint8_t *route, size_t route_len, const uint8_t *frame, size_t len)
+{
+    if (zmq_send(sock, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(sock, frame, len, ZMQ_DONTWAIT);
+}
+
 /* Takes one OBS message: each observation must come from the member that signed it. */
 static void take_obs(struct hub *h, const uint8_t *route, size_t route_len, const wire_msg *m, const char *peer)
 {
     const node_pub *from = peer_pub(h, peer);
-    struct waiting *w = waiting_add(h, route, route_len, m->id);
+    struct waiting *w = waiting_add(h, h->nodes, route, route_len, m->id);
     for (size_t i = 0; i < m->n; i++) {
         signed_obs so;
         wire_obs_at(m, i, &so);
@@ -185,6 +214,115 @@ static void take_obs(struct hub *h, const uint8_t *route, size_t route_len, cons
     }
 }
 
+/* Takes one PRICE message: each observation must come from the member that signed it. */
+static void take_prices(struct hub *h, const wire_msg *m, const char *peer)
+{
+    const node_pub *from = peer_pub(h, peer);
+    for (size_t i = 0; i < m->n; i++) {
+        signed_price sp;
+        uint8_t digest[HASH_BYTES];
+        rl_why why = {{0}};
+        wire_price_at(m, i, &sp);
+        const relset_member *mem = relset_find(ingest_set(h->g), sp.member);
+        price_content_hash(digest, sp.bytes);
+        if (from == NULL || mem == NULL || memcmp(mem->pub.ed25519, from->ed25519, ED25519_PK_BYTES) != 0) {
+            log_warn("price refused: signer is not the sending peer", "peer=%s member=%u", peer, sp.member);
+        } else if (!ed25519_verify(sp.sig, digest, HASH_BYTES, mem->pub.ed25519)) {
+            log_warn("price refused: bad signature", "peer=%s member=%u", peer, sp.member);
+        } else if (hubprice_offer(h->prices, &sp, wall_ms(), &why) != RL_OK) {
+            log_warn("price refused", "peer=%s member=%u why=\"%s\"", peer, sp.member, why.text);
+        }
+    }
+}
+
+/* Logs the prices that are due. */
+static rl_err log_prices(struct hub *h, uint64_t now, rl_why *why)
+{
+    rl_err err = RL_OK;
+    while (err == RL_OK && hubprice_due(h->prices, ingest_set(h->g)->threshold, now, h->pp)) {
+        size_t len;
+        if ((err = payload_price_encode(h->pp, h->payload, &len, why)) == RL_OK)
+            err = ingest_append(h->g, RECORD_PRICE, h->payload, len, now, why);
+        h->prices_logged++;
+    }
+    return err;
+}
+
+/* One SUBMIT from a venue or the calculator: its signer must be the sending peer. */
+static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_t *route, size_t route_len,
+                          const wire_msg *m, const char *peer, rl_why *why)
+{
+    const node_pub *from = role == BUS_ROLE_VENUE ? find_pub(h->allowed_venues, h->nvenues, peer)
+                                                  : find_pub(h->allowed_calcs, h->ncalcs, peer);
+    uint8_t want = role == BUS_ROLE_VENUE ? RECORD_REQUEST : RECORD_DECISION;
+    uint8_t key[HASH_BYTES], msg[HASH_BYTES];
+    const uint8_t *sig, *signer;
+    rl_why w = {{0}};
+    request q;
+    decision *d = malloc(sizeof *d);
+    if (d == NULL)
+        return RL_ERR_NOMEM;
+    bool ok = m->record_type == want && from != NULL;
+    if (ok && want == RECORD_REQUEST && (ok = request_decode(&q, m->body, m->body_len, &w) == RL_OK)) {
+        request_key(key, q.venue, q.nonce);
+        request_sig_parts(m->body, m->body_len, msg, &sig);
+        signer = q.venue;
+    } else if (ok && want == RECORD_DECISION && (ok = decision_decode(d, m->body, m->body_len, &w) == RL_OK)) {
+        decision_key(key, d);
+        decision_sig_parts(m->body, m->body_len, msg, &sig);
+        signer = d->calculator;
+    }
+    if (ok && memcmp(signer, from->ed25519, ED25519_PK_BYTES) != 0)
+        snprintf(w.text, sizeof w.text, "signed with a key other than the sending peer's"), ok = false;
+    if (ok && !ed25519_verify(sig, msg, HASH_BYTES, signer))
+        snprintf(w.text, sizeof w.text, "bad signature"), ok = false;
+    free(d);
+    if (!ok) {
+        log_warn("submission refused", "peer=%s role=%s msg=%llu why=\"%s\"", peer, bus_role_name(role),
+                 (unsigned long long)m->id, w.text[0] ? w.text : "wrong record type for the role");
+        wire_ack a = {m->id, WIRE_ACK_REFUSED};
+        size_t len = wire_encode_ack(h->frame, HUB_FRAME_MAX, &a, 1);
+        send_routed(sock, route, route_len, h->frame, len);
+        return RL_OK;
+    }
+    struct waiting *wt = waiting_add(h, sock, route, route_len, m->id);
+    if (wt == NULL)
+        return RL_OK; /* a resend of one still waiting */
+    wt->submit = true;
+    wt->n = 1;
+    memcpy(wt->ids[0], key, HASH_BYTES);
+    hash_domain(wt->digest, HASH_DOMAIN_RECORD, m->body, m->body_len);
+    return ingest_append(h->g, m->record_type, m->body, m->body_len, wall_ms(), why);
+}
+
+static rl_err receive_submits(struct hub *h, void *sock, bus_role role, rl_why *why)
+{
+    rl_err err = RL_OK;
+    zmq_msg_t route, body;
+    zmq_msg_init(&route);
+    zmq_msg_init(&body);
+    for (int n = 0; n < 256 && sock != NULL && err == RL_OK; n++) {
+        if (zmq_msg_recv(&route, sock, ZMQ_DONTWAIT) < 0)
+            break;
+        if (!zmq_msg_more(&route) || zmq_msg_recv(&body, sock, 0) < 0)
+            continue;
+        while (zmq_msg_more(&body))
+            zmq_msg_recv(&body, sock, 0);
+        wire_msg m;
+        rl_why w = {{0}};
+        const char *peer = zmq_msg_gets(&body, "User-Id");
+        if (wire_decode(&m, zmq_msg_data(&body), zmq_msg_size(&body), &w) != RL_OK || m.type != WIRE_SUBMIT) {
+            log_warn("frame dropped", "peer=%s why=\"%s\"", peer ? peer : "?", w.text[0] ? w.text : "not a SUBMIT message");
+            continue;
+        }
+        peer_heard(h, peer ? peer : "");
+        err = take_submit(h, sock, role, zmq_msg_data(&route), zmq_msg_size(&route), &m, peer ? peer : "", why);
+    }
+    zmq_msg_close(&route);
+    zmq_msg_close(&body);
+    return err;
+}
+
 /* Reads what the sockets hold, up to a batch. */
 static void receive(struct hub *h)
 {
@@ -201,22 +339,21 @@ static void receive(struct hub *h)
         wire_msg m;
         rl_why why = {{0}};
         const char *peer = zmq_msg_gets(&body, "User-Id");
-        if (wire_decode(&m, zmq_msg_data(&body), zmq_msg_size(&body), &why) != RL_OK || m.type != WIRE_OBS) {
+        if (wire_decode(&m, zmq_msg_data(&body), zmq_msg_size(&body), &why) != RL_OK ||
+            (m.type != WIRE_OBS && m.type != WIRE_PRICE)) {
             log_warn("frame dropped", "peer=%s why=\"%s\"", peer ? peer : "?",
-                     why.text[0] ? why.text : "not an OBS message");
+                     why.text[0] ? why.text : "not an OBS or PRICE message");
             continue;
         }
         peer_heard(h, peer ? peer : "");
+        if (m.type == WIRE_PRICE) {
+            take_prices(h, &m, peer ? peer : "");
+            continue;
+        }
         take_obs(h, zmq_msg_data(&route), zmq_msg_size(&route), &m, peer ? peer : "");
     }
     zmq_msg_close(&route);
     zmq_msg_close(&body);
-}
-
-static void send_routed(void *sock, const uint8_t *route, size_t route_len, const uint8_t *frame, size_t len)
-{
-    if (zmq_send(sock, route, route_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-        zmq_send(sock, frame, len, ZMQ_DONTWAIT);
 }
 
 /* Acknowledges every waiting message whose events are all settled in the ledger. */
@@ -233,7 +370,21 @@ static rl_err acknowledge(struct hub *h, rl_why *why)
         struct waiting *w = &h->wait[i];
         bool settled = true;
         event_info ev;
-        for (size_t k = 0; k < w->n && settled; k++)
+        if (w->submit) {
+            uint64_t seq;
+            MDB_val v;
+            record r;
+            uint8_t digest[HASH_BYTES];
+            settled = ledger_key_get(txn, h->st, w->ids[0], &seq) == RL_OK;
+            if (settled && ledger_record_get(txn, h->st, seq, &v, NULL) == RL_OK &&
+                record_decode(&r, v.mv_data, v.mv_size, NULL) == RL_OK) {
+                hash_domain(digest, HASH_DOMAIN_RECORD, r.payload, r.payload_len);
+                w->refused = memcmp(digest, w->digest, HASH_BYTES) != 0; /* the key holds other bytes */
+            } else if (!settled && mono_ms() - w->since_ms > SUBMIT_TIMEOUT_MS) {
+                settled = w->refused = true; /* the ledger refused it: the hub logged why */
+            }
+        }
+        for (size_t k = 0; k < w->n && settled && !w->submit; k++)
             settled = ledger_event_get(txn, h->st, w->ids[k], &ev) == RL_OK;
         if (!settled) {
             if (keep != i)
@@ -243,7 +394,7 @@ static rl_err acknowledge(struct hub *h, rl_why *why)
         }
         wire_ack a = {w->msg_id, w->refused ? WIRE_ACK_REFUSED : WIRE_ACK_SETTLED};
         size_t len = wire_encode_ack(h->frame, HUB_FRAME_MAX, &a, 1);
-        send_routed(h->nodes, w->route, w->route_len, h->frame, len);
+        send_routed(w->sock, w->route, w->route_len, h->frame, len);
     }
     h->nwait = keep;
     store_read_end(txn);
@@ -311,6 +462,15 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         return err;
     for (size_t i = 0; i < h->cfg.allow_node.n && err == RL_OK; i++)
         err = pubfile_read(h->cfg.allow_node.item[i], &h->allowed_nodes[h->nallowed++], why);
+    for (size_t i = 0; i < h->cfg.allow_venue.n && err == RL_OK; i++)
+        err = pubfile_read(h->cfg.allow_venue.item[i], &h->allowed_venues[h->nvenues++], why);
+    for (size_t i = 0; i < h->cfg.allow_calculator.n && err == RL_OK; i++)
+        err = pubfile_read(h->cfg.allow_calculator.item[i], &h->allowed_calcs[h->ncalcs++], why);
+    hubprice_opts hp = {.max_dev_e18 = (__int128)h->cfg.price_max_dev_bps * 100000000000000,
+                        .max_age_ms = h->cfg.price_max_age_ms,
+                        .heartbeat_ms = h->cfg.price_heartbeat_ms};
+    if (err == RL_OK)
+        err = hubprice_new(&h->prices, &hp);
     relset genesis;
     if (err == RL_OK)
         err = relset_load(h->cfg.relayers, &genesis, why);
@@ -326,9 +486,10 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         err = ingest_open(&h->g, h->st, h->pool, &genesis, &io, wall_ms(), why);
     if (err == RL_OK)
         err = bus_new(&h->b, on_deny, NULL, why);
-    bus_role roles[] = {BUS_ROLE_NODE, BUS_ROLE_VENUE, BUS_ROLE_SUBSCRIBER};
-    const cfg_list *lists[] = {&h->cfg.allow_node, &h->cfg.allow_venue, &h->cfg.allow_subscriber};
-    for (int r = 0; r < 3 && err == RL_OK; r++) {
+    bus_role roles[] = {BUS_ROLE_NODE, BUS_ROLE_VENUE, BUS_ROLE_SUBSCRIBER, BUS_ROLE_CALCULATOR};
+    const cfg_list *lists[] = {&h->cfg.allow_node, &h->cfg.allow_venue, &h->cfg.allow_subscriber,
+                               &h->cfg.allow_calculator};
+    for (int r = 0; r < 4 && err == RL_OK; r++) {
         for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++) {
             node_pub pub;
             if ((err = pubfile_read(lists[r]->item[i], &pub, why)) == RL_OK)
@@ -345,8 +506,15 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
     if (err == RL_OK &&
         (h->catchup = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.catchup, &lim, why)) == NULL)
         err = RL_ERR_IO;
+    if (err == RL_OK && h->cfg.venue[0] != '\0' &&
+        (h->venue = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_VENUE, h->key, h->cfg.venue, &lim, why)) == NULL)
+        err = RL_ERR_IO;
+    if (err == RL_OK && h->cfg.calculator[0] != '\0' &&
+        (h->calc = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_CALCULATOR, h->key, h->cfg.calculator, &lim, why)) == NULL)
+        err = RL_ERR_IO;
     if (err == RL_OK && ((h->batch = malloc(HUB_BATCH_OBS * sizeof *h->batch)) == NULL ||
-                         (h->frame = malloc(HUB_FRAME_MAX)) == NULL))
+                         (h->frame = malloc(HUB_FRAME_MAX)) == NULL || (h->pp = malloc(sizeof *h->pp)) == NULL ||
+                         (h->payload = malloc(RECORD_MAX_PAYLOAD)) == NULL))
         err = RL_ERR_NOMEM;
     if (err == RL_OK)
         h->published = ingest_head(h->g)->seq; /* subscribers catch up on what came before */
@@ -358,7 +526,12 @@ static void hub_close(struct hub *h)
     bus_close(h->nodes);
     bus_close(h->records);
     bus_close(h->catchup);
+    bus_close(h->venue);
+    bus_close(h->calc);
     bus_free(h->b);
+    hubprice_free(h->prices);
+    free(h->pp);
+    free(h->payload);
     ingest_close(h->g);
     pool_free(h->pool);
     store_close(h->st);
@@ -372,12 +545,21 @@ static rl_err hub_run(struct hub *h, rl_why *why)
 {
     rl_err err = RL_OK;
     while (!daemon_stopping && err == RL_OK) {
-        zmq_pollitem_t items[2] = {{h->nodes, 0, ZMQ_POLLIN, 0}, {h->catchup, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, TICK_MS) < 0 && zmq_errno() != EINTR)
+        zmq_pollitem_t items[4] = {{h->nodes, 0, ZMQ_POLLIN, 0}, {h->catchup, 0, ZMQ_POLLIN, 0},
+                                   {h->venue, 0, ZMQ_POLLIN, 0}, {h->calc, 0, ZMQ_POLLIN, 0}};
+        int nitems = h->calc ? 4 : h->venue ? 3 : 2;
+        if (h->calc && !h->venue)
+            items[2] = items[3], nitems = 3;
+        if (zmq_poll(items, nitems, TICK_MS) < 0 && zmq_errno() != EINTR)
             return rl_fail(why, RL_ERR_IO, "zmq_poll: %s", zmq_strerror(zmq_errno()));
         receive(h);
         uint64_t now = wall_ms();
-        if (h->nbatch > 0) {
+        err = receive_submits(h, h->venue, BUS_ROLE_VENUE, why);
+        if (err == RL_OK)
+            err = receive_submits(h, h->calc, BUS_ROLE_CALCULATOR, why);
+        if (err == RL_OK)
+            err = log_prices(h, now, why);
+        if (err == RL_OK && h->nbatch > 0) {
             err = ingest_submit(h->g, h->batch, h->nbatch, now, why);
             h->nbatch = 0;
         }

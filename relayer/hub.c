@@ -18,9 +18,15 @@ static const cfg_key schema[] = {
     {"listen", "nodes", CFG_ENDPOINT, 1, 0, 0, F(nodes)},
     {"listen", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
     {"listen", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},
+    {"listen", "venue", CFG_ENDPOINT, 0, 0, 0, F(venue)},
+    {"listen", "calculator", CFG_ENDPOINT, 0, 0, 0, F(calculator)},
     {"allow", "node", CFG_PATHS, 1, 0, 0, F(allow_node)},
     {"allow", "venue", CFG_PATHS, 0, 0, 0, F(allow_venue)},
     {"allow", "subscriber", CFG_PATHS, 0, 0, 0, F(allow_subscriber)},
+    {"allow", "calculator", CFG_PATHS, 0, 0, 0, F(allow_calculator)},
+    {"prices", "max_deviation_bps", CFG_U64, 0, 0, 10000, F(price_max_dev_bps)},
+    {"prices", "max_age_ms", CFG_U64, 0, 1, 86400000, F(price_max_age_ms)},
+    {"prices", "heartbeat_ms", CFG_U64, 0, 1, 86400000, F(price_heartbeat_ms)},
     {"limits", "max_message_bytes", CFG_U64, 0, 1024, 16u << 20, F(max_message_bytes)},
     {"limits", "send_hwm", CFG_U64, 0, 100, 10000000, F(send_hwm)},
 };
@@ -33,5 +39,8 @@ rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
     out->commit_delay_ms = 20;
     out->max_message_bytes = 65536;
     out->send_hwm = 100000;
+    out->price_max_dev_bps = 200;
+    out->price_max_age_ms = 60000;
+    out->price_heartbeat_ms = 10000;
     return cfg_load(path, schema, sizeof schema / sizeof schema[0], out, why);
 }

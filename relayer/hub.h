@@ -14,11 +14,19 @@
  *     nodes = tcp://127.0.0.1:7401    ; ROUTER: observations in, acknowledgements out
  *     records = tcp://127.0.0.1:7402  ; PUB: every committed record, numbered
  *     catchup = tcp://127.0.0.1:7403  ; ROUTER: "records from N" for subscribers
+ *     venue = tcp://127.0.0.1:7404    ; ROUTER: venue requests (optional)
+ *     calculator = tcp://127.0.0.1:7405 ; ROUTER: the margin calculator's decisions (optional)
  *
  *     [allow]                        ; public key files (.pub) admitted per role; repeat the key
  *     node = keys/node1.pub
  *     subscriber = keys/auditor.pub
  *     venue = keys/venue.pub
+ *     calculator = keys/calc.pub
+ *
+ *     [prices]                       ; when a quorum of price observations is logged (price.h);
+ *     max_deviation_bps = 200        ; keep these equal to the calculator's risk file
+ *     max_age_ms = 60000
+ *     heartbeat_ms = 10000           ; an unmoved price is logged again at most this often
  *
  *     [limits]
  *     max_message_bytes = 65536      ; larger frames drop the sender's connection
@@ -36,8 +44,9 @@
 typedef struct hub_config {
     char data[CFG_STR_MAX], key[CFG_STR_MAX], relayers[CFG_STR_MAX];
     uint64_t map_max_mb, commit_max_records, commit_delay_ms;
-    char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX];
-    cfg_list allow_node, allow_venue, allow_subscriber;
+    char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX], venue[CFG_STR_MAX], calculator[CFG_STR_MAX];
+    cfg_list allow_node, allow_venue, allow_subscriber, allow_calculator;
+    uint64_t price_max_dev_bps, price_max_age_ms, price_heartbeat_ms;
     uint64_t max_message_bytes, send_hwm;
 } hub_config;
 

@@ -55,6 +55,21 @@ rl_err wire_decode(wire_msg *m, const uint8_t *frame, size_t len, rl_why *why)
         if (!reader_u64(&r, &m->id) || r.left != 0)
             return rl_fail(why, RL_ERR_DECODE, "END frame: %zu bytes, expected 10", len);
         break;
+    case WIRE_PRICE:
+        if (!reader_u64(&r, &m->id) || !reader_u16(&r, &n16))
+            return rl_fail(why, RL_ERR_DECODE, "PRICE frame: truncated header");
+        if (n16 == 0 || n16 > WIRE_PRICE_MAX || r.left != (size_t)n16 * PRICE_SIGNED_BYTES)
+            return rl_fail(why, RL_ERR_DECODE, "PRICE frame: %zu body bytes for %u prices", r.left, n16);
+        m->n = n16;
+        break;
+    case WIRE_SUBMIT:
+        if (!reader_u64(&r, &m->id) || !reader_u8(&r, &m->record_type))
+            return rl_fail(why, RL_ERR_DECODE, "SUBMIT frame: truncated header");
+        if (m->record_type != RECORD_REQUEST && m->record_type != RECORD_DECISION)
+            return rl_fail(why, RL_ERR_DECODE, "SUBMIT frame: record type %u cannot be submitted", m->record_type);
+        if (r.left == 0 || r.left > RECORD_MAX_PAYLOAD)
+            return rl_fail(why, RL_ERR_DECODE, "SUBMIT frame: payload of %zu bytes", r.left);
+        break;
     default:
         return rl_fail(why, RL_ERR_DECODE, "frame: unknown type %u", m->type);
     }
@@ -69,6 +84,14 @@ void wire_obs_at(const wire_msg *m, size_t i, signed_obs *out)
     memcpy(out->bytes, p, OBS_BYTES);
     out->member = be16_get(p + OBS_BYTES);
     memcpy(out->sig, p + OBS_BYTES + 2, ED25519_SIG_BYTES);
+}
+
+void wire_price_at(const wire_msg *m, size_t i, signed_price *out)
+{
+    const uint8_t *p = m->body + i * PRICE_SIGNED_BYTES;
+    memcpy(out->bytes, p, PRICE_OBS_BYTES);
+    out->member = be16_get(p + PRICE_OBS_BYTES);
+    memcpy(out->sig, p + PRICE_OBS_BYTES + 2, ED25519_SIG_BYTES);
 }
 
 wire_ack wire_ack_at(const wire_msg *m, size_t i)
@@ -99,6 +122,36 @@ size_t wire_encode_obs(uint8_t *out, size_t cap, uint64_t msg_id, const signed_o
         memcpy(p + OBS_BYTES + 2, so[i].sig, ED25519_SIG_BYTES);
     }
     return len;
+}
+
+size_t wire_encode_price(uint8_t *out, size_t cap, uint64_t msg_id, const signed_price *sp, size_t n)
+{
+    size_t len = HEAD_BYTES + 10 + n * PRICE_SIGNED_BYTES;
+    if (n == 0 || n > WIRE_PRICE_MAX || len > cap)
+        return 0;
+    uint8_t *p = head(out, WIRE_PRICE);
+    be64_put(p, msg_id);
+    be16_put(p + 8, (uint16_t)n);
+    p += 10;
+    for (size_t i = 0; i < n; i++, p += PRICE_SIGNED_BYTES) {
+        memcpy(p, sp[i].bytes, PRICE_OBS_BYTES);
+        be16_put(p + PRICE_OBS_BYTES, sp[i].member);
+        memcpy(p + PRICE_OBS_BYTES + 2, sp[i].sig, ED25519_SIG_BYTES);
+    }
+    return len;
+}
+
+size_t wire_encode_submit(uint8_t *out, size_t cap, uint64_t msg_id, uint8_t record_type, const uint8_t *payload,
+                          size_t len)
+{
+    size_t total = HEAD_BYTES + 9 + len;
+    if (len == 0 || total > cap)
+        return 0;
+    uint8_t *p = head(out, WIRE_SUBMIT);
+    be64_put(p, msg_id);
+    p[8] = record_type;
+    memcpy(p + 9, payload, len);
+    return total;
 }
 
 size_t wire_encode_ack(uint8_t *out, size_t cap, const wire_ack *acks, size_t n)

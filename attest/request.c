@@ -1,0 +1,124 @@
+/*
+ * request.c - venue requests (layout in request.h).
+ */
+#include "attest/request.h"
+
+#include <string.h>
+
+#include "attest/bytes.h"
+
+#define HASH_DOMAIN_REQUEST "rly.request.v1"
+#define HASH_DOMAIN_REQKEY "rly.reqkey.v1"
+
+#define OFF_KIND 1
+#define OFF_VENUE 2
+#define OFF_NONCE 34
+#define OFF_ACCOUNT 42
+#define OFF_BODY 62
+
+static size_t kind_len(uint8_t kind)
+{
+    return kind == REQUEST_POSITION ? REQUEST_POSITION_BYTES : kind == REQUEST_WITHDRAW ? REQUEST_WITHDRAW_BYTES : 0;
+}
+
+static rl_err encode(uint8_t *out, const request *r, rl_why *why)
+{
+    size_t len = kind_len(r->kind);
+    if (len == 0)
+        return rl_fail(why, RL_ERR_ARG, "request: unknown kind %u", r->kind);
+    memset(out, 0, len);
+    out[0] = REQUEST_VERSION;
+    out[OFF_KIND] = r->kind;
+    memcpy(out + OFF_VENUE, r->venue, ED25519_PK_BYTES);
+    be64_put(out + OFF_NONCE, r->nonce);
+    memcpy(out + OFF_ACCOUNT, r->account, EVM_ADDR_BYTES);
+    uint8_t *b = out + OFF_BODY;
+    if (r->kind == REQUEST_POSITION) {
+        if (r->mode != REQUEST_MODE_CROSS && r->mode != REQUEST_MODE_PORTFOLIO)
+            return rl_fail(why, RL_ERR_ARG, "position request: mode must be cross or portfolio");
+        if (r->entry_e18 < 0)
+            return rl_fail(why, RL_ERR_ARG, "position request: negative entry price");
+        b[0] = r->mode;
+        rl_err err = name16_put(b + 1, r->market, "position request market", why);
+        if (err != RL_OK)
+            return err;
+        be128_put(b + 17, (unsigned __int128)r->size_e18);
+        be128_put(b + 33, (unsigned __int128)r->entry_e18);
+    } else {
+        if (u256_is_zero(&r->amount))
+            return rl_fail(why, RL_ERR_ARG, "withdraw request: amount must be above zero");
+        be64_put(b, r->chain_id);
+        memcpy(b + 8, r->asset, EVM_ADDR_BYTES);
+        u256_to_be(b + 28, &r->amount);
+        memcpy(b + 60, r->recipient, EVM_ADDR_BYTES);
+    }
+    return RL_OK;
+}
+
+rl_err request_sign(uint8_t out[REQUEST_MAX_BYTES], size_t *len, const request *r, const node_key *k, rl_why *why)
+{
+    if (memcmp(r->venue, node_key_pub(k)->ed25519, ED25519_PK_BYTES) != 0)
+        return rl_fail(why, RL_ERR_ARG, "request: the venue field is not the signing key");
+    rl_err err = encode(out, r, why);
+    if (err != RL_OK)
+        return err;
+    *len = kind_len(r->kind);
+    uint8_t h[HASH_BYTES];
+    hash_domain(h, HASH_DOMAIN_REQUEST, out, *len - ED25519_SIG_BYTES);
+    node_key_sign(k, out + *len - ED25519_SIG_BYTES, h, HASH_BYTES);
+    return RL_OK;
+}
+
+rl_err request_decode(request *r, const uint8_t *in, size_t len, rl_why *why)
+{
+    if (len < OFF_BODY)
+        return rl_fail(why, RL_ERR_DECODE, "request: %zu bytes is too short", len);
+    if (in[0] != REQUEST_VERSION)
+        return rl_fail(why, RL_ERR_VERSION, "request: unknown version %u", in[0]);
+    size_t want = kind_len(in[OFF_KIND]);
+    if (want == 0)
+        return rl_fail(why, RL_ERR_DECODE, "request: unknown kind %u", in[OFF_KIND]);
+    if (len != want)
+        return rl_fail(why, RL_ERR_DECODE, "request: %zu bytes, a %s request has %zu", len,
+                       in[OFF_KIND] == REQUEST_POSITION ? "position" : "withdraw", want);
+    memset(r, 0, sizeof *r);
+    r->kind = in[OFF_KIND];
+    memcpy(r->venue, in + OFF_VENUE, ED25519_PK_BYTES);
+    r->nonce = be64_get(in + OFF_NONCE);
+    memcpy(r->account, in + OFF_ACCOUNT, EVM_ADDR_BYTES);
+    const uint8_t *b = in + OFF_BODY;
+    if (r->kind == REQUEST_POSITION) {
+        r->mode = b[0];
+        if (r->mode != REQUEST_MODE_CROSS && r->mode != REQUEST_MODE_PORTFOLIO)
+            return rl_fail(why, RL_ERR_DECODE, "position request: unknown mode %u", r->mode);
+        rl_err err = name16_get(r->market, b + 1, "position request market", why);
+        if (err != RL_OK)
+            return err;
+        r->size_e18 = (__int128)be128_get(b + 17);
+        r->entry_e18 = (__int128)be128_get(b + 33);
+        if (r->entry_e18 < 0)
+            return rl_fail(why, RL_ERR_DECODE, "position request: negative entry price");
+    } else {
+        r->chain_id = be64_get(b);
+        memcpy(r->asset, b + 8, EVM_ADDR_BYTES);
+        r->amount = u256_from_be(b + 28);
+        memcpy(r->recipient, b + 60, EVM_ADDR_BYTES);
+        if (u256_is_zero(&r->amount))
+            return rl_fail(why, RL_ERR_DECODE, "withdraw request: amount must be above zero");
+    }
+    return RL_OK;
+}
+
+void request_sig_parts(const uint8_t *in, size_t len, uint8_t msg[HASH_BYTES], const uint8_t **sig)
+{
+    hash_domain(msg, HASH_DOMAIN_REQUEST, in, len - ED25519_SIG_BYTES);
+    *sig = in + len - ED25519_SIG_BYTES;
+}
+
+void request_key(uint8_t out[HASH_BYTES], const uint8_t venue[ED25519_PK_BYTES], uint64_t nonce)
+{
+    uint8_t b[ED25519_PK_BYTES + 8];
+    memcpy(b, venue, ED25519_PK_BYTES);
+    be64_put(b + ED25519_PK_BYTES, nonce);
+    hash_domain(out, HASH_DOMAIN_REQKEY, b, sizeof b);
+}

@@ -1,0 +1,751 @@
+/*
+ * calc.c - the live calculator's state machine (calc.h).
+ *
+ * Accounts are kept in a uthash table by address and in a dense array by creation order; each
+ * asset and market has the list of accounts exposed to it (an account joins a list when it
+ * first holds the asset or trades the market, and holdings and positions are never removed, only
+ * zeroed, so nobody joins twice). Lists are walked in order of joining, which follows the log, so
+ * the decisions of one record come out in the same order on every replay.
+ */
+#include "collateral/calc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "attest/request.h"
+#include "attest/record.h"
+#include "attest/relset.h"
+#include "attest/vec.h"
+
+struct hold {
+    uint16_t chain, asset;
+    u256 amount;   /* credited */
+    u256 reserved; /* approved withdrawals not yet executed */
+};
+
+struct pos {
+    int market; /* -1: a market the risk parameters do not know */
+    char name[PRICE_FEED_BYTES + 1];
+    i128 size_e18, entry_e18;
+};
+
+struct acct {
+    uint8_t addr[EVM_ADDR_BYTES];
+    uint32_t idx;
+    uint8_t mode;
+    uint8_t status; /* the last status decided; healthy to begin with */
+    uint64_t epoch; /* evaluated for this record already */
+    struct hold *h;
+    size_t nh, caph;
+    struct pos *p;
+    size_t np, capp;
+    UT_hash_handle hh;
+};
+
+struct exposure {
+    uint32_t *ids;
+    size_t n, cap;
+};
+
+struct calc {
+    const mg_risk *risk;
+    mg_book book; /* the risk book with our own asset and market arrays: prices move here */
+    mg_ctx mg;
+    uint16_t threshold;
+    uint64_t seq, now_ms, epoch;
+    uint64_t *asset_ms, *market_ms; /* oldest observation behind the price; 0: none yet */
+    struct exposure *asset_exp, *market_exp;
+    mpz_t *var_e36; /* per market: EWMA variance of returns, scale 10^36 */
+    mpz_t t1, t2;
+    struct acct *by_addr;
+    struct acct **accts;
+    size_t naccts, capaccts;
+    mg_holding *hs;
+    size_t caphs;
+    mg_position *ps;
+    size_t capps;
+    decision d;
+    calc_emit_fn emit;
+    void *emit_ctx;
+    calc_note_fn note;
+    void *note_ctx;
+    calc_stats st;
+};
+
+static void note(calc *c, const char *what, const char *why)
+{
+    if (c->note != NULL)
+        c->note(c->note_ctx, c->seq, what, why);
+}
+
+rl_err calc_new(calc **out, const mg_risk *risk, calc_emit_fn emit, void *emit_ctx, calc_note_fn note_fn,
+                void *note_ctx)
+{
+    calc *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return RL_ERR_NOMEM;
+    c->risk = risk;
+    c->book = risk->book;
+    c->emit = emit;
+    c->emit_ctx = emit_ctx;
+    c->note = note_fn;
+    c->note_ctx = note_ctx;
+    size_t na = risk->book.nassets, nm = risk->book.nmarkets;
+    mpz_init(c->t1);
+    mpz_init(c->t2);
+    c->book.assets = calloc(na + 1, sizeof *c->book.assets);
+    c->book.markets = calloc(nm + 1, sizeof *c->book.markets);
+    c->asset_ms = calloc(na + 1, sizeof *c->asset_ms);
+    c->market_ms = calloc(nm + 1, sizeof *c->market_ms);
+    c->asset_exp = calloc(na + 1, sizeof *c->asset_exp);
+    c->market_exp = calloc(nm + 1, sizeof *c->market_exp);
+    c->var_e36 = calloc(nm + 1, sizeof *c->var_e36);
+    if (c->book.assets == NULL || c->book.markets == NULL || c->asset_ms == NULL || c->market_ms == NULL ||
+        c->asset_exp == NULL || c->market_exp == NULL || c->var_e36 == NULL) {
+        calc_free(c);
+        return RL_ERR_NOMEM;
+    }
+    memcpy(c->book.assets, risk->book.assets, na * sizeof *c->book.assets);
+    memcpy(c->book.markets, risk->book.markets, nm * sizeof *c->book.markets);
+    for (size_t m = 0; m < nm; m++) {
+        mpz_init(c->var_e36[m]);
+        fixed_set_i128(c->var_e36[m], c->book.markets[m].sigma_e18);
+        mpz_mul(c->var_e36[m], c->var_e36[m], c->var_e36[m]);
+    }
+    rl_err err = mg_ctx_init(&c->mg, &c->book);
+    if (err != RL_OK) {
+        free(c->var_e36); /* the mpz_t are cleared by calc_free only once mg is up */
+        c->var_e36 = NULL;
+        calc_free(c);
+        return err;
+    }
+    *out = c;
+    return RL_OK;
+}
+
+void calc_free(calc *c)
+{
+    if (c == NULL)
+        return;
+    struct acct *a, *t;
+    HASH_ITER(hh, c->by_addr, a, t) {
+        HASH_DEL(c->by_addr, a);
+        free(a->h);
+        free(a->p);
+        free(a);
+    }
+    if (c->var_e36 != NULL) {
+        mg_ctx_fini(&c->mg);
+        for (size_t m = 0; m < c->book.nmarkets; m++)
+            mpz_clear(c->var_e36[m]);
+    }
+    for (size_t i = 0; c->asset_exp != NULL && i < c->book.nassets; i++)
+        free(c->asset_exp[i].ids);
+    for (size_t i = 0; c->market_exp != NULL && i < c->book.nmarkets; i++)
+        free(c->market_exp[i].ids);
+    mpz_clear(c->t1);
+    mpz_clear(c->t2);
+    free(c->var_e36);
+    free(c->asset_exp);
+    free(c->market_exp);
+    free(c->asset_ms);
+    free(c->market_ms);
+    free(c->book.assets);
+    free(c->book.markets);
+    free(c->accts);
+    free(c->hs);
+    free(c->ps);
+    free(c);
+}
+
+uint64_t calc_seq(const calc *c) { return c->seq; }
+const calc_stats *calc_get_stats(const calc *c) { return &c->st; }
+
+/* ---- accounts ---- */
+
+static struct acct *acct_find(calc *c, const uint8_t addr[EVM_ADDR_BYTES])
+{
+    struct acct *a = NULL;
+    HASH_FIND(hh, c->by_addr, addr, EVM_ADDR_BYTES, a);
+    return a;
+}
+
+static struct acct *acct_get(calc *c, const uint8_t addr[EVM_ADDR_BYTES])
+{
+    struct acct *a = acct_find(c, addr);
+    if (a != NULL)
+        return a;
+    if (!vec_reserve((void **)&c->accts, &c->capaccts, c->naccts + 1, sizeof *c->accts, 1024) ||
+        (a = calloc(1, sizeof *a)) == NULL)
+        return NULL;
+    memcpy(a->addr, addr, EVM_ADDR_BYTES);
+    a->idx = (uint32_t)c->naccts;
+    a->mode = MG_CROSS;
+    a->status = MG_HEALTHY;
+    c->accts[c->naccts++] = a;
+    HASH_ADD(hh, c->by_addr, addr, EVM_ADDR_BYTES, a);
+    c->st.accounts = c->naccts;
+    return a;
+}
+
+static bool expose(struct exposure *e, uint32_t id)
+{
+    if (!vec_reserve((void **)&e->ids, &e->cap, e->n + 1, sizeof *e->ids, 64))
+        return false;
+    e->ids[e->n++] = id;
+    return true;
+}
+
+static struct hold *hold_get(calc *c, struct acct *a, uint16_t chain, uint16_t asset)
+{
+    bool held = false;
+    for (size_t i = 0; i < a->nh; i++) {
+        if (a->h[i].chain == chain && a->h[i].asset == asset)
+            return &a->h[i];
+        held |= a->h[i].asset == asset;
+    }
+    if (!vec_reserve((void **)&a->h, &a->caph, a->nh + 1, sizeof *a->h, 4))
+        return NULL;
+    if (!held && !expose(&c->asset_exp[asset], a->idx))
+        return NULL;
+    struct hold *h = &a->h[a->nh++];
+    memset(h, 0, sizeof *h);
+    h->chain = chain;
+    h->asset = asset;
+    return h;
+}
+
+/* The account as margin.h takes it, from scratch arrays: holdings net of reservations, open
+ * positions. *fresh: every price it depends on is known and within max_age. */
+static rl_err view(calc *c, const struct acct *a, mg_account *out, bool *fresh)
+{
+    if (!vec_reserve((void **)&c->hs, &c->caphs, a->nh + 1, sizeof *c->hs, 16) ||
+        !vec_reserve((void **)&c->ps, &c->capps, a->np + 1, sizeof *c->ps, 16))
+        return RL_ERR_NOMEM;
+    size_t nh = 0, np = 0;
+    bool ok = true, open = false;
+    for (size_t i = 0; i < a->np; i++) {
+        const struct pos *p = &a->p[i];
+        if (p->size_e18 == 0)
+            continue;
+        open = true;
+        if (p->market < 0 || c->market_ms[p->market] == 0 || c->market_ms[p->market] + c->risk->max_age_ms < c->now_ms ||
+            (a->mode == MG_PORTFOLIO && !c->book.markets[p->market].has_scan)) {
+            ok = false;
+            continue;
+        }
+        c->ps[np++] = (mg_position){.size_e18 = p->size_e18, .entry_e18 = p->entry_e18, .market = (uint16_t)p->market};
+    }
+    for (size_t i = 0; i < a->nh; i++) {
+        const struct hold *h = &a->h[i];
+        u256 net;
+        if (u256_sub(&net, &h->amount, &h->reserved) != RL_OK || u256_is_zero(&net))
+            continue;
+        if (c->asset_ms[h->asset] == 0 || c->asset_ms[h->asset] + c->risk->max_age_ms < c->now_ms)
+            ok = false;
+        c->hs[nh++] = (mg_holding){.amount = net, .chain = h->chain, .asset = h->asset};
+    }
+    /* Without positions nothing is at risk: holdings alone are always healthy. */
+    *fresh = ok || !open;
+    *out = (mg_account){.mode = (mg_mode)a->mode, .holdings = c->hs, .nholdings = nh, .positions = c->ps,
+                        .npositions = np};
+    return RL_OK;
+}
+
+static rl_err figures(calc *c, const struct acct *a, mg_figures *fig, bool *fresh, rl_why *why)
+{
+    mg_account v;
+    rl_err err = view(c, a, &v, fresh);
+    if (err == RL_OK)
+        err = mg_figures_of(&c->mg, &c->book, &v, fig, why);
+    c->st.evaluations++;
+    return err;
+}
+
+static void decision_start(calc *c, const struct acct *a, uint8_t kind, const mg_figures *fig)
+{
+    decision *d = &c->d;
+    memset(d, 0, offsetof(decision, seize));
+    d->kind = kind;
+    d->basis = c->seq;
+    memcpy(d->account, a->addr, EVM_ADDR_BYTES);
+    memcpy(d->risk, c->risk->digest, HASH_BYTES);
+    d->equity_u = fig->equity_u;
+    d->im_u = fig->im_u;
+    d->mm_u = fig->mm_u;
+}
+
+static void decide(calc *c)
+{
+    c->st.decisions++;
+    c->emit(c->emit_ctx, &c->d);
+}
+
+/* The seize plan of a liquidatable account into c->d. */
+static rl_err seize_plan(calc *c, const struct acct *a, rl_why *why)
+{
+    mg_account v;
+    bool fresh;
+    mg_result r;
+    rl_err err = view(c, a, &v, &fresh);
+    if (err == RL_OK)
+        err = mg_evaluate(&c->mg, &c->book, &v, NULL, &r, why);
+    if (err != RL_OK)
+        return err;
+    decision *d = &c->d;
+    d->bad_debt_u = r.bad_debt_u;
+    for (size_t i = 0; i < r.nseize && err == RL_OK; i++) {
+        const mg_token *t = mg_risk_token_at(c->risk, r.seize[i].chain, r.seize[i].asset);
+        if (d->nseize == DECISION_MAX_SEIZE) {
+            err = rl_fail(why, RL_ERR_STATE, "more than %d holdings to seize", DECISION_MAX_SEIZE);
+        } else if (t == NULL) { /* holdings only come from known tokens */
+            err = rl_fail(why, RL_ERR_STATE, "a seize of %s has no token", c->book.assets[r.seize[i].asset].name);
+        } else {
+            decision_seize *s = &d->seize[d->nseize++];
+            s->chain_id = t->chain_id;
+            memcpy(s->asset, t->address, EVM_ADDR_BYTES);
+            s->amount = r.seize[i].amount;
+        }
+    }
+    mg_result_fini(&r);
+    return err;
+}
+
+/* Re-evaluates one account once per record and decides when its status changed. */
+static rl_err evaluate(calc *c, struct acct *a, rl_why *why)
+{
+    if (a->epoch == c->epoch)
+        return RL_OK;
+    a->epoch = c->epoch;
+    mg_figures fig;
+    bool fresh;
+    rl_err err = figures(c, a, &fig, &fresh, why);
+    if (err == RL_ERR_OVERFLOW) { /* an absurd price or size: no decision on numbers we cannot hold */
+        note(c, "account not evaluated", why ? why->text : "overflow");
+        return RL_OK;
+    }
+    if (err != RL_OK || !fresh || fig.status == a->status)
+        return err;
+    uint8_t kind = fig.status == MG_LIQUIDATABLE ? DECISION_LIQUIDATE
+                   : fig.status == MG_MARGIN_CALL ? DECISION_MARGIN_CALL
+                                                  : DECISION_HEALTHY;
+    decision_start(c, a, kind, &fig);
+    if (kind == DECISION_LIQUIDATE && (err = seize_plan(c, a, why)) != RL_OK)
+        return err;
+    a->status = (uint8_t)fig.status;
+    decide(c);
+    return RL_OK;
+}
+
+static rl_err evaluate_exposed(calc *c, const struct exposure *e, rl_why *why)
+{
+    rl_err err = RL_OK;
+    for (size_t i = 0; i < e->n && err == RL_OK; i++)
+        err = evaluate(c, c->accts[e->ids[i]], why);
+    return err;
+}
+
+/* ---- records ---- */
+
+static rl_err on_set(calc *c, const record *r, rl_why *why)
+{
+    payload_set *p = malloc(sizeof *p);
+    if (p == NULL)
+        return RL_ERR_NOMEM;
+    rl_err err = payload_set_decode(p, r, why);
+    if (err == RL_OK)
+        c->threshold = p->set.threshold;
+    free(p);
+    return err;
+}
+
+static rl_err on_deposit(calc *c, const record *r, rl_why *why)
+{
+    payload_attest p;
+    obs o;
+    rl_err err = payload_attest_decode(&p, r, why);
+    if (err == RL_OK)
+        err = obs_decode(&o, p.obs, OBS_BYTES, why);
+    if (err != RL_OK)
+        return err;
+    const mg_token *t = mg_risk_token(c->risk, o.chain_id, o.asset);
+    if (t == NULL)
+        return RL_OK; /* credited in the ledger, but not collateral under these risk parameters */
+    struct acct *a = acct_get(c, o.account);
+    struct hold *h = a ? hold_get(c, a, t->chain, t->asset) : NULL;
+    if (h == NULL)
+        return RL_ERR_NOMEM;
+    if (u256_add(&h->amount, &h->amount, &o.amount) != RL_OK)
+        return rl_fail(why, RL_ERR_OVERFLOW, "record %llu: balance overflows", (unsigned long long)c->seq);
+    c->st.deposits++;
+    return evaluate(c, a, why);
+}
+
+/* EWMA of the mark's returns: var' = lambda var + (1 - lambda) r^2, r = (new - old) / old. */
+static rl_err ewma_step(calc *c, size_t m, i128 old_e18, i128 new_e18, rl_why *why)
+{
+    mg_market *mk = &c->book.markets[m];
+    if (!mk->has_vol || old_e18 <= 0)
+        return RL_OK;
+    mpz_t *v = &c->var_e36[m];
+    fixed_set_i128(c->t1, new_e18 - old_e18); /* r x 10^18 = (new - old) x 10^18 / old, toward zero */
+    mpz_mul(c->t1, c->t1, *fixed_pow10(18));
+    fixed_set_i128(c->t2, old_e18);
+    mpz_tdiv_q(c->t1, c->t1, c->t2);
+    mpz_mul(c->t1, c->t1, c->t1); /* r^2 x 10^36 */
+    fixed_set_i128(c->t2, FIXED_E18 - c->risk->ewma_lambda_e18);
+    mpz_mul(c->t1, c->t1, c->t2);
+    fixed_set_i128(c->t2, c->risk->ewma_lambda_e18);
+    mpz_addmul(c->t1, *v, c->t2);
+    mpz_cdiv_q(*v, c->t1, *fixed_pow10(18)); /* up: more variance, more margin */
+    mpz_sqrtrem(c->t1, c->t2, *v);
+    if (mpz_sgn(c->t2) != 0)
+        mpz_add_ui(c->t1, c->t1, 1);
+    i128 sigma;
+    if (fixed_get_i128(&sigma, c->t1) != RL_OK)
+        return rl_fail(why, RL_ERR_OVERFLOW, "volatility of %s overflows", mk->name);
+    mk->sigma_e18 = sigma;
+    return RL_OK;
+}
+
+static rl_err on_price(calc *c, const record *r, rl_why *why)
+{
+    payload_price *p = malloc(sizeof *p);
+    price_obs *o = malloc(RELSET_MAX_MEMBERS * sizeof *o);
+    rl_err err = p == NULL || o == NULL ? RL_ERR_NOMEM : payload_price_decode(p, r, why);
+    for (unsigned i = 0; err == RL_OK && i < p->n; i++)
+        err = price_decode(&o[i], p->e[i].bytes, PRICE_OBS_BYTES, why);
+    price_rule rule = {.threshold = c->threshold, .max_dev_e18 = c->risk->max_dev_e18,
+                       .max_age_ms = c->risk->max_age_ms};
+    i128 median;
+    uint64_t oldest;
+    rl_why refusal = {{0}};
+    if (err == RL_OK && price_aggregate(o, p->n, &rule, c->now_ms, &median, &oldest, &refusal) != RL_OK) {
+        c->st.prices_refused++;
+        note(c, "price refused", refusal.text);
+        goto done;
+    }
+    if (err != RL_OK)
+        goto done;
+    c->st.prices++;
+    for (size_t i = 0; i < c->book.nassets; i++) {
+        if (strcmp(c->risk->asset_feed[i], p->feed) != 0)
+            continue;
+        c->book.assets[i].price_e18 = median;
+        c->asset_ms[i] = oldest;
+    }
+    for (size_t m = 0; m < c->book.nmarkets && err == RL_OK; m++) {
+        if (strcmp(c->risk->market_feed[m], p->feed) != 0)
+            continue;
+        err = ewma_step(c, m, c->book.markets[m].mark_e18, median, why);
+        c->book.markets[m].mark_e18 = median;
+        c->market_ms[m] = oldest;
+    }
+    /* Everyone exposed, in the order they joined: assets first, then markets. */
+    for (size_t i = 0; i < c->book.nassets && err == RL_OK; i++)
+        if (strcmp(c->risk->asset_feed[i], p->feed) == 0)
+            err = evaluate_exposed(c, &c->asset_exp[i], why);
+    for (size_t m = 0; m < c->book.nmarkets && err == RL_OK; m++)
+        if (strcmp(c->risk->market_feed[m], p->feed) == 0)
+            err = evaluate_exposed(c, &c->market_exp[m], why);
+done:
+    free(p);
+    free(o);
+    return err;
+}
+
+static int market_index(const calc *c, const char *name)
+{
+    for (size_t m = 0; m < c->book.nmarkets; m++)
+        if (strcmp(c->book.markets[m].name, name) == 0)
+            return (int)m;
+    return -1;
+}
+
+static rl_err on_position(calc *c, struct acct *a, const request *q, rl_why *why)
+{
+    a->mode = q->mode == REQUEST_MODE_PORTFOLIO ? MG_PORTFOLIO : MG_CROSS;
+    struct pos *p = NULL;
+    for (size_t i = 0; i < a->np && p == NULL; i++)
+        if (strcmp(a->p[i].name, q->market) == 0)
+            p = &a->p[i];
+    if (p == NULL) {
+        int m = market_index(c, q->market);
+        if (!vec_reserve((void **)&a->p, &a->capp, a->np + 1, sizeof *a->p, 4) ||
+            (m >= 0 && !expose(&c->market_exp[m], a->idx)))
+            return RL_ERR_NOMEM;
+        p = &a->p[a->np++];
+        p->market = m;
+        snprintf(p->name, sizeof p->name, "%s", q->market);
+        if (m < 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "market %s is not in the risk parameters: the account gets no decisions",
+                     q->market);
+            note(c, "position in an unknown market", msg);
+        }
+    }
+    p->size_e18 = q->size_e18;
+    p->entry_e18 = q->entry_e18;
+    c->st.positions++;
+    return evaluate(c, a, why);
+}
+
+static rl_err on_withdraw(calc *c, struct acct *a, const request *q, rl_why *why)
+{
+    c->st.withdrawals++;
+    mg_figures fig = {0};
+    bool fresh = false;
+    uint8_t reason = REASON_NONE;
+    const mg_token *t = mg_risk_token(c->risk, q->chain_id, q->asset);
+    struct hold *h = NULL;
+    rl_err err = RL_OK;
+    if (t == NULL) {
+        reason = REASON_UNKNOWN_ASSET;
+    } else if ((h = hold_get(c, a, t->chain, t->asset)) == NULL) {
+        return RL_ERR_NOMEM;
+    } else if ((err = figures(c, a, &fig, &fresh, why)) != RL_OK) {
+        if (err != RL_ERR_OVERFLOW)
+            return err;
+        err = RL_OK;
+        reason = REASON_UNSAFE;
+    } else if (!fresh) {
+        reason = REASON_STALE_PRICE;
+    } else {
+        u256 free_amt;
+        if (u256_sub(&free_amt, &h->amount, &h->reserved) != RL_OK || u256_cmp(&free_amt, &q->amount) < 0)
+            reason = REASON_FUNDS;
+        else if (fig.status == MG_LIQUIDATABLE)
+            reason = REASON_LIQUIDATING;
+    }
+    if (reason == REASON_NONE) {
+        mg_account v;
+        mg_result r;
+        mg_withdraw w = {.chain = t->chain, .asset = t->asset, .amount = q->amount, .market = -1};
+        if ((err = view(c, a, &v, &fresh)) == RL_OK && (err = mg_evaluate(&c->mg, &c->book, &v, &w, &r, why)) == RL_OK) {
+            reason = r.withdraw_allowed ? REASON_NONE : REASON_UNSAFE;
+            mg_result_fini(&r);
+        } else if (err == RL_ERR_OVERFLOW) {
+            err = RL_OK;
+            reason = REASON_UNSAFE;
+        }
+        if (err != RL_OK)
+            return err;
+    }
+    decision_start(c, a, reason == REASON_NONE ? DECISION_WITHDRAW_OK : DECISION_WITHDRAW_REFUSED, &fig);
+    c->d.reason = reason;
+    request_key(c->d.request, q->venue, q->nonce);
+    if (reason == REASON_NONE && (err = u256_add(&h->reserved, &h->reserved, &q->amount)) != RL_OK)
+        return rl_fail(why, err, "record %llu: reservation overflows", (unsigned long long)c->seq);
+    decide(c);
+    /* An approval lowers equity (never below IM): the status may move. */
+    return reason == REASON_NONE ? evaluate(c, a, why) : RL_OK;
+}
+
+static rl_err on_request(calc *c, const record *r, rl_why *why)
+{
+    request q;
+    rl_err err = request_decode(&q, r->payload, r->payload_len, why);
+    if (err != RL_OK)
+        return err;
+    struct acct *a = acct_get(c, q.account);
+    if (a == NULL)
+        return RL_ERR_NOMEM;
+    return q.kind == REQUEST_POSITION ? on_position(c, a, &q, why) : on_withdraw(c, a, &q, why);
+}
+
+rl_err calc_apply(calc *c, const uint8_t *enc, size_t len, rl_why *why)
+{
+    record r;
+    rl_err err = record_decode(&r, enc, len, why);
+    if (err != RL_OK)
+        return err;
+    if (r.seq != c->seq + 1)
+        return rl_fail(why, RL_ERR_SEQ, "calculator: record %llu after %llu", (unsigned long long)r.seq,
+                       (unsigned long long)c->seq);
+    c->seq = r.seq;
+    c->now_ms = r.time_ms;
+    c->epoch++;
+    c->st.records++;
+    switch (r.type) {
+    case RECORD_SET: return on_set(c, &r, why);
+    case RECORD_ATTEST: return on_deposit(c, &r, why);
+    case RECORD_PRICE: return on_price(c, &r, why);
+    case RECORD_REQUEST: return on_request(c, &r, why);
+    default: return RL_OK; /* conflicts credit nothing; decisions are outputs, not inputs */
+    }
+}
+
+/* ---- query ---- */
+
+static json_t *usd(i128 v)
+{
+    char b[FIXED_STR_MAX];
+    return json_string(fixed_format_i128(v, FIXED_U_DIGITS, true, b));
+}
+
+json_t *calc_account_json(calc *c, const uint8_t addr[EVM_ADDR_BYTES])
+{
+    struct acct *a = acct_find(c, addr);
+    if (a == NULL)
+        return NULL;
+    char hex[43], b1[FIXED_STR_MAX], b2[FIXED_STR_MAX];
+    json_t *holds = json_array(), *poss = json_array();
+    for (size_t i = 0; i < a->nh; i++) {
+        const struct hold *h = &a->h[i];
+        const mg_asset *as = &c->book.assets[h->asset];
+        json_array_append_new(holds, json_pack("{s:s, s:s, s:s, s:s}", "chain", c->book.chains[h->chain], "asset",
+                                               as->name, "amount", fixed_format_base(&h->amount, as->decimals, b1),
+                                               "reserved", fixed_format_base(&h->reserved, as->decimals, b2)));
+    }
+    for (size_t i = 0; i < a->np; i++) {
+        const struct pos *p = &a->p[i];
+        json_array_append_new(poss, json_pack("{s:s, s:s, s:s}", "market", p->name, "size",
+                                               fixed_format_i128(p->size_e18, FIXED_E18_DIGITS, false, b1), "entry",
+                                               fixed_format_i128(p->entry_e18, FIXED_E18_DIGITS, false, b2)));
+    }
+    mg_figures fig;
+    bool fresh;
+    rl_why why = {{0}};
+    json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:s, s:I}", "account", evm_addr_to_checksum(a->addr, hex), "mode",
+                          a->mode == MG_PORTFOLIO ? "portfolio" : "cross", "collateral", holds, "positions", poss,
+                          "decided_status", mg_status_name((mg_status)a->status), "as_of_seq", (json_int_t)c->seq);
+    if (j == NULL)
+        return NULL;
+    if (figures(c, a, &fig, &fresh, &why) == RL_OK) {
+        json_object_set_new(j, "equity", usd(fig.equity_u));
+        json_object_set_new(j, "initial_margin", usd(fig.im_u));
+        json_object_set_new(j, "maintenance_margin", usd(fig.mm_u));
+        json_object_set_new(j, "status", json_string(mg_status_name(fig.status)));
+        json_object_set_new(j, "prices_fresh", json_boolean(fresh));
+    } else {
+        json_object_set_new(j, "error", json_string(why.text));
+    }
+    return j;
+}
+
+/* ---- replay ---- */
+
+struct seen_decision {
+    uint8_t key[HASH_BYTES];
+    size_t len;
+    uint8_t body[DECISION_MAX_BYTES];
+    UT_hash_handle hh;
+};
+
+struct calc_replay {
+    calc *c;
+    struct seen_decision *made;
+    calc_replay_summary sum;
+    rl_err err;
+};
+
+static void replay_emit(void *ctx, const decision *d)
+{
+    calc_replay *r = ctx;
+    struct seen_decision *s = calloc(1, sizeof *s);
+    if (s == NULL || decision_encode_body(s->body, &s->len, d, NULL) != RL_OK) {
+        free(s);
+        r->err = RL_ERR_NOMEM;
+        return;
+    }
+    decision_key(s->key, d);
+    HASH_ADD(hh, r->made, key, HASH_BYTES, s);
+    r->sum.not_logged++;
+}
+
+rl_err calc_replay_new(calc_replay **out, const mg_risk *risk)
+{
+    calc_replay *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return RL_ERR_NOMEM;
+    rl_err err = calc_new(&r->c, risk, replay_emit, r, NULL, NULL);
+    if (err != RL_OK) {
+        free(r);
+        return err;
+    }
+    *out = r;
+    return RL_OK;
+}
+
+void calc_replay_free(calc_replay *r)
+{
+    if (r == NULL)
+        return;
+    struct seen_decision *s, *t;
+    HASH_ITER(hh, r->made, s, t) {
+        HASH_DEL(r->made, s);
+        free(s);
+    }
+    calc_free(r->c);
+    free(r);
+}
+
+calc *calc_replay_calc(calc_replay *r) { return r->c; }
+void calc_replay_get_summary(const calc_replay *r, calc_replay_summary *out) { *out = r->sum; }
+
+/* Compares a logged decision with ours at its basis. */
+static rl_err compare(calc_replay *r, const uint8_t *payload, size_t len, rl_why *why)
+{
+    decision *d = malloc(sizeof *d), *mine = malloc(sizeof *mine);
+    uint8_t *body = malloc(DECISION_MAX_BYTES);
+    rl_err err = d == NULL || mine == NULL || body == NULL ? RL_ERR_NOMEM : decision_decode(d, payload, len, why);
+    if (err != RL_OK)
+        goto done;
+    r->sum.logged++;
+    if (memcmp(d->risk, r->c->risk->digest, HASH_BYTES) != 0) {
+        r->sum.other_risk++;
+        goto done;
+    }
+    uint8_t key[HASH_BYTES];
+    decision_key(key, d);
+    struct seen_decision *s = NULL;
+    HASH_FIND(hh, r->made, key, HASH_BYTES, s);
+    char hex[43];
+    if (s == NULL) {
+        err = rl_fail(why, RL_ERR_STATE, "%s of %s based on record %llu: the calculator reached no such decision there",
+                      decision_kind_name(d->kind), evm_addr_to_hex(d->account, hex), (unsigned long long)d->basis);
+        goto done;
+    }
+    size_t blen;
+    memset(d->calculator, 0, ED25519_PK_BYTES); /* the signer may differ; everything else must not */
+    if ((err = decision_encode_body(body, &blen, d, why)) != RL_OK)
+        goto done;
+    if (blen != s->len || memcmp(body, s->body, blen) != 0) {
+        char e1[FIXED_STR_MAX], e2[FIXED_STR_MAX];
+        memcpy(body, s->body, s->len);
+        memset(body + s->len, 0, ED25519_SIG_BYTES);
+        if (decision_decode(mine, body, s->len + ED25519_SIG_BYTES, NULL) != RL_OK)
+            memset(mine, 0, sizeof *mine);
+        err = rl_fail(why, RL_ERR_STATE,
+                      "%s of %s based on record %llu differs from the calculator's: equity %s logged, %s "
+                      "recomputed; %u seizes logged, %u recomputed",
+                      decision_kind_name(d->kind), evm_addr_to_hex(d->account, hex), (unsigned long long)d->basis,
+                      fixed_format_i128(d->equity_u, FIXED_U_DIGITS, true, e1),
+                      fixed_format_i128(mine->equity_u, FIXED_U_DIGITS, true, e2), d->nseize, mine->nseize);
+        goto done;
+    }
+    r->sum.reproduced++;
+    r->sum.not_logged--;
+    HASH_DEL(r->made, s);
+    free(s);
+done:
+    free(d);
+    free(mine);
+    free(body);
+    return err;
+}
+
+rl_err calc_replay_next(calc_replay *r, const uint8_t *enc, size_t len, rl_why *why)
+{
+    rl_err err = calc_apply(r->c, enc, len, why);
+    if (err == RL_OK && r->err != RL_OK)
+        err = r->err;
+    if (err != RL_OK)
+        return err;
+    record rec;
+    if ((err = record_decode(&rec, enc, len, why)) != RL_OK || rec.type != RECORD_DECISION)
+        return err;
+    return compare(r, rec.payload, rec.payload_len, why);
+}

@@ -1,0 +1,90 @@
+/*
+ * calc.h - the live margin calculator: a deterministic state machine over the log.
+ *
+ * It takes log records in order (from seq 1) and keeps every account in memory: balances from
+ * attested deposits, positions and modes from venue requests, prices from PRICE records. After
+ * each record it re-evaluates only the accounts that record can move (the depositor, the venue's
+ * account, or every account exposed to a repriced asset or market) with the same code as
+ * `margin eval` (margin.h), and decides:
+ *
+ *   - a status change: margin call (equity < IM), liquidation (equity < MM, with the seize plan
+ *     and bad debt), healthy again. Each is decided once, when the status changes.
+ *   - each withdrawal request: approved when the account stays healthy with equity >= IM after
+ *     it (the amount is then reserved in the calculator's view until it executes), refused with
+ *     a reason otherwise.
+ *
+ * Decisions go out through a callback with `basis` = the record's sequence number and the risk
+ * parameters' digest; the caller signs and sends them. Decision records in the log are not
+ * inputs: the state after record N depends only on records 1..N, so an auditor running this code
+ * over the log gets the very same decisions (calc_check replays and compares).
+ *
+ * Prices: a PRICE record moves a price only if it meets the rule again here (price.h) with the
+ * threshold of the relayer set in force, the risk file's maximum deviation and age, and the
+ * record's time as now. An account whose positions depend on a price that is missing or older
+ * than max_age at the record's time gets no status decision, and its withdrawals are refused
+ * (stale_price): a stale price never liquidates anyone and never frees collateral. An account
+ * without positions needs no price to withdraw what it has.
+ *
+ * Volatility: for each market with `vol`, an EWMA of the mark's simple returns between logged
+ * marks, var' = lambda x var + (1 - lambda) x r^2, starting at sigma^2; sigma = sqrt(var) rounded
+ * up, in GMP, feeds the margin multiplier min(cap, max(1, sigma / sigma_ref)).
+ *
+ * Time is the record's time_ms (logged, so replay sees the same); nothing here reads a clock.
+ */
+#ifndef RL_CALC_H
+#define RL_CALC_H
+
+#include <jansson.h>
+
+#include "attest/decision.h"
+#include "collateral/spec.h"
+
+typedef struct calc calc;
+
+/* A decision the calculator made (calculator key left zero: the caller signs). */
+typedef void (*calc_emit_fn)(void *ctx, const decision *d);
+/* Something worth a log line: a price record refused, a position in an unknown market. */
+typedef void (*calc_note_fn)(void *ctx, uint64_t seq, const char *what, const char *why);
+
+typedef struct calc_stats {
+    uint64_t records, prices, prices_refused, deposits, positions, withdrawals, decisions, evaluations;
+    uint64_t accounts;
+} calc_stats;
+
+/* risk must outlive the calculator. note may be NULL. */
+RL_MUST_USE rl_err calc_new(calc **out, const mg_risk *risk, calc_emit_fn emit, void *emit_ctx, calc_note_fn note,
+                            void *note_ctx);
+void calc_free(calc *c);
+
+/* Applies the next record (the caller checked it: hash chain, signatures). Fails only on a
+ * record out of order or undecodable, or out of memory; anything the rules refuse is a note. */
+RL_MUST_USE rl_err calc_apply(calc *c, const uint8_t *rec, size_t len, rl_why *why);
+
+/* Sequence number of the last record applied. */
+uint64_t calc_seq(const calc *c);
+const calc_stats *calc_get_stats(const calc *c);
+
+/* One account as `relayer margin query` shows it (new reference; NULL when unknown). */
+json_t *calc_account_json(calc *c, const uint8_t account[EVM_ADDR_BYTES]);
+
+/* Re-deriving decisions from a log (audit replay, tests): a calculator fed every record, whose
+ * own decisions are kept by key; each DECISION record met must equal, byte for byte apart from
+ * the calculator's key and signature, the decision the calculator made at its basis. */
+typedef struct calc_replay calc_replay;
+
+typedef struct calc_replay_summary {
+    uint64_t logged;        /* DECISION records met */
+    uint64_t reproduced;    /* equal to the calculator's */
+    uint64_t not_logged;    /* decided here but not (yet) in the log */
+    uint64_t other_risk;    /* logged under other risk parameters: not comparable, counted apart */
+} calc_replay_summary;
+
+RL_MUST_USE rl_err calc_replay_new(calc_replay **out, const mg_risk *risk);
+void calc_replay_free(calc_replay *r);
+/* Applies the next record. A DECISION the calculator did not reach is RL_ERR_STATE with why
+ * naming the difference (kind, figures, seizes); the replay can go on after it. */
+RL_MUST_USE rl_err calc_replay_next(calc_replay *r, const uint8_t *rec, size_t len, rl_why *why);
+void calc_replay_get_summary(const calc_replay *r, calc_replay_summary *out);
+calc *calc_replay_calc(calc_replay *r);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * hubprice.c - latest observations per feed and member, and PRICE records when due (hubprice.h).
+ */
+#include "relayer/hubprice.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/vec.h"
+
+struct latest {
+    uint16_t member;
+    price_obs o;
+    signed_price sp;
+};
+
+struct feed {
+    char name[PRICE_FEED_BYTES + 1];
+    struct latest m[RELSET_MAX_MEMBERS]; /* by member id, ascending */
+    size_t n;
+    bool news;
+    __int128 logged_median;
+    uint64_t logged_ms;
+};
+
+struct hubprice {
+    hubprice_opts o;
+    struct feed *feeds;
+    size_t nfeeds, cap;
+};
+
+rl_err hubprice_new(hubprice **out, const hubprice_opts *o)
+{
+    hubprice *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return RL_ERR_NOMEM;
+    h->o = *o;
+    *out = h;
+    return RL_OK;
+}
+
+void hubprice_free(hubprice *h)
+{
+    if (h == NULL)
+        return;
+    free(h->feeds);
+    free(h);
+}
+
+static struct feed *feed_get(hubprice *h, const char *name)
+{
+    for (size_t i = 0; i < h->nfeeds; i++)
+        if (strcmp(h->feeds[i].name, name) == 0)
+            return &h->feeds[i];
+    if (!vec_reserve((void **)&h->feeds, &h->cap, h->nfeeds + 1, sizeof *h->feeds, 8))
+        return NULL;
+    struct feed *f = &h->feeds[h->nfeeds++];
+    memset(f, 0, sizeof *f);
+    memcpy(f->name, name, sizeof f->name);
+    return f;
+}
+
+rl_err hubprice_offer(hubprice *h, const signed_price *sp, uint64_t now_ms, rl_why *why)
+{
+    price_obs o;
+    rl_err err = price_decode(&o, sp->bytes, PRICE_OBS_BYTES, why);
+    if (err != RL_OK)
+        return err;
+    if (o.time_ms > now_ms + PRICE_MAX_SKEW_MS)
+        return rl_fail(why, RL_ERR_STATE, "price of %s from member %u is dated %llu ms ahead", o.feed, sp->member,
+                       (unsigned long long)(o.time_ms - now_ms));
+    struct feed *f = feed_get(h, o.feed);
+    if (f == NULL)
+        return RL_ERR_NOMEM;
+    size_t i = 0;
+    while (i < f->n && f->m[i].member < sp->member)
+        i++;
+    if (i < f->n && f->m[i].member == sp->member) {
+        if (o.time_ms <= f->m[i].o.time_ms)
+            return RL_OK; /* not newer */
+    } else {
+        if (f->n == RELSET_MAX_MEMBERS)
+            return rl_fail(why, RL_ERR_STATE, "price of %s: more than %d members", o.feed, RELSET_MAX_MEMBERS);
+        memmove(&f->m[i + 1], &f->m[i], (f->n - i) * sizeof f->m[0]);
+        f->n++;
+    }
+    f->m[i] = (struct latest){.member = sp->member, .o = o, .sp = *sp};
+    f->news = true;
+    return RL_OK;
+}
+
+static int cmp_i128(const void *a, const void *b)
+{
+    __int128 x = *(const __int128 *)a, y = *(const __int128 *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The observations of f that would make a good record now, into out; false when none would. */
+static bool pick(const hubprice *h, const struct feed *f, uint16_t threshold, uint64_t now_ms, payload_price *out,
+                 __int128 *median)
+{
+    __int128 v[RELSET_MAX_MEMBERS];
+    size_t nv = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->m[i].o.time_ms + h->o.max_age_ms >= now_ms)
+            v[nv++] = f->m[i].o.price_e18;
+    if (nv == 0 || nv < threshold)
+        return false;
+    qsort(v, nv, sizeof v[0], cmp_i128);
+    __int128 med = v[(nv - 1) / 2];
+    price_obs kept[RELSET_MAX_MEMBERS];
+    out->n = 0;
+    memcpy(out->feed, f->name, sizeof out->feed);
+    for (size_t i = 0; i < f->n; i++) {
+        const struct latest *l = &f->m[i];
+        if (l->o.time_ms + h->o.max_age_ms < now_ms || !price_within(l->o.price_e18, med, h->o.max_dev_e18))
+            continue;
+        kept[out->n] = l->o;
+        out->e[out->n++] = l->sp;
+    }
+    price_rule rule = {.threshold = threshold, .max_dev_e18 = h->o.max_dev_e18, .max_age_ms = h->o.max_age_ms};
+    uint64_t oldest;
+    return out->n > 0 && price_aggregate(kept, out->n, &rule, now_ms, median, &oldest, NULL) == RL_OK;
+}
+
+bool hubprice_due(hubprice *h, uint16_t threshold, uint64_t now_ms, payload_price *out)
+{
+    for (size_t i = 0; i < h->nfeeds; i++) {
+        struct feed *f = &h->feeds[i];
+        bool beat = f->logged_ms + h->o.heartbeat_ms <= now_ms;
+        if (!f->news)
+            continue;
+        __int128 median;
+        bool ok = pick(h, f, threshold, now_ms, out, &median);
+        f->news = false;
+        if (!ok || (median == f->logged_median && !beat))
+            continue;
+        f->logged_median = median;
+        f->logged_ms = now_ms;
+        return true;
+    }
+    return false;
+}

@@ -1,0 +1,37 @@
+/*
+ * hubprice.h - the hub's side of prices: each member's latest signed observation per feed, and
+ * when to log a PRICE record.
+ *
+ * Nodes send price observations whenever they read their sources; the hub keeps the newest one
+ * per (feed, member), verified. When a feed has news, the hub takes the observations that are
+ * fresh at its clock, keeps those within max deviation of their median, and if `threshold`
+ * members remain and the rule holds over them (price_aggregate, the very check the calculator
+ * makes), logs them as one PRICE record - when the median moved, or, unmoved, at most every
+ * heartbeat_ms so the logged price stays fresh while nodes keep observing. Logging the same
+ * observations again would refresh nothing: a price is as old as its oldest observation.
+ * Pure: the caller passes time and verifies signatures.
+ */
+#ifndef RL_HUBPRICE_H
+#define RL_HUBPRICE_H
+
+#include "attest/record.h"
+
+typedef struct hubprice hubprice;
+
+typedef struct hubprice_opts {
+    __int128 max_dev_e18;
+    uint64_t max_age_ms;
+    uint64_t heartbeat_ms;
+} hubprice_opts;
+
+RL_MUST_USE rl_err hubprice_new(hubprice **out, const hubprice_opts *o);
+void hubprice_free(hubprice *h);
+
+/* Takes a verified observation (an older one than the member's latest is ignored). */
+RL_MUST_USE rl_err hubprice_offer(hubprice *h, const signed_price *sp, uint64_t now_ms, rl_why *why);
+
+/* The next PRICE payload due at now_ms under `threshold`, if any: returns true and fills out.
+ * Call until it returns false. */
+bool hubprice_due(hubprice *h, uint16_t threshold, uint64_t now_ms, payload_price *out);
+
+#endif

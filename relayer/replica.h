@@ -1,0 +1,52 @@
+/*
+ * replica.h - an audited replica of the hub's log and ledger, kept by following its stream.
+ *
+ * It subscribes to the hub's record stream and keeps its own LMDB ledger, applying each record
+ * only after checking it exactly as `audit verify` does (hash chain, sequence, every signature,
+ * quorum against the set in force), through the hub's own apply path. It numbers what it has: a
+ * record that skips ahead means frames were lost, so it asks the catch-up socket for "records
+ * from head + 1" and then follows live again; a record it already has is ignored. Killed and
+ * restarted, it carries on from its own head: no record missed, none applied twice. A record
+ * that fails the audit stops it (RL_ERR from replica_poll, replica_bad_seq names the record): a
+ * replica never applies one.
+ *
+ * Each record, once durable in the replica, is handed to an optional callback, in order, from
+ * seq 1: on open the records already stored are replayed to it, so a process that keeps state in
+ * memory (the margin calculator, a co-signer) rebuilds it from its own disk before following.
+ * Used by `relayer follow` and `relayer margin`.
+ */
+#ifndef RL_REPLICA_H
+#define RL_REPLICA_H
+
+#include "attest/keys.h"
+#include "attest/relset.h"
+#include "db/ledger.h"
+
+typedef rl_err (*replica_record_fn)(void *ctx, const uint8_t *rec, size_t len, uint64_t seq, rl_why *why);
+
+typedef struct replica_opts {
+    const char *data;           /* LMDB directory */
+    const node_key *key;        /* our CURVE identity, allow-listed at the hub as a subscriber */
+    const node_pub *hub;
+    const relset *genesis;      /* the trust anchor */
+    const char *records, *catchup; /* the hub's endpoints */
+    replica_record_fn on_record; /* may be NULL */
+    void *ctx;
+} replica_opts;
+
+typedef struct replica replica;
+
+/* Opens the store, replays what it holds to on_record, and connects. */
+RL_MUST_USE rl_err replica_open(replica **out, const replica_opts *o, rl_why *why);
+void replica_close(replica *r);
+
+/* One round: asks for what is missing, waits up to timeout_ms for frames, checks and applies. */
+RL_MUST_USE rl_err replica_poll(replica *r, int timeout_ms, rl_why *why);
+
+uint64_t replica_head(const replica *r);
+/* The record that failed the audit (0: none). */
+uint64_t replica_bad_seq(const replica *r);
+/* The bus context, for the caller's own sockets to the hub. */
+void *replica_bus(replica *r);
+
+#endif
