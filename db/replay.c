@@ -184,6 +184,11 @@ rl_err replay_file(const char *path, const replay_opts *opts, audit_summary *sum
                 break;
             }
         }
+        for (size_t i = 0; i < b->n && err == RL_OK && opts->on_record != NULL; i++)
+            if ((err = opts->on_record(opts->record_ctx, b->recs[i], b->lens[i], b->first_seq + i, &fail->why)) != RL_OK)
+                fail->seq = b->first_seq + i;
+        if (err != RL_OK)
+            break;
         done += b->n;
         if (opts->progress != NULL)
             opts->progress(opts->progress_ctx, done, export_announced(rd));

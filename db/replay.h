@@ -21,6 +21,10 @@ typedef struct replay_opts {
     store *out;            /* NULL: verify only */
     progress_fn progress;  /* may be NULL */
     void *progress_ctx;
+    /* Called for every good record, in order, once its batch verified (and applied); an error
+     * stops the run with that record named. May be NULL. */
+    rl_err (*on_record)(void *ctx, const uint8_t *rec, size_t len, uint64_t seq, rl_why *why);
+    void *record_ctx;
 } replay_opts;
 
 typedef struct replay_failure {

@@ -21,5 +21,11 @@ int cmd_status(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 int cmd_relayers(int argc, char **argv);
 int cmd_margin(int argc, char **argv);
+int cmd_venue(int argc, char **argv);
+int cmd_price(int argc, char **argv);
+
+/* `relayer margin --config FILE` and `relayer margin query` (cmd_margind.c). */
+int margin_daemon(const char *config);
+int margin_query(const char *config, const char *account_hex);
 
 #endif

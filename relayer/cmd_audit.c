@@ -3,7 +3,7 @@
  *
  *   relayer audit export --db DIR --out FILE
  *   relayer audit verify FILE --relayers SET.json [--json]
- *   relayer audit replay FILE --relayers SET.json --out DIR [--json]
+ *   relayer audit replay FILE --relayers SET.json --out DIR [--risk risk.json] [--json]
  *
  * verify and replay exit 0 with a summary when every record is good, 1 naming the first bad
  * record and why, 2 on usage or I/O errors.
@@ -17,6 +17,7 @@
 #include "attest/hex.h"
 #include "db/export.h"
 #include "db/ledger.h"
+#include "collateral/calc.h"
 #include "db/replay.h"
 #include "relayer/cmd.h"
 #include "relayer/files.h"
@@ -25,16 +26,19 @@
 static const char USAGE[] =
     "usage: relayer audit export --db DIR --out FILE\n"
     "       relayer audit verify FILE --relayers SET.json [--json]\n"
-    "       relayer audit replay FILE --relayers SET.json --out DIR [--json]\n"
+    "       relayer audit replay FILE --relayers SET.json --out DIR [--risk risk.json] [--json]\n"
     "\n"
     "export  writes the hub's log to a self-describing, sealed file\n"
     "verify  checks every record: hash chain, sequence, signatures, quorum against the relayer\n"
     "        set in force; SET.json is the genesis relayer set (the trust anchor)\n"
     "replay  verifies and rebuilds a ledger in DIR from the file alone; compare it with\n"
-    "        `relayer ledger digest --db DIR`\n";
+    "        `relayer ledger digest --db DIR`. With --risk, also runs the margin calculator over\n"
+    "        the log and checks that every logged decision (margin call, liquidation and its\n"
+    "        seize plan, withdrawal) is exactly what the records before it imply; exit 1 names\n"
+    "        the first one that is not\n";
 
 struct args {
-    const char *db, *out, *relayers, *file;
+    const char *db, *out, *relayers, *file, *risk;
     bool json;
 };
 
@@ -43,7 +47,8 @@ static int parse(int argc, char **argv, struct args *a)
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
         {"relayers", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},      {"risk", required_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     memset(a, 0, sizeof *a);
@@ -54,6 +59,7 @@ static int parse(int argc, char **argv, struct args *a)
         case 'o': a->out = optarg; break;
         case 'r': a->relayers = optarg; break;
         case 'j': a->json = true; break;
+        case 'k': a->risk = optarg; break;
         case 'h': fputs(USAGE, stdout); return 0;
         default: fputs(USAGE, stderr); return EXIT_USAGE;
         }
@@ -121,6 +127,32 @@ static bool is_environment_error(rl_err err)
            err == RL_ERR_FULL || err == RL_ERR_NOSPC || err == RL_ERR_ARG;
 }
 
+/* Re-deriving decisions (--risk): every logged decision must come out of the calculator run over
+ * the records before it. A mismatch is reported and the run goes on, to count them all. */
+struct decisions {
+    mg_risk risk;
+    calc_replay *r;
+    uint64_t bad, first_bad;
+    rl_why first_why;
+};
+
+static rl_err check_decision(void *ctx, const uint8_t *rec, size_t len, uint64_t seq, rl_why *why)
+{
+    struct decisions *d = ctx;
+    rl_why w = {{0}};
+    rl_err err = calc_replay_next(d->r, rec, len, &w);
+    if (err == RL_ERR_STATE) {
+        if (d->bad++ == 0) {
+            d->first_bad = seq;
+            d->first_why = w;
+        }
+        return RL_OK;
+    }
+    if (err != RL_OK)
+        *why = w;
+    return err;
+}
+
 static int do_check(const struct args *a, bool replay)
 {
     const char *cmd = replay ? "replay" : "verify";
@@ -163,11 +195,35 @@ static int do_check(const struct args *a, bool replay)
     progress pr;
     progress_init(&pr, cmd);
     replay_opts ro = {.genesis = &genesis, .pool = p, .out = out, .progress = progress_update, .progress_ctx = &pr};
+    struct decisions dc = {0};
+    if (a->risk != NULL) {
+        if ((err = risk_load(a->risk, &dc.risk, &why)) == RL_OK && (err = calc_replay_new(&dc.r, &dc.risk)) == RL_OK) {
+            ro.on_record = check_decision;
+            ro.record_ctx = &dc;
+        }
+        if (err != RL_OK) {
+            fprintf(stderr, "relayer audit %s: %s\n", cmd, why.text[0] ? why.text : rl_strerror(err));
+            store_close(out);
+            pool_free(p);
+            mg_risk_fini(&dc.risk);
+            return EXIT_USAGE;
+        }
+    }
     audit_summary sum;
     replay_failure fail;
     err = replay_file(a->file, &ro, &sum, &fail);
     progress_done(&pr);
     pool_free(p);
+    calc_replay_summary ds = {0};
+    if (dc.r != NULL)
+        calc_replay_get_summary(dc.r, &ds);
+    calc_replay_free(dc.r);
+    mg_risk_fini(&dc.risk);
+    if (err == RL_OK && dc.bad > 0) {
+        err = RL_ERR_STATE;
+        fail.seq = dc.first_bad;
+        fail.why = dc.first_why;
+    }
 
     uint8_t digest[HASH_BYTES];
     char dh[2 * HASH_BYTES + 1] = "";
@@ -194,6 +250,12 @@ static int do_check(const struct args *a, bool replay)
         }
         if (dh[0])
             json_object_set_new(j, "ledger_digest", json_string(dh));
+        if (a->risk != NULL)
+            json_object_set_new(j, "decisions",
+                                json_pack("{s:I, s:I, s:I, s:I, s:I}", "logged", (json_int_t)ds.logged, "reproduced",
+                                          (json_int_t)ds.reproduced, "not_reproduced", (json_int_t)dc.bad,
+                                          "other_risk", (json_int_t)ds.other_risk, "not_logged",
+                                          (json_int_t)ds.not_logged));
         char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
         puts(text ? text : "{}");
         free(text);
@@ -206,13 +268,21 @@ static int do_check(const struct args *a, bool replay)
             printf("audit %s: FAILED at record %llu: %s\n", cmd, (unsigned long long)fail.seq, why_text);
         else
             printf("audit %s: FAILED: %s\n", cmd, why_text);
-        printf("  %llu records before it are good\n", (unsigned long long)sum.records);
+        if (dc.bad > 0)
+            printf("  %llu logged decisions could not be reproduced; the first is above\n", (unsigned long long)dc.bad);
+        else
+            printf("  %llu records before it are good\n", (unsigned long long)sum.records);
         return rc;
     }
     printf("audit %s: OK  %s\n", cmd, a->file);
     print_summary(&sum);
     if (dh[0])
         printf("  ledger      %s digest %s\n", a->out, dh);
+    if (a->risk != NULL)
+        printf("  decisions   %llu logged, %llu reproduced bit for bit, %llu under other risk parameters, "
+               "%llu reached but not logged\n",
+               (unsigned long long)ds.logged, (unsigned long long)ds.reproduced, (unsigned long long)ds.other_risk,
+               (unsigned long long)ds.not_logged);
     return 0;
 }
 

@@ -12,7 +12,15 @@
 
 static const char USAGE[] = "usage: relayer margin eval FILE.json\n"
                             "       relayer margin eval -          (the query on standard input)\n"
+                            "       relayer margin --config FILE   (the live calculator daemon)\n"
+                            "       relayer margin query --config FILE --account 0x..\n"
                             "\n"
+                            "The daemon follows the hub's log with an audited replica, keeps every account\n"
+                            "in memory, decides margin calls, liquidations and withdrawals and sends the\n"
+                            "signed decisions to the hub (config: relayer/cmd_margind.c). query prints one\n"
+                            "account as the daemon's replica has it.\n"
+                            "\n"
+                            "eval: "
                             "Values one account against the assets, markets and parameters in the query\n"
                             "(cross, isolated or portfolio margin) and prints one JSON object: equity,\n"
                             "initial and maintenance margin, free collateral, status, a line per position,\n"
@@ -72,9 +80,21 @@ int cmd_margin(int argc, char **argv)
         fputs(USAGE, stdout);
         return 0;
     }
-    if (argc != 3 || strcmp(argv[1], "eval") != 0) {
-        fputs(USAGE, stderr);
-        return EXIT_USAGE;
+    if (argc == 3 && strcmp(argv[1], "eval") == 0)
+        return eval(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--config") == 0)
+        return margin_daemon(argv[2]);
+    if (argc == 6 && strcmp(argv[1], "query") == 0) {
+        const char *config = NULL, *account = NULL;
+        for (int i = 2; i + 1 < argc; i += 2) {
+            if (strcmp(argv[i], "--config") == 0)
+                config = argv[i + 1];
+            else if (strcmp(argv[i], "--account") == 0)
+                account = argv[i + 1];
+        }
+        if (config != NULL && account != NULL)
+            return margin_query(config, account);
     }
-    return eval(argv[2]);
+    fputs(USAGE, stderr);
+    return EXIT_USAGE;
 }

@@ -3,6 +3,8 @@
  */
 #include "relayer/files.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,5 +89,18 @@ rl_err file_write_atomic(const char *path, const char *text, rl_why *why)
             unlink(tmp);
     }
     free(tmp);
+    return err;
+}
+
+rl_err risk_load(const char *path, mg_risk *out, rl_why *why)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return rl_fail(why, RL_ERR_ARG, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    rl_err err = mg_risk_parse(root, out, why);
+    json_decref(root);
+    if (err != RL_OK)
+        rl_why_prefix(why, "%s: ", path);
     return err;
 }

@@ -8,11 +8,14 @@
 
 #include "attest/error.h"
 #include "attest/relset.h"
+#include "collateral/spec.h"
 
 /* Reads path into a NUL-terminated malloc'd buffer (caller frees); limit bounds the size. */
 RL_MUST_USE rl_err file_read_all(const char *path, size_t limit, char **out, size_t *len, rl_why *why);
 /* Reads and validates a relayers.json. */
 RL_MUST_USE rl_err relset_load(const char *path, relset *out, rl_why *why);
+/* Reads and validates the calculator's risk parameters (collateral/spec.h). */
+RL_MUST_USE rl_err risk_load(const char *path, mg_risk *out, rl_why *why);
 /* Writes text to path (0644) through a temporary file and rename. */
 RL_MUST_USE rl_err file_write_atomic(const char *path, const char *text, rl_why *why);
 

@@ -28,7 +28,9 @@ static const struct subcommand subcommands[] = {
     {"status", cmd_status, "what the hub is doing: status --config hub.conf [--json]"},
     {"watch", cmd_watch, "a node's chain watcher: watch --config FILE --chain NAME"},
     {"follow", cmd_follow, "an audited replica of the hub's ledger: follow --config FILE"},
-    {"margin", cmd_margin, "what-if margin for one account: margin eval FILE.json | -"},
+    {"margin", cmd_margin, "margin: margin eval FILE.json | margin --config FILE | margin query ..."},
+    {"venue", cmd_venue, "a venue's signed request: venue position|withdraw --config FILE ..."},
+    {"price", cmd_price, "a node's signed price observation: price send --config NODE.conf ..."},
 };
 
 static void usage(FILE *f)

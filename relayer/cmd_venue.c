@@ -1,0 +1,280 @@
+/*
+ * cmd_venue.c - the clients that feed the calculator through the hub:
+ *
+ *   relayer venue position|withdraw --config venue.conf ...   a venue's signed request
+ *   relayer price send --config node.conf --feed F --price P  a node's signed price observation
+ *
+ * A request is numbered (--nonce, by default the wall clock in microseconds) and resent until the
+ * hub acknowledges it: exit 0 once it is in the log, 1 when the hub refused it (the nonce holds
+ * another request, or the signature or role is wrong), 2 when no answer came in time. A price
+ * observation is sent once; the hub logs it with others when a quorum agrees (hubprice.h).
+ *
+ *     # venue.conf
+ *     [venue]
+ *     key = keys/venue.key           ; allow-listed at the hub as a venue
+ *     [hub]
+ *     venue = tcp://127.0.0.1:7404
+ *     key = keys/hub.pub
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "attest/hex.h"
+#include "attest/request.h"
+#include "collateral/fixed.h"
+#include "relayer/bus.h"
+#include "relayer/cmd.h"
+#include "relayer/config.h"
+#include "relayer/files.h"
+#include "relayer/keyfile.h"
+#include "relayer/progress.h"
+#include "relayer/wire.h"
+
+static const char VENUE_USAGE[] =
+    "usage: relayer venue position --config FILE --account 0x.. --market NAME --size DEC --entry DEC\n"
+    "                              [--mode cross|portfolio] [--nonce N] [--timeout-ms MS]\n"
+    "       relayer venue withdraw --config FILE --account 0x.. --chain-id ID --asset 0x.. --amount BASE\n"
+    "                              --recipient 0x.. [--nonce N] [--timeout-ms MS]\n"
+    "\n"
+    "Signs a venue request with the venue key and submits it to the hub: a position (size signed,\n"
+    "0 closes it; the account's margin mode) or a withdrawal (amount in the asset's base units).\n"
+    "Exit 0 once logged, 1 refused, 2 no answer or bad arguments. Config: [venue] key; [hub] venue,\n"
+    "key.\n";
+
+static const char PRICE_USAGE[] =
+    "usage: relayer price send --config NODE.conf --feed NAME --price DEC [--time-ms MS]\n"
+    "\n"
+    "Signs one price observation with the node's key and sends it to the hub, which logs a price\n"
+    "once a quorum of nodes agree within its deviation limit. --time-ms is when the source says the\n"
+    "value is from (default: now). Config: the node's ([node] key, relayers; [hub] nodes, key).\n";
+
+typedef struct client_config {
+    char key[CFG_STR_MAX], relayers[CFG_STR_MAX], data[CFG_STR_MAX];
+    char endpoint[CFG_STR_MAX], hub_key[CFG_STR_MAX];
+} client_config;
+
+#define F(field) offsetof(client_config, field)
+static const cfg_key venue_schema[] = {
+    {"venue", "key", CFG_PATH, 1, 0, 0, F(key)},
+    {"hub", "venue", CFG_ENDPOINT, 1, 0, 0, F(endpoint)},
+    {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
+};
+static const cfg_key node_schema[] = {
+    {"node", "key", CFG_PATH, 1, 0, 0, F(key)},
+    {"node", "relayers", CFG_PATH, 1, 0, 0, F(relayers)},
+    {"node", "data", CFG_PATH, 0, 0, 0, F(data)},
+    {"hub", "nodes", CFG_ENDPOINT, 1, 0, 0, F(endpoint)},
+    {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
+};
+
+static rl_err parse_addr(uint8_t out[EVM_ADDR_BYTES], const char *s, const char *opt, rl_why *why)
+{
+    if (s == NULL || strncmp(s, "0x", 2) != 0 || hex_decode(out, EVM_ADDR_BYTES, s + 2, opt, NULL) != RL_OK)
+        return rl_fail(why, RL_ERR_ARG, "%s \"%s\": expected a 0x-prefixed 20-byte address", opt, s ? s : "");
+    return RL_OK;
+}
+
+static rl_err parse_u64(uint64_t *out, const char *s, const char *opt, rl_why *why)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return rl_fail(why, RL_ERR_ARG, "%s: expected a whole number", opt);
+    *out = strtoull(s, &end, 10);
+    return *end == '\0' ? RL_OK : rl_fail(why, RL_ERR_ARG, "%s \"%s\": expected a whole number", opt, s);
+}
+
+/* Sends the SUBMIT frame every second until an ACK comes or timeout_ms passes. */
+static int submit(void *sock, const uint8_t *frame, size_t len, uint64_t msg_id, uint64_t timeout_ms)
+{
+    uint64_t start = mono_ms(), sent = 0;
+    while (mono_ms() - start < timeout_ms) {
+        if (sent == 0 || mono_ms() - sent >= 1000) {
+            zmq_send(sock, frame, len, ZMQ_DONTWAIT);
+            sent = mono_ms();
+        }
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 100) <= 0)
+            continue;
+        uint8_t ack[64];
+        int got = zmq_recv(sock, ack, sizeof ack, 0);
+        wire_msg m;
+        if (got < 0 || (size_t)got > sizeof ack || wire_decode(&m, ack, (size_t)got, NULL) != RL_OK ||
+            m.type != WIRE_ACK)
+            continue;
+        for (size_t i = 0; i < m.n; i++) {
+            wire_ack a = wire_ack_at(&m, i);
+            if (a.msg_id != msg_id)
+                continue;
+            if (a.status == WIRE_ACK_SETTLED) {
+                printf("logged (nonce %llu)\n", (unsigned long long)msg_id);
+                return 0;
+            }
+            fprintf(stderr, "refused by the hub (nonce %llu): see the hub's log\n", (unsigned long long)msg_id);
+            return EXIT_CHECK_FAILED;
+        }
+    }
+    fprintf(stderr, "no answer from the hub in %llu ms\n", (unsigned long long)timeout_ms);
+    return EXIT_USAGE;
+}
+
+/* Opens a DEALER to the hub endpoint with the key in cfg. */
+static rl_err client_open(const client_config *cfg, node_key **key, bus **b, void **sock, rl_why *why)
+{
+    node_pub hub;
+    rl_err err = keyfile_read(cfg->key, key, why);
+    if (err == RL_OK)
+        err = pubfile_read(cfg->hub_key, &hub, why);
+    if (err == RL_OK)
+        err = bus_new(b, NULL, NULL, why);
+    if (err == RL_OK && (*sock = bus_client(*b, ZMQ_DEALER, *key, hub.x25519, cfg->endpoint, NULL, why)) == NULL)
+        err = RL_ERR_IO;
+    return err;
+}
+
+int cmd_venue(int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[1], "position") != 0 && strcmp(argv[1], "withdraw") != 0)) {
+        fputs(VENUE_USAGE, argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : EXIT_USAGE;
+    }
+    bool position = strcmp(argv[1], "position") == 0;
+    static const struct option opts[] = {
+        {"config", 1, 0, 'c'}, {"account", 1, 0, 'a'},   {"market", 1, 0, 'm'},  {"size", 1, 0, 's'},
+        {"entry", 1, 0, 'e'},  {"mode", 1, 0, 'o'},      {"nonce", 1, 0, 'n'},   {"chain-id", 1, 0, 'i'},
+        {"asset", 1, 0, 'x'},  {"amount", 1, 0, 'q'},    {"recipient", 1, 0, 'r'}, {"timeout-ms", 1, 0, 't'},
+        {0, 0, 0, 0}};
+    const char *v[128] = {0};
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == '?') {
+            fputs(VENUE_USAGE, stderr);
+            return EXIT_USAGE;
+        }
+        v[c] = optarg;
+    }
+    request q = {.kind = position ? REQUEST_POSITION : REQUEST_WITHDRAW};
+    uint64_t timeout = 10000;
+    client_config cfg = {0};
+    rl_why why = {{0}};
+    rl_err err = v['c'] ? cfg_load(v['c'], venue_schema, sizeof venue_schema / sizeof venue_schema[0], &cfg, &why)
+                        : rl_fail(&why, RL_ERR_ARG, "--config is required");
+    if (err == RL_OK)
+        err = parse_addr(q.account, v['a'], "--account", &why);
+    q.nonce = wall_ms() * 1000 + (mono_ms() % 1000);
+    if (err == RL_OK && v['n'])
+        err = parse_u64(&q.nonce, v['n'], "--nonce", &why);
+    if (err == RL_OK && v['t'])
+        err = parse_u64(&timeout, v['t'], "--timeout-ms", &why);
+    if (err == RL_OK && position) {
+        const char *mode = v['o'] ? v['o'] : "cross";
+        if (strcmp(mode, "cross") != 0 && strcmp(mode, "portfolio") != 0)
+            err = rl_fail(&why, RL_ERR_ARG, "--mode \"%s\": cross or portfolio", mode);
+        q.mode = strcmp(mode, "portfolio") == 0 ? REQUEST_MODE_PORTFOLIO : REQUEST_MODE_CROSS;
+        if (err == RL_OK && (v['m'] == NULL || strlen(v['m']) > PRICE_FEED_BYTES))
+            err = rl_fail(&why, RL_ERR_ARG, "--market: a market name of 1..%d characters", PRICE_FEED_BYTES);
+        if (err == RL_OK)
+            snprintf(q.market, sizeof q.market, "%s", v['m']);
+        if (err == RL_OK && (v['s'] == NULL || fixed_parse_e18(&q.size_e18, v['s'], true, &why) != RL_OK))
+            err = rl_fail(&why, RL_ERR_ARG, "--size \"%s\": a decimal such as -5 or 0.25", v['s'] ? v['s'] : "");
+        if (err == RL_OK && (v['e'] == NULL || fixed_parse_e18(&q.entry_e18, v['e'], false, &why) != RL_OK))
+            err = rl_fail(&why, RL_ERR_ARG, "--entry \"%s\": a price such as 2900.5", v['e'] ? v['e'] : "");
+    } else if (err == RL_OK) {
+        err = parse_u64(&q.chain_id, v['i'], "--chain-id", &why);
+        if (err == RL_OK)
+            err = parse_addr(q.asset, v['x'], "--asset", &why);
+        if (err == RL_OK)
+            err = parse_addr(q.recipient, v['r'], "--recipient", &why);
+        if (err == RL_OK && (v['q'] == NULL || fixed_parse_base(&q.amount, v['q'], 0, &why) != RL_OK))
+            err = rl_fail(&why, RL_ERR_ARG, "--amount \"%s\": a whole number of base units", v['q'] ? v['q'] : "");
+    }
+    node_key *key = NULL;
+    bus *b = NULL;
+    void *sock = NULL;
+    uint8_t body[REQUEST_MAX_BYTES], frame[REQUEST_MAX_BYTES + 32];
+    size_t len = 0;
+    if (err == RL_OK)
+        err = client_open(&cfg, &key, &b, &sock, &why);
+    if (err == RL_OK) {
+        memcpy(q.venue, node_key_pub(key)->ed25519, ED25519_PK_BYTES);
+        err = request_sign(body, &len, &q, key, &why);
+    }
+    int rc = EXIT_USAGE;
+    if (err == RL_OK) {
+        size_t flen = wire_encode_submit(frame, sizeof frame, q.nonce, RECORD_REQUEST, body, len);
+        rc = submit(sock, frame, flen, q.nonce, timeout);
+    } else {
+        fprintf(stderr, "relayer venue %s: %s\n", argv[1], why.text[0] ? why.text : rl_strerror(err));
+    }
+    bus_close(sock);
+    bus_free(b);
+    node_key_free(key);
+    return rc;
+}
+
+int cmd_price(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "send") != 0) {
+        fputs(PRICE_USAGE, argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : EXIT_USAGE;
+    }
+    static const struct option opts[] = {
+        {"config", 1, 0, 'c'}, {"feed", 1, 0, 'f'}, {"price", 1, 0, 'p'}, {"time-ms", 1, 0, 't'}, {0, 0, 0, 0}};
+    const char *v[128] = {0};
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == '?') {
+            fputs(PRICE_USAGE, stderr);
+            return EXIT_USAGE;
+        }
+        v[c] = optarg;
+    }
+    client_config cfg = {0};
+    price_obs o = {.time_ms = wall_ms()};
+    relset set;
+    rl_why why = {{0}};
+    rl_err err = v['c'] ? cfg_load_part(v['c'], node_schema, sizeof node_schema / sizeof node_schema[0], &cfg,
+                                        "chain.", &why)
+                        : rl_fail(&why, RL_ERR_ARG, "--config is required");
+    if (err == RL_OK && (v['f'] == NULL || strlen(v['f']) > PRICE_FEED_BYTES))
+        err = rl_fail(&why, RL_ERR_ARG, "--feed: a feed name of 1..%d characters", PRICE_FEED_BYTES);
+    if (err == RL_OK)
+        snprintf(o.feed, sizeof o.feed, "%s", v['f']);
+    if (err == RL_OK && (v['p'] == NULL || fixed_parse_e18(&o.price_e18, v['p'], false, &why) != RL_OK))
+        err = rl_fail(&why, RL_ERR_ARG, "--price \"%s\": a decimal such as 3000.25", v['p'] ? v['p'] : "");
+    if (err == RL_OK && v['t'])
+        err = parse_u64(&o.time_ms, v['t'], "--time-ms", &why);
+    if (err == RL_OK)
+        err = relset_load(cfg.relayers, &set, &why);
+    node_key *key = NULL;
+    bus *b = NULL;
+    void *sock = NULL;
+    if (err == RL_OK)
+        err = client_open(&cfg, &key, &b, &sock, &why);
+    const relset_member *me = err == RL_OK ? relset_find_key(&set, node_key_pub(key)->ed25519) : NULL;
+    if (err == RL_OK && me == NULL)
+        err = rl_fail(&why, RL_ERR_ARG, "%s: the node's key is not a member of the relayer set", cfg.relayers);
+    uint8_t enc[PRICE_OBS_BYTES], frame[PRICE_SIGNED_BYTES + 32];
+    if (err == RL_OK)
+        err = price_encode(enc, &o, &why);
+    if (err == RL_OK) {
+        signed_price sp;
+        price_sign(&sp, enc, me->id, key);
+        size_t len = wire_encode_price(frame, sizeof frame, wall_ms(), &sp, 1);
+        int linger = 3000; /* the frame leaves once the CURVE handshake is done */
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+        if (zmq_send(sock, frame, len, 0) < 0)
+            err = rl_fail(&why, RL_ERR_IO, "send: %s", zmq_strerror(zmq_errno()));
+        zmq_close(sock);
+        sock = NULL;
+    }
+    if (err != RL_OK)
+        fprintf(stderr, "relayer price send: %s\n", why.text[0] ? why.text : rl_strerror(err));
+    bus_free(b);
+    node_key_free(key);
+    return err == RL_OK ? 0 : EXIT_USAGE;
+}
