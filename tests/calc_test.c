@@ -1,0 +1,392 @@
+/*
+ * calc_test.c - the live calculator over a log built in memory: deposits, quorum prices, venue
+ * positions and withdrawals, and the decisions they imply; stale and deviating prices; the EWMA
+ * volatility; determinism; and audit replay reproducing (or catching) logged decisions. Every
+ * log built here also passes audit_next with all its signatures.
+ */
+#include <criterion/criterion.h>
+
+#include "attest/audit.h"
+#include "attest/decision.h"
+#include "attest/request.h"
+#include "collateral/calc.h"
+#include "tests/fixture.h"
+
+static const char RISK[] =
+    "{\"chains\": {\"l1\": 1, \"l2\": 10},"
+    " \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0.10\", \"seize_priority\": 2,"
+    "                        \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\"}},"
+    "              \"USDC\": {\"decimals\": 6, \"haircut\": \"0.02\", \"seize_priority\": 1,"
+    "                        \"tokens\": {\"l2\": \"0x00000000000000000000000000000000000000c0\"}}},"
+    " \"markets\": {\"ETH-PERP\": {\"feed\": \"ETH\", \"tiers\": [{\"from\": \"0\", \"imf\": \"0.05\", \"mmf\": \"0.03\"}],"
+    "                            \"vol\": {\"sigma_ref\": \"0.02\", \"cap\": \"3\", \"sigma\": \"0.02\"}}},"
+    " \"params\": {\"liquidation_fee\": \"0.01\", \"ewma_lambda\": \"0.94\"},"
+    " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 60000}}";
+
+#define T0 1700000000000ull
+#define E18 1000000000000000000ull
+
+typedef struct logb {
+    fixture f;
+    node_key *calc_key;
+    mg_risk risk;
+    calc *c;
+    uint64_t seq, nonce;
+    uint8_t prev[HASH_BYTES];
+    uint8_t *recs[256];
+    size_t lens[256];
+    decision made[64];
+    size_t nmade;
+    audit *a;
+} logb;
+
+static const uint8_t ACCOUNT[EVM_ADDR_BYTES] = {0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                                                0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x42};
+
+static void on_decision(void *ctx, const decision *d)
+{
+    logb *l = ctx;
+    cr_assert_lt(l->nmade, 64);
+    l->made[l->nmade++] = *d;
+}
+
+/* Appends a record, checks it with the audit (signatures too) and feeds the calculator. */
+static void push(logb *l, uint8_t type, const uint8_t *payload, size_t plen, uint64_t time_ms)
+{
+    record r = {.type = type, .seq = ++l->seq, .time_ms = time_ms, .payload = payload, .payload_len = (uint32_t)plen};
+    memcpy(r.prev, l->prev, HASH_BYTES);
+    uint8_t *enc = malloc(RECORD_MAX_BYTES);
+    size_t len;
+    rl_why why = {{0}};
+    cr_assert_eq(record_encode(&r, enc, &len, &why), RL_OK, "%s", why.text);
+    record_hash(l->prev, enc, len);
+    verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
+    size_t nj = 0;
+    cr_assert_eq(audit_next(l->a, enc, len, jobs, &nj, &why), RL_OK, "record %llu: %s", (unsigned long long)r.seq,
+                 why.text);
+    verify_jobs_fn(jobs, 0, nj);
+    for (size_t i = 0; i < nj; i++)
+        cr_assert(jobs[i].ok, "record %llu: signature %zu", (unsigned long long)r.seq, i);
+    if (l->c != NULL)
+        cr_assert_eq(calc_apply(l->c, enc, len, &why), RL_OK, "%s", why.text);
+    l->recs[l->seq - 1] = enc;
+    l->lens[l->seq - 1] = len;
+}
+
+static void setup(logb *l)
+{
+    memset(l, 0, sizeof *l);
+    fx_init(&l->f, 3, 2);
+    rl_why why = {{0}};
+    cr_assert_eq(node_key_generate(&l->calc_key, "calc", &why), RL_OK);
+    json_error_t je;
+    json_t *root = json_loads(RISK, 0, &je);
+    cr_assert_not_null(root, "%s", je.text);
+    cr_assert_eq(mg_risk_parse(root, &l->risk, &why), RL_OK, "%s", why.text);
+    json_decref(root);
+    cr_assert_eq(calc_new(&l->c, &l->risk, on_decision, l, NULL, NULL), RL_OK);
+    cr_assert_eq(audit_new(&l->a, &l->f.set), RL_OK);
+    payload_set ps = {.set = l->f.set};
+    uint8_t buf[RECORD_MAX_PAYLOAD];
+    size_t len;
+    cr_assert_eq(payload_set_encode(&ps, buf, &len, &why), RL_OK);
+    push(l, RECORD_SET, buf, len, T0);
+}
+
+static void teardown(logb *l)
+{
+    for (uint64_t i = 0; i < l->seq; i++)
+        free(l->recs[i]);
+    calc_free(l->c);
+    audit_free(l->a);
+    mg_risk_fini(&l->risk);
+    node_key_free(l->calc_key);
+    fx_fini(&l->f);
+}
+
+static void deposit(logb *l, uint64_t chain, uint8_t asset_last, uint64_t amount, uint64_t vseq, uint64_t t)
+{
+    obs o = fx_obs(chain, l->seq + 1000, vseq, amount);
+    memcpy(o.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(o.asset, 0, EVM_ADDR_BYTES);
+    o.asset[19] = asset_last;
+    payload_attest p = fx_attest(&l->f, &o, 2);
+    uint8_t buf[RECORD_MAX_PAYLOAD];
+    size_t len;
+    cr_assert_eq(payload_attest_encode(&p, buf, &len, NULL), RL_OK);
+    push(l, RECORD_ATTEST, buf, len, t);
+}
+
+/* A PRICE record of feed signed by members 1..n at prices[i], observed at obs_ms. */
+static void price(logb *l, const char *feed, const uint64_t *whole, unsigned n, uint64_t obs_ms, uint64_t t)
+{
+    payload_price p = {.n = (uint8_t)n};
+    snprintf(p.feed, sizeof p.feed, "%s", feed);
+    for (unsigned i = 0; i < n; i++) {
+        price_obs o = {.price_e18 = (__int128)whole[i] * E18, .time_ms = obs_ms};
+        snprintf(o.feed, sizeof o.feed, "%s", feed);
+        uint8_t enc[PRICE_OBS_BYTES];
+        cr_assert_eq(price_encode(enc, &o, NULL), RL_OK);
+        price_sign(&p.e[i], enc, (uint16_t)(i + 1), l->f.keys[i]);
+    }
+    uint8_t buf[RECORD_MAX_PAYLOAD];
+    size_t len;
+    cr_assert_eq(payload_price_encode(&p, buf, &len, NULL), RL_OK);
+    push(l, RECORD_PRICE, buf, len, t);
+}
+
+static void req(logb *l, request *q, uint64_t t)
+{
+    node_key *venue = l->f.keys[3]; /* the fixture's spare key: not a relayer */
+    memcpy(q->venue, node_key_pub(venue)->ed25519, ED25519_PK_BYTES);
+    memcpy(q->account, ACCOUNT, EVM_ADDR_BYTES);
+    q->nonce = ++l->nonce;
+    uint8_t buf[REQUEST_MAX_BYTES];
+    size_t len;
+    rl_why why = {{0}};
+    cr_assert_eq(request_sign(buf, &len, q, venue, &why), RL_OK, "%s", why.text);
+    push(l, RECORD_REQUEST, buf, len, t);
+}
+
+static void position(logb *l, __int128 size, uint64_t entry, uint64_t t)
+{
+    request q = {.kind = REQUEST_POSITION, .mode = REQUEST_MODE_CROSS, .size_e18 = size * E18,
+                 .entry_e18 = (__int128)entry * E18};
+    snprintf(q.market, sizeof q.market, "ETH-PERP");
+    req(l, &q, t);
+}
+
+static void withdraw_eth(logb *l, uint64_t whole, uint64_t t)
+{
+    request q = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(whole * E18)};
+    memset(q.recipient, 0x22, EVM_ADDR_BYTES);
+    req(l, &q, t);
+}
+
+/* Signs and logs every decision made so far (as the hub would, right after its basis). */
+static void log_decisions(logb *l, size_t from)
+{
+    for (size_t i = from; i < l->nmade; i++) {
+        decision d = l->made[i];
+        memcpy(d.calculator, node_key_pub(l->calc_key)->ed25519, ED25519_PK_BYTES);
+        uint8_t buf[DECISION_MAX_BYTES];
+        size_t len;
+        cr_assert_eq(decision_sign(buf, &len, &d, l->calc_key, NULL), RL_OK);
+        push(l, RECORD_DECISION, buf, len, T0 + 100000);
+    }
+}
+
+/* The story: 10 ETH on l1 and 5000 USDC on l2, long 20 ETH-PERP at 3000, withdraw 1 ETH (ok),
+ * withdraw 15 ETH (refused), ETH falls to 1700: liquidation. */
+static void story(logb *l)
+{
+    deposit(l, 1, 0x00, 10 * E18, 1, T0 + 1);
+    deposit(l, 10, 0xc0, 5000000000ull, 1, T0 + 2);
+    price(l, "ETH", (uint64_t[]){3000, 3000}, 2, T0 + 3, T0 + 10);
+    price(l, "USDC", (uint64_t[]){1, 1}, 2, T0 + 3, T0 + 11);
+    position(l, 20, 3000, T0 + 20);
+    cr_assert_eq(l->nmade, 0, "a healthy account gets no decision");
+    withdraw_eth(l, 1, T0 + 30);
+    withdraw_eth(l, 15, T0 + 31); /* 9 are left unreserved */
+    price(l, "ETH", (uint64_t[]){1700, 1700}, 2, T0 + 40, T0 + 41);
+}
+
+Test(calc, story_decides_withdrawals_and_liquidation_with_its_seize_plan)
+{
+    logb l;
+    setup(&l);
+    story(&l);
+    cr_assert_eq(l.nmade, 3);
+    decision *ok = &l.made[0], *no = &l.made[1], *liq = &l.made[2];
+    cr_assert_eq(ok->kind, DECISION_WITHDRAW_OK);
+    cr_assert_eq(ok->basis, 7);
+    cr_assert(ok->equity_u == (__int128)31900 * 1000000); /* before: 27000 + 4900 */
+    cr_assert_eq(no->kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(no->reason, REASON_FUNDS);
+    cr_assert_eq(liq->kind, DECISION_LIQUIDATE);
+    cr_assert_eq(liq->basis, 9);
+    /* 9 ETH x 1700 x 0.9 + 5000 x 0.98 - 20 x 1300 = 13770 + 4900 - 26000 */
+    cr_assert(liq->equity_u == -(__int128)7330 * 1000000);
+    /* owed 26000 + 1% of 34000 = 26340; USDC first (priority 1), then the 9 unreserved ETH */
+    cr_assert_eq(liq->nseize, 2);
+    cr_assert_eq(liq->seize[0].chain_id, 10);
+    cr_assert_eq(liq->seize[0].asset[19], 0xc0);
+    cr_assert_eq(u256_cmp(&liq->seize[0].amount, &(u256){0}), 1);
+    u256 usdc = u256_from_u64(5000000000ull), eth = u256_from_u64(9 * E18);
+    cr_assert_eq(u256_cmp(&liq->seize[0].amount, &usdc), 0);
+    cr_assert_eq(liq->seize[1].chain_id, 1);
+    cr_assert_eq(u256_cmp(&liq->seize[1].amount, &eth), 0);
+    cr_assert(liq->bad_debt_u == (__int128)(26340 - 18670) * 1000000);
+    json_t *j = calc_account_json(l.c, ACCOUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "liquidatable");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "collateral"), 0), "reserved")),
+                     "1");
+    json_decref(j);
+    teardown(&l);
+}
+
+Test(calc, stale_prices_decide_nothing_and_refuse_withdrawals)
+{
+    logb l;
+    setup(&l);
+    deposit(&l, 1, 0x00, 10 * E18, 1, T0 + 1);
+    price(&l, "ETH", (uint64_t[]){3000, 3000}, 2, T0 + 3, T0 + 10);
+    position(&l, 20, 3000, T0 + 20);
+    withdraw_eth(&l, 1, T0 + 70000); /* the price is 70 s old, the limit 60 s */
+    cr_assert_eq(l.nmade, 1);
+    cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(l.made[0].reason, REASON_STALE_PRICE);
+    /* A fresh, lower price liquidates; the same price arriving stale would not have. */
+    price(&l, "ETH", (uint64_t[]){1000, 1000}, 2, T0 + 1000, T0 + 90000); /* observed 89 s before: refused */
+    cr_assert_eq(l.nmade, 1);
+    cr_assert_eq(calc_get_stats(l.c)->prices_refused, 1);
+    price(&l, "ETH", (uint64_t[]){1000, 1000}, 2, T0 + 89000, T0 + 90000);
+    cr_assert_eq(l.nmade, 2);
+    cr_assert_eq(l.made[1].kind, DECISION_LIQUIDATE);
+    teardown(&l);
+}
+
+Test(calc, prices_need_a_quorum_within_the_deviation)
+{
+    logb l;
+    setup(&l);
+    deposit(&l, 1, 0x00, 10 * E18, 1, T0 + 1);
+    price(&l, "ETH", (uint64_t[]){3000, 3000}, 2, T0 + 3, T0 + 10);
+    position(&l, 20, 3000, T0 + 20);
+    price(&l, "ETH", (uint64_t[]){1000, 1100}, 2, T0 + 30, T0 + 31); /* 10 % apart, 2 % allowed */
+    cr_assert_eq(l.nmade, 0, "a price outside the deviation moves nothing");
+    cr_assert_eq(calc_get_stats(l.c)->prices_refused, 1);
+    /* Three observations: the median (lower) of 1000, 1010, 1015 is 1010, all within 2 %. */
+    price(&l, "ETH", (uint64_t[]){1000, 1010, 1015}, 3, T0 + 40, T0 + 41);
+    cr_assert_eq(l.nmade, 1);
+    cr_assert_eq(l.made[0].kind, DECISION_LIQUIDATE);
+    /* equity = 10 x 1010 x 0.9 - 20 x 1990 */
+    cr_assert(l.made[0].equity_u == ((__int128)9090 - 39800) * 1000000);
+    teardown(&l);
+}
+
+Test(calc, ewma_volatility_raises_margin_after_a_big_move)
+{
+    logb l;
+    setup(&l);
+    deposit(&l, 1, 0x00, 10 * E18, 1, T0 + 1);
+    price(&l, "ETH", (uint64_t[]){3000, 3000}, 2, T0 + 3, T0 + 10);
+    position(&l, 20, 2700, T0 + 20);
+    json_t *j = calc_account_json(l.c, ACCOUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "initial_margin")), "3000.000000"); /* 60000 x 5 % x 1 */
+    json_decref(j);
+    price(&l, "ETH", (uint64_t[]){2700, 2700}, 2, T0 + 30, T0 + 31);
+    /* r = -0.1: var = 0.94 x 0.0004 + 0.06 x 0.01 = 0.000976, sigma = 0.031241 (up), x 1.56205 */
+    j = calc_account_json(l.c, ACCOUNT);
+    i128 im;
+    cr_assert_eq(fixed_parse_e18(&im, json_string_value(json_object_get(j, "initial_margin")), false, NULL), RL_OK);
+    json_decref(j);
+    cr_assert(im > (i128)4217 * FIXED_E18 && im < (i128)4218 * FIXED_E18, "54000 x 5 %% x 1.5620...");
+    teardown(&l);
+}
+
+Test(calc, replay_reproduces_every_decision_and_catches_a_forged_one)
+{
+    logb l;
+    setup(&l);
+    story(&l);
+    log_decisions(&l, 0);
+    calc_replay *r;
+    cr_assert_eq(calc_replay_new(&r, &l.risk), RL_OK);
+    rl_why why = {{0}};
+    for (uint64_t i = 0; i < l.seq; i++)
+        cr_assert_eq(calc_replay_next(r, l.recs[i], l.lens[i], &why), RL_OK, "record %llu: %s",
+                     (unsigned long long)i + 1, why.text);
+    calc_replay_summary s;
+    calc_replay_get_summary(r, &s);
+    cr_assert_eq(s.logged, 3);
+    cr_assert_eq(s.reproduced, 3);
+    cr_assert_eq(s.not_logged, 0);
+    calc_replay_free(r);
+
+    /* The same log, but the liquidation's seize of USDC says one unit more. */
+    logb m;
+    setup(&m);
+    story(&m);
+    m.made[2].seize[0].amount = u256_from_u64(5000000001ull);
+    log_decisions(&m, 0);
+    cr_assert_eq(calc_replay_new(&r, &m.risk), RL_OK);
+    rl_err bad = RL_OK;
+    for (uint64_t i = 0; i < m.seq; i++) {
+        rl_err err = calc_replay_next(r, m.recs[i], m.lens[i], &why);
+        if (err != RL_OK) {
+            bad = err;
+            cr_assert_eq(i + 1, m.seq, "the last record is the forged one");
+            cr_assert(strstr(why.text, "liquidate") != NULL, "%s", why.text);
+        }
+    }
+    cr_assert_eq(bad, RL_ERR_STATE);
+    calc_replay_free(r);
+    teardown(&m);
+    teardown(&l);
+}
+
+Test(calc, two_calculators_over_one_log_decide_the_same_bytes)
+{
+    logb l;
+    setup(&l);
+    story(&l);
+    logb m;
+    memset(&m, 0, sizeof m);
+    m.risk = l.risk;
+    cr_assert_eq(calc_new(&m.c, &l.risk, on_decision, &m, NULL, NULL), RL_OK);
+    rl_why why = {{0}};
+    for (uint64_t i = 0; i < l.seq; i++)
+        cr_assert_eq(calc_apply(m.c, l.recs[i], l.lens[i], &why), RL_OK);
+    cr_assert_eq(m.nmade, l.nmade);
+    for (size_t i = 0; i < l.nmade; i++) {
+        uint8_t a[DECISION_MAX_BYTES], b[DECISION_MAX_BYTES];
+        size_t la, lb;
+        cr_assert_eq(decision_encode_body(a, &la, &l.made[i], NULL), RL_OK);
+        cr_assert_eq(decision_encode_body(b, &lb, &m.made[i], NULL), RL_OK);
+        cr_assert_eq(la, lb);
+        cr_assert_eq(memcmp(a, b, la), 0, "decision %zu", i);
+    }
+    calc_free(m.c);
+    teardown(&l);
+}
+
+Test(calc, records_out_of_order_and_bad_risk_files_are_refused)
+{
+    logb l;
+    setup(&l);
+    calc *c;
+    cr_assert_eq(calc_new(&c, &l.risk, on_decision, &l, NULL, NULL), RL_OK);
+    rl_why why = {{0}};
+    deposit(&l, 1, 0x00, 1, 1, T0 + 1);
+    cr_assert_eq(calc_apply(c, l.recs[1], l.lens[1], &why), RL_ERR_SEQ);
+    calc_free(c);
+    static const struct {
+        const char *json, *want;
+    } bad[] = {
+        {"{\"chains\": {\"l1\": 1}, \"assets\": {\"ETH\": {\"price\": \"3000\", \"decimals\": 18, \"haircut\": \"0\","
+         " \"seize_priority\": 1, \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\"}}},"
+         " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 1000}}",
+         "unknown field \"price\""},
+        {"{\"chains\": {\"l1\": 1}, \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0\", \"seize_priority\": 1,"
+         " \"tokens\": {\"l9\": \"0x0000000000000000000000000000000000000000\"}}},"
+         " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 1000}}",
+         "assets.ETH.tokens.l9: no chain \"l9\""},
+        {"{\"chains\": {\"l1\": 1}, \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0\", \"seize_priority\": 1,"
+         " \"tokens\": {\"l1\": \"0x00\"}}}, \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 1000}}",
+         "is not a 20-byte 0x address"},
+        {"{\"chains\": {\"l1\": 1}, \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0\", \"seize_priority\": 1,"
+         " \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\"}}}}",
+         "prices: missing"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *root = json_loads(bad[i].json, 0, NULL);
+        cr_assert_not_null(root, "case %zu", i);
+        mg_risk r;
+        rl_why w = {{0}};
+        cr_assert_neq(mg_risk_parse(root, &r, &w), RL_OK, "case %zu", i);
+        cr_assert(strstr(w.text, bad[i].want) != NULL, "case %zu: %s", i, w.text);
+        json_decref(root);
+    }
+    teardown(&l);
+}
