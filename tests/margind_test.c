@@ -1,0 +1,300 @@
+/*
+ * margind_test.c - the live calculator end to end, every piece its own process: the hub, the
+ * margin daemon, nodes sending deposits (from this test) and prices (`relayer price send`), a
+ * venue (`relayer venue`). The story: deposits on two chains, quorum prices, a position, a
+ * withdrawal approved and one refused, a price fall and the liquidation with its seize plan.
+ * Then the margin daemon is killed with SIGKILL and restarted: no decision is logged twice, and
+ * `relayer audit replay --risk` over the exported log reproduces every logged decision.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "attest/decision.h"
+#include "attest/hex.h"
+#include "db/ledger.h"
+#include "relayer/bus.h"
+#include "relayer/keyfile.h"
+#include "relayer/wire.h"
+#include "tests/fixture.h"
+
+#define E18 1000000000000000000ull
+
+static const char RISK[] =
+    "{\"chains\": {\"l1\": 1, \"l2\": 10},\n"
+    " \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0.10\", \"seize_priority\": 2,\n"
+    "                       \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\"}},\n"
+    "             \"USDC\": {\"decimals\": 6, \"haircut\": \"0.02\", \"seize_priority\": 1,\n"
+    "                       \"tokens\": {\"l2\": \"0x00000000000000000000000000000000000000c0\"}}},\n"
+    " \"markets\": {\"ETH-PERP\": {\"feed\": \"ETH\", \"tiers\": [{\"from\": \"0\", \"imf\": \"0.05\", \"mmf\": \"0.03\"}]}},\n"
+    " \"params\": {\"liquidation_fee\": \"0.01\"},\n"
+    " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 600000}}\n";
+
+#define ACCOUNT "0x1111111111111111111111111111111111111142"
+
+struct world {
+    fixture f;
+    char *dir;
+    node_key *hub, *calc, *venue;
+    bus *b;
+    pid_t hub_pid, margin_pid;
+};
+
+static void write_file(struct world *w, const char *name, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", w->dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static pid_t spawn(struct world *w, const char *what)
+{
+    char log[600], conf[600];
+    snprintf(log, sizeof log, "%s/%s.log", w->dir, what);
+    snprintf(conf, sizeof conf, "%s/%s.conf", w->dir, what);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, STDERR_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        execl(RELAYER_BIN, "relayer", what, "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop(pid_t pid, int sig)
+{
+    int status;
+    kill(pid, sig);
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+}
+
+static void setup(struct world *w)
+{
+    memset(w, 0, sizeof *w);
+    fx_init(&w->f, 3, 2);
+    w->dir = tu_tmpdir();
+    rl_why why = {{0}};
+    char keys[600], text[4096];
+    snprintf(keys, sizeof keys, "%s/keys", w->dir);
+    cr_assert_eq(mkdir(keys, 0700), 0);
+    for (unsigned i = 0; i < 3; i++)
+        cr_assert_eq(keyfile_write(keys, w->f.keys[i], &why), RL_OK, "%s", why.text);
+    cr_assert_eq(node_key_generate(&w->hub, "hub", &why), RL_OK);
+    cr_assert_eq(node_key_generate(&w->calc, "calc", &why), RL_OK);
+    cr_assert_eq(node_key_generate(&w->venue, "venue", &why), RL_OK);
+    cr_assert_eq(keyfile_write(keys, w->hub, &why), RL_OK);
+    cr_assert_eq(keyfile_write(keys, w->calc, &why), RL_OK);
+    cr_assert_eq(keyfile_write(keys, w->venue, &why), RL_OK);
+    json_t *j = relset_to_json(&w->f.set);
+    char *rel = json_dumps(j, 0);
+    write_file(w, "relayers.json", rel);
+    free(rel);
+    json_decref(j);
+    write_file(w, "risk.json", RISK);
+    const char *d = w->dir;
+    snprintf(text, sizeof text,
+             "[hub]\ndata = hub\nkey = keys/hub.key\nrelayers = relayers.json\ncommit_delay_ms = 5\n"
+             "[listen]\nnodes = ipc://%s/n.sock\nrecords = ipc://%s/r.sock\ncatchup = ipc://%s/c.sock\n"
+             "venue = ipc://%s/v.sock\ncalculator = ipc://%s/k.sock\n"
+             "[allow]\nnode = keys/node1.pub\nnode = keys/node2.pub\nnode = keys/node3.pub\n"
+             "subscriber = keys/calc.pub\nvenue = keys/venue.pub\ncalculator = keys/calc.pub\n"
+             "[prices]\nmax_deviation_bps = 200\nmax_age_ms = 600000\nheartbeat_ms = 1000\n",
+             d, d, d, d, d);
+    write_file(w, "hub.conf", text);
+    snprintf(text, sizeof text,
+             "[margin]\ndata = margin\nkey = keys/calc.key\nrelayers = relayers.json\nrisk = risk.json\n"
+             "[hub]\nrecords = ipc://%s/r.sock\ncatchup = ipc://%s/c.sock\ncalculator = ipc://%s/k.sock\n"
+             "key = keys/hub.pub\n",
+             d, d, d);
+    write_file(w, "margin.conf", text);
+    snprintf(text, sizeof text, "[venue]\nkey = keys/venue.key\n[hub]\nvenue = ipc://%s/v.sock\nkey = keys/hub.pub\n", d);
+    write_file(w, "venue.conf", text);
+    for (unsigned i = 1; i <= 3; i++) {
+        char name[32];
+        snprintf(text, sizeof text,
+                 "[node]\nkey = keys/node%u.key\nrelayers = relayers.json\n[hub]\nnodes = ipc://%s/n.sock\n"
+                 "key = keys/hub.pub\n",
+                 i, d);
+        snprintf(name, sizeof name, "node%u.conf", i);
+        write_file(w, name, text);
+    }
+    cr_assert_eq(bus_new(&w->b, NULL, NULL, &why), RL_OK);
+    w->hub_pid = spawn(w, "hub");
+}
+
+static void teardown(struct world *w)
+{
+    if (w->margin_pid > 0)
+        stop(w->margin_pid, SIGKILL);
+    stop(w->hub_pid, SIGTERM);
+    bus_free(w->b);
+    node_key_free(w->hub);
+    node_key_free(w->calc);
+    node_key_free(w->venue);
+    tu_rmdir(w->dir);
+    fx_fini(&w->f);
+}
+
+/* Nodes 1 and 2 observe a deposit to ACCOUNT and send it until the hub acknowledges. */
+static void deposit(struct world *w, uint64_t chain, uint8_t asset_last, uint64_t amount, uint64_t n)
+{
+    obs o = fx_obs(chain, n, n, amount);
+    uint8_t acct[EVM_ADDR_BYTES];
+    cr_assert_eq(hex_decode(acct, EVM_ADDR_BYTES, ACCOUNT + 2, "account", NULL), RL_OK);
+    memcpy(o.account, acct, EVM_ADDR_BYTES);
+    memset(o.asset, 0, EVM_ADDR_BYTES);
+    o.asset[19] = asset_last;
+    char ep[600];
+    snprintf(ep, sizeof ep, "ipc://%s/n.sock", w->dir);
+    void *socks[2];
+    uint8_t frames[2][512], ack[64];
+    size_t lens[2];
+    for (uint16_t m = 1; m <= 2; m++) {
+        rl_why why = {{0}};
+        socks[m - 1] = bus_client(w->b, ZMQ_DEALER, w->f.keys[m - 1], node_key_pub(w->hub)->x25519, ep, NULL, &why);
+        cr_assert_not_null(socks[m - 1], "%s", why.text);
+        signed_obs so = fx_sign(&w->f, &o, m);
+        lens[m - 1] = wire_encode_obs(frames[m - 1], sizeof frames[0], n, &so, 1);
+    }
+    /* The hub acknowledges once the quorum settled the event: wait for node 2's. */
+    bool acked = false;
+    for (int tries = 0; tries < 50 && !acked; tries++) {
+        for (int m = 0; m < 2; m++)
+            zmq_send(socks[m], frames[m], lens[m], ZMQ_DONTWAIT);
+        zmq_pollitem_t it = {socks[1], 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 500) > 0 && zmq_recv(socks[1], ack, sizeof ack, 0) > 0)
+            acked = true;
+    }
+    bus_close(socks[0]);
+    bus_close(socks[1]);
+    cr_assert(acked, "deposit %llu acknowledged", (unsigned long long)n);
+}
+
+/* Records of `type` in the hub's log, read beside the running hub. */
+static size_t count(struct world *w, uint8_t type, decision *last)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/hub", w->dir);
+    store *s;
+    store_opts so = {.read_only = true};
+    cr_assert_eq(store_open(&s, dir, &so, NULL), RL_OK);
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(s, &txn, NULL), RL_OK);
+    ledger_head head;
+    cr_assert_eq(ledger_head_get(txn, s, &head, NULL), RL_OK);
+    size_t n = 0;
+    for (uint64_t seq = 1; seq <= head.seq; seq++) {
+        MDB_val v;
+        record r;
+        cr_assert_eq(ledger_record_get(txn, s, seq, &v, NULL), RL_OK);
+        cr_assert_eq(record_decode(&r, v.mv_data, v.mv_size, NULL), RL_OK);
+        if (r.type != type)
+            continue;
+        n++;
+        if (last != NULL)
+            cr_assert_eq(decision_decode(last, r.payload, r.payload_len, NULL), RL_OK);
+    }
+    store_read_end(txn);
+    store_close(s);
+    return n;
+}
+
+static void wait_count(struct world *w, uint8_t type, size_t want, decision *last)
+{
+    size_t have = 0;
+    for (int i = 0; i < 200 && (have = count(w, type, last)) < want; i++)
+        usleep(50000);
+    cr_assert_eq(have, want, "%s records: %zu, waited for %zu", record_type_name(type), have, want);
+}
+
+static void prices(struct world *w, const char *feed, const char *value, size_t logged_after)
+{
+    for (unsigned i = 1; i <= 2; i++) {
+        char *out;
+        int rc = tu_run(&out, "%s price send --config %s/node%u.conf --feed %s --price %s", RELAYER_BIN, w->dir, i,
+                        feed, value);
+        cr_assert_eq(rc, 0, "%s", out);
+        free(out);
+    }
+    wait_count(w, RECORD_PRICE, logged_after, NULL);
+}
+
+static void venue(struct world *w, const char *args, int want_rc)
+{
+    char *out;
+    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT, RELAYER_BIN, args, w->dir);
+    cr_assert_eq(rc, want_rc, "venue %s: exit %d: %s", args, rc, out);
+    free(out);
+}
+
+Test(margind, story_decides_and_survives_kill_9_and_replays_bit_for_bit)
+{
+    struct world w;
+    setup(&w);
+    w.margin_pid = spawn(&w, "margin");
+    deposit(&w, 1, 0x00, 10 * E18, 1);
+    deposit(&w, 10, 0xc0, 5000000000ull, 2);
+    prices(&w, "ETH", "3000", 1);
+    prices(&w, "USDC", "1", 2);
+    venue(&w, "position --market ETH-PERP --size 20 --entry 3000", 0);
+    venue(&w, "withdraw --chain-id 1 --asset 0x0000000000000000000000000000000000000000 --amount 1000000000000000000 "
+              "--recipient 0x2222222222222222222222222222222222222222",
+          0);
+    decision d;
+    wait_count(&w, RECORD_DECISION, 1, &d);
+    cr_assert_eq(d.kind, DECISION_WITHDRAW_OK);
+    venue(&w, "withdraw --chain-id 1 --asset 0x0000000000000000000000000000000000000000 --amount 15000000000000000000 "
+              "--recipient 0x2222222222222222222222222222222222222222",
+          0);
+    wait_count(&w, RECORD_DECISION, 2, &d);
+    cr_assert_eq(d.kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(d.reason, REASON_FUNDS);
+    /* A venue reusing a nonce for a different request is refused. */
+    venue(&w, "position --market ETH-PERP --size 1 --entry 1 --nonce 7", 0);
+    venue(&w, "position --market ETH-PERP --size 2 --entry 1 --nonce 7", 1);
+    venue(&w, "position --market ETH-PERP --size 20 --entry 3000", 0);
+    prices(&w, "ETH", "1700", 3);
+    wait_count(&w, RECORD_DECISION, 3, &d);
+    cr_assert_eq(d.kind, DECISION_LIQUIDATE);
+    cr_assert_eq(d.nseize, 2);
+    cr_assert(d.equity_u == -(__int128)7330 * 1000000);
+
+    /* kill -9 and restart: the same decisions are found again and none is logged twice. */
+    stop(w.margin_pid, SIGKILL);
+    w.margin_pid = spawn(&w, "margin");
+    sleep(2);
+    cr_assert_eq(count(&w, RECORD_DECISION, NULL), 3);
+    char *out;
+    int rc = tu_run(&out, "%s margin query --config %s/margin.conf --account " ACCOUNT, RELAYER_BIN, w.dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "\"status\": \"liquidatable\"") != NULL, "%s", out);
+    free(out);
+
+    rc = tu_run(&out, "cd %s && %s audit export --db hub --out log.rlog && %s audit replay log.rlog --relayers "
+                      "relayers.json --out replayed --risk risk.json --json",
+                w.dir, RELAYER_BIN, RELAYER_BIN);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "\"logged\":3") != NULL && strstr(out, "\"reproduced\":3") != NULL &&
+                  strstr(out, "\"not_reproduced\":0") != NULL,
+              "%s", out);
+    free(out);
+    /* Under other risk parameters the decisions are not comparable, and say so. */
+    rc = tu_run(&out, "cd %s && sed 's/0.10/0.20/' risk.json > other.json && %s audit replay log.rlog --relayers "
+                      "relayers.json --out replayed2 --risk other.json --json",
+                w.dir, RELAYER_BIN);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "\"other_risk\":3") != NULL, "%s", out);
+    free(out);
+    teardown(&w);
+}
