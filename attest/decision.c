@@ -7,9 +7,6 @@
 
 #include "attest/bytes.h"
 
-#define HASH_DOMAIN_DECISION "rly.decision.v1"
-#define HASH_DOMAIN_DECKEY "rly.deckey.v1"
-
 static bool kind_known(uint8_t k) { return k >= DECISION_MARGIN_CALL && k <= DECISION_WITHDRAW_REFUSED; }
 
 rl_err decision_encode_body(uint8_t out[DECISION_MAX_BYTES], size_t *len, const decision *d, rl_why *why)

@@ -25,6 +25,12 @@
 #define HASH_DOMAIN_FILE    "rly.export.v1"   /* whole exported file digest       */
 #define HASH_DOMAIN_LEDGER  "rly.ledger.v1"   /* ledger state digest              */
 #define HASH_DOMAIN_DEVSEED "rly.devseed.v1"  /* dev-only deterministic key seeds */
+#define HASH_DOMAIN_PRICE   "rly.price.v1"    /* price observation content hash   */
+#define HASH_DOMAIN_REQUEST "rly.request.v1"  /* what a venue signs               */
+#define HASH_DOMAIN_REQKEY  "rly.reqkey.v1"   /* a venue request's idempotency key */
+#define HASH_DOMAIN_DECISION "rly.decision.v1" /* what the calculator signs       */
+#define HASH_DOMAIN_DECKEY  "rly.deckey.v1"   /* a decision's idempotency key     */
+#define HASH_DOMAIN_RISK    "rly.risk.v1"     /* risk parameters digest           */
 
 /* out = BLAKE2b-256(personal = domain, data). */
 void hash_domain(uint8_t out[HASH_BYTES], const char *domain, const void *data, size_t len);

@@ -16,8 +16,6 @@
 #define OFF_RESERVED 41
 _Static_assert(OFF_RESERVED + 7 == PRICE_OBS_BYTES, "price layout must fill PRICE_OBS_BYTES");
 
-#define HASH_DOMAIN_PRICE "rly.price.v1"
-
 static bool name_char(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||

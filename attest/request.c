@@ -7,9 +7,6 @@
 
 #include "attest/bytes.h"
 
-#define HASH_DOMAIN_REQUEST "rly.request.v1"
-#define HASH_DOMAIN_REQKEY "rly.reqkey.v1"
-
 #define OFF_KIND 1
 #define OFF_VENUE 2
 #define OFF_NONCE 34

@@ -508,8 +508,6 @@ void mg_spec_fini(mg_spec *s)
 
 /* ---- live risk parameters ------------------------------------------------------------------ */
 
-#define HASH_DOMAIN_RISK "rly.risk.v1"
-
 static rl_err parse_tokens(mg_risk *r, size_t asset, const json_t *tokens, rl_why *why)
 {
     const mg_book *b = &r->book;

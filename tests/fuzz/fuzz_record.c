@@ -1,7 +1,9 @@
 /* fuzz_record.c - the log record decoder and its typed payload decoders. */
 #include <string.h>
 
+#include "attest/decision.h"
 #include "attest/record.h"
+#include "attest/request.h"
 #include "tests/fuzz/fuzz.h"
 
 static void check_payload(const record *r)
@@ -20,11 +22,28 @@ static void check_payload(const record *r)
         err = payload_attest_decode(&p, r, &why);
         if (err == RL_OK)
             err = payload_attest_encode(&p, again, &len, &why);
-    } else {
+    } else if (r->type == RECORD_CONFLICT) {
         payload_conflict p;
         err = payload_conflict_decode(&p, r, &why);
         if (err == RL_OK)
             err = payload_conflict_encode(&p, again, &len, &why);
+    } else if (r->type == RECORD_PRICE) {
+        static payload_price p;
+        err = payload_price_decode(&p, r, &why);
+        if (err == RL_OK)
+            err = payload_price_encode(&p, again, &len, &why);
+    } else if (r->type == RECORD_REQUEST) {
+        request q; /* re-encoding needs the venue's key: decode only */
+        err = request_decode(&q, r->payload, r->payload_len, &why);
+        if (err == RL_OK)
+            return;
+    } else {
+        static decision d;
+        err = decision_decode(&d, r->payload, r->payload_len, &why);
+        if (err == RL_OK && (err = decision_encode_body(again, &len, &d, &why)) == RL_OK) {
+            memcpy(again + len, r->payload + len, ED25519_SIG_BYTES); /* the signature as it came */
+            len += ED25519_SIG_BYTES;
+        }
     }
     if (err != RL_OK) {
         fuzz_require(why.text[0] != '\0', "payload refused without a reason");

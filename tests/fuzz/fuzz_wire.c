@@ -30,6 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case WIRE_RECORD: len = wire_encode_record(again, sizeof again, m.id, m.body, m.body_len); break;
     case WIRE_CATCHUP: len = wire_encode_catchup(again, sizeof again, m.id, m.max); break;
     case WIRE_END: len = wire_encode_end(again, sizeof again, m.id); break;
+    case WIRE_PRICE: {
+        static signed_price sp[WIRE_PRICE_MAX];
+        for (size_t i = 0; i < m.n; i++)
+            wire_price_at(&m, i, &sp[i]);
+        len = wire_encode_price(again, sizeof again, m.id, sp, m.n);
+        break;
+    }
+    case WIRE_SUBMIT: len = wire_encode_submit(again, sizeof again, m.id, m.record_type, m.body, m.body_len); break;
     default: fuzz_require(0, "accepted an unknown frame type");
     }
     fuzz_require(len == size && memcmp(again, data, size) == 0, "accepted frame is not canonical");
