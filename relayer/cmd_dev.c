@@ -25,6 +25,8 @@
 
 static const char USAGE[] =
     "usage: relayer dev simulate --out DIR --events N --nodes K --threshold M [options]\n"
+    "       relayer dev risk --seed S        a risk file (collateral/spec.h) for the simulated chains\n"
+    "       relayer dev account --seed S --events N [--index K]   a simulated account's address\n"
     "\n"
     "Makes K node keys (DIR/keys), DIR/relayers.json and a hub ledger DIR/hub holding N\n"
     "quorum-attested deposits across two chains (l1: chain id 1, l2: chain id 10) and many\n"
@@ -274,6 +276,57 @@ static int simulate(int argc, char **argv)
     return err == RL_OK ? 0 : EXIT_USAGE;
 }
 
+/* Reads --seed, --events and --index as they follow `risk` or `account`. */
+static bool sim_args(int argc, char **argv, sim_opts *o, uint64_t *index)
+{
+    *o = (sim_opts){.seed = 1, .events = 10};
+    *index = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        char *end;
+        uint64_t v = strtoull(argv[i + 1], &end, 10);
+        if (*end != '\0')
+            return false;
+        if (strcmp(argv[i], "--seed") == 0)
+            o->seed = v;
+        else if (strcmp(argv[i], "--events") == 0)
+            o->events = v;
+        else if (strcmp(argv[i], "--index") == 0)
+            *index = v;
+        else
+            return false;
+    }
+    return argc % 2 == 1;
+}
+
+/* The simulated chains as a risk file: ETH (native on both) and the USDC-like token. */
+static int dev_risk(const sim_opts *o)
+{
+    uint8_t u1[EVM_ADDR_BYTES], u2[EVM_ADDR_BYTES];
+    char h1[43], h2[43];
+    sim_usdc(o, SIM_CHAIN_L1, u1);
+    sim_usdc(o, SIM_CHAIN_L2, u2);
+    printf("{\n"
+           "  \"chains\": {\"l1\": %d, \"l2\": %d},\n"
+           "  \"assets\": {\n"
+           "    \"ETH\": {\"decimals\": 18, \"haircut\": \"0.10\", \"seize_priority\": 2, \"group\": \"ETH\","
+           " \"scan\": \"0.15\",\n"
+           "             \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\","
+           " \"l2\": \"0x0000000000000000000000000000000000000000\"}},\n"
+           "    \"USDC\": {\"decimals\": 6, \"haircut\": \"0.02\", \"seize_priority\": 1,\n"
+           "              \"tokens\": {\"l1\": \"%s\", \"l2\": \"%s\"}}},\n"
+           "  \"markets\": {\n"
+           "    \"ETH-PERP\": {\"feed\": \"ETH\", \"group\": \"ETH\", \"scan\": \"0.15\",\n"
+           "                 \"tiers\": [{\"from\": \"0\", \"imf\": \"0.05\", \"mmf\": \"0.03\"},\n"
+           "                           {\"from\": \"1000000\", \"imf\": \"0.10\", \"mmf\": \"0.05\"}],\n"
+           "                 \"vol\": {\"sigma_ref\": \"0.02\", \"cap\": \"3\"}}},\n"
+           "  \"params\": {\"liquidation_fee\": \"0.01\", \"portfolio_floor\": \"0.01\","
+           " \"portfolio_mm_ratio\": \"0.5\", \"ewma_lambda\": \"0.94\"},\n"
+           "  \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 60000}\n"
+           "}\n",
+           SIM_CHAIN_L1, SIM_CHAIN_L2, evm_addr_to_hex(u1, h1), evm_addr_to_hex(u2, h2));
+    return 0;
+}
+
 int cmd_dev(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -282,6 +335,21 @@ int cmd_dev(int argc, char **argv)
     }
     if (strcmp(argv[1], "simulate") == 0)
         return simulate(argc - 1, argv + 1);
+    sim_opts o;
+    uint64_t k;
+    if ((strcmp(argv[1], "risk") == 0 || strcmp(argv[1], "account") == 0) && !sim_args(argc - 1, argv + 1, &o, &k)) {
+        fprintf(stderr, "relayer dev %s: expected --seed S [--events N] [--index K]\n%s", argv[1], USAGE);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "risk") == 0)
+        return dev_risk(&o);
+    if (strcmp(argv[1], "account") == 0) {
+        uint8_t a[EVM_ADDR_BYTES];
+        char hex[43];
+        sim_account(&o, k, a);
+        puts(evm_addr_to_hex(a, hex));
+        return 0;
+    }
     fprintf(stderr, "relayer dev: unknown subcommand '%s'\n%s", argv[1], USAGE);
     return EXIT_USAGE;
 }

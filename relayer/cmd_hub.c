@@ -256,7 +256,7 @@ static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_
                                                   : find_pub(h->allowed_calcs, h->ncalcs, peer);
     uint8_t want = role == BUS_ROLE_VENUE ? RECORD_REQUEST : RECORD_DECISION;
     uint8_t key[HASH_BYTES], msg[HASH_BYTES];
-    const uint8_t *sig, *signer;
+    const uint8_t *sig = NULL, *signer = NULL;
     rl_why w = {{0}};
     request q;
     decision *d = malloc(sizeof *d);

@@ -1,7 +1,8 @@
 /*
  * cmd_up.c - `relayer up --config cluster.conf`: a whole local cluster, supervised.
  *
- * It starts the hub, then every node's watchers (one per node and chain) and any followers, each
+ * It starts the hub, then every node's watchers (one per node and chain), any followers and the
+ * margin calculator, each
  * as its own `relayer` process, and keeps them running: a child that dies is logged with how it
  * ended and restarted after a backoff that doubles while it keeps dying young (up to
  * restart_max_ms) and resets once it has run a minute. Ctrl-C or SIGTERM stops everything:
@@ -15,6 +16,7 @@
  *     node = node3.conf
  *     chains = l1 l2                 ; each node runs `relayer watch --chain NAME` for each
  *     follow = follow.conf           ; optional audited replicas
+ *     margin = margin.conf           ; optional: the live margin calculator
  *     restart_min_ms = 200
  *     restart_max_ms = 10000
  */
@@ -39,7 +41,8 @@ static const char USAGE[] = "usage: relayer up --config cluster.conf\n"
                             "Starts and supervises a local cluster: the hub, each node's watchers (one per\n"
                             "chain) and followers, restarting any that die, until Ctrl-C. Config:\n"
                             "  [cluster] hub = hub.conf, node = NODE.conf (repeat), chains = l1 l2,\n"
-                            "            follow = follow.conf (optional, repeat), restart_min_ms, restart_max_ms\n";
+                            "            follow = follow.conf (optional, repeat), margin = margin.conf (optional),\n"
+                            "            restart_min_ms, restart_max_ms\n";
 
 #define MAX_CHILDREN 128
 #define MAX_CHAINS 8
@@ -48,7 +51,7 @@ static const char USAGE[] = "usage: relayer up --config cluster.conf\n"
 
 typedef struct up_config {
     char hub[CFG_STR_MAX], chains[CFG_STR_MAX];
-    cfg_list nodes, follow;
+    cfg_list nodes, follow, margin;
     uint64_t restart_min_ms, restart_max_ms;
 } up_config;
 
@@ -58,6 +61,7 @@ static const cfg_key schema[] = {
     {"cluster", "node", CFG_PATHS, 1, 0, 0, F(nodes)},
     {"cluster", "chains", CFG_STRING, 1, 0, 0, F(chains)},
     {"cluster", "follow", CFG_PATHS, 0, 0, 0, F(follow)},
+    {"cluster", "margin", CFG_PATHS, 0, 0, 0, F(margin)},
     {"cluster", "restart_min_ms", CFG_U64, 0, 10, 600000, F(restart_min_ms)},
     {"cluster", "restart_max_ms", CFG_U64, 0, 10, 3600000, F(restart_max_ms)},
 };
@@ -194,7 +198,7 @@ int cmd_up(int argc, char **argv)
         chains[nchains++] = t;
     static struct child kids[MAX_CHILDREN];
     size_t n = 0;
-    if (1 + cfg.nodes.n * nchains + cfg.follow.n > MAX_CHILDREN) {
+    if (1 + cfg.nodes.n * nchains + cfg.follow.n + cfg.margin.n > MAX_CHILDREN) {
         fprintf(stderr, "relayer up: %s: more than %d processes\n", config, MAX_CHILDREN);
         return EXIT_USAGE;
     }
@@ -209,6 +213,8 @@ int cmd_up(int argc, char **argv)
     }
     for (size_t i = 0; i < cfg.follow.n; i++)
         add(kids, &n, "follow", "follow", cfg.follow.item[i], NULL);
+    for (size_t i = 0; i < cfg.margin.n; i++)
+        add(kids, &n, "margin", "margin", cfg.margin.item[i], NULL);
     daemon_trap_signals();
     log_info("cluster starting", "processes=%zu nodes=%zu chains=%zu", n, cfg.nodes.n, nchains);
     for (size_t i = 0; i < n; i++)

@@ -131,16 +131,14 @@ void sim_event(const sim_opts *opts, uint64_t i, obs *o)
     derive(o->tx_hash, seed, "tx", o->chain_id, i);
     o->log_index = (uint32_t)(i % 4);
     uint64_t accounts = opts->events / 10 ? opts->events / 10 : 1;
-    derive(h, seed, "account", derive64(seed, "pick", i, 0) % accounts, 0);
-    memcpy(o->account, h, EVM_ADDR_BYTES);
+    sim_account(opts, derive64(seed, "pick", i, 0) % accounts, o->account);
     uint64_t r = derive64(seed, "amount", i, 0);
     if (derive64(seed, "asset", i, 0) % 2 == 0) {
         /* native coin, wei: up to 10 ETH */
         o->amount = u256_from_u64(r % UINT64_C(10000000000000000000) + 1);
     } else {
         /* a USDC-like token, 6 decimals: up to 100,000 */
-        derive(h, seed, "usdc", o->chain_id, 0);
-        memcpy(o->asset, h, EVM_ADDR_BYTES);
+        sim_usdc(opts, o->chain_id, o->asset);
         o->amount = u256_from_u64(r % UINT64_C(100000000000) + 1);
     }
 }
@@ -260,4 +258,18 @@ rl_err sim_ingest(const sim *s, pool *p, ingest *g, progress_fn on_progress, voi
     if (err == RL_OK)
         err = ingest_flush(g, wall_ms(), why);
     return err;
+}
+
+void sim_usdc(const sim_opts *o, uint64_t chain_id, uint8_t out[EVM_ADDR_BYTES])
+{
+    uint8_t h[32];
+    derive(h, o->seed, "usdc", chain_id, 0);
+    memcpy(out, h, EVM_ADDR_BYTES);
+}
+
+void sim_account(const sim_opts *o, uint64_t k, uint8_t out[EVM_ADDR_BYTES])
+{
+    uint8_t h[32];
+    derive(h, o->seed, "account", k, 0);
+    memcpy(out, h, EVM_ADDR_BYTES);
 }

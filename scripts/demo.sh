@@ -60,7 +60,7 @@ c=$out/cluster
 live=${DEMO_LIVE_EVENTS:-6000}
 mkdir -p "$c/keys"
 say "Part 2: a live cluster. Keys for 3 nodes, the hub and an auditor; the genesis set, threshold 2:"
-for n in node1 node2 node3 hub auditor; do "$relayer" keygen --out "$c/keys" --name $n > /dev/null; done
+for n in node1 node2 node3 hub auditor venue calc; do "$relayer" keygen --out "$c/keys" --name $n > /dev/null; done
 "$relayer" relayers init --threshold 2 --out "$c/relayers.json" "$c"/keys/node{1,2,3}.pub
 cat > "$c/hub.conf" <<CONF
 # the hub: ledger, CURVE endpoints (ipc here; tcp:// across machines), who may connect
@@ -72,11 +72,19 @@ relayers = relayers.json
 nodes = ipc://$c/nodes.sock
 records = ipc://$c/records.sock
 catchup = ipc://$c/catchup.sock
+venue = ipc://$c/venue.sock
+calculator = ipc://$c/calc.sock
 [allow]
 node = keys/node1.pub
 node = keys/node2.pub
 node = keys/node3.pub
 subscriber = keys/auditor.pub
+subscriber = keys/calc.pub
+venue = keys/venue.pub
+calculator = keys/calc.pub
+[prices]
+max_deviation_bps = 200
+max_age_ms = 60000
 CONF
 for i in 1 2 3; do
     cat > "$c/node$i.conf" <<CONF
@@ -109,6 +117,28 @@ records = ipc://$c/records.sock
 catchup = ipc://$c/catchup.sock
 key = keys/hub.pub
 CONF
+"$relayer" dev risk --seed 3 > "$c/risk.json"
+cat > "$c/margin.conf" <<CONF
+# the live margin calculator: an audited replica, every account in memory, signed decisions
+[margin]
+data = margin
+key = keys/calc.key
+relayers = relayers.json
+risk = risk.json
+[hub]
+records = ipc://$c/records.sock
+catchup = ipc://$c/catchup.sock
+calculator = ipc://$c/calc.sock
+key = keys/hub.pub
+CONF
+cat > "$c/venue.conf" <<CONF
+# the venue: signs positions and withdrawal requests
+[venue]
+key = keys/venue.key
+[hub]
+venue = ipc://$c/venue.sock
+key = keys/hub.pub
+CONF
 cat > "$c/cluster.conf" <<CONF
 [cluster]
 hub = hub.conf
@@ -117,8 +147,9 @@ node = node2.conf
 node = node3.conf
 chains = l1 l2
 follow = follow.conf
+margin = margin.conf
 CONF
-say "relayer up: the hub, 6 watchers (3 nodes x 2 chains) and the replica, supervised (log: $c/cluster.log)"
+say "relayer up: the hub, 6 watchers (3 nodes x 2 chains), the replica and the margin calculator, supervised (log: $c/cluster.log)"
 "$relayer" up --config "$c/cluster.conf" 2> "$c/cluster.log" &
 up=$!
 trap 'kill -TERM $up 2>/dev/null; wait $up 2>/dev/null' EXIT
@@ -131,6 +162,35 @@ done
 sleep 1.2
 echo "   all $live deposits credited; relayer status:"
 "$relayer" status --config "$c/hub.conf" | sed 's/^/   /'
+
+say "Part 3: the margin calculator. Nodes 1 and 2 sign prices; the hub logs them once a quorum agrees."
+price() { for i in 1 2; do "$relayer" price send --config "$c/node$i.conf" --feed "$1" --price "$2"; done; }
+query() { "$relayer" margin query --config "$c/margin.conf" --account "$trader"; }
+field() { sed -n "s/.*\"$1\": \"\([^\"]*\)\".*/\1/p" | head -1; }
+price ETH 3000
+price USDC 1
+trader=$("$relayer" dev account --seed 3 --events "$live" --index 0)
+for _ in $(seq 1 100); do
+    query 2>/dev/null | grep -q '"prices_fresh": true' && break
+    sleep 0.1
+done
+equity=$(query | field equity)
+echo "   trader $trader holds collateral on both chains worth $equity USD (after haircuts)"
+size=$(( ${equity%%.*} / 300 ))
+echo "   the venue opens a long of $size ETH-PERP at 3000 for it (notional ~10x its equity):"
+"$relayer" venue position --config "$c/venue.conf" --account "$trader" --market ETH-PERP --size "$size" \
+    --entry 3000 | sed 's/^/   venue: /'
+query | grep -E '"(equity|initial_margin|maintenance_margin|status)"' | sed 's/^ */   /'
+say "ETH falls to 2850, then to 2600:"
+price ETH 2850
+sleep 0.5
+price ETH 2600
+for _ in $(seq 1 100); do
+    query | grep -q '"decided_status": "liquidatable"' && break
+    sleep 0.1
+done
+grep 'msg="decision"' "$c/cluster.log" | sed 's/.*msg="decision" /   decision: /'
+query | grep -E '"(equity|maintenance_margin|status)"' | sed 's/^ */   /'
 kill -TERM $up
 wait $up
 trap - EXIT
@@ -139,6 +199,9 @@ live_hub=$(digest_of "$c/hub")
 live_replica=$(digest_of "$c/replica")
 "$relayer" audit export --db "$c/hub" --out "$c/hub.rlog" > /dev/null
 "$relayer" audit verify "$c/hub.rlog" --relayers "$c/relayers.json" | head -1 | sed 's/^/   /'
+echo "   the auditor re-derives every logged decision from the records before it:"
+"$relayer" audit replay "$c/hub.rlog" --relayers "$c/relayers.json" --out "$c/replayed" --risk "$c/risk.json" |
+    grep decisions | sed 's/^ */   /'
 
 say "Summary"
 printf '   %-34s %s\n' "simulated hub ledger digest" "$hub_digest" "replayed from its exported log" "$replayed_digest" \
