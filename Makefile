@@ -1,6 +1,6 @@
 # One binary (build/relayer), one static library of every module, one test binary per suite.
 #   make            build build/relayer
-#   make test       install missing Debian packages, build, run every Criterion suite
+#   make test       install missing Debian and npm packages, build, run every Criterion suite
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make fuzz       libFuzzer targets for every decoder, bounded by FUZZ_SECONDS each
 #   make bench      the benchmarks (`relayer bench NAME`)
@@ -39,6 +39,7 @@ all: deps $(BIN)
 
 deps:
 	@scripts/deps.sh
+	@scripts/npm-deps.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
