@@ -1,6 +1,7 @@
 # One binary (build/relayer), one static library of every module, one test binary per suite.
 #   make            build build/relayer
 #   make test       install missing Debian and npm packages, build, run every Criterion suite
+#   make contracts  compile the Solidity contracts (solcjs) into build/contracts/NAME.json
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make fuzz       libFuzzer targets for every decoder, bounded by FUZZ_SECONDS each
 #   make bench      the benchmarks (`relayer bench NAME`)
@@ -34,12 +35,30 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps test asan fuzz bench demo clean
+# The npm toolchain (package-lock.json, installed by scripts/npm-deps.sh into node_modules) and the
+# contracts it compiles. Contracts go to build/contracts whatever BUILD is: the asan build uses
+# the same artifacts.
+NPM_STAMP := node_modules/.rl-lock.sha256
+CONTRACTS := build/contracts
+SOL_SRC   := $(wildcard bridges/evm/contracts/*.sol)
+SOL_NPM   := @chainlink/contracts/src/v0.8/tests/MockV3Aggregator.sol
+
+.PHONY: all deps test asan fuzz bench demo clean contracts
 all: deps $(BIN)
 
 deps:
 	@scripts/deps.sh
 	@scripts/npm-deps.sh
+
+contracts: $(CONTRACTS)/.stamp
+
+$(CONTRACTS)/.stamp: $(SOL_SRC) scripts/evm/compile.mjs $(NPM_STAMP)
+	node scripts/evm/compile.mjs --out $(CONTRACTS) $(SOL_SRC) $(SOL_NPM)
+	@touch $@
+
+# Only when node_modules is missing; `make deps` reinstalls when package-lock.json changes.
+$(NPM_STAMP):
+	scripts/npm-deps.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,7 +84,7 @@ asan: deps
 	    RL_TEST_SCALE=asan $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT='-O1 -g' run-tests
 
 .PHONY: run-tests
-run-tests: $(BIN) $(TEST_BIN)
+run-tests: $(BIN) $(TEST_BIN) contracts
 	@tests/run.sh $(TEST_BIN)
 
 fuzz: deps
