@@ -35,6 +35,12 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 20
 
+# Code only the tests link: the EVM harness (anvil nodes, the cast client). It finds node_modules
+# and the compiled contracts through these absolute paths.
+TEST_SUPPORT_SRC := tests/evm_harness.c
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SUPPORT     := $(BUILD)/libtestsupport.a
+
 # The npm toolchain (package-lock.json, installed by scripts/npm-deps.sh into node_modules) and the
 # contracts it compiles. Contracts go to build/contracts whatever BUILD is: the asan build uses
 # the same artifacts.
@@ -71,9 +77,15 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(BUILD)/obj/relayer/main.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fixture.h $(LIB) $(BIN)
+$(TEST_SUPPORT_OBJ): CPPFLAGS += -DRL_SOURCE_DIR='"$(abspath .)"' -DEVM_CONTRACTS_DIR='"$(abspath $(CONTRACTS))"'
+
+$(TEST_SUPPORT): $(TEST_SUPPORT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fixture.h $(TEST_SUPPORT) $(LIB) $(BIN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -DRELAYER_BIN='"$(abspath $(BIN))"' $< $(LIB) $(LDFLAGS) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DRELAYER_BIN='"$(abspath $(BIN))"' $< $(TEST_SUPPORT) $(LIB) $(LDFLAGS) \
 	    $(LDLIBS) -lcriterion -o $@
 
 test: deps
@@ -114,4 +126,4 @@ demo: all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/relayer/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/relayer/main.d $(TEST_SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d)
