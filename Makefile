@@ -1,6 +1,7 @@
 # One binary (build/relayer), one static library of every module, one test binary per suite.
 #   make            build build/relayer
-#   make test       install missing Debian packages, build, run every Criterion suite
+#   make test       install missing Debian and npm packages, build, run every Criterion suite
+#   make contracts  compile the Solidity contracts (solcjs) into build/contracts/NAME.json
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make fuzz       libFuzzer targets for every decoder, bounded by FUZZ_SECONDS each
 #   make bench      the benchmarks (`relayer bench NAME`)
@@ -34,11 +35,36 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps test asan fuzz bench demo clean
+# Code only the tests link: the EVM harness (anvil nodes, the cast client). It finds node_modules
+# and the compiled contracts through these absolute paths.
+TEST_SUPPORT_SRC := tests/evm_harness.c
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SUPPORT     := $(BUILD)/libtestsupport.a
+
+# The npm toolchain (package-lock.json, installed by scripts/npm-deps.sh into node_modules) and the
+# contracts it compiles. Contracts go to build/contracts whatever BUILD is: the asan build uses
+# the same artifacts.
+NPM_STAMP := node_modules/.rl-lock.sha256
+CONTRACTS := build/contracts
+SOL_SRC   := $(wildcard bridges/evm/contracts/*.sol)
+SOL_NPM   := @chainlink/contracts/src/v0.8/tests/MockV3Aggregator.sol
+
+.PHONY: all deps test asan fuzz bench demo clean contracts
 all: deps $(BIN)
 
 deps:
 	@scripts/deps.sh
+	@scripts/npm-deps.sh
+
+contracts: $(CONTRACTS)/.stamp
+
+$(CONTRACTS)/.stamp: $(SOL_SRC) scripts/evm/compile.mjs $(NPM_STAMP)
+	node scripts/evm/compile.mjs --out $(CONTRACTS) $(SOL_SRC) $(SOL_NPM)
+	@touch $@
+
+# Only when node_modules is missing; `make deps` reinstalls when package-lock.json changes.
+$(NPM_STAMP):
+	scripts/npm-deps.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,9 +77,15 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(BUILD)/obj/relayer/main.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fixture.h $(LIB) $(BIN)
+$(TEST_SUPPORT_OBJ): CPPFLAGS += -DRL_SOURCE_DIR='"$(abspath .)"' -DEVM_CONTRACTS_DIR='"$(abspath $(CONTRACTS))"'
+
+$(TEST_SUPPORT): $(TEST_SUPPORT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fixture.h $(TEST_SUPPORT) $(LIB) $(BIN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -DRELAYER_BIN='"$(abspath $(BIN))"' $< $(LIB) $(LDFLAGS) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DRELAYER_BIN='"$(abspath $(BIN))"' $< $(TEST_SUPPORT) $(LIB) $(LDFLAGS) \
 	    $(LDLIBS) -lcriterion -o $@
 
 test: deps
@@ -64,7 +96,7 @@ asan: deps
 	    RL_TEST_SCALE=asan $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT='-O1 -g' run-tests
 
 .PHONY: run-tests
-run-tests: $(BIN) $(TEST_BIN)
+run-tests: $(BIN) $(TEST_BIN) contracts
 	@tests/run.sh $(TEST_BIN)
 
 fuzz: deps
@@ -94,4 +126,4 @@ demo: all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/relayer/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/relayer/main.d $(TEST_SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d)

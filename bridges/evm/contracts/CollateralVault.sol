@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/*
+ * CollateralVault - one per chain. Traders deposit collateral here; it leaves only on an
+ * instruction (release to the trader, seize to the venue) signed by a quorum of the relayer
+ * cluster's secp256k1 keys. The relayer's C side (bridges/evm/) decodes these events and builds
+ * these digests byte for byte, so everything below is a wire contract: change it only with them.
+ *
+ * Assets. address(0) is the chain's native coin; any other asset is an ERC-20 token address.
+ * Balances are per (account, asset): balanceOf(account, asset), in the asset's base units.
+ *
+ * Event sequence. eventSeq (uint64) numbers every event this vault emits: the first event has
+ * seq 1 and each later one the previous + 1, across all event kinds (the constructor emits
+ * none). Watchers use it to detect a missed log: a gap means re-read.
+ *
+ *   Deposited(uint64 indexed seq, address indexed account, address indexed asset, uint256 amount)
+ *   Executed(uint64 indexed seq, uint8 kind, address indexed account, address indexed asset,
+ *            uint256 amount, address recipient, uint256 nonce)
+ *   SignersRotated(uint64 indexed seq, uint256 version, address[] signers, uint256 threshold)
+ *
+ * Deposits. depositNative(account) credits msg.value; deposit(token, account, amount) pulls the
+ * tokens with transferFrom and credits what the vault's token balance actually grew by (a
+ * fee-on-transfer token credits less than `amount`). Zero amounts and the zero account are
+ * refused.
+ *
+ * EIP-712. Domain: EIP712Domain(string name,string version,uint256 chainId,address
+ * verifyingContract) with name "CollateralVault", version "1", the chain's id and this vault's
+ * address. digest = keccak256(0x19 || 0x01 || domainSeparator || structHash), where
+ *
+ *   Instruction(uint8 kind,address account,address asset,uint256 amount,address recipient,
+ *               uint256 nonce,uint256 deadline)
+ *     structHash = keccak256(abi.encode(INSTRUCTION_TYPEHASH, kind, account, asset, amount,
+ *                                       recipient, nonce, deadline))
+ *   Rotate(address[] signers,uint256 threshold,uint256 version)
+ *     structHash = keccak256(abi.encode(ROTATE_TYPEHASH, keccak256(abi.encodePacked(signers)),
+ *                                       threshold, version))
+ *     (EIP-712 arrays: the hash of the elements' 32-byte words, each address left-padded)
+ *
+ * with each TYPEHASH the keccak256 of the type string exactly as written above (no spaces but
+ * the one between a type and its name). instructionDigest() and rotateDigest() return the full
+ * digest, so clients can check their own hashing against the contract's.
+ *
+ * Signatures. Each is 65 bytes r || s || v over the digest, v in {27, 28}, s in the lower half
+ * of the curve order (EIP-2; high-s is refused, not normalised). The recovered addresses must be
+ * members of the current signer set, strictly ascending (which rules out duplicates), and at
+ * least `threshold` of them; more than threshold valid ones are fine.
+ *
+ * execute(ins, signatures): kind 1 = release (funds to the trader), 2 = seize (to the venue's
+ * insurance / liquidation address); both pay ins.recipient from ins.account's balance of
+ * ins.asset. Refused: an unknown kind, the zero recipient, block.timestamp > deadline, a nonce
+ * already used (nonces are unique per vault, across kinds), a bad quorum, amount above the
+ * balance. On success: debit, mark the nonce used, transfer (native with call, tokens with
+ * SafeERC20), emit Executed.
+ *
+ * rotate(signers, threshold, version, signatures): version must be setVersion + 1; approved by
+ * a quorum of the CURRENT set; the new set strictly ascending, nonzero, 1 <= threshold <= n.
+ * The old set can sign nothing once the new one is in. Emits SignersRotated.
+ */
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+
+contract CollateralVault is EIP712, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    struct Instruction {
+        uint8 kind;
+        address account;
+        address asset;
+        uint256 amount;
+        address recipient;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    uint8 public constant KIND_RELEASE = 1;
+    uint8 public constant KIND_SEIZE = 2;
+    address public constant NATIVE = address(0);
+
+    bytes32 public constant INSTRUCTION_TYPEHASH = keccak256(
+        "Instruction(uint8 kind,address account,address asset,uint256 amount,address recipient,uint256 nonce,uint256 deadline)"
+    );
+    bytes32 public constant ROTATE_TYPEHASH =
+        keccak256("Rotate(address[] signers,uint256 threshold,uint256 version)");
+
+    /* r (32) || s (32) || v (1) */
+    uint256 private constant SIGNATURE_BYTES = 65;
+
+    event Deposited(uint64 indexed seq, address indexed account, address indexed asset, uint256 amount);
+    event Executed(
+        uint64 indexed seq,
+        uint8 kind,
+        address indexed account,
+        address indexed asset,
+        uint256 amount,
+        address recipient,
+        uint256 nonce
+    );
+    event SignersRotated(uint64 indexed seq, uint256 version, address[] signers, uint256 threshold);
+
+    error ZeroAmount();
+    error ZeroAccount();
+    error ZeroRecipient();
+    error NativeAssetNotAToken();
+    error UnknownKind(uint8 kind);
+    error DeadlinePassed(uint256 deadline, uint256 timestamp);
+    error NonceUsed(uint256 nonce);
+    error InsufficientBalance(uint256 amount, uint256 balance);
+    error NativeTransferFailed(address recipient, uint256 amount);
+    error EmptySignerSet();
+    error ZeroSigner();
+    error SignersNotAscending();
+    error BadThreshold(uint256 threshold, uint256 signers);
+    error BadVersion(uint256 version, uint256 expected);
+    error NotEnoughSigners(uint256 given, uint256 threshold);
+    error BadSignatureLength(uint256 index, uint256 length);
+    error BadSignatureV(uint256 index, uint8 v);
+    error SignatureHighS(uint256 index);
+    error BadSignature(uint256 index);
+    error UnknownSigner(address signer);
+
+    /* The last seq assigned; the next event gets eventSeq + 1. */
+    uint64 public eventSeq;
+
+    address[] private _signers;
+    uint256 private _threshold;
+    uint256 private _setVersion;
+    /* signer => the set version it belongs to; a member of an older set maps to an old version,
+     * so rotation never has to clear anything. */
+    mapping(address => uint256) private _memberOfVersion;
+    mapping(uint256 => bool) private _nonceUsed;
+    mapping(address => mapping(address => uint256)) private _balances;
+
+    constructor(address[] memory initialSigners, uint256 initialThreshold) EIP712("CollateralVault", "1") {
+        _installSet(initialSigners, initialThreshold, 1);
+    }
+
+    // ---- deposits
+
+    function depositNative(address account) external payable nonReentrant {
+        if (msg.value == 0) revert ZeroAmount();
+        if (account == address(0)) revert ZeroAccount();
+        _balances[account][NATIVE] += msg.value;
+        emit Deposited(_nextSeq(), account, NATIVE, msg.value);
+    }
+
+    function deposit(address token, address account, uint256 amount) external nonReentrant {
+        if (token == NATIVE) revert NativeAssetNotAToken();
+        if (amount == 0) revert ZeroAmount();
+        if (account == address(0)) revert ZeroAccount();
+        IERC20 t = IERC20(token);
+        uint256 before = t.balanceOf(address(this));
+        t.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = t.balanceOf(address(this)) - before;
+        if (received == 0) revert ZeroAmount();
+        _balances[account][token] += received;
+        emit Deposited(_nextSeq(), account, token, received);
+    }
+
+    // ---- signed instructions
+
+    function execute(Instruction calldata ins, bytes[] calldata signatures) external nonReentrant {
+        if (ins.kind != KIND_RELEASE && ins.kind != KIND_SEIZE) revert UnknownKind(ins.kind);
+        if (ins.recipient == address(0)) revert ZeroRecipient();
+        if (block.timestamp > ins.deadline) revert DeadlinePassed(ins.deadline, block.timestamp);
+        if (_nonceUsed[ins.nonce]) revert NonceUsed(ins.nonce);
+        _checkQuorum(instructionDigest(ins), signatures);
+
+        uint256 balance = _balances[ins.account][ins.asset];
+        if (ins.amount > balance) revert InsufficientBalance(ins.amount, balance);
+        _balances[ins.account][ins.asset] = balance - ins.amount;
+        _nonceUsed[ins.nonce] = true;
+
+        if (ins.asset == NATIVE) {
+            (bool ok,) = ins.recipient.call{value: ins.amount}("");
+            if (!ok) revert NativeTransferFailed(ins.recipient, ins.amount);
+        } else {
+            IERC20(ins.asset).safeTransfer(ins.recipient, ins.amount);
+        }
+        emit Executed(_nextSeq(), ins.kind, ins.account, ins.asset, ins.amount, ins.recipient, ins.nonce);
+    }
+
+    function rotate(
+        address[] calldata newSigners,
+        uint256 newThreshold,
+        uint256 newVersion,
+        bytes[] calldata signatures
+    ) external nonReentrant {
+        if (newVersion != _setVersion + 1) revert BadVersion(newVersion, _setVersion + 1);
+        _checkQuorum(rotateDigest(newSigners, newThreshold, newVersion), signatures);
+        _installSet(newSigners, newThreshold, newVersion);
+        emit SignersRotated(_nextSeq(), newVersion, newSigners, newThreshold);
+    }
+
+    // ---- views
+
+    function balanceOf(address account, address asset) external view returns (uint256) {
+        return _balances[account][asset];
+    }
+
+    function signers() external view returns (address[] memory) {
+        return _signers;
+    }
+
+    function threshold() external view returns (uint256) {
+        return _threshold;
+    }
+
+    function setVersion() external view returns (uint256) {
+        return _setVersion;
+    }
+
+    function nonceUsed(uint256 nonce) external view returns (bool) {
+        return _nonceUsed[nonce];
+    }
+
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function instructionDigest(Instruction calldata ins) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    INSTRUCTION_TYPEHASH,
+                    ins.kind,
+                    ins.account,
+                    ins.asset,
+                    ins.amount,
+                    ins.recipient,
+                    ins.nonce,
+                    ins.deadline
+                )
+            )
+        );
+    }
+
+    function rotateDigest(address[] calldata newSigners, uint256 newThreshold, uint256 newVersion)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(ROTATE_TYPEHASH, keccak256(abi.encodePacked(newSigners)), newThreshold, newVersion))
+        );
+    }
+
+    // ---- internals
+
+    function _nextSeq() private returns (uint64) {
+        return ++eventSeq;
+    }
+
+    function _installSet(address[] memory set, uint256 newThreshold, uint256 version) private {
+        uint256 n = set.length;
+        if (n == 0) revert EmptySignerSet();
+        if (newThreshold == 0 || newThreshold > n) revert BadThreshold(newThreshold, n);
+        address prev = address(0);
+        for (uint256 i = 0; i < n; i++) {
+            address s = set[i];
+            if (s == address(0)) revert ZeroSigner();
+            if (s <= prev) revert SignersNotAscending();
+            _memberOfVersion[s] = version;
+            prev = s;
+        }
+        _signers = set;
+        _threshold = newThreshold;
+        _setVersion = version;
+    }
+
+    /* Every signature must recover to a current member, in strictly ascending address order, and
+     * there must be at least threshold of them. */
+    function _checkQuorum(bytes32 digest, bytes[] calldata signatures) private view {
+        uint256 n = signatures.length;
+        if (n < _threshold) revert NotEnoughSigners(n, _threshold);
+        uint256 version = _setVersion;
+        address prev = address(0);
+        for (uint256 i = 0; i < n; i++) {
+            address s = _recover(digest, signatures[i], i);
+            if (s <= prev) revert SignersNotAscending();
+            if (_memberOfVersion[s] != version) revert UnknownSigner(s);
+            prev = s;
+        }
+    }
+
+    function _recover(bytes32 digest, bytes calldata sig, uint256 index) private pure returns (address) {
+        if (sig.length != SIGNATURE_BYTES) revert BadSignatureLength(index, sig.length);
+        bytes32 r = bytes32(sig[0:32]);
+        bytes32 s = bytes32(sig[32:64]);
+        uint8 v = uint8(sig[64]);
+        if (v != 27 && v != 28) revert BadSignatureV(index, v);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
+        if (err == ECDSA.RecoverError.InvalidSignatureS) revert SignatureHighS(index);
+        if (err != ECDSA.RecoverError.NoError) revert BadSignature(index);
+        return signer;
+    }
+}
