@@ -94,4 +94,4 @@ demo: all
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/relayer/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/relayer/main.d $(TEST_BIN:=.d)
