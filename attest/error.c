@@ -31,6 +31,11 @@ static const char *const messages[RL_ERR_COUNT_] = {
     [RL_ERR_CRYPTO] = "crypto failure",
     [RL_ERR_TRUNCATED] = "truncated input",
     [RL_ERR_STATE] = "invalid state",
+    [RL_ERR_RPC] = "JSON-RPC error",
+    [RL_ERR_TRANSPORT] = "transport error",
+    [RL_ERR_RATELIMIT] = "rate limited",
+    [RL_ERR_WRONG_CHAIN] = "wrong chain id",
+    [RL_ERR_UNAVAILABLE] = "no endpoint available",
 };
 
 const char *rl_strerror(rl_err err)

@@ -37,6 +37,11 @@ typedef enum rl_err {
     RL_ERR_CRYPTO,    /* a crypto library call failed */
     RL_ERR_TRUNCATED, /* input ended early */
     RL_ERR_STATE,     /* the operation does not fit the current state */
+    RL_ERR_RPC,       /* a JSON-RPC node answered with an error object (deterministic) */
+    RL_ERR_TRANSPORT, /* no answer: connect failure, timeout, closed connection, HTTP 5xx */
+    RL_ERR_RATELIMIT, /* the endpoint said HTTP 429 (too many requests) */
+    RL_ERR_WRONG_CHAIN, /* an endpoint serves another chain id than the one configured */
+    RL_ERR_UNAVAILABLE, /* no endpoint may take a request now (disabled, demoted, resting) */
     RL_ERR_COUNT_
 } rl_err;
 

@@ -3,13 +3,16 @@
  * simulated cluster of FUZZ_SIM_OPTS is ingested into a fresh ledger and exported, and every
  * record, observation and relayer set in it becomes a seed.
  *
- *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export}/
+ * The JSON-RPC answers for fuzz_rpc are built with the encoders the client trusts.
+ *
+ *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export,wire,rpc}/
  */
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bridges/evm/rpcjson.h"
 #include "db/ingest.h"
 #include "relayer/wire.h"
 #include "tests/fuzz/fuzz.h"
@@ -93,6 +96,60 @@ static void write_wire_seeds(const char *out, const sim *s, pool *p)
     free(so);
 }
 
+static void put_json(const char *out, unsigned n, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    fuzz_require(text != NULL, "rpc seed");
+    put(out, "rpc", n, text, strlen(text));
+    free(text);
+    json_decref(j);
+}
+
+/* JSON-RPC answers of every shape the client reads: a quantity, a block, logs, a receipt, a fee
+ * history, null, an error, a batch out of order with an error in it, a refused batch. */
+static void write_rpc_seeds(const char *out)
+{
+    uint8_t h[32], a[20], d[4] = {1, 2, 3, 4};
+    memset(h, 0xab, sizeof h);
+    memset(a, 0xaa, sizeof a);
+    u256 fee = u256_from_u64(1000000007);
+    json_t *log = json_pack("{s:o, s:[o,o], s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "address",
+                            rpcjson_from_bytes(a, sizeof a), "topics", rpcjson_from_bytes(h, sizeof h),
+                            rpcjson_from_bytes(h, sizeof h), "data", rpcjson_from_bytes(d, sizeof d), "blockNumber",
+                            rpcjson_from_u64(12), "blockHash", rpcjson_from_bytes(h, sizeof h), "transactionHash",
+                            rpcjson_from_bytes(h, sizeof h), "transactionIndex", rpcjson_from_u64(0), "logIndex",
+                            rpcjson_from_u64(3), "removed", 0);
+    json_t *results[] = {
+        rpcjson_from_u64(0x1b4),
+        rpcjson_from_u256(&fee),
+        json_pack("{s:o, s:o, s:o, s:o, s:o}", "number", rpcjson_from_u64(16), "timestamp",
+                  rpcjson_from_u64(1700000000), "hash", rpcjson_from_bytes(h, sizeof h), "parentHash",
+                  rpcjson_from_bytes(h, sizeof h), "baseFeePerGas", rpcjson_from_u256(&fee)),
+        json_pack("[O,O]", log, log),
+        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:n, s:[O]}", "transactionHash",
+                  rpcjson_from_bytes(h, sizeof h), "blockHash", rpcjson_from_bytes(h, sizeof h), "blockNumber",
+                  rpcjson_from_u64(12), "transactionIndex", rpcjson_from_u64(0), "status", rpcjson_from_u64(1),
+                  "gasUsed", rpcjson_from_u64(21000), "cumulativeGasUsed", rpcjson_from_u64(21000),
+                  "effectiveGasPrice", rpcjson_from_u256(&fee), "contractAddress", "logs", log),
+        json_pack("{s:o, s:[o,o], s:[f], s:[[o,o]]}", "oldestBlock", rpcjson_from_u64(16), "baseFeePerGas",
+                  rpcjson_from_u64(7), rpcjson_from_u64(8), "gasUsedRatio", 0.5, "reward", rpcjson_from_u64(1),
+                  rpcjson_from_u64(2)),
+        json_null(),
+    };
+    unsigned n = 0;
+    for (size_t i = 0; i < sizeof results / sizeof *results; i++)
+        put_json(out, n++, json_pack("{s:s, s:i, s:o}", "jsonrpc", "2.0", "id", 1, "result", results[i]));
+    json_t *revert = json_pack("{s:i, s:s, s:s}", "code", 3, "message", "execution reverted", "data", "0x08c379a0");
+    put_json(out, n++, json_pack("{s:s, s:i, s:O}", "jsonrpc", "2.0", "id", 1, "error", revert));
+    put_json(out, n++, json_pack("[{s:s, s:i, s:o}, {s:s, s:i, s:O}, {s:s, s:i, s:o}]", "jsonrpc", "2.0", "id", 3,
+                                 "result", rpcjson_from_u64(3), "jsonrpc", "2.0", "id", 2, "error", revert, "jsonrpc",
+                                 "2.0", "id", 1, "result", rpcjson_from_u64(1)));
+    put_json(out, n++, json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error", "code", -32600,
+                                 "message", "batch too large"));
+    json_decref(revert);
+    json_decref(log);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -114,6 +171,7 @@ int main(int argc, char **argv)
     build_log(out, log_path, &s, p);
     split_log(out, log_path);
     write_wire_seeds(out, &s, p);
+    write_rpc_seeds(out);
     pool_free(p);
     sim_fini(&s);
     return 0;
