@@ -318,7 +318,7 @@ static rl_err check_price(audit *a, const record *r, verify_job *jobs, size_t *n
     if (err == RL_OK && p->n < a->set.threshold)
         err = rl_fail(why, RL_ERR_QUORUM, "price of %s has %u observations, threshold is %u", p->feed, p->n,
                       a->set.threshold);
-    for (unsigned i = 0; i < p->n && err == RL_OK; i++) {
+    for (unsigned i = 0; err == RL_OK && i < p->n; i++) {
         const relset_member *m = relset_find(&a->set, p->e[i].member);
         uint8_t h[HASH_BYTES];
         if (m == NULL) {
@@ -335,8 +335,8 @@ static rl_err check_price(audit *a, const record *r, verify_job *jobs, size_t *n
     return err;
 }
 
-/* A request or decision key, logged once. */
-static rl_err key_once(audit *a, const uint8_t key[HASH_BYTES], const char *what, rl_why *why)
+/* A request or decision key, logged once (at seq, kept in the entry). */
+static rl_err key_once(audit *a, const uint8_t key[HASH_BYTES], uint64_t seq, const char *what, rl_why *why)
 {
     if (key_find(a->keys, key, HASH_BYTES) != NULL)
         return rl_fail(why, RL_ERR_DUPLICATE, "%s logged twice", what);
@@ -344,6 +344,7 @@ static rl_err key_once(audit *a, const uint8_t key[HASH_BYTES], const char *what
     if (k == NULL)
         return RL_ERR_NOMEM;
     memcpy(k->key, key, HASH_BYTES);
+    be64_put(k->event, seq);
     HASH_ADD(hh, a->keys, key, HASH_BYTES, k);
     return RL_OK;
 }
@@ -357,7 +358,7 @@ static rl_err check_request(audit *a, const record *r, verify_job *jobs, size_t 
     if (err != RL_OK)
         return err;
     request_key(key, q.venue, q.nonce);
-    if ((err = key_once(a, key, "venue request (same venue key and nonce)", why)) != RL_OK)
+    if ((err = key_once(a, key, r->seq, "venue request (same venue key and nonce)", why)) != RL_OK)
         return err;
     request_sig_parts(r->payload, r->payload_len, msg, &sig);
     job_add(jobs, njobs, q.venue, msg, sig, r->seq);
@@ -376,9 +377,15 @@ static rl_err check_decision(audit *a, const record *r, verify_job *jobs, size_t
     if (err == RL_OK && d->basis >= r->seq)
         err = rl_fail(why, RL_ERR_STATE, "decision based on record %llu, which is not before it",
                       (unsigned long long)d->basis);
+    if (err == RL_OK && (d->kind == DECISION_WITHDRAW_OK || d->kind == DECISION_WITHDRAW_REFUSED)) {
+        const struct seen_key *q = key_find(a->keys, d->request, HASH_BYTES);
+        if (q == NULL || be64_get(q->event) != d->basis)
+            err = rl_fail(why, RL_ERR_STATE, "withdrawal decision based on record %llu, which is not its request",
+                          (unsigned long long)d->basis);
+    }
     if (err == RL_OK) {
         decision_key(key, d);
-        err = key_once(a, key, "decision (same basis, kind, account and request)", why);
+        err = key_once(a, key, r->seq, "decision (for this request, or this basis, kind and account)", why);
     }
     if (err == RL_OK) {
         decision_sig_parts(r->payload, r->payload_len, msg, &sig);

@@ -101,6 +101,11 @@ void decision_sig_parts(const uint8_t *in, size_t len, uint8_t msg[HASH_BYTES], 
 
 void decision_key(uint8_t out[HASH_BYTES], const decision *d)
 {
+    if (d->kind == DECISION_WITHDRAW_OK || d->kind == DECISION_WITHDRAW_REFUSED) {
+        /* One answer per request, whatever it says. */
+        hash_domain(out, HASH_DOMAIN_DECKEY, d->request, HASH_BYTES);
+        return;
+    }
     uint8_t b[8 + 1 + EVM_ADDR_BYTES + HASH_BYTES];
     be64_put(b, d->basis);
     b[8] = d->kind;

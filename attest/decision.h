@@ -26,7 +26,9 @@
  *      192        n x (chain_id (8) | asset (20) | amount (32))      base units
  *        +    64  sig          ed25519 over BLAKE2b-256(personal "rly.decision.v1", bytes before)
  *
- * decision key = BLAKE2b-256(personal "rly.deckey.v1", basis | kind | account | request)
+ * decision key = BLAKE2b-256(personal "rly.deckey.v1", request)      for a withdrawal: one answer
+ *                                                                   per request, approve or refuse
+ *              = BLAKE2b-256(personal "rly.deckey.v1", basis | kind | account | request)  otherwise
  */
 #ifndef RL_DECISION_H
 #define RL_DECISION_H

@@ -507,6 +507,12 @@ static rl_err apply_decision(MDB_txn *txn, const store *s, const record *r, rl_w
     if (err == RL_OK && d->basis >= r->seq)
         err = rl_fail(why, RL_ERR_STATE, "decision based on record %llu, which is not before it",
                       (unsigned long long)d->basis);
+    uint64_t at = 0;
+    if (err == RL_OK && (d->kind == DECISION_WITHDRAW_OK || d->kind == DECISION_WITHDRAW_REFUSED) &&
+        (ledger_key_get(txn, s, d->request, &at) != RL_OK || at != d->basis))
+        err = at == 0 ? rl_fail(why, RL_ERR_STATE, "withdrawal decision for a request that is not logged")
+                      : rl_fail(why, RL_ERR_STATE, "withdrawal decision based on record %llu, its request is record %llu",
+                                (unsigned long long)d->basis, (unsigned long long)at);
     if (err == RL_OK) {
         decision_key(key, d);
         err = key_put(txn, s, key, r->seq, "decision", why);
