@@ -33,8 +33,10 @@ static rl_err encode(uint8_t *out, const request *r, rl_why *why)
     if (r->kind == REQUEST_POSITION) {
         if (r->mode != REQUEST_MODE_CROSS && r->mode != REQUEST_MODE_PORTFOLIO)
             return rl_fail(why, RL_ERR_ARG, "position request: mode must be cross or portfolio");
-        if (r->entry_e18 < 0)
-            return rl_fail(why, RL_ERR_ARG, "position request: negative entry price");
+        if (r->entry_e18 < 0 || r->entry_e18 > REQUEST_MAX_E18 || r->size_e18 > REQUEST_MAX_E18 ||
+            r->size_e18 < -REQUEST_MAX_E18)
+            return rl_fail(why, RL_ERR_ARG, "position request: size and entry price must be within 1e18 units and "
+                                            "the entry price not negative");
         b[0] = r->mode;
         rl_err err = name16_put(b + 1, r->market, "position request market", why);
         if (err != RL_OK)
@@ -93,8 +95,10 @@ rl_err request_decode(request *r, const uint8_t *in, size_t len, rl_why *why)
             return err;
         r->size_e18 = (__int128)be128_get(b + 17);
         r->entry_e18 = (__int128)be128_get(b + 33);
-        if (r->entry_e18 < 0)
-            return rl_fail(why, RL_ERR_DECODE, "position request: negative entry price");
+        if (r->entry_e18 < 0 || r->entry_e18 > REQUEST_MAX_E18)
+            return rl_fail(why, RL_ERR_DECODE, "position request: entry price out of range (0 ..= 1e18 units)");
+        if (r->size_e18 > REQUEST_MAX_E18 || r->size_e18 < -REQUEST_MAX_E18)
+            return rl_fail(why, RL_ERR_DECODE, "position request: size out of range (|size| <= 1e18 units)");
     } else {
         r->chain_id = be64_get(b);
         memcpy(r->asset, b + 8, EVM_ADDR_BYTES);

@@ -18,8 +18,8 @@
  *     position (kind 1):
  *       62     1  mode         0 cross, 2 portfolio (the account's margin mode from now on)
  *       63    16  market       name, NUL-padded (price.h names)
- *       79    16  size_e18     signed; 0 closes the position
- *       95    16  entry_e18    average entry price, >= 0
+ *       79    16  size_e18     signed, |size| <= 10^36 (REQUEST_MAX_E18); 0 closes the position
+ *       95    16  entry_e18    average entry price, 0 ..= 10^36
  *      111    64  sig
  *     withdraw (kind 2):
  *       62     8  chain_id
@@ -46,6 +46,9 @@
 #define REQUEST_POSITION_BYTES 175
 #define REQUEST_WITHDRAW_BYTES 206
 #define REQUEST_MAX_BYTES REQUEST_WITHDRAW_BYTES
+/* Bound on |size_e18| and entry_e18: 10^18 units at scale 10^18, so products with prices stay
+ * far from the 128-bit limits and negation is always defined. */
+#define REQUEST_MAX_E18 ((__int128)1000000000000000000 * 1000000000000000000)
 
 enum request_kind {
     REQUEST_POSITION = 1,

@@ -15,6 +15,7 @@
 #include <uthash.h>
 
 #include "attest/request.h"
+#include "attest/hex.h"
 #include "attest/record.h"
 #include "attest/relset.h"
 #include "attest/vec.h"
@@ -58,6 +59,10 @@ struct calc {
     uint64_t *asset_ms, *market_ms; /* oldest observation behind the price; 0: none yet */
     struct exposure *asset_exp, *market_exp;
     mpz_t *var_e36; /* per market: EWMA variance of returns, scale 10^36 */
+    size_t nvar;    /* of them initialised */
+    bool mg_up;     /* mg initialised */
+    i128 *sample_e18;       /* per market: the mark at the last EWMA sample */
+    uint64_t *sample_ms;    /* and its record time; 0: no sample yet */
     mpz_t t1, t2;
     struct acct *by_addr;
     struct acct **accts;
@@ -102,25 +107,27 @@ rl_err calc_new(calc **out, const mg_risk *risk, calc_emit_fn emit, void *emit_c
     c->asset_exp = calloc(na + 1, sizeof *c->asset_exp);
     c->market_exp = calloc(nm + 1, sizeof *c->market_exp);
     c->var_e36 = calloc(nm + 1, sizeof *c->var_e36);
+    c->sample_e18 = calloc(nm + 1, sizeof *c->sample_e18);
+    c->sample_ms = calloc(nm + 1, sizeof *c->sample_ms);
     if (c->book.assets == NULL || c->book.markets == NULL || c->asset_ms == NULL || c->market_ms == NULL ||
-        c->asset_exp == NULL || c->market_exp == NULL || c->var_e36 == NULL) {
+        c->asset_exp == NULL || c->market_exp == NULL || c->var_e36 == NULL || c->sample_e18 == NULL ||
+        c->sample_ms == NULL) {
         calc_free(c);
         return RL_ERR_NOMEM;
     }
     memcpy(c->book.assets, risk->book.assets, na * sizeof *c->book.assets);
     memcpy(c->book.markets, risk->book.markets, nm * sizeof *c->book.markets);
-    for (size_t m = 0; m < nm; m++) {
+    for (size_t m = 0; m < nm; m++, c->nvar++) {
         mpz_init(c->var_e36[m]);
         fixed_set_i128(c->var_e36[m], c->book.markets[m].sigma_e18);
         mpz_mul(c->var_e36[m], c->var_e36[m], c->var_e36[m]);
     }
     rl_err err = mg_ctx_init(&c->mg, &c->book);
     if (err != RL_OK) {
-        free(c->var_e36); /* the mpz_t are cleared by calc_free only once mg is up */
-        c->var_e36 = NULL;
         calc_free(c);
         return err;
     }
+    c->mg_up = true;
     *out = c;
     return RL_OK;
 }
@@ -136,11 +143,10 @@ void calc_free(calc *c)
         free(a->p);
         free(a);
     }
-    if (c->var_e36 != NULL) {
+    if (c->mg_up)
         mg_ctx_fini(&c->mg);
-        for (size_t m = 0; m < c->book.nmarkets; m++)
-            mpz_clear(c->var_e36[m]);
-    }
+    for (size_t m = 0; m < c->nvar; m++)
+        mpz_clear(c->var_e36[m]);
     for (size_t i = 0; c->asset_exp != NULL && i < c->book.nassets; i++)
         free(c->asset_exp[i].ids);
     for (size_t i = 0; c->market_exp != NULL && i < c->book.nmarkets; i++)
@@ -148,6 +154,8 @@ void calc_free(calc *c)
     mpz_clear(c->t1);
     mpz_clear(c->t2);
     free(c->var_e36);
+    free(c->sample_e18);
+    free(c->sample_ms);
     free(c->asset_exp);
     free(c->market_exp);
     free(c->asset_ms);
@@ -283,7 +291,8 @@ static void decide(calc *c)
     c->emit(c->emit_ctx, &c->d);
 }
 
-/* The seize plan of a liquidatable account into c->d. */
+/* The seize plan of a liquidatable account into c->d: at most DECISION_MAX_SEIZE holdings, in
+ * seize order; what is left over waits for the next decision on the account. */
 static rl_err seize_plan(calc *c, const struct acct *a, rl_why *why)
 {
     mg_account v;
@@ -298,10 +307,16 @@ static rl_err seize_plan(calc *c, const struct acct *a, rl_why *why)
     d->bad_debt_u = r.bad_debt_u;
     for (size_t i = 0; i < r.nseize && err == RL_OK; i++) {
         const mg_token *t = mg_risk_token_at(c->risk, r.seize[i].chain, r.seize[i].asset);
+        char text[sizeof why->text];
         if (d->nseize == DECISION_MAX_SEIZE) {
-            err = rl_fail(why, RL_ERR_STATE, "more than %d holdings to seize", DECISION_MAX_SEIZE);
-        } else if (t == NULL) { /* holdings only come from known tokens */
-            err = rl_fail(why, RL_ERR_STATE, "a seize of %s has no token", c->book.assets[r.seize[i].asset].name);
+            snprintf(text, sizeof text, "%zu holdings to seize, the plan takes the first %d", r.nseize,
+                     DECISION_MAX_SEIZE);
+            note(c, "seize plan cut short", text);
+            break;
+        } else if (t == NULL) { /* cannot happen: holdings only come from known tokens */
+            snprintf(text, sizeof text, "%s on chain %u has no token", c->book.assets[r.seize[i].asset].name,
+                     r.seize[i].chain);
+            note(c, "seize left out of the plan", text);
         } else {
             decision_seize *s = &d->seize[d->nseize++];
             s->chain_id = t->chain_id;
@@ -377,18 +392,30 @@ static rl_err on_deposit(calc *c, const record *r, rl_why *why)
     struct hold *h = a ? hold_get(c, a, t->chain, t->asset) : NULL;
     if (h == NULL)
         return RL_ERR_NOMEM;
-    if (u256_add(&h->amount, &h->amount, &o.amount) != RL_OK)
-        return rl_fail(why, RL_ERR_OVERFLOW, "record %llu: balance overflows", (unsigned long long)c->seq);
+    if (u256_add(&h->amount, &h->amount, &o.amount) != RL_OK) {
+        note(c, "deposit not counted", "the balance would overflow 256 bits (the ledger refuses it too)");
+        return RL_OK;
+    }
     c->st.deposits++;
     return evaluate(c, a, why);
 }
 
-/* EWMA of the mark's returns: var' = lambda var + (1 - lambda) r^2, r = (new - old) / old. */
-static rl_err ewma_step(calc *c, size_t m, i128 old_e18, i128 new_e18, rl_why *why)
+/* EWMA of the mark's returns, sampled at most every ewma_interval_ms of record time:
+ * var' = lambda var + (1 - lambda) r^2, r = (new - old) / old against the last sample. How often
+ * the hub logs a price (moves, heartbeats) does not change the estimate; a longer gap between
+ * samples counts as one sample, which can only overstate the variance. */
+static void ewma_step(calc *c, size_t m, i128 new_e18)
 {
     mg_market *mk = &c->book.markets[m];
-    if (!mk->has_vol || old_e18 <= 0)
-        return RL_OK;
+    i128 old_e18 = c->sample_e18[m];
+    if (!mk->has_vol)
+        return;
+    if (c->sample_ms[m] != 0 && c->now_ms - c->sample_ms[m] < c->risk->ewma_interval_ms)
+        return;
+    c->sample_e18[m] = new_e18;
+    c->sample_ms[m] = c->now_ms > 0 ? c->now_ms : 1;
+    if (old_e18 <= 0)
+        return;
     mpz_t *v = &c->var_e36[m];
     fixed_set_i128(c->t1, new_e18 - old_e18); /* r x 10^18 = (new - old) x 10^18 / old, toward zero */
     mpz_mul(c->t1, c->t1, *fixed_pow10(18));
@@ -404,10 +431,12 @@ static rl_err ewma_step(calc *c, size_t m, i128 old_e18, i128 new_e18, rl_why *w
     if (mpz_sgn(c->t2) != 0)
         mpz_add_ui(c->t1, c->t1, 1);
     i128 sigma;
-    if (fixed_get_i128(&sigma, c->t1) != RL_OK)
-        return rl_fail(why, RL_ERR_OVERFLOW, "volatility of %s overflows", mk->name);
+    if (fixed_get_i128(&sigma, c->t1) != RL_OK) {
+        /* Beyond 128 bits: hold it where the multiplier is at its cap, the most margin. */
+        sigma = mk->cap_e18 / FIXED_E18 * mk->sigma_ref_e18 + mk->cap_e18 % FIXED_E18 * mk->sigma_ref_e18 / FIXED_E18;
+        note(c, "volatility held at the cap", mk->name);
+    }
     mk->sigma_e18 = sigma;
-    return RL_OK;
 }
 
 static rl_err on_price(calc *c, const record *r, rl_why *why)
@@ -439,7 +468,7 @@ static rl_err on_price(calc *c, const record *r, rl_why *why)
     for (size_t m = 0; m < c->book.nmarkets && err == RL_OK; m++) {
         if (strcmp(c->risk->market_feed[m], p->feed) != 0)
             continue;
-        err = ewma_step(c, m, c->book.markets[m].mark_e18, median, why);
+        ewma_step(c, m, median);
         c->book.markets[m].mark_e18 = median;
         c->market_ms[m] = oldest;
     }
@@ -516,8 +545,8 @@ static rl_err on_withdraw(calc *c, struct acct *a, const request *q, rl_why *why
         u256 free_amt;
         if (u256_sub(&free_amt, &h->amount, &h->reserved) != RL_OK || u256_cmp(&free_amt, &q->amount) < 0)
             reason = REASON_FUNDS;
-        else if (fig.status == MG_LIQUIDATABLE)
-            reason = REASON_LIQUIDATING;
+        else if (fig.status == MG_LIQUIDATABLE || a->status == MG_LIQUIDATABLE)
+            reason = REASON_LIQUIDATING; /* also while a decided liquidation has not been undone */
     }
     if (reason == REASON_NONE) {
         mg_account v;
@@ -694,15 +723,21 @@ static rl_err compare(calc_replay *r, const uint8_t *payload, size_t len, rl_why
     if (err != RL_OK)
         goto done;
     r->sum.logged++;
+    char hex[43];
     if (memcmp(d->risk, r->c->risk->digest, HASH_BYTES) != 0) {
+        char logged[2 * HASH_BYTES + 1], given[2 * HASH_BYTES + 1];
         r->sum.other_risk++;
+        err = rl_fail(why, RL_ERR_STATE,
+                      "%s of %s based on record %llu was made under risk parameters %s, not the ones given (%s): "
+                      "it cannot be checked",
+                      decision_kind_name(d->kind), evm_addr_to_hex(d->account, hex), (unsigned long long)d->basis,
+                      hex_encode(logged, d->risk, HASH_BYTES), hex_encode(given, r->c->risk->digest, HASH_BYTES));
         goto done;
     }
     uint8_t key[HASH_BYTES];
     decision_key(key, d);
     struct seen_decision *s = NULL;
     HASH_FIND(hh, r->made, key, HASH_BYTES, s);
-    char hex[43];
     if (s == NULL) {
         err = rl_fail(why, RL_ERR_STATE, "%s of %s based on record %llu: the calculator reached no such decision there",
                       decision_kind_name(d->kind), evm_addr_to_hex(d->account, hex), (unsigned long long)d->basis);

@@ -25,9 +25,15 @@
  * (stale_price): a stale price never liquidates anyone and never frees collateral. An account
  * without positions needs no price to withdraw what it has.
  *
- * Volatility: for each market with `vol`, an EWMA of the mark's simple returns between logged
- * marks, var' = lambda x var + (1 - lambda) x r^2, starting at sigma^2; sigma = sqrt(var) rounded
- * up, in GMP, feeds the margin multiplier min(cap, max(1, sigma / sigma_ref)).
+ * Volatility: for each market with `vol`, an EWMA of the mark's simple returns, the mark sampled
+ * at most every ewma_interval_ms of record time, var' = lambda x var + (1 - lambda) x r^2,
+ * starting at sigma^2; sigma = sqrt(var) rounded up, in GMP, feeds the margin multiplier
+ * min(cap, max(1, sigma / sigma_ref)).
+ *
+ * Not inputs yet: executions and expiries of seize and release instructions (the cross-chain
+ * execution issue). Until then an approved withdrawal stays reserved here, a liquidated account
+ * keeps its seized collateral in this view, and withdrawals are refused while the account's last
+ * decided status is liquidatable.
  *
  * Time is the record's time_ms (logged, so replay sees the same); nothing here reads a clock.
  */
@@ -76,13 +82,14 @@ typedef struct calc_replay_summary {
     uint64_t logged;        /* DECISION records met */
     uint64_t reproduced;    /* equal to the calculator's */
     uint64_t not_logged;    /* decided here but not (yet) in the log */
-    uint64_t other_risk;    /* logged under other risk parameters: not comparable, counted apart */
+    uint64_t other_risk;    /* logged under other risk parameters: not checkable, so not reproduced */
 } calc_replay_summary;
 
 RL_MUST_USE rl_err calc_replay_new(calc_replay **out, const mg_risk *risk);
 void calc_replay_free(calc_replay *r);
-/* Applies the next record. A DECISION the calculator did not reach is RL_ERR_STATE with why
- * naming the difference (kind, figures, seizes); the replay can go on after it. */
+/* Applies the next record. A DECISION the calculator did not reach, or one made under other risk
+ * parameters (which cannot be checked against these), is RL_ERR_STATE with why naming the
+ * difference (kind, figures, seizes, risk digests); the replay can go on after it. */
 RL_MUST_USE rl_err calc_replay_next(calc_replay *r, const uint8_t *rec, size_t len, rl_why *why);
 void calc_replay_get_summary(const calc_replay *r, calc_replay_summary *out);
 calc *calc_replay_calc(calc_replay *r);

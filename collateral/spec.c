@@ -459,7 +459,7 @@ static rl_err parse_book(const json_t *root, const char *what, const char *const
     const json_t *params = json_object_get(root, "params");
     static const char *const pfields[] = {"liquidation_fee", "portfolio_floor", "portfolio_mm_ratio", NULL};
     static const char *const lpfields[] = {"liquidation_fee", "portfolio_floor", "portfolio_mm_ratio", "ewma_lambda",
-                                           NULL};
+                                           "ewma_interval_ms", NULL};
     json_t *empty = json_object();
     const json_t *p = params ? params : empty;
     err = need_object(p, "params", why);
@@ -629,6 +629,10 @@ rl_err mg_risk_parse(const json_t *root, mg_risk *r, rl_why *why)
     if (err == RL_OK)
         err = get_e18(params ? params : root, "params", "ewma_lambda", true, FIXED_E18 / 100 * 94, false, &lo, &hi,
                       &r->ewma_lambda_e18, why);
+    json_int_t interval = 60000;
+    if (err == RL_OK && params != NULL && json_object_get(params, "ewma_interval_ms") != NULL)
+        err = get_int(params, "params", "ewma_interval_ms", 1000, 86400000, &interval, why);
+    r->ewma_interval_ms = (uint64_t)interval;
     const json_t *prices = json_object_get(root, "prices");
     static const char *const pfields[] = {"max_deviation", "max_age_ms", NULL};
     json_int_t age = 0;

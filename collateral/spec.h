@@ -51,7 +51,7 @@ typedef struct mg_spec {
  *                          "tokens": { CHAIN: "0x<token address; 0x00..00 for the native coin>" }} },
  *     "markets": { NAME: {... but no "mark", ["feed"] (default: NAME),
  *                          ["vol": {"sigma_ref", "cap", ["sigma"] (where the EWMA starts)}]} },
- *     "params":  { ..., ["ewma_lambda"] (default "0.94") },
+ *     "params":  { ..., ["ewma_lambda"] (default "0.94"), ["ewma_interval_ms"] (default 60000) },
  *     "prices":  { "max_deviation": "0.02", "max_age_ms": 60000 } }
  *
  * digest = BLAKE2b-256(personal "rly.risk.v1", the JSON re-serialised compact with sorted keys):
@@ -71,6 +71,7 @@ typedef struct mg_risk {
     char (*asset_feed)[MG_NAME_MAX];
     char (*market_feed)[MG_NAME_MAX];
     i128 ewma_lambda_e18;
+    uint64_t ewma_interval_ms; /* the EWMA samples the mark at most this often (record time) */
     i128 max_dev_e18;
     uint64_t max_age_ms;
     uint8_t digest[HASH_BYTES];

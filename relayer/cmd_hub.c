@@ -22,6 +22,7 @@
 #include <zmq.h>
 
 #include "attest/decision.h"
+#include "attest/hex.h"
 #include "attest/request.h"
 #include "attest/vec.h"
 #include "db/ingest.h"
@@ -45,7 +46,8 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
 
 #define TICK_MS 5
 #define CATCHUP_MAX 4096 /* records per CATCHUP answer */
-#define SUBMIT_TIMEOUT_MS 30000 /* a submission the ledger refused is acknowledged as refused */
+#define SUBMIT_TIMEOUT_MS 30000 /* a submission not logged by then is forgotten; its sender resends */
+#define BPS_E18 100000000000000 /* one basis point in 1e18 fixed point */
 
 /* A received OBS or SUBMIT message waiting for its events (or its key) to settle. */
 struct waiting {
@@ -79,6 +81,8 @@ struct hub {
     payload_price *pp;
     uint8_t *payload;
     uint64_t prices_logged;
+    bool pin_risk; /* [hub] risk given: decisions must carry risk_digest */
+    uint8_t risk_digest[HASH_BYTES];
     store *st;
     pool *pool;
     ingest *g;
@@ -229,7 +233,7 @@ static void take_prices(struct hub *h, const wire_msg *m, const char *peer)
             log_warn("price refused: signer is not the sending peer", "peer=%s member=%u", peer, sp.member);
         } else if (!ed25519_verify(sp.sig, digest, HASH_BYTES, mem->pub.ed25519)) {
             log_warn("price refused: bad signature", "peer=%s member=%u", peer, sp.member);
-        } else if (hubprice_offer(h->prices, &sp, wall_ms(), &why) != RL_OK) {
+        } else if (hubprice_offer(h->prices, &sp, mem->pub.ed25519, wall_ms(), &why) != RL_OK) {
             log_warn("price refused", "peer=%s member=%u why=\"%s\"", peer, sp.member, why.text);
         }
     }
@@ -239,7 +243,7 @@ static void take_prices(struct hub *h, const wire_msg *m, const char *peer)
 static rl_err log_prices(struct hub *h, uint64_t now, rl_why *why)
 {
     rl_err err = RL_OK;
-    while (err == RL_OK && hubprice_due(h->prices, ingest_set(h->g)->threshold, now, h->pp)) {
+    while (err == RL_OK && hubprice_due(h->prices, ingest_set(h->g), now, h->pp)) {
         size_t len;
         if ((err = payload_price_encode(h->pp, h->payload, &len, why)) == RL_OK)
             err = ingest_append(h->g, RECORD_PRICE, h->payload, len, now, why);
@@ -276,6 +280,12 @@ static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_
         snprintf(w.text, sizeof w.text, "signed with a key other than the sending peer's"), ok = false;
     if (ok && !ed25519_verify(sig, msg, HASH_BYTES, signer))
         snprintf(w.text, sizeof w.text, "bad signature"), ok = false;
+    if (ok && want == RECORD_DECISION && h->pin_risk && memcmp(d->risk, h->risk_digest, HASH_BYTES) != 0) {
+        char got[2 * HASH_BYTES + 1], pinned[2 * HASH_BYTES + 1];
+        snprintf(w.text, sizeof w.text, "made under risk parameters %s, the hub's are %s",
+                 hex_encode(got, d->risk, HASH_BYTES), hex_encode(pinned, h->risk_digest, HASH_BYTES));
+        ok = false;
+    }
     free(d);
     if (!ok) {
         log_warn("submission refused", "peer=%s role=%s msg=%llu why=\"%s\"", peer, bus_role_name(role),
@@ -292,7 +302,15 @@ static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_
     wt->n = 1;
     memcpy(wt->ids[0], key, HASH_BYTES);
     hash_domain(wt->digest, HASH_DOMAIN_RECORD, m->body, m->body_len);
-    return ingest_append(h->g, m->record_type, m->body, m->body_len, wall_ms(), why);
+    /* Logged already (a resend after the answer was lost): the next acknowledge() answers it. */
+    MDB_txn *txn;
+    uint64_t seq;
+    rl_err err = store_read_begin(h->st, &txn, why);
+    if (err != RL_OK)
+        return err;
+    bool logged = ledger_key_get(txn, h->st, key, &seq) == RL_OK;
+    store_read_end(txn);
+    return logged ? RL_OK : ingest_append(h->g, m->record_type, m->body, m->body_len, wall_ms(), why);
 }
 
 static rl_err receive_submits(struct hub *h, void *sock, bus_role role, rl_why *why)
@@ -381,7 +399,10 @@ static rl_err acknowledge(struct hub *h, rl_why *why)
                 hash_domain(digest, HASH_DOMAIN_RECORD, r.payload, r.payload_len);
                 w->refused = memcmp(digest, w->digest, HASH_BYTES) != 0; /* the key holds other bytes */
             } else if (!settled && mono_ms() - w->since_ms > SUBMIT_TIMEOUT_MS) {
-                settled = w->refused = true; /* the ledger refused it: the hub logged why */
+                /* Refused by the ledger (the hub logged why) or still queued: no answer is
+                 * honest, so none is sent; the sender's resend is checked afresh. */
+                log_info("submission not logged, forgotten", "msg=%llu", (unsigned long long)w->msg_id);
+                continue;
             }
         }
         for (size_t k = 0; k < w->n && settled && !w->submit; k++)
@@ -466,9 +487,19 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         err = pubfile_read(h->cfg.allow_venue.item[i], &h->allowed_venues[h->nvenues++], why);
     for (size_t i = 0; i < h->cfg.allow_calculator.n && err == RL_OK; i++)
         err = pubfile_read(h->cfg.allow_calculator.item[i], &h->allowed_calcs[h->ncalcs++], why);
-    hubprice_opts hp = {.max_dev_e18 = (__int128)h->cfg.price_max_dev_bps * 100000000000000,
+    hubprice_opts hp = {.max_dev_e18 = (__int128)h->cfg.price_max_dev_bps * BPS_E18,
                         .max_age_ms = h->cfg.price_max_age_ms,
                         .heartbeat_ms = h->cfg.price_heartbeat_ms};
+    if (err == RL_OK && h->cfg.risk[0] != '\0') {
+        mg_risk risk;
+        if ((err = risk_load(h->cfg.risk, &risk, why)) == RL_OK) {
+            h->pin_risk = true;
+            memcpy(h->risk_digest, risk.digest, HASH_BYTES);
+            hp.max_dev_e18 = risk.max_dev_e18;
+            hp.max_age_ms = risk.max_age_ms;
+            mg_risk_fini(&risk);
+        }
+    }
     if (err == RL_OK)
         err = hubprice_new(&h->prices, &hp);
     relset genesis;

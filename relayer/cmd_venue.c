@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "attest/hex.h"
@@ -164,7 +165,9 @@ int cmd_venue(int argc, char **argv)
                         : rl_fail(&why, RL_ERR_ARG, "--config is required");
     if (err == RL_OK)
         err = parse_addr(q.account, v['a'], "--account", &why);
-    q.nonce = wall_ms() * 1000 + (mono_ms() % 1000);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    q.nonce = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000; /* microseconds */
     if (err == RL_OK && v['n'])
         err = parse_u64(&q.nonce, v['n'], "--nonce", &why);
     if (err == RL_OK && v['t'])
@@ -274,6 +277,7 @@ int cmd_price(int argc, char **argv)
     }
     if (err != RL_OK)
         fprintf(stderr, "relayer price send: %s\n", why.text[0] ? why.text : rl_strerror(err));
+    bus_close(sock); /* on an error path it is still open, and bus_free would wait on it */
     bus_free(b);
     node_key_free(key);
     return err == RL_OK ? 0 : EXIT_USAGE;

@@ -15,6 +15,7 @@ static const cfg_key schema[] = {
     {"hub", "map_max_mb", CFG_U64, 0, 16, 1ull << 24, F(map_max_mb)},
     {"hub", "commit_max_records", CFG_U64, 0, 1, 1000000, F(commit_max_records)},
     {"hub", "commit_delay_ms", CFG_U64, 0, 1, 60000, F(commit_delay_ms)},
+    {"hub", "risk", CFG_PATH, 0, 0, 0, F(risk)},
     {"listen", "nodes", CFG_ENDPOINT, 1, 0, 0, F(nodes)},
     {"listen", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
     {"listen", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},

@@ -9,6 +9,10 @@
  *     map_max_mb = 65536             ; LMDB map limit; the map grows on demand up to it
  *     commit_max_records = 4096      ; group commit bounds
  *     commit_delay_ms = 20
+ *     risk = risk.json               ; optional: the risk parameters in force (collateral/spec.h).
+ *                                    ; The price rule (max deviation, max age) then comes from it,
+ *                                    ; overriding [prices], and a calculator's decision made under
+ *                                    ; any other parameters (another risk digest) is refused
  *
  *     [listen]
  *     nodes = tcp://127.0.0.1:7401    ; ROUTER: observations in, acknowledgements out
@@ -24,7 +28,7 @@
  *     calculator = keys/calc.pub
  *
  *     [prices]                       ; when a quorum of price observations is logged (price.h);
- *     max_deviation_bps = 200        ; keep these equal to the calculator's risk file
+ *     max_deviation_bps = 200        ; without [hub] risk: keep these equal to the risk file's
  *     max_age_ms = 60000
  *     heartbeat_ms = 10000           ; an unmoved price is logged again at most this often
  *
@@ -42,7 +46,7 @@
 #define HUB_FRAME_MAX (RECORD_MAX_BYTES + 64)
 
 typedef struct hub_config {
-    char data[CFG_STR_MAX], key[CFG_STR_MAX], relayers[CFG_STR_MAX];
+    char data[CFG_STR_MAX], key[CFG_STR_MAX], relayers[CFG_STR_MAX], risk[CFG_STR_MAX];
     uint64_t map_max_mb, commit_max_records, commit_delay_ms;
     char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX], venue[CFG_STR_MAX], calculator[CFG_STR_MAX];
     cfg_list allow_node, allow_venue, allow_subscriber, allow_calculator;

@@ -10,6 +10,7 @@
 
 struct latest {
     uint16_t member;
+    uint8_t signer[ED25519_PK_BYTES]; /* the member's key when it signed */
     price_obs o;
     signed_price sp;
 };
@@ -60,7 +61,8 @@ static struct feed *feed_get(hubprice *h, const char *name)
     return f;
 }
 
-rl_err hubprice_offer(hubprice *h, const signed_price *sp, uint64_t now_ms, rl_why *why)
+rl_err hubprice_offer(hubprice *h, const signed_price *sp, const uint8_t signer[ED25519_PK_BYTES], uint64_t now_ms,
+                      rl_why *why)
 {
     price_obs o;
     rl_err err = price_decode(&o, sp->bytes, PRICE_OBS_BYTES, why);
@@ -85,6 +87,7 @@ rl_err hubprice_offer(hubprice *h, const signed_price *sp, uint64_t now_ms, rl_w
         f->n++;
     }
     f->m[i] = (struct latest){.member = sp->member, .o = o, .sp = *sp};
+    memcpy(f->m[i].signer, signer, ED25519_PK_BYTES);
     f->news = true;
     return RL_OK;
 }
@@ -95,14 +98,24 @@ static int cmp_i128(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* An observation that counts now: fresh, and signed by a member of the set in force with the key
+ * it holds there (a rotation out, or to another key, retires what was signed before). */
+static bool usable(const hubprice *h, const struct latest *l, const relset *set, uint64_t now_ms)
+{
+    const relset_member *m = relset_find(set, l->member);
+    return l->o.time_ms + h->o.max_age_ms >= now_ms && m != NULL &&
+           memcmp(m->pub.ed25519, l->signer, ED25519_PK_BYTES) == 0;
+}
+
 /* The observations of f that would make a good record now, into out; false when none would. */
-static bool pick(const hubprice *h, const struct feed *f, uint16_t threshold, uint64_t now_ms, payload_price *out,
+static bool pick(const hubprice *h, const struct feed *f, const relset *set, uint64_t now_ms, payload_price *out,
                  __int128 *median)
 {
+    uint16_t threshold = set->threshold;
     __int128 v[RELSET_MAX_MEMBERS];
     size_t nv = 0;
     for (size_t i = 0; i < f->n; i++)
-        if (f->m[i].o.time_ms + h->o.max_age_ms >= now_ms)
+        if (usable(h, &f->m[i], set, now_ms))
             v[nv++] = f->m[i].o.price_e18;
     if (nv == 0 || nv < threshold)
         return false;
@@ -113,7 +126,7 @@ static bool pick(const hubprice *h, const struct feed *f, uint16_t threshold, ui
     memcpy(out->feed, f->name, sizeof out->feed);
     for (size_t i = 0; i < f->n; i++) {
         const struct latest *l = &f->m[i];
-        if (l->o.time_ms + h->o.max_age_ms < now_ms || !price_within(l->o.price_e18, med, h->o.max_dev_e18))
+        if (!usable(h, l, set, now_ms) || !price_within(l->o.price_e18, med, h->o.max_dev_e18))
             continue;
         kept[out->n] = l->o;
         out->e[out->n++] = l->sp;
@@ -123,7 +136,7 @@ static bool pick(const hubprice *h, const struct feed *f, uint16_t threshold, ui
     return out->n > 0 && price_aggregate(kept, out->n, &rule, now_ms, median, &oldest, NULL) == RL_OK;
 }
 
-bool hubprice_due(hubprice *h, uint16_t threshold, uint64_t now_ms, payload_price *out)
+bool hubprice_due(hubprice *h, const relset *set, uint64_t now_ms, payload_price *out)
 {
     for (size_t i = 0; i < h->nfeeds; i++) {
         struct feed *f = &h->feeds[i];
@@ -131,7 +144,7 @@ bool hubprice_due(hubprice *h, uint16_t threshold, uint64_t now_ms, payload_pric
         if (!f->news)
             continue;
         __int128 median;
-        bool ok = pick(h, f, threshold, now_ms, out, &median);
+        bool ok = pick(h, f, set, now_ms, out, &median);
         f->news = false;
         if (!ok || (median == f->logged_median && !beat))
             continue;

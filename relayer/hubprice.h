@@ -15,6 +15,7 @@
 #define RL_HUBPRICE_H
 
 #include "attest/record.h"
+#include "attest/relset.h"
 
 typedef struct hubprice hubprice;
 
@@ -27,11 +28,14 @@ typedef struct hubprice_opts {
 RL_MUST_USE rl_err hubprice_new(hubprice **out, const hubprice_opts *o);
 void hubprice_free(hubprice *h);
 
-/* Takes a verified observation (an older one than the member's latest is ignored). */
-RL_MUST_USE rl_err hubprice_offer(hubprice *h, const signed_price *sp, uint64_t now_ms, rl_why *why);
+/* Takes an observation verified against signer, the key its member held (an older one than the
+ * member's latest is ignored). */
+RL_MUST_USE rl_err hubprice_offer(hubprice *h, const signed_price *sp, const uint8_t signer[ED25519_PK_BYTES],
+                                  uint64_t now_ms, rl_why *why);
 
-/* The next PRICE payload due at now_ms under `threshold`, if any: returns true and fills out.
- * Call until it returns false. */
-bool hubprice_due(hubprice *h, uint16_t threshold, uint64_t now_ms, payload_price *out);
+/* The next PRICE payload due at now_ms under the relayer set in force, if any: returns true and
+ * fills out. Only observations signed by a member of `set` with its key in `set` count. Call
+ * until it returns false. */
+bool hubprice_due(hubprice *h, const relset *set, uint64_t now_ms, payload_price *out);
 
 #endif

@@ -36,6 +36,7 @@ struct replica {
     verify_job *jobs;
     size_t njobs;
     uint64_t bad_seq;
+    uint8_t frame[RECORD_MAX_BYTES + 64]; /* one received frame */
 };
 
 /* Re-reads the local log through the audit, so its state (credited events, the set in force)
@@ -78,9 +79,11 @@ static rl_err flush(struct replica *f, rl_why *why)
         return RL_OK;
     pool_run(f->pool, verify_jobs_fn, f->jobs, f->njobs, 16);
     for (size_t i = 0; i < f->njobs; i++)
-        if (!f->jobs[i].ok)
+        if (!f->jobs[i].ok) {
+            f->bad_seq = f->jobs[i].tag;
             return rl_fail(why, RL_ERR_SIG, "record %llu: a signature does not verify",
                            (unsigned long long)f->jobs[i].tag);
+        }
     uint64_t first = f->head.seq + 1;
     rl_err err = store_write(f->st, apply_fn, f, why);
     for (size_t i = 0; i < f->nrecs && err == RL_OK && f->o.on_record != NULL; i++)
@@ -128,13 +131,13 @@ static rl_err take_record(struct replica *f, const wire_msg *m, bool from_catchu
 
 static rl_err drain_socket(struct replica *f, void *sock, bool from_catchup, rl_why *why)
 {
-    static uint8_t frame[RECORD_MAX_BYTES + 64];
+    uint8_t *frame = f->frame;
     rl_err err = RL_OK;
     int got;
-    while (err == RL_OK && (got = zmq_recv(sock, frame, sizeof frame, ZMQ_DONTWAIT)) >= 0) {
+    while (err == RL_OK && (got = zmq_recv(sock, frame, sizeof f->frame, ZMQ_DONTWAIT)) >= 0) {
         wire_msg m;
         rl_why w = {{0}};
-        if ((size_t)got > sizeof frame || wire_decode(&m, frame, (size_t)got, &w) != RL_OK) {
+        if ((size_t)got > sizeof f->frame || wire_decode(&m, frame, (size_t)got, &w) != RL_OK) {
             log_warn("frame dropped", "why=\"%s\"", w.text[0] ? w.text : "oversized");
             continue;
         }

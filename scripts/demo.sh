@@ -68,6 +68,8 @@ cat > "$c/hub.conf" <<CONF
 data = hub
 key = keys/hub.key
 relayers = relayers.json
+# the price rule, and the only risk parameters a decision may be made under
+risk = risk.json
 [listen]
 nodes = ipc://$c/nodes.sock
 records = ipc://$c/records.sock
@@ -82,9 +84,6 @@ subscriber = keys/auditor.pub
 subscriber = keys/calc.pub
 venue = keys/venue.pub
 calculator = keys/calc.pub
-[prices]
-max_deviation_bps = 200
-max_age_ms = 60000
 CONF
 for i in 1 2 3; do
     cat > "$c/node$i.conf" <<CONF

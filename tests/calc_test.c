@@ -275,8 +275,14 @@ Test(calc, ewma_volatility_raises_margin_after_a_big_move)
     json_t *j = calc_account_json(l.c, ACCOUNT);
     cr_assert_str_eq(json_string_value(json_object_get(j, "initial_margin")), "3000.000000"); /* 60000 x 5 % x 1 */
     json_decref(j);
-    price(&l, "ETH", (uint64_t[]){2700, 2700}, 2, T0 + 30, T0 + 31);
-    /* r = -0.1: var = 0.94 x 0.0004 + 0.06 x 0.01 = 0.000976, sigma = 0.031241 (up), x 1.56205 */
+    /* Within the sampling interval (60 s) a move is a mark, not a volatility sample. */
+    price(&l, "ETH", (uint64_t[]){2850, 2850}, 2, T0 + 30, T0 + 31);
+    j = calc_account_json(l.c, ACCOUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "initial_margin")), "2850.000000"); /* 57000 x 5 % x 1 */
+    json_decref(j);
+    price(&l, "ETH", (uint64_t[]){2700, 2700}, 2, T0 + 60010, T0 + 60011);
+    /* r = -0.1 against the sample at 3000: var = 0.94 x 0.0004 + 0.06 x 0.01 = 0.000976,
+     * sigma = 0.031241 (up), x 1.56205 */
     j = calc_account_json(l.c, ACCOUNT);
     i128 im;
     cr_assert_eq(fixed_parse_e18(&im, json_string_value(json_object_get(j, "initial_margin")), false, NULL), RL_OK);
@@ -389,4 +395,31 @@ Test(calc, records_out_of_order_and_bad_risk_files_are_refused)
         json_decref(root);
     }
     teardown(&l);
+}
+
+Test(calc, position_sizes_and_prices_beyond_1e18_units_are_refused_both_ways)
+{
+    fixture f;
+    fx_init(&f, 1, 1);
+    request q = {.kind = REQUEST_POSITION, .mode = REQUEST_MODE_CROSS, .size_e18 = -REQUEST_MAX_E18,
+                 .entry_e18 = REQUEST_MAX_E18};
+    memcpy(q.venue, node_key_pub(f.keys[0])->ed25519, ED25519_PK_BYTES);
+    snprintf(q.market, sizeof q.market, "ETH-PERP");
+    uint8_t buf[REQUEST_MAX_BYTES];
+    size_t len;
+    rl_why why = {{0}};
+    cr_assert_eq(request_sign(buf, &len, &q, f.keys[0], &why), RL_OK, "%s", why.text);
+    request back;
+    cr_assert_eq(request_decode(&back, buf, len, &why), RL_OK, "%s", why.text);
+    cr_assert(back.size_e18 == -REQUEST_MAX_E18 && back.entry_e18 == REQUEST_MAX_E18);
+    uint8_t other[REQUEST_MAX_BYTES];
+    size_t olen;
+    q.size_e18 = -REQUEST_MAX_E18 - 1;
+    cr_assert_eq(request_sign(other, &olen, &q, f.keys[0], &why), RL_ERR_ARG);
+    /* The smallest 128-bit integer, which has no negation, written straight into the bytes. */
+    memset(buf + 79, 0, 16);
+    buf[79] = 0x80;
+    cr_assert_eq(request_decode(&back, buf, len, &why), RL_ERR_DECODE);
+    cr_assert(strstr(why.text, "size out of range") != NULL, "%s", why.text);
+    fx_fini(&f);
 }
