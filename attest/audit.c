@@ -10,6 +10,7 @@
 
 #include "attest/bytes.h"
 #include "attest/decision.h"
+#include "attest/instruction.h"
 #include "attest/request.h"
 
 #define VSEQ_KEY_BYTES (8 + EVM_ADDR_BYTES + 8)
@@ -28,6 +29,36 @@ struct seen_key {
     UT_hash_handle hh;
 };
 
+/* A withdrawal request, kept until its decision (an approval's plan needs its recipient). */
+struct seen_request {
+    uint8_t key[HASH_BYTES];
+    request q;
+    UT_hash_handle hh;
+};
+
+/* An instruction a logged decision calls for, until it is logged. */
+struct seen_plan {
+    uint8_t key[INSTRUCTION_PLAN_KEY_BYTES];
+    instruction_plan p;
+    UT_hash_handle hh;
+};
+
+/* The highest instruction nonce per vault. */
+struct seen_nonce {
+    uint8_t key[8 + EVM_ADDR_BYTES];
+    uint64_t nonce;
+    UT_hash_handle hh;
+};
+
+#define FREE_ALL(head, type)                                                                                           \
+    do {                                                                                                               \
+        type *e_, *t_;                                                                                                 \
+        HASH_ITER(hh, head, e_, t_) {                                                                                  \
+            HASH_DEL(head, e_);                                                                                        \
+            free(e_);                                                                                                  \
+        }                                                                                                              \
+    } while (0)
+
 struct audit {
     relset genesis;
     relset set;
@@ -37,6 +68,9 @@ struct audit {
     struct seen_key *vseqs;
     struct seen_key *accounts;
     struct seen_key *keys; /* request and decision keys: each logged once */
+    struct seen_request *requests;
+    struct seen_plan *plans;
+    struct seen_nonce *nonces;
     audit_summary sum;
 };
 
@@ -58,24 +92,13 @@ void audit_free(audit *a)
 {
     if (a == NULL)
         return;
-    struct seen_event *e, *et;
-    HASH_ITER(hh, a->events, e, et) {
-        HASH_DEL(a->events, e);
-        free(e);
-    }
-    struct seen_key *k, *kt;
-    HASH_ITER(hh, a->vseqs, k, kt) {
-        HASH_DEL(a->vseqs, k);
-        free(k);
-    }
-    HASH_ITER(hh, a->accounts, k, kt) {
-        HASH_DEL(a->accounts, k);
-        free(k);
-    }
-    HASH_ITER(hh, a->keys, k, kt) {
-        HASH_DEL(a->keys, k);
-        free(k);
-    }
+    FREE_ALL(a->events, struct seen_event);
+    FREE_ALL(a->vseqs, struct seen_key);
+    FREE_ALL(a->accounts, struct seen_key);
+    FREE_ALL(a->keys, struct seen_key);
+    FREE_ALL(a->requests, struct seen_request);
+    FREE_ALL(a->plans, struct seen_plan);
+    FREE_ALL(a->nonces, struct seen_nonce);
     free(a);
 }
 
@@ -360,9 +383,76 @@ static rl_err check_request(audit *a, const record *r, verify_job *jobs, size_t 
     request_key(key, q.venue, q.nonce);
     if ((err = key_once(a, key, r->seq, "venue request (same venue key and nonce)", why)) != RL_OK)
         return err;
+    if (q.kind == REQUEST_WITHDRAW) {
+        struct seen_request *s = calloc(1, sizeof *s);
+        if (s == NULL)
+            return RL_ERR_NOMEM;
+        memcpy(s->key, key, HASH_BYTES);
+        s->q = q;
+        HASH_ADD(hh, a->requests, key, HASH_BYTES, s);
+    }
     request_sig_parts(r->payload, r->payload_len, msg, &sig);
     job_add(jobs, njobs, q.venue, msg, sig, r->seq);
     a->sum.requests++;
+    return RL_OK;
+}
+
+/* Files the instructions a decision calls for; a withdrawal's request is done with. */
+static rl_err file_plans(audit *a, const decision *d, uint64_t seq, rl_why *why)
+{
+    struct seen_request *q = NULL;
+    if (d->kind == DECISION_WITHDRAW_OK || d->kind == DECISION_WITHDRAW_REFUSED)
+        HASH_FIND(hh, a->requests, d->request, HASH_BYTES, q);
+    instruction_plan *plans = malloc(DECISION_MAX_SEIZE * sizeof *plans);
+    size_t n = 0;
+    rl_err err = plans == NULL ? RL_ERR_NOMEM : instruction_plans(d, seq, q ? &q->q : NULL, plans, &n, why);
+    for (size_t i = 0; i < n && err == RL_OK; i++) {
+        struct seen_plan *p = calloc(1, sizeof *p);
+        if (p == NULL) {
+            err = RL_ERR_NOMEM;
+            break;
+        }
+        instruction_plan_key(p->key, seq, plans[i].index, 0);
+        p->p = plans[i];
+        HASH_ADD(hh, a->plans, key, INSTRUCTION_PLAN_KEY_BYTES, p);
+    }
+    if (err == RL_OK && q != NULL) {
+        HASH_DEL(a->requests, q);
+        free(q);
+    }
+    free(plans);
+    return err;
+}
+
+static rl_err check_instruction(audit *a, const record *r, rl_why *why)
+{
+    instruction in;
+    struct seen_plan *p = NULL;
+    struct seen_nonce *n = NULL;
+    uint8_t pk[INSTRUCTION_PLAN_KEY_BYTES], nk[8 + EVM_ADDR_BYTES];
+    rl_err err = instruction_decode(&in, r->payload, r->payload_len, why);
+    if (err != RL_OK)
+        return err;
+    instruction_plan_key(pk, in.decision, in.index, in.attempt);
+    HASH_FIND(hh, a->plans, pk, sizeof pk, p);
+    if (p == NULL)
+        return rl_fail(why, RL_ERR_STATE, "%s of decision %llu #%u (attempt %u): no such instruction is due",
+                       instruction_kind_name(in.kind), (unsigned long long)in.decision, in.index, in.attempt);
+    be64_put(nk, in.chain_id);
+    memcpy(nk + 8, in.vault, EVM_ADDR_BYTES);
+    HASH_FIND(hh, a->nonces, nk, sizeof nk, n);
+    if ((err = instruction_check(&in, &p->p, n ? n->nonce : 0, r->time_ms, why)) != RL_OK)
+        return err;
+    if (n == NULL) {
+        if ((n = calloc(1, sizeof *n)) == NULL)
+            return RL_ERR_NOMEM;
+        memcpy(n->key, nk, sizeof nk);
+        HASH_ADD(hh, a->nonces, key, sizeof nk, n);
+    }
+    n->nonce = in.nonce;
+    HASH_DEL(a->plans, p);
+    free(p);
+    a->sum.instructions++;
     return RL_OK;
 }
 
@@ -387,6 +477,8 @@ static rl_err check_decision(audit *a, const record *r, verify_job *jobs, size_t
         decision_key(key, d);
         err = key_once(a, key, r->seq, "decision (for this request, or this basis, kind and account)", why);
     }
+    if (err == RL_OK)
+        err = file_plans(a, d, r->seq, why);
     if (err == RL_OK) {
         decision_sig_parts(r->payload, r->payload_len, msg, &sig);
         job_add(jobs, njobs, d->calculator, msg, sig, r->seq);
@@ -417,7 +509,8 @@ rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, si
     case RECORD_CONFLICT: err = check_conflict(a, &r, jobs, njobs, why); break;
     case RECORD_PRICE: err = check_price(a, &r, jobs, njobs, why); break;
     case RECORD_REQUEST: err = check_request(a, &r, jobs, njobs, why); break;
-    default: err = check_decision(a, &r, jobs, njobs, why); break;
+    case RECORD_DECISION: err = check_decision(a, &r, jobs, njobs, why); break;
+    default: err = check_instruction(a, &r, why); break;
     }
     if (err != RL_OK) {
         *njobs = first_job;

@@ -6,7 +6,9 @@
  * is a member of the set in force at that record and that attestations carry a quorum, that no
  * event and no vault sequence number is credited twice, that conflicts are consistent, and that
  * relayer-set rotations follow each other, that prices carry a quorum of members, and that each
- * venue request and calculator decision is logged once. Venue and calculator signatures are
+ * venue request and calculator decision is logged once, and that every instruction carries out
+ * a plan of a logged decision (instruction.h) with a rising vault nonce and a deadline ahead.
+ * Balances are audit replay's (through the ledger). Venue and calculator signatures are
  * checked against the key the record names (which keys the hub admits is its allow-list);
  * whether a decision follows from the log is audit replay's question (calc.h). The signatures themselves come back as verify_jobs
  * (tagged with the record's sequence number) so the caller can verify them on every core; a
@@ -30,7 +32,7 @@
 
 typedef struct audit_summary {
     uint64_t records, attested, conflicts, rotations, accounts, signatures;
-    uint64_t prices, requests, decisions;
+    uint64_t prices, requests, decisions, instructions;
     uint32_t set_version;
     uint64_t head_seq;
     uint8_t head_hash[HASH_BYTES];

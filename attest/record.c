@@ -8,6 +8,7 @@
 
 #include "attest/bytes.h"
 #include "attest/decision.h"
+#include "attest/instruction.h"
 #include "attest/request.h"
 
 const char *record_type_name(uint8_t type)
@@ -19,13 +20,14 @@ const char *record_type_name(uint8_t type)
     case RECORD_PRICE: return "price";
     case RECORD_REQUEST: return "request";
     case RECORD_DECISION: return "decision";
+    case RECORD_INSTRUCTION: return "instruction";
     default: return "unknown";
     }
 }
 
 static bool type_known(uint8_t type)
 {
-    return type >= RECORD_SET && type <= RECORD_DECISION;
+    return type >= RECORD_SET && type <= RECORD_INSTRUCTION;
 }
 
 rl_err record_encode(const record *r, uint8_t *out, size_t *len, rl_why *why)
@@ -106,7 +108,7 @@ rl_err record_decode(record *r, const uint8_t *in, size_t len, rl_why *why)
         request q;
         return request_decode(&q, r->payload, r->payload_len, why);
     }
-    default: {
+    case RECORD_DECISION: {
         decision *d = malloc(sizeof *d);
         if (d == NULL)
             return RL_ERR_NOMEM;
@@ -114,6 +116,11 @@ rl_err record_decode(record *r, const uint8_t *in, size_t len, rl_why *why)
         free(d);
         return err;
     }
+    case RECORD_INSTRUCTION: {
+        instruction ins;
+        return instruction_decode(&ins, r->payload, r->payload_len, why);
+    }
+    default: return rl_fail(why, RL_ERR_DECODE, "record: unknown type %u", r->type);
     }
 }
 

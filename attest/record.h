@@ -37,6 +37,8 @@
  *             members strictly ascending, n >= the threshold of the set in force (price.h)
  *   REQUEST   a venue's signed request (request.h), as the venue sent it
  *   DECISION  a calculator's signed decision (decision.h), as the calculator sent it
+ *   INSTRUCTION  what a vault is asked to execute for a decision (instruction.h); unsigned:
+ *            the ledger accepts it only as its decision's plan, and cosigners check it
  */
 #ifndef RL_RECORD_H
 #define RL_RECORD_H
@@ -63,6 +65,7 @@ enum record_type {
     RECORD_PRICE = 4,
     RECORD_REQUEST = 5,
     RECORD_DECISION = 6,
+    RECORD_INSTRUCTION = 7,
 };
 
 enum conflict_reason {

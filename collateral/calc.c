@@ -292,8 +292,9 @@ static void decide(calc *c)
 }
 
 /* The seize plan of a liquidatable account into c->d: at most DECISION_MAX_SEIZE holdings, in
- * seize order; what is left over waits for the next decision on the account. */
-static rl_err seize_plan(calc *c, const struct acct *a, rl_why *why)
+ * seize order; what is left over waits for the next decision on the account. What it seizes is
+ * reserved here as the ledger reserves it for the instructions. */
+static rl_err seize_plan(calc *c, struct acct *a, rl_why *why)
 {
     mg_account v;
     bool fresh;
@@ -318,6 +319,11 @@ static rl_err seize_plan(calc *c, const struct acct *a, rl_why *why)
                      r.seize[i].chain);
             note(c, "seize left out of the plan", text);
         } else {
+            struct hold *h = hold_get(c, a, r.seize[i].chain, r.seize[i].asset);
+            if (h == NULL || u256_add(&h->reserved, &h->reserved, &r.seize[i].amount) != RL_OK) {
+                err = h == NULL ? RL_ERR_NOMEM : rl_fail(why, RL_ERR_OVERFLOW, "reservation overflows");
+                break;
+            }
             decision_seize *s = &d->seize[d->nseize++];
             s->chain_id = t->chain_id;
             memcpy(s->asset, t->address, EVM_ADDR_BYTES);

@@ -542,6 +542,44 @@ static rl_err parse_tokens(mg_risk *r, size_t asset, const json_t *tokens, rl_wh
     return err;
 }
 
+static rl_err addr_of(const json_t *v, const char *path, uint8_t out[EVM_ADDR_BYTES], rl_why *why)
+{
+    const char *hex = json_is_string(v) ? json_string_value(v) : "";
+    static const uint8_t zero[EVM_ADDR_BYTES];
+    if (strncmp(hex, "0x", 2) != 0 || hex_decode(out, EVM_ADDR_BYTES, hex + 2, path, NULL) != RL_OK ||
+        memcmp(out, zero, EVM_ADDR_BYTES) == 0)
+        return rl_fail(why, RL_ERR_ARG, "%s: expected a non-zero 20-byte \"0x...\" address", path);
+    return RL_OK;
+}
+
+/* One entry of "chains": a chain id, or {"chain_id", "vault", "insurance", ["deadline_s"]}. */
+static rl_err parse_chain(const json_t *v, const char *path, uint64_t *chain_id, mg_chain *out, rl_why *why)
+{
+    const json_t *id = json_is_object(v) ? json_object_get(v, "chain_id") : v;
+    if (!json_is_integer(id) || json_integer_value(id) <= 0)
+        return rl_fail(why, RL_ERR_ARG, "%s: expected a positive integer chain id, or {\"chain_id\", \"vault\", "
+                                        "\"insurance\", [\"deadline_s\"]}",
+                       path);
+    *chain_id = (uint64_t)json_integer_value(id);
+    if (!json_is_object(v))
+        return RL_OK;
+    static const char *const fields[] = {"chain_id", "vault", "insurance", "deadline_s", NULL};
+    char sub[JPATH_MAX + 16];
+    json_int_t deadline = 3600;
+    rl_err err = only_fields(v, path, fields, why);
+    snprintf(sub, sizeof sub, "%s.vault", path);
+    if (err == RL_OK)
+        err = addr_of(json_object_get(v, "vault"), sub, out->vault, why);
+    snprintf(sub, sizeof sub, "%s.insurance", path);
+    if (err == RL_OK)
+        err = addr_of(json_object_get(v, "insurance"), sub, out->insurance, why);
+    if (err == RL_OK && json_object_get(v, "deadline_s") != NULL)
+        err = get_int(v, path, "deadline_s", 60, 30 * 86400, &deadline, why);
+    out->has_vault = err == RL_OK;
+    out->deadline_s = (uint64_t)deadline;
+    return err;
+}
+
 static rl_err feed_of(const json_t *obj, const char *path, const char *own, char out[MG_NAME_MAX], rl_why *why)
 {
     const char *f;
@@ -568,6 +606,7 @@ rl_err mg_risk_parse(const json_t *root, mg_risk *r, rl_why *why)
     if (err == RL_OK && (chains == NULL || !json_is_object(chains) || json_object_size(chains) == 0))
         err = rl_fail(why, RL_ERR_ARG, "chains: expected an object of chain ids by name");
     if (err == RL_OK && ((r->chain_ids = calloc(json_object_size(chains), sizeof *r->chain_ids)) == NULL ||
+                         (r->chain_ops = calloc(json_object_size(chains), sizeof *r->chain_ops)) == NULL ||
                          (r->asset_feed = calloc(b->nassets + 1, sizeof *r->asset_feed)) == NULL ||
                          (r->market_feed = calloc(b->nmarkets + 1, sizeof *r->market_feed)) == NULL))
         err = RL_ERR_NOMEM;
@@ -577,24 +616,25 @@ rl_err mg_risk_parse(const json_t *root, mg_risk *r, rl_why *why)
         json_object_foreach((json_t *)chains, name, v) {
             char path[JPATH_MAX];
             snprintf(path, sizeof path, "chains.%s", name);
-            if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-                err = rl_fail(why, RL_ERR_ARG, "%s: expected a positive integer chain id", path);
+            uint64_t id = 0;
+            mg_chain ops = {0};
+            if ((err = parse_chain(v, path, &id, &ops, why)) != RL_OK)
                 break;
-            }
             if (strlen(name) == 0 || strlen(name) >= MG_NAME_MAX) {
                 err = rl_fail(why, RL_ERR_ARG, "%s: a name of 1..%d characters", path, MG_NAME_MAX - 1);
                 break;
             }
             for (size_t j = 0; j < b->nchains; j++)
-                if (r->chain_ids[j] == (uint64_t)json_integer_value(v))
-                    err = rl_fail(why, RL_ERR_ARG, "%s: chain id %lld is also %s", path,
-                                  (long long)json_integer_value(v), b->chains[j]);
+                if (r->chain_ids[j] == id)
+                    err = rl_fail(why, RL_ERR_ARG, "%s: chain id %llu is also %s", path, (unsigned long long)id,
+                                  b->chains[j]);
             int c = err == RL_OK ? name_index(&b->chains, &b->nchains, name, true) : 0;
             if (err == RL_OK && c < 0)
                 err = RL_ERR_NOMEM;
             if (err != RL_OK)
                 break;
-            r->chain_ids[c] = (uint64_t)json_integer_value(v);
+            r->chain_ids[c] = id;
+            r->chain_ops[c] = ops;
         }
     }
     const json_t *assets = json_object_get(root, "assets"), *markets = json_object_get(root, "markets");
@@ -666,6 +706,7 @@ void mg_risk_fini(mg_risk *r)
     free(r->book.chains);
     free(r->book.groups);
     free(r->chain_ids);
+    free(r->chain_ops);
     free(r->tokens);
     free(r->asset_feed);
     free(r->market_feed);

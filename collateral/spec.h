@@ -46,7 +46,10 @@ typedef struct mg_spec {
  * The live calculator's risk parameters (`relayer margin --config`, its `risk` file): the same
  * assets, markets and params as a query, without an account, plus where things come from:
  *
- *   { "chains":  { NAME: chain_id, ... },
+ *   { "chains":  { NAME: chain_id, or NAME: { "chain_id", "vault": "0x<CollateralVault>",
+ *                                            "insurance": "0x<where seized collateral goes>",
+ *                                            ["deadline_s"] (default 3600: how long an
+ *                                            instruction may execute) }, ... },
  *     "assets":  { NAME: {... but no "price" (prices come from the log), ["feed"] (default: NAME),
  *                          "tokens": { CHAIN: "0x<token address; 0x00..00 for the native coin>" }} },
  *     "markets": { NAME: {... but no "mark", ["feed"] (default: NAME),
@@ -63,9 +66,18 @@ typedef struct mg_token {
     uint8_t address[EVM_ADDR_BYTES];
 } mg_token;
 
+/* Where instructions go on one chain (a chain given by its id alone has none). */
+typedef struct mg_chain {
+    bool has_vault;
+    uint8_t vault[EVM_ADDR_BYTES];
+    uint8_t insurance[EVM_ADDR_BYTES];
+    uint64_t deadline_s;
+} mg_chain;
+
 typedef struct mg_risk {
     mg_book book;        /* prices and marks are 0: the calculator sets them from the log */
     uint64_t *chain_ids; /* per book chain */
+    mg_chain *chain_ops; /* per book chain */
     mg_token *tokens;
     size_t ntokens;
     char (*asset_feed)[MG_NAME_MAX];

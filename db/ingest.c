@@ -270,6 +270,7 @@ static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *paylo
     case RL_ERR_STATE:
     case RL_ERR_OVERFLOW:
     case RL_ERR_DECODE:
+    case RL_ERR_FUNDS:
     case RL_ERR_QUORUM:
     case RL_ERR_SIGNER:
     case RL_ERR_ARG: {
@@ -801,7 +802,7 @@ rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms,
 
 rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms, rl_why *why)
 {
-    if (type != RECORD_PRICE && type != RECORD_REQUEST && type != RECORD_DECISION)
+    if (type != RECORD_PRICE && type != RECORD_REQUEST && type != RECORD_DECISION && type != RECORD_INSTRUCTION)
         return rl_fail(why, RL_ERR_ARG, "ingest_append: records of type %s are built by ingest itself",
                        record_type_name(type));
     if (len > RECORD_MAX_PAYLOAD)

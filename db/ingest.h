@@ -68,11 +68,11 @@ void ingest_close(ingest *g);
 /* Takes n observations (copied; `in` may be reused on return). The last verify batch may stay
  * in the pipeline so the next call overlaps with it: ingest_tick or ingest_flush finishes it. */
 RL_MUST_USE rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms, rl_why *why);
-/* Queues a record built and checked by the caller (a price, a venue request, a decision) for the
- * next group commit. It is logged after every attestation whose quorum was reached before this
- * call; observations still being verified (the pipelined batch) may be logged after it. The
- * ledger still checks it when it commits (ledger.h); a refused one is reported through
- * opts.alert and writes nothing. */
+/* Queues a record built and checked by the caller (a price, a venue request, a decision, an
+ * instruction) for the next group commit. It is logged after every attestation whose quorum was
+ * reached before this call; observations still being verified (the pipelined batch) may be
+ * logged after it. The ledger still checks it when it commits (ledger.h); a refused one is
+ * reported through opts.alert and writes nothing. */
 RL_MUST_USE rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms,
                                  rl_why *why);
 /* Finishes the batches in the pipeline, commits if a group-commit bound was reached, and waits

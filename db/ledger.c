@@ -376,12 +376,6 @@ static rl_err claim(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, con
     return store_err(rc, "put", why);
 }
 
-/* Undoes a claim made earlier in this transaction. */
-static rl_err unclaim(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, rl_why *why)
-{
-    MDB_val k = {klen, (void *)key};
-    return store_err(mdb_del(txn, dbi, &k, NULL), "del", why);
-}
 
 static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why *why)
 {
@@ -421,7 +415,7 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
     err = claim(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, vv, sizeof vv, &old, why);
     if (err == RL_ERR_EXISTS) {
         uint64_t owner_seq = old.mv_size == sizeof vv ? be64_get((const uint8_t *)old.mv_data + HASH_BYTES) : 0;
-        err = unclaim(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why);
+        err = store_del(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why);
         return err != RL_OK ? err
                             : rl_fail(why, RL_ERR_CONFLICT, "vault sequence %llu already credited by record %llu",
                                       (unsigned long long)o.vault_seq, (unsigned long long)owner_seq);
@@ -433,8 +427,8 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
     bal_key(key, o.account, o.chain_id, o.asset);
     err = balance_read(txn, s, key, &balance, &reserved, why);
     if (err == RL_OK && u256_add(&after, &balance, &o.amount) != RL_OK) {
-        if ((err = unclaim(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, why)) == RL_OK &&
-            (err = unclaim(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why)) == RL_OK)
+        if ((err = store_del(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, why)) == RL_OK &&
+            (err = store_del(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why)) == RL_OK)
             err = rl_fail(why, RL_ERR_OVERFLOW, "credit overflows the account's uint256 balance");
         return err;
     }
@@ -513,11 +507,105 @@ static rl_err apply_decision(MDB_txn *txn, const store *s, const record *r, rl_w
         err = at == 0 ? rl_fail(why, RL_ERR_STATE, "withdrawal decision for a request that is not logged")
                       : rl_fail(why, RL_ERR_STATE, "withdrawal decision based on record %llu, its request is record %llu",
                                 (unsigned long long)d->basis, (unsigned long long)at);
+    /* What it calls for, worked out before anything is written. */
+    instruction_plan *plans = err == RL_OK ? malloc(DECISION_MAX_SEIZE * sizeof *plans) : NULL;
+    size_t nplans = 0;
+    if (err == RL_OK && plans == NULL)
+        err = RL_ERR_NOMEM;
+    request q;
+    bool have_q = false;
+    if (err == RL_OK && d->kind == DECISION_WITHDRAW_OK) {
+        MDB_val v;
+        record rq;
+        if ((err = ledger_record_get(txn, s, at, &v, why)) == RL_OK &&
+            (err = record_decode(&rq, v.mv_data, v.mv_size, why)) == RL_OK)
+            err = request_decode(&q, rq.payload, rq.payload_len, why);
+        have_q = err == RL_OK;
+    }
+    if (err == RL_OK)
+        err = instruction_plans(d, r->seq, have_q ? &q : NULL, plans, &nplans, why);
     if (err == RL_OK) {
         decision_key(key, d);
         err = key_put(txn, s, key, r->seq, "decision", why);
     }
+    for (size_t i = 0; i < nplans && err == RL_OK; i++) {
+        uint8_t k[INSTRUCTION_PLAN_KEY_BYTES], v[INSTRUCTION_PLAN_BYTES];
+        instruction_plan_key(k, r->seq, plans[i].index, 0);
+        instruction_plan_encode(v, &plans[i]);
+        err = store_put(txn, store_dbi(s, TABLE_PLANS), k, sizeof k, v, sizeof v, 0, why);
+    }
+    free(plans);
     free(d);
+    return err;
+}
+
+static void nonce_key(uint8_t k[8 + EVM_ADDR_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES])
+{
+    be64_put(k, chain_id);
+    memcpy(k + 8, vault, EVM_ADDR_BYTES);
+}
+
+rl_err ledger_last_nonce(MDB_txn *txn, const store *s, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                         uint64_t *nonce, rl_why *why)
+{
+    uint8_t k[8 + EVM_ADDR_BYTES];
+    MDB_val v;
+    nonce_key(k, chain_id, vault);
+    rl_err err = store_get(txn, store_dbi(s, TABLE_NONCES), k, sizeof k, &v, why);
+    *nonce = err == RL_OK && v.mv_size == 8 ? be64_get(v.mv_data) : 0;
+    return err == RL_ERR_NOTFOUND ? RL_OK : err;
+}
+
+rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, rl_why *why)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, store_dbi(s, TABLE_PLANS), &c);
+    if (rc != 0)
+        return store_err(rc, "open plans cursor", why);
+    MDB_val k, v;
+    rl_err err = RL_OK;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && err == RL_OK; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        instruction_plan p;
+        if ((err = instruction_plan_decode(&p, k.mv_data, k.mv_size, v.mv_data, v.mv_size, why)) == RL_OK &&
+            fn(ctx, &p, ((const uint8_t *)k.mv_data)[9]) != 0)
+            break;
+    }
+    mdb_cursor_close(c);
+    if (err == RL_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = store_err(rc, "read plans", why);
+    return err;
+}
+
+static rl_err apply_instruction(MDB_txn *txn, const store *s, const record *r, rl_why *why)
+{
+    instruction in;
+    instruction_plan p;
+    uint8_t pk[INSTRUCTION_PLAN_KEY_BYTES], nk[8 + EVM_ADDR_BYTES], id[HASH_BYTES], nv[8];
+    uint64_t last;
+    MDB_val v;
+    rl_err err = instruction_decode(&in, r->payload, r->payload_len, why);
+    if (err != RL_OK)
+        return err;
+    instruction_plan_key(pk, in.decision, in.index, in.attempt);
+    err = store_get(txn, store_dbi(s, TABLE_PLANS), pk, sizeof pk, &v, NULL);
+    if (err == RL_ERR_NOTFOUND)
+        return rl_fail(why, RL_ERR_STATE, "%s of decision %llu #%u (attempt %u): no such instruction is due",
+                       instruction_kind_name(in.kind), (unsigned long long)in.decision, in.index, in.attempt);
+    if (err == RL_OK)
+        err = instruction_plan_decode(&p, pk, sizeof pk, v.mv_data, v.mv_size, why);
+    if (err == RL_OK)
+        err = ledger_last_nonce(txn, s, in.chain_id, in.vault, &last, why);
+    if (err == RL_OK)
+        err = instruction_check(&in, &p, last, r->time_ms, why);
+    instruction_id(id, in.chain_id, in.vault, in.nonce);
+    if (err == RL_OK) /* checks, then the first write: nothing is written when funds are short */
+        err = ledger_reserve(txn, s, id, in.account, in.chain_id, in.asset, &in.amount, why);
+    if (err == RL_OK)
+        err = store_del(txn, store_dbi(s, TABLE_PLANS), pk, sizeof pk, why);
+    nonce_key(nk, in.chain_id, in.vault);
+    be64_put(nv, in.nonce);
+    if (err == RL_OK)
+        err = store_put(txn, store_dbi(s, TABLE_NONCES), nk, sizeof nk, nv, sizeof nv, 0, why);
     return err;
 }
 
@@ -613,6 +701,7 @@ rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
     case RECORD_PRICE: err = apply_price(txn, s, &r, &head, why); break;
     case RECORD_REQUEST: err = apply_request(txn, s, &r, why); break;
     case RECORD_DECISION: err = apply_decision(txn, s, &r, why); break;
+    case RECORD_INSTRUCTION: err = apply_instruction(txn, s, &r, why); break;
     default: err = rl_fail(why, RL_ERR_DECODE, "unknown record type %u", r.type);
     }
     if (err != RL_OK)
@@ -693,7 +782,7 @@ rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledg
 {
     static const enum store_table tables[] = {TABLE_BALANCES, TABLE_RESERVATIONS, TABLE_EVENTS, TABLE_VAULTS,
                                               TABLE_VAULT_SEQS, TABLE_CONFLICTS,  TABLE_SETS,
-                                              TABLE_KEYS};
+                                              TABLE_KEYS, TABLE_PLANS, TABLE_NONCES};
     ledger_stats st = {0};
     hash_ctx h;
     hash_init(&h, HASH_DOMAIN_LEDGER);

@@ -11,7 +11,9 @@
  * vault sequence number another event holds, with RL_ERR_CONFLICT (the hub logs a conflict).
  * A venue request or calculator decision whose key is logged already is refused with
  * RL_ERR_DUPLICATE; a price record with fewer observations than the threshold, with
- * RL_ERR_QUORUM.
+ * RL_ERR_QUORUM. A decision that moves funds files its instruction plans; an INSTRUCTION is
+ * accepted only as one of them (instruction_check), removes it, and reserves its amount
+ * (RL_ERR_FUNDS when the free balance is short).
  *
  * Signatures are not checked here: the hub verified them before building the record and the
  * auditor verifies them before replaying (audit.h).
@@ -27,11 +29,15 @@
  *   conflicts     event_id (32)  ->  log seq (8) of the CONFLICT record (one alert per event)
  *   sets          version (4)  ->  relayer set encoding
  *   keys          request or decision key (32)  ->  log seq (8): each is logged once
+ *   plans         decision seq (8) | index (1) | attempt (1)  ->  plan (instruction.h): an
+ *                 instruction a logged decision calls for and that is not logged yet
+ *   nonces        chain_id (8) | vault  ->  the highest instruction nonce logged (8)
  *   meta          "head" -> seq (8) | record hash (32);  "set" -> version (4)
  */
 #ifndef RL_LEDGER_H
 #define RL_LEDGER_H
 
+#include "attest/instruction.h"
 #include "attest/record.h"
 #include "attest/relset.h"
 #include "attest/u256.h"
@@ -99,6 +105,14 @@ typedef struct vault_state {
 RL_MUST_USE rl_err ledger_vault_gaps(MDB_txn *txn, const store *s, uint64_t chain_id,
                                      const uint8_t vault[EVM_ADDR_BYTES], vault_state *st, uint64_t *missing,
                                      size_t cap, size_t *n, rl_why *why);
+
+/* The instruction plans not yet carried out, in key order (decision, index, attempt): calls
+ * fn for each until it returns non-zero. */
+typedef int (*ledger_plan_fn)(void *ctx, const instruction_plan *p, uint8_t attempt);
+RL_MUST_USE rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, rl_why *why);
+/* The highest instruction nonce logged for a vault; 0 when none. */
+RL_MUST_USE rl_err ledger_last_nonce(MDB_txn *txn, const store *s, uint64_t chain_id,
+                                     const uint8_t vault[EVM_ADDR_BYTES], uint64_t *nonce, rl_why *why);
 
 /* Every vault the ledger has seen, with its sequence cursor and how many numbers below its
  * highest are still missing (gaps to re-observe; counted up to 256). *n gets how many were

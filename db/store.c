@@ -23,6 +23,8 @@ static const char *const table_names[TABLE_COUNT_] = {
     [TABLE_OUTBOX] = "outbox",
     [TABLE_CURSORS] = "cursors",
     [TABLE_KEYS] = "keys",
+    [TABLE_PLANS] = "plans",
+    [TABLE_NONCES] = "nonces",
 };
 
 struct store {
@@ -229,4 +231,10 @@ rl_err store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const 
 {
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
     return store_err(mdb_put(txn, dbi, &k, &v, flags), "put", why);
+}
+
+rl_err store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, rl_why *why)
+{
+    MDB_val k = {klen, (void *)key};
+    return store_err(mdb_del(txn, dbi, &k, NULL), "del", why);
 }

@@ -36,6 +36,8 @@ enum store_table {
     TABLE_OUTBOX,    /* a node's signed messages not yet acknowledged: chain id | msg id -> frame */
     TABLE_CURSORS,   /* a node's per-chain progress: chain name -> next event | next msg id */
     TABLE_KEYS,      /* idempotency keys of requests and decisions -> log seq */
+    TABLE_PLANS,     /* instructions a decision calls for, not yet logged (instruction.h) */
+    TABLE_NONCES,    /* chain_id | vault -> the highest instruction nonce logged */
     TABLE_COUNT_
 };
 
@@ -76,5 +78,6 @@ rl_err store_err(int mdb_rc, const char *op, rl_why *why);
 RL_MUST_USE rl_err store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *val, rl_why *why);
 RL_MUST_USE rl_err store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
                              size_t vlen, unsigned flags, rl_why *why);
+RL_MUST_USE rl_err store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, rl_why *why);
 
 #endif

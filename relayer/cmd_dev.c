@@ -301,12 +301,19 @@ static bool sim_args(int argc, char **argv, sim_opts *o, uint64_t *index)
 /* The simulated chains as a risk file: ETH (native on both) and the USDC-like token. */
 static int dev_risk(const sim_opts *o)
 {
-    uint8_t u1[EVM_ADDR_BYTES], u2[EVM_ADDR_BYTES];
-    char h1[43], h2[43];
+    uint8_t u1[EVM_ADDR_BYTES], u2[EVM_ADDR_BYTES], a[4][EVM_ADDR_BYTES];
+    char h1[43], h2[43], ha[4][43];
     sim_usdc(o, SIM_CHAIN_L1, u1);
     sim_usdc(o, SIM_CHAIN_L2, u2);
+    sim_vault(o, SIM_CHAIN_L1, a[0]);
+    sim_insurance(o, SIM_CHAIN_L1, a[1]);
+    sim_vault(o, SIM_CHAIN_L2, a[2]);
+    sim_insurance(o, SIM_CHAIN_L2, a[3]);
+    for (int i = 0; i < 4; i++)
+        evm_addr_to_hex(a[i], ha[i]);
     printf("{\n"
-           "  \"chains\": {\"l1\": %d, \"l2\": %d},\n"
+           "  \"chains\": {\"l1\": {\"chain_id\": %d, \"vault\": \"%s\", \"insurance\": \"%s\"},\n"
+           "             \"l2\": {\"chain_id\": %d, \"vault\": \"%s\", \"insurance\": \"%s\"}},\n"
            "  \"assets\": {\n"
            "    \"ETH\": {\"decimals\": 18, \"haircut\": \"0.10\", \"seize_priority\": 2, \"group\": \"ETH\","
            " \"scan\": \"0.15\",\n"
@@ -323,7 +330,7 @@ static int dev_risk(const sim_opts *o)
            " \"portfolio_mm_ratio\": \"0.5\", \"ewma_lambda\": \"0.94\"},\n"
            "  \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 60000}\n"
            "}\n",
-           SIM_CHAIN_L1, SIM_CHAIN_L2, evm_addr_to_hex(u1, h1), evm_addr_to_hex(u2, h2));
+           SIM_CHAIN_L1, ha[0], ha[1], SIM_CHAIN_L2, ha[2], ha[3], evm_addr_to_hex(u1, h1), evm_addr_to_hex(u2, h2));
     return 0;
 }
 

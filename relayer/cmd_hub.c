@@ -32,6 +32,7 @@
 #include "relayer/daemon.h"
 #include "relayer/files.h"
 #include "relayer/hub.h"
+#include "relayer/hubinstr.h"
 #include "relayer/hubprice.h"
 #include "relayer/keyfile.h"
 #include "relayer/log.h"
@@ -48,6 +49,7 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
 #define CATCHUP_MAX 4096 /* records per CATCHUP answer */
 #define SUBMIT_TIMEOUT_MS 30000 /* a submission not logged by then is forgotten; its sender resends */
 #define BPS_E18 100000000000000 /* one basis point in 1e18 fixed point */
+#define INSTRUCTION_RETRY_MS 30000 /* an instruction the ledger refused is built again after this */
 
 /* A received OBS or SUBMIT message waiting for its events (or its key) to settle. */
 struct waiting {
@@ -81,8 +83,10 @@ struct hub {
     payload_price *pp;
     uint8_t *payload;
     uint64_t prices_logged;
-    bool pin_risk; /* [hub] risk given: decisions must carry risk_digest */
-    uint8_t risk_digest[HASH_BYTES];
+    bool pin_risk; /* [hub] risk given: decisions must carry its digest; instructions follow it */
+    mg_risk risk;
+    hubinstr *instr;
+    uint64_t instr_head, instr_ms; /* when the plans were last looked at */
     store *st;
     pool *pool;
     ingest *g;
@@ -280,10 +284,10 @@ static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_
         snprintf(w.text, sizeof w.text, "signed with a key other than the sending peer's"), ok = false;
     if (ok && !ed25519_verify(sig, msg, HASH_BYTES, signer))
         snprintf(w.text, sizeof w.text, "bad signature"), ok = false;
-    if (ok && want == RECORD_DECISION && h->pin_risk && memcmp(d->risk, h->risk_digest, HASH_BYTES) != 0) {
+    if (ok && want == RECORD_DECISION && h->pin_risk && memcmp(d->risk, h->risk.digest, HASH_BYTES) != 0) {
         char got[2 * HASH_BYTES + 1], pinned[2 * HASH_BYTES + 1];
         snprintf(w.text, sizeof w.text, "made under risk parameters %s, the hub's are %s",
-                 hex_encode(got, d->risk, HASH_BYTES), hex_encode(pinned, h->risk_digest, HASH_BYTES));
+                 hex_encode(got, d->risk, HASH_BYTES), hex_encode(pinned, h->risk.digest, HASH_BYTES));
         ok = false;
     }
     free(d);
@@ -422,6 +426,41 @@ static rl_err acknowledge(struct hub *h, rl_why *why)
     return RL_OK;
 }
 
+static rl_err append_instruction(void *ctx, const instruction *in, rl_why *why)
+{
+    struct hub *h = ctx;
+    uint8_t enc[INSTRUCTION_BYTES];
+    char account[43], vault[43];
+    rl_err err = instruction_encode(enc, in, why);
+    if (err == RL_OK)
+        err = ingest_append(h->g, RECORD_INSTRUCTION, enc, sizeof enc, wall_ms(), why);
+    if (err == RL_OK)
+        log_info("instruction", "kind=%s decision=%llu index=%u chain_id=%llu vault=%s account=%s nonce=%llu "
+                 "deadline=%llu",
+                 instruction_kind_name(in->kind), (unsigned long long)in->decision, in->index,
+                 (unsigned long long)in->chain_id, evm_addr_to_hex(in->vault, vault),
+                 evm_addr_to_hex(in->account, account), (unsigned long long)in->nonce,
+                 (unsigned long long)in->deadline_s);
+    return err;
+}
+
+/* Instructions for the plans the ledger holds: after new records, and every second (retries). */
+static rl_err instruct(struct hub *h, rl_why *why)
+{
+    uint64_t head = ingest_head(h->g)->seq;
+    if (head == h->instr_head && mono_ms() - h->instr_ms < 1000)
+        return RL_OK;
+    h->instr_head = head;
+    h->instr_ms = mono_ms();
+    MDB_txn *txn;
+    rl_err err = store_read_begin(h->st, &txn, why);
+    if (err != RL_OK)
+        return err;
+    err = hubinstr_scan(h->instr, txn, h->st, wall_ms(), append_instruction, h, why);
+    store_read_end(txn);
+    return err;
+}
+
 /* Sends records [from, to] to one subscriber (route) or to all (route NULL: the PUB socket). */
 static rl_err send_records(struct hub *h, void *sock, const uint8_t *route, size_t route_len, uint64_t from, uint64_t to,
                            rl_why *why)
@@ -491,15 +530,14 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                         .max_age_ms = h->cfg.price_max_age_ms,
                         .heartbeat_ms = h->cfg.price_heartbeat_ms};
     if (err == RL_OK && h->cfg.risk[0] != '\0') {
-        mg_risk risk;
-        if ((err = risk_load(h->cfg.risk, &risk, why)) == RL_OK) {
+        if ((err = risk_load(h->cfg.risk, &h->risk, why)) == RL_OK) {
             h->pin_risk = true;
-            memcpy(h->risk_digest, risk.digest, HASH_BYTES);
-            hp.max_dev_e18 = risk.max_dev_e18;
-            hp.max_age_ms = risk.max_age_ms;
-            mg_risk_fini(&risk);
+            hp.max_dev_e18 = h->risk.max_dev_e18;
+            hp.max_age_ms = h->risk.max_age_ms;
         }
     }
+    if (err == RL_OK)
+        err = hubinstr_new(&h->instr, h->pin_risk ? &h->risk : NULL, INSTRUCTION_RETRY_MS);
     if (err == RL_OK)
         err = hubprice_new(&h->prices, &hp);
     relset genesis;
@@ -561,6 +599,9 @@ static void hub_close(struct hub *h)
     bus_close(h->calc);
     bus_free(h->b);
     hubprice_free(h->prices);
+    hubinstr_free(h->instr);
+    if (h->pin_risk)
+        mg_risk_fini(&h->risk);
     free(h->pp);
     free(h->payload);
     ingest_close(h->g);
@@ -603,6 +644,8 @@ static rl_err hub_run(struct hub *h, rl_why *why)
         }
         if (err == RL_OK)
             err = acknowledge(h, why);
+        if (err == RL_OK)
+            err = instruct(h, why);
         if (err == RL_OK)
             err = serve_catchup(h, why);
         if (err == RL_OK && mono_ms() - h->status_ms >= 1000) {

@@ -117,14 +117,12 @@ bool sim_is_conflict(const sim *s, uint64_t i)
 
 void sim_event(const sim_opts *opts, uint64_t i, obs *o)
 {
-    uint8_t h[32];
     uint64_t seed = opts->seed;
     bool l2 = i % 2 == 1;
     memset(o, 0, sizeof *o);
     o->kind = OBS_KIND_DEPOSIT;
     o->chain_id = l2 ? SIM_CHAIN_L2 : SIM_CHAIN_L1;
-    derive(h, seed, "vault", o->chain_id, 0);
-    memcpy(o->vault, h, EVM_ADDR_BYTES);
+    sim_vault(opts, o->chain_id, o->vault);
     o->vault_seq = i / 2 + 1; /* each chain's vault numbers its own events */
     o->block_number = 1000 + o->vault_seq / 4;
     derive(o->block_hash, seed, "block", o->chain_id, o->block_number);
@@ -264,6 +262,20 @@ void sim_usdc(const sim_opts *o, uint64_t chain_id, uint8_t out[EVM_ADDR_BYTES])
 {
     uint8_t h[32];
     derive(h, o->seed, "usdc", chain_id, 0);
+    memcpy(out, h, EVM_ADDR_BYTES);
+}
+
+void sim_vault(const sim_opts *o, uint64_t chain_id, uint8_t out[EVM_ADDR_BYTES])
+{
+    uint8_t h[32];
+    derive(h, o->seed, "vault", chain_id, 0);
+    memcpy(out, h, EVM_ADDR_BYTES);
+}
+
+void sim_insurance(const sim_opts *o, uint64_t chain_id, uint8_t out[EVM_ADDR_BYTES])
+{
+    uint8_t h[32];
+    derive(h, o->seed, "insurance", chain_id, 0);
     memcpy(out, h, EVM_ADDR_BYTES);
 }
 

@@ -64,6 +64,9 @@ bool sim_is_conflict(const sim *s, uint64_t i);
 /* The simulated USDC-like token's address on a chain, and the address of account k (0 <= k <
  * max(1, events / 10)): what a risk file and a venue need to refer to the simulated chains. */
 void sim_usdc(const sim_opts *o, uint64_t chain_id, uint8_t out[EVM_ADDR_BYTES]);
+/* A chain's vault (the one its deposits come from) and the venue's insurance address there. */
+void sim_vault(const sim_opts *o, uint64_t chain_id, uint8_t out[EVM_ADDR_BYTES]);
+void sim_insurance(const sim_opts *o, uint64_t chain_id, uint8_t out[EVM_ADDR_BYTES]);
 void sim_account(const sim_opts *o, uint64_t k, uint8_t out[EVM_ADDR_BYTES]);
 
 #endif

@@ -189,6 +189,11 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 grep 'msg="decision"' "$c/cluster.log" | sed 's/.*msg="decision" /   decision: /'
+for _ in $(seq 1 50); do grep -q 'msg="instruction"' "$c/cluster.log" && break; sleep 0.1; done
+sleep 0.3
+echo "   the hub turns the seize plan into one instruction per chain and asset (vault nonce, deadline),"
+echo "   each reserving its amount in the ledger, for the cosigners and executors:"
+grep 'msg="instruction"' "$c/cluster.log" | sed -e 's/.*msg="instruction" /   instruction: /' -e 's/ account=0x[0-9a-f]*//' -e 's/ vault=0x[0-9a-f]*//'
 query | grep -E '"(equity|maintenance_margin|status)"' | sed 's/^ */   /'
 kill -TERM $up
 wait $up

@@ -10,6 +10,7 @@
 #include "attest/obs.h"
 #include "attest/record.h"
 #include "attest/relset.h"
+#include "db/ledger.h"
 #include "db/store.h"
 #include "tests/testutil.h"
 
@@ -62,6 +63,29 @@ static inline void fx_open_store(fixture *f, const store_opts *o)
 {
     f->dir = tu_tmpdir();
     cr_assert_eq(store_open(&f->s, f->dir, o, NULL), RL_OK);
+}
+
+struct fx_apply {
+    const store *s;
+    const uint8_t *enc;
+    size_t len;
+};
+
+static inline rl_err fx_apply_fn(MDB_txn *txn, void *ctx, rl_why *why)
+{
+    struct fx_apply *c = ctx;
+    ledger_head head;
+    rl_err err = ledger_head_get(txn, c->s, &head, why);
+    if (err == RL_OK)
+        err = ledger_append(txn, c->s, c->enc, c->len, &head, why);
+    return err;
+}
+
+/* Appends an encoded record after the ledger's head, in a write transaction of its own. */
+static inline rl_err fx_append(store *s, const uint8_t *enc, size_t len, rl_why *why)
+{
+    struct fx_apply c = {s, enc, len};
+    return store_write(s, fx_apply_fn, &c, why);
 }
 
 static inline void fx_fini(fixture *f)

@@ -2,22 +2,6 @@
 #include "db/ledger.h"
 #include "tests/fixture.h"
 
-struct apply_ctx {
-    const store *s;
-    const uint8_t *enc;
-    size_t len;
-};
-
-static rl_err apply_fn(MDB_txn *txn, void *ctx, rl_why *why)
-{
-    struct apply_ctx *c = ctx;
-    ledger_head head;
-    rl_err err = ledger_head_get(txn, c->s, &head, why);
-    if (err == RL_OK)
-        err = ledger_append(txn, c->s, c->enc, c->len, &head, why);
-    return err;
-}
-
 static ledger_head head_of(fixture *f)
 {
     MDB_txn *txn;
@@ -38,8 +22,7 @@ static rl_err append_at(fixture *f, uint8_t type, const uint8_t *payload, size_t
     uint8_t *enc = malloc(RECORD_MAX_BYTES);
     size_t len;
     cr_assert_eq(record_encode(&r, enc, &len, NULL), RL_OK);
-    struct apply_ctx c = {f->s, enc, len};
-    rl_err err = store_write(f->s, apply_fn, &c, why);
+    rl_err err = fx_append(f->s, enc, len, why);
     free(enc);
     return err;
 }
@@ -142,12 +125,11 @@ Test(ledger, refuses_records_that_do_not_link_to_the_head)
     record r = {.type = RECORD_ATTEST, .seq = head.seq + 2, .payload = buf, .payload_len = (uint32_t)plen};
     memcpy(r.prev, head.hash, 32);
     cr_assert_eq(record_encode(&r, enc, &len, NULL), RL_OK);
-    struct apply_ctx c = {f.s, enc, len};
-    cr_assert_eq(store_write(f.s, apply_fn, &c, NULL), RL_ERR_SEQ);
+    cr_assert_eq(fx_append(f.s, enc, len, NULL), RL_ERR_SEQ);
     r.seq = head.seq + 1;
     r.prev[0] ^= 1;
     cr_assert_eq(record_encode(&r, enc, &len, NULL), RL_OK);
-    cr_assert_eq(store_write(f.s, apply_fn, &c, NULL), RL_ERR_CHAIN);
+    cr_assert_eq(fx_append(f.s, enc, len, NULL), RL_ERR_CHAIN);
     fx_fini(&f);
 }
 

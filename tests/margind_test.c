@@ -25,7 +25,10 @@
 #define E18 1000000000000000000ull
 
 static const char RISK[] =
-    "{\"chains\": {\"l1\": 1, \"l2\": 10},\n"
+    "{\"chains\": {\"l1\": {\"chain_id\": 1, \"vault\": \"0x00000000000000000000000000000000000000a1\",\n"
+    "                      \"insurance\": \"0x00000000000000000000000000000000000000e1\"},\n"
+    "            \"l2\": {\"chain_id\": 10, \"vault\": \"0x00000000000000000000000000000000000000a2\",\n"
+    "                      \"insurance\": \"0x00000000000000000000000000000000000000e2\"}},\n"
     " \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0.10\", \"seize_priority\": 2,\n"
     "                       \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\"}},\n"
     "             \"USDC\": {\"decimals\": 6, \"haircut\": \"0.02\", \"seize_priority\": 1,\n"
@@ -269,6 +272,8 @@ Test(margind, story_decides_and_survives_kill_9_and_replays_bit_for_bit)
     cr_assert_eq(d.kind, DECISION_LIQUIDATE);
     cr_assert_eq(d.nseize, 2);
     cr_assert(d.equity_u == -(__int128)7330 * 1000000);
+    /* The hub instructs the approved withdrawal and both seizes, and the ledger reserves them. */
+    wait_count(&w, RECORD_INSTRUCTION, 3, NULL);
 
     /* kill -9 and restart: the same decisions are found again and none is logged twice. */
     stop(w.margin_pid, SIGKILL);

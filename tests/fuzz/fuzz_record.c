@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "attest/decision.h"
+#include "attest/instruction.h"
 #include "attest/record.h"
 #include "attest/request.h"
 #include "tests/fuzz/fuzz.h"
@@ -37,6 +38,11 @@ static void check_payload(const record *r)
         err = request_decode(&q, r->payload, r->payload_len, &why);
         if (err == RL_OK)
             return;
+    } else if (r->type == RECORD_INSTRUCTION) {
+        instruction in;
+        err = instruction_decode(&in, r->payload, r->payload_len, &why);
+        if (err == RL_OK && (err = instruction_encode(again, &in, &why)) == RL_OK)
+            len = INSTRUCTION_BYTES;
     } else {
         static decision d;
         err = decision_decode(&d, r->payload, r->payload_len, &why);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "attest/instruction.h"
 #include "bridges/evm/rpcjson.h"
 #include "db/ingest.h"
 #include "relayer/wire.h"
@@ -150,6 +151,25 @@ static void write_rpc_seeds(const char *out)
     json_decref(log);
 }
 
+/* An INSTRUCTION record (the simulated hub logs none), seeded after the log's records. */
+static void write_instruction_seed(const char *out)
+{
+    instruction in = {.kind = INSTRUCTION_SEIZE, .decision = 7, .index = 1, .chain_id = 10,
+                      .amount = u256_from_u64(5000000), .nonce = 3, .deadline_s = 1700003600};
+    memset(in.vault, 0xaa, EVM_ADDR_BYTES);
+    memset(in.account, 0x11, EVM_ADDR_BYTES);
+    memset(in.asset, 0xc0, EVM_ADDR_BYTES);
+    memset(in.recipient, 0xee, EVM_ADDR_BYTES);
+    uint8_t payload[INSTRUCTION_BYTES], rec[RECORD_HEADER_BYTES + INSTRUCTION_BYTES];
+    rl_why why = {{0}};
+    fuzz_require(instruction_encode(payload, &in, &why) == RL_OK, why.text);
+    record r = {.type = RECORD_INSTRUCTION, .seq = 8, .time_ms = 1700000000000ull, .payload = payload,
+                .payload_len = sizeof payload};
+    size_t len;
+    fuzz_require(record_encode(&r, rec, &len, &why) == RL_OK, why.text);
+    put(out, "record", 9000, rec, len);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -170,6 +190,7 @@ int main(int argc, char **argv)
     snprintf(log_path, sizeof log_path, "%s/export/seed-0000", out);
     build_log(out, log_path, &s, p);
     split_log(out, log_path);
+    write_instruction_seed(out);
     write_wire_seeds(out, &s, p);
     write_rpc_seeds(out);
     pool_free(p);

@@ -1,0 +1,117 @@
+/*
+ * instruction.h - what a vault's execute() is asked to do, as the hub logs it.
+ *
+ * A logged decision that moves funds is carried out by instructions, one per chain and asset:
+ * an approved withdrawal by one release (to the recipient the venue's request named), a
+ * liquidation by one seize per entry of its seize plan (to the venue's insurance address on that
+ * chain). When the ledger applies such a DECISION it files a plan for each (what the decision
+ * fixes: kind, account, chain, asset, amount and, for a release, the recipient); the hub then
+ * adds what only it knows (the vault, the seize recipient, a nonce, a deadline) and logs an
+ * INSTRUCTION record, which the ledger accepts only if it matches its plan, and with which it
+ * reserves the amount, in the same transaction. Cosigners sign the instruction's EIP-712 digest
+ * (CollateralVault's Instruction type); the vault checks the deadline, the nonce and the balance.
+ *
+ * Instruction, version 1 (integers big-endian):
+ *
+ *   offset  size  field
+ *        0     1  version      = 1
+ *        1     1  kind         1 release, 2 seize (the vault's KIND_RELEASE, KIND_SEIZE)
+ *        2     8  decision     sequence number of the DECISION record it carries out
+ *       10     1  index        which of the decision's seizes (0 for a release)
+ *       11     1  attempt      0; a re-issue after an expiry counts up (not issued yet)
+ *       12     8  chain_id
+ *       20    20  vault        the CollateralVault on that chain
+ *       40    20  account
+ *       60    20  asset        token address; zero for the native coin
+ *       80    32  amount       uint256, base units, > 0
+ *      112    20  recipient    never zero
+ *      132     8  nonce        the vault's instruction nonce (uint256 on chain), > 0, rising per vault
+ *      140     8  deadline     unix seconds in chain time; the vault refuses execution after it
+ *      148                     = INSTRUCTION_BYTES
+ *
+ * instruction id = BLAKE2b-256(personal "rly.insid.v1", chain_id | vault | nonce): one per
+ * vault nonce; the ledger's reservation is filed under it.
+ *
+ * Plan (what the ledger files when it applies the decision, and the instruction must repeat):
+ *
+ *        0     1  kind
+ *        1     8  chain_id
+ *        9    20  account
+ *       29    20  asset
+ *       49    32  amount
+ *       81    20  recipient    a release's; zero for a seize (the hub's to fill)
+ *      101                     = INSTRUCTION_PLAN_BYTES
+ *
+ * plan key = decision (8) | index (1) | attempt (1)
+ */
+#ifndef RL_INSTRUCTION_H
+#define RL_INSTRUCTION_H
+
+#include <stdint.h>
+
+#include "attest/decision.h"
+#include "attest/error.h"
+#include "attest/request.h"
+#include "attest/u256.h"
+
+#define INSTRUCTION_VERSION 1
+#define INSTRUCTION_BYTES 148
+#define INSTRUCTION_PLAN_BYTES 101
+#define INSTRUCTION_PLAN_KEY_BYTES 10
+
+enum instruction_kind {
+    INSTRUCTION_RELEASE = 1,
+    INSTRUCTION_SEIZE = 2,
+};
+
+typedef struct instruction {
+    uint8_t kind;
+    uint64_t decision;
+    uint8_t index, attempt;
+    uint64_t chain_id;
+    uint8_t vault[EVM_ADDR_BYTES];
+    uint8_t account[EVM_ADDR_BYTES];
+    uint8_t asset[EVM_ADDR_BYTES];
+    u256 amount;
+    uint8_t recipient[EVM_ADDR_BYTES];
+    uint64_t nonce;
+    uint64_t deadline_s;
+} instruction;
+
+/* What a decision fixes of one instruction. */
+typedef struct instruction_plan {
+    uint8_t kind;
+    uint64_t decision;
+    uint8_t index;
+    uint64_t chain_id;
+    uint8_t account[EVM_ADDR_BYTES];
+    uint8_t asset[EVM_ADDR_BYTES];
+    u256 amount;
+    uint8_t recipient[EVM_ADDR_BYTES]; /* zero for a seize */
+} instruction_plan;
+
+/* RL_ERR_ARG when a field is out of its domain (kind, zero amount, recipient, vault or nonce). */
+RL_MUST_USE rl_err instruction_encode(uint8_t out[INSTRUCTION_BYTES], const instruction *in, rl_why *why);
+/* Strict: exactly INSTRUCTION_BYTES, version 1, every field in its domain. */
+RL_MUST_USE rl_err instruction_decode(instruction *in, const uint8_t *enc, size_t len, rl_why *why);
+void instruction_id(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES], uint64_t nonce);
+const char *instruction_kind_name(uint8_t kind);
+
+/* The plans of the DECISION logged at decision_seq: none for a decision that moves nothing, one
+ * release for an approved withdrawal (q: its request, which must be that withdrawal's), one seize
+ * per seize of a liquidation. out holds DECISION_MAX_SEIZE; *n gets the count. */
+RL_MUST_USE rl_err instruction_plans(const decision *d, uint64_t decision_seq, const request *q, instruction_plan *out,
+                                     size_t *n, rl_why *why);
+void instruction_plan_key(uint8_t out[INSTRUCTION_PLAN_KEY_BYTES], uint64_t decision_seq, uint8_t index, uint8_t attempt);
+void instruction_plan_encode(uint8_t out[INSTRUCTION_PLAN_BYTES], const instruction_plan *p);
+/* key and value as filed; RL_ERR_DECODE when they are not a plan's. */
+RL_MUST_USE rl_err instruction_plan_decode(instruction_plan *p, const uint8_t *key, size_t klen, const uint8_t *val,
+                                           size_t vlen, rl_why *why);
+
+/* Whether `in`, logged at time_ms with `last_nonce` the vault's highest nonce so far, carries out
+ * plan p: same decision, index, kind, chain, account, asset, amount and (a release) recipient; a
+ * nonce above last_nonce; a deadline after the record's time. why names the first difference. */
+RL_MUST_USE rl_err instruction_check(const instruction *in, const instruction_plan *p, uint64_t last_nonce,
+                                     uint64_t time_ms, rl_why *why);
+
+#endif

@@ -1,0 +1,355 @@
+/*
+ * instruction_test.c - instructions: their encoding, the plans a decision files, the ledger and
+ * the audit accepting only an instruction that carries out a plan (and the ledger reserving its
+ * amount), and the hub's builder making exactly the instructions the ledger accepts.
+ *
+ * Every record goes to a real LMDB ledger and through audit_next (signatures verified); where
+ * the ledger refuses a record the audit must refuse it too, except for a shortage of funds, which
+ * only the ledger (and so audit replay) can see.
+ */
+#include <criterion/criterion.h>
+
+#include "attest/audit.h"
+#include "attest/decision.h"
+#include "attest/instruction.h"
+#include "attest/pool.h"
+#include "attest/request.h"
+#include "db/ledger.h"
+#include "relayer/hubinstr.h"
+#include "tests/fixture.h"
+
+#define E18 1000000000000000000ull
+#define T0 1700000000000ull
+
+static const char RISK[] =
+    "{\"chains\": {\"l1\": {\"chain_id\": 1, \"vault\": \"0x00000000000000000000000000000000000000aa\","
+    "                    \"insurance\": \"0x00000000000000000000000000000000000000ee\", \"deadline_s\": 600},"
+    "            \"l2\": 10},"
+    " \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0.10\", \"seize_priority\": 1,"
+    "                        \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\"}}},"
+    " \"markets\": {\"ETH-PERP\": {\"feed\": \"ETH\", \"tiers\": [{\"from\": \"0\", \"imf\": \"0.05\", \"mmf\": \"0.03\"}]}},"
+    " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 60000}}";
+
+typedef struct world {
+    fixture f;
+    node_key *calc;
+    audit *a;
+    uint8_t account[EVM_ADDR_BYTES], recipient[EVM_ADDR_BYTES], vault[EVM_ADDR_BYTES];
+    uint64_t nonce;
+} world;
+
+/* Appends a record to the ledger and, unless funds_only, to the audit: both must answer want.
+ * Returns the record's sequence number. */
+static uint64_t push(world *w, uint8_t type, const uint8_t *payload, size_t plen, uint64_t time_ms, rl_err want,
+                     bool funds_only)
+{
+    MDB_txn *txn;
+    ledger_head head;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_head_get(txn, w->f.s, &head, NULL), RL_OK);
+    store_read_end(txn);
+    record r = {.type = type, .seq = head.seq + 1, .time_ms = time_ms, .payload = payload,
+                .payload_len = (uint32_t)plen};
+    memcpy(r.prev, head.hash, HASH_BYTES);
+    uint8_t *enc = malloc(RECORD_MAX_BYTES);
+    size_t len;
+    rl_why why = {{0}}, awhy = {{0}};
+    cr_assert_eq(record_encode(&r, enc, &len, NULL), RL_OK);
+    rl_err got = fx_append(w->f.s, enc, len, &why);
+    cr_assert_eq(got, want, "%s record %llu: ledger says %s (%s)", record_type_name(type), (unsigned long long)r.seq,
+                 rl_strerror(got), why.text);
+    if (!funds_only) {
+        verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
+        size_t nj = 0;
+        rl_err aerr = audit_next(w->a, enc, len, jobs, &nj, &awhy);
+        cr_assert_eq(aerr == RL_OK, want == RL_OK, "%s record %llu: audit says %s (%s), ledger %s",
+                     record_type_name(type), (unsigned long long)r.seq, rl_strerror(aerr), awhy.text,
+                     rl_strerror(got));
+        verify_jobs_fn(jobs, 0, nj);
+        for (size_t i = 0; i < nj; i++)
+            cr_assert(jobs[i].ok, "record %llu: signature %zu", (unsigned long long)r.seq, i);
+        if (want != RL_OK) /* the same check on both sides, in the same words */
+            cr_assert_str_eq(awhy.text, why.text);
+    }
+    free(enc);
+    return r.seq;
+}
+
+static void setup(world *w)
+{
+    memset(w, 0, sizeof *w);
+    fx_init(&w->f, 3, 2);
+    fx_open_store(&w->f, NULL);
+    rl_why why = {{0}};
+    cr_assert_eq(node_key_generate(&w->calc, "calc", &why), RL_OK);
+    cr_assert_eq(audit_new(&w->a, &w->f.set), RL_OK);
+    memset(w->account, 0x11, EVM_ADDR_BYTES);
+    memset(w->recipient, 0x22, EVM_ADDR_BYTES);
+    memset(w->vault, 0, EVM_ADDR_BYTES);
+    w->vault[19] = 0xaa;
+    payload_set ps = {.set = w->f.set};
+    uint8_t buf[RECORD_MAX_PAYLOAD];
+    size_t len;
+    cr_assert_eq(payload_set_encode(&ps, buf, &len, NULL), RL_OK);
+    push(w, RECORD_SET, buf, len, T0, RL_OK, false);
+    /* 10 ETH on chain 1 */
+    obs o = fx_obs(1, 1, 1, 0);
+    o.amount = u256_from_u64(10 * E18);
+    memcpy(o.account, w->account, EVM_ADDR_BYTES);
+    memset(o.asset, 0, EVM_ADDR_BYTES);
+    payload_attest p = fx_attest(&w->f, &o, 2);
+    cr_assert_eq(payload_attest_encode(&p, buf, &len, NULL), RL_OK);
+    push(w, RECORD_ATTEST, buf, len, T0 + 1, RL_OK, false);
+}
+
+static void teardown(world *w)
+{
+    audit_free(w->a);
+    node_key_free(w->calc);
+    fx_fini(&w->f);
+}
+
+/* A venue withdrawal request of `whole` ETH on chain 1; returns its record's seq. */
+static uint64_t withdraw_request(world *w, uint64_t whole, uint8_t key[HASH_BYTES])
+{
+    node_key *venue = w->f.keys[3];
+    request q = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(whole * E18), .nonce = ++w->nonce};
+    memcpy(q.venue, node_key_pub(venue)->ed25519, ED25519_PK_BYTES);
+    memcpy(q.account, w->account, EVM_ADDR_BYTES);
+    memcpy(q.recipient, w->recipient, EVM_ADDR_BYTES);
+    uint8_t buf[REQUEST_MAX_BYTES];
+    size_t len;
+    cr_assert_eq(request_sign(buf, &len, &q, venue, NULL), RL_OK);
+    request_key(key, q.venue, q.nonce);
+    return push(w, RECORD_REQUEST, buf, len, T0 + 2, RL_OK, false);
+}
+
+static uint64_t log_decision(world *w, decision *d, uint64_t time_ms)
+{
+    memcpy(d->calculator, node_key_pub(w->calc)->ed25519, ED25519_PK_BYTES);
+    memcpy(d->account, w->account, EVM_ADDR_BYTES);
+    uint8_t buf[DECISION_MAX_BYTES];
+    size_t len;
+    rl_why why = {{0}};
+    cr_assert_eq(decision_sign(buf, &len, d, w->calc, &why), RL_OK, "%s", why.text);
+    return push(w, RECORD_DECISION, buf, len, time_ms, RL_OK, false);
+}
+
+static instruction release_of(world *w, uint64_t decision_seq, uint64_t whole, uint64_t nonce)
+{
+    instruction in = {.kind = INSTRUCTION_RELEASE, .decision = decision_seq, .chain_id = 1,
+                      .amount = u256_from_u64(whole * E18), .nonce = nonce, .deadline_s = T0 / 1000 + 600};
+    memcpy(in.vault, w->vault, EVM_ADDR_BYTES);
+    memcpy(in.account, w->account, EVM_ADDR_BYTES);
+    memcpy(in.recipient, w->recipient, EVM_ADDR_BYTES);
+    return in;
+}
+
+static rl_err push_instruction(world *w, const instruction *in, rl_err want, bool funds_only)
+{
+    uint8_t enc[INSTRUCTION_BYTES];
+    cr_assert_eq(instruction_encode(enc, in, NULL), RL_OK);
+    push(w, RECORD_INSTRUCTION, enc, sizeof enc, T0 + 10, want, funds_only);
+    return want;
+}
+
+static u256 reserved_eth(world *w)
+{
+    MDB_txn *txn;
+    u256 b, r;
+    static const uint8_t native[EVM_ADDR_BYTES];
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_balance(txn, w->f.s, w->account, 1, native, &b, &r, NULL), RL_OK);
+    store_read_end(txn);
+    return r;
+}
+
+static int count_plan(void *ctx, const instruction_plan *p, uint8_t attempt)
+{
+    (void)p;
+    (void)attempt;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static size_t plans_due(world *w)
+{
+    MDB_txn *txn;
+    size_t n = 0;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_plans(txn, w->f.s, count_plan, &n, NULL), RL_OK);
+    store_read_end(txn);
+    return n;
+}
+
+Test(instruction, encoding_round_trips_and_decoding_is_strict)
+{
+    world w;
+    memset(&w, 0, sizeof w);
+    memset(w.account, 0x11, EVM_ADDR_BYTES);
+    memset(w.recipient, 0x22, EVM_ADDR_BYTES);
+    memset(w.vault, 0xaa, EVM_ADDR_BYTES);
+    instruction in = release_of(&w, 5, 3, 9), back;
+    uint8_t enc[INSTRUCTION_BYTES];
+    rl_why why = {{0}};
+    cr_assert_eq(instruction_encode(enc, &in, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(instruction_decode(&back, enc, sizeof enc, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(memcmp(&back.amount, &in.amount, sizeof in.amount), 0);
+    cr_assert(back.nonce == 9 && back.decision == 5 && back.deadline_s == in.deadline_s);
+    cr_assert_eq(instruction_decode(&back, enc, sizeof enc - 1, &why), RL_ERR_DECODE);
+    enc[0] = 2;
+    cr_assert_eq(instruction_decode(&back, enc, sizeof enc, &why), RL_ERR_DECODE);
+    enc[0] = 1;
+    enc[1] = 3; /* kind */
+    cr_assert_eq(instruction_decode(&back, enc, sizeof enc, &why), RL_ERR_DECODE);
+    in.amount = u256_from_u64(0);
+    cr_assert_eq(instruction_encode(enc, &in, &why), RL_ERR_ARG);
+    in = release_of(&w, 5, 3, 9);
+    memset(in.recipient, 0, EVM_ADDR_BYTES);
+    cr_assert_eq(instruction_encode(enc, &in, &why), RL_ERR_ARG);
+    in = release_of(&w, 5, 3, 9);
+    in.index = 1; /* a release has one instruction */
+    cr_assert_eq(instruction_encode(enc, &in, &why), RL_ERR_ARG);
+}
+
+Test(instruction, a_release_must_carry_out_its_approved_withdrawal_and_reserves_it_once)
+{
+    world w;
+    setup(&w);
+    uint8_t key[HASH_BYTES];
+    uint64_t rq = withdraw_request(&w, 4, key);
+    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
+    memcpy(d.request, key, HASH_BYTES);
+    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    cr_assert_eq(plans_due(&w), 1);
+
+    instruction in = release_of(&w, ds, 5, 1); /* not the amount approved */
+    push_instruction(&w, &in, RL_ERR_STATE, false);
+    in = release_of(&w, ds, 4, 1);
+    in.recipient[0] ^= 1; /* not the recipient the venue asked for */
+    push_instruction(&w, &in, RL_ERR_STATE, false);
+    in = release_of(&w, ds, 4, 1);
+    in.deadline_s = (T0 + 10) / 1000; /* already passed when logged */
+    push_instruction(&w, &in, RL_ERR_STATE, false);
+    in = release_of(&w, ds + 1, 4, 1); /* not a decision's plan */
+    push_instruction(&w, &in, RL_ERR_STATE, false);
+    u256 r0 = reserved_eth(&w);
+    cr_assert(u256_is_zero(&r0), "nothing reserved by refused instructions");
+
+    in = release_of(&w, ds, 4, 1);
+    push_instruction(&w, &in, RL_OK, false);
+    u256 r = reserved_eth(&w), four = u256_from_u64(4 * E18);
+    cr_assert_eq(u256_cmp(&r, &four), 0);
+    cr_assert_eq(plans_due(&w), 0);
+    /* Once carried out, the plan is gone: the same release again is refused. */
+    in.nonce = 2;
+    push_instruction(&w, &in, RL_ERR_STATE, false);
+
+    /* A refused withdrawal files no plan. */
+    rq = withdraw_request(&w, 1, key);
+    d = (decision){.kind = DECISION_WITHDRAW_REFUSED, .reason = REASON_UNSAFE, .basis = rq};
+    memcpy(d.request, key, HASH_BYTES);
+    log_decision(&w, &d, T0 + 11);
+    cr_assert_eq(plans_due(&w), 0);
+    teardown(&w);
+}
+
+Test(instruction, seizes_need_rising_nonces_and_free_funds)
+{
+    world w;
+    setup(&w);
+    static const uint8_t native[EVM_ADDR_BYTES];
+    decision d = {.kind = DECISION_LIQUIDATE, .basis = 2, .nseize = 2};
+    d.seize[0] = (decision_seize){.chain_id = 1, .amount = u256_from_u64(6 * E18)};
+    d.seize[1] = (decision_seize){.chain_id = 1, .amount = u256_from_u64(5 * E18)}; /* 11 of 10 in all */
+    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    cr_assert_eq(plans_due(&w), 2);
+    instruction in = release_of(&w, ds, 6, 3);
+    in.kind = INSTRUCTION_SEIZE;
+    memset(in.recipient, 0xee, EVM_ADDR_BYTES); /* the insurance address: the hub's to choose */
+    memcpy(in.asset, native, EVM_ADDR_BYTES);
+    push_instruction(&w, &in, RL_OK, false);
+    in.index = 1;
+    in.amount = u256_from_u64(5 * E18);
+    in.nonce = 3; /* not above the vault's last */
+    push_instruction(&w, &in, RL_ERR_STATE, false);
+    in.nonce = 7;
+    /* Only 4 ETH are free: the ledger refuses, and writes nothing (audit replay sees this). */
+    push_instruction(&w, &in, RL_ERR_FUNDS, true);
+    u256 r = reserved_eth(&w), six = u256_from_u64(6 * E18);
+    cr_assert_eq(u256_cmp(&r, &six), 0);
+    cr_assert_eq(plans_due(&w), 1);
+    teardown(&w);
+}
+
+struct built {
+    instruction in[8];
+    size_t n;
+};
+
+static rl_err keep(void *ctx, const instruction *in, rl_why *why)
+{
+    (void)why;
+    struct built *b = ctx;
+    cr_assert_lt(b->n, 8);
+    b->in[b->n++] = *in;
+    return RL_OK;
+}
+
+static void scan(world *w, hubinstr *h, uint64_t now_ms, struct built *b)
+{
+    MDB_txn *txn;
+    rl_why why = {{0}};
+    b->n = 0;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(hubinstr_scan(h, txn, w->f.s, now_ms, keep, b, &why), RL_OK, "%s", why.text);
+    store_read_end(txn);
+}
+
+Test(instruction, the_hub_builds_what_the_ledger_accepts_once_per_plan)
+{
+    world w;
+    setup(&w);
+    json_error_t je;
+    json_t *root = json_loads(RISK, 0, &je);
+    cr_assert_not_null(root, "%s", je.text);
+    mg_risk risk;
+    rl_why why = {{0}};
+    cr_assert_eq(mg_risk_parse(root, &risk, &why), RL_OK, "%s", why.text);
+    json_decref(root);
+    hubinstr *h;
+    cr_assert_eq(hubinstr_new(&h, &risk, 30000), RL_OK);
+
+    uint8_t key[HASH_BYTES];
+    uint64_t rq = withdraw_request(&w, 2, key);
+    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
+    memcpy(d.request, key, HASH_BYTES);
+    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    decision liq = {.kind = DECISION_LIQUIDATE, .basis = ds, .nseize = 2};
+    liq.seize[0] = (decision_seize){.chain_id = 1, .amount = u256_from_u64(3 * E18)};
+    liq.seize[1] = (decision_seize){.chain_id = 10, .amount = u256_from_u64(1)}; /* l2 has no vault */
+    uint64_t ls = log_decision(&w, &liq, T0 + 4);
+
+    struct built b;
+    scan(&w, h, T0 + 5, &b);
+    cr_assert_eq(b.n, 2, "a release and the seize on l1; l2's waits");
+    cr_assert(b.in[0].kind == INSTRUCTION_RELEASE && b.in[0].decision == ds && b.in[0].nonce == 1);
+    cr_assert(b.in[1].kind == INSTRUCTION_SEIZE && b.in[1].decision == ls && b.in[1].nonce == 2);
+    cr_assert_eq(b.in[1].recipient[19], 0xee);
+    cr_assert_eq(memcmp(b.in[0].recipient, w.recipient, EVM_ADDR_BYTES), 0);
+    cr_assert_eq(b.in[0].deadline_s, (T0 + 5) / 1000 + 600);
+    /* In flight: not built again before the retry time. */
+    struct built again;
+    scan(&w, h, T0 + 6, &again);
+    cr_assert_eq(again.n, 0);
+    for (size_t i = 0; i < b.n; i++)
+        push_instruction(&w, &b.in[i], RL_OK, false);
+    cr_assert_eq(plans_due(&w), 1);
+    scan(&w, h, T0 + 60000, &again);
+    cr_assert_eq(again.n, 0, "only l2's plan is left, and it has no vault");
+    u256 r = reserved_eth(&w), five = u256_from_u64(5 * E18);
+    cr_assert_eq(u256_cmp(&r, &five), 0);
+    hubinstr_free(h);
+    mg_risk_fini(&risk);
+    teardown(&w);
+}
