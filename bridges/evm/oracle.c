@@ -78,6 +78,23 @@ rl_err oracle_decode_round(oracle_round *r, const uint8_t *data, size_t len, rl_
     return RL_OK;
 }
 
+/* v as the low 16 bytes of a word whose 16 high bytes are `fill`. */
+static void word_put(uint8_t w[ORACLE_WORD_BYTES], unsigned __int128 v, uint8_t fill)
+{
+    memset(w, fill, ORACLE_WORD_BYTES - INT128_BYTES);
+    for (size_t i = 0; i < INT128_BYTES; i++)
+        w[ORACLE_WORD_BYTES - 1 - i] = (uint8_t)(v >> (8 * i));
+}
+
+void oracle_encode_round(uint8_t out[ORACLE_ROUND_BYTES], const oracle_round *r)
+{
+    word_put(out, r->round_id, 0);
+    word_put(out + 32, (unsigned __int128)r->answer, r->answer < 0 ? 0xff : 0x00);
+    word_put(out + 64, r->started_at, 0);
+    word_put(out + 96, r->updated_at, 0);
+    word_put(out + 128, r->answered_in_round, 0);
+}
+
 rl_err oracle_decode_decimals(uint8_t *decimals, const uint8_t *data, size_t len, rl_why *why)
 {
     if (len != ORACLE_WORD_BYTES)

@@ -51,6 +51,8 @@ void oracle_selector(uint8_t out[ORACLE_SELECTOR_BYTES], const char *signature);
 /* Strict decoders of the return data (layouts above). RL_ERR_DECODE naming the field, or
  * RL_ERR_OVERFLOW for an answer that is valid ABI but does not fit 128 bits. */
 RL_MUST_USE rl_err oracle_decode_round(oracle_round *r, const uint8_t *data, size_t len, rl_why *why);
+/* The inverse of oracle_decode_round: the canonical 160 bytes of r (round ids below 2^80). */
+void oracle_encode_round(uint8_t out[ORACLE_ROUND_BYTES], const oracle_round *r);
 RL_MUST_USE rl_err oracle_decode_decimals(uint8_t *decimals, const uint8_t *data, size_t len, rl_why *why);
 
 /* The round's price if the node may sign it: answer > 0, answeredInRound >= roundId,
