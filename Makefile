@@ -23,7 +23,7 @@ ifeq ($(SAN),1)
   LDFLAGS += -fsanitize=address,undefined
 endif
 
-MODULES  := attest db collateral bridges/evm relayer
+MODULES  := attest db collateral bridges/evm bridges/http relayer
 LIB_SRC  := $(filter-out relayer/main.c,$(wildcard $(addsuffix /*.c,$(MODULES))))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/librelayer.a

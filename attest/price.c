@@ -204,3 +204,103 @@ rl_err price_aggregate(const price_obs *obs, size_t n, const price_rule *rule, u
     free(v);
     return err;
 }
+
+/* 10^n for n <= 38 (10^38 < 2^128). */
+static unsigned __int128 pow10_u128(unsigned n)
+{
+    unsigned __int128 p = 1;
+    while (n-- > 0)
+        p *= 10;
+    return p;
+}
+
+#define PRICE_DIGITS 18
+#define U128_POW10_MAX 38
+#define I128_MAX (((unsigned __int128)1 << 127) - 1)
+
+rl_err price_from_scaled(__int128 *price_e18, unsigned __int128 mantissa, unsigned decimals, bool *exact,
+                         rl_why *why)
+{
+    unsigned __int128 v;
+    bool ex = true;
+    if (decimals <= PRICE_DIGITS) {
+        unsigned __int128 mul = pow10_u128(PRICE_DIGITS - decimals);
+        if (mantissa > I128_MAX / mul)
+            return rl_fail(why, RL_ERR_OVERFLOW, "price with %u decimals does not fit 127 bits at 18 decimals",
+                           decimals);
+        v = mantissa * mul;
+    } else {
+        unsigned drop = decimals - PRICE_DIGITS;
+        /* 10^39 and more exceed any 128-bit mantissa: the value truncates to zero. */
+        v = drop > U128_POW10_MAX ? 0 : mantissa / pow10_u128(drop);
+        ex = drop > U128_POW10_MAX ? mantissa == 0 : v * pow10_u128(drop) == mantissa;
+        /* v <= (2^128 - 1) / 10 < 2^127: it fits. */
+    }
+    if (v == 0)
+        return rl_fail(why, RL_ERR_ARG, "price is zero at 18 decimals (%u decimals from the source)", decimals);
+    *price_e18 = (__int128)v;
+    if (exact != NULL)
+        *exact = ex;
+    return RL_OK;
+}
+
+rl_err price_parse_decimal(__int128 *price_e18, const char *s, size_t len, bool *exact, rl_why *why)
+{
+    if (len == 0 || len > PRICE_DEC_MAX)
+        return rl_fail(why, RL_ERR_DECODE, "decimal of %zu characters, expected 1 to %d", len, PRICE_DEC_MAX);
+    size_t i = 0, int_digits = 0, frac_digits = 0;
+    unsigned __int128 m = 0;
+    bool dropped_nonzero = false;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, int_digits++) {
+        if (m > (I128_MAX - 9) / 10)
+            return rl_fail(why, RL_ERR_OVERFLOW, "decimal \"%.*s\" does not fit", (int)len, s);
+        m = m * 10 + (unsigned)(s[i] - '0');
+    }
+    if (int_digits == 0)
+        return rl_fail(why, RL_ERR_DECODE, "\"%.*s\": expected a digit at %zu", (int)len, s, i);
+    if (int_digits > 1 && s[0] == '0')
+        return rl_fail(why, RL_ERR_DECODE, "\"%.*s\": leading zero", (int)len, s);
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, frac_digits++) {
+            if (frac_digits >= PRICE_DIGITS) {
+                dropped_nonzero = dropped_nonzero || s[i] != '0';
+                continue; /* beyond the format: truncated, as price_from_scaled does */
+            }
+            if (m > (I128_MAX - 9) / 10)
+                return rl_fail(why, RL_ERR_OVERFLOW, "decimal \"%.*s\" does not fit", (int)len, s);
+            m = m * 10 + (unsigned)(s[i] - '0');
+        }
+        if (frac_digits == 0)
+            return rl_fail(why, RL_ERR_DECODE, "\"%.*s\": no digits after the point", (int)len, s);
+    }
+    if (i != len)
+        return rl_fail(why, RL_ERR_DECODE, "\"%.*s\": unexpected character at %zu", (int)len, s, i);
+    unsigned kept = frac_digits < PRICE_DIGITS ? (unsigned)frac_digits : PRICE_DIGITS;
+    bool ex;
+    rl_err err = price_from_scaled(price_e18, m, kept, &ex, why);
+    if (err == RL_ERR_ARG)
+        return rl_fail(why, RL_ERR_ARG, "\"%.*s\" is zero at 18 decimals", (int)len, s);
+    if (err != RL_OK)
+        return rl_fail(why, err, "decimal \"%.*s\" does not fit 127 bits at 18 decimals", (int)len, s);
+    if (exact != NULL)
+        *exact = ex && !dropped_nonzero;
+    return RL_OK;
+}
+
+rl_err price_check(const char *feed, __int128 price_e18, uint64_t time_ms, uint64_t now_ms, const price_bounds *b,
+                   rl_why *why)
+{
+    char v[64], lo[64], hi[64];
+    if (time_ms == 0)
+        return rl_fail(why, RL_ERR_STATE, "price of %s has no time", feed);
+    if (time_ms > now_ms + PRICE_MAX_SKEW_MS)
+        return rl_fail(why, RL_ERR_STATE, "price of %s is dated %llu ms in the future of the reference clock", feed,
+                       (unsigned long long)(time_ms - now_ms));
+    if (time_ms + b->max_age_ms < now_ms)
+        return rl_fail(why, RL_ERR_STATE, "price of %s is stale: %llu ms old, the limit is %llu ms", feed,
+                       (unsigned long long)(now_ms - time_ms), (unsigned long long)b->max_age_ms);
+    if (price_e18 <= 0 || price_e18 < b->min_e18 || price_e18 > b->max_e18)
+        return rl_fail(why, RL_ERR_STATE, "price of %s is out of range: %s not in [%s, %s]", feed,
+                       e18_str(price_e18, v), e18_str(b->min_e18, lo), e18_str(b->max_e18, hi));
+    return RL_OK;
+}

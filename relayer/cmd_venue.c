@@ -26,11 +26,9 @@
 #include "attest/hex.h"
 #include "attest/request.h"
 #include "collateral/fixed.h"
-#include "relayer/bus.h"
 #include "relayer/cmd.h"
 #include "relayer/config.h"
-#include "relayer/files.h"
-#include "relayer/keyfile.h"
+#include "relayer/hubclient.h"
 #include "relayer/progress.h"
 #include "relayer/wire.h"
 
@@ -51,6 +49,9 @@ static const char PRICE_USAGE[] =
     "Signs one price observation with the node's key and sends it to the hub, which logs a price\n"
     "once a quorum of nodes agree within its deviation limit. --time-ms is when the source says the\n"
     "value is from (default: now). Config: the node's ([node] key, relayers; [hub] nodes, key).\n";
+
+/* The observation leaves once the CURVE handshake is done: wait this long for it at exit. */
+#define PRICE_SEND_LINGER_MS 3000
 
 typedef struct client_config {
     char key[CFG_STR_MAX], relayers[CFG_STR_MAX], data[CFG_STR_MAX];
@@ -121,20 +122,6 @@ static int submit(void *sock, const uint8_t *frame, size_t len, uint64_t msg_id,
     return EXIT_USAGE;
 }
 
-/* Opens a DEALER to the hub endpoint with the key in cfg. */
-static rl_err client_open(const client_config *cfg, node_key **key, bus **b, void **sock, rl_why *why)
-{
-    node_pub hub;
-    rl_err err = keyfile_read(cfg->key, key, why);
-    if (err == RL_OK)
-        err = pubfile_read(cfg->hub_key, &hub, why);
-    if (err == RL_OK)
-        err = bus_new(b, NULL, NULL, why);
-    if (err == RL_OK && (*sock = bus_client(*b, ZMQ_DEALER, *key, hub.x25519, cfg->endpoint, NULL, why)) == NULL)
-        err = RL_ERR_IO;
-    return err;
-}
-
 int cmd_venue(int argc, char **argv)
 {
     if (argc < 2 || (strcmp(argv[1], "position") != 0 && strcmp(argv[1], "withdraw") != 0)) {
@@ -194,27 +181,23 @@ int cmd_venue(int argc, char **argv)
         if (err == RL_OK && (v['q'] == NULL || fixed_parse_base(&q.amount, v['q'], 0, &why) != RL_OK))
             err = rl_fail(&why, RL_ERR_ARG, "--amount \"%s\": a whole number of base units", v['q'] ? v['q'] : "");
     }
-    node_key *key = NULL;
-    bus *b = NULL;
-    void *sock = NULL;
+    hubclient hc = {0};
     uint8_t body[REQUEST_MAX_BYTES], frame[REQUEST_MAX_BYTES + 32];
     size_t len = 0;
     if (err == RL_OK)
-        err = client_open(&cfg, &key, &b, &sock, &why);
+        err = hubclient_open(&hc, cfg.key, cfg.hub_key, cfg.endpoint, &why);
     if (err == RL_OK) {
-        memcpy(q.venue, node_key_pub(key)->ed25519, ED25519_PK_BYTES);
-        err = request_sign(body, &len, &q, key, &why);
+        memcpy(q.venue, node_key_pub(hc.key)->ed25519, ED25519_PK_BYTES);
+        err = request_sign(body, &len, &q, hc.key, &why);
     }
     int rc = EXIT_USAGE;
     if (err == RL_OK) {
         size_t flen = wire_encode_submit(frame, sizeof frame, q.nonce, RECORD_REQUEST, body, len);
-        rc = submit(sock, frame, flen, q.nonce, timeout);
+        rc = submit(hc.sock, frame, flen, q.nonce, timeout);
     } else {
         fprintf(stderr, "relayer venue %s: %s\n", argv[1], why.text[0] ? why.text : rl_strerror(err));
     }
-    bus_close(sock);
-    bus_free(b);
-    node_key_free(key);
+    hubclient_close(&hc, 0);
     return rc;
 }
 
@@ -238,10 +221,9 @@ int cmd_price(int argc, char **argv)
     }
     client_config cfg = {0};
     price_obs o = {.time_ms = wall_ms()};
-    relset set;
     rl_why why = {{0}};
     rl_err err = v['c'] ? cfg_load_part(v['c'], node_schema, sizeof node_schema / sizeof node_schema[0], &cfg,
-                                        "chain.", &why)
+                                        CFG_NODE_FOREIGN, &why)
                         : rl_fail(&why, RL_ERR_ARG, "--config is required");
     if (err == RL_OK && (v['f'] == NULL || strlen(v['f']) > PRICE_FEED_BYTES))
         err = rl_fail(&why, RL_ERR_ARG, "--feed: a feed name of 1..%d characters", PRICE_FEED_BYTES);
@@ -251,34 +233,15 @@ int cmd_price(int argc, char **argv)
         err = rl_fail(&why, RL_ERR_ARG, "--price \"%s\": a decimal such as 3000.25", v['p'] ? v['p'] : "");
     if (err == RL_OK && v['t'])
         err = parse_u64(&o.time_ms, v['t'], "--time-ms", &why);
+    hubclient hc = {0};
     if (err == RL_OK)
-        err = relset_load(cfg.relayers, &set, &why);
-    node_key *key = NULL;
-    bus *b = NULL;
-    void *sock = NULL;
+        err = hubclient_open(&hc, cfg.key, cfg.hub_key, cfg.endpoint, &why);
     if (err == RL_OK)
-        err = client_open(&cfg, &key, &b, &sock, &why);
-    const relset_member *me = err == RL_OK ? relset_find_key(&set, node_key_pub(key)->ed25519) : NULL;
-    if (err == RL_OK && me == NULL)
-        err = rl_fail(&why, RL_ERR_ARG, "%s: the node's key is not a member of the relayer set", cfg.relayers);
-    uint8_t enc[PRICE_OBS_BYTES], frame[PRICE_SIGNED_BYTES + 32];
+        err = hubclient_member(&hc, cfg.relayers, &why);
     if (err == RL_OK)
-        err = price_encode(enc, &o, &why);
-    if (err == RL_OK) {
-        signed_price sp;
-        price_sign(&sp, enc, me->id, key);
-        size_t len = wire_encode_price(frame, sizeof frame, wall_ms(), &sp, 1);
-        int linger = 3000; /* the frame leaves once the CURVE handshake is done */
-        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-        if (zmq_send(sock, frame, len, 0) < 0)
-            err = rl_fail(&why, RL_ERR_IO, "send: %s", zmq_strerror(zmq_errno()));
-        zmq_close(sock);
-        sock = NULL;
-    }
+        err = hubclient_send_price(&hc, &o, wall_ms(), &why);
     if (err != RL_OK)
         fprintf(stderr, "relayer price send: %s\n", why.text[0] ? why.text : rl_strerror(err));
-    bus_close(sock); /* on an error path it is still open, and bus_free would wait on it */
-    bus_free(b);
-    node_key_free(key);
+    hubclient_close(&hc, PRICE_SEND_LINGER_MS);
     return err == RL_OK ? 0 : EXIT_USAGE;
 }

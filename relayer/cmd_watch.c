@@ -106,7 +106,7 @@ static rl_err load_config(struct watcher *w, const char *path, rl_why *why)
 #undef F
     w->cfg.seed = 1;
     w->cfg.per_message = 100;
-    rl_err err = cfg_load_part(path, schema, sizeof schema / sizeof schema[0], &w->cfg, "chain.", why);
+    rl_err err = cfg_load_part(path, schema, sizeof schema / sizeof schema[0], &w->cfg, CFG_NODE_FOREIGN, why);
     if (err == RL_ERR_ARG && strstr(why->text, "is required") != NULL && strstr(why->text, section) != NULL)
         rl_why_prefix(why, "no [%s] section, or it is incomplete: ", section);
     if (err == RL_OK && strcmp(w->cfg.source, "sim") != 0)

@@ -80,6 +80,19 @@ static bool resolve(struct load *l, const char *value, char out[CFG_STR_MAX])
     return n > 0 && n < CFG_STR_MAX;
 }
 
+/* Whether section starts with one of the space-separated prefixes in foreign (may be NULL). */
+static bool foreign_section(const char *foreign, const char *section)
+{
+    for (const char *p = foreign; p != NULL && *p != '\0';) {
+        size_t n = strcspn(p, " ");
+        if (n > 0 && strncmp(section, p, n) == 0)
+            return true;
+        p += n;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
     struct load *l = user;
@@ -94,7 +107,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     if (k == NULL) {
         for (size_t j = i; j < l->nkeys && !section_known; j++)
             section_known = strcmp(l->schema[j].section, section) == 0;
-        if (!section_known && l->foreign != NULL && strncmp(section, l->foreign, strlen(l->foreign)) == 0)
+        if (!section_known && foreign_section(l->foreign, section))
             return 1; /* another daemon's section */
         fail(l, section, key, section_known ? "unknown key" : "unknown section");
         return 0;
@@ -194,4 +207,45 @@ rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t nkeys, void
             l.err = rl_fail(why, RL_ERR_ARG, "%s: [%s] %s is required", path, schema[i].section, schema[i].key);
     free(l.seen_at);
     return l.err;
+}
+
+struct sections {
+    const char *prefix;
+    char (*names)[CFG_STR_MAX];
+    size_t max, n;
+    bool overflow;
+};
+
+static int on_section_key(void *user, const char *section, const char *key, const char *value)
+{
+    (void)key;
+    (void)value;
+    struct sections *s = user;
+    size_t plen = strlen(s->prefix);
+    if (strncmp(section, s->prefix, plen) != 0 || strlen(section + plen) >= CFG_STR_MAX)
+        return 1;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->names[i], section + plen) == 0)
+            return 1;
+    if (s->n == s->max) {
+        s->overflow = true;
+        return 0;
+    }
+    strcpy(s->names[s->n++], section + plen);
+    return 1;
+}
+
+rl_err cfg_sections(const char *path, const char *prefix, char (*names)[CFG_STR_MAX], size_t max, size_t *n,
+                    rl_why *why)
+{
+    struct sections s = {.prefix = prefix, .names = names, .max = max};
+    int rc = ini_parse(path, on_section_key, &s);
+    *n = s.n;
+    if (s.overflow)
+        return rl_fail(why, RL_ERR_ARG, "%s: more than %zu [%s...] sections", path, max, prefix);
+    if (rc < 0)
+        return rl_fail(why, rc == -1 ? RL_ERR_NOTFOUND : RL_ERR_IO, "%s: cannot be read", path);
+    if (rc > 0)
+        return rl_fail(why, RL_ERR_ARG, "%s:%d: not a 'key = value' line or a [section] header", path, rc);
+    return RL_OK;
 }

@@ -48,9 +48,18 @@ typedef struct cfg_key {
 
 /* Loads path into dest (which the caller zeroed and filled with defaults) as the schema says. */
 RL_MUST_USE rl_err cfg_load(const char *path, const cfg_key *schema, size_t nkeys, void *dest, rl_why *why);
-/* The same, skipping sections whose name starts with `foreign` and that the schema does not
- * know: one file configures several daemons (a node's watchers read one [chain.NAME] each). */
+/* The same, skipping sections that the schema does not know and whose name starts with one of
+ * the space-separated prefixes in `foreign`: one file configures several daemons (a node's
+ * watchers read one [chain.NAME] each, its oracle the [feed.NAME] sections). */
 RL_MUST_USE rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t nkeys, void *dest,
                                  const char *foreign, rl_why *why);
+
+/* The per-daemon sections of a node's config file, for cfg_load_part. */
+#define CFG_NODE_FOREIGN "chain. feed."
+
+/* The distinct names of the sections of path that start with prefix (in file order, prefix
+ * removed) into names[0..max-1], their count in *n. More than max is RL_ERR_ARG. */
+RL_MUST_USE rl_err cfg_sections(const char *path, const char *prefix, char (*names)[CFG_STR_MAX], size_t max,
+                                size_t *n, rl_why *why);
 
 #endif

@@ -30,6 +30,7 @@ static const struct subcommand subcommands[] = {
     {"follow", cmd_follow, "an audited replica of the hub's ledger: follow --config FILE"},
     {"margin", cmd_margin, "margin: margin eval FILE.json | margin --config FILE | margin query ..."},
     {"venue", cmd_venue, "a venue's signed request: venue position|withdraw --config FILE ..."},
+    {"oracle", cmd_oracle, "a node's price oracle (aggregators, HTTP feeds): oracle --config FILE"},
     {"price", cmd_price, "a node's signed price observation: price send --config NODE.conf ..."},
 };
 

@@ -144,4 +144,35 @@ static inline payload_attest fx_attest(const fixture *f, const obs *o, unsigned 
     return p;
 }
 
+/* Calls each(record, ctx) for every record of `type` in the log of the LMDB environment at
+ * db_dir (opened read-only, beside a running hub) and returns how many there were; 0 when the
+ * environment does not exist yet. The record's payload is valid during the call only. */
+static inline size_t fx_each_record(const char *db_dir, uint8_t type, void (*each)(const record *r, void *ctx),
+                                    void *ctx)
+{
+    store *s;
+    store_opts so = {.read_only = true};
+    if (store_open(&s, db_dir, &so, NULL) != RL_OK)
+        return 0;
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(s, &txn, NULL), RL_OK);
+    ledger_head head;
+    cr_assert_eq(ledger_head_get(txn, s, &head, NULL), RL_OK);
+    size_t n = 0;
+    for (uint64_t seq = 1; seq <= head.seq; seq++) {
+        MDB_val v;
+        record r;
+        cr_assert_eq(ledger_record_get(txn, s, seq, &v, NULL), RL_OK);
+        cr_assert_eq(record_decode(&r, v.mv_data, v.mv_size, NULL), RL_OK);
+        if (r.type != type)
+            continue;
+        n++;
+        if (each != NULL)
+            each(&r, ctx);
+    }
+    store_read_end(txn);
+    store_close(s);
+    return n;
+}
+
 #endif

@@ -47,33 +47,9 @@ struct world {
     pid_t hub_pid, margin_pid;
 };
 
-static void write_file(struct world *w, const char *name, const char *text)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", w->dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+static void write_file(struct world *w, const char *name, const char *text) { tu_write(w->dir, name, text); }
 
-static pid_t spawn(struct world *w, const char *what)
-{
-    char log[600], conf[600];
-    snprintf(log, sizeof log, "%s/%s.log", w->dir, what);
-    snprintf(conf, sizeof conf, "%s/%s.conf", w->dir, what);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, STDERR_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        execl(RELAYER_BIN, "relayer", what, "--config", conf, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
+static pid_t spawn(struct world *w, const char *what) { return tu_spawn(w->dir, what, what); }
 
 static void stop(pid_t pid, int sig)
 {
@@ -184,33 +160,17 @@ static void deposit(struct world *w, uint64_t chain, uint8_t asset_last, uint64_
     cr_assert(acked, "deposit %llu acknowledged", (unsigned long long)n);
 }
 
+static void take_decision(const record *r, void *ctx)
+{
+    cr_assert_eq(decision_decode(ctx, r->payload, r->payload_len, NULL), RL_OK);
+}
+
 /* Records of `type` in the hub's log, read beside the running hub. */
 static size_t count(struct world *w, uint8_t type, decision *last)
 {
     char dir[600];
     snprintf(dir, sizeof dir, "%s/hub", w->dir);
-    store *s;
-    store_opts so = {.read_only = true};
-    cr_assert_eq(store_open(&s, dir, &so, NULL), RL_OK);
-    MDB_txn *txn;
-    cr_assert_eq(store_read_begin(s, &txn, NULL), RL_OK);
-    ledger_head head;
-    cr_assert_eq(ledger_head_get(txn, s, &head, NULL), RL_OK);
-    size_t n = 0;
-    for (uint64_t seq = 1; seq <= head.seq; seq++) {
-        MDB_val v;
-        record r;
-        cr_assert_eq(ledger_record_get(txn, s, seq, &v, NULL), RL_OK);
-        cr_assert_eq(record_decode(&r, v.mv_data, v.mv_size, NULL), RL_OK);
-        if (r.type != type)
-            continue;
-        n++;
-        if (last != NULL)
-            cr_assert_eq(decision_decode(last, r.payload, r.payload_len, NULL), RL_OK);
-    }
-    store_read_end(txn);
-    store_close(s);
-    return n;
+    return fx_each_record(dir, type, last ? take_decision : NULL, last);
 }
 
 static void wait_count(struct world *w, uint8_t type, size_t want, decision *last)

@@ -6,10 +6,13 @@
 #define RL_TESTUTIL_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,5 +73,38 @@ static inline int tu_run(char **out, const char *fmt, ...)
         free(buf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+/* Writes text to DIR/NAME. */
+static inline void tu_write(const char *dir, const char *name, const char *text)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+#ifdef RELAYER_BIN
+/* Starts `relayer WHAT --config DIR/CONF.conf` with its output appended to DIR/CONF.log; the
+ * child dies with the test process (a failed test leaves no daemon behind). */
+static inline pid_t tu_spawn(const char *dir, const char *what, const char *conf_name)
+{
+    char log[700], conf[700];
+    snprintf(log, sizeof log, "%s/%s.log", dir, conf_name);
+    snprintf(conf, sizeof conf, "%s/%s.conf", dir, conf_name);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(fd, STDERR_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        execl(RELAYER_BIN, "relayer", what, "--config", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+#endif
 
 #endif

@@ -5,7 +5,9 @@
  *
  * The JSON-RPC answers for fuzz_rpc are built with the encoders the client trusts.
  *
- *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export,wire,rpc}/
+ * The oracle seeds (latestRoundData answers, price documents) are built with oracle.h's encoder.
+ *
+ *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export,wire,rpc,oracle}/
  */
 #include <errno.h>
 #include <sodium.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "attest/instruction.h"
+#include "bridges/evm/oracle.h"
 #include "bridges/evm/rpcjson.h"
 #include "db/ingest.h"
 #include "relayer/wire.h"
@@ -170,6 +173,34 @@ static void write_instruction_seed(const char *out)
     put(out, "record", 9000, rec, len);
 }
 
+/* fuzz_oracle: first byte 0 then latestRoundData return data, 1 then a price document. */
+static void write_oracle_seeds(const char *out)
+{
+    const oracle_round rounds[] = {
+        {.round_id = 1, .answer = 300012345678, .started_at = 1700000000, .updated_at = 1700000000,
+         .answered_in_round = 1},
+        {.round_id = ((unsigned __int128)1 << 79) | 5, .answer = -1, .started_at = 1, .updated_at = 2,
+         .answered_in_round = ((unsigned __int128)1 << 79) | 4},
+        {.round_id = 9, .answer = 0, .answered_in_round = 9},
+    };
+    unsigned n = 0;
+    for (size_t i = 0; i < sizeof rounds / sizeof rounds[0]; i++) {
+        uint8_t b[1 + ORACLE_ROUND_BYTES] = {0};
+        oracle_encode_round(b + 1, &rounds[i]);
+        put(out, "oracle", n++, b, sizeof b);
+    }
+    const char *docs[] = {
+        "\x01{\"data\":{\"price\":\"3000.25\",\"time\":1700000000}}",
+        "\x01{\"data\":{\"price\":42,\"time\":1700000000}}",
+        "\x01{\"data\":{\"price\":3000.25,\"time\":1700000000}}",
+        "\x01{\"data\":{\"price\":\"0.0000000000000000012345\",\"time\":1}}",
+        "\x01" "64000.123456789012345678",
+        "\x01" "0.1000000000000000009",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
+        put(out, "oracle", n++, docs[i], strlen(docs[i]));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -193,6 +224,7 @@ int main(int argc, char **argv)
     write_instruction_seed(out);
     write_wire_seeds(out, &s, p);
     write_rpc_seeds(out);
+    write_oracle_seeds(out);
     pool_free(p);
     sim_fini(&s);
     return 0;

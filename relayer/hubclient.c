@@ -1,0 +1,66 @@
+/*
+ * hubclient.c - a node's or venue's connection to the hub (hubclient.h).
+ */
+#include "relayer/hubclient.h"
+
+#include <string.h>
+#include <zmq.h>
+
+#include "relayer/files.h"
+#include "relayer/keyfile.h"
+#include "relayer/wire.h"
+
+rl_err hubclient_open(hubclient *c, const char *key_path, const char *hub_key_path, const char *endpoint,
+                      rl_why *why)
+{
+    memset(c, 0, sizeof *c);
+    node_pub hub;
+    rl_err err = keyfile_read(key_path, &c->key, why);
+    if (err == RL_OK)
+        err = pubfile_read(hub_key_path, &hub, why);
+    if (err == RL_OK)
+        err = bus_new(&c->b, NULL, NULL, why);
+    if (err == RL_OK && (c->sock = bus_client(c->b, ZMQ_DEALER, c->key, hub.x25519, endpoint, NULL, why)) == NULL)
+        err = RL_ERR_IO;
+    if (err != RL_OK)
+        hubclient_close(c, 0);
+    return err;
+}
+
+rl_err hubclient_member(hubclient *c, const char *relayers_path, rl_why *why)
+{
+    relset set;
+    rl_err err = relset_load(relayers_path, &set, why);
+    if (err != RL_OK)
+        return err;
+    const relset_member *me = relset_find_key(&set, node_key_pub(c->key)->ed25519);
+    if (me == NULL)
+        return rl_fail(why, RL_ERR_ARG, "%s: the node's key is not a member of the relayer set", relayers_path);
+    c->member = me->id;
+    return RL_OK;
+}
+
+rl_err hubclient_send_price(hubclient *c, const price_obs *o, uint64_t msg_id, rl_why *why)
+{
+    uint8_t enc[PRICE_OBS_BYTES], frame[PRICE_SIGNED_BYTES + 32];
+    rl_err err = price_encode(enc, o, why);
+    if (err != RL_OK)
+        return err;
+    signed_price sp;
+    price_sign(&sp, enc, c->member, c->key);
+    size_t len = wire_encode_price(frame, sizeof frame, msg_id, &sp, 1);
+    if (zmq_send(c->sock, frame, len, ZMQ_DONTWAIT) < 0)
+        return rl_fail(why, RL_ERR_IO, "price of %s: send to the hub: %s", o->feed, zmq_strerror(zmq_errno()));
+    return RL_OK;
+}
+
+void hubclient_close(hubclient *c, int linger_ms)
+{
+    if (c->sock != NULL) {
+        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+        zmq_close(c->sock);
+    }
+    bus_free(c->b);
+    node_key_free(c->key);
+    memset(c, 0, sizeof *c);
+}
