@@ -449,7 +449,7 @@ static void stop_all(struct bench *b)
 int bench_watch(int argc, char **argv)
 {
     unsigned deposits = 40, rate = 4, confirmations = 2, block_s = 1, poll_ms = 100;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         unsigned *dest = strcmp(argv[i], "--deposits") == 0        ? &deposits
                          : strcmp(argv[i], "--rate") == 0          ? &rate
                          : strcmp(argv[i], "--confirmations") == 0 ? &confirmations
@@ -466,7 +466,6 @@ int bench_watch(int argc, char **argv)
             return EXIT_USAGE;
         }
         *dest = (unsigned)v;
-        i++;
     }
     struct bench b;
     memset(&b, 0, sizeof b);
