@@ -286,6 +286,8 @@ static rl_err take_logs(scan *s, scan_batch *b, const rpc_logs *logs, const rpc_
 /* Drops events that appear twice (a log read both by range and by block hash). */
 static void sort_unique(scan_batch *b)
 {
+    if (b->n == 0)
+        return; /* b->ev may be NULL */
     qsort(b->ev, b->n, sizeof *b->ev, by_position);
     size_t keep = 0;
     for (size_t i = 0; i < b->n; i++)
