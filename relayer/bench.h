@@ -4,6 +4,9 @@
 #ifndef RL_BENCH_H
 #define RL_BENCH_H
 
+#include <stdint.h>
+#include <sys/types.h>
+
 #include "db/ingest.h"
 #include "relayer/sim.h"
 
@@ -14,6 +17,18 @@ RL_MUST_USE rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *st
 int bench_bus(int argc, char **argv);
 int bench_bus_node(int argc, char **argv);
 int bench_margin(int argc, char **argv);
+
+int bench_watch(int argc, char **argv);
+
+/* A loopback TCP port free a moment ago (0 when none could be had). */
+uint16_t bench_free_port(void);
+/* Runs this binary with args (args[0] included), stderr (and stdout, unless out_fd) appended to
+ * log_path; with out_fd, the child's stdout is a pipe whose read end comes back there. The child
+ * dies with this process. -1 when it could not be started. */
+pid_t bench_spawn_self(char *const args[], const char *log_path, int *out_fd);
+
+/* Removes a directory tree (a bench's scratch space). */
+void bench_rm_rf(const char *dir);
 
 /* Monotonic nanoseconds, and this process's peak resident set so far in MiB. */
 uint64_t bench_now_ns(void);

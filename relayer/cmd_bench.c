@@ -35,6 +35,8 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "       relayer bench replay [--records N]\n"
                             "       relayer bench bus [--events N]\n"
                             "       relayer bench margin [--accounts N]\n"
+                            "       relayer bench watch [--deposits N] [--rate PER_S] [--confirmations C]\n"
+                            "                           [--block-time S] [--poll-ms MS]\n"
                             "\n"
                             "ingest  quorum-signed deposits through verify + quorum + LMDB group commit\n"
                             "        (default 100000 events, 3 nodes, threshold 2)\n"
@@ -42,7 +44,10 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "bus     3 node processes -> CURVE/TCP -> hub process -> 2 subscribers, against\n"
                             "        the same stream ingested in process (default 60000 events)\n"
                             "margin  the live calculator in memory: a full sweep, then price ticks that\n"
-                            "        recompute only exposed accounts (default 1000000 accounts)\n";
+                            "        recompute only exposed accounts (default 1000000 accounts)\n"
+                            "watch   anvil with interval mining, a hub and 3 EVM watchers as processes, deposits\n"
+                            "        at a steady rate: event-to-credit latency against confirmations x block\n"
+                            "        time + poll interval (default 40 deposits, 4/s, 2 confirmations, 1 s, 100 ms)\n";
 
 #define VERIFY_JOBS 4096
 #define VERIFY_MEASURE_NS 2000000000ull
@@ -101,7 +106,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static void rm_rf(const char *dir)
+void bench_rm_rf(const char *dir)
 {
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -226,7 +231,7 @@ done_sim:
     sim_fini(&s);
 done:
     pool_free(p);
-    rm_rf(dir);
+    bench_rm_rf(dir);
     free(dir);
     if (err != RL_OK) {
         fprintf(stderr, "relayer bench ingest: %s\n", why.text[0] ? why.text : rl_strerror(err));
@@ -320,7 +325,7 @@ static int bench_replay(int argc, char **argv)
                              (int)pool_threads(p), "peak_rss_mb", bench_peak_rss_mb(), "ratio", rps / bound));
     }
     pool_free(p);
-    rm_rf(dir);
+    bench_rm_rf(dir);
     free(dir);
     if (err != RL_OK) {
         fprintf(stderr, "relayer bench replay: %s\n", why.text[0] ? why.text : rl_strerror(err));
@@ -343,6 +348,8 @@ int cmd_bench(int argc, char **argv)
         return bench_bus(argc - 1, argv + 1);
     if (strcmp(argv[1], "margin") == 0)
         return bench_margin(argc - 1, argv + 1);
+    if (strcmp(argv[1], "watch") == 0)
+        return bench_watch(argc - 1, argv + 1);
     if (strcmp(argv[1], "bus-node") == 0)
         return bench_bus_node(argc - 1, argv + 1);
     fprintf(stderr, "relayer bench: unknown benchmark '%s'\n%s", argv[1], USAGE);

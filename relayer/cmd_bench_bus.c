@@ -42,7 +42,7 @@
 #define NODE_RESEND_MS 3000
 #define BUS_TIMEOUT_MS 600000
 
-static uint16_t free_port(void)
+uint16_t bench_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -55,7 +55,7 @@ static uint16_t free_port(void)
     return port;
 }
 
-static pid_t spawn_self(char *const args[], const char *log_path, int *out_fd)
+pid_t bench_spawn_self(char *const args[], const char *log_path, int *out_fd)
 {
     int fds[2] = {-1, -1};
     if (out_fd != NULL && pipe(fds) != 0)
@@ -178,7 +178,7 @@ int bench_bus(int argc, char **argv)
     void *sub_sock[2] = {NULL, NULL};
     bus *b = NULL;
     pid_t hub = -1, nodes[3] = {-1, -1, -1};
-    uint16_t ports[3] = {free_port(), free_port(), free_port()};
+    uint16_t ports[3] = {bench_free_port(), bench_free_port(), bench_free_port()};
     sim_opts so = {.events = events, .nodes = 3, .threshold = 2, .seed = 9};
     rl_err err = pool_new(&p, 0);
     if (err == RL_OK)
@@ -206,7 +206,7 @@ int bench_bus(int argc, char **argv)
     snprintf(path, sizeof path, "%s/hub.conf", dir);
     snprintf(log, sizeof log, "%s/hub.log", dir);
     char *hub_args[] = {"relayer", "hub", "--config", path, NULL};
-    hub = spawn_self(hub_args, log, NULL);
+    hub = bench_spawn_self(hub_args, log, NULL);
     for (int t = 0; t < 500 && !file_has(log, "hub started"); t++)
         usleep(10000);
     if (!file_has(log, "hub started")) {
@@ -238,7 +238,7 @@ int bench_bus(int argc, char **argv)
         snprintf(keys[i], sizeof keys[i], "%s/keys/node%d.key", dir, i + 1);
         snprintf(log, sizeof log, "%s/node%d.log", dir, i + 1);
         char *args[] = {"relayer", "bench", "bus-node", files[i], keys[i], path, endpoint, go, NULL};
-        nodes[i] = spawn_self(args, log, &ready_fd[i]);
+        nodes[i] = bench_spawn_self(args, log, &ready_fd[i]);
     }
     for (int i = 0; i < 3; i++) { /* each says "ready" once connected and loaded */
         char line[16] = "";

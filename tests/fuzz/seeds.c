@@ -7,7 +7,7 @@
  *
  * The oracle seeds (latestRoundData answers, price documents) are built with oracle.h's encoder.
  *
- *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export,wire,rpc,oracle}/
+ *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export,wire,rpc,oracle,vaultlog}/
  */
 #include <errno.h>
 #include <sodium.h>
@@ -17,6 +17,7 @@
 #include "attest/instruction.h"
 #include "bridges/evm/oracle.h"
 #include "bridges/evm/rpcjson.h"
+#include "bridges/evm/vaultlog.h"
 #include "db/ingest.h"
 #include "relayer/wire.h"
 #include "tests/fuzz/fuzz.h"
@@ -201,6 +202,42 @@ static void write_oracle_seeds(const char *out)
         put(out, "oracle", n++, docs[i], strlen(docs[i]));
 }
 
+/* One log per vault event kind, in fuzz_vaultlog's input format, built with the encoder. */
+static void write_vaultlog_seeds(const char *out)
+{
+    static const uint8_t vault[RPC_ADDR_BYTES] = FUZZ_VAULT;
+    vault_event e[VAULT_EVENT_KINDS];
+    memset(e, 0, sizeof e);
+    for (unsigned k = 0; k < VAULT_EVENT_KINDS; k++) {
+        e[k].kind = (vault_event_kind)(k + 1);
+        e[k].seq = k + 1;
+        memset(e[k].account, 0x11, RPC_ADDR_BYTES);
+        e[k].asset[19] = (uint8_t)k;
+        e[k].amount = u256_from_u64(1000000 + k);
+    }
+    e[1].exec_kind = VAULT_EXEC_SEIZE;
+    memset(e[1].recipient, 0x22, RPC_ADDR_BYTES);
+    e[1].nonce = u256_from_u64(9);
+    e[2].version = u256_from_u64(2);
+    e[2].threshold = u256_from_u64(2);
+    e[2].n_signers = 3;
+    for (unsigned i = 0; i < 3; i++)
+        memset(e[2].signers[i], 0x30 + i, RPC_ADDR_BYTES);
+    for (unsigned k = 0; k < VAULT_EVENT_KINDS; k++) {
+        rpc_log l;
+        fuzz_require(vault_encode_log(&e[k], vault, &l, NULL) == RL_OK, "vaultlog seed");
+        size_t len = 1 + l.n_topics * RPC_HASH_BYTES + l.data_len;
+        uint8_t *buf = malloc(len);
+        fuzz_require(buf != NULL, "vaultlog seed");
+        buf[0] = (uint8_t)l.n_topics;
+        memcpy(buf + 1, l.topics, l.n_topics * RPC_HASH_BYTES);
+        memcpy(buf + 1 + l.n_topics * RPC_HASH_BYTES, l.data, l.data_len);
+        put(out, "vaultlog", k, buf, len);
+        free(buf);
+        free(l.data);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -225,6 +262,7 @@ int main(int argc, char **argv)
     write_wire_seeds(out, &s, p);
     write_rpc_seeds(out);
     write_oracle_seeds(out);
+    write_vaultlog_seeds(out);
     pool_free(p);
     sim_fini(&s);
     return 0;
