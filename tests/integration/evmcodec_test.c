@@ -32,25 +32,14 @@ static struct {
     char *vault;
 } t;
 
-static int by_address(const void *a, const void *b)
-{
-    return strcmp((*(const anvil_account *const *)a)->address, (*(const anvil_account *const *)b)->address);
-}
-
 static void setup(void)
 {
     cr_assert(sodium_init() >= 0);
     memset(&t, 0, sizeof t);
     anvil_start(&t.chain, CHAIN_ID, 0);
-    for (int i = 0; i < 3; i++)
-        t.signers[i] = &t.chain.dev[1 + i];
-    qsort(t.signers, 3, sizeof t.signers[0], by_address);
     t.trader = &t.chain.dev[4];
     t.submitter = &t.chain.dev[5];
-    char list[3 * 43 + 4];
-    snprintf(list, sizeof list, "[%s,%s,%s]", t.signers[0]->address, t.signers[1]->address, t.signers[2]->address);
-    t.vault = cast_deploy(&t.chain, &t.chain.dev[0], "CollateralVault", "constructor(address[],uint256)", list, "2",
-                          NULL);
+    t.vault = cast_deploy_vault(&t.chain, &t.chain.dev[0], 1, 3, 2, t.signers);
 }
 
 static void teardown(void)
