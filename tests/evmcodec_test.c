@@ -190,6 +190,12 @@ Test(rlp, refuses_every_non_canonical_or_truncated_form)
     refused("b9", RL_ERR_TRUNCATED, "inside a 2-byte length");
     refused("bfffffffffffffffff", RL_ERR_TRUNCATED, "string of");
     refused("8080", RL_ERR_DECODE, "trailing");
+    /* inside a list: every item is checked, and must end where its list ends */
+    refused("c28100", RL_ERR_DECODE, "at byte 1: input: byte 0x00 below 0x80");
+    refused("c3c28101", RL_ERR_DECODE, "must encode itself");
+    refused("c3c18101", RL_ERR_TRUNCATED, "at byte 2: input: string of 1 bytes, 0 left");
+    refused("c383646f", RL_ERR_TRUNCATED, "string of 3 bytes, 2 left");
+    refused("c2c380", RL_ERR_TRUNCATED, "list of 3 bytes, 1 left");
 
     /* integers: no leading zero, and they must fit */
     rlp_item it;

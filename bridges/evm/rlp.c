@@ -179,6 +179,36 @@ rl_err rlp_decode_item(const uint8_t *in, size_t len, rlp_item *out, const char 
     return RL_OK;
 }
 
+/* Every item inside in[0..len), walked without recursion: a stack holds the end offset of each
+ * open list, and each item is decoded within what its enclosing list has left. */
+static rl_err check_tree(const uint8_t *in, size_t len, const char *what, rl_why *why)
+{
+    size_t ends[RLP_MAX_DEPTH];
+    size_t depth = 0, pos = 0;
+    while (pos < len) {
+        while (depth > 0 && ends[depth - 1] == pos)
+            depth--;
+        size_t limit = depth > 0 ? ends[depth - 1] : len;
+        if (pos == limit)
+            continue;
+        rlp_item it;
+        rl_err err = rlp_decode_item(in + pos, limit - pos, &it, what, why);
+        if (err != RL_OK) {
+            rl_why_prefix(why, "at byte %zu: ", pos);
+            return err;
+        }
+        if (!it.list) {
+            pos += it.enc_len;
+            continue;
+        }
+        if (depth == RLP_MAX_DEPTH)
+            return rl_fail(why, RL_ERR_DECODE, "%s: lists nested deeper than %d", what, RLP_MAX_DEPTH);
+        ends[depth++] = pos + it.enc_len;
+        pos += it.enc_len - it.len; /* into the list's payload */
+    }
+    return RL_OK;
+}
+
 rl_err rlp_decode(const uint8_t *in, size_t len, rlp_item *out, const char *what, rl_why *why)
 {
     rl_err err = rlp_decode_item(in, len, out, what, why);
@@ -187,6 +217,10 @@ rl_err rlp_decode(const uint8_t *in, size_t len, rlp_item *out, const char *what
         memset(out, 0, sizeof *out);
         return rl_fail(why, RL_ERR_DECODE, "%s: %zu trailing bytes after the item", what, extra);
     }
+    if (err == RL_OK && out->list)
+        err = check_tree(in, len, what, why);
+    if (err != RL_OK)
+        memset(out, 0, sizeof *out);
     return err;
 }
 

@@ -30,6 +30,7 @@
 #include "attest/u256.h"
 
 #define RLP_SHORT_MAX 55 /* longest payload whose length fits in the first byte */
+#define RLP_MAX_DEPTH 256 /* lists nested deeper are refused by rlp_decode */
 
 /* ---- encoder ---- */
 
@@ -78,7 +79,9 @@ typedef struct rlp_item {
  * with RL_ERR_TRUNCATED (input ends inside the item) or RL_ERR_DECODE (non-canonical), why naming
  * `what` and the offending byte offset within in. */
 RL_MUST_USE rl_err rlp_decode_item(const uint8_t *in, size_t len, rlp_item *out, const char *what, rl_why *why);
-/* Exactly one item and nothing after it. */
+/* Exactly one item and nothing after it, checked all the way down: every item inside a list is
+ * canonical and fits in its list exactly, and lists nest at most RLP_MAX_DEPTH deep. Iterating
+ * an item from rlp_decode (rlp_iter_next) then never fails but at the end of a list. */
 RL_MUST_USE rl_err rlp_decode(const uint8_t *in, size_t len, rlp_item *out, const char *what, rl_why *why);
 
 /* Walks a list's items in order. */
