@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <secp256k1.h>
+#include <secp256k1_recovery.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,13 @@ static void secp_destroy(void)
 static void secp_create(void)
 {
     secp_ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+    /* Blinding against side channels while signing. It changes no signature (RFC 6979 nonces),
+     * and a context it failed on is still correct, so its result decides nothing. */
+    unsigned char seed[32];
+    randombytes_buf(seed, sizeof seed);
+    int blinded = secp256k1_context_randomize(secp_ctx, seed);
+    (void)blinded;
+    sodium_memzero(seed, sizeof seed);
     atexit(secp_destroy);
 }
 
@@ -59,16 +67,22 @@ bool node_name_valid(const char *name)
     return true;
 }
 
+/* keccak256(uncompressed public key without its 0x04 prefix)[12..32] */
+static void address_of_pubkey(uint8_t addr[EVM_ADDR_BYTES], const secp256k1_pubkey *pk)
+{
+    uint8_t ser[65], h[HASH_BYTES];
+    size_t len = sizeof ser;
+    secp256k1_ec_pubkey_serialize(secp(), ser, &len, pk, SECP256K1_EC_UNCOMPRESSED);
+    keccak256(h, ser + 1, 64);
+    memcpy(addr, h + 12, EVM_ADDR_BYTES);
+}
+
 rl_err evm_address_of_secret(uint8_t addr[EVM_ADDR_BYTES], const uint8_t secp_sk[SECP256K1_SK_BYTES])
 {
     secp256k1_pubkey pk;
-    uint8_t ser[65], h[HASH_BYTES];
-    size_t len = sizeof ser;
     if (!secp256k1_ec_seckey_verify(secp(), secp_sk) || !secp256k1_ec_pubkey_create(secp(), &pk, secp_sk))
         return RL_ERR_CRYPTO;
-    secp256k1_ec_pubkey_serialize(secp(), ser, &len, &pk, SECP256K1_EC_UNCOMPRESSED);
-    keccak256(h, ser + 1, 64); /* without the 0x04 prefix */
-    memcpy(addr, h + 12, EVM_ADDR_BYTES);
+    address_of_pubkey(addr, &pk);
     return RL_OK;
 }
 
@@ -203,4 +217,93 @@ rl_err node_pub_from_json(node_pub *out, const json_t *obj, rl_why *why)
             return rl_fail(why, RL_ERR_DECODE, "'%s': field 'x25519' is not derived from 'ed25519'", name);
     }
     return RL_OK;
+}
+
+/* ---- secp256k1 signatures over digests */
+
+#define EVM_V_BASE 27 /* v = 27 + recovery id (Ethereum's pre-EIP-155 convention, ecrecover's) */
+
+rl_err evm_sign_digest(uint8_t sig[EVM_SIG_BYTES], const uint8_t digest[EVM_DIGEST_BYTES],
+                       const uint8_t secp_sk[SECP256K1_SK_BYTES])
+{
+    secp256k1_ecdsa_recoverable_signature rs;
+    secp256k1_ecdsa_signature plain;
+    int recid = 0;
+    /* NULL nonce function: RFC 6979 with HMAC-SHA256, libsecp256k1's default */
+    if (!secp256k1_ecdsa_sign_recoverable(secp(), &rs, digest, secp_sk, NULL, NULL))
+        return RL_ERR_CRYPTO;
+    secp256k1_ecdsa_recoverable_signature_serialize_compact(secp(), sig, &recid, &rs);
+    secp256k1_ecdsa_recoverable_signature_convert(secp(), &plain, &rs);
+    /* normalize returns 1 when s was in the upper half: libsecp256k1 never signs so, and a
+     * vault would refuse it, so it is an error rather than a silent fix-up */
+    if (secp256k1_ecdsa_signature_normalize(secp(), NULL, &plain) || recid < 0 || recid > 1) {
+        sodium_memzero(sig, EVM_SIG_BYTES);
+        return RL_ERR_CRYPTO;
+    }
+    sig[64] = (uint8_t)(EVM_V_BASE + recid);
+    return RL_OK;
+}
+
+rl_err node_key_sign_evm(const node_key *k, uint8_t sig[EVM_SIG_BYTES], const uint8_t digest[EVM_DIGEST_BYTES])
+{
+    return evm_sign_digest(sig, digest, k->sec->secp256k1_sk);
+}
+
+rl_err evm_recover(uint8_t addr[EVM_ADDR_BYTES], const uint8_t digest[EVM_DIGEST_BYTES],
+                   const uint8_t sig[EVM_SIG_BYTES])
+{
+    if (sig[64] != EVM_V_BASE && sig[64] != EVM_V_BASE + 1)
+        return RL_ERR_SIG;
+    secp256k1_ecdsa_signature plain;
+    secp256k1_ecdsa_recoverable_signature rs;
+    secp256k1_pubkey pk;
+    /* parse_compact refuses r or s not below the group order */
+    if (!secp256k1_ecdsa_signature_parse_compact(secp(), &plain, sig) ||
+        secp256k1_ecdsa_signature_normalize(secp(), NULL, &plain) ||
+        !secp256k1_ecdsa_recoverable_signature_parse_compact(secp(), &rs, sig, sig[64] - EVM_V_BASE) ||
+        !secp256k1_ecdsa_recover(secp(), &pk, &rs, digest))
+        return RL_ERR_SIG;
+    address_of_pubkey(addr, &pk);
+    return RL_OK;
+}
+
+struct evm_key {
+    uint8_t addr[EVM_ADDR_BYTES];
+    uint8_t *sk; /* SECP256K1_SK_BYTES of guarded memory, read-only once filled */
+};
+
+rl_err evm_key_from_secret(evm_key **out, const uint8_t secp_sk[SECP256K1_SK_BYTES], rl_why *why)
+{
+    *out = NULL;
+    evm_key *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return rl_fail(why, RL_ERR_NOMEM, "evm key");
+    if (evm_address_of_secret(k->addr, secp_sk) != RL_OK) {
+        free(k);
+        return rl_fail(why, RL_ERR_CRYPTO, "evm key: the secret is not a valid secp256k1 scalar");
+    }
+    k->sk = sodium_malloc(SECP256K1_SK_BYTES);
+    if (k->sk == NULL) {
+        free(k);
+        return rl_fail(why, RL_ERR_NOMEM, "evm key: guarded memory");
+    }
+    memcpy(k->sk, secp_sk, SECP256K1_SK_BYTES);
+    sodium_mprotect_readonly(k->sk);
+    *out = k;
+    return RL_OK;
+}
+
+void evm_key_free(evm_key *k)
+{
+    if (k == NULL)
+        return;
+    sodium_free(k->sk); /* wipes */
+    free(k);
+}
+
+const uint8_t *evm_key_address(const evm_key *k) { return k->addr; }
+
+rl_err evm_key_sign(const evm_key *k, uint8_t sig[EVM_SIG_BYTES], const uint8_t digest[EVM_DIGEST_BYTES])
+{
+    return evm_sign_digest(sig, digest, k->sk);
 }

@@ -5,6 +5,9 @@
  * CURVE key on the bus, so one key file identifies a node everywhere. The secp256k1 key signs
  * EIP-712 digests for vault instructions; its EVM address is what the vault contract knows.
  *
+ * The same secp256k1 signing serves the executor's transaction key (evm_key below), which is an
+ * account key only: it has no ed25519 half and no place in the relayer set.
+ *
  * Secret halves live in libsodium guarded memory (sodium_malloc: guard pages, mlock, excluded
  * from core dumps where the OS allows) and are wiped by node_key_free. They are never printed.
  * Public halves are plain values (node_pub) that may be copied freely.
@@ -25,6 +28,8 @@
 #define X25519_PK_BYTES 32
 #define SECP256K1_SK_BYTES 32
 #define EVM_ADDR_BYTES 20
+#define EVM_DIGEST_BYTES 32
+#define EVM_SIG_BYTES 65 /* r (32) || s (32) || v (1), v = 27 + recovery id */
 #define NODE_NAME_MAX 32 /* bytes, excluding NUL; [A-Za-z0-9._-] */
 
 typedef struct node_pub {
@@ -63,6 +68,34 @@ bool ed25519_verify(const uint8_t sig[ED25519_SIG_BYTES], const uint8_t *msg, si
 /* EVM address of a secp256k1 secret key (for tests against published vectors). */
 RL_MUST_USE rl_err evm_address_of_secret(uint8_t addr[EVM_ADDR_BYTES],
                                          const uint8_t secp_sk[SECP256K1_SK_BYTES]);
+
+/* ---- secp256k1 signatures over 32-byte digests (EIP-712 digests, transaction signing hashes)
+ *
+ * Recoverable ECDSA with libsecp256k1: the nonce is RFC 6979's (deterministic: the same key and
+ * digest always give the same bytes, as any other RFC 6979 signer gives), s is in the lower half
+ * of the group order (EIP-2; libsecp256k1 normalises, and the result is checked), and
+ * v = 27 + recovery id, the form ecrecover and CollateralVault expect. A transaction's y parity
+ * is sig[64] - 27. The digest is signed as is: hashing is the caller's (eip712.h, tx.h). */
+RL_MUST_USE rl_err evm_sign_digest(uint8_t sig[EVM_SIG_BYTES], const uint8_t digest[EVM_DIGEST_BYTES],
+                                   const uint8_t secp_sk[SECP256K1_SK_BYTES]);
+/* The node's secp256k1 key signing a digest (a cosigner's EIP-712 approval). */
+RL_MUST_USE rl_err node_key_sign_evm(const node_key *k, uint8_t sig[EVM_SIG_BYTES],
+                                     const uint8_t digest[EVM_DIGEST_BYTES]);
+/* The address that signed digest, as the vault's ecrecover finds it. Refuses (RL_ERR_SIG) what
+ * the vault refuses: v other than 27/28, s in the upper half, r or s zero or not below the group
+ * order, and a signature that recovers no key. */
+RL_MUST_USE rl_err evm_recover(uint8_t addr[EVM_ADDR_BYTES], const uint8_t digest[EVM_DIGEST_BYTES],
+                               const uint8_t sig[EVM_SIG_BYTES]);
+
+/* An EVM account key that signs transactions (the executor's): the secret in guarded memory,
+ * wiped by evm_key_free, never printed. */
+typedef struct evm_key evm_key;
+/* Rejects a secret that is not a valid scalar (zero, or not below the group order). */
+RL_MUST_USE rl_err evm_key_from_secret(evm_key **out, const uint8_t secp_sk[SECP256K1_SK_BYTES], rl_why *why);
+/* Wipes and frees; NULL is a no-op. */
+void evm_key_free(evm_key *k);
+const uint8_t *evm_key_address(const evm_key *k); /* EVM_ADDR_BYTES */
+RL_MUST_USE rl_err evm_key_sign(const evm_key *k, uint8_t sig[EVM_SIG_BYTES], const uint8_t digest[EVM_DIGEST_BYTES]);
 
 /* "0x" + 40 lowercase hex digits (buf >= 43 bytes). EIP-55 checksum case is written by
  * evm_addr_to_checksum (buf >= 43 bytes). */

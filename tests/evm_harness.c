@@ -406,6 +406,34 @@ void cast_deploy_reverts(const anvil_node *n, const anvil_account *from, const c
     json_decref(artifact);
 }
 
+static int by_address(const void *a, const void *b)
+{
+    return strcmp((*(const anvil_account *const *)a)->address, (*(const anvil_account *const *)b)->address);
+}
+
+char *cast_deploy_vault(const anvil_node *n, const anvil_account *from, size_t first, size_t count,
+                        unsigned threshold, const anvil_account **set)
+{
+    cr_assert(count > 0 && first + count <= ANVIL_DEV_ACCOUNTS);
+    for (size_t i = 0; i < count; i++)
+        set[i] = &n->dev[first + i];
+    qsort(set, count, sizeof set[0], by_address);
+    char *list = NULL;
+    for (size_t i = 0; i < count; i++) {
+        char *next = NULL;
+        cr_assert(asprintf(&next, "%s%s%s", list ? list : "[", i ? "," : "", set[i]->address) > 0);
+        free(list);
+        list = next;
+    }
+    char *closed = NULL, th[12];
+    cr_assert(asprintf(&closed, "%s]", list) > 0);
+    snprintf(th, sizeof th, "%u", threshold);
+    char *vault = cast_deploy(n, from, "CollateralVault", "constructor(address[],uint256)", closed, th, NULL);
+    free(closed);
+    free(list);
+    return vault;
+}
+
 char *cast_rpc(const anvil_node *n, const char *method, ...)
 {
     argvec a = {0};

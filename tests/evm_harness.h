@@ -100,6 +100,12 @@ char *cast_deploy(const anvil_node *n, const anvil_account *from, const char *na
 void cast_deploy_reverts(const anvil_node *n, const anvil_account *from, const char *name, const char *error_sig,
                          const char *ctor_sig, ...) __attribute__((sentinel));
 
+/* Deploys CollateralVault (from `from`) whose signer set is the dev accounts first..first+count-1,
+ * sorted ascending by address as the vault requires, into set[count], with threshold. Returns
+ * the vault's address. */
+char *cast_deploy_vault(const anvil_node *n, const anvil_account *from, size_t first, size_t count,
+                        unsigned threshold, const anvil_account **set);
+
 /* A raw JSON-RPC request, e.g. cast_rpc(n, "evm_increaseTime", "3600", NULL); returns the result
  * as JSON text. */
 char *cast_rpc(const anvil_node *n, const char *method, ...) __attribute__((sentinel));

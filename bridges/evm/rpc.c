@@ -404,8 +404,12 @@ static rl_err exchange(rpc *c, endpoint *e, const char *body, size_t len, json_t
     }
     json_error_t jerr;
     json_t *j = NULL;
+    /* JSON_ALLOW_NUL: nodes put revert data decoded as text in error messages (anvil's
+     * "custom error ...: \u0000..."); every string is read with its length and messages are
+     * sanitised (rpcjson.h), so a NUL in a string is harmless, and refusing it would turn a
+     * revert into a malformed answer retried on every endpoint. */
     if (status == 200 || (status >= 400 && status < 500))
-        j = json_loadb(c->buf ? c->buf : "", c->len, JSON_REJECT_DUPLICATES, &jerr);
+        j = json_loadb(c->buf ? c->buf : "", c->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (status != 200) {
         /* Some nodes answer a JSON-RPC error with a 4xx; anything else is no answer at all. */
         bool rpc_answer = json_is_array(j) || json_object_get(j, "jsonrpc") != NULL;

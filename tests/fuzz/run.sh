@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/seeds/margin" && cp "$(dirname "$0")"/../margin/*.json "$work/seeds/margin/"
 mkdir -p "$bins/findings"
 failed=0
-for t in obs record relset export wire margin rpc oracle vaultlog; do
+for t in obs record relset export wire margin rpc oracle vaultlog rlp evmtx; do
   corpus="$bins/corpus/$t"
   mkdir -p "$corpus"
   echo "fuzz_$t: ${seconds}s"

@@ -3,11 +3,13 @@
  * simulated cluster of FUZZ_SIM_OPTS is ingested into a fresh ledger and exported, and every
  * record, observation and relayer set in it becomes a seed.
  *
- * The JSON-RPC answers for fuzz_rpc are built with the encoders the client trusts.
+ * The JSON-RPC answers for fuzz_rpc are built with the encoders the client trusts, and the RLP
+ * items and signed EIP-1559 transactions for fuzz_rlp and fuzz_evmtx with the relayer's own
+ * encoders and signer.
  *
  * The oracle seeds (latestRoundData answers, price documents) are built with oracle.h's encoder.
  *
- *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export,wire,rpc,oracle,vaultlog}/
+ *     fuzz-seeds OUTDIR     makes OUTDIR/{obs,record,relset,export,wire,rpc,oracle,vaultlog,rlp,evmtx}/
  */
 #include <errno.h>
 #include <sodium.h>
@@ -16,7 +18,9 @@
 
 #include "attest/instruction.h"
 #include "bridges/evm/oracle.h"
+#include "bridges/evm/rlp.h"
 #include "bridges/evm/rpcjson.h"
+#include "bridges/evm/tx.h"
 #include "bridges/evm/vaultlog.h"
 #include "db/ingest.h"
 #include "relayer/wire.h"
@@ -238,6 +242,74 @@ static void write_vaultlog_seeds(const char *out)
     }
 }
 
+static void put_rlp(const char *out, const char *kind, unsigned n, rlp_buf *b)
+{
+    uint8_t *enc;
+    size_t len;
+    fuzz_require(rlp_buf_take(b, &enc, &len, NULL) == RL_OK, "rlp seed");
+    put(out, kind, n, enc, len);
+    free(enc);
+}
+
+/* RLP items of every form: strings short and long, integers, nested and long lists. */
+static void write_rlp_seeds(const char *out)
+{
+    static const uint8_t text[] = "Lorem ipsum dolor sit amet, consectetur adipisicing elit, sed do eiusmod";
+    rlp_buf b;
+    rlp_buf_init(&b);
+    unsigned n = 0;
+    rlp_put_bytes(&b, text, 3);
+    put_rlp(out, "rlp", n++, &b);
+    rlp_put_bytes(&b, text, sizeof text - 1); /* long string */
+    put_rlp(out, "rlp", n++, &b);
+    rlp_put_u64(&b, 0);
+    put_rlp(out, "rlp", n++, &b);
+    rlp_put_u64(&b, 1024);
+    put_rlp(out, "rlp", n++, &b);
+    u256 big = {{UINT64_MAX, 1, 2, 3}};
+    rlp_put_u256(&b, &big);
+    put_rlp(out, "rlp", n++, &b);
+    size_t outer = rlp_list_begin(&b); /* [ [], [[]], [ [], [[]] ], "dog", long string ] */
+    rlp_list_end(&b, rlp_list_begin(&b));
+    size_t one = rlp_list_begin(&b);
+    rlp_list_end(&b, rlp_list_begin(&b));
+    rlp_list_end(&b, one);
+    rlp_put_raw(&b, (const uint8_t *)"\xc3\xc0\xc1\xc0", 4);
+    rlp_put_bytes(&b, (const uint8_t *)"dog", 3);
+    rlp_put_bytes(&b, text, sizeof text - 1);
+    rlp_list_end(&b, outer);
+    put_rlp(out, "rlp", n++, &b);
+    rlp_buf_fini(&b);
+}
+
+/* Signed EIP-1559 transactions: a call with data, a plain transfer, a creation. */
+static void write_evmtx_seeds(const char *out)
+{
+    uint8_t sk[SECP256K1_SK_BYTES], data[68];
+    memset(sk, 0x46, sizeof sk);
+    memset(data, 0xab, sizeof data);
+    evm_key *k;
+    fuzz_require(evm_key_from_secret(&k, sk, NULL) == RL_OK, "evm key");
+    evm_tx txs[3] = {
+        {.chain_id = 31337, .nonce = 7, .max_priority_fee_wei = u256_from_u64(2000000000),
+         .max_fee_wei = u256_from_u64(30000000000ULL), .gas_limit = 120000, .has_to = true, .data = data,
+         .data_len = sizeof data},
+        {.chain_id = 1, .nonce = 0, .max_fee_wei = u256_from_u64(1), .gas_limit = 21000, .has_to = true,
+         .value_wei = u256_from_u64(1000000000000000000ULL)},
+        {.chain_id = 424242, .nonce = 1ULL << 40, .gas_limit = 3000000, .data = data, .data_len = 4},
+    };
+    txs[0].to[19] = 0x42;
+    memset(txs[1].to, 0x35, sizeof txs[1].to);
+    for (unsigned i = 0; i < 3; i++) {
+        uint8_t *raw, hash[HASH_BYTES];
+        size_t len;
+        fuzz_require(tx_sign(&txs[i], k, &raw, &len, hash, NULL) == RL_OK, "tx seed");
+        put(out, "evmtx", i, raw, len);
+        free(raw);
+    }
+    evm_key_free(k);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -263,6 +335,8 @@ int main(int argc, char **argv)
     write_rpc_seeds(out);
     write_oracle_seeds(out);
     write_vaultlog_seeds(out);
+    write_rlp_seeds(out);
+    write_evmtx_seeds(out);
     pool_free(p);
     sim_fini(&s);
     return 0;

@@ -1,0 +1,85 @@
+/*
+ * eip712.c - EIP-712 domain separator, struct hashes and digests (encoding in eip712.h).
+ */
+#include "bridges/evm/eip712.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define W ABI_WORD_BYTES
+
+static void typehash(uint8_t out[HASH_BYTES], const char *type)
+{
+    keccak256(out, type, strlen(type));
+}
+
+void eip712_domain_separator(uint8_t out[HASH_BYTES], const char *name, const char *version, uint64_t chain_id,
+                             const uint8_t contract[EVM_ADDR_BYTES])
+{
+    uint8_t enc[5 * W];
+    typehash(enc, EIP712_DOMAIN_TYPE);
+    keccak256(enc + W, name, strlen(name));
+    keccak256(enc + 2 * W, version, strlen(version));
+    abi_word_u64(enc + 3 * W, chain_id);
+    abi_word_address(enc + 4 * W, contract);
+    keccak256(out, enc, sizeof enc);
+}
+
+void eip712_vault_domain(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES])
+{
+    eip712_domain_separator(out, EIP712_VAULT_NAME, EIP712_VAULT_VERSION, chain_id, vault);
+}
+
+void eip712_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES], const uint8_t struct_hash[HASH_BYTES])
+{
+    uint8_t pre[2 + 2 * HASH_BYTES] = {0x19, 0x01};
+    memcpy(pre + 2, domain, HASH_BYTES);
+    memcpy(pre + 2 + HASH_BYTES, struct_hash, HASH_BYTES);
+    keccak256(out, pre, sizeof pre);
+}
+
+void eip712_instruction_hash(uint8_t out[HASH_BYTES], const vault_instruction *ins)
+{
+    uint8_t enc[(1 + VAULT_INSTRUCTION_WORDS) * W];
+    typehash(enc, EIP712_INSTRUCTION_TYPE);
+    abi_instruction_words(enc + W, ins);
+    keccak256(out, enc, sizeof enc);
+}
+
+rl_err eip712_rotate_hash(uint8_t out[HASH_BYTES], const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n,
+                          const u256 *threshold, const u256 *version)
+{
+    /* an array member is the hash of its elements' words, concatenated */
+    uint8_t *words = malloc(n ? n * W : 1);
+    if (words == NULL)
+        return RL_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        abi_word_address(words + i * W, signers[i]);
+    uint8_t enc[4 * W];
+    typehash(enc, EIP712_ROTATE_TYPE);
+    keccak256(enc + W, words, n * W);
+    free(words);
+    abi_word_u256(enc + 2 * W, threshold);
+    abi_word_u256(enc + 3 * W, version);
+    keccak256(out, enc, sizeof enc);
+    return RL_OK;
+}
+
+void eip712_instruction_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES],
+                               const vault_instruction *ins)
+{
+    uint8_t sh[HASH_BYTES];
+    eip712_instruction_hash(sh, ins);
+    eip712_digest(out, domain, sh);
+}
+
+rl_err eip712_rotate_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES],
+                            const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n, const u256 *threshold,
+                            const u256 *version)
+{
+    uint8_t sh[HASH_BYTES];
+    rl_err err = eip712_rotate_hash(sh, signers, n, threshold, version);
+    if (err == RL_OK)
+        eip712_digest(out, domain, sh);
+    return err;
+}

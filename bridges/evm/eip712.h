@@ -1,0 +1,61 @@
+/*
+ * eip712.h - EIP-712 digests of the vault's instructions and rotations: what a cosigner signs
+ * (evm_sign_digest in attest/keys.h) and what CollateralVault recovers signers from.
+ *
+ *   domainSeparator = keccak256(DOMAIN_TYPEHASH || keccak256(name) || keccak256(version)
+ *                               || word(chainId) || word(verifyingContract))
+ *     DOMAIN_TYPEHASH = keccak256("EIP712Domain(string name,string version,uint256 chainId,
+ *                                  address verifyingContract)")            (one line, no breaks)
+ *     the vault's: name "CollateralVault", version "1"
+ *
+ *   Instruction struct hash = keccak256(INSTRUCTION_TYPEHASH || word(kind) || word(account)
+ *       || word(asset) || word(amount) || word(recipient) || word(nonce) || word(deadline))
+ *   Rotate struct hash      = keccak256(ROTATE_TYPEHASH || keccak256(word(signer_0) || ...
+ *       || word(signer_m-1)) || word(threshold) || word(version))
+ *
+ *   digest = keccak256(0x19 || 0x01 || domainSeparator || structHash)        (66 bytes hashed)
+ *
+ * with each TYPEHASH the keccak256 of the type string below, byte for byte, and word() the
+ * 32-byte ABI word of the value (abi.h).
+ */
+#ifndef RL_EIP712_H
+#define RL_EIP712_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attest/error.h"
+#include "attest/hash.h"
+#include "attest/keys.h"
+#include "bridges/evm/abi.h"
+
+#define EIP712_DOMAIN_TYPE "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+#define EIP712_INSTRUCTION_TYPE                                                                                        \
+    "Instruction(uint8 kind,address account,address asset,uint256 amount,address recipient,uint256 nonce,"             \
+    "uint256 deadline)"
+#define EIP712_ROTATE_TYPE "Rotate(address[] signers,uint256 threshold,uint256 version)"
+#define EIP712_VAULT_NAME "CollateralVault"
+#define EIP712_VAULT_VERSION "1"
+
+/* The domain separator of any EIP712Domain(name, version, chainId, verifyingContract). */
+void eip712_domain_separator(uint8_t out[HASH_BYTES], const char *name, const char *version, uint64_t chain_id,
+                             const uint8_t contract[EVM_ADDR_BYTES]);
+/* The vault's: eip712_domain_separator("CollateralVault", "1", chain_id, vault). */
+void eip712_vault_domain(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES]);
+
+/* keccak256(0x19 0x01 || domain || struct_hash). */
+void eip712_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES], const uint8_t struct_hash[HASH_BYTES]);
+
+void eip712_instruction_hash(uint8_t out[HASH_BYTES], const vault_instruction *ins);
+/* RL_ERR_NOMEM only (the signers' words are hashed from one buffer). */
+RL_MUST_USE rl_err eip712_rotate_hash(uint8_t out[HASH_BYTES], const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n,
+                                      const u256 *threshold, const u256 *version);
+
+/* The full digests, as the vault's instructionDigest() and rotateDigest() return them. */
+void eip712_instruction_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES],
+                               const vault_instruction *ins);
+RL_MUST_USE rl_err eip712_rotate_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES],
+                                        const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n, const u256 *threshold,
+                                        const u256 *version);
+
+#endif
