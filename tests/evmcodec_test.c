@@ -11,7 +11,7 @@
 
 #include "attest/hex.h"
 #include "bridges/evm/abi.h"
-#include "bridges/evm/eip712.h"
+#include "attest/eip712.h"
 #include "bridges/evm/rlp.h"
 #include "bridges/evm/tx.h"
 #include "tests/testutil.h"

@@ -42,34 +42,6 @@ void abi_selector(uint8_t out[ABI_SELECTOR_BYTES], const char *signature)
     memcpy(out, h, ABI_SELECTOR_BYTES);
 }
 
-void abi_word_u256(uint8_t w[ABI_WORD_BYTES], const u256 *v)
-{
-    u256_to_be(w, v);
-}
-
-void abi_word_u64(uint8_t w[ABI_WORD_BYTES], uint64_t v)
-{
-    memset(w, 0, ABI_WORD_BYTES - 8);
-    be64_put(w + ABI_WORD_BYTES - 8, v);
-}
-
-void abi_word_address(uint8_t w[ABI_WORD_BYTES], const uint8_t addr[EVM_ADDR_BYTES])
-{
-    memset(w, 0, ABI_WORD_BYTES - EVM_ADDR_BYTES);
-    memcpy(w + ABI_WORD_BYTES - EVM_ADDR_BYTES, addr, EVM_ADDR_BYTES);
-}
-
-void abi_instruction_words(uint8_t out[VAULT_INSTRUCTION_WORDS * ABI_WORD_BYTES], const vault_instruction *ins)
-{
-    abi_word_u64(out, ins->kind);
-    abi_word_address(out + 1 * ABI_WORD_BYTES, ins->account);
-    abi_word_address(out + 2 * ABI_WORD_BYTES, ins->asset);
-    abi_word_u256(out + 3 * ABI_WORD_BYTES, &ins->amount);
-    abi_word_address(out + 4 * ABI_WORD_BYTES, ins->recipient);
-    abi_word_u256(out + 5 * ABI_WORD_BYTES, &ins->nonce);
-    abi_word_u256(out + 6 * ABI_WORD_BYTES, &ins->deadline);
-}
-
 static size_t padded(size_t n)
 {
     return (n + ABI_WORD_BYTES - 1) / ABI_WORD_BYTES * ABI_WORD_BYTES;
@@ -85,14 +57,14 @@ static size_t sigs_size(size_t n)
 static size_t put_sigs(uint8_t *at, const uint8_t (*sigs)[EVM_SIG_BYTES], size_t n)
 {
     uint8_t *p = at;
-    abi_word_u64(p, n);
+    eip712_word_u64(p, n);
     p += ABI_WORD_BYTES;
     uint8_t *offsets = p, *tail = p + n * ABI_WORD_BYTES;
     size_t elem = ABI_WORD_BYTES + padded(EVM_SIG_BYTES);
     for (size_t i = 0; i < n; i++) {
-        abi_word_u64(offsets + i * ABI_WORD_BYTES, (uint64_t)(tail - offsets) + i * elem);
+        eip712_word_u64(offsets + i * ABI_WORD_BYTES, (uint64_t)(tail - offsets) + i * elem);
         uint8_t *e = tail + i * elem;
-        abi_word_u64(e, EVM_SIG_BYTES);
+        eip712_word_u64(e, EVM_SIG_BYTES);
         memset(e + ABI_WORD_BYTES, 0, padded(EVM_SIG_BYTES));
         memcpy(e + ABI_WORD_BYTES, sigs[i], EVM_SIG_BYTES);
     }
@@ -123,8 +95,8 @@ rl_err abi_execute_calldata(const vault_instruction *ins, const uint8_t (*sigs)[
     uint8_t *p = *out;
     abi_selector(p, VAULT_EXECUTE_SIG);
     p += ABI_SELECTOR_BYTES;
-    abi_instruction_words(p, ins);
-    abi_word_u64(p + VAULT_INSTRUCTION_WORDS * ABI_WORD_BYTES, head);
+    eip712_instruction_words(p, ins);
+    eip712_word_u64(p + VAULT_INSTRUCTION_WORDS * ABI_WORD_BYTES, head);
     put_sigs(p + head, sigs, n);
     *len = total;
     return RL_OK;
@@ -147,14 +119,14 @@ rl_err abi_rotate_calldata(const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n_si
     uint8_t *p = *out;
     abi_selector(p, VAULT_ROTATE_SIG);
     p += ABI_SELECTOR_BYTES;
-    abi_word_u64(p, head);
-    abi_word_u256(p + ABI_WORD_BYTES, threshold);
-    abi_word_u256(p + 2 * ABI_WORD_BYTES, version);
-    abi_word_u64(p + 3 * ABI_WORD_BYTES, head + signers_size);
+    eip712_word_u64(p, head);
+    eip712_word_u256(p + ABI_WORD_BYTES, threshold);
+    eip712_word_u256(p + 2 * ABI_WORD_BYTES, version);
+    eip712_word_u64(p + 3 * ABI_WORD_BYTES, head + signers_size);
     uint8_t *a = p + head;
-    abi_word_u64(a, n_signers);
+    eip712_word_u64(a, n_signers);
     for (size_t i = 0; i < n_signers; i++)
-        abi_word_address(a + (1 + i) * ABI_WORD_BYTES, signers[i]);
+        eip712_word_address(a + (1 + i) * ABI_WORD_BYTES, signers[i]);
     put_sigs(a + signers_size, sigs, n_sigs);
     *len = total;
     return RL_OK;

@@ -41,41 +41,17 @@
 
 #include "attest/error.h"
 #include "attest/keys.h"
+#include "attest/eip712.h"
 #include "attest/u256.h"
 
-#define ABI_WORD_BYTES 32
+#define ABI_WORD_BYTES EIP712_WORD_BYTES
 #define ABI_SELECTOR_BYTES 4
-
-/* The vault's Instruction struct (bridges/evm/contracts/CollateralVault.sol). */
-#define VAULT_KIND_RELEASE 1 /* pay the trader */
-#define VAULT_KIND_SEIZE 2   /* pay the venue's insurance / liquidation address */
-
-typedef struct vault_instruction {
-    uint8_t kind;
-    uint8_t account[EVM_ADDR_BYTES];
-    uint8_t asset[EVM_ADDR_BYTES]; /* all zero: the chain's native coin */
-    u256 amount;                   /* the asset's base units */
-    uint8_t recipient[EVM_ADDR_BYTES];
-    u256 nonce;    /* unique per vault, across kinds */
-    u256 deadline; /* unix seconds; the vault refuses it in a block stamped later */
-} vault_instruction;
-
-#define VAULT_INSTRUCTION_WORDS 7
 
 #define VAULT_EXECUTE_SIG "execute((uint8,address,address,uint256,address,uint256,uint256),bytes[])"
 #define VAULT_ROTATE_SIG "rotate(address[],uint256,uint256,bytes[])"
 
 /* keccak256(signature)[0..4]. */
 void abi_selector(uint8_t out[ABI_SELECTOR_BYTES], const char *signature);
-
-/* One word. */
-void abi_word_u256(uint8_t w[ABI_WORD_BYTES], const u256 *v);
-void abi_word_u64(uint8_t w[ABI_WORD_BYTES], uint64_t v);
-void abi_word_address(uint8_t w[ABI_WORD_BYTES], const uint8_t addr[EVM_ADDR_BYTES]);
-
-/* The Instruction as its 7 words, in declaration order: the tuple inside execute's calldata and,
- * after the type hash, the EIP-712 struct encoding (eip712.h). */
-void abi_instruction_words(uint8_t out[VAULT_INSTRUCTION_WORDS * ABI_WORD_BYTES], const vault_instruction *ins);
 
 /* Calldata of execute(ins, sigs): sigs are n signatures of EVM_SIG_BYTES, in the order the vault
  * wants (signers ascending; the caller's to sort). *out is malloc'd, the caller frees. */

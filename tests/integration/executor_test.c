@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "attest/hex.h"
-#include "bridges/evm/eip712.h"
+#include "attest/eip712.h"
 #include "bridges/evm/executor.h"
 #include "bridges/evm/rpceth.h"
 #include "tests/evm_harness.h"

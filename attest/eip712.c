@@ -1,12 +1,42 @@
 /*
  * eip712.c - EIP-712 domain separator, struct hashes and digests (encoding in eip712.h).
  */
-#include "bridges/evm/eip712.h"
+#include "attest/eip712.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define W ABI_WORD_BYTES
+#include "attest/bytes.h"
+
+#define W EIP712_WORD_BYTES
+
+void eip712_word_u256(uint8_t w[W], const u256 *v)
+{
+    u256_to_be(w, v);
+}
+
+void eip712_word_u64(uint8_t w[W], uint64_t v)
+{
+    memset(w, 0, W - 8);
+    be64_put(w + W - 8, v);
+}
+
+void eip712_word_address(uint8_t w[W], const uint8_t addr[EVM_ADDR_BYTES])
+{
+    memset(w, 0, W - EVM_ADDR_BYTES);
+    memcpy(w + W - EVM_ADDR_BYTES, addr, EVM_ADDR_BYTES);
+}
+
+void eip712_instruction_words(uint8_t out[VAULT_INSTRUCTION_WORDS * W], const vault_instruction *ins)
+{
+    eip712_word_u64(out, ins->kind);
+    eip712_word_address(out + 1 * W, ins->account);
+    eip712_word_address(out + 2 * W, ins->asset);
+    eip712_word_u256(out + 3 * W, &ins->amount);
+    eip712_word_address(out + 4 * W, ins->recipient);
+    eip712_word_u256(out + 5 * W, &ins->nonce);
+    eip712_word_u256(out + 6 * W, &ins->deadline);
+}
 
 static void typehash(uint8_t out[HASH_BYTES], const char *type)
 {
@@ -20,8 +50,8 @@ void eip712_domain_separator(uint8_t out[HASH_BYTES], const char *name, const ch
     typehash(enc, EIP712_DOMAIN_TYPE);
     keccak256(enc + W, name, strlen(name));
     keccak256(enc + 2 * W, version, strlen(version));
-    abi_word_u64(enc + 3 * W, chain_id);
-    abi_word_address(enc + 4 * W, contract);
+    eip712_word_u64(enc + 3 * W, chain_id);
+    eip712_word_address(enc + 4 * W, contract);
     keccak256(out, enc, sizeof enc);
 }
 
@@ -42,7 +72,7 @@ void eip712_instruction_hash(uint8_t out[HASH_BYTES], const vault_instruction *i
 {
     uint8_t enc[(1 + VAULT_INSTRUCTION_WORDS) * W];
     typehash(enc, EIP712_INSTRUCTION_TYPE);
-    abi_instruction_words(enc + W, ins);
+    eip712_instruction_words(enc + W, ins);
     keccak256(out, enc, sizeof enc);
 }
 
@@ -54,13 +84,13 @@ rl_err eip712_rotate_hash(uint8_t out[HASH_BYTES], const uint8_t (*signers)[EVM_
     if (words == NULL)
         return RL_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
-        abi_word_address(words + i * W, signers[i]);
+        eip712_word_address(words + i * W, signers[i]);
     uint8_t enc[4 * W];
     typehash(enc, EIP712_ROTATE_TYPE);
     keccak256(enc + W, words, n * W);
     free(words);
-    abi_word_u256(enc + 2 * W, threshold);
-    abi_word_u256(enc + 3 * W, version);
+    eip712_word_u256(enc + 2 * W, threshold);
+    eip712_word_u256(enc + 3 * W, version);
     keccak256(out, enc, sizeof enc);
     return RL_OK;
 }

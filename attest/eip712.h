@@ -16,7 +16,12 @@
  *   digest = keccak256(0x19 || 0x01 || domainSeparator || structHash)        (66 bytes hashed)
  *
  * with each TYPEHASH the keccak256 of the type string below, byte for byte, and word() the
- * 32-byte ABI word of the value (abi.h).
+ * 32-byte ABI word of the value: big-endian, a uint of fewer bits and an address left-padded
+ * with zeros. The same words, in the same order, are the Instruction tuple in execute()'s
+ * calldata (bridges/evm/abi.h).
+ *
+ * Here in attest/ because an EIP-712 digest is what the cluster's secp256k1 signatures cover, as
+ * the ed25519 ones cover the rly.* hashes: cosigners sign it, the hub and auditors check it.
  */
 #ifndef RL_EIP712_H
 #define RL_EIP712_H
@@ -27,7 +32,34 @@
 #include "attest/error.h"
 #include "attest/hash.h"
 #include "attest/keys.h"
-#include "bridges/evm/abi.h"
+#include "attest/u256.h"
+
+#define EIP712_WORD_BYTES 32
+
+/* The vault's Instruction struct (bridges/evm/contracts/CollateralVault.sol). */
+#define VAULT_KIND_RELEASE 1 /* pay the trader */
+#define VAULT_KIND_SEIZE 2   /* pay the venue's insurance / liquidation address */
+
+typedef struct vault_instruction {
+    uint8_t kind;
+    uint8_t account[EVM_ADDR_BYTES];
+    uint8_t asset[EVM_ADDR_BYTES]; /* all zero: the chain's native coin */
+    u256 amount;                   /* the asset's base units */
+    uint8_t recipient[EVM_ADDR_BYTES];
+    u256 nonce;    /* unique per vault, across kinds */
+    u256 deadline; /* unix seconds; the vault refuses it in a block stamped later */
+} vault_instruction;
+
+#define VAULT_INSTRUCTION_WORDS 7
+
+/* One ABI word. */
+void eip712_word_u256(uint8_t w[EIP712_WORD_BYTES], const u256 *v);
+void eip712_word_u64(uint8_t w[EIP712_WORD_BYTES], uint64_t v);
+void eip712_word_address(uint8_t w[EIP712_WORD_BYTES], const uint8_t addr[EVM_ADDR_BYTES]);
+
+/* The Instruction as its 7 words, in declaration order: after the type hash, the EIP-712 struct
+ * encoding; and the tuple inside execute()'s calldata. */
+void eip712_instruction_words(uint8_t out[VAULT_INSTRUCTION_WORDS * EIP712_WORD_BYTES], const vault_instruction *ins);
 
 #define EIP712_DOMAIN_TYPE "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 #define EIP712_INSTRUCTION_TYPE                                                                                        \
