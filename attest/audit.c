@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "attest/bundle.h"
 #include "attest/bytes.h"
 #include "attest/decision.h"
 #include "attest/instruction.h"
@@ -43,6 +44,13 @@ struct seen_plan {
     UT_hash_handle hh;
 };
 
+/* An instruction logged and not bundled yet (a bundle's signatures are checked against it). */
+struct seen_instruction {
+    uint64_t seq;
+    instruction in;
+    UT_hash_handle hh;
+};
+
 /* The highest instruction nonce per vault. */
 struct seen_nonce {
     uint8_t key[8 + EVM_ADDR_BYTES];
@@ -71,6 +79,7 @@ struct audit {
     struct seen_request *requests;
     struct seen_plan *plans;
     struct seen_nonce *nonces;
+    struct seen_instruction *instructions;
     audit_summary sum;
 };
 
@@ -99,6 +108,7 @@ void audit_free(audit *a)
     FREE_ALL(a->requests, struct seen_request);
     FREE_ALL(a->plans, struct seen_plan);
     FREE_ALL(a->nonces, struct seen_nonce);
+    FREE_ALL(a->instructions, struct seen_instruction);
     free(a);
 }
 
@@ -452,8 +462,52 @@ static rl_err check_instruction(audit *a, const record *r, rl_why *why)
     n->nonce = in.nonce;
     HASH_DEL(a->plans, p);
     free(p);
+    struct seen_instruction *si = calloc(1, sizeof *si);
+    if (si == NULL)
+        return RL_ERR_NOMEM;
+    si->seq = r->seq;
+    si->in = in;
+    HASH_ADD(hh, a->instructions, seq, sizeof si->seq, si);
     a->sum.instructions++;
     return RL_OK;
+}
+
+/* A bundle: of an instruction logged and not bundled yet, each signature recovering its member's
+ * address from the instruction's EIP-712 digest, a quorum of the set in force, in the vault's
+ * order. secp256k1 recovery runs here, not as a verify_job. */
+static rl_err check_bundle(audit *a, const record *r, rl_why *why)
+{
+    bundle *b = malloc(sizeof *b);
+    if (b == NULL)
+        return RL_ERR_NOMEM;
+    rl_err err = bundle_decode(b, r->payload, r->payload_len, why);
+    struct seen_instruction *si = NULL;
+    uint8_t key[HASH_BYTES];
+    if (err == RL_OK) {
+        bundle_key(key, b->instruction);
+        HASH_FIND(hh, a->instructions, &b->instruction, sizeof b->instruction, si);
+        const struct seen_key *done = si == NULL ? key_find(a->keys, key, HASH_BYTES) : NULL;
+        if (done != NULL)
+            err = rl_fail(why, RL_ERR_DUPLICATE, "bundle of this instruction already logged at record %llu",
+                          (unsigned long long)be64_get(done->event));
+        else if (si == NULL)
+            err = rl_fail(why, RL_ERR_STATE, "bundle of record %llu, which is not an instruction",
+                          (unsigned long long)b->instruction);
+    }
+    if (err == RL_OK) {
+        uint8_t digest[HASH_BYTES];
+        instruction_digest(digest, &si->in);
+        err = bundle_verify(b, &a->set, digest, why);
+    }
+    if (err == RL_OK)
+        err = key_once(a, key, r->seq, "bundle of this instruction", why);
+    if (err == RL_OK) {
+        HASH_DEL(a->instructions, si);
+        free(si);
+        a->sum.bundles++;
+    }
+    free(b);
+    return err;
 }
 
 static rl_err check_decision(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
@@ -510,7 +564,8 @@ rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, si
     case RECORD_PRICE: err = check_price(a, &r, jobs, njobs, why); break;
     case RECORD_REQUEST: err = check_request(a, &r, jobs, njobs, why); break;
     case RECORD_DECISION: err = check_decision(a, &r, jobs, njobs, why); break;
-    default: err = check_instruction(a, &r, why); break;
+    case RECORD_INSTRUCTION: err = check_instruction(a, &r, why); break;
+    default: err = check_bundle(a, &r, why); break;
     }
     if (err != RL_OK) {
         *njobs = first_job;

@@ -32,7 +32,7 @@
 
 typedef struct audit_summary {
     uint64_t records, attested, conflicts, rotations, accounts, signatures;
-    uint64_t prices, requests, decisions, instructions;
+    uint64_t prices, requests, decisions, instructions, bundles;
     uint32_t set_version;
     uint64_t head_seq;
     uint8_t head_hash[HASH_BYTES];

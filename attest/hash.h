@@ -32,6 +32,7 @@
 #define HASH_DOMAIN_DECKEY  "rly.deckey.v1"   /* a decision's idempotency key     */
 #define HASH_DOMAIN_RISK    "rly.risk.v1"     /* risk parameters digest           */
 #define HASH_DOMAIN_INSID   "rly.insid.v1"    /* an instruction id (vault nonce)  */
+#define HASH_DOMAIN_BUNKEY  "rly.bunkey.v1"   /* a bundle's idempotency key     */
 
 /* out = BLAKE2b-256(personal = domain, data). */
 void hash_domain(uint8_t out[HASH_BYTES], const char *domain, const void *data, size_t len);

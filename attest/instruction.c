@@ -83,6 +83,27 @@ void instruction_id(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t va
     hash_domain(out, HASH_DOMAIN_INSID, b, sizeof b);
 }
 
+void instruction_to_vault(vault_instruction *out, const instruction *in)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = in->kind; /* INSTRUCTION_RELEASE / _SEIZE are the vault's KIND_RELEASE / _SEIZE */
+    memcpy(out->account, in->account, EVM_ADDR_BYTES);
+    memcpy(out->asset, in->asset, EVM_ADDR_BYTES);
+    out->amount = in->amount;
+    memcpy(out->recipient, in->recipient, EVM_ADDR_BYTES);
+    out->nonce = u256_from_u64(in->nonce);
+    out->deadline = u256_from_u64(in->deadline_s);
+}
+
+void instruction_digest(uint8_t out[HASH_BYTES], const instruction *in)
+{
+    vault_instruction v;
+    uint8_t domain[HASH_BYTES];
+    instruction_to_vault(&v, in);
+    eip712_vault_domain(domain, in->chain_id, in->vault);
+    eip712_instruction_digest(out, domain, &v);
+}
+
 rl_err instruction_plans(const decision *d, uint64_t decision_seq, const request *q, instruction_plan *out, size_t *n,
                          rl_why *why)
 {

@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "attest/decision.h"
+#include "attest/eip712.h"
 #include "attest/error.h"
 #include "attest/request.h"
 #include "attest/u256.h"
@@ -95,6 +96,11 @@ RL_MUST_USE rl_err instruction_encode(uint8_t out[INSTRUCTION_BYTES], const inst
 /* Strict: exactly INSTRUCTION_BYTES, version 1, every field in its domain. */
 RL_MUST_USE rl_err instruction_decode(instruction *in, const uint8_t *enc, size_t len, rl_why *why);
 void instruction_id(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES], uint64_t nonce);
+/* The vault's view of it, and the EIP-712 digest cosigners sign: CollateralVault's Instruction
+ * (kind, account, asset, amount, recipient, nonce, deadline) under the domain of `vault` on
+ * `chain_id` (eip712.h). */
+void instruction_to_vault(vault_instruction *out, const instruction *in);
+void instruction_digest(uint8_t out[HASH_BYTES], const instruction *in);
 const char *instruction_kind_name(uint8_t kind);
 
 /* The plans of the DECISION logged at decision_seq: none for a decision that moves nothing, one

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "attest/bytes.h"
+#include "attest/bundle.h"
 #include "attest/decision.h"
 #include "attest/instruction.h"
 #include "attest/request.h"
@@ -21,13 +22,14 @@ const char *record_type_name(uint8_t type)
     case RECORD_REQUEST: return "request";
     case RECORD_DECISION: return "decision";
     case RECORD_INSTRUCTION: return "instruction";
+    case RECORD_BUNDLE: return "bundle";
     default: return "unknown";
     }
 }
 
 static bool type_known(uint8_t type)
 {
-    return type >= RECORD_SET && type <= RECORD_INSTRUCTION;
+    return type >= RECORD_SET && type <= RECORD_BUNDLE;
 }
 
 rl_err record_encode(const record *r, uint8_t *out, size_t *len, rl_why *why)
@@ -119,6 +121,10 @@ rl_err record_decode(record *r, const uint8_t *in, size_t len, rl_why *why)
     case RECORD_INSTRUCTION: {
         instruction ins;
         return instruction_decode(&ins, r->payload, r->payload_len, why);
+    }
+    case RECORD_BUNDLE: {
+        bundle b;
+        return bundle_decode(&b, r->payload, r->payload_len, why);
     }
     default: return rl_fail(why, RL_ERR_DECODE, "record: unknown type %u", r->type);
     }

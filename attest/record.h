@@ -39,6 +39,7 @@
  *   DECISION  a calculator's signed decision (decision.h), as the calculator sent it
  *   INSTRUCTION  what a vault is asked to execute for a decision (instruction.h); unsigned:
  *            the ledger accepts it only as its decision's plan, and cosigners check it
+ *   BUNDLE   an instruction's secp256k1 signatures by a quorum of the set (bundle.h), once
  */
 #ifndef RL_RECORD_H
 #define RL_RECORD_H
@@ -66,6 +67,7 @@ enum record_type {
     RECORD_REQUEST = 5,
     RECORD_DECISION = 6,
     RECORD_INSTRUCTION = 7,
+    RECORD_BUNDLE = 8,
 };
 
 enum conflict_reason {

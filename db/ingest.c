@@ -802,7 +802,8 @@ rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms,
 
 rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms, rl_why *why)
 {
-    if (type != RECORD_PRICE && type != RECORD_REQUEST && type != RECORD_DECISION && type != RECORD_INSTRUCTION)
+    if (type != RECORD_PRICE && type != RECORD_REQUEST && type != RECORD_DECISION && type != RECORD_INSTRUCTION &&
+        type != RECORD_BUNDLE)
         return rl_fail(why, RL_ERR_ARG, "ingest_append: records of type %s are built by ingest itself",
                        record_type_name(type));
     if (len > RECORD_MAX_PAYLOAD)

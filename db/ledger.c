@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/bundle.h"
 #include "attest/bytes.h"
 #include "attest/decision.h"
 #include "attest/request.h"
@@ -576,6 +577,36 @@ rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, 
     return err;
 }
 
+/* A bundle: of a logged instruction, once, signed by a quorum of the set in force in the
+ * vault's order (the signatures themselves are the auditor's and the vault's to check). */
+static rl_err apply_bundle(MDB_txn *txn, const store *s, const record *r, const ledger_head *head, rl_why *why)
+{
+    bundle *b = malloc(sizeof *b);
+    relset *set = malloc(sizeof *set);
+    rl_err err = b == NULL || set == NULL ? RL_ERR_NOMEM : bundle_decode(b, r->payload, r->payload_len, why);
+    MDB_val v;
+    record ins;
+    if (err == RL_OK && b->instruction >= r->seq)
+        err = rl_fail(why, RL_ERR_STATE, "bundle of record %llu, which is not before it",
+                      (unsigned long long)b->instruction);
+    if (err == RL_OK && (ledger_record_get(txn, s, b->instruction, &v, NULL) != RL_OK ||
+                         record_decode(&ins, v.mv_data, v.mv_size, NULL) != RL_OK || ins.type != RECORD_INSTRUCTION))
+        err = rl_fail(why, RL_ERR_STATE, "bundle of record %llu, which is not an instruction",
+                      (unsigned long long)b->instruction);
+    if (err == RL_OK)
+        err = ledger_set_get(txn, s, head->set_version, set, why);
+    if (err == RL_OK)
+        err = bundle_check_signers(b, set, why);
+    uint8_t key[HASH_BYTES];
+    if (err == RL_OK) {
+        bundle_key(key, b->instruction);
+        err = key_put(txn, s, key, r->seq, "bundle of this instruction", why);
+    }
+    free(b);
+    free(set);
+    return err;
+}
+
 static rl_err apply_instruction(MDB_txn *txn, const store *s, const record *r, rl_why *why)
 {
     instruction in;
@@ -702,6 +733,7 @@ rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
     case RECORD_REQUEST: err = apply_request(txn, s, &r, why); break;
     case RECORD_DECISION: err = apply_decision(txn, s, &r, why); break;
     case RECORD_INSTRUCTION: err = apply_instruction(txn, s, &r, why); break;
+    case RECORD_BUNDLE: err = apply_bundle(txn, s, &r, &head, why); break;
     default: err = rl_fail(why, RL_ERR_DECODE, "unknown record type %u", r.type);
     }
     if (err != RL_OK)

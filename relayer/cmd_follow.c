@@ -77,17 +77,7 @@ int cmd_follow(int argc, char **argv)
         while (!daemon_stopping && err == RL_OK)
             err = replica_poll(r, 50, &why);
     }
-    rc = 0;
-    if (err == RL_OK) {
-        log_info("follower stopped", "head=%llu", (unsigned long long)replica_head(r));
-    } else if ((r != NULL && replica_bad_seq(r) != 0) || err == RL_ERR_SIG) {
-        log_error("record fails the audit: not applied", "seq=%llu why=\"%s\"",
-                  (unsigned long long)replica_bad_seq(r), why.text);
-        rc = EXIT_CHECK_FAILED;
-    } else {
-        log_error("follower failed", "why=\"%s\"", why.text[0] ? why.text : rl_strerror(err));
-        rc = EXIT_USAGE;
-    }
+    rc = replica_exit(r, "follower", err, &why);
     replica_close(r);
     node_key_free(key);
     return rc;

@@ -32,6 +32,7 @@
 #include "relayer/daemon.h"
 #include "relayer/files.h"
 #include "relayer/hub.h"
+#include "relayer/hubcosig.h"
 #include "relayer/hubinstr.h"
 #include "relayer/hubprice.h"
 #include "relayer/keyfile.h"
@@ -86,6 +87,8 @@ struct hub {
     bool pin_risk; /* [hub] risk given: decisions must carry its digest; instructions follow it */
     mg_risk risk;
     hubinstr *instr;
+    hubcosig *cosig;
+    uint64_t bundles_logged;
     uint64_t instr_head, instr_ms; /* when the plans were last looked at */
     store *st;
     pool *pool;
@@ -243,6 +246,61 @@ static void take_prices(struct hub *h, const wire_msg *m, const char *peer)
     }
 }
 
+/* Takes one COSIG message: a member's signature of an instruction, from that member's connection. */
+static void take_cosig(struct hub *h, const wire_msg *m, const char *peer)
+{
+    const node_pub *from = peer_pub(h, peer);
+    uint16_t member;
+    uint8_t sig[EVM_SIG_BYTES];
+    wire_cosig_of(m, &member, sig);
+    const relset_member *mem = relset_find(ingest_set(h->g), member);
+    if (from == NULL || mem == NULL || memcmp(mem->pub.ed25519, from->ed25519, ED25519_PK_BYTES) != 0) {
+        log_warn("co-signature refused: signer is not the sending peer", "peer=%s member=%u", peer, member);
+        return;
+    }
+    MDB_txn *txn;
+    rl_why why = {{0}};
+    if (store_read_begin(h->st, &txn, &why) != RL_OK) {
+        log_warn("co-signature dropped", "why=\"%s\"", why.text);
+        return;
+    }
+    rl_err err = hubcosig_offer(h->cosig, txn, h->st, ingest_set(h->g), m->id, member, sig, &why);
+    store_read_end(txn);
+    if (err == RL_ERR_STATE)
+        log_debug("co-signature not needed", "peer=%s instruction=%llu why=\"%s\"", peer, (unsigned long long)m->id,
+                  why.text);
+    else if (err != RL_OK)
+        log_warn("co-signature refused", "peer=%s instruction=%llu why=\"%s\"", peer, (unsigned long long)m->id,
+                 why.text[0] ? why.text : rl_strerror(err));
+}
+
+/* Logs the bundles that are due. */
+static rl_err log_bundles(struct hub *h, uint64_t now, rl_why *why)
+{
+    if (hubcosig_waiting(h->cosig) == 0)
+        return RL_OK;
+    MDB_txn *txn;
+    rl_err err = store_read_begin(h->st, &txn, why);
+    bool open = err == RL_OK;
+    bundle *b = malloc(sizeof *b);
+    uint8_t *enc = malloc(BUNDLE_MAX_BYTES);
+    if (err == RL_OK && (b == NULL || enc == NULL))
+        err = RL_ERR_NOMEM;
+    while (err == RL_OK && hubcosig_due(h->cosig, txn, h->st, ingest_set(h->g), now, b)) {
+        size_t len;
+        if ((err = bundle_encode(enc, &len, b, why)) == RL_OK &&
+            (err = ingest_append(h->g, RECORD_BUNDLE, enc, len, now, why)) == RL_OK) {
+            h->bundles_logged++;
+            log_info("bundle", "instruction=%llu signatures=%u", (unsigned long long)b->instruction, b->n);
+        }
+    }
+    if (open)
+        store_read_end(txn);
+    free(b);
+    free(enc);
+    return err;
+}
+
 /* Logs the prices that are due. */
 static rl_err log_prices(struct hub *h, uint64_t now, rl_why *why)
 {
@@ -362,14 +420,18 @@ static void receive(struct hub *h)
         rl_why why = {{0}};
         const char *peer = zmq_msg_gets(&body, "User-Id");
         if (wire_decode(&m, zmq_msg_data(&body), zmq_msg_size(&body), &why) != RL_OK ||
-            (m.type != WIRE_OBS && m.type != WIRE_PRICE)) {
+            (m.type != WIRE_OBS && m.type != WIRE_PRICE && m.type != WIRE_COSIG)) {
             log_warn("frame dropped", "peer=%s why=\"%s\"", peer ? peer : "?",
-                     why.text[0] ? why.text : "not an OBS or PRICE message");
+                     why.text[0] ? why.text : "not an OBS, PRICE or COSIG message");
             continue;
         }
         peer_heard(h, peer ? peer : "");
         if (m.type == WIRE_PRICE) {
             take_prices(h, &m, peer ? peer : "");
+            continue;
+        }
+        if (m.type == WIRE_COSIG) {
+            take_cosig(h, &m, peer ? peer : "");
             continue;
         }
         take_obs(h, zmq_msg_data(&route), zmq_msg_size(&route), &m, peer ? peer : "");
@@ -539,6 +601,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
     if (err == RL_OK)
         err = hubinstr_new(&h->instr, h->pin_risk ? &h->risk : NULL, INSTRUCTION_RETRY_MS);
     if (err == RL_OK)
+        err = hubcosig_new(&h->cosig, INSTRUCTION_RETRY_MS);
+    if (err == RL_OK)
         err = hubprice_new(&h->prices, &hp);
     relset genesis;
     if (err == RL_OK)
@@ -600,6 +664,7 @@ static void hub_close(struct hub *h)
     bus_free(h->b);
     hubprice_free(h->prices);
     hubinstr_free(h->instr);
+    hubcosig_free(h->cosig);
     if (h->pin_risk)
         mg_risk_fini(&h->risk);
     free(h->pp);
@@ -631,6 +696,8 @@ static rl_err hub_run(struct hub *h, rl_why *why)
             err = receive_submits(h, h->calc, BUS_ROLE_CALCULATOR, why);
         if (err == RL_OK)
             err = log_prices(h, now, why);
+        if (err == RL_OK)
+            err = log_bundles(h, now, why);
         if (err == RL_OK && h->nbatch > 0) {
             err = ingest_submit(h->g, h->batch, h->nbatch, now, why);
             h->nbatch = 0;

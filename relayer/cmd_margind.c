@@ -299,17 +299,7 @@ int margin_daemon(const char *config)
         return EXIT_USAGE;
     rl_why why = {{0}};
     rl_err err = margind_run(m, config, &why);
-    int rc = 0;
-    if (err == RL_OK) {
-        log_info("calculator stopped", "head=%llu", (unsigned long long)replica_head(m->r));
-    } else if (m->r != NULL && replica_bad_seq(m->r) != 0) {
-        log_error("record fails the audit: not applied", "seq=%llu why=\"%s\"",
-                  (unsigned long long)replica_bad_seq(m->r), why.text);
-        rc = EXIT_CHECK_FAILED;
-    } else {
-        log_error("calculator failed", "why=\"%s\"", why.text[0] ? why.text : rl_strerror(err));
-        rc = EXIT_USAGE;
-    }
+    int rc = replica_exit(m->r, "calculator", err, &why);
     margind_close(m);
     free(m);
     return rc;

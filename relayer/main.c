@@ -31,6 +31,7 @@ static const struct subcommand subcommands[] = {
     {"margin", cmd_margin, "margin: margin eval FILE.json | margin --config FILE | margin query ..."},
     {"venue", cmd_venue, "a venue's signed request: venue position|withdraw --config FILE ..."},
     {"oracle", cmd_oracle, "a node's price oracle (aggregators, HTTP feeds): oracle --config FILE"},
+    {"cosign", cmd_cosign, "a node's co-signer of instructions it re-derives: cosign --config FILE"},
     {"price", cmd_price, "a node's signed price observation: price send --config NODE.conf ..."},
 };
 

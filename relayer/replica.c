@@ -10,6 +10,7 @@
 
 #include "attest/audit.h"
 #include "relayer/bus.h"
+#include "relayer/cmd.h"
 #include "relayer/daemon.h"
 #include "relayer/log.h"
 #include "relayer/progress.h"
@@ -232,4 +233,22 @@ rl_err replica_poll(replica *f, int timeout_ms, rl_why *why)
 
 uint64_t replica_head(const replica *r) { return r->head.seq; }
 uint64_t replica_bad_seq(const replica *r) { return r->bad_seq; }
+
+int replica_exit(const replica *r, const char *who, rl_err err, const rl_why *why)
+{
+    char what[64];
+    if (err == RL_OK) {
+        snprintf(what, sizeof what, "%s stopped", who);
+        log_info(what, "head=%llu", (unsigned long long)(r ? r->head.seq : 0));
+        return 0;
+    }
+    if ((r != NULL && r->bad_seq != 0) || err == RL_ERR_SIG) {
+        log_error("record fails the audit: not applied", "seq=%llu why=\"%s\"",
+                  (unsigned long long)(r ? r->bad_seq : 0), why->text);
+        return EXIT_CHECK_FAILED;
+    }
+    snprintf(what, sizeof what, "%s failed", who);
+    log_error(what, "why=\"%s\"", why->text[0] ? why->text : rl_strerror(err));
+    return EXIT_USAGE;
+}
 void *replica_bus(replica *r) { return bus_context(r->b); }

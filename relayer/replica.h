@@ -46,6 +46,11 @@ RL_MUST_USE rl_err replica_poll(replica *r, int timeout_ms, rl_why *why);
 uint64_t replica_head(const replica *r);
 /* The record that failed the audit (0: none). */
 uint64_t replica_bad_seq(const replica *r);
+/* How a process built on a replica ends (`who`: "follower", "calculator", ...): logs that it
+ * stopped, that a record failed the audit (exit EXIT_CHECK_FAILED), or why it failed
+ * (EXIT_USAGE); returns the exit code. r may be NULL (it failed before the replica opened). */
+int replica_exit(const replica *r, const char *who, rl_err err, const rl_why *why);
+
 /* The bus context, for the caller's own sockets to the hub. */
 void *replica_bus(replica *r);
 

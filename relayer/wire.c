@@ -70,6 +70,12 @@ rl_err wire_decode(wire_msg *m, const uint8_t *frame, size_t len, rl_why *why)
         if (r.left == 0 || r.left > RECORD_MAX_PAYLOAD)
             return rl_fail(why, RL_ERR_DECODE, "SUBMIT frame: payload of %zu bytes", r.left);
         break;
+    case WIRE_COSIG:
+        if (!reader_u64(&r, &m->id) || r.left != 2 + EVM_SIG_BYTES)
+            return rl_fail(why, RL_ERR_DECODE, "COSIG frame: %zu bytes, expected %d", len, HEAD_BYTES + 10 + EVM_SIG_BYTES);
+        if (m->id == 0)
+            return rl_fail(why, RL_ERR_DECODE, "COSIG frame: instruction seq must be >= 1");
+        break;
     default:
         return rl_fail(why, RL_ERR_DECODE, "frame: unknown type %u", m->type);
     }
@@ -94,6 +100,12 @@ void wire_price_at(const wire_msg *m, size_t i, signed_price *out)
     memcpy(out->sig, p + PRICE_OBS_BYTES + 2, ED25519_SIG_BYTES);
 }
 
+void wire_cosig_of(const wire_msg *m, uint16_t *member, uint8_t sig[EVM_SIG_BYTES])
+{
+    *member = be16_get(m->body);
+    memcpy(sig, m->body + 2, EVM_SIG_BYTES);
+}
+
 wire_ack wire_ack_at(const wire_msg *m, size_t i)
 {
     const uint8_t *p = m->body + i * 9;
@@ -105,6 +117,19 @@ static uint8_t *head(uint8_t *out, uint8_t type)
     out[0] = type;
     out[1] = WIRE_VERSION;
     return out + HEAD_BYTES;
+}
+
+size_t wire_encode_cosig(uint8_t *out, size_t cap, uint64_t instruction_seq, uint16_t member,
+                         const uint8_t sig[EVM_SIG_BYTES])
+{
+    size_t len = HEAD_BYTES + 10 + EVM_SIG_BYTES;
+    if (len > cap)
+        return 0;
+    uint8_t *p = head(out, WIRE_COSIG);
+    be64_put(p, instruction_seq);
+    be16_put(p + 8, member);
+    memcpy(p + 10, sig, EVM_SIG_BYTES);
+    return len;
 }
 
 size_t wire_encode_obs(uint8_t *out, size_t cap, uint64_t msg_id, const signed_obs *so, size_t n)

@@ -13,13 +13,16 @@
  *   SUBMIT    venue or calculator -> hub
  *                            7 | ver | msg_id (8) | record type (1) | payload
  *                            a signed request (venue) or decision (calculator), as logged
+ *   COSIG     node -> hub    8 | ver | instruction seq (8) | member (2) | sig (65)
+ *                            the member's secp256k1 signature of the instruction's EIP-712 digest
  *
  * A node numbers its OBS messages and resends what is not acknowledged; the hub acknowledges a
  * message once every observation in it is settled in a committed record or refused for good,
  * so delivery is at least once and apply is idempotent. A SUBMIT is acknowledged the same way
  * once its key is in the log (settled when the logged one is the same bytes, refused when the
  * key holds something else or the hub refused it). PRICE messages are not acknowledged: a newer
- * observation supersedes a lost one. Decoding refuses anything but the exact
+ * observation supersedes a lost one; COSIG messages neither: a cosigner sends its signature
+ * again until the instruction's BUNDLE is in the log. Decoding refuses anything but the exact
  * layout, with a reason.
  */
 #ifndef RL_WIRE_H
@@ -47,6 +50,7 @@ enum wire_type {
     WIRE_END = 5,
     WIRE_PRICE = 6,
     WIRE_SUBMIT = 7,
+    WIRE_COSIG = 8,
 };
 
 enum wire_ack_status {
@@ -62,7 +66,8 @@ typedef struct wire_ack {
 /* What any frame decodes to. Pointers point into the frame. */
 typedef struct wire_msg {
     uint8_t type;
-    uint64_t id;              /* OBS, PRICE, SUBMIT: msg_id; RECORD: seq; CATCHUP: from_seq; END: head_seq */
+    uint64_t id;              /* OBS, PRICE, SUBMIT: msg_id; RECORD: seq; CATCHUP: from_seq; END: head_seq;
+                                 COSIG: the instruction's seq */
     uint32_t max;             /* CATCHUP */
     uint8_t record_type;      /* SUBMIT */
     size_t n;                 /* OBS, ACK: entries */
@@ -76,6 +81,8 @@ RL_MUST_USE rl_err wire_decode(wire_msg *m, const uint8_t *frame, size_t len, rl
 void wire_obs_at(const wire_msg *m, size_t i, signed_obs *out);
 /* The i-th signed price of a decoded PRICE message. */
 void wire_price_at(const wire_msg *m, size_t i, signed_price *out);
+/* The member and signature of a decoded COSIG message. */
+void wire_cosig_of(const wire_msg *m, uint16_t *member, uint8_t sig[EVM_SIG_BYTES]);
 /* The i-th entry of a decoded ACK message. */
 wire_ack wire_ack_at(const wire_msg *m, size_t i);
 
@@ -84,6 +91,8 @@ size_t wire_encode_obs(uint8_t *out, size_t cap, uint64_t msg_id, const signed_o
 size_t wire_encode_price(uint8_t *out, size_t cap, uint64_t msg_id, const signed_price *sp, size_t n);
 size_t wire_encode_submit(uint8_t *out, size_t cap, uint64_t msg_id, uint8_t record_type, const uint8_t *payload,
                           size_t len);
+size_t wire_encode_cosig(uint8_t *out, size_t cap, uint64_t instruction_seq, uint16_t member,
+                         const uint8_t sig[EVM_SIG_BYTES]);
 size_t wire_encode_ack(uint8_t *out, size_t cap, const wire_ack *acks, size_t n);
 size_t wire_encode_record(uint8_t *out, size_t cap, uint64_t seq, const uint8_t *rec, size_t len);
 size_t wire_encode_catchup(uint8_t *out, size_t cap, uint64_t from_seq, uint32_t max);

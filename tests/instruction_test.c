@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "attest/audit.h"
+#include "attest/bundle.h"
 #include "attest/decision.h"
 #include "attest/instruction.h"
 #include "attest/pool.h"
@@ -351,5 +352,93 @@ Test(instruction, the_hub_builds_what_the_ledger_accepts_once_per_plan)
     cr_assert_eq(u256_cmp(&r, &five), 0);
     hubinstr_free(h);
     mg_risk_fini(&risk);
+    teardown(&w);
+}
+
+/* Members 1..n (fixture keys) sign the instruction's digest; sorted as the vault wants. */
+static bundle sign_bundle(world *w, uint64_t seq, const instruction *in, unsigned n)
+{
+    bundle b = {.instruction = seq, .n = (uint8_t)n};
+    uint8_t digest[HASH_BYTES];
+    instruction_digest(digest, in);
+    for (unsigned i = 0; i < n; i++) {
+        b.e[i].member = (uint16_t)(i + 1);
+        cr_assert_eq(node_key_sign_evm(w->f.keys[i], b.e[i].sig, digest), RL_OK);
+    }
+    bundle_sort(&b, &w->f.set);
+    return b;
+}
+
+static void push_bundle(world *w, const bundle *b, rl_err want, bool ledger_too)
+{
+    uint8_t enc[BUNDLE_MAX_BYTES];
+    size_t len;
+    cr_assert_eq(bundle_encode(enc, &len, b, NULL), RL_OK);
+    if (ledger_too) {
+        push(w, RECORD_BUNDLE, enc, len, T0 + 20, want, false);
+        return;
+    }
+    /* What only the audit can see (signatures): the ledger takes it, the audit must not. */
+    push(w, RECORD_BUNDLE, enc, len, T0 + 20, RL_OK, true);
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    MDB_val v;
+    ledger_head head;
+    cr_assert_eq(ledger_head_get(txn, w->f.s, &head, NULL), RL_OK);
+    cr_assert_eq(ledger_record_get(txn, w->f.s, head.seq, &v, NULL), RL_OK);
+    verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
+    size_t nj = 0;
+    rl_why why = {{0}};
+    cr_assert_eq(audit_next(w->a, v.mv_data, v.mv_size, jobs, &nj, &why), want, "%s", why.text);
+    store_read_end(txn);
+}
+
+Test(instruction, a_bundle_is_a_quorum_of_valid_signatures_in_the_vaults_order_once)
+{
+    world w;
+    setup(&w);
+    uint8_t key[HASH_BYTES];
+    uint64_t rq = withdraw_request(&w, 4, key);
+    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
+    memcpy(d.request, key, HASH_BYTES);
+    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    instruction in = release_of(&w, ds, 4, 1);
+    push_instruction(&w, &in, RL_OK, false);
+    uint64_t is = ds + 1;
+
+    bundle one = sign_bundle(&w, is, &in, 1); /* below the threshold of 2 */
+    push_bundle(&w, &one, RL_ERR_QUORUM, true);
+    bundle b = sign_bundle(&w, is, &in, 2);
+    bundle swapped = b;
+    swapped.e[0] = b.e[1];
+    swapped.e[1] = b.e[0];
+    push_bundle(&w, &swapped, RL_ERR_STATE, true); /* not in ascending address order */
+    bundle stranger = b;
+    stranger.e[1].member = 9;
+    push_bundle(&w, &stranger, RL_ERR_SIGNER, true);
+    bundle of_other = b;
+    of_other.instruction = ds; /* a decision, not an instruction */
+    push_bundle(&w, &of_other, RL_ERR_STATE, true);
+    bundle forged = b;
+    forged.e[0].sig[10] ^= 1; /* the ledger cannot tell; the audit recovers another address */
+    push_bundle(&w, &forged, RL_ERR_SIG, false);
+    teardown(&w);
+}
+
+Test(instruction, an_instruction_is_bundled_once)
+{
+    world w;
+    setup(&w);
+    uint8_t key[HASH_BYTES];
+    uint64_t rq = withdraw_request(&w, 4, key);
+    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
+    memcpy(d.request, key, HASH_BYTES);
+    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    instruction in = release_of(&w, ds, 4, 1);
+    push_instruction(&w, &in, RL_OK, false);
+    bundle b = sign_bundle(&w, ds + 1, &in, 3);
+    push_bundle(&w, &b, RL_OK, true);
+    bundle again = sign_bundle(&w, ds + 1, &in, 2);
+    push_bundle(&w, &again, RL_ERR_DUPLICATE, true);
     teardown(&w);
 }

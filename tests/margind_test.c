@@ -14,6 +14,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "attest/bundle.h"
 #include "attest/decision.h"
 #include "attest/hex.h"
 #include "db/ledger.h"
@@ -87,7 +88,8 @@ static void setup(struct world *w)
              "[listen]\nnodes = ipc://%s/n.sock\nrecords = ipc://%s/r.sock\ncatchup = ipc://%s/c.sock\n"
              "venue = ipc://%s/v.sock\ncalculator = ipc://%s/k.sock\n"
              "[allow]\nnode = keys/node1.pub\nnode = keys/node2.pub\nnode = keys/node3.pub\n"
-             "subscriber = keys/calc.pub\nvenue = keys/venue.pub\ncalculator = keys/calc.pub\n"
+             "subscriber = keys/calc.pub\nsubscriber = keys/node1.pub\nsubscriber = keys/node2.pub\n"
+             "subscriber = keys/node3.pub\nvenue = keys/venue.pub\ncalculator = keys/calc.pub\n"
              "[prices]\nheartbeat_ms = 1000\n",
              d, d, d, d, d);
     write_file(w, "hub.conf", text);
@@ -107,7 +109,22 @@ static void setup(struct world *w)
                  i, d);
         snprintf(name, sizeof name, "node%u.conf", i);
         write_file(w, name, text);
+        snprintf(text, sizeof text,
+                 "[cosign]\nkey = keys/node%u.key\nrelayers = relayers.json\nrisk = %s\ndata = cosign%u\n"
+                 "[hub]\nrecords = ipc://%s/r.sock\ncatchup = ipc://%s/c.sock\nnodes = ipc://%s/n.sock\n"
+                 "key = keys/hub.pub\n",
+                 i, i == 3 ? "other.json" : "risk.json", i, d, d, d);
+        snprintf(name, sizeof name, "cosign%u.conf", i);
+        write_file(w, name, text);
     }
+    /* Node 3's copy of the risk parameters differs (a higher ETH haircut): its calculator reaches
+     * other decisions. */
+    char *other = strdup(RISK);
+    char *h = strstr(other, "\"0.10\"");
+    cr_assert_not_null(h);
+    h[3] = '2';
+    write_file(w, "other.json", other);
+    free(other);
     cr_assert_eq(bus_new(&w->b, NULL, NULL, &why), RL_OK);
     w->hub_pid = spawn(w, "hub");
 }
@@ -201,19 +218,25 @@ static void venue(struct world *w, const char *args, int want_rc)
     free(out);
 }
 
+/* 10 ETH on l1 and 5000 USDC on l2, prices, a long of 20 ETH-PERP at 3000, a withdrawal of 1 ETH. */
+static void open_and_withdraw(struct world *w)
+{
+    deposit(w, 1, 0x00, 10 * E18, 1);
+    deposit(w, 10, 0xc0, 5000000000ull, 2);
+    prices(w, "ETH", "3000", 1);
+    prices(w, "USDC", "1", 2);
+    venue(w, "position --market ETH-PERP --size 20 --entry 3000", 0);
+    venue(w, "withdraw --chain-id 1 --asset 0x0000000000000000000000000000000000000000 --amount 1000000000000000000 "
+              "--recipient 0x2222222222222222222222222222222222222222",
+          0);
+}
+
 Test(margind, story_decides_and_survives_kill_9_and_replays_bit_for_bit)
 {
     struct world w;
     setup(&w);
     w.margin_pid = spawn(&w, "margin");
-    deposit(&w, 1, 0x00, 10 * E18, 1);
-    deposit(&w, 10, 0xc0, 5000000000ull, 2);
-    prices(&w, "ETH", "3000", 1);
-    prices(&w, "USDC", "1", 2);
-    venue(&w, "position --market ETH-PERP --size 20 --entry 3000", 0);
-    venue(&w, "withdraw --chain-id 1 --asset 0x0000000000000000000000000000000000000000 --amount 1000000000000000000 "
-              "--recipient 0x2222222222222222222222222222222222222222",
-          0);
+    open_and_withdraw(&w);
     decision d;
     wait_count(&w, RECORD_DECISION, 1, &d);
     cr_assert_eq(d.kind, DECISION_WITHDRAW_OK);
@@ -324,5 +347,82 @@ Test(margind, hub_takes_one_answer_per_request_under_its_own_risk_from_the_calcu
     /* Signed by a key other than the sending peer's. */
     cr_assert_eq(submit_decision(&w, &d, w.venue, 104), WIRE_ACK_REFUSED);
     cr_assert_eq(count(&w, RECORD_DECISION, NULL), 1);
+    teardown(&w);
+}
+
+struct instructions {
+    uint64_t seq[8];
+    instruction in[8];
+    size_t n;
+};
+
+static void keep_instruction(const record *r, void *ctx)
+{
+    struct instructions *is = ctx;
+    cr_assert_lt(is->n, 8);
+    cr_assert_eq(instruction_decode(&is->in[is->n], r->payload, r->payload_len, NULL), RL_OK);
+    is->seq[is->n++] = r->seq;
+}
+
+struct bundle_check {
+    const struct instructions *is;
+    const relset *set;
+    size_t checked;
+};
+
+static void check_bundle(const record *r, void *ctx)
+{
+    struct bundle_check *c = ctx;
+    bundle b;
+    rl_why why = {{0}};
+    cr_assert_eq(bundle_decode(&b, r->payload, r->payload_len, &why), RL_OK, "%s", why.text);
+    for (size_t i = 0; i < c->is->n; i++) {
+        if (c->is->seq[i] != b.instruction)
+            continue;
+        uint8_t digest[HASH_BYTES];
+        instruction_digest(digest, &c->is->in[i]);
+        cr_assert_eq(bundle_verify(&b, c->set, digest, &why), RL_OK, "%s", why.text);
+        cr_assert_eq(b.n, 2);
+        for (unsigned k = 0; k < b.n; k++)
+            cr_assert_neq(b.e[k].member, 3, "node 3 signed what its calculator did not reach");
+        c->checked++;
+    }
+}
+
+Test(margind, cosigners_bundle_the_instructions_they_reach_and_a_disagreeing_node_refuses)
+{
+    struct world w;
+    setup(&w);
+    w.margin_pid = spawn(&w, "margin");
+    pid_t cosigners[3];
+    for (unsigned i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "cosign%u", i + 1);
+        cosigners[i] = tu_spawn(w.dir, "cosign", name);
+    }
+    open_and_withdraw(&w);
+    prices(&w, "ETH", "1700", 3);
+    /* A release and two seizes, each bundled by nodes 1 and 2. */
+    wait_count(&w, RECORD_INSTRUCTION, 3, NULL);
+    wait_count(&w, RECORD_BUNDLE, 3, NULL);
+    char db[600];
+    snprintf(db, sizeof db, "%s/hub", w.dir);
+    struct instructions is = {0};
+    cr_assert_eq(fx_each_record(db, RECORD_INSTRUCTION, keep_instruction, &is), 3);
+    struct bundle_check bc = {.is = &is, .set = &w.f.set};
+    cr_assert_eq(fx_each_record(db, RECORD_BUNDLE, check_bundle, &bc), 3);
+    cr_assert_eq(bc.checked, 3);
+    for (unsigned i = 0; i < 3; i++)
+        stop(cosigners[i], SIGTERM);
+    char *out;
+    int rc = tu_run(&out, "grep -c 'refused to co-sign' %s/cosign3.log", w.dir);
+    cr_assert(rc == 0 && strtoul(out, NULL, 10) == 3, "node 3 refused the 3 instructions: %s", out);
+    free(out);
+    /* The auditor checks every bundle's signatures against the instructions. */
+    rc = tu_run(&out, "cd %s && %s audit export --db hub --out log.rlog && %s audit verify log.rlog --relayers "
+                      "relayers.json",
+                w.dir, RELAYER_BIN, RELAYER_BIN);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
     teardown(&w);
 }

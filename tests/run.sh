@@ -6,7 +6,11 @@ passed=0; failed=0; bad_suites=()
 for t in "$@"; do
   [ -x "$t" ] || { echo "run.sh: missing test binary $t" >&2; bad_suites+=("$t"); continue; }
   out=$("$t" --jobs "${RL_TEST_JOBS:-2}" 2>&1); rc=$?
-  printf '%s\n' "$out" | grep -vE '^\[----\]' || true
+  if [ $rc -eq 0 ]; then
+    printf '%s\n' "$out" | grep -vE '^\[----\]' || true
+  else
+    printf '%s\n' "$out" # a failing suite shows its assertion messages in full
+  fi
   line=$(printf '%s\n' "$out" | grep -E 'Synthesis: Tested:' | tail -n 1)
   p=$(printf '%s' "$line" | sed -nE 's/.*Passing: ([0-9]+).*/\1/p'); p=${p:-0}
   f=$(printf '%s' "$line" | sed -nE 's/.*Failing: ([0-9]+).*/\1/p'); f=${f:-0}

@@ -1,6 +1,7 @@
 /* fuzz_record.c - the log record decoder and its typed payload decoders. */
 #include <string.h>
 
+#include "attest/bundle.h"
 #include "attest/decision.h"
 #include "attest/instruction.h"
 #include "attest/record.h"
@@ -38,6 +39,11 @@ static void check_payload(const record *r)
         err = request_decode(&q, r->payload, r->payload_len, &why);
         if (err == RL_OK)
             return;
+    } else if (r->type == RECORD_BUNDLE) {
+        static bundle b;
+        err = bundle_decode(&b, r->payload, r->payload_len, &why);
+        if (err == RL_OK)
+            err = bundle_encode(again, &len, &b, &why);
     } else if (r->type == RECORD_INSTRUCTION) {
         instruction in;
         err = instruction_decode(&in, r->payload, r->payload_len, &why);

@@ -38,6 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case WIRE_SUBMIT: len = wire_encode_submit(again, sizeof again, m.id, m.record_type, m.body, m.body_len); break;
+    case WIRE_COSIG: {
+        uint16_t member;
+        uint8_t sig[EVM_SIG_BYTES];
+        wire_cosig_of(&m, &member, sig);
+        len = wire_encode_cosig(again, sizeof again, m.id, member, sig);
+        break;
+    }
     default: fuzz_require(0, "accepted an unknown frame type");
     }
     fuzz_require(len == size && memcmp(again, data, size) == 0, "accepted frame is not canonical");

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "attest/bundle.h"
 #include "attest/instruction.h"
 #include "bridges/evm/oracle.h"
 #include "bridges/evm/rlp.h"
@@ -176,6 +177,18 @@ static void write_instruction_seed(const char *out)
     size_t len;
     fuzz_require(record_encode(&r, rec, &len, &why) == RL_OK, why.text);
     put(out, "record", 9000, rec, len);
+    /* its bundle, and one COSIG frame of it */
+    bundle b = {.instruction = 8, .n = 2, .e = {{.member = 2}, {.member = 1}}};
+    memset(b.e[0].sig, 0x5a, EVM_SIG_BYTES);
+    memset(b.e[1].sig, 0xa5, EVM_SIG_BYTES);
+    uint8_t bp[BUNDLE_MAX_BYTES], brec[RECORD_HEADER_BYTES + BUNDLE_MAX_BYTES], frame[128];
+    size_t blen;
+    fuzz_require(bundle_encode(bp, &blen, &b, &why) == RL_OK, why.text);
+    record br = {.type = RECORD_BUNDLE, .seq = 9, .time_ms = 1700000000001ull, .payload = bp,
+                 .payload_len = (uint32_t)blen};
+    fuzz_require(record_encode(&br, brec, &len, &why) == RL_OK, why.text);
+    put(out, "record", 9001, brec, len);
+    put(out, "wire", 9000, frame, wire_encode_cosig(frame, sizeof frame, 8, 2, b.e[0].sig));
 }
 
 /* fuzz_oracle: first byte 0 then latestRoundData return data, 1 then a price document. */
