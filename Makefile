@@ -35,9 +35,10 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 20
 
-# Code only the tests link: the EVM harness (anvil nodes, the cast client). It finds node_modules
-# and the compiled contracts through these absolute paths.
-TEST_SUPPORT_SRC := tests/evm_harness.c
+# Code only the tests link: the EVM harness (anvil nodes, the cast client) and the cluster harness
+# (hub and node watchers as processes, the hub's ledger read back). They find node_modules, the
+# compiled contracts and the relayer binary through these absolute paths.
+TEST_SUPPORT_SRC := tests/evm_harness.c tests/cluster_harness.c
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SUPPORT     := $(BUILD)/libtestsupport.a
 
@@ -77,7 +78,8 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(BUILD)/obj/relayer/main.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(TEST_SUPPORT_OBJ): CPPFLAGS += -DRL_SOURCE_DIR='"$(abspath .)"' -DEVM_CONTRACTS_DIR='"$(abspath $(CONTRACTS))"'
+$(TEST_SUPPORT_OBJ): CPPFLAGS += -DRL_SOURCE_DIR='"$(abspath .)"' -DEVM_CONTRACTS_DIR='"$(abspath $(CONTRACTS))"' \
+                                  -DRELAYER_BIN='"$(abspath $(BIN))"'
 
 $(TEST_SUPPORT): $(TEST_SUPPORT_OBJ)
 	@rm -f $@

@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "attest/vec.h"
 #include "tests/testutil.h"
@@ -54,20 +53,6 @@ static void argv_push_va(argvec *a, va_list ap)
     const char *s;
     while ((s = va_arg(ap, const char *)) != NULL)
         argv_push(a, s);
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void rtrim(char *s)
@@ -456,6 +441,23 @@ char *cast_sign_typed(const anvil_account *who, const char *typed_json)
     return cast_ok("wallet", "sign", "--data", "--private-key", who->key, typed_json, NULL);
 }
 
+void anvil_mine(const anvil_node *n, unsigned blocks)
+{
+    char count[16];
+    snprintf(count, sizeof count, "%u", blocks);
+    free(cast_rpc(n, "anvil_mine", count, NULL));
+}
+
+uint64_t anvil_head(const anvil_node *n)
+{
+    char *out = cast_ok("block-number", "--rpc-url", n->rpc_url, NULL);
+    char *end = NULL;
+    unsigned long long h = strtoull(out, &end, 10);
+    cr_assert(end != out && *end == '\0', "block-number: %s", out);
+    free(out);
+    return (uint64_t)h;
+}
+
 uint64_t anvil_timestamp(const anvil_node *n)
 {
     char *out = cast_ok("block", "latest", "--field", "timestamp", "--rpc-url", n->rpc_url, NULL);
@@ -575,7 +577,7 @@ void anvil_start(anvil_node *n, uint64_t chain_id, unsigned block_time_s)
     free(a.v);
     free(anvil);
 
-    uint64_t deadline = now_ms() + ANVIL_START_TIMEOUT_MS;
+    uint64_t deadline = tu_now_ms() + ANVIL_START_TIMEOUT_MS;
     while (n->port == 0) {
         char *log = read_text(log_path);
         const char *at = log ? strstr(log, LISTENING) : NULL;
@@ -586,9 +588,9 @@ void anvil_start(anvil_node *n, uint64_t chain_id, unsigned block_time_s)
             break;
         if (anvil_exited(n))
             start_failed(n, "exited before listening");
-        if (now_ms() > deadline)
+        if (tu_now_ms() > deadline)
             start_failed(n, "not listening in time");
-        sleep_ms(ANVIL_POLL_MS);
+        tu_sleep_ms(ANVIL_POLL_MS);
     }
     snprintf(n->rpc_url, sizeof n->rpc_url, "http://127.0.0.1:%u", n->port);
 
@@ -601,9 +603,9 @@ void anvil_start(anvil_node *n, uint64_t chain_id, unsigned block_time_s)
             break;
         if (anvil_exited(n))
             start_failed(n, "exited before answering eth_chainId");
-        if (now_ms() > deadline)
+        if (tu_now_ms() > deadline)
             start_failed(n, "eth_chainId did not answer with the chain id in time");
-        sleep_ms(ANVIL_POLL_MS);
+        tu_sleep_ms(ANVIL_POLL_MS);
     }
     load_accounts(n, config_path);
     free(config_path);

@@ -118,6 +118,12 @@ char *cast_sign_digest(const anvil_account *who, const char *digest);
  * cast hashes it with its own EIP-712 implementation (`cast wallet sign --data`). */
 char *cast_sign_typed(const anvil_account *who, const char *typed_json);
 
+/* Mines `blocks` empty blocks at once (anvil_mine): confirmations on demand. */
+void anvil_mine(const anvil_node *n, unsigned blocks);
+
+/* The number of the latest block. */
+uint64_t anvil_head(const anvil_node *n);
+
 /* The timestamp of the latest block. */
 uint64_t anvil_timestamp(const anvil_node *n);
 

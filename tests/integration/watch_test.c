@@ -12,278 +12,66 @@
  * back-fill from their checkpoints with nothing doubled.
  */
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 
-#include "attest/hex.h"
-#include "db/ledger.h"
+#include "tests/cluster_harness.h"
 #include "tests/evm_harness.h"
 #include "tests/testutil.h"
 
 #define CHAIN_ID 31447
-#define NODES 3
-#define NATIVE "0x0000000000000000000000000000000000000000"
-#define WAIT_MS 20000
-#define POLL_MS 100
+#define CHAIN 0 /* the one chain's index in the cluster */
 
-typedef struct cluster {
-    char *dir;
-    anvil_node chain;
-    char *vault;
-    pid_t hub, watcher[NODES], proxy;
-    unsigned proxy_port;
-} cluster;
-
-static cluster t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+static cluster c;
+static anvil_node chain;
+static char *vault;
+static pid_t proxy;
+static unsigned proxy_port;
 
 static void setup(void)
 {
-    memset(&t, 0, sizeof t);
-    t.dir = tu_tmpdir();
-    anvil_start(&t.chain, CHAIN_ID, 0); /* a block per transaction; more with anvil_mine */
-    t.vault = cast_deploy(&t.chain, &t.chain.dev[0], "CollateralVault", "constructor(address[],uint256)",
-                          "[0x70997970c51812dc3a010c7d01b50e0d17dc79c8]", "1", NULL);
-    char *out = NULL;
-    cr_assert_eq(tu_run(&out, "cd %s && mkdir keys && for n in hub node1 node2 node3; do %s keygen --out keys --name $n "
-                              "|| exit 1; done && %s relayers init --threshold 2 --out relayers.json keys/node1.pub "
-                              "keys/node2.pub keys/node3.pub",
-                        t.dir, RELAYER_BIN, RELAYER_BIN),
-                 0, "%s", out);
-    free(out);
-}
-
-static void stop_pid(pid_t *pid, int sig)
-{
-    if (*pid <= 0)
-        return;
-    kill(*pid, sig);
-    waitpid(*pid, NULL, 0);
-    *pid = 0;
+    cluster_init(&c);
+    anvil_start(&chain, CHAIN_ID, 0); /* a block per transaction; more with anvil_mine */
+    vault = cast_deploy(&chain, &chain.dev[0], "CollateralVault", "constructor(address[],uint256)",
+                        "[0x70997970c51812dc3a010c7d01b50e0d17dc79c8]", "1", NULL);
 }
 
 static void teardown(void)
 {
-    for (int i = 0; i < NODES; i++)
-        stop_pid(&t.watcher[i], SIGTERM);
-    stop_pid(&t.hub, SIGTERM);
-    stop_pid(&t.proxy, SIGKILL);
-    anvil_stop(&t.chain);
-    free(t.vault);
-    tu_rmdir(t.dir);
+    cluster_fini(&c);
+    tu_stop(&proxy, SIGKILL);
+    anvil_stop(&chain);
+    free(vault);
+    vault = NULL;
 }
 
 TestSuite(watch, .init = setup, .fini = teardown, .timeout = 90);
 
-/* ---- configs and processes */
-
-static void write_file(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void write_file(const char *name, const char *fmt, ...)
+/* The cluster's one chain, read through rpc (a URL list) with `confirmations`. */
+static void configure(const char *rpc, unsigned confirmations)
 {
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s", t.dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s", path);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    fclose(f);
-}
-
-/* hub.conf and node1..3.conf; chain `c` read through rpc (a URL list) with `confirmations`. */
-static void write_configs(const char *rpc, unsigned confirmations)
-{
-    write_file("hub.conf",
-               "[hub]\ndata = hub\nkey = keys/hub.key\nrelayers = relayers.json\ncommit_delay_ms = 2\n"
-               "[listen]\nnodes = ipc://%s/nodes.sock\nrecords = ipc://%s/records.sock\n"
-               "catchup = ipc://%s/catchup.sock\n"
-               "[allow]\nnode = keys/node1.pub\nnode = keys/node2.pub\nnode = keys/node3.pub\n",
-               t.dir, t.dir, t.dir);
-    for (int i = 1; i <= NODES; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "node%d.conf", i);
-        write_file(name,
-                   "[node]\nkey = keys/node%d.key\nrelayers = relayers.json\ndata = node%d\n"
-                   "[hub]\nnodes = ipc://%s/nodes.sock\nkey = keys/hub.pub\n"
-                   "[chain.c]\nsource = evm\nrpc = %s\nchain_id = %d\nvault = %s\nconfirmations = %u\n"
-                   "poll_ms = %d\nmax_range = 50\nper_message = 10\n",
-                   i, i, t.dir, rpc, CHAIN_ID, t.vault, confirmations, POLL_MS);
-    }
-}
-
-/* `relayer WHAT --config DIR/CONF [--chain c]`, output appended to DIR/LOG. */
-static pid_t spawn(const char *what, const char *conf, const char *log, bool chain)
-{
-    char logp[700], confp[700];
-    snprintf(logp, sizeof logp, "%s/%s", t.dir, log);
-    snprintf(confp, sizeof confp, "%s/%s", t.dir, conf);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, STDERR_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        if (chain)
-            execl(RELAYER_BIN, "relayer", what, "--config", confp, "--chain", "c", (char *)NULL);
-        else
-            execl(RELAYER_BIN, "relayer", what, "--config", confp, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void start_watcher(int i)
-{
-    char conf[32], log[32];
-    snprintf(conf, sizeof conf, "node%d.conf", i + 1);
-    snprintf(log, sizeof log, "watch%d.log", i + 1);
-    t.watcher[i] = spawn("watch", conf, log, true);
-}
-
-static void start_cluster(void)
-{
-    t.hub = spawn("hub", "hub.conf", "hub.log", false);
-    for (int i = 0; i < NODES; i++)
-        start_watcher(i);
-}
-
-/* ---- the chain */
-
-static void mine(unsigned blocks)
-{
-    char n[16];
-    snprintf(n, sizeof n, "%u", blocks);
-    free(cast_rpc(&t.chain, "anvil_mine", n, NULL));
-}
-
-static uint64_t head(void)
-{
-    char *out = cast_rpc(&t.chain, "eth_blockNumber", NULL);
-    uint64_t h = strtoull(out + (out[0] == '"' ? 1 : 0), NULL, 16);
-    free(out);
-    return h;
+    cluster_chain ch = {.name = "c", .chain_id = CHAIN_ID, .confirmations = confirmations};
+    snprintf(ch.rpc, sizeof ch.rpc, "%s", rpc);
+    snprintf(ch.vault, sizeof ch.vault, "%s", vault);
+    cluster_configure(&c, &ch, 1);
+    cluster_start(&c);
 }
 
 /* depositNative(account) with value wei from dev[5]; returns the transaction hash (caller frees). */
 static char *deposit(const char *account, const char *wei)
 {
-    json_t *r = cast_send_ok(&t.chain, &t.chain.dev[5], t.vault, wei, "depositNative(address)", account, NULL);
+    json_t *r = cast_send_ok(&chain, &chain.dev[5], vault, wei, "depositNative(address)", account, NULL);
     char *tx = strdup(json_string_value(json_object_get(r, "transactionHash")));
     json_decref(r);
     return tx;
 }
 
-/* ---- the hub's ledger */
-
-static ledger_stats hub_stats(void)
-{
-    char db[700];
-    snprintf(db, sizeof db, "%s/hub", t.dir);
-    ledger_stats st;
-    memset(&st, 0, sizeof st);
-    store *s = NULL;
-    store_opts so = {.read_only = true};
-    if (store_open(&s, db, &so, NULL) != RL_OK)
-        return st; /* the hub has not created it yet */
-    MDB_txn *txn;
-    uint8_t d[HASH_BYTES];
-    cr_assert_eq(store_read_begin(s, &txn, NULL), RL_OK);
-    cr_assert_eq(ledger_digest(txn, s, d, &st, NULL), RL_OK);
-    store_read_end(txn);
-    store_close(s);
-    return st;
-}
-
-/* The hub's balance of the native coin for account (0x hex), as a decimal string. */
-static void hub_balance(const char *account, char out[U256_DEC_MAX])
-{
-    char db[700];
-    snprintf(db, sizeof db, "%s/hub", t.dir);
-    uint8_t acct[EVM_ADDR_BYTES], native[EVM_ADDR_BYTES] = {0};
-    cr_assert_eq(hex_decode(acct, sizeof acct, account, "account", NULL), RL_OK);
-    store *s = NULL;
-    store_opts so = {.read_only = true};
-    cr_assert_eq(store_open(&s, db, &so, NULL), RL_OK);
-    MDB_txn *txn;
-    u256 bal, res;
-    cr_assert_eq(store_read_begin(s, &txn, NULL), RL_OK);
-    cr_assert_eq(ledger_balance(txn, s, acct, CHAIN_ID, native, &bal, &res, NULL), RL_OK);
-    store_read_end(txn);
-    store_close(s);
-    u256_to_dec(&bal, out);
-}
-
-/* Waits until the hub credited `credited` events (and logged `conflicts` conflicts). */
-static void await_hub(uint64_t credited, uint64_t conflicts)
-{
-    uint64_t t0 = now_ms();
-    ledger_stats st;
-    do {
-        st = hub_stats();
-        if (st.events_credited == credited && st.conflicts == conflicts)
-            return;
-        cr_assert_leq(st.events_credited, credited, "the hub credited %llu events, expected %llu",
-                      (unsigned long long)st.events_credited, (unsigned long long)credited);
-        sleep_ms(50);
-    } while (now_ms() - t0 < WAIT_MS);
-    cr_assert_fail("the hub has %llu credited and %llu conflicts, expected %llu and %llu",
-                   (unsigned long long)st.events_credited, (unsigned long long)st.conflicts,
-                   (unsigned long long)credited, (unsigned long long)conflicts);
-}
-
-/* Waits until every watcher's log has `what` at least `times` times. */
-static void await_logs(const char *what, unsigned times)
-{
-    uint64_t t0 = now_ms();
-    for (;;) {
-        unsigned ok = 0;
-        for (int i = 1; i <= NODES; i++) {
-            char *out = NULL;
-            tu_run(&out, "grep -c '%s' %s/watch%d.log", what, t.dir, i);
-            ok += strtoul(out, NULL, 10) >= times;
-            free(out);
-        }
-        if (ok == NODES)
-            return;
-        cr_assert(now_ms() - t0 < WAIT_MS, "not every watcher logged '%s' %u times", what, times);
-        sleep_ms(50);
-    }
-}
-
 static void assert_balance(const char *account, const char *want)
 {
-    char got[U256_DEC_MAX];
-    hub_balance(account, got);
-    cr_assert_str_eq(got, want, "balance of %s", account);
-}
-
-/* A few polls later, still exactly that: nothing more credited, no other conflict. */
-static void assert_settled(uint64_t credited, uint64_t conflicts)
-{
-    sleep_ms(5 * POLL_MS);
-    ledger_stats st = hub_stats();
-    cr_assert_eq(st.events_credited, credited);
-    cr_assert_eq(st.conflicts, conflicts);
+    cluster_assert_balance(&c, account, CHAIN_ID, CLUSTER_NATIVE, want);
 }
 
 #define ACCOUNT_A "0x00000000000000000000000000000000000a11ce"
@@ -291,61 +79,58 @@ static void assert_settled(uint64_t credited, uint64_t conflicts)
 
 Test(watch, a_deposit_is_credited_exactly_once_by_three_nodes_with_threshold_two)
 {
-    write_configs(t.chain.rpc_url, 2);
-    start_cluster();
+    configure(chain.rpc_url, 2);
     free(deposit(ACCOUNT_A, "1000000000000000001"));
     free(deposit(ACCOUNT_B, "42"));
     free(deposit(ACCOUNT_A, "5"));
-    mine(1); /* the last deposit has one block on top: not yet confirmed */
-    await_logs("kind=Deposited seq=2", 1);
-    sleep_ms(3 * POLL_MS);
-    cr_assert_eq(hub_stats().events_credited, 2, "a deposit was credited before its confirmations");
-    mine(1);
-    await_hub(3, 0);
-    mine(5);
-    assert_settled(3, 0);
-    cr_assert_eq(hub_stats().gaps, 0);
+    anvil_mine(&chain, 1); /* the last deposit has one block on top: not yet confirmed */
+    cluster_await_logs(&c, CHAIN, "kind=Deposited seq=2", 1);
+    tu_sleep_ms(3 * CLUSTER_POLL_MS);
+    cr_assert_eq(cluster_hub_stats(&c).events_credited, 2, "a deposit was credited before its confirmations");
+    anvil_mine(&chain, 1);
+    cluster_await_hub(&c, 3, 0);
+    anvil_mine(&chain, 5);
+    cluster_assert_settled(&c, 3, 0);
+    cr_assert_eq(cluster_hub_stats(&c).gaps, 0);
     assert_balance(ACCOUNT_A, "1000000000000000006");
     assert_balance(ACCOUNT_B, "42");
 }
 
 Test(watch, a_reorg_of_an_unconfirmed_deposit_never_credits)
 {
-    write_configs(t.chain.rpc_url, 3);
-    start_cluster();
+    configure(chain.rpc_url, 3);
     free(deposit(ACCOUNT_A, "7"));
-    mine(1); /* two blocks of three */
-    sleep_ms(3 * POLL_MS);
-    free(cast_rpc(&t.chain, "anvil_reorg", "2", "[]", NULL)); /* the deposit's block and the one after it */
-    mine(4);
+    anvil_mine(&chain, 1); /* two blocks of three */
+    tu_sleep_ms(3 * CLUSTER_POLL_MS);
+    free(cast_rpc(&chain, "anvil_reorg", "2", "[]", NULL)); /* the deposit's block and the one after it */
+    anvil_mine(&chain, 4);
     /* the chain goes on: a deposit after the reorg takes vault sequence 1 again and is credited */
     free(deposit(ACCOUNT_B, "9"));
-    mine(3);
-    await_hub(1, 0);
-    assert_settled(1, 0);
+    anvil_mine(&chain, 3);
+    cluster_await_hub(&c, 1, 0);
+    cluster_assert_settled(&c, 1, 0);
     assert_balance(ACCOUNT_A, "0");
     assert_balance(ACCOUNT_B, "9");
 }
 
 Test(watch, a_reorg_below_an_observed_deposit_is_detected_and_never_credits_twice)
 {
-    write_configs(t.chain.rpc_url, 1);
-    start_cluster();
+    configure(chain.rpc_url, 1);
     char *tx = deposit(ACCOUNT_A, "11");
-    uint64_t block = head();
-    mine(2);
-    await_hub(1, 0);
+    uint64_t block = anvil_head(&chain);
+    anvil_mine(&chain, 2);
+    cluster_await_hub(&c, 1, 0);
     /* The same signed transaction, re-included one block later on a new branch: same event id,
      * another block. */
-    char *raw = cast_rpc(&t.chain, "eth_getRawTransactionByHash", tx, NULL);
+    char *raw = cast_rpc(&chain, "eth_getRawTransactionByHash", tx, NULL);
     char pairs[1024], depth[16];
     snprintf(pairs, sizeof pairs, "[[%s, 1]]", raw);
-    snprintf(depth, sizeof depth, "%llu", (unsigned long long)(head() - block + 1));
-    free(cast_rpc(&t.chain, "anvil_reorg", depth, pairs, NULL));
-    mine(2);
-    await_logs("reorg below observed events", 1);
-    await_hub(1, 1); /* the second content of the event is a conflict at the hub */
-    assert_settled(1, 1);
+    snprintf(depth, sizeof depth, "%llu", (unsigned long long)(anvil_head(&chain) - block + 1));
+    free(cast_rpc(&chain, "anvil_reorg", depth, pairs, NULL));
+    anvil_mine(&chain, 2);
+    cluster_await_logs(&c, CHAIN, "reorg below observed events", 1);
+    cluster_await_hub(&c, 1, 1); /* the second content of the event is a conflict at the hub */
+    cluster_assert_settled(&c, 1, 1);
     assert_balance(ACCOUNT_A, "11");
     free(raw);
     free(tx);
@@ -376,18 +161,18 @@ static void start_proxy(unsigned to_port)
     cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
     cr_assert_eq(listen(l, 16), 0);
     cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
-    t.proxy_port = ntohs(a.sin_port);
-    t.proxy = fork();
-    cr_assert(t.proxy >= 0);
-    if (t.proxy > 0) {
+    proxy_port = ntohs(a.sin_port);
+    proxy = fork();
+    cr_assert(proxy >= 0);
+    if (proxy > 0) {
         close(l);
         return;
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     signal(SIGCHLD, SIG_IGN);
     for (;;) {
-        int c = accept(l, NULL, NULL);
-        if (c < 0)
+        int conn = accept(l, NULL, NULL);
+        if (conn < 0)
             continue;
         if (fork() == 0) {
             /* a connection's relay dies with the proxy, as a killed node's connections do */
@@ -396,69 +181,65 @@ static void start_proxy(unsigned to_port)
             struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)to_port),
                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
             if (connect(u, (struct sockaddr *)&to, sizeof to) == 0)
-                relay(c, u);
+                relay(conn, u);
             _exit(0);
         }
-        close(c);
+        close(conn);
     }
 }
 
 Test(watch, the_first_of_two_rpc_endpoints_killed_mid_run_no_event_is_missed)
 {
-    start_proxy(t.chain.port);
+    start_proxy(chain.port);
     char rpc[160];
     /* Priority to the proxy; anvil itself is the fail-over. Both serve the one chain, as two
      * providers of one network do. */
-    snprintf(rpc, sizeof rpc, "http://127.0.0.1:%u %s", t.proxy_port, t.chain.rpc_url);
-    write_configs(rpc, 1);
-    start_cluster();
+    snprintf(rpc, sizeof rpc, "http://127.0.0.1:%u %s", proxy_port, chain.rpc_url);
+    configure(rpc, 1);
     free(deposit(ACCOUNT_A, "1"));
     free(deposit(ACCOUNT_A, "2"));
-    mine(1);
-    await_hub(2, 0);
-    stop_pid(&t.proxy, SIGKILL); /* the primary endpoint goes away, connections and all */
+    anvil_mine(&chain, 1);
+    cluster_await_hub(&c, 2, 0);
+    tu_stop(&proxy, SIGKILL); /* the primary endpoint goes away, connections and all */
     free(deposit(ACCOUNT_A, "4"));
     free(deposit(ACCOUNT_B, "8"));
-    mine(1);
+    anvil_mine(&chain, 1);
     free(deposit(ACCOUNT_A, "16"));
-    mine(1);
-    await_hub(5, 0);
-    await_logs("rpc endpoint unhealthy", 1);
+    anvil_mine(&chain, 1);
+    cluster_await_hub(&c, 5, 0);
+    cluster_await_logs(&c, CHAIN, "rpc endpoint unhealthy", 1);
     assert_balance(ACCOUNT_A, "23");
     assert_balance(ACCOUNT_B, "8");
 }
 
 Test(watch, watchers_killed_and_restarted_back_fill_from_their_checkpoints_nothing_doubled)
 {
-    write_configs(t.chain.rpc_url, 1);
-    start_cluster();
+    configure(chain.rpc_url, 1);
     free(deposit(ACCOUNT_A, "100"));
-    mine(1);
-    await_hub(1, 0);
+    anvil_mine(&chain, 1);
+    cluster_await_hub(&c, 1, 0);
     /* Two of three watchers die: no quorum for what happens next. */
-    stop_pid(&t.watcher[0], SIGKILL);
-    stop_pid(&t.watcher[1], SIGKILL);
+    cluster_stop_watcher(&c, 0, CHAIN, SIGKILL);
+    cluster_stop_watcher(&c, 1, CHAIN, SIGKILL);
     for (int i = 0; i < 6; i++)
         free(deposit(i % 2 ? ACCOUNT_B : ACCOUNT_A, "3"));
-    mine(60); /* more than one range (max_range 50) to read back */
-    sleep_ms(5 * POLL_MS);
-    cr_assert_eq(hub_stats().events_credited, 1, "credited without a quorum");
-    start_watcher(0);
-    start_watcher(1);
-    await_hub(7, 0);
+    anvil_mine(&chain, CLUSTER_MAX_RANGE + 10); /* more than one range to read back */
+    tu_sleep_ms(5 * CLUSTER_POLL_MS);
+    cr_assert_eq(cluster_hub_stats(&c).events_credited, 1, "credited without a quorum");
+    cluster_start_watcher(&c, 0, CHAIN);
+    cluster_start_watcher(&c, 1, CHAIN);
+    cluster_await_hub(&c, 7, 0);
     /* Once more, right after a deposit (read or not yet), with the third node killed too. */
-    stop_pid(&t.watcher[2], SIGKILL);
+    cluster_stop_watcher(&c, 2, CHAIN, SIGKILL);
     free(deposit(ACCOUNT_B, "1000"));
-    mine(1);
-    stop_pid(&t.watcher[0], SIGKILL);
-    start_watcher(0);
-    start_watcher(2);
-    await_hub(8, 0);
-    assert_settled(8, 0);
+    anvil_mine(&chain, 1);
+    cluster_stop_watcher(&c, 0, CHAIN, SIGKILL);
+    cluster_start_watcher(&c, 0, CHAIN);
+    cluster_start_watcher(&c, 2, CHAIN);
+    cluster_await_hub(&c, 8, 0);
+    cluster_assert_settled(&c, 8, 0);
     assert_balance(ACCOUNT_A, "109");
     assert_balance(ACCOUNT_B, "1009");
-    char *out = NULL;
-    tu_run(&out, "grep -h 'resume=checkpoint' %s/watch1.log | wc -l", t.dir);
-    cr_assert_geq(strtoul(out, NULL, 10), 2, "watcher 1 did not resume from its checkpoint twice");
-    free(out);
+    cr_assert_geq(cluster_log_count(&c, 0, CHAIN, "resume=checkpoint"), 2,
+                  "watcher 1 did not resume from its checkpoint twice");
 }

@@ -1,0 +1,128 @@
+/*
+ * cluster_harness.h - a hub and three relayer nodes as real processes of build/relayer, for the
+ * integration tests that watch EVM chains (tests/integration/watch_test.c, twochain_test.c).
+ *
+ * A cluster lives in one temporary directory: keys/ (hub, node1..node3), relayers.json (the three
+ * nodes, threshold CLUSTER_THRESHOLD), hub.conf and node1..3.conf, each daemon's LMDB (hub/,
+ * node1/...) and its log (hub.log, nodeN.CHAIN.log). Every node config holds one [chain.NAME]
+ * section per chain of the cluster, and each node runs one `relayer watch --chain NAME` per
+ * chain, as an operator would. The chains themselves (anvil, the vaults) are the test's:
+ * evm_harness.h.
+ *
+ * What the hub credited is read from its LMDB environment directly (read-only; LMDB readers never
+ * block the hub): ledger_digest's counts, balances per (account, chain id, asset), the vault
+ * checkpoints. Waits poll until a condition holds or CLUSTER_WAIT_MS passes, then fail the test
+ * saying what was expected and what was there.
+ *
+ *     static cluster c;
+ *     static anvil_node l1;
+ *     static void up(void)   { cluster_init(&c); anvil_start(&l1, 31501, 0); }
+ *     static void down(void) { cluster_fini(&c); anvil_stop(&l1); }
+ *     TestSuite(s, .init = up, .fini = down);
+ *
+ *     cluster_chain ch = {.name = "l1", .chain_id = 31501, .confirmations = 1};
+ *     snprintf(ch.rpc, sizeof ch.rpc, "%s", l1.rpc_url);
+ *     snprintf(ch.vault, sizeof ch.vault, "%s", vault);
+ *     cluster_configure(&c, &ch, 1);
+ *     cluster_start(&c);
+ *     ... deposit with cast, anvil_mine(&l1, 1) ...
+ *     cluster_await_hub(&c, 1, 0);
+ *     cluster_assert_balance(&c, account, 31501, CLUSTER_NATIVE, "1000");
+ *
+ * Nodes are numbered 0..CLUSTER_NODES-1 here (node1..node3 in names and files); chains by their
+ * index in the list given to cluster_configure. Every helper asserts (Criterion) on failure.
+ * Processes die with the test process (PR_SET_PDEATHSIG) if .fini never runs.
+ */
+#ifndef RL_CLUSTER_HARNESS_H
+#define RL_CLUSTER_HARNESS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "attest/u256.h"
+#include "db/ledger.h"
+#include "tests/evm_harness.h"
+
+#define CLUSTER_NODES 3
+#define CLUSTER_THRESHOLD 2
+#define CLUSTER_MAX_CHAINS 4
+#define CLUSTER_POLL_MS 100  /* every watcher's poll_ms when caught up */
+#define CLUSTER_MAX_RANGE 50 /* every watcher's max_range, in blocks */
+#define CLUSTER_WAIT_MS 20000
+#define CLUSTER_NATIVE "0x0000000000000000000000000000000000000000" /* the vault's native asset */
+
+/* One [chain.NAME] section of every node config. */
+typedef struct cluster_chain {
+    char name[16];  /* [chain.NAME], `--chain NAME`, log nodeN.NAME.log */
+    char rpc[160];  /* one URL, or several separated by spaces (fail-over, in priority order) */
+    uint64_t chain_id;
+    char vault[EVM_ADDRESS_CHARS + 1];
+    unsigned confirmations;
+} cluster_chain;
+
+typedef struct cluster {
+    char *dir; /* removed by cluster_fini */
+    cluster_chain chain[CLUSTER_MAX_CHAINS];
+    size_t nchains;
+    pid_t hub;                                        /* 0 when not running */
+    pid_t watcher[CLUSTER_NODES][CLUSTER_MAX_CHAINS]; /* 0 when not running */
+} cluster;
+
+/* A fresh directory with the hub's and the nodes' keys (`relayer keygen`) and relayers.json
+ * (`relayer relayers init`: node1..3, threshold CLUSTER_THRESHOLD). Starts nothing. */
+void cluster_init(cluster *c);
+
+/* SIGTERM to every watcher, then the hub (each finishes its transaction), reaps them, removes
+ * the directory. Safe after a failed or partial set-up. */
+void cluster_fini(cluster *c);
+
+/* Writes hub.conf and node1..3.conf for these chains (n <= CLUSTER_MAX_CHAINS; copied), the hub
+ * and nodes talking over ipc:// sockets in the directory. May be called again before start. */
+void cluster_configure(cluster *c, const cluster_chain *chains, size_t n);
+
+/* The hub, then every node's watcher of every chain. */
+void cluster_start(cluster *c);
+
+/* One node's watcher of one chain; stop sends sig (SIGTERM: a clean stop, SIGKILL: a crash) and
+ * reaps it. */
+void cluster_start_watcher(cluster *c, unsigned node, size_t chain);
+void cluster_stop_watcher(cluster *c, unsigned node, size_t chain, int sig);
+
+/* The same for all of one node's watchers: the whole node. */
+void cluster_start_node(cluster *c, unsigned node);
+void cluster_stop_node(cluster *c, unsigned node, int sig);
+
+/* How many lines of nodeN.CHAIN.log contain `what` (0 while there is no log yet). */
+unsigned cluster_log_count(const cluster *c, unsigned node, size_t chain, const char *what);
+
+/* Waits until every node's watcher log of `chain` has `what` on at least `times` lines. */
+void cluster_await_logs(const cluster *c, size_t chain, const char *what, unsigned times);
+
+/* The hub ledger's counts (ledger_digest); all zero before the hub has created its ledger. */
+ledger_stats cluster_hub_stats(const cluster *c);
+
+/* The hub's balance of (account, chain_id, asset), addresses as 0x hex, as a decimal string. */
+void cluster_hub_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
+                         char out[U256_DEC_MAX]);
+
+/* cluster_hub_balance must be `want`: the message names account, chain and asset. */
+void cluster_assert_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
+                            const char *want);
+
+/* Every vault checkpoint of the hub's ledger (ledger_vaults): how many, at most cap, into out. */
+size_t cluster_hub_vaults(const cluster *c, vault_checkpoint *out, size_t cap);
+
+/* The hub's DATA/status.json (rewritten every second; see `relayer status`), or NULL before the
+ * first one. The caller json_decref's it. */
+json_t *cluster_hub_status(const cluster *c);
+
+/* Waits until the hub has exactly `credited` events credited and `conflicts` conflicts logged;
+ * fails at once if it ever credits more. */
+void cluster_await_hub(const cluster *c, uint64_t credited, uint64_t conflicts);
+
+/* After a few watcher polls, still exactly that: nothing more credited, no other conflict. */
+void cluster_assert_settled(const cluster *c, uint64_t credited, uint64_t conflicts);
+
+#endif
