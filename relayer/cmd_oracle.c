@@ -72,7 +72,6 @@ static const char USAGE[] =
 #define MAX_INTERVAL_MS 86400000ull
 #define MAX_TIMEOUT_MS 60000
 #define MAX_AGE_S_LIMIT 604800ull /* a week */
-#define MAX_RPC_URLS RPC_MAX_ENDPOINTS
 
 typedef struct feed_config {
     char source[CFG_STR_MAX], rpc[CFG_STR_MAX], aggregator[CFG_STR_MAX];
@@ -259,22 +258,16 @@ static rl_err feed_open(struct feed *f, const feed_config *fc, rl_why *why)
         return err;
     }
     if (f->rpc == NULL) {
-        char urls[CFG_STR_MAX];
-        const char *list[MAX_RPC_URLS];
-        size_t n = 0;
-        snprintf(urls, sizeof urls, "%s", fc->rpc);
-        for (char *save = NULL, *u = strtok_r(urls, " \t", &save); u != NULL; u = strtok_r(NULL, " \t", &save)) {
-            if (n == MAX_RPC_URLS)
-                return rl_fail(why, RL_ERR_ARG, "[%s] rpc: more than %d endpoints", f->section, MAX_RPC_URLS);
-            list[n++] = u;
-        }
         rpc_opts ro = rpc_opts_default();
         ro.chain_id = fc->chain_id;
         ro.timeout_ms = (uint32_t)fc->timeout_ms;
         ro.connect_timeout_ms = (uint32_t)fc->timeout_ms;
-        ro.max_retries = (uint32_t)n; /* each endpoint once, and one more round */
+        uint32_t n = 0; /* endpoints: each is tried once, and one more round */
+        for (const char *u = fc->rpc + strspn(fc->rpc, " \t,"); *u != '\0'; u += strspn(u, " \t,"), n++)
+            u += strcspn(u, " \t,");
+        ro.max_retries = n;
         ro.max_wait_ms = (uint32_t)fc->timeout_ms;
-        rl_err err = rpc_open(&f->rpc, list, n, &ro, NULL, why);
+        rl_err err = rpc_open_list(&f->rpc, fc->rpc, &ro, NULL, why);
         if (err != RL_OK) {
             rl_why_prefix(why, "[%s] rpc: ", f->section);
             return err;

@@ -215,23 +215,12 @@ static void log_endpoint(void *ctx, size_t endpoint, const rpc_health *h)
 /* The rpc key: URLs separated by white space, in priority order. */
 static rl_err open_rpc(struct watcher *w, rl_why *why)
 {
-    char list[CFG_STR_MAX], *save = NULL;
-    const char *urls[RPC_MAX_ENDPOINTS];
-    size_t n = 0;
-    snprintf(list, sizeof list, "%s", w->cfg.rpc);
-    for (char *u = strtok_r(list, " \t,", &save); u != NULL; u = strtok_r(NULL, " \t,", &save)) {
-        if (n == RPC_MAX_ENDPOINTS)
-            return rl_fail(why, RL_ERR_ARG, "[chain.%s] rpc: more than %d endpoints", w->chain, RPC_MAX_ENDPOINTS);
-        urls[n++] = u;
-    }
-    if (n == 0)
-        return rl_fail(why, RL_ERR_ARG, "[chain.%s] rpc: no endpoint", w->chain);
     rpc_opts o = rpc_opts_default();
     o.chain_id = w->cfg.chain_id;
     /* A watcher retries on its next poll: a call should not sit in backoff much longer than that. */
     o.max_wait_ms = (uint32_t)(w->cfg.poll_ms < o.max_wait_ms ? w->cfg.poll_ms : o.max_wait_ms);
     rpc_hooks hooks = {.on_health = log_endpoint, .ctx = w};
-    rl_err err = rpc_open(&w->rpc, urls, n, &o, &hooks, why);
+    rl_err err = rpc_open_list(&w->rpc, w->cfg.rpc, &o, &hooks, why);
     if (err != RL_OK)
         rl_why_prefix(why, "[chain.%s] rpc: ", w->chain);
     return err;

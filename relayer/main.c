@@ -32,6 +32,7 @@ static const struct subcommand subcommands[] = {
     {"venue", cmd_venue, "a venue's signed request: venue position|withdraw --config FILE ..."},
     {"oracle", cmd_oracle, "a node's price oracle (aggregators, HTTP feeds): oracle --config FILE"},
     {"cosign", cmd_cosign, "a node's co-signer of instructions it re-derives: cosign --config FILE"},
+    {"execute", cmd_execute, "a node's executor of bundles on one chain: execute --config FILE --chain NAME"},
     {"price", cmd_price, "a node's signed price observation: price send --config NODE.conf ..."},
 };
 

@@ -972,6 +972,28 @@ fail:
     return err;
 }
 
+rl_err rpc_open_list(rpc **out, const char *list, const rpc_opts *opts, const rpc_hooks *hooks, rl_why *why)
+{
+    char *copy = strdup(list), *save = NULL;
+    const char *urls[RPC_MAX_ENDPOINTS];
+    size_t n = 0;
+    if (copy == NULL)
+        return RL_ERR_NOMEM;
+    rl_err err = RL_OK;
+    for (char *u = strtok_r(copy, " \t,", &save); u != NULL && err == RL_OK; u = strtok_r(NULL, " \t,", &save)) {
+        if (n == RPC_MAX_ENDPOINTS)
+            err = rl_fail(why, RL_ERR_ARG, "more than %d endpoints", RPC_MAX_ENDPOINTS);
+        else
+            urls[n++] = u;
+    }
+    if (err == RL_OK && n == 0)
+        err = rl_fail(why, RL_ERR_ARG, "no endpoint");
+    if (err == RL_OK)
+        err = rpc_open(out, urls, n, opts, hooks, why);
+    free(copy);
+    return err;
+}
+
 void rpc_close(rpc *c)
 {
     if (c == NULL)

@@ -166,6 +166,10 @@ typedef struct rpc_hooks {
  * A URL that does not parse is RL_ERR_ARG naming its position, not its text. */
 RL_MUST_USE rl_err rpc_open(rpc **out, const char *const urls[], size_t n, const rpc_opts *opts,
                             const rpc_hooks *hooks, rl_why *why);
+/* The same over a config value: URLs separated by spaces, tabs or commas, in priority order.
+ * RL_ERR_ARG when there are none or more than RPC_MAX_ENDPOINTS. */
+RL_MUST_USE rl_err rpc_open_list(rpc **out, const char *list, const rpc_opts *opts, const rpc_hooks *hooks,
+                                 rl_why *why);
 void rpc_close(rpc *c);
 
 /* The chain id this client serves (the configured one, or the one learnt at open). */

@@ -1,0 +1,378 @@
+/*
+ * cmd_execute.c - `relayer execute --config FILE --chain NAME`: a relayer node's executor for
+ * one chain.
+ *
+ * It keeps an audited replica of the hub's log (replica.h) and takes each BUNDLE of an
+ * instruction for its chain: an instruction with a quorum's signatures, ready for the vault's
+ * execute(). Every node runs one; each instruction has one primary, by rotation over the set's
+ * members in id order (the member at index nonce mod n), and every other member takes over in
+ * turn, the k-th after k x takeover_ms without the instruction executed. Any of them may submit:
+ * the vault checks the signatures and refuses a used nonce, so two submissions never execute
+ * twice.
+ *
+ * Before submitting, and again after a failure, it asks the vault whether the nonce is used
+ * (nonceUsed): if so the instruction has executed (whoever sent it) and is done here. Otherwise it
+ * submits through the executor (bridges/evm/executor.h: EIP-1559 transactions it signs itself,
+ * nonce management, fee bumps of a stuck transaction, receipts to the confirmation depth). A
+ * revert with NonceUsed means another executor won; with DeadlinePassed the instruction can no
+ * longer execute (its expiry is the hub's to log once the chain's time has passed the deadline);
+ * a give-up or an RPC failure is retried after retry_ms. Nothing is kept on disk but the replica:
+ * after a restart every bundle is looked at again, and the vault says which are done.
+ *
+ * The account paying for gas is the node key's secp256k1 key (the address the cluster's
+ * `relayers.json` lists for the node), or `account`, another key file, when given.
+ *
+ *     # execute1.conf
+ *     [execute]
+ *     key = keys/node1.key        ; the node: member id (rotation), CURVE identity at the hub
+ *     relayers = relayers.json
+ *     data = node1-execute        ; the replica's LMDB directory
+ *     ; account = keys/gas1.key   ; pays for gas instead of the node key
+ *     takeover_ms = 30000         ; how long each member in turn waits for the one before it
+ *     retry_ms = 5000
+ *     [hub]
+ *     records = tcp://127.0.0.1:7402
+ *     catchup = tcp://127.0.0.1:7403
+ *     key = keys/hub.pub
+ *     [chain.l1]
+ *     rpc = http://127.0.0.1:8545 http://10.0.0.2:8545   ; in priority order
+ *     chain_id = 1
+ *     vault = 0x...
+ *     confirmations = 2
+ *     max_fee_gwei = 500          ; no transaction is signed with a higher max fee per gas
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "attest/bundle.h"
+#include "attest/hex.h"
+#include "bridges/evm/executor.h"
+#include "bridges/evm/rpceth.h"
+#include "relayer/cmd.h"
+#include "relayer/config.h"
+#include "relayer/daemon.h"
+#include "relayer/files.h"
+#include "relayer/keyfile.h"
+#include "relayer/log.h"
+#include "relayer/progress.h"
+#include "relayer/replica.h"
+
+static const char USAGE[] = "usage: relayer execute --config FILE --chain NAME\n"
+                            "\n"
+                            "Runs a node's executor for one chain: submits the logged bundles of\n"
+                            "instructions for that chain to its vault, in turn with the other nodes.\n";
+
+#define MAX_CHAIN_NAME 32
+#define GWEI 1000000000ull
+
+typedef struct execute_config {
+    char key[CFG_STR_MAX], relayers[CFG_STR_MAX], data[CFG_STR_MAX], account[CFG_STR_MAX];
+    uint64_t takeover_ms, retry_ms;
+    char records[CFG_STR_MAX], catchup[CFG_STR_MAX], hub_key[CFG_STR_MAX];
+    char rpc[CFG_STR_MAX], vault[CFG_STR_MAX];
+    uint64_t chain_id, confirmations, max_fee_gwei;
+} execute_config;
+
+/* An instruction of this chain: logged, then bundled, then done. */
+struct job {
+    uint64_t seq; /* of the INSTRUCTION */
+    instruction in;
+    bool bundled;
+    uint64_t bundled_ms;  /* the BUNDLE record's time: the takeover clock starts there */
+    uint8_t sigs[RELSET_MAX_MEMBERS][EVM_SIG_BYTES];
+    size_t nsigs;
+    uint64_t next_try_ms; /* wall clock; 0: as soon as it is this node's turn */
+    UT_hash_handle hh;
+};
+
+struct exec_node {
+    execute_config cfg;
+    char chain[MAX_CHAIN_NAME + 1];
+    uint8_t vault[EVM_ADDR_BYTES];
+    node_key *key;
+    node_pub hub;
+    relset genesis;
+    size_t my_index; /* in the set's members, by id */
+    evm_key *account;
+    rpc *rpc;
+    executor *x;
+    replica *r;
+    struct job *jobs;
+    uint64_t mined, lost, expired, done;
+};
+
+/* ---- the log */
+
+static rl_err on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t seq, rl_why *why)
+{
+    struct exec_node *e = ctx;
+    (void)why;
+    record r;
+    if (record_decode(&r, rec, len, NULL) != RL_OK)
+        return RL_OK;
+    if (r.type == RECORD_INSTRUCTION) {
+        instruction in;
+        if (instruction_decode(&in, r.payload, r.payload_len, NULL) != RL_OK || in.chain_id != e->cfg.chain_id ||
+            memcmp(in.vault, e->vault, EVM_ADDR_BYTES) != 0)
+            return RL_OK;
+        struct job *j = calloc(1, sizeof *j);
+        if (j == NULL)
+            return RL_ERR_NOMEM;
+        j->seq = seq;
+        j->in = in;
+        HASH_ADD(hh, e->jobs, seq, sizeof j->seq, j);
+    } else if (r.type == RECORD_BUNDLE) {
+        bundle b;
+        struct job *j = NULL;
+        if (bundle_decode(&b, r.payload, r.payload_len, NULL) == RL_OK)
+            HASH_FIND(hh, e->jobs, &b.instruction, sizeof b.instruction, j);
+        if (j == NULL || j->bundled)
+            return RL_OK;
+        for (unsigned i = 0; i < b.n; i++) /* in the vault's order, as logged */
+            memcpy(j->sigs[i], b.e[i].sig, EVM_SIG_BYTES);
+        j->nsigs = b.n;
+        j->bundled = true;
+        j->bundled_ms = r.time_ms;
+    }
+    return RL_OK;
+}
+
+/* ---- turns and submissions */
+
+/* How many takeover periods after the bundle this node's turn starts: 0 for the primary. */
+static uint64_t turn(const struct exec_node *e, const instruction *in)
+{
+    size_t n = e->genesis.n, primary = (size_t)(in->nonce % n);
+    return (e->my_index + n - primary) % n;
+}
+
+static void done(struct exec_node *e, struct job *j, const char *how, uint64_t *counter)
+{
+    (*counter)++;
+    e->done++;
+    log_info("instruction done", "instruction=%llu nonce=%llu how=\"%s\"", (unsigned long long)j->seq,
+             (unsigned long long)j->in.nonce, how);
+    HASH_DEL(e->jobs, j);
+    free(j);
+}
+
+/* nonceUsed(nonce) on the vault, at the latest block. */
+static rl_err nonce_used(struct exec_node *e, uint64_t nonce, bool *used, rl_why *why)
+{
+    uint8_t data[ABI_SELECTOR_BYTES + ABI_WORD_BYTES], *out = NULL;
+    size_t len = 0;
+    abi_selector(data, "nonceUsed(uint256)");
+    eip712_word_u64(data + ABI_SELECTOR_BYTES, nonce);
+    rpc_callmsg m = {.to = e->vault, .data = data, .data_len = sizeof data};
+    rl_err err = rpc_eth_call(e->rpc, &m, rpc_block_tag(RPC_LATEST), &out, &len, why);
+    if (err == RL_OK)
+        err = abi_read_bool(out, len, 0, used, "nonceUsed", why);
+    free(out);
+    return err;
+}
+
+static void on_submit(void *ctx, const executor_submit *s)
+{
+    struct exec_node *e = ctx;
+    char hash[2 * HASH_BYTES + 3], fee[U256_DEC_MAX];
+    log_info("transaction sent", "chain=%s nonce=%llu tx=%s max_fee_wei=%s gas=%llu bump=%u", e->chain,
+             (unsigned long long)s->nonce, hex_encode_0x(hash, s->tx_hash, HASH_BYTES),
+             u256_to_dec(&s->max_fee_wei, fee), (unsigned long long)s->gas_limit, s->bump);
+}
+
+/* One attempt at one instruction whose turn it is. */
+static void attempt(struct exec_node *e, struct job *j, uint64_t now_ms)
+{
+    rl_why why = {{0}};
+    bool used = false;
+    if (j->in.deadline_s < now_ms / 1000) {
+        done(e, j, "deadline passed without an execution seen here; its expiry is the hub's", &e->expired);
+        return;
+    }
+    rl_err err = nonce_used(e, j->in.nonce, &used, &why);
+    if (err == RL_OK && used) {
+        done(e, j, "the vault's nonce is used: executed", &e->lost);
+        return;
+    }
+    executor_report rep;
+    vault_instruction v;
+    instruction_to_vault(&v, &j->in);
+    if (err == RL_OK)
+        err = executor_execute(e->x, &v, (const uint8_t(*)[EVM_SIG_BYTES])j->sigs, j->nsigs, &rep, &why);
+    if (err != RL_OK) {
+        log_warn("execution not attempted", "instruction=%llu why=\"%s\"", (unsigned long long)j->seq,
+                 why.text[0] ? why.text : rl_strerror(err));
+        j->next_try_ms = now_ms + e->cfg.retry_ms;
+        return;
+    }
+    char hash[2 * HASH_BYTES + 3];
+    if (rep.outcome == EXECUTOR_MINED) {
+        log_info("executed", "instruction=%llu nonce=%llu tx=%s block=%llu submissions=%u", (unsigned long long)j->seq,
+                 (unsigned long long)j->in.nonce, hex_encode_0x(hash, rep.tx_hash, HASH_BYTES),
+                 (unsigned long long)rep.block_number, rep.submissions);
+        done(e, j, "mined by this node", &e->mined);
+    } else if (rep.outcome == EXECUTOR_REVERTED && rep.error_name != NULL &&
+               strncmp(rep.error_name, "NonceUsed(", 10) == 0) {
+        done(e, j, "NonceUsed: another executor's transaction came first", &e->lost);
+    } else if (rep.outcome == EXECUTOR_REVERTED && rep.error_name != NULL &&
+               strncmp(rep.error_name, "DeadlinePassed(", 15) == 0) {
+        done(e, j, "DeadlinePassed: the vault refuses it now; its expiry is the hub's", &e->expired);
+    } else {
+        log_warn("execution failed, will retry", "instruction=%llu outcome=%s why=\"%s\"", (unsigned long long)j->seq,
+                 executor_outcome_name(rep.outcome), rep.detail);
+        j->next_try_ms = now_ms + e->cfg.retry_ms;
+    }
+}
+
+static void work(struct exec_node *e)
+{
+    uint64_t now = wall_ms();
+    struct job *j, *t;
+    HASH_ITER(hh, e->jobs, j, t) {
+        if (daemon_stopping)
+            return;
+        if (!j->bundled || now < j->next_try_ms || now < j->bundled_ms + turn(e, &j->in) * e->cfg.takeover_ms)
+            continue;
+        attempt(e, j, now);
+    }
+}
+
+/* ---- set-up */
+
+static rl_err load_config(struct exec_node *e, const char *path, rl_why *why)
+{
+    char section[MAX_CHAIN_NAME + 8];
+    snprintf(section, sizeof section, "chain.%s", e->chain);
+#define F(field) offsetof(execute_config, field)
+    const cfg_key schema[] = {
+        {"execute", "key", CFG_PATH, 1, 0, 0, F(key)},
+        {"execute", "relayers", CFG_PATH, 1, 0, 0, F(relayers)},
+        {"execute", "data", CFG_PATH, 1, 0, 0, F(data)},
+        {"execute", "account", CFG_PATH, 0, 0, 0, F(account)},
+        {"execute", "takeover_ms", CFG_U64, 0, 100, 86400000, F(takeover_ms)},
+        {"execute", "retry_ms", CFG_U64, 0, 100, 3600000, F(retry_ms)},
+        {"hub", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
+        {"hub", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},
+        {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
+        {section, "rpc", CFG_STRING, 1, 0, 0, F(rpc)},
+        {section, "chain_id", CFG_U64, 1, 1, UINT64_MAX - 1, F(chain_id)},
+        {section, "vault", CFG_STRING, 1, 0, 0, F(vault)},
+        {section, "confirmations", CFG_U64, 0, 1, 128, F(confirmations)},
+        {section, "max_fee_gwei", CFG_U64, 0, 1, 1000000, F(max_fee_gwei)},
+    };
+#undef F
+    e->cfg.takeover_ms = 30000;
+    e->cfg.retry_ms = 5000;
+    e->cfg.confirmations = 2;
+    e->cfg.max_fee_gwei = 500;
+    rl_err err = cfg_load_part(path, schema, sizeof schema / sizeof schema[0], &e->cfg, "chain.", why);
+    if (err == RL_OK && (strncmp(e->cfg.vault, "0x", 2) != 0 ||
+                         hex_decode(e->vault, EVM_ADDR_BYTES, e->cfg.vault + 2, "vault", NULL) != RL_OK))
+        err = rl_fail(why, RL_ERR_ARG, "%s: [%s] vault: \"%s\" is not a 20-byte 0x address", path, section,
+                      e->cfg.vault);
+    return err;
+}
+
+static rl_err exec_open(struct exec_node *e, const char *config, rl_why *why)
+{
+    rl_err err = load_config(e, config, why);
+    if (err == RL_OK)
+        err = keyfile_read(e->cfg.key, &e->key, why);
+    if (err == RL_OK)
+        err = relset_load(e->cfg.relayers, &e->genesis, why);
+    if (err == RL_OK)
+        err = pubfile_read(e->cfg.hub_key, &e->hub, why);
+    const relset_member *me = err == RL_OK ? relset_find_key(&e->genesis, node_key_pub(e->key)->ed25519) : NULL;
+    if (err == RL_OK && me == NULL)
+        err = rl_fail(why, RL_ERR_ARG, "%s: the node's key is not a member of the relayer set", e->cfg.relayers);
+    if (err == RL_OK)
+        e->my_index = (size_t)(me - e->genesis.members); /* members are kept in id order */
+    node_key *payer = NULL;
+    if (err == RL_OK && e->cfg.account[0] != '\0')
+        err = keyfile_read(e->cfg.account, &payer, why);
+    if (err == RL_OK)
+        err = evm_key_from_secret(&e->account, node_key_secp256k1_secret(payer ? payer : e->key), why);
+    node_key_free(payer);
+    rpc_opts ro = rpc_opts_default();
+    ro.chain_id = e->cfg.chain_id;
+    if (err == RL_OK && (err = rpc_open_list(&e->rpc, e->cfg.rpc, &ro, NULL, why)) != RL_OK)
+        rl_why_prefix(why, "[chain.%s] rpc: ", e->chain);
+    executor_opts xo = executor_opts_default();
+    xo.confirmations = e->cfg.confirmations;
+    xo.max_fee_cap_wei = u256_from_u64(e->cfg.max_fee_gwei * GWEI);
+    executor_hooks hooks = {.on_submit = on_submit, .ctx = e};
+    if (err == RL_OK)
+        err = executor_new(&e->x, e->rpc, e->account, e->vault, &xo, &hooks, why);
+    replica_opts o = {.data = e->cfg.data, .key = e->key, .hub = &e->hub, .genesis = &e->genesis,
+                      .records = e->cfg.records, .catchup = e->cfg.catchup, .on_record = on_record, .ctx = e};
+    if (err == RL_OK)
+        err = replica_open(&e->r, &o, why);
+    return err;
+}
+
+static void exec_close(struct exec_node *e)
+{
+    replica_close(e->r);
+    executor_free(e->x);
+    rpc_close(e->rpc);
+    evm_key_free(e->account);
+    node_key_free(e->key);
+    struct job *j, *t;
+    HASH_ITER(hh, e->jobs, j, t) {
+        HASH_DEL(e->jobs, j);
+        free(j);
+    }
+}
+
+int cmd_execute(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", 1, 0, 'c'}, {"chain", 1, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    const char *config = NULL, *chain = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (c == 'c')
+            config = optarg;
+        else if (c == 'n')
+            chain = optarg;
+        else {
+            fputs(USAGE, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (config == NULL || chain == NULL || strlen(chain) > MAX_CHAIN_NAME || optind != argc) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    log_init("execute", chain, LOG_INFO);
+    daemon_trap_signals();
+    struct exec_node *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return EXIT_USAGE;
+    snprintf(e->chain, sizeof e->chain, "%s", chain);
+    rl_why why = {{0}};
+    rl_err err = exec_open(e, config, &why);
+    if (err == RL_OK) {
+        char addr[43];
+        log_info("executor started", "chain=%s chain_id=%llu member_index=%zu account=%s head=%llu waiting=%u",
+                 e->chain, (unsigned long long)e->cfg.chain_id, e->my_index,
+                 evm_addr_to_hex(evm_key_address(e->account), addr), (unsigned long long)replica_head(e->r),
+                 HASH_COUNT(e->jobs));
+    }
+    while (err == RL_OK && !daemon_stopping) {
+        if ((err = replica_poll(e->r, 50, &why)) == RL_OK)
+            work(e);
+    }
+    int rc = replica_exit(e->r, "executor", err, &why);
+    exec_close(e);
+    free(e);
+    return rc;
+}
