@@ -15,6 +15,7 @@
 #include "attest/instruction.h"
 #include "attest/pool.h"
 #include "attest/request.h"
+#include "collateral/calc.h"
 #include "db/ledger.h"
 #include "relayer/hubinstr.h"
 #include "tests/fixture.h"
@@ -35,6 +36,8 @@ typedef struct world {
     fixture f;
     node_key *calc;
     audit *a;
+    mg_risk risk;
+    calc *c; /* fed what the ledger accepts: its holdings must equal the ledger's balances */
     uint8_t account[EVM_ADDR_BYTES], recipient[EVM_ADDR_BYTES], vault[EVM_ADDR_BYTES];
     uint64_t nonce;
 } world;
@@ -72,8 +75,16 @@ static uint64_t push(world *w, uint8_t type, const uint8_t *payload, size_t plen
         if (want != RL_OK && want != RL_ERR_DUPLICATE) /* the same check on both sides, in the same words */
             cr_assert_str_eq(awhy.text, why.text);
     }
+    if (got == RL_OK)
+        cr_assert_eq(calc_apply(w->c, enc, len, &why), RL_OK, "calculator: %s", why.text);
     free(enc);
     return r.seq;
+}
+
+static void ignore_decision(void *ctx, const decision *d)
+{
+    (void)ctx;
+    (void)d;
 }
 
 static void setup(world *w)
@@ -82,6 +93,12 @@ static void setup(world *w)
     fx_init(&w->f, 3, 2);
     fx_open_store(&w->f, NULL);
     rl_why why = {{0}};
+    json_error_t je;
+    json_t *root = json_loads(RISK, 0, &je);
+    cr_assert_not_null(root, "%s", je.text);
+    cr_assert_eq(mg_risk_parse(root, &w->risk, &why), RL_OK, "%s", why.text);
+    json_decref(root);
+    cr_assert_eq(calc_new(&w->c, &w->risk, ignore_decision, NULL, NULL, NULL), RL_OK);
     cr_assert_eq(node_key_generate(&w->calc, "calc", &why), RL_OK);
     cr_assert_eq(audit_new(&w->a, &w->f.set), RL_OK);
     memset(w->account, 0x11, EVM_ADDR_BYTES);
@@ -105,6 +122,8 @@ static void setup(world *w)
 
 static void teardown(world *w)
 {
+    calc_free(w->c);
+    mg_risk_fini(&w->risk);
     audit_free(w->a);
     node_key_free(w->calc);
     fx_fini(&w->f);
@@ -377,6 +396,13 @@ static void assert_eth(world *w, uint64_t balance_whole, uint64_t reserved_whole
                  (unsigned long long)balance_whole);
     cr_assert_eq(u256_cmp(&r, &wr), 0, "reserved %s, expected %llu ETH", u256_to_dec(&r, y),
                  (unsigned long long)reserved_whole);
+    /* The calculator's view of the holding is the ledger's balance. */
+    json_t *j = calc_account_json(w->c, w->account);
+    cr_assert_not_null(j);
+    snprintf(x, sizeof x, "%llu", (unsigned long long)balance_whole);
+    const char *held = json_string_value(json_object_get(json_array_get(json_object_get(j, "collateral"), 0), "amount"));
+    cr_assert_str_eq(held, x, "the calculator holds %s ETH, the ledger %s", held, x);
+    json_decref(j);
 }
 
 /* An observation of vault event vseq (in transaction n) on chain 1's vault. */
