@@ -1,8 +1,8 @@
 /*
  * cmd_up.c - `relayer up --config cluster.conf`: a whole local cluster, supervised.
  *
- * It starts the hub, then every node's watchers (one per node and chain), any followers and the
- * margin calculator, each
+ * It starts the hub, then every node's watchers (one per node and chain), any followers, the
+ * margin calculator and the nodes' co-signers, each
  * as its own `relayer` process, and keeps them running: a child that dies is logged with how it
  * ended and restarted after a backoff that doubles while it keeps dying young (up to
  * restart_max_ms) and resets once it has run a minute. Ctrl-C or SIGTERM stops everything:
@@ -17,6 +17,7 @@
  *     chains = l1 l2                 ; each node runs `relayer watch --chain NAME` for each
  *     follow = follow.conf           ; optional audited replicas
  *     margin = margin.conf           ; optional: the live margin calculator
+ *     cosign = cosign1.conf          ; optional, one per node: its co-signer
  *     restart_min_ms = 200
  *     restart_max_ms = 10000
  */
@@ -42,6 +43,7 @@ static const char USAGE[] = "usage: relayer up --config cluster.conf\n"
                             "chain) and followers, restarting any that die, until Ctrl-C. Config:\n"
                             "  [cluster] hub = hub.conf, node = NODE.conf (repeat), chains = l1 l2,\n"
                             "            follow = follow.conf (optional, repeat), margin = margin.conf (optional),\n"
+                            "            cosign = cosign1.conf (optional, repeat),\n"
                             "            restart_min_ms, restart_max_ms\n";
 
 #define MAX_CHILDREN 128
@@ -51,7 +53,7 @@ static const char USAGE[] = "usage: relayer up --config cluster.conf\n"
 
 typedef struct up_config {
     char hub[CFG_STR_MAX], chains[CFG_STR_MAX];
-    cfg_list nodes, follow, margin;
+    cfg_list nodes, follow, margin, cosign;
     uint64_t restart_min_ms, restart_max_ms;
 } up_config;
 
@@ -62,6 +64,7 @@ static const cfg_key schema[] = {
     {"cluster", "chains", CFG_STRING, 1, 0, 0, F(chains)},
     {"cluster", "follow", CFG_PATHS, 0, 0, 0, F(follow)},
     {"cluster", "margin", CFG_PATHS, 0, 0, 0, F(margin)},
+    {"cluster", "cosign", CFG_PATHS, 0, 0, 0, F(cosign)},
     {"cluster", "restart_min_ms", CFG_U64, 0, 10, 600000, F(restart_min_ms)},
     {"cluster", "restart_max_ms", CFG_U64, 0, 10, 3600000, F(restart_max_ms)},
 };
@@ -198,7 +201,7 @@ int cmd_up(int argc, char **argv)
         chains[nchains++] = t;
     static struct child kids[MAX_CHILDREN];
     size_t n = 0;
-    if (1 + cfg.nodes.n * nchains + cfg.follow.n + cfg.margin.n > MAX_CHILDREN) {
+    if (1 + cfg.nodes.n * nchains + cfg.follow.n + cfg.margin.n + cfg.cosign.n > MAX_CHILDREN) {
         fprintf(stderr, "relayer up: %s: more than %d processes\n", config, MAX_CHILDREN);
         return EXIT_USAGE;
     }
@@ -215,6 +218,12 @@ int cmd_up(int argc, char **argv)
         add(kids, &n, "follow", "follow", cfg.follow.item[i], NULL);
     for (size_t i = 0; i < cfg.margin.n; i++)
         add(kids, &n, "margin", "margin", cfg.margin.item[i], NULL);
+    for (size_t i = 0; i < cfg.cosign.n; i++) {
+        char label[64];
+        const char *base = strrchr(cfg.cosign.item[i], '/');
+        snprintf(label, sizeof label, "cosign:%.40s", base ? base + 1 : cfg.cosign.item[i]);
+        add(kids, &n, label, "cosign", cfg.cosign.item[i], NULL);
+    }
     daemon_trap_signals();
     log_info("cluster starting", "processes=%zu nodes=%zu chains=%zu", n, cfg.nodes.n, nchains);
     for (size_t i = 0; i < n; i++)

@@ -82,6 +82,9 @@ node = keys/node2.pub
 node = keys/node3.pub
 subscriber = keys/auditor.pub
 subscriber = keys/calc.pub
+subscriber = keys/node1.pub
+subscriber = keys/node2.pub
+subscriber = keys/node3.pub
 venue = keys/venue.pub
 calculator = keys/calc.pub
 CONF
@@ -138,6 +141,21 @@ key = keys/venue.key
 venue = ipc://$c/venue.sock
 key = keys/hub.pub
 CONF
+for i in 1 2 3; do
+    cat > "$c/cosign$i.conf" <<CONF
+# node $i's co-signer: its own replica and calculator; signs (secp256k1, EIP-712) only what it re-derives
+[cosign]
+key = keys/node$i.key
+relayers = relayers.json
+risk = risk.json
+data = cosign$i
+[hub]
+records = ipc://$c/records.sock
+catchup = ipc://$c/catchup.sock
+nodes = ipc://$c/nodes.sock
+key = keys/hub.pub
+CONF
+done
 cat > "$c/cluster.conf" <<CONF
 [cluster]
 hub = hub.conf
@@ -147,8 +165,11 @@ node = node3.conf
 chains = l1 l2
 follow = follow.conf
 margin = margin.conf
+cosign = cosign1.conf
+cosign = cosign2.conf
+cosign = cosign3.conf
 CONF
-say "relayer up: the hub, 6 watchers (3 nodes x 2 chains), the replica and the margin calculator, supervised (log: $c/cluster.log)"
+say "relayer up: the hub, 6 watchers (3 nodes x 2 chains), the replica, the margin calculator and 3 co-signers, supervised (log: $c/cluster.log)"
 "$relayer" up --config "$c/cluster.conf" 2> "$c/cluster.log" &
 up=$!
 trap 'kill -TERM $up 2>/dev/null; wait $up 2>/dev/null' EXIT
@@ -189,11 +210,16 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 grep 'msg="decision"' "$c/cluster.log" | sed 's/.*msg="decision" /   decision: /'
-for _ in $(seq 1 50); do grep -q 'msg="instruction"' "$c/cluster.log" && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q 'msg="instruction"' "$c/cluster.log" && break; sleep 0.1; done
 sleep 0.3
 echo "   the hub turns the seize plan into one instruction per chain and asset (vault nonce, deadline),"
 echo "   each reserving its amount in the ledger, for the cosigners and executors:"
 grep 'msg="instruction"' "$c/cluster.log" | sed -e 's/.*msg="instruction" /   instruction: /' -e 's/ account=0x[0-9a-f]*//' -e 's/ vault=0x[0-9a-f]*//'
+ninstr=$(grep -c 'msg="instruction"' "$c/cluster.log")
+for _ in $(seq 1 300); do [ "$(grep -c 'msg="bundle"' "$c/cluster.log")" -ge "$ninstr" ] && break; sleep 0.1; done
+echo "   each node's co-signer re-derives the decision with its own calculator and signs the vault's"
+echo "   EIP-712 digest; the hub logs a bundle once 2 of 3 signatures recover their members:"
+grep 'msg="bundle"' "$c/cluster.log" | sed -e 's/.*msg="bundle" /   bundle: /'
 query | grep -E '"(equity|maintenance_margin|status)"' | sed 's/^ */   /'
 kill -TERM $up
 wait $up
