@@ -62,7 +62,7 @@ static char *node_vault(const anvil_node *n)
 }
 
 /* The risk file: both vaults and insurance addresses, ETH on L1 and USDC on L2, one market. */
-static char *risk_json(void)
+static char *risk_json(const char *eth_haircut)
 {
     char *risk = NULL;
     cr_assert(asprintf(&risk,
@@ -70,7 +70,7 @@ static char *risk_json(void)
                        "\"deadline_s\": %d},\n"
                        "            \"l2\": {\"chain_id\": %d, \"vault\": \"%s\", \"insurance\": \"%s\", "
                        "\"deadline_s\": %d}},\n"
-                       " \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0.10\", \"seize_priority\": 2,\n"
+                       " \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"%s\", \"seize_priority\": 2,\n"
                        "                       \"tokens\": {\"l1\": \"%s\"}},\n"
                        "             \"USDC\": {\"decimals\": 6, \"haircut\": \"0.02\", \"seize_priority\": 1,\n"
                        "                       \"tokens\": {\"l2\": \"%s\"}}},\n"
@@ -79,7 +79,7 @@ static char *risk_json(void)
                        " \"params\": {\"liquidation_fee\": \"0.01\"},\n"
                        " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 600000}}\n",
                        L1_ID, vault1, INSURANCE_L1, DEADLINE_S, L2_ID, vault2, INSURANCE_L2, DEADLINE_S,
-                       CLUSTER_NATIVE, usdc) > 0);
+                       eth_haircut, CLUSTER_NATIVE, usdc) > 0);
     return risk;
 }
 
@@ -96,13 +96,21 @@ static void setup(void)
     cr_assert_str_eq(l1.dev[5].address, trader->address, "anvil's dev accounts differ between the chains");
     cluster_fund_nodes(&c, &l1, NODE_GAS_WEI);
     cluster_fund_nodes(&c, &l2, NODE_GAS_WEI);
+}
 
+/* The whole cluster; with node3_differs node3's co-signer has its own risk parameters (a higher
+ * ETH haircut): its calculator cannot reproduce any decision of the hub's. */
+static void start(bool node3_differs)
+{
     cluster_chain chains[2] = {cluster_chain_of("l1", &l1, vault1, CONFIRMATIONS),
                                cluster_chain_of("l2", &l2, vault2, CONFIRMATIONS)};
-    char *risk = risk_json();
+    char *risk = risk_json("0.10"), *other = risk_json("0.20");
     cluster_pipeline p = {.risk = risk, .takeover_ms = TAKEOVER_MS, .retry_ms = 500, .confirmations = 1};
+    if (node3_differs)
+        p.node_risk[2] = other;
     cluster_configure_pipeline(&c, chains, 2, &p);
     free(risk);
+    free(other);
     cluster_start(&c);
 }
 
@@ -277,6 +285,7 @@ static void await_mined_by(unsigned node, size_t chain, uint64_t seq, uint64_t n
 
 Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_killed_primary_is_taken_over)
 {
+    start(false);
     /* Deposits, credited once each under their own chain and asset. */
     deposit_eth(ETH_10);
     deposit_usdc(USDC_5000);
@@ -390,4 +399,38 @@ Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_kil
                   strstr(out, "\"not_reproduced\":0") != NULL,
               "replay --risk did not reproduce both decisions: %s", out);
     free(out);
+}
+
+Test(liquidation, a_node_under_other_risk_parameters_refuses_to_co_sign_and_the_other_two_bundle_and_execute)
+{
+    start(true);
+    deposit_usdc(USDC_5000);
+    cluster_await_hub(&c, 1, 0);
+    cluster_price(&c, "USDC", "1");
+    cluster_await_records(&c, RECORD_PRICE, 1);
+    char *wallet_before = chain_balance(&l2, usdc, trader->address);
+    char args[512];
+    snprintf(args, sizeof args, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s",
+             trader->address, L2_ID, usdc, USDC_100, trader->address);
+    cluster_venue(&c, args);
+    cluster_await_records(&c, RECORD_INSTRUCTION, 1);
+    cluster_await_records(&c, RECORD_BUNDLE, 1);
+    struct logged l;
+    read_log(&l);
+    cr_assert_eq(l.nb, 1);
+    /* relayers init numbers node1..node3 as members 1..3. */
+    for (unsigned k = 0; k < l.b[0].n; k++)
+        cr_assert_neq(l.b[0].e[k].member, 3, "node3 signed a decision its own calculator did not reach");
+    uint64_t seq;
+    const instruction *release = find_instruction(&l, L2_ID, INSTRUCTION_RELEASE, &seq);
+    await_executed(&l2, vault2, release->nonce);
+    char *wallet_after = chain_balance(&l2, usdc, trader->address);
+    u256 want = u256_from_u64(100000000);
+    assert_moved("the trader's USDC on L2", wallet_before, wallet_after, &want, true);
+    free(wallet_before);
+    free(wallet_after);
+    char line[64];
+    snprintf(line, sizeof line, "msg=\"refused to co-sign\" instruction=%llu ", (unsigned long long)seq);
+    cr_assert_eq(cluster_file_count(&c, "node3.cosign.log", line), 1, "node3 did not refuse instruction %llu",
+                 (unsigned long long)seq);
 }
