@@ -56,9 +56,10 @@ void cluster_fini(cluster *c)
     }
     tu_stop(&c->margin, SIGTERM);
     tu_stop(&c->hub, SIGTERM);
-    if (c->dir != NULL && getenv("RL_KEEP_CLUSTER") != NULL) /* to read the daemons' logs after a run */
+    if (c->dir != NULL && getenv("RL_KEEP_CLUSTER") != NULL) { /* to read the daemons' logs after a run */
         fprintf(stderr, "cluster kept in %s\n", c->dir);
-    else
+        free(c->dir);
+    } else
         tu_rmdir(c->dir);
     c->dir = NULL;
 }
