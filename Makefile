@@ -95,6 +95,7 @@ test: deps
 
 asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
 	    RL_TEST_SCALE=asan $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT='-O1 -g' run-tests
 
 .PHONY: run-tests

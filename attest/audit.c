@@ -51,6 +51,14 @@ struct seen_instruction {
     UT_hash_handle hh;
 };
 
+/* A logged instruction whose execution is not attested yet (the ledger's reservation). */
+struct seen_instr {
+    uint8_t id[HASH_BYTES]; /* instruction_id */
+    uint8_t account[EVM_ADDR_BYTES], asset[EVM_ADDR_BYTES];
+    u256 amount;
+    UT_hash_handle hh;
+};
+
 /* The highest instruction nonce per vault. */
 struct seen_nonce {
     uint8_t key[8 + EVM_ADDR_BYTES];
@@ -80,6 +88,8 @@ struct audit {
     struct seen_plan *plans;
     struct seen_nonce *nonces;
     struct seen_instruction *instructions;
+    struct seen_instr *instrs;
+    struct seen_key *executed; /* instruction ids attested executed -> log seq (in `event`) */
     audit_summary sum;
 };
 
@@ -109,6 +119,8 @@ void audit_free(audit *a)
     FREE_ALL(a->plans, struct seen_plan);
     FREE_ALL(a->nonces, struct seen_nonce);
     FREE_ALL(a->instructions, struct seen_instruction);
+    FREE_ALL(a->instrs, struct seen_instr);
+    FREE_ALL(a->executed, struct seen_key);
     free(a);
 }
 
@@ -213,11 +225,36 @@ static void vseq_key(uint8_t k[VSEQ_KEY_BYTES], const obs *o)
     be64_put(k + 8 + EVM_ADDR_BYTES, o->vault_seq);
 }
 
+/* An executed observation against the instructions logged (the ledger's rule, ledger.h): a
+ * nonce executed twice is refused; otherwise it is matched when the instruction logged under its
+ * id is still open with the same account, asset and amount. *instr: that instruction (NULL when
+ * none), which the execution closes either way. */
+static rl_err executed_check(audit *a, const obs *o, uint8_t id[HASH_BYTES], struct seen_instr **instr,
+                             bool *matched, rl_why *why)
+{
+    instruction_id(id, o->chain_id, o->vault, o->nonce);
+    const struct seen_key *done = key_find(a->executed, id, HASH_BYTES);
+    if (done != NULL) {
+        char hex[43];
+        return rl_fail(why, RL_ERR_STATE, "nonce %llu of vault %s on chain %llu already executed (record %llu)",
+                       (unsigned long long)o->nonce, evm_addr_to_hex(o->vault, hex), (unsigned long long)o->chain_id,
+                       (unsigned long long)be64_get(done->event));
+    }
+    struct seen_instr *in = NULL;
+    HASH_FIND(hh, a->instrs, id, HASH_BYTES, in);
+    *instr = in;
+    *matched = in != NULL && memcmp(in->account, o->account, EVM_ADDR_BYTES) == 0 &&
+               memcmp(in->asset, o->asset, EVM_ADDR_BYTES) == 0 && u256_cmp(&in->amount, &o->amount) == 0;
+    return RL_OK;
+}
+
 static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
 {
     payload_attest p;
     obs o;
-    uint8_t id[HASH_BYTES], content[HASH_BYTES], vk[VSEQ_KEY_BYTES];
+    uint8_t id[HASH_BYTES], content[HASH_BYTES], vk[VSEQ_KEY_BYTES], ins_id[HASH_BYTES];
+    struct seen_instr *instr = NULL;
+    bool matched = false;
     rl_err err = payload_attest_decode(&p, r, why);
     if (err == RL_OK)
         err = obs_decode(&o, p.obs, OBS_BYTES, why);
@@ -234,15 +271,19 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
     if (key_find(a->vseqs, vk, sizeof vk) != NULL)
         return rl_fail(why, RL_ERR_DUPLICATE, "vault sequence %llu on chain %llu credited twice",
                        (unsigned long long)o.vault_seq, (unsigned long long)o.chain_id);
+    if (o.kind == OBS_KIND_EXECUTED && (err = executed_check(a, &o, ins_id, &instr, &matched, why)) != RL_OK)
+        return err;
     err = sigs_jobs(&a->set, &p.sigs, content, r->seq, jobs, njobs, "attestation", why);
     if (err != RL_OK)
         return err;
 
     struct seen_event *e = calloc(1, sizeof *e);
     struct seen_key *v = calloc(1, sizeof *v);
-    if (e == NULL || v == NULL) {
+    struct seen_key *x = o.kind == OBS_KIND_EXECUTED ? calloc(1, sizeof *x) : NULL;
+    if (e == NULL || v == NULL || (o.kind == OBS_KIND_EXECUTED && x == NULL)) {
         free(e);
         free(v);
+        free(x);
         return RL_ERR_NOMEM;
     }
     memcpy(e->id, id, HASH_BYTES);
@@ -252,6 +293,22 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
     memcpy(v->key, vk, sizeof vk);
     memcpy(v->event, id, HASH_BYTES);
     HASH_ADD(hh, a->vseqs, key, VSEQ_KEY_BYTES, v);
+    a->sum.attested++;
+    if (o.kind == OBS_KIND_EXECUTED) {
+        /* The nonce is spent on chain: the instruction under it is closed, matched or not. */
+        if (instr != NULL) {
+            HASH_DEL(a->instrs, instr);
+            free(instr);
+        }
+        memcpy(x->key, ins_id, HASH_BYTES);
+        be64_put(x->event, r->seq);
+        HASH_ADD(hh, a->executed, key, HASH_BYTES, x);
+        a->sum.executions++;
+        a->sum.unmatched += !matched;
+        return RL_OK;
+    }
+    if (o.kind != OBS_KIND_DEPOSIT)
+        return RL_OK;
     if (key_find(a->accounts, o.account, EVM_ADDR_BYTES) == NULL) {
         struct seen_key *acc = calloc(1, sizeof *acc);
         if (acc == NULL)
@@ -260,7 +317,6 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
         HASH_ADD(hh, a->accounts, key, EVM_ADDR_BYTES, acc);
         a->sum.accounts++;
     }
-    a->sum.attested++;
     return RL_OK;
 }
 
@@ -453,6 +509,14 @@ static rl_err check_instruction(audit *a, const record *r, rl_why *why)
     HASH_FIND(hh, a->nonces, nk, sizeof nk, n);
     if ((err = instruction_check(&in, &p->p, n ? n->nonce : 0, r->time_ms, why)) != RL_OK)
         return err;
+    struct seen_instr *open = calloc(1, sizeof *open);
+    if (open == NULL)
+        return RL_ERR_NOMEM;
+    instruction_id(open->id, in.chain_id, in.vault, in.nonce);
+    memcpy(open->account, in.account, EVM_ADDR_BYTES);
+    memcpy(open->asset, in.asset, EVM_ADDR_BYTES);
+    open->amount = in.amount;
+    HASH_ADD(hh, a->instrs, id, HASH_BYTES, open);
     if (n == NULL) {
         if ((n = calloc(1, sizeof *n)) == NULL)
             return RL_ERR_NOMEM;

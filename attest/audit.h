@@ -8,7 +8,11 @@
  * relayer-set rotations follow each other, that prices carry a quorum of members, and that each
  * venue request and calculator decision is logged once, and that every instruction carries out
  * a plan of a logged decision (instruction.h) with a rising vault nonce and a deadline ahead.
- * Balances are audit replay's (through the ledger). Venue and calculator signatures are
+ * An attested execution (obs.h, executed) is refused for a vault nonce already attested executed,
+ * and counted as matched when the instruction logged under its id (instruction_id) is still open
+ * with the same account, asset and amount, unmatched otherwise (a nonce no logged instruction
+ * names, or one whose instruction differs): the ledger's rule (ledger.h), which accepts both.
+ * Balances are audit replay's (through the ledger): how much an unmatched execution could debit. Venue and calculator signatures are
  * checked against the key the record names (which keys the hub admits is its allow-list);
  * whether a decision follows from the log is audit replay's question (calc.h). The signatures themselves come back as verify_jobs
  * (tagged with the record's sequence number) so the caller can verify them on every core; a
@@ -33,6 +37,7 @@
 typedef struct audit_summary {
     uint64_t records, attested, conflicts, rotations, accounts, signatures;
     uint64_t prices, requests, decisions, instructions, bundles;
+    uint64_t executions, unmatched; /* attested executions; of them, with no matching instruction */
     uint32_t set_version;
     uint64_t head_seq;
     uint8_t head_hash[HASH_BYTES];

@@ -20,19 +20,65 @@
 #define OFF_ASSET 134
 #define OFF_AMOUNT 154
 #define OFF_RESERVED 186
+#define OFF_NONCE 186    /* executed only */
+#define OFF_INS_KIND 194 /* executed only */
+#define OFF_ZERO 195     /* zero in every kind */
 _Static_assert(OFF_RESERVED + 12 == OBS_BYTES, "observation layout must fill OBS_BYTES");
+_Static_assert(OFF_ZERO + 3 == OBS_BYTES, "executed fields must leave 3 zero bytes");
 
-static bool kind_known(uint8_t kind)
+/* Instruction kinds an Executed event carries (instruction.h, the vault's KIND_*). */
+#define INS_RELEASE 1
+#define INS_SEIZE 2
+
+static bool zero(const uint8_t *p, size_t n)
 {
-    return kind == OBS_KIND_DEPOSIT;
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+const char *obs_kind_name(uint8_t kind)
+{
+    switch (kind) {
+    case OBS_KIND_DEPOSIT: return "deposit";
+    case OBS_KIND_EXECUTED: return "executed";
+    case OBS_KIND_ROTATED: return "rotated";
+    default: return "?";
+    }
+}
+
+/* The domain of each field for o's kind; err is RL_ERR_ARG (encoding) or RL_ERR_DECODE. */
+static rl_err check(const obs *o, rl_err err, rl_why *why)
+{
+    if (o->kind != OBS_KIND_DEPOSIT && o->kind != OBS_KIND_EXECUTED && o->kind != OBS_KIND_ROTATED)
+        return rl_fail(why, err, "observation: unknown kind %u", o->kind);
+    if (o->vault_seq == 0)
+        return rl_fail(why, err, "observation: vault sequence 0 (they start at 1)");
+    if (o->kind == OBS_KIND_EXECUTED) {
+        if (o->nonce == 0)
+            return rl_fail(why, err, "executed observation: instruction nonce 0 (nonces start at 1)");
+        if (o->ins_kind != INS_RELEASE && o->ins_kind != INS_SEIZE)
+            return rl_fail(why, err, "executed observation: instruction kind %u (1 release, 2 seize)", o->ins_kind);
+        return RL_OK;
+    }
+    if (o->nonce != 0 || o->ins_kind != 0)
+        return rl_fail(why, err, "%s observation: a nonce or instruction kind (only executed has them)",
+                       obs_kind_name(o->kind));
+    if (o->kind == OBS_KIND_ROTATED) {
+        if (!zero(o->account, EVM_ADDR_BYTES) || !zero(o->asset, EVM_ADDR_BYTES))
+            return rl_fail(why, err, "rotated observation: account and asset must be zero");
+        if (u256_is_zero(&o->amount))
+            return rl_fail(why, err, "rotated observation: signer set version 0");
+    }
+    return RL_OK;
 }
 
 rl_err obs_encode(uint8_t out[OBS_BYTES], const obs *o, rl_why *why)
 {
-    if (!kind_known(o->kind))
-        return rl_fail(why, RL_ERR_ARG, "observation: unknown kind %u", o->kind);
-    if (o->vault_seq == 0)
-        return rl_fail(why, RL_ERR_ARG, "observation: vault sequence numbers start at 1");
+    rl_err err = check(o, RL_ERR_ARG, why);
+    if (err != RL_OK)
+        return err;
     memset(out, 0, OBS_BYTES);
     out[OFF_VERSION] = OBS_VERSION;
     out[OFF_KIND] = o->kind;
@@ -46,6 +92,10 @@ rl_err obs_encode(uint8_t out[OBS_BYTES], const obs *o, rl_why *why)
     memcpy(out + OFF_ACCOUNT, o->account, EVM_ADDR_BYTES);
     memcpy(out + OFF_ASSET, o->asset, EVM_ADDR_BYTES);
     u256_to_be(out + OFF_AMOUNT, &o->amount);
+    if (o->kind == OBS_KIND_EXECUTED) {
+        be64_put(out + OFF_NONCE, o->nonce);
+        out[OFF_INS_KIND] = o->ins_kind;
+    }
     return RL_OK;
 }
 
@@ -57,12 +107,15 @@ rl_err obs_decode(obs *o, const uint8_t *in, size_t len, rl_why *why)
         return rl_fail(why, RL_ERR_DECODE, "observation: %zu trailing bytes", len - OBS_BYTES);
     if (in[OFF_VERSION] != OBS_VERSION)
         return rl_fail(why, RL_ERR_VERSION, "observation: unknown version %u", in[OFF_VERSION]);
-    if (!kind_known(in[OFF_KIND]))
-        return rl_fail(why, RL_ERR_DECODE, "observation: unknown kind %u", in[OFF_KIND]);
-    for (size_t i = OFF_RESERVED; i < OBS_BYTES; i++)
-        if (in[i] != 0)
-            return rl_fail(why, RL_ERR_DECODE, "observation: reserved byte %zu is not zero", i);
+    memset(o, 0, sizeof *o);
     o->kind = in[OFF_KIND];
+    if (strcmp(obs_kind_name(o->kind), "?") == 0)
+        return rl_fail(why, RL_ERR_DECODE, "observation: unknown kind %u", o->kind);
+    size_t first_zero = o->kind == OBS_KIND_EXECUTED ? OFF_ZERO : OFF_RESERVED;
+    for (size_t i = first_zero; i < OBS_BYTES; i++)
+        if (in[i] != 0)
+            return rl_fail(why, RL_ERR_DECODE, "%s observation: reserved byte %zu is not zero",
+                           obs_kind_name(o->kind), i);
     o->chain_id = be64_get(in + OFF_CHAIN);
     memcpy(o->vault, in + OFF_VAULT, EVM_ADDR_BYTES);
     o->block_number = be64_get(in + OFF_BLOCK_NUMBER);
@@ -70,12 +123,14 @@ rl_err obs_decode(obs *o, const uint8_t *in, size_t len, rl_why *why)
     memcpy(o->tx_hash, in + OFF_TX_HASH, HASH_BYTES);
     o->log_index = be32_get(in + OFF_LOG_INDEX);
     o->vault_seq = be64_get(in + OFF_VAULT_SEQ);
-    if (o->vault_seq == 0)
-        return rl_fail(why, RL_ERR_DECODE, "observation: vault sequence 0 (they start at 1)");
     memcpy(o->account, in + OFF_ACCOUNT, EVM_ADDR_BYTES);
     memcpy(o->asset, in + OFF_ASSET, EVM_ADDR_BYTES);
     o->amount = u256_from_be(in + OFF_AMOUNT);
-    return RL_OK;
+    if (o->kind == OBS_KIND_EXECUTED) {
+        o->nonce = be64_get(in + OFF_NONCE);
+        o->ins_kind = in[OFF_INS_KIND];
+    }
+    return check(o, RL_ERR_DECODE, why);
 }
 
 void obs_content_hash(uint8_t out[HASH_BYTES], const uint8_t enc[OBS_BYTES])

@@ -4,13 +4,21 @@
  * A node signs the content hash of the encoded bytes; the hub groups signatures by event id and
  * content hash, so two nodes agree exactly when their encodings are byte-identical. The encoding
  * is therefore fixed-length and has one valid form per value: decoding rejects an unknown version
- * or kind, a wrong length and trailing bytes.
+ * or kind, a wrong length, trailing bytes and any field outside its kind's domain.
+ *
+ * Kinds (one per vault event; every vault event is observed, so the vault's sequence has no gaps):
+ *   1 deposit   Deposited: account credited with amount of asset
+ *   2 executed  Executed: a signed instruction ran; account, asset and amount as executed, and in
+ *               the reserved bytes the vault's instruction nonce (> 0; the vault's uint256 nonce
+ *               must be below 2^64 to be observed) and the instruction kind (1 release, 2 seize)
+ *   3 rotated   SignersRotated: the vault's signer set changed; account and asset zero, amount =
+ *               the new set version (> 0)
  *
  * Wire format, version 1 (198 bytes, integers big-endian):
  *
  *   offset  size  field
  *        0     1  version            = 1
- *        1     1  kind               1 = deposit
+ *        1     1  kind               1 deposit, 2 executed, 3 rotated
  *        2     8  chain_id           EIP-155 chain id
  *       10    20  vault              vault contract address
  *       30     8  block_number
@@ -18,10 +26,13 @@
  *       70    32  tx_hash
  *      102     4  log_index          index of the log in its block
  *      106     8  vault_seq          the vault's own event sequence number (from 1)
- *      114    20  account            the account credited (an EVM address)
- *      134    20  asset              token address; all zero for the chain's native coin
- *      154    32  amount             uint256, in the asset's smallest unit
- *      186    12  reserved           must be zero (room for later fields in version 1 readers)
+ *      114    20  account            the account credited / debited (zero: rotated)
+ *      134    20  asset              token address; all zero for the chain's native coin (and rotated)
+ *      154    32  amount             uint256, in the asset's smallest unit (rotated: the set version)
+ *      186    12  reserved           deposit, rotated: must be zero
+ *                                    executed: 186  8  nonce       instruction nonce, > 0
+ *                                              194  1  ins_kind    1 release, 2 seize
+ *                                              195  3  zero
  *
  * content hash = BLAKE2b-256(personal "rly.obs.v1", bytes)       -- what nodes sign
  * event id     = BLAKE2b-256(personal "rly.event.v1",
@@ -42,6 +53,8 @@
 
 enum obs_kind {
     OBS_KIND_DEPOSIT = 1,
+    OBS_KIND_EXECUTED = 2,
+    OBS_KIND_ROTATED = 3,
 };
 
 typedef struct obs {
@@ -56,16 +69,24 @@ typedef struct obs {
     uint8_t account[EVM_ADDR_BYTES];
     uint8_t asset[EVM_ADDR_BYTES];
     u256 amount;
+    /* executed only (zero otherwise) */
+    uint64_t nonce;        /* the vault's instruction nonce, > 0 */
+    uint8_t ins_kind;      /* instruction_kind: 1 release, 2 seize */
 } obs;
 
-/* Encodes o; RL_ERR_ARG when a field is out of its domain (unknown kind, vault_seq 0). */
+/* Encodes o; RL_ERR_ARG when a field is out of its kind's domain (unknown kind, vault_seq 0, an
+ * executed observation's nonce 0 or instruction kind not 1 or 2, a rotation with an account, an
+ * asset or version 0, a nonce or instruction kind on another kind). */
 RL_MUST_USE rl_err obs_encode(uint8_t out[OBS_BYTES], const obs *o, rl_why *why);
-/* Decodes exactly len bytes; every deviation from the canonical form is an error. */
+/* Decodes exactly len bytes; every deviation from the canonical form is an error (RL_ERR_DECODE,
+ * RL_ERR_VERSION for another version), with why naming the field. */
 RL_MUST_USE rl_err obs_decode(obs *o, const uint8_t *in, size_t len, rl_why *why);
 
 void obs_content_hash(uint8_t out[HASH_BYTES], const uint8_t enc[OBS_BYTES]);
 void obs_event_id(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t tx_hash[HASH_BYTES],
                   uint32_t log_index);
+/* "deposit", "executed", "rotated" ("?" for anything else). */
+const char *obs_kind_name(uint8_t kind);
 
 /* A node's signed observation as it travels to the hub. */
 typedef struct signed_obs {

@@ -14,16 +14,27 @@
 #include <string.h>
 #include <uthash.h>
 
-#include "attest/request.h"
 #include "attest/hex.h"
+#include "attest/instruction.h"
+#include "attest/request.h"
 #include "attest/record.h"
 #include "attest/relset.h"
 #include "attest/vec.h"
 
 struct hold {
     uint16_t chain, asset;
-    u256 amount;   /* credited */
-    u256 reserved; /* approved withdrawals not yet executed */
+    u256 amount;     /* the ledger's balance: credited less executed */
+    u256 reserved;   /* approved withdrawals and seizes decided here, not yet executed */
+    u256 instructed; /* the ledger's reservation: logged instructions not yet executed */
+};
+
+/* A logged instruction whose execution is not attested yet, by instruction_id. */
+struct open_ins {
+    uint8_t id[HASH_BYTES];
+    uint32_t acct;
+    uint16_t chain, asset;
+    u256 amount;
+    UT_hash_handle hh;
 };
 
 struct pos {
@@ -65,6 +76,7 @@ struct calc {
     uint64_t *sample_ms;    /* and its record time; 0: no sample yet */
     mpz_t t1, t2;
     struct acct *by_addr;
+    struct open_ins *open; /* looked up only, never walked: its order cannot leak into decisions */
     struct acct **accts;
     size_t naccts, capaccts;
     mg_holding *hs;
@@ -142,6 +154,11 @@ void calc_free(calc *c)
         free(a->h);
         free(a->p);
         free(a);
+    }
+    struct open_ins *o, *ot;
+    HASH_ITER(hh, c->open, o, ot) {
+        HASH_DEL(c->open, o);
+        free(o);
     }
     if (c->mg_up)
         mg_ctx_fini(&c->mg);
@@ -382,7 +399,102 @@ static rl_err on_set(calc *c, const record *r, rl_why *why)
     return err;
 }
 
-static rl_err on_deposit(calc *c, const record *r, rl_why *why)
+static rl_err on_deposit(calc *c, const obs *o, rl_why *why)
+{
+    const mg_token *t = mg_risk_token(c->risk, o->chain_id, o->asset);
+    if (t == NULL)
+        return RL_OK; /* credited in the ledger, but not collateral under these risk parameters */
+    struct acct *a = acct_get(c, o->account);
+    struct hold *h = a ? hold_get(c, a, t->chain, t->asset) : NULL;
+    if (h == NULL)
+        return RL_ERR_NOMEM;
+    if (u256_add(&h->amount, &h->amount, &o->amount) != RL_OK) {
+        note(c, "deposit not counted", "the balance would overflow 256 bits (the ledger refuses it too)");
+        return RL_OK;
+    }
+    c->st.deposits++;
+    return evaluate(c, a, why);
+}
+
+/* x - min(x, y): what is left of x after taking y, never below zero. */
+static void sub_floor(u256 *x, const u256 *y)
+{
+    if (u256_sub(x, x, y) != RL_OK)
+        *x = u256_zero();
+}
+
+/* A logged instruction: the ledger reserved its amount (only a log the ledger accepted gets here). */
+static rl_err on_instruction(calc *c, const record *r, rl_why *why)
+{
+    instruction in;
+    rl_err err = instruction_decode(&in, r->payload, r->payload_len, why);
+    if (err != RL_OK)
+        return err;
+    const mg_token *t = mg_risk_token(c->risk, in.chain_id, in.asset);
+    if (t == NULL)
+        return RL_OK; /* instructions only come from this calculator's decisions, on known tokens */
+    struct acct *a = acct_get(c, in.account);
+    struct hold *h = a ? hold_get(c, a, t->chain, t->asset) : NULL;
+    struct open_ins *o = h ? calloc(1, sizeof *o) : NULL;
+    if (o == NULL)
+        return RL_ERR_NOMEM;
+    if (u256_add(&h->instructed, &h->instructed, &in.amount) != RL_OK) {
+        free(o);
+        return rl_fail(why, RL_ERR_OVERFLOW, "record %llu: instructed amount overflows", (unsigned long long)r->seq);
+    }
+    instruction_id(o->id, in.chain_id, in.vault, in.nonce);
+    o->acct = a->idx;
+    o->chain = t->chain;
+    o->asset = t->asset;
+    o->amount = in.amount;
+    HASH_ADD(hh, c->open, id, HASH_BYTES, o);
+    return RL_OK;
+}
+
+/* An attested execution, by the ledger's rule (ledger.h): a matched one takes its amount out of
+ * the holding and out of both reservations; an unmatched one closes the instruction logged under
+ * its nonce, if any, and takes what the ledger takes: min(amount, holding - instructed). */
+static rl_err on_executed(calc *c, const obs *x, rl_why *why)
+{
+    uint8_t id[HASH_BYTES];
+    struct open_ins *o = NULL;
+    instruction_id(id, x->chain_id, x->vault, x->nonce);
+    HASH_FIND(hh, c->open, id, HASH_BYTES, o);
+    const mg_token *t = mg_risk_token(c->risk, x->chain_id, x->asset);
+    struct acct *a = NULL, *closed = NULL;
+    c->st.executions++;
+    if (o != NULL) {
+        closed = c->accts[o->acct];
+        struct hold *oh = hold_get(c, closed, o->chain, o->asset);
+        if (oh == NULL)
+            return RL_ERR_NOMEM;
+        bool matched = t != NULL && memcmp(closed->addr, x->account, EVM_ADDR_BYTES) == 0 && o->chain == t->chain &&
+                       o->asset == t->asset && u256_cmp(&o->amount, &x->amount) == 0;
+        sub_floor(&oh->instructed, &o->amount);
+        sub_floor(&oh->reserved, &o->amount);
+        if (matched)
+            sub_floor(&oh->amount, &o->amount);
+        HASH_DEL(c->open, o);
+        free(o);
+        if (matched)
+            return evaluate(c, closed, why);
+    }
+    c->st.unmatched++;
+    note(c, "execution matching no open instruction", "the chain moved funds no logged instruction reserved");
+    if (t != NULL) {
+        a = acct_get(c, x->account);
+        struct hold *h = a ? hold_get(c, a, t->chain, t->asset) : NULL;
+        if (h == NULL)
+            return RL_ERR_NOMEM;
+        u256 free_amt = h->amount;
+        sub_floor(&free_amt, &h->instructed);
+        sub_floor(&h->amount, u256_cmp(&free_amt, &x->amount) < 0 ? &free_amt : &x->amount);
+    }
+    rl_err err = closed != NULL ? evaluate(c, closed, why) : RL_OK;
+    return err == RL_OK && a != NULL ? evaluate(c, a, why) : err;
+}
+
+static rl_err on_attest(calc *c, const record *r, rl_why *why)
 {
     payload_attest p;
     obs o;
@@ -391,19 +503,11 @@ static rl_err on_deposit(calc *c, const record *r, rl_why *why)
         err = obs_decode(&o, p.obs, OBS_BYTES, why);
     if (err != RL_OK)
         return err;
-    const mg_token *t = mg_risk_token(c->risk, o.chain_id, o.asset);
-    if (t == NULL)
-        return RL_OK; /* credited in the ledger, but not collateral under these risk parameters */
-    struct acct *a = acct_get(c, o.account);
-    struct hold *h = a ? hold_get(c, a, t->chain, t->asset) : NULL;
-    if (h == NULL)
-        return RL_ERR_NOMEM;
-    if (u256_add(&h->amount, &h->amount, &o.amount) != RL_OK) {
-        note(c, "deposit not counted", "the balance would overflow 256 bits (the ledger refuses it too)");
-        return RL_OK;
+    switch (o.kind) {
+    case OBS_KIND_DEPOSIT: return on_deposit(c, &o, why);
+    case OBS_KIND_EXECUTED: return on_executed(c, &o, why);
+    default: return RL_OK; /* a signer rotation moves no funds */
     }
-    c->st.deposits++;
-    return evaluate(c, a, why);
 }
 
 /* EWMA of the mark's returns, sampled at most every ewma_interval_ms of record time:
@@ -605,7 +709,8 @@ rl_err calc_apply(calc *c, const uint8_t *enc, size_t len, rl_why *why)
     c->st.records++;
     switch (r.type) {
     case RECORD_SET: return on_set(c, &r, why);
-    case RECORD_ATTEST: return on_deposit(c, &r, why);
+    case RECORD_ATTEST: return on_attest(c, &r, why);
+    case RECORD_INSTRUCTION: return on_instruction(c, &r, why);
     case RECORD_PRICE: return on_price(c, &r, why);
     case RECORD_REQUEST: return on_request(c, &r, why);
     default: return RL_OK; /* conflicts credit nothing; decisions are outputs, not inputs */

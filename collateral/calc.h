@@ -30,10 +30,15 @@
  * starting at sigma^2; sigma = sqrt(var) rounded up, in GMP, feeds the margin multiplier
  * min(cap, max(1, sigma / sigma_ref)).
  *
- * Not inputs yet: executions and expiries of seize and release instructions (the cross-chain
- * execution issue). Until then an approved withdrawal stays reserved here, a liquidated account
- * keeps its seized collateral in this view, and withdrawals are refused while the account's last
- * decided status is liquidatable.
+ * Executions: INSTRUCTION records are what the ledger reserved (`instructed`, per holding); an
+ * attested executed observation applies the ledger's rule (ledger.h), so each holding here equals
+ * the ledger's balance: matched (the instruction logged under its nonce, same account, asset and
+ * amount) lowers the holding, its reservation here and the instructed amount by the amount;
+ * unmatched closes the instruction logged under that nonce, if any (its amounts leave both
+ * reservations), and lowers the holding by min(amount, holding - instructed). A rotation does
+ * nothing. Not inputs yet: expiries (until then an approved withdrawal whose release never
+ * executes stays reserved here). Withdrawals are refused while the account's last decided status
+ * is liquidatable.
  *
  * Time is the record's time_ms (logged, so replay sees the same); nothing here reads a clock.
  */
@@ -54,6 +59,7 @@ typedef void (*calc_note_fn)(void *ctx, uint64_t seq, const char *what, const ch
 
 typedef struct calc_stats {
     uint64_t records, prices, prices_refused, deposits, positions, withdrawals, decisions, evaluations;
+    uint64_t executions, unmatched; /* attested executions; of them, matching no open instruction */
     uint64_t accounts;
 } calc_stats;
 

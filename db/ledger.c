@@ -378,6 +378,132 @@ static rl_err claim(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, con
 }
 
 
+/* ---- executions ---- */
+
+#define EXEC_VAL_BYTES (8 + 1 + 2 * U256_BYTES)
+
+rl_err ledger_execution_get(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], ledger_execution *out,
+                            rl_why *why)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_EXECUTIONS), id, HASH_BYTES, &v, NULL);
+    if (err != RL_OK)
+        return err == RL_ERR_NOTFOUND ? rl_fail(why, err, "no execution of this instruction id") : err;
+    if (v.mv_size != EXEC_VAL_BYTES)
+        return rl_fail(why, RL_ERR_DB, "%s: execution entry has %zu bytes", store_path(s), v.mv_size);
+    const uint8_t *p = v.mv_data;
+    out->log_seq = be64_get(p);
+    out->matched = p[8] != 0;
+    out->debited = u256_from_be(p + 9);
+    out->shortfall = u256_from_be(p + 9 + U256_BYTES);
+    return RL_OK;
+}
+
+/* Counts one executions entry into the unmatched and shortfall tallies. */
+static void exec_tally(const MDB_val *v, uint64_t *unmatched, uint64_t *shortfalls)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size != EXEC_VAL_BYTES || p[8] != 0)
+        return;
+    (*unmatched)++;
+    u256 short_by = u256_from_be(p + 9 + U256_BYTES);
+    *shortfalls += !u256_is_zero(&short_by);
+}
+
+rl_err ledger_execution_counts(MDB_txn *txn, const store *s, uint64_t *executions, uint64_t *unmatched,
+                               uint64_t *shortfalls, rl_why *why)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    *executions = *unmatched = *shortfalls = 0;
+    int rc = mdb_cursor_open(txn, store_dbi(s, TABLE_EXECUTIONS), &c);
+    if (rc != 0)
+        return store_err(rc, "executions", why);
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        (*executions)++;
+        exec_tally(&v, unmatched, shortfalls);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? RL_OK : store_err(rc, "executions", why);
+}
+
+/* What an executed observation does (ledger.h), worked out before anything is written. */
+typedef struct exec_plan {
+    uint8_t id[HASH_BYTES];
+    bool matched; /* settle the reservation under id */
+    bool release; /* unmatched, and a reservation under id to free first */
+    u256 debit, shortfall;
+} exec_plan;
+
+static rl_err exec_prepare(MDB_txn *txn, const store *s, const obs *o, exec_plan *x, rl_why *why)
+{
+    uint8_t key[BAL_KEY_BYTES], resv_key[BAL_KEY_BYTES];
+    u256 resv_amount = u256_zero();
+    MDB_val v;
+    memset(x, 0, sizeof *x);
+    instruction_id(x->id, o->chain_id, o->vault, o->nonce);
+    rl_err err = store_get(txn, store_dbi(s, TABLE_EXECUTIONS), x->id, HASH_BYTES, &v, NULL);
+    if (err == RL_OK) {
+        char hex[43];
+        return rl_fail(why, RL_ERR_STATE, "nonce %llu of vault %s on chain %llu already executed (record %llu)",
+                       (unsigned long long)o->nonce, evm_addr_to_hex(o->vault, hex), (unsigned long long)o->chain_id,
+                       (unsigned long long)(v.mv_size == EXEC_VAL_BYTES ? be64_get(v.mv_data) : 0));
+    }
+    if (err != RL_ERR_NOTFOUND)
+        return err;
+    bal_key(key, o->account, o->chain_id, o->asset);
+    err = store_get(txn, store_dbi(s, TABLE_RESERVATIONS), x->id, HASH_BYTES, &v, NULL);
+    if (err == RL_OK) {
+        if (v.mv_size != RESV_VAL_BYTES)
+            return rl_fail(why, RL_ERR_DB, "%s: reservation entry has %zu bytes", store_path(s), v.mv_size);
+        memcpy(resv_key, v.mv_data, BAL_KEY_BYTES);
+        resv_amount = u256_from_be((const uint8_t *)v.mv_data + BAL_KEY_BYTES);
+        x->matched = memcmp(resv_key, key, BAL_KEY_BYTES) == 0 && u256_cmp(&resv_amount, &o->amount) == 0;
+        x->release = !x->matched;
+    } else if (err != RL_ERR_NOTFOUND) {
+        return err;
+    }
+    if (x->matched) {
+        x->debit = o->amount;
+        return RL_OK;
+    }
+    u256 balance, reserved, avail;
+    if ((err = balance_read(txn, s, key, &balance, &reserved, why)) != RL_OK)
+        return err;
+    /* The released reservation no longer holds this balance's funds. */
+    if (x->release && memcmp(resv_key, key, BAL_KEY_BYTES) == 0 && u256_sub(&reserved, &reserved, &resv_amount) != RL_OK)
+        return rl_fail(why, RL_ERR_DB, "reservation exceeds the reserved balance: ledger corrupt");
+    if (u256_sub(&avail, &balance, &reserved) != RL_OK)
+        return rl_fail(why, RL_ERR_DB, "reserved exceeds the balance: ledger corrupt");
+    x->debit = u256_cmp(&avail, &o->amount) < 0 ? avail : o->amount;
+    return u256_sub(&x->shortfall, &o->amount, &x->debit); /* debit <= amount: cannot fail */
+}
+
+static rl_err exec_apply(MDB_txn *txn, const store *s, const obs *o, const exec_plan *x, uint64_t seq, rl_why *why)
+{
+    rl_err err = RL_OK;
+    if (x->matched)
+        err = ledger_settle(txn, s, x->id, why);
+    else if (x->release)
+        err = ledger_release(txn, s, x->id, why);
+    if (err == RL_OK && !x->matched && !u256_is_zero(&x->debit)) {
+        uint8_t key[BAL_KEY_BYTES];
+        u256 balance, reserved;
+        bal_key(key, o->account, o->chain_id, o->asset);
+        if ((err = balance_read(txn, s, key, &balance, &reserved, why)) == RL_OK &&
+            (err = u256_sub(&balance, &balance, &x->debit)) == RL_OK)
+            err = balance_write(txn, s, key, &balance, &reserved, why);
+    }
+    uint8_t v[EXEC_VAL_BYTES];
+    be64_put(v, seq);
+    v[8] = x->matched;
+    u256_to_be(v + 9, &x->debit);
+    u256_to_be(v + 9 + U256_BYTES, &x->shortfall);
+    if (err == RL_OK)
+        err = store_put(txn, store_dbi(s, TABLE_EXECUTIONS), x->id, HASH_BYTES, v, sizeof v, 0, why);
+    return err;
+}
+
 static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why *why)
 {
     payload_attest p;
@@ -406,7 +532,7 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
         if (old.mv_size != EVENT_VAL_BYTES)
             return rl_fail(why, RL_ERR_DB, "%s: event entry has %zu bytes", store_path(s), old.mv_size);
         return rl_fail(why, RL_ERR_DUPLICATE, "event already %s by record %llu",
-                       q[0] == EVENT_CREDITED ? "credited" : "in conflict", (unsigned long long)be64_get(q + 1));
+                       q[0] == EVENT_CREDITED ? "applied" : "in conflict", (unsigned long long)be64_get(q + 1));
     }
     if (err != RL_OK)
         return err;
@@ -418,25 +544,34 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
         uint64_t owner_seq = old.mv_size == sizeof vv ? be64_get((const uint8_t *)old.mv_data + HASH_BYTES) : 0;
         err = store_del(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why);
         return err != RL_OK ? err
-                            : rl_fail(why, RL_ERR_CONFLICT, "vault sequence %llu already credited by record %llu",
+                            : rl_fail(why, RL_ERR_CONFLICT, "vault sequence %llu already taken by record %llu",
                                       (unsigned long long)o.vault_seq, (unsigned long long)owner_seq);
     }
     if (err != RL_OK)
         return err;
 
+    /* What the kind does, checked before it is written; a refusal takes both claims back. */
     u256 balance, reserved, after;
+    exec_plan x;
     bal_key(key, o.account, o.chain_id, o.asset);
-    err = balance_read(txn, s, key, &balance, &reserved, why);
-    if (err == RL_OK && u256_add(&after, &balance, &o.amount) != RL_OK) {
-        if ((err = store_del(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, why)) == RL_OK &&
-            (err = store_del(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why)) == RL_OK)
+    if (o.kind == OBS_KIND_DEPOSIT) {
+        err = balance_read(txn, s, key, &balance, &reserved, why);
+        if (err == RL_OK && u256_add(&after, &balance, &o.amount) != RL_OK)
             err = rl_fail(why, RL_ERR_OVERFLOW, "credit overflows the account's uint256 balance");
-        return err;
+    } else if (o.kind == OBS_KIND_EXECUTED) {
+        err = exec_prepare(txn, s, &o, &x, why);
     }
-    if (err == RL_OK)
-        err = vault_mark(txn, s, o.chain_id, o.vault, o.vault_seq, why);
-    if (err == RL_OK)
+    if (err != RL_OK) {
+        rl_err undo = store_del(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, why);
+        if (undo == RL_OK)
+            undo = store_del(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why);
+        return undo != RL_OK ? undo : err;
+    }
+    err = vault_mark(txn, s, o.chain_id, o.vault, o.vault_seq, why);
+    if (err == RL_OK && o.kind == OBS_KIND_DEPOSIT)
         err = balance_write(txn, s, key, &after, &reserved, why);
+    if (err == RL_OK && o.kind == OBS_KIND_EXECUTED)
+        err = exec_apply(txn, s, &o, &x, r->seq, why);
     return err;
 }
 
@@ -789,6 +924,8 @@ static rl_err digest_table(MDB_txn *txn, const store *s, enum store_table t, has
             else
                 st->events_conflicted++;
         }
+        if (t == TABLE_EXECUTIONS)
+            exec_tally(&v, &st->unmatched, &st->shortfalls);
         /* Vault sequences start at 1 and are unique, so the gaps are sum(max) - entries. */
         if (t == TABLE_VAULTS && v.mv_size == 16)
             st->gaps += be64_get((uint8_t *)v.mv_data + 8);
@@ -805,6 +942,7 @@ static rl_err digest_table(MDB_txn *txn, const store *s, enum store_table t, has
     case TABLE_VAULTS: st->vaults = count; break;
     case TABLE_KEYS: st->keys = count; break;
     case TABLE_VAULT_SEQS: st->gaps -= count; break; /* VAULTS is digested first */
+    case TABLE_EXECUTIONS: st->executions = count; break;
     default: break;
     }
     return RL_OK;
@@ -814,7 +952,7 @@ rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledg
 {
     static const enum store_table tables[] = {TABLE_BALANCES, TABLE_RESERVATIONS, TABLE_EVENTS, TABLE_VAULTS,
                                               TABLE_VAULT_SEQS, TABLE_CONFLICTS,  TABLE_SETS,
-                                              TABLE_KEYS, TABLE_PLANS, TABLE_NONCES};
+                                              TABLE_KEYS, TABLE_PLANS, TABLE_NONCES, TABLE_EXECUTIONS};
     ledger_stats st = {0};
     hash_ctx h;
     hash_init(&h, HASH_DOMAIN_LEDGER);

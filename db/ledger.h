@@ -15,6 +15,26 @@
  * accepted only as one of them (instruction_check), removes it, and reserves its amount
  * (RL_ERR_FUNDS when the free balance is short).
  *
+ * Attestations, by observation kind (obs.h). Every kind claims its event id and its vault
+ * sequence number exactly once, as above, and marks the vault's sequence; then:
+ *   deposit   credits amount to (account, chain, asset).
+ *   rotated   nothing more (the vault's signer set is the chain's business; the record keeps it).
+ *   executed  finalises the instruction the vault ran. id = instruction_id(chain, vault, nonce).
+ *     1. A nonce the ledger saw executed before (an `executions` entry under id) is refused with
+ *        RL_ERR_STATE: the vault runs each nonce once, so a second Executed is not this vault's.
+ *     2. Matched: a reservation under id for the same account, asset and amount is settled
+ *        (balance and reserved both fall by amount): the instruction is final.
+ *     3. Unmatched, otherwise (no reservation under id, or one for another account, asset or
+ *        amount): the chain moved funds the ledger did not set aside. A reservation under id is
+ *        released first (its nonce is spent on chain: that instruction can never execute); then
+ *        debit = min(amount, balance - reserved) of (account, chain, asset) after the release,
+ *        so funds reserved for instructions that may still execute are never taken and no
+ *        balance goes below zero; shortfall = amount - debit is what the ledger could not
+ *        cover. Both are filed in `executions` and counted (ledger_stats.unmatched,
+ *        .shortfalls) for status and the operator: an unmatched execution is an incident.
+ *     Kind and recipient are not compared: the observation has no recipient, and both are bound
+ *     by the cluster's signatures over the instruction's EIP-712 digest.
+ *
  * Signatures are not checked here: the hub verified them before building the record and the
  * auditor verifies them before replaying (audit.h).
  *
@@ -32,6 +52,9 @@
  *   plans         decision seq (8) | index (1) | attempt (1)  ->  plan (instruction.h): an
  *                 instruction a logged decision calls for and that is not logged yet
  *   nonces        chain_id (8) | vault  ->  the highest instruction nonce logged (8)
+ *   executions    instruction id (32)  ->  log seq (8) | matched (1: settled its reservation,
+ *                 0: unmatched) | debited u256 (32) | shortfall u256 (32): one per vault nonce
+ *                 attested executed
  *   meta          "head" -> seq (8) | record hash (32);  "set" -> version (4)
  */
 #ifndef RL_LEDGER_H
@@ -44,7 +67,7 @@
 #include "db/store.h"
 
 enum event_status {
-    EVENT_CREDITED = 1,
+    EVENT_CREDITED = 1, /* applied: credited (deposit), finalised (executed) or recorded (rotated) */
     EVENT_CONFLICT = 2, /* never credits */
 };
 
@@ -110,6 +133,20 @@ RL_MUST_USE rl_err ledger_vault_gaps(MDB_txn *txn, const store *s, uint64_t chai
  * fn for each until it returns non-zero. */
 typedef int (*ledger_plan_fn)(void *ctx, const instruction_plan *p, uint8_t attempt);
 RL_MUST_USE rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, rl_why *why);
+/* How an attested execution of instruction id was applied (RL_ERR_NOTFOUND: none seen). */
+typedef struct ledger_execution {
+    uint64_t log_seq; /* the ATTEST record */
+    bool matched;     /* it settled the reservation filed under id */
+    u256 debited;     /* what left the balance */
+    u256 shortfall;   /* executed amount the ledger could not debit (unmatched only) */
+} ledger_execution;
+RL_MUST_USE rl_err ledger_execution_get(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES],
+                                        ledger_execution *out, rl_why *why);
+/* How many executions were applied, how many of them unmatched, and how many of those debited
+ * less than the chain paid out (one pass over `executions`). */
+RL_MUST_USE rl_err ledger_execution_counts(MDB_txn *txn, const store *s, uint64_t *executions, uint64_t *unmatched,
+                                           uint64_t *shortfalls, rl_why *why);
+
 /* The highest instruction nonce logged for a vault; 0 when none. */
 RL_MUST_USE rl_err ledger_last_nonce(MDB_txn *txn, const store *s, uint64_t chain_id,
                                      const uint8_t vault[EVM_ADDR_BYTES], uint64_t *nonce, rl_why *why);
@@ -131,6 +168,9 @@ RL_MUST_USE rl_err ledger_vaults(MDB_txn *txn, const store *s, vault_checkpoint 
  * timestamps); the log is what `audit verify` checks. Counts come back in stats (NULL allowed). */
 typedef struct ledger_stats {
     uint64_t balances, accounts, events_credited, events_conflicted, conflicts, reservations, vaults, gaps, keys;
+    uint64_t executions; /* attested executions applied */
+    uint64_t unmatched;  /* of them, with no matching reservation (an incident) */
+    uint64_t shortfalls; /* of those, debited less than the chain paid out */
     ledger_head head;
 } ledger_stats;
 RL_MUST_USE rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledger_stats *stats,

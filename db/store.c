@@ -25,6 +25,7 @@ static const char *const table_names[TABLE_COUNT_] = {
     [TABLE_KEYS] = "keys",
     [TABLE_PLANS] = "plans",
     [TABLE_NONCES] = "nonces",
+    [TABLE_EXECUTIONS] = "executions",
 };
 
 struct store {

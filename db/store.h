@@ -38,6 +38,7 @@ enum store_table {
     TABLE_KEYS,      /* idempotency keys of requests and decisions -> log seq */
     TABLE_PLANS,     /* instructions a decision calls for, not yet logged (instruction.h) */
     TABLE_NONCES,    /* chain_id | vault -> the highest instruction nonce logged */
+    TABLE_EXECUTIONS, /* instruction id -> how its attested execution was applied (ledger.h) */
     TABLE_COUNT_
 };
 

@@ -42,12 +42,14 @@ static int digest(const char *db, bool json)
     hex_encode(dh, d, HASH_BYTES);
     hex_encode(hh, st.head.hash, HASH_BYTES);
     if (json) {
-        json_t *j = json_pack("{s:s, s:I, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "digest", dh, "head_seq",
+        json_t *j = json_pack("{s:s, s:I, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "digest", dh, "head_seq",
                               (json_int_t)st.head.seq, "head_hash", hh, "set_version", (int)st.head.set_version, "accounts",
                               (json_int_t)st.accounts, "balances", (json_int_t)st.balances, "events_credited",
                               (json_int_t)st.events_credited, "events_conflicted", (json_int_t)st.events_conflicted,
                               "conflicts", (json_int_t)st.conflicts, "reservations", (json_int_t)st.reservations,
-                              "vaults", (json_int_t)st.vaults, "vault_gaps", (json_int_t)st.gaps);
+                              "vaults", (json_int_t)st.vaults, "vault_gaps", (json_int_t)st.gaps, "executions",
+                              (json_int_t)st.executions, "executions_unmatched", (json_int_t)st.unmatched,
+                              "executions_short", (json_int_t)st.shortfalls);
         char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
         puts(text ? text : "{}");
         free(text);
@@ -64,6 +66,8 @@ static int digest(const char *db, bool json)
     printf("  vaults      %llu, %llu sequence gaps awaiting re-observation\n", (unsigned long long)st.vaults,
            (unsigned long long)st.gaps);
     printf("  reservations %llu\n", (unsigned long long)st.reservations);
+    printf("  executions  %llu attested, %llu unmatched (%llu debited short)\n", (unsigned long long)st.executions,
+           (unsigned long long)st.unmatched, (unsigned long long)st.shortfalls);
     return 0;
 }
 

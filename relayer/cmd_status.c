@@ -52,11 +52,14 @@ static json_t *ledger_status(const hub_config *cfg, rl_why *why)
     ledger_head head;
     vault_checkpoint *v = calloc(MAX_VAULTS, sizeof *v);
     size_t n = 0;
+    uint64_t executions = 0, unmatched = 0, shortfalls = 0;
     json_t *out = NULL;
     if (v != NULL && (err = store_read_begin(st, &txn, why)) == RL_OK) {
         err = ledger_head_get(txn, st, &head, why);
         if (err == RL_OK)
             err = ledger_vaults(txn, st, v, MAX_VAULTS, &n, why);
+        if (err == RL_OK)
+            err = ledger_execution_counts(txn, st, &executions, &unmatched, &shortfalls, why);
         store_read_end(txn);
     }
     if (v != NULL && err == RL_OK) {
@@ -68,8 +71,9 @@ static json_t *ledger_status(const hub_config *cfg, rl_why *why)
                                                     (json_int_t)v[i].st.next, "max_seq", (json_int_t)v[i].st.max,
                                                     "gaps", (json_int_t)v[i].gaps));
         }
-        out = json_pack("{s:I, s:i, s:o}", "head_seq", (json_int_t)head.seq, "set_version", (int)head.set_version,
-                        "vaults", chains);
+        out = json_pack("{s:I, s:i, s:o, s:{s:I, s:I, s:I}}", "head_seq", (json_int_t)head.seq, "set_version",
+                        (int)head.set_version, "vaults", chains, "executions", "attested", (json_int_t)executions,
+                        "unmatched", (json_int_t)unmatched, "shortfalls", (json_int_t)shortfalls);
     }
     free(v);
     store_close(st);
@@ -94,6 +98,13 @@ static void print_human(const json_t *j)
                (long long)json_integer_value(json_object_get(e, "next_seq")),
                (long long)json_integer_value(json_object_get(e, "max_seq")),
                (long long)json_integer_value(json_object_get(e, "gaps")));
+    json_t *x = json_object_get(j, "executions");
+    if (x != NULL)
+        printf("executed  %lld instructions attested executed, %lld unmatched (%lld debited short)%s\n",
+               (long long)json_integer_value(json_object_get(x, "attested")),
+               (long long)json_integer_value(json_object_get(x, "unmatched")),
+               (long long)json_integer_value(json_object_get(x, "shortfalls")),
+               json_integer_value(json_object_get(x, "unmatched")) > 0 ? ": funds moved that no instruction reserved" : "");
     json_array_foreach(json_object_get(j, "peers"), i, e)
         printf("peer      %-12s %s, last heard %lld ms ago, %lld messages\n",
                json_string_value(json_object_get(e, "name")),

@@ -15,9 +15,11 @@
  * signed). Its checkpoint (last block read and its hash, the recent block hashes, the next vault
  * sequence number) is written in the same transaction as the messages built from what it read,
  * so after a stop it back-fills from exactly there. An RPC failure is an abstention: nothing is
- * signed, nothing advances, the next poll tries again. Deposited events become deposit
- * observations; Executed and SignersRotated are decoded and advance the sequence, but have no
- * observation kind yet. `source = sim` is the deterministic deposit stream of `relayer dev
+ * signed, nothing advances, the next poll tries again. Every vault event becomes an observation
+ * (Deposited: deposit, Executed: executed, SignersRotated: rotated), signed and sent the same way,
+ * so the hub sees the vault's whole sequence. An Executed event whose nonce an observation cannot
+ * carry (0, or 2^64 and above: the hub never issues one) is logged as an error and not sent; the
+ * hub shows its number as a gap. `source = sim` is the deterministic deposit stream of `relayer dev
  * simulate` (seed, events), for development and tests.
  *
  *     [chain.l1]
@@ -406,13 +408,21 @@ static rl_err evm_round(struct watcher *w, bool *more, rl_why *why)
             m->len = wire_encode_obs(m->frame, sizeof m->frame, m->msg_id, so, n);
             n = 0;
         }
-        if (i == b.n || b.ev[i].kind != VAULT_DEPOSITED)
-            continue; /* Executed and SignersRotated advance the sequence; no observation kind yet */
+        if (i == b.n)
+            continue;
         obs o;
         uint8_t enc[OBS_BYTES];
-        if ((err = vault_event_obs(&b.ev[i], w->chain_id, w->so.vault, &o, why)) == RL_OK &&
-            (err = obs_encode(enc, &o, why)) == RL_OK)
+        rl_why bad = {{0}};
+        rl_err oerr = vault_event_obs(&b.ev[i], w->chain_id, w->so.vault, &o, &bad);
+        if (oerr == RL_OK)
+            oerr = obs_encode(enc, &o, &bad);
+        if (oerr == RL_OK)
             obs_sign(&so[n++], enc, w->member, w->key);
+        else if (oerr == RL_ERR_ARG) /* the vault emitted it, but no observation can carry it */
+            log_error("vault event not observable: the hub will show its sequence number as a gap",
+                      "chain=%s seq=%llu why=\"%s\"", w->chain, (unsigned long long)b.ev[i].seq, bad.text);
+        else
+            err = rl_fail(why, oerr, "%s", bad.text);
     }
     uint8_t cur[8 + SCAN_STATE_MAX_BYTES];
     be64_put(cur, msg_id);

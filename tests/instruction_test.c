@@ -5,7 +5,8 @@
  *
  * Every record goes to a real LMDB ledger and through audit_next (signatures verified); where
  * the ledger refuses a record the audit must refuse it too, except for a shortage of funds, which
- * only the ledger (and so audit replay) can see.
+ * only the ledger (and so audit replay) can see. Attested executions finalise instructions:
+ * matched ones settle their reservation, unmatched ones debit what is free (ledger.h).
  */
 #include <criterion/criterion.h>
 
@@ -15,6 +16,7 @@
 #include "attest/instruction.h"
 #include "attest/pool.h"
 #include "attest/request.h"
+#include "collateral/calc.h"
 #include "db/ledger.h"
 #include "relayer/hubinstr.h"
 #include "tests/fixture.h"
@@ -35,6 +37,8 @@ typedef struct world {
     fixture f;
     node_key *calc;
     audit *a;
+    mg_risk risk;
+    calc *c; /* fed what the ledger accepts: its holdings must equal the ledger's balances */
     uint8_t account[EVM_ADDR_BYTES], recipient[EVM_ADDR_BYTES], vault[EVM_ADDR_BYTES];
     uint64_t nonce;
 } world;
@@ -69,11 +73,19 @@ static uint64_t push(world *w, uint8_t type, const uint8_t *payload, size_t plen
         verify_jobs_fn(jobs, 0, nj);
         for (size_t i = 0; i < nj; i++)
             cr_assert(jobs[i].ok, "record %llu: signature %zu", (unsigned long long)r.seq, i);
-        if (want != RL_OK) /* the same check on both sides, in the same words */
+        if (want != RL_OK && want != RL_ERR_DUPLICATE) /* the same check on both sides, in the same words */
             cr_assert_str_eq(awhy.text, why.text);
     }
+    if (got == RL_OK)
+        cr_assert_eq(calc_apply(w->c, enc, len, &why), RL_OK, "calculator: %s", why.text);
     free(enc);
     return r.seq;
+}
+
+static void ignore_decision(void *ctx, const decision *d)
+{
+    (void)ctx;
+    (void)d;
 }
 
 static void setup(world *w)
@@ -82,6 +94,12 @@ static void setup(world *w)
     fx_init(&w->f, 3, 2);
     fx_open_store(&w->f, NULL);
     rl_why why = {{0}};
+    json_error_t je;
+    json_t *root = json_loads(RISK, 0, &je);
+    cr_assert_not_null(root, "%s", je.text);
+    cr_assert_eq(mg_risk_parse(root, &w->risk, &why), RL_OK, "%s", why.text);
+    json_decref(root);
+    cr_assert_eq(calc_new(&w->c, &w->risk, ignore_decision, NULL, NULL, NULL), RL_OK);
     cr_assert_eq(node_key_generate(&w->calc, "calc", &why), RL_OK);
     cr_assert_eq(audit_new(&w->a, &w->f.set), RL_OK);
     memset(w->account, 0x11, EVM_ADDR_BYTES);
@@ -105,6 +123,8 @@ static void setup(world *w)
 
 static void teardown(world *w)
 {
+    calc_free(w->c);
+    mg_risk_fini(&w->risk);
     audit_free(w->a);
     node_key_free(w->calc);
     fx_fini(&w->f);
@@ -440,5 +460,237 @@ Test(instruction, an_instruction_is_bundled_once)
     push_bundle(&w, &b, RL_OK, true);
     bundle again = sign_bundle(&w, ds + 1, &in, 2);
     push_bundle(&w, &again, RL_ERR_DUPLICATE, true);
+    teardown(&w);
+}
+
+/* ---- attested executions ---- */
+
+static u256 eth(uint64_t whole) { return u256_from_u64(whole * E18); }
+
+static void balance_eth(world *w, u256 *balance, u256 *reserved)
+{
+    MDB_txn *txn;
+    static const uint8_t native[EVM_ADDR_BYTES];
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_balance(txn, w->f.s, w->account, 1, native, balance, reserved, NULL), RL_OK);
+    store_read_end(txn);
+}
+
+static void assert_eth(world *w, uint64_t balance_whole, uint64_t reserved_whole)
+{
+    u256 b, r, wb = eth(balance_whole), wr = eth(reserved_whole);
+    balance_eth(w, &b, &r);
+    char x[U256_DEC_MAX], y[U256_DEC_MAX];
+    cr_assert_eq(u256_cmp(&b, &wb), 0, "balance %s, expected %llu ETH", u256_to_dec(&b, x),
+                 (unsigned long long)balance_whole);
+    cr_assert_eq(u256_cmp(&r, &wr), 0, "reserved %s, expected %llu ETH", u256_to_dec(&r, y),
+                 (unsigned long long)reserved_whole);
+    /* The calculator's view of the holding is the ledger's balance. */
+    json_t *j = calc_account_json(w->c, w->account);
+    cr_assert_not_null(j);
+    snprintf(x, sizeof x, "%llu", (unsigned long long)balance_whole);
+    const char *held = json_string_value(json_object_get(json_array_get(json_object_get(j, "collateral"), 0), "amount"));
+    cr_assert_str_eq(held, x, "the calculator holds %s ETH, the ledger %s", held, x);
+    json_decref(j);
+}
+
+/* An observation of vault event vseq (in transaction n) on chain 1's vault. */
+static obs vault_obs(world *w, uint8_t kind, uint64_t n, uint64_t vseq)
+{
+    obs o = fx_obs(1, n, vseq, 0);
+    o.kind = kind;
+    memcpy(o.vault, w->vault, EVM_ADDR_BYTES);
+    memset(o.asset, 0, EVM_ADDR_BYTES);
+    memcpy(o.account, w->account, EVM_ADDR_BYTES);
+    return o;
+}
+
+static obs executed(world *w, uint64_t n, uint64_t vseq, uint64_t nonce, u256 amount)
+{
+    obs o = vault_obs(w, OBS_KIND_EXECUTED, n, vseq);
+    o.nonce = nonce;
+    o.ins_kind = INSTRUCTION_RELEASE;
+    o.amount = amount;
+    return o;
+}
+
+static void push_obs(world *w, const obs *o, rl_err want, bool ledger_only)
+{
+    uint8_t buf[RECORD_MAX_PAYLOAD];
+    size_t len;
+    payload_attest p = fx_attest(&w->f, o, 2);
+    cr_assert_eq(payload_attest_encode(&p, buf, &len, NULL), RL_OK);
+    push(w, RECORD_ATTEST, buf, len, T0 + 20, want, ledger_only);
+}
+
+static ledger_execution execution_of(world *w, uint64_t nonce)
+{
+    MDB_txn *txn;
+    uint8_t id[HASH_BYTES];
+    ledger_execution x;
+    rl_why why = {{0}};
+    instruction_id(id, 1, w->vault, nonce);
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_execution_get(txn, w->f.s, id, &x, &why), RL_OK, "%s", why.text);
+    store_read_end(txn);
+    return x;
+}
+
+static ledger_stats stats_of(world *w)
+{
+    MDB_txn *txn;
+    uint8_t d[HASH_BYTES];
+    ledger_stats st;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, w->f.s, d, &st, NULL), RL_OK);
+    store_read_end(txn);
+    return st;
+}
+
+static vault_state vault_of(world *w, size_t *gaps)
+{
+    MDB_txn *txn;
+    vault_state st;
+    uint64_t missing[16];
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_vault_gaps(txn, w->f.s, 1, w->vault, &st, missing, 16, gaps, NULL), RL_OK);
+    store_read_end(txn);
+    return st;
+}
+
+/* Deposit (setup: 10 ETH), request 4, approval, the release at nonce 1: 4 reserved. */
+static void release_reserved(world *w)
+{
+    uint8_t key[HASH_BYTES];
+    uint64_t rq = withdraw_request(w, 4, key);
+    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
+    memcpy(d.request, key, HASH_BYTES);
+    uint64_t ds = log_decision(w, &d, T0 + 3);
+    instruction in = release_of(w, ds, 4, 1);
+    push_instruction(w, &in, RL_OK, false);
+    assert_eth(w, 10, 4);
+}
+
+Test(instruction, an_attested_execution_settles_its_reservation_once)
+{
+    world w;
+    setup(&w);
+    release_reserved(&w);
+    obs o = executed(&w, 50, 1, 1, eth(4));
+    push_obs(&w, &o, RL_OK, false);
+    assert_eth(&w, 6, 0); /* the reservation became a debit */
+    ledger_execution x = execution_of(&w, 1);
+    u256 four = eth(4);
+    cr_assert(x.matched);
+    cr_assert_eq(u256_cmp(&x.debited, &four), 0);
+    cr_assert(u256_is_zero(&x.shortfall));
+    size_t gaps;
+    vault_state vs = vault_of(&w, &gaps);
+    cr_assert(vs.next == 2 && vs.max == 1 && gaps == 0, "the execution took vault sequence 1: no gap");
+
+    /* The same event again: a no-op on both sides. */
+    push_obs(&w, &o, RL_ERR_DUPLICATE, false);
+    assert_eth(&w, 6, 0);
+    /* Another event claiming the same nonce (a vault never emits it): refused in the same words. */
+    obs again = executed(&w, 51, 2, 1, eth(4));
+    push_obs(&w, &again, RL_ERR_STATE, false);
+    assert_eth(&w, 6, 0);
+    ledger_stats st = stats_of(&w);
+    cr_assert(st.executions == 1 && st.unmatched == 0 && st.reservations == 0);
+    audit_summary sum;
+    audit_get_summary(w.a, &sum);
+    cr_assert(sum.executions == 1 && sum.unmatched == 0);
+    cr_assert_eq(sum.accounts, 1, "an execution adds no depositing account");
+    teardown(&w);
+}
+
+Test(instruction, an_execution_that_differs_frees_its_reservation_and_debits_what_is_free)
+{
+    world w;
+    setup(&w);
+    release_reserved(&w);
+    /* Nonce 1 executed for 5 ETH where 4 were reserved: the nonce is spent, so the 4 are freed,
+     * and the 5 the chain paid out come from the (now) free 10. */
+    obs o = executed(&w, 60, 1, 1, eth(5));
+    push_obs(&w, &o, RL_OK, false);
+    assert_eth(&w, 5, 0);
+    ledger_execution x = execution_of(&w, 1);
+    u256 five = eth(5);
+    cr_assert_not(x.matched);
+    cr_assert_eq(u256_cmp(&x.debited, &five), 0);
+    cr_assert(u256_is_zero(&x.shortfall));
+    audit_summary sum;
+    audit_get_summary(w.a, &sum);
+    cr_assert(sum.executions == 1 && sum.unmatched == 1, "the audit classifies it as the ledger does");
+    teardown(&w);
+}
+
+Test(instruction, an_execution_no_instruction_reserved_never_takes_reserved_funds_or_goes_negative)
+{
+    world w;
+    setup(&w);
+    release_reserved(&w); /* 10 held, 4 reserved for nonce 1 */
+    /* Nonce 7 was never logged: 3 ETH leave the free 6. */
+    obs o = executed(&w, 70, 1, 7, eth(3));
+    push_obs(&w, &o, RL_OK, false);
+    assert_eth(&w, 7, 4);
+    /* Nonce 8, 5 ETH, with 3 free: 3 debited, 2 short; the 4 reserved stay for nonce 1. */
+    o = executed(&w, 71, 2, 8, eth(5));
+    push_obs(&w, &o, RL_OK, false);
+    assert_eth(&w, 4, 4);
+    ledger_execution x = execution_of(&w, 8);
+    u256 three = eth(3), two = eth(2);
+    cr_assert_not(x.matched);
+    cr_assert_eq(u256_cmp(&x.debited, &three), 0);
+    cr_assert_eq(u256_cmp(&x.shortfall, &two), 0);
+    /* Nonce 1 still executes as reserved. */
+    o = executed(&w, 72, 3, 1, eth(4));
+    push_obs(&w, &o, RL_OK, false);
+    assert_eth(&w, 0, 0);
+    /* Nothing left: an unmatched execution debits nothing and is all shortfall. */
+    o = executed(&w, 73, 4, 9, eth(1));
+    push_obs(&w, &o, RL_OK, false);
+    assert_eth(&w, 0, 0);
+    ledger_stats st = stats_of(&w);
+    cr_assert_eq(st.executions, 4);
+    cr_assert_eq(st.unmatched, 3);
+    cr_assert_eq(st.shortfalls, 2);
+    audit_summary sum;
+    audit_get_summary(w.a, &sum);
+    cr_assert(sum.executions == 4 && sum.unmatched == 3);
+    size_t gaps;
+    vault_state vs = vault_of(&w, &gaps);
+    cr_assert(vs.next == 5 && gaps == 0);
+    teardown(&w);
+}
+
+Test(instruction, a_rotation_only_advances_the_vault_sequence)
+{
+    world w;
+    setup(&w);
+    uint8_t d1[HASH_BYTES], d2[HASH_BYTES];
+    MDB_txn *txn;
+    obs o = vault_obs(&w, OBS_KIND_ROTATED, 80, 2); /* seq 1 not seen yet: a gap */
+    memset(o.account, 0, EVM_ADDR_BYTES);
+    o.amount = u256_from_u64(2);
+    push_obs(&w, &o, RL_OK, false);
+    assert_eth(&w, 10, 0);
+    size_t gaps;
+    vault_state vs = vault_of(&w, &gaps);
+    cr_assert(vs.next == 1 && vs.max == 2 && gaps == 1);
+    obs dep = vault_obs(&w, OBS_KIND_DEPOSIT, 81, 1);
+    dep.amount = eth(1);
+    push_obs(&w, &dep, RL_OK, false);
+    vs = vault_of(&w, &gaps);
+    cr_assert(vs.next == 3 && gaps == 0, "the gap is filled and the cursor passes the rotation");
+    assert_eth(&w, 11, 0);
+    cr_assert_eq(store_read_begin(w.f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, w.f.s, d1, NULL, NULL), RL_OK);
+    store_read_end(txn);
+    push_obs(&w, &o, RL_ERR_DUPLICATE, false); /* replayed: nothing changes */
+    cr_assert_eq(store_read_begin(w.f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, w.f.s, d2, NULL, NULL), RL_OK);
+    store_read_end(txn);
+    cr_assert_eq(memcmp(d1, d2, HASH_BYTES), 0);
     teardown(&w);
 }

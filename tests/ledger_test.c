@@ -82,7 +82,7 @@ Test(ledger, credits_an_attested_deposit_exactly_once)
     cr_assert_eq(u256_cmp(&b, &want), 0);
     cr_assert_eq(head_of(&f).seq, 2);
     cr_assert_eq(credit(&f, &o, &why), RL_ERR_DUPLICATE);
-    cr_assert(strstr(why.text, "already credited by record 2") != NULL, "%s", why.text);
+    cr_assert(strstr(why.text, "already applied by record 2") != NULL, "%s", why.text);
     b = balance_of(&f, &o, NULL);
     cr_assert_eq(u256_cmp(&b, &want), 0);
     cr_assert_eq(head_of(&f).seq, 2, "a refused record leaves no trace");

@@ -263,14 +263,10 @@ rl_err vault_encode_log(const vault_event *e, const uint8_t vault[RPC_ADDR_BYTES
 rl_err vault_event_obs(const vault_event *e, uint64_t chain_id, const uint8_t vault[RPC_ADDR_BYTES], obs *out,
                        rl_why *why)
 {
-    if (e->kind != VAULT_DEPOSITED)
-        return rl_fail(why, RL_ERR_ARG, "vault event %" PRIu64 ": %s has no observation kind yet", e->seq,
-                       vault_event_name(e->kind));
     if (e->log_index > UINT32_MAX)
         return rl_fail(why, RL_ERR_ARG, "vault event %" PRIu64 ": log index %" PRIu64 " does not fit 32 bits", e->seq,
                        e->log_index);
     memset(out, 0, sizeof *out);
-    out->kind = OBS_KIND_DEPOSIT;
     out->chain_id = chain_id;
     memcpy(out->vault, vault, RPC_ADDR_BYTES);
     out->block_number = e->block_number;
@@ -278,8 +274,30 @@ rl_err vault_event_obs(const vault_event *e, uint64_t chain_id, const uint8_t va
     memcpy(out->tx_hash, e->tx_hash, HASH_BYTES);
     out->log_index = (uint32_t)e->log_index;
     out->vault_seq = e->seq;
-    memcpy(out->account, e->account, RPC_ADDR_BYTES);
-    memcpy(out->asset, e->asset, RPC_ADDR_BYTES);
-    out->amount = e->amount;
+    switch (e->kind) {
+    case VAULT_DEPOSITED:
+    case VAULT_EXECUTED:
+        out->kind = e->kind == VAULT_DEPOSITED ? OBS_KIND_DEPOSIT : OBS_KIND_EXECUTED;
+        memcpy(out->account, e->account, RPC_ADDR_BYTES);
+        memcpy(out->asset, e->asset, RPC_ADDR_BYTES);
+        out->amount = e->amount;
+        break;
+    case VAULT_SIGNERS_ROTATED:
+        out->kind = OBS_KIND_ROTATED;
+        out->amount = e->version;
+        break;
+    default:
+        return rl_fail(why, RL_ERR_ARG, "vault event %" PRIu64 ": unknown kind %d", e->seq, (int)e->kind);
+    }
+    if (e->kind == VAULT_EXECUTED) {
+        /* The observation carries 64 bits of the vault's uint256 nonce; the hub never issues 0. */
+        if (e->nonce.w[1] != 0 || e->nonce.w[2] != 0 || e->nonce.w[3] != 0 || e->nonce.w[0] == 0) {
+            char dec[U256_DEC_MAX];
+            return rl_fail(why, RL_ERR_ARG, "vault event %" PRIu64 ": Executed with nonce %s, outside 1..2^64-1",
+                           e->seq, u256_to_dec(&e->nonce, dec));
+        }
+        out->nonce = e->nonce.w[0];
+        out->ins_kind = e->exec_kind;
+    }
     return RL_OK;
 }

@@ -94,8 +94,10 @@ bool vault_event_equal(const vault_event *a, const vault_event *b);
 RL_MUST_USE rl_err vault_encode_log(const vault_event *e, const uint8_t vault[RPC_ADDR_BYTES], rpc_log *out,
                                     rl_why *why);
 
-/* The observation nodes sign for a Deposited event on chain chain_id (kind deposit; the other
- * kinds have no observation yet: RL_ERR_ARG). RL_ERR_ARG too for a log index above 2^32-1. */
+/* The observation nodes sign for event e on chain chain_id: Deposited -> deposit, Executed ->
+ * executed (account, asset, amount, nonce, instruction kind), SignersRotated -> rotated (amount =
+ * the new version). RL_ERR_ARG, why naming the event, for what the observation cannot carry: an
+ * Executed nonce of 0 or above 2^64-1, a log index above 2^32-1. */
 RL_MUST_USE rl_err vault_event_obs(const vault_event *e, uint64_t chain_id, const uint8_t vault[RPC_ADDR_BYTES],
                                    obs *out, rl_why *why);
 

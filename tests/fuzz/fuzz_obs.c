@@ -1,4 +1,5 @@
-/* fuzz_obs.c - the observation decoder: canonical or refused with a reason. */
+/* fuzz_obs.c - the observation decoder: canonical or refused with a reason, and what is accepted
+ * is inside its kind's domain (deposit, executed, rotated; seeds of each from seeds.c). */
 #include <string.h>
 
 #include "attest/obs.h"
@@ -16,5 +17,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_require(size == OBS_BYTES, "observation of the wrong length accepted");
     fuzz_require(obs_encode(again, &o, &why) == RL_OK, "accepted observation does not re-encode");
     fuzz_require(memcmp(again, data, OBS_BYTES) == 0, "accepted observation is not canonical");
+    static const uint8_t zero[EVM_ADDR_BYTES];
+    switch (o.kind) {
+    case OBS_KIND_DEPOSIT:
+        fuzz_require(o.nonce == 0 && o.ins_kind == 0, "deposit accepted with executed fields");
+        break;
+    case OBS_KIND_EXECUTED:
+        fuzz_require(o.nonce != 0 && (o.ins_kind == 1 || o.ins_kind == 2), "executed accepted outside its domain");
+        break;
+    case OBS_KIND_ROTATED:
+        fuzz_require(memcmp(o.account, zero, sizeof zero) == 0 && memcmp(o.asset, zero, sizeof zero) == 0 &&
+                         !u256_is_zero(&o.amount) && o.nonce == 0,
+                     "rotated accepted outside its domain");
+        break;
+    default: fuzz_require(false, "unknown kind accepted");
+    }
     return 0;
 }

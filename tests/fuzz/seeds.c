@@ -219,7 +219,8 @@ static void write_oracle_seeds(const char *out)
         put(out, "oracle", n++, docs[i], strlen(docs[i]));
 }
 
-/* One log per vault event kind, in fuzz_vaultlog's input format, built with the encoder. */
+/* One log per vault event kind, in fuzz_vaultlog's input format, built with the encoder; and the
+ * observation of each (deposit, executed, rotated) for fuzz_obs. */
 static void write_vaultlog_seeds(const char *out)
 {
     static const uint8_t vault[RPC_ADDR_BYTES] = FUZZ_VAULT;
@@ -252,6 +253,13 @@ static void write_vaultlog_seeds(const char *out)
         put(out, "vaultlog", k, buf, len);
         free(buf);
         free(l.data);
+        /* and the observation each event becomes: seeds of every observation kind */
+        obs o;
+        uint8_t enc[OBS_BYTES];
+        rl_why why = {{0}};
+        fuzz_require(vault_event_obs(&e[k], 10, vault, &o, &why) == RL_OK && obs_encode(enc, &o, &why) == RL_OK,
+                     why.text);
+        put(out, "obs", 9000 + k, enc, sizeof enc);
     }
 }
 

@@ -9,7 +9,9 @@
  * reorg below an observed deposit is detected by the watchers and the re-included deposit becomes
  * a conflict at the hub, not a second credit; the first of two RPC endpoints (a TCP proxy in
  * front of anvil) killed mid-run with nothing missed; watchers killed with SIGKILL and restarted
- * back-fill from their checkpoints with nothing doubled.
+ * back-fill from their checkpoints with nothing doubled; a vault execute() and a signer rotation
+ * (signed by cast, submitted by cast) observed by all three and attested at the hub, the vault's
+ * sequence without a gap.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -242,4 +244,84 @@ Test(watch, watchers_killed_and_restarted_back_fill_from_their_checkpoints_nothi
     assert_balance(ACCOUNT_B, "1009");
     cr_assert_geq(cluster_log_count(&c, 0, CHAIN, "resume=checkpoint"), 2,
                   "watcher 1 did not resume from its checkpoint twice");
+}
+
+/* ---- executions and rotations */
+
+#define SIGNER (&t.chain.dev[1]) /* the vault's one signer (threshold 1), from setup */
+#define RECIPIENT "0x000000000000000000000000000000000000dead"
+
+/* execute() of a release of `wei` of ACCOUNT_A's native balance at `nonce`, its EIP-712 digest
+ * from the vault and signed by cast, submitted by dev[0]. */
+static void execute_release(const char *wei, uint64_t nonce)
+{
+    char *tuple = NULL;
+    cr_assert(asprintf(&tuple, "(1,%s,%s,%s,%s,%llu,%llu)", ACCOUNT_A, NATIVE, wei, RECIPIENT,
+                       (unsigned long long)nonce, (unsigned long long)(anvil_timestamp(&t.chain) + 3600)) > 0);
+    char *digest = cast_call(&t.chain, t.vault, "instructionDigest((uint8,address,address,uint256,address,uint256,uint256))(bytes32)",
+                             tuple, NULL);
+    char *sig = cast_sign_digest(SIGNER, digest), *sigs = NULL;
+    cr_assert(asprintf(&sigs, "[%s]", sig) > 0);
+    json_decref(cast_send_ok(&t.chain, &t.chain.dev[0], t.vault, NULL,
+                             "execute((uint8,address,address,uint256,address,uint256,uint256),bytes[])", tuple, sigs,
+                             NULL));
+    free(sigs);
+    free(sig);
+    free(digest);
+    free(tuple);
+}
+
+/* rotate() to the same signer at version 2, threshold 1. */
+static void rotate_to_version_2(void)
+{
+    char signers[64];
+    snprintf(signers, sizeof signers, "[%s]", SIGNER->address);
+    char *digest = cast_call(&t.chain, t.vault, "rotateDigest(address[],uint256,uint256)(bytes32)", signers, "1", "2",
+                             NULL);
+    char *sig = cast_sign_digest(SIGNER, digest), *sigs = NULL;
+    cr_assert(asprintf(&sigs, "[%s]", sig) > 0);
+    json_decref(cast_send_ok(&t.chain, &t.chain.dev[0], t.vault, NULL, "rotate(address[],uint256,uint256,bytes[])",
+                             signers, "1", "2", sigs, NULL));
+    free(sigs);
+    free(sig);
+    free(digest);
+}
+
+Test(watch, an_execution_and_a_rotation_are_attested_and_leave_no_sequence_gap)
+{
+    write_configs(t.chain.rpc_url, 2);
+    start_cluster();
+    free(deposit(ACCOUNT_A, "1000"));  /* seq 1 */
+    execute_release("400", 1);         /* seq 2: Executed */
+    rotate_to_version_2();             /* seq 3: SignersRotated */
+    mine(2);
+    await_logs("kind=Executed seq=2", 1);
+    await_logs("kind=SignersRotated seq=3", 1);
+    await_hub(3, 0);
+    ledger_stats st = hub_stats();
+    cr_assert_eq(st.gaps, 0, "every vault event was observed");
+    cr_assert_eq(st.executions, 1);
+    /* No instruction was logged for nonce 1 (no calculator here): an unmatched execution, which
+     * takes the 400 from the 1000 the ledger holds. */
+    cr_assert_eq(st.unmatched, 1);
+    cr_assert_eq(st.shortfalls, 0);
+    assert_balance(ACCOUNT_A, "600");
+    char db[700];
+    snprintf(db, sizeof db, "%s/hub", t.dir);
+    store *s = NULL;
+    store_opts so = {.read_only = true};
+    cr_assert_eq(store_open(&s, db, &so, NULL), RL_OK);
+    MDB_txn *txn;
+    uint8_t vault[EVM_ADDR_BYTES];
+    vault_state vs;
+    uint64_t missing[4];
+    size_t n;
+    cr_assert_eq(hex_decode(vault, sizeof vault, t.vault, "vault", NULL), RL_OK);
+    cr_assert_eq(store_read_begin(s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_vault_gaps(txn, s, CHAIN_ID, vault, &vs, missing, 4, &n, NULL), RL_OK);
+    store_read_end(txn);
+    store_close(s);
+    cr_assert(vs.next == 4 && vs.max == 3 && n == 0, "the hub's cursor passed all three events: next %llu",
+              (unsigned long long)vs.next);
+    assert_settled(3, 0);
 }
