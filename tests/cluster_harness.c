@@ -450,8 +450,9 @@ ledger_stats cluster_hub_stats(const cluster *c)
     return st;
 }
 
-void cluster_hub_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
-                         char out[U256_DEC_MAX])
+/* Balance and reserved amount of (account, chain_id, asset), read from the hub's ledger. */
+static void hub_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset, u256 *bal,
+                        u256 *reserved)
 {
     uint8_t acct[EVM_ADDR_BYTES], token[EVM_ADDR_BYTES];
     cr_assert_eq(hex_decode(acct, sizeof acct, account, "account", NULL), RL_OK, "account %s", account);
@@ -459,12 +460,26 @@ void cluster_hub_balance(const cluster *c, const char *account, uint64_t chain_i
     store *s;
     MDB_txn *txn;
     cr_assert(hub_open(c, &s, &txn), "the hub has no ledger in %s/hub", c->dir);
-    u256 bal, reserved;
     rl_why why = {{0}};
-    cr_assert_eq(ledger_balance(txn, s, acct, chain_id, token, &bal, &reserved, &why), RL_OK, "hub balance: %s",
+    cr_assert_eq(ledger_balance(txn, s, acct, chain_id, token, bal, reserved, &why), RL_OK, "hub balance: %s",
                  why.text);
     hub_close(s, txn);
+}
+
+void cluster_hub_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
+                         char out[U256_DEC_MAX])
+{
+    u256 bal, reserved;
+    hub_balance(c, account, chain_id, asset, &bal, &reserved);
     u256_to_dec(&bal, out);
+}
+
+void cluster_hub_reserved(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
+                          char out[U256_DEC_MAX])
+{
+    u256 bal, reserved;
+    hub_balance(c, account, chain_id, asset, &bal, &reserved);
+    u256_to_dec(&reserved, out);
 }
 
 void cluster_assert_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
@@ -549,6 +564,22 @@ void cluster_await_hub(const cluster *c, uint64_t credited, uint64_t conflicts)
     cr_assert_fail("after %d ms the hub has %llu credited and %llu conflicts, expected %llu and %llu",
                    CLUSTER_WAIT_MS, (unsigned long long)st.events_credited, (unsigned long long)st.conflicts,
                    (unsigned long long)credited, (unsigned long long)conflicts);
+}
+
+void cluster_await_executions(const cluster *c, uint64_t executions)
+{
+    uint64_t t0 = tu_now_ms();
+    ledger_stats st;
+    do {
+        st = cluster_hub_stats(c);
+        cr_assert_leq(st.executions, executions, "the hub applied %llu executions, expected %llu",
+                      (unsigned long long)st.executions, (unsigned long long)executions);
+        if (st.executions == executions)
+            return;
+        tu_sleep_ms(AWAIT_POLL_MS);
+    } while (tu_now_ms() - t0 < CLUSTER_WAIT_MS);
+    cr_assert_fail("after %d ms the hub applied %llu executions, expected %llu", CLUSTER_WAIT_MS,
+                   (unsigned long long)st.executions, (unsigned long long)executions);
 }
 
 void cluster_assert_settled(const cluster *c, uint64_t credited, uint64_t conflicts)

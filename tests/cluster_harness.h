@@ -173,6 +173,14 @@ ledger_stats cluster_hub_stats(const cluster *c);
 void cluster_hub_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
                          char out[U256_DEC_MAX]);
 
+/* The part of that balance reserved for instructions that may still execute, decimal. */
+void cluster_hub_reserved(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
+                          char out[U256_DEC_MAX]);
+
+/* Waits until the hub's ledger has applied exactly `executions` attested executions (the
+ * watchers' executed observations); fails at once if it ever applies more. */
+void cluster_await_executions(const cluster *c, uint64_t executions);
+
 /* cluster_hub_balance must be `want`: the message names account, chain and asset. */
 void cluster_assert_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
                             const char *want);

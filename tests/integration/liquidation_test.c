@@ -15,9 +15,9 @@
  * seized amounts, every nonce is used on its vault, and the auditor's export, verify and
  * replay --risk over the hub's log pass.
  *
- * The hub's ledger does not yet learn of executions (that needs the watchers' executed
- * observations): what executed is asserted on the chains, and the ledger's reservations only as
- * reservations.
+ * What executed is asserted on the chains and in the hub's ledger: the watchers attest each
+ * Executed event and the ledger settles its reservation, so the hub's balances end equal to the
+ * vaults' own with nothing reserved.
  */
 #include <signal.h>
 #include <strings.h>
@@ -192,6 +192,18 @@ static void assert_moved(const char *what, const char *before, const char *after
     char got[U256_DEC_MAX], exp[U256_DEC_MAX];
     cr_assert(u256_cmp(&d, want) == 0, "%s moved by %s (from %s to %s), expected exactly %s", what,
               u256_to_dec(&d, got), before, after, u256_to_dec(want, exp));
+}
+
+/* The hub's balance of the trader's asset equals what the vault holds for it, none reserved. */
+static void assert_ledger_matches(const anvil_node *n, const char *vault, const char *asset)
+{
+    char *on_chain = vault_balance(n, vault, trader->address, asset);
+    cluster_assert_balance(&c, trader->address, n->chain_id, asset, on_chain);
+    char reserved[U256_DEC_MAX];
+    cluster_hub_reserved(&c, trader->address, n->chain_id, asset, reserved);
+    cr_assert_str_eq(reserved, "0", "the hub still reserves %s of %s on chain %llu after the executions", reserved,
+                     asset, (unsigned long long)n->chain_id);
+    free(on_chain);
 }
 
 /* ---- the hub's log */
@@ -387,6 +399,17 @@ Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_kil
             cr_assert_eq(mined_by(i, L2, seize2_seq, seize2->nonce), 0, "node%u also mined L2's seize",
                          i + 1);
     }
+
+    /* The watchers attest the three executions; the hub's ledger settles each reservation once:
+     * its balances equal the vaults' own, nothing stays reserved, no vault sequence gap. */
+    anvil_mine(&l1, CONFIRMATIONS);
+    anvil_mine(&l2, CONFIRMATIONS);
+    cluster_await_executions(&c, 3);
+    assert_ledger_matches(&l1, vault1, CLUSTER_NATIVE);
+    assert_ledger_matches(&l2, vault2, usdc);
+    ledger_stats st = cluster_hub_stats(&c);
+    cr_assert_eq(st.unmatched, 0, "%llu executions matched no reservation", (unsigned long long)st.unmatched);
+    cr_assert_eq(st.gaps, 0, "the hub's ledger has %llu vault sequence gaps", (unsigned long long)st.gaps);
 
     /* The auditor's export, verify and replay over the hub's log. */
     char *out = NULL;
