@@ -19,6 +19,9 @@
  * a give-up or an RPC failure is retried after retry_ms. Nothing is kept on disk but the replica:
  * after a restart every bundle is looked at again, and the vault says which are done.
  *
+ * One config serves all of a node's executors, one process per chain; each keeps its own replica
+ * in DATA/NAME (two processes appending the same records to one replica would collide).
+ *
  * The account paying for gas is the node key's secp256k1 key (the address the cluster's
  * `relayers.json` lists for the node), or `account`, another key file, when given.
  *
@@ -26,7 +29,7 @@
  *     [execute]
  *     key = keys/node1.key        ; the node: member id (rotation), CURVE identity at the hub
  *     relayers = relayers.json
- *     data = node1-execute        ; the replica's LMDB directory
+ *     data = node1-execute        ; the replicas' directory: one LMDB per chain, in DATA/NAME
  *     ; account = keys/gas1.key   ; pays for gas instead of the node key
  *     takeover_ms = 30000         ; how long each member in turn waits for the one before it
  *     retry_ms = 5000
@@ -41,10 +44,12 @@
  *     confirmations = 2
  *     max_fee_gwei = 500          ; no transaction is signed with a higher max fee per gas
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <uthash.h>
 
 #include "attest/bundle.h"
@@ -91,6 +96,7 @@ struct job {
 struct exec_node {
     execute_config cfg;
     char chain[MAX_CHAIN_NAME + 1];
+    char replica_dir[CFG_STR_MAX + MAX_CHAIN_NAME + 2]; /* DATA/NAME */
     uint8_t vault[EVM_ADDR_BYTES];
     node_key *key;
     node_pub hub;
@@ -306,7 +312,12 @@ static rl_err exec_open(struct exec_node *e, const char *config, rl_why *why)
     executor_hooks hooks = {.on_submit = on_submit, .ctx = e};
     if (err == RL_OK)
         err = executor_new(&e->x, e->rpc, e->account, e->vault, &xo, &hooks, why);
-    replica_opts o = {.data = e->cfg.data, .key = e->key, .hub = &e->hub, .genesis = &e->genesis,
+    if (err == RL_OK) {
+        snprintf(e->replica_dir, sizeof e->replica_dir, "%s/%s", e->cfg.data, e->chain);
+        if (mkdir(e->cfg.data, 0700) != 0 && errno != EEXIST)
+            err = rl_fail(why, RL_ERR_IO, "%s: mkdir: %s", e->cfg.data, strerror(errno));
+    }
+    replica_opts o = {.data = e->replica_dir, .key = e->key, .hub = &e->hub, .genesis = &e->genesis,
                       .records = e->cfg.records, .catchup = e->cfg.catchup, .on_record = on_record, .ctx = e};
     if (err == RL_OK)
         err = replica_open(&e->r, &o, why);

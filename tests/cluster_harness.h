@@ -29,6 +29,14 @@
  *     cluster_await_hub(&c, 1, 0);
  *     cluster_assert_balance(&c, account, 31501, CLUSTER_NATIVE, "1000");
  *
+ * The whole pipeline (tests/integration/liquidation_test.c): cluster_configure_pipeline with a
+ * risk file also gives the hub its venue and calculator sockets and the risk file (it then logs
+ * INSTRUCTION and BUNDLE records), allow-lists the calculator and the three node keys as
+ * subscribers, and writes margin.conf (keys/calc), venue.conf (keys/venue), cosignN.conf and
+ * executeN.conf (every chain, the node key paying for gas: fund it with cluster_fund_nodes).
+ * cluster_start then also runs the margin calculator, one co-signer per node and one executor per
+ * node and chain (logs margin.log, nodeN.cosign.log, nodeN.execute.CHAIN.log).
+ *
  * Nodes are numbered 0..CLUSTER_NODES-1 here (node1..node3 in names and files); chains by their
  * index in the list given to cluster_configure. Every helper asserts (Criterion) on failure.
  * Processes die with the test process (PR_SET_PDEATHSIG) if .fini never runs.
@@ -37,10 +45,12 @@
 #define RL_CLUSTER_HARNESS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "attest/record.h"
 #include "attest/u256.h"
 #include "db/ledger.h"
 #include "tests/evm_harness.h"
@@ -62,27 +72,47 @@ typedef struct cluster_chain {
     unsigned confirmations;
 } cluster_chain;
 
+/* The section for chain n's vault: name, n's RPC URL and chain id. */
+cluster_chain cluster_chain_of(const char *name, const anvil_node *n, const char *vault, unsigned confirmations);
+
+/* What the pipeline runs under (cluster_configure_pipeline). */
+typedef struct cluster_pipeline {
+    const char *risk;                     /* risk.json (collateral/spec.h): the hub's, the calculator's */
+    const char *node_risk[CLUSTER_NODES]; /* a node's co-signer's own copy; NULL: risk.json */
+    unsigned takeover_ms, retry_ms;       /* every executor's; 0: 1500 and 500 */
+    unsigned confirmations;               /* every executor's; 0: 1 */
+} cluster_pipeline;
+
 typedef struct cluster {
     char *dir; /* removed by cluster_fini */
     cluster_chain chain[CLUSTER_MAX_CHAINS];
     size_t nchains;
-    pid_t hub;                                        /* 0 when not running */
-    pid_t watcher[CLUSTER_NODES][CLUSTER_MAX_CHAINS]; /* 0 when not running */
+    bool pipeline;                                     /* configured with cluster_configure_pipeline */
+    pid_t hub;                                         /* 0 when not running, as every pid here */
+    pid_t watcher[CLUSTER_NODES][CLUSTER_MAX_CHAINS];
+    pid_t margin;
+    pid_t cosigner[CLUSTER_NODES];
+    pid_t executor[CLUSTER_NODES][CLUSTER_MAX_CHAINS];
 } cluster;
 
 /* A fresh directory with the hub's and the nodes' keys (`relayer keygen`) and relayers.json
  * (`relayer relayers init`: node1..3, threshold CLUSTER_THRESHOLD). Starts nothing. */
 void cluster_init(cluster *c);
 
-/* SIGTERM to every watcher, then the hub (each finishes its transaction), reaps them, removes
- * the directory. Safe after a failed or partial set-up. */
+/* SIGTERM to every process of the pipeline and every watcher, then the hub (each finishes its
+ * transaction), reaps them, removes the directory (kept, and named on stderr, when the
+ * environment has RL_KEEP_CLUSTER: to read the daemons' logs after a run). Safe after a failed or partial set-up. */
 void cluster_fini(cluster *c);
 
 /* Writes hub.conf and node1..3.conf for these chains (n <= CLUSTER_MAX_CHAINS; copied), the hub
  * and nodes talking over ipc:// sockets in the directory. May be called again before start. */
 void cluster_configure(cluster *c, const cluster_chain *chains, size_t n);
 
-/* The hub, then every node's watcher of every chain. */
+/* cluster_configure, and the pipeline's files as the file comment says. */
+void cluster_configure_pipeline(cluster *c, const cluster_chain *chains, size_t n, const cluster_pipeline *p);
+
+/* The hub, then every node's watcher of every chain; with a pipeline also the margin calculator,
+ * the co-signers and the executors. */
 void cluster_start(cluster *c);
 
 /* One node's watcher of one chain; stop sends sig (SIGTERM: a clean stop, SIGKILL: a crash) and
@@ -93,6 +123,42 @@ void cluster_stop_watcher(cluster *c, unsigned node, size_t chain, int sig);
 /* The same for all of one node's watchers: the whole node. */
 void cluster_start_node(cluster *c, unsigned node);
 void cluster_stop_node(cluster *c, unsigned node, int sig);
+
+/* The pipeline's processes, one by one; stops send sig and reap, as for watchers. */
+void cluster_start_margin(cluster *c);
+void cluster_stop_margin(cluster *c, int sig);
+void cluster_start_cosigner(cluster *c, unsigned node);
+void cluster_stop_cosigner(cluster *c, unsigned node, int sig);
+void cluster_start_executor(cluster *c, unsigned node, size_t chain);
+void cluster_stop_executor(cluster *c, unsigned node, size_t chain, int sig);
+
+/* Node `node`'s EVM address (keys/nodeN.pub "evm", EIP-55): its vault signer and gas payer. */
+void cluster_node_evm(const cluster *c, unsigned node, char out[EVM_ADDRESS_CHARS + 1]);
+
+/* Sends `wei` from chain n's first dev account to every node's EVM address (executors' gas). */
+void cluster_fund_nodes(const cluster *c, const anvil_node *n, const char *wei);
+
+/* The node whose executor is primary for an instruction of this vault nonce: the relayer set's
+ * member at index nonce mod n, in id order (cmd_execute.c), read back from relayers.json. */
+unsigned cluster_primary(const cluster *c, uint64_t nonce);
+
+/* `relayer price send --feed FEED --price PRICE` from the first CLUSTER_THRESHOLD nodes: the hub
+ * logs a PRICE once they agree. */
+void cluster_price(const cluster *c, const char *feed, const char *price);
+
+/* `relayer venue ARGS --config venue.conf`, which must exit 0 (the hub logged the request). */
+void cluster_venue(const cluster *c, const char *args);
+
+/* How many lines of the file DIR/name contain `what` (0 while there is no such file). */
+unsigned cluster_file_count(const cluster *c, const char *name, const char *what);
+
+/* The hub log's records of `type` (record.h), in order: how many; each is called with each one
+ * (may be NULL), read beside the running hub. */
+size_t cluster_hub_records(const cluster *c, uint8_t type, void (*each)(const record *r, void *ctx), void *ctx);
+
+/* Waits until the hub has logged at least `want` records of `type`; fails at once if more than
+ * `want` (a second decision, a second bundle...). */
+void cluster_await_records(const cluster *c, uint8_t type, size_t want);
 
 /* How many lines of nodeN.CHAIN.log contain `what` (0 while there is no log yet). */
 unsigned cluster_log_count(const cluster *c, unsigned node, size_t chain, const char *what);
@@ -106,6 +172,14 @@ ledger_stats cluster_hub_stats(const cluster *c);
 /* The hub's balance of (account, chain_id, asset), addresses as 0x hex, as a decimal string. */
 void cluster_hub_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
                          char out[U256_DEC_MAX]);
+
+/* The part of that balance reserved for instructions that may still execute, decimal. */
+void cluster_hub_reserved(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
+                          char out[U256_DEC_MAX]);
+
+/* Waits until the hub's ledger has applied exactly `executions` attested executions (the
+ * watchers' executed observations); fails at once if it ever applies more. */
+void cluster_await_executions(const cluster *c, uint64_t executions);
 
 /* cluster_hub_balance must be `want`: the message names account, chain and asset. */
 void cluster_assert_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,

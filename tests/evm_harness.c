@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -393,20 +394,21 @@ void cast_deploy_reverts(const anvil_node *n, const anvil_account *from, const c
 
 static int by_address(const void *a, const void *b)
 {
-    return strcmp((*(const anvil_account *const *)a)->address, (*(const anvil_account *const *)b)->address);
+    return strcasecmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-char *cast_deploy_vault(const anvil_node *n, const anvil_account *from, size_t first, size_t count,
-                        unsigned threshold, const anvil_account **set)
+char *cast_deploy_vault_for(const anvil_node *n, const anvil_account *from, const char *const *signers, size_t count,
+                            unsigned threshold)
 {
-    cr_assert(count > 0 && first + count <= ANVIL_DEV_ACCOUNTS);
-    for (size_t i = 0; i < count; i++)
-        set[i] = &n->dev[first + i];
-    qsort(set, count, sizeof set[0], by_address);
+    cr_assert(count > 0 && count <= 32, "a vault of %zu signers", count);
+    const char *sorted[32];
+    memcpy(sorted, signers, count * sizeof sorted[0]);
+    /* Same-length hex: case-blind order is numeric order, mixed-case (EIP-55) or not. */
+    qsort(sorted, count, sizeof sorted[0], by_address);
     char *list = NULL;
     for (size_t i = 0; i < count; i++) {
         char *next = NULL;
-        cr_assert(asprintf(&next, "%s%s%s", list ? list : "[", i ? "," : "", set[i]->address) > 0);
+        cr_assert(asprintf(&next, "%s%s%s", list ? list : "[", i ? "," : "", sorted[i]) > 0);
         free(list);
         list = next;
     }
@@ -417,6 +419,41 @@ char *cast_deploy_vault(const anvil_node *n, const anvil_account *from, size_t f
     free(closed);
     free(list);
     return vault;
+}
+
+static int by_account_address(const void *a, const void *b)
+{
+    return strcmp((*(const anvil_account *const *)a)->address, (*(const anvil_account *const *)b)->address);
+}
+
+char *cast_deploy_vault(const anvil_node *n, const anvil_account *from, size_t first, size_t count,
+                        unsigned threshold, const anvil_account **set)
+{
+    cr_assert(count > 0 && first + count <= ANVIL_DEV_ACCOUNTS);
+    const char *addrs[ANVIL_DEV_ACCOUNTS];
+    for (size_t i = 0; i < count; i++)
+        set[i] = &n->dev[first + i];
+    qsort(set, count, sizeof set[0], by_account_address);
+    for (size_t i = 0; i < count; i++)
+        addrs[i] = set[i]->address;
+    return cast_deploy_vault_for(n, from, addrs, count, threshold);
+}
+
+void cast_deposit_native(const anvil_node *n, const anvil_account *from, const char *vault, const char *wei,
+                         unsigned confirm)
+{
+    json_decref(cast_send_ok(n, from, vault, wei, "depositNative(address)", from->address, NULL));
+    anvil_mine(n, confirm);
+}
+
+void cast_deposit_token(const anvil_node *n, const anvil_account *from, const char *vault, const char *token,
+                        const char *units, unsigned confirm)
+{
+    json_decref(cast_send_ok(n, from, token, NULL, "mint(address,uint256)", from->address, units, NULL));
+    json_decref(cast_send_ok(n, from, token, NULL, "approve(address,uint256)", vault, units, NULL));
+    json_decref(cast_send_ok(n, from, vault, NULL, "deposit(address,address,uint256)", token, from->address, units,
+                             NULL));
+    anvil_mine(n, confirm);
 }
 
 char *cast_rpc(const anvil_node *n, const char *method, ...)

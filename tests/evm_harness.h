@@ -106,6 +106,19 @@ void cast_deploy_reverts(const anvil_node *n, const anvil_account *from, const c
 char *cast_deploy_vault(const anvil_node *n, const anvil_account *from, size_t first, size_t count,
                         unsigned threshold, const anvil_account **set);
 
+/* Deploys CollateralVault (from `from`) whose signers are the given addresses (any case; count at
+ * most 32), which it sorts ascending as the vault requires. Returns the vault's address. */
+char *cast_deploy_vault_for(const anvil_node *n, const anvil_account *from, const char *const *signers, size_t count,
+                            unsigned threshold);
+
+/* A trader's deposits as a wallet makes them, for `from` itself, each followed by `confirm` mined
+ * blocks: depositNative(from) with value wei; for a TestToken, mint(from, units), approve(vault,
+ * units) and deposit(token, from, units). */
+void cast_deposit_native(const anvil_node *n, const anvil_account *from, const char *vault, const char *wei,
+                         unsigned confirm);
+void cast_deposit_token(const anvil_node *n, const anvil_account *from, const char *vault, const char *token,
+                        const char *units, unsigned confirm);
+
 /* A raw JSON-RPC request, e.g. cast_rpc(n, "evm_increaseTime", "3600", NULL); returns the result
  * as JSON text. */
 char *cast_rpc(const anvil_node *n, const char *method, ...) __attribute__((sentinel));

@@ -52,12 +52,8 @@ static void setup(void)
     trader = &l2.dev[5];
     cr_assert_str_eq(l1.dev[5].address, trader->address, "anvil's dev accounts differ between the chains");
 
-    cluster_chain chains[2] = {{.name = "l1", .chain_id = L1_ID, .confirmations = CONFIRMATIONS},
-                               {.name = "l2", .chain_id = L2_ID, .confirmations = CONFIRMATIONS}};
-    snprintf(chains[L1].rpc, sizeof chains[L1].rpc, "%s", l1.rpc_url);
-    snprintf(chains[L1].vault, sizeof chains[L1].vault, "%s", vault1);
-    snprintf(chains[L2].rpc, sizeof chains[L2].rpc, "%s", l2.rpc_url);
-    snprintf(chains[L2].vault, sizeof chains[L2].vault, "%s", vault2);
+    cluster_chain chains[2] = {cluster_chain_of("l1", &l1, vault1, CONFIRMATIONS),
+                               cluster_chain_of("l2", &l2, vault2, CONFIRMATIONS)};
     cluster_configure(&c, chains, 2);
     cluster_start(&c);
 }
@@ -78,22 +74,11 @@ TestSuite(twochain, .init = setup, .fini = teardown, .timeout = 90);
 /* ---- the trader's side, all through cast */
 
 /* depositNative(trader) on L1, then the block that confirms it. */
-static void deposit_eth(const char *wei)
-{
-    json_decref(cast_send_ok(&l1, trader, vault1, wei, "depositNative(address)", trader->address, NULL));
-    anvil_mine(&l1, CONFIRMATIONS);
-}
+static void deposit_eth(const char *wei) { cast_deposit_native(&l1, trader, vault1, wei, CONFIRMATIONS); }
 
 /* On L2: mint the trader `units` USDC, approve the vault for them, deposit them for the trader;
  * then the block that confirms the deposit. */
-static void deposit_usdc(const char *units)
-{
-    json_decref(cast_send_ok(&l2, trader, usdc, NULL, "mint(address,uint256)", trader->address, units, NULL));
-    json_decref(cast_send_ok(&l2, trader, usdc, NULL, "approve(address,uint256)", vault2, units, NULL));
-    json_decref(cast_send_ok(&l2, trader, vault2, NULL, "deposit(address,address,uint256)", usdc, trader->address,
-                             units, NULL));
-    anvil_mine(&l2, CONFIRMATIONS);
-}
+static void deposit_usdc(const char *units) { cast_deposit_token(&l2, trader, vault2, usdc, units, CONFIRMATIONS); }
 
 /* ---- what the hub holds */
 
