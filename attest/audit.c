@@ -248,6 +248,21 @@ static rl_err executed_check(audit *a, const obs *o, uint8_t id[HASH_BYTES], str
     return RL_OK;
 }
 
+/* The highest instruction nonce of a vault (created at 0 when asked to). */
+static struct seen_nonce *nonce_slot(audit *a, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES], bool create)
+{
+    uint8_t nk[8 + EVM_ADDR_BYTES];
+    struct seen_nonce *n = NULL;
+    be64_put(nk, chain_id);
+    memcpy(nk + 8, vault, EVM_ADDR_BYTES);
+    HASH_FIND(hh, a->nonces, nk, sizeof nk, n);
+    if (n == NULL && create && (n = calloc(1, sizeof *n)) != NULL) {
+        memcpy(n->key, nk, sizeof nk);
+        HASH_ADD(hh, a->nonces, key, sizeof nk, n);
+    }
+    return n;
+}
+
 static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
 {
     payload_attest p;
@@ -303,6 +318,12 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
         memcpy(x->key, ins_id, HASH_BYTES);
         be64_put(x->event, r->seq);
         HASH_ADD(hh, a->executed, key, HASH_BYTES, x);
+        /* as the ledger: no later instruction may take a nonce the chain has spent */
+        struct seen_nonce *n = nonce_slot(a, o.chain_id, o.vault, true);
+        if (n == NULL)
+            return RL_ERR_NOMEM;
+        if (o.nonce > n->nonce)
+            n->nonce = o.nonce;
         a->sum.executions++;
         a->sum.unmatched += !matched;
         return RL_OK;
@@ -495,7 +516,7 @@ static rl_err check_instruction(audit *a, const record *r, rl_why *why)
     instruction in;
     struct seen_plan *p = NULL;
     struct seen_nonce *n = NULL;
-    uint8_t pk[INSTRUCTION_PLAN_KEY_BYTES], nk[8 + EVM_ADDR_BYTES];
+    uint8_t pk[INSTRUCTION_PLAN_KEY_BYTES];
     rl_err err = instruction_decode(&in, r->payload, r->payload_len, why);
     if (err != RL_OK)
         return err;
@@ -504,9 +525,7 @@ static rl_err check_instruction(audit *a, const record *r, rl_why *why)
     if (p == NULL)
         return rl_fail(why, RL_ERR_STATE, "%s of decision %llu #%u (attempt %u): no such instruction is due",
                        instruction_kind_name(in.kind), (unsigned long long)in.decision, in.index, in.attempt);
-    be64_put(nk, in.chain_id);
-    memcpy(nk + 8, in.vault, EVM_ADDR_BYTES);
-    HASH_FIND(hh, a->nonces, nk, sizeof nk, n);
+    n = nonce_slot(a, in.chain_id, in.vault, false);
     if ((err = instruction_check(&in, &p->p, n ? n->nonce : 0, r->time_ms, why)) != RL_OK)
         return err;
     struct seen_instr *open = calloc(1, sizeof *open);
@@ -517,12 +536,8 @@ static rl_err check_instruction(audit *a, const record *r, rl_why *why)
     memcpy(open->asset, in.asset, EVM_ADDR_BYTES);
     open->amount = in.amount;
     HASH_ADD(hh, a->instrs, id, HASH_BYTES, open);
-    if (n == NULL) {
-        if ((n = calloc(1, sizeof *n)) == NULL)
-            return RL_ERR_NOMEM;
-        memcpy(n->key, nk, sizeof nk);
-        HASH_ADD(hh, a->nonces, key, sizeof nk, n);
-    }
+    if (n == NULL && (n = nonce_slot(a, in.chain_id, in.vault, true)) == NULL)
+        return RL_ERR_NOMEM;
     n->nonce = in.nonce;
     HASH_DEL(a->plans, p);
     free(p);

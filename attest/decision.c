@@ -15,6 +15,9 @@ rl_err decision_encode_body(uint8_t out[DECISION_MAX_BYTES], size_t *len, const 
         return rl_fail(why, RL_ERR_ARG, "decision: unknown kind %u", d->kind);
     if (d->nseize > DECISION_MAX_SEIZE)
         return rl_fail(why, RL_ERR_ARG, "decision: %u seizes, at most %d", d->nseize, DECISION_MAX_SEIZE);
+    for (unsigned i = 0; i < d->nseize; i++)
+        if (d->seize[i].chain_id == 0 || u256_is_zero(&d->seize[i].amount))
+            return rl_fail(why, RL_ERR_ARG, "decision: seize %u has a zero chain id or amount", i);
     if (d->reason > REASON_LIQUIDATING || (d->reason != REASON_NONE) != (d->kind == DECISION_WITHDRAW_REFUSED))
         return rl_fail(why, RL_ERR_ARG, "decision: reason %u does not fit kind %u", d->reason, d->kind);
     out[0] = DECISION_VERSION;
@@ -89,6 +92,8 @@ rl_err decision_decode(decision *d, const uint8_t *in, size_t len, rl_why *why)
         d->seize[i].chain_id = be64_get(p);
         memcpy(d->seize[i].asset, p + 8, EVM_ADDR_BYTES);
         d->seize[i].amount = u256_from_be(p + 28);
+        if (d->seize[i].chain_id == 0 || u256_is_zero(&d->seize[i].amount))
+            return rl_fail(why, RL_ERR_DECODE, "decision: seize %u has a zero chain id or amount", i);
     }
     return RL_OK;
 }

@@ -13,6 +13,12 @@
 #define OFF_ACCOUNT 42
 #define OFF_BODY 62
 
+static bool addr_is_zero(const uint8_t a[EVM_ADDR_BYTES])
+{
+    static const uint8_t zero[EVM_ADDR_BYTES];
+    return memcmp(a, zero, EVM_ADDR_BYTES) == 0;
+}
+
 static size_t kind_len(uint8_t kind)
 {
     return kind == REQUEST_POSITION ? REQUEST_POSITION_BYTES : kind == REQUEST_WITHDRAW ? REQUEST_WITHDRAW_BYTES : 0;
@@ -46,6 +52,8 @@ static rl_err encode(uint8_t *out, const request *r, rl_why *why)
     } else {
         if (u256_is_zero(&r->amount))
             return rl_fail(why, RL_ERR_ARG, "withdraw request: amount must be above zero");
+        if (addr_is_zero(r->recipient) || addr_is_zero(r->account) || r->chain_id == 0)
+            return rl_fail(why, RL_ERR_ARG, "withdraw request: account, recipient and chain id must not be zero");
         be64_put(b, r->chain_id);
         memcpy(b + 8, r->asset, EVM_ADDR_BYTES);
         u256_to_be(b + 28, &r->amount);
@@ -106,6 +114,8 @@ rl_err request_decode(request *r, const uint8_t *in, size_t len, rl_why *why)
         memcpy(r->recipient, b + 60, EVM_ADDR_BYTES);
         if (u256_is_zero(&r->amount))
             return rl_fail(why, RL_ERR_DECODE, "withdraw request: amount must be above zero");
+        if (addr_is_zero(r->recipient) || addr_is_zero(r->account) || r->chain_id == 0)
+            return rl_fail(why, RL_ERR_DECODE, "withdraw request: account, recipient and chain id must not be zero");
     }
     return RL_OK;
 }

@@ -325,6 +325,8 @@ static rl_err seize_plan(calc *c, struct acct *a, rl_why *why)
     d->bad_debt_u = r.bad_debt_u;
     for (size_t i = 0; i < r.nseize && err == RL_OK; i++) {
         const mg_token *t = mg_risk_token_at(c->risk, r.seize[i].chain, r.seize[i].asset);
+        if (u256_is_zero(&r.seize[i].amount))
+            continue; /* nothing to take there */
         char text[sizeof why->text];
         if (d->nseize == DECISION_MAX_SEIZE) {
             snprintf(text, sizeof text, "%zu holdings to seize, the plan takes the first %d", r.nseize,

@@ -479,6 +479,45 @@ static rl_err exec_prepare(MDB_txn *txn, const store *s, const obs *o, exec_plan
     return u256_sub(&x->shortfall, &o->amount, &x->debit); /* debit <= amount: cannot fail */
 }
 
+static void nonce_key(uint8_t k[8 + EVM_ADDR_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES])
+{
+    be64_put(k, chain_id);
+    memcpy(k + 8, vault, EVM_ADDR_BYTES);
+}
+
+rl_err ledger_last_nonce(MDB_txn *txn, const store *s, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                         uint64_t *nonce, rl_why *why)
+{
+    uint8_t k[8 + EVM_ADDR_BYTES];
+    MDB_val v;
+    nonce_key(k, chain_id, vault);
+    rl_err err = store_get(txn, store_dbi(s, TABLE_NONCES), k, sizeof k, &v, why);
+    *nonce = 0;
+    if (err == RL_ERR_NOTFOUND)
+        return RL_OK;
+    if (err == RL_OK && v.mv_size != 8)
+        return rl_fail(why, RL_ERR_DB, "nonces: a value of %zu bytes for chain %llu", v.mv_size,
+                       (unsigned long long)chain_id);
+    if (err == RL_OK)
+        *nonce = be64_get(v.mv_data);
+    return err;
+}
+
+/* The vault's highest instruction nonce becomes at least `nonce`: an instruction logged later
+ * never takes a nonce the chain has spent (an execution not from a logged instruction). */
+static rl_err nonce_raise(MDB_txn *txn, const store *s, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                          uint64_t nonce, rl_why *why)
+{
+    uint64_t last;
+    rl_err err = ledger_last_nonce(txn, s, chain_id, vault, &last, why);
+    if (err != RL_OK || nonce <= last)
+        return err;
+    uint8_t k[8 + EVM_ADDR_BYTES], v[8];
+    nonce_key(k, chain_id, vault);
+    be64_put(v, nonce);
+    return store_put(txn, store_dbi(s, TABLE_NONCES), k, sizeof k, v, sizeof v, 0, why);
+}
+
 static rl_err exec_apply(MDB_txn *txn, const store *s, const obs *o, const exec_plan *x, uint64_t seq, rl_why *why)
 {
     rl_err err = RL_OK;
@@ -501,6 +540,8 @@ static rl_err exec_apply(MDB_txn *txn, const store *s, const obs *o, const exec_
     u256_to_be(v + 9 + U256_BYTES, &x->shortfall);
     if (err == RL_OK)
         err = store_put(txn, store_dbi(s, TABLE_EXECUTIONS), x->id, HASH_BYTES, v, sizeof v, 0, why);
+    if (err == RL_OK)
+        err = nonce_raise(txn, s, o->chain_id, o->vault, o->nonce, why);
     return err;
 }
 
@@ -675,23 +716,6 @@ static rl_err apply_decision(MDB_txn *txn, const store *s, const record *r, rl_w
     return err;
 }
 
-static void nonce_key(uint8_t k[8 + EVM_ADDR_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES])
-{
-    be64_put(k, chain_id);
-    memcpy(k + 8, vault, EVM_ADDR_BYTES);
-}
-
-rl_err ledger_last_nonce(MDB_txn *txn, const store *s, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
-                         uint64_t *nonce, rl_why *why)
-{
-    uint8_t k[8 + EVM_ADDR_BYTES];
-    MDB_val v;
-    nonce_key(k, chain_id, vault);
-    rl_err err = store_get(txn, store_dbi(s, TABLE_NONCES), k, sizeof k, &v, why);
-    *nonce = err == RL_OK && v.mv_size == 8 ? be64_get(v.mv_data) : 0;
-    return err == RL_ERR_NOTFOUND ? RL_OK : err;
-}
-
 rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, rl_why *why)
 {
     MDB_cursor *c;
@@ -713,7 +737,7 @@ rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, 
 }
 
 /* A bundle: of a logged instruction, once, signed by a quorum of the set in force in the
- * vault's order (the signatures themselves are the auditor's and the vault's to check). */
+ * vault's order, every signature recovering its member's address (as audit verify checks). */
 static rl_err apply_bundle(MDB_txn *txn, const store *s, const record *r, const ledger_head *head, rl_why *why)
 {
     bundle *b = malloc(sizeof *b);
@@ -724,14 +748,19 @@ static rl_err apply_bundle(MDB_txn *txn, const store *s, const record *r, const 
     if (err == RL_OK && b->instruction >= r->seq)
         err = rl_fail(why, RL_ERR_STATE, "bundle of record %llu, which is not before it",
                       (unsigned long long)b->instruction);
+    instruction in;
     if (err == RL_OK && (ledger_record_get(txn, s, b->instruction, &v, NULL) != RL_OK ||
-                         record_decode(&ins, v.mv_data, v.mv_size, NULL) != RL_OK || ins.type != RECORD_INSTRUCTION))
+                         record_decode(&ins, v.mv_data, v.mv_size, NULL) != RL_OK || ins.type != RECORD_INSTRUCTION ||
+                         instruction_decode(&in, ins.payload, ins.payload_len, NULL) != RL_OK))
         err = rl_fail(why, RL_ERR_STATE, "bundle of record %llu, which is not an instruction",
                       (unsigned long long)b->instruction);
     if (err == RL_OK)
         err = ledger_set_get(txn, s, head->set_version, set, why);
-    if (err == RL_OK)
-        err = bundle_check_signers(b, set, why);
+    uint8_t digest[HASH_BYTES];
+    if (err == RL_OK) { /* as the auditor does: a bundle every replica would refuse is never logged */
+        instruction_digest(digest, &in);
+        err = bundle_verify(b, set, digest, why);
+    }
     uint8_t key[HASH_BYTES];
     if (err == RL_OK) {
         bundle_key(key, b->instruction);
@@ -746,7 +775,7 @@ static rl_err apply_instruction(MDB_txn *txn, const store *s, const record *r, r
 {
     instruction in;
     instruction_plan p;
-    uint8_t pk[INSTRUCTION_PLAN_KEY_BYTES], nk[8 + EVM_ADDR_BYTES], id[HASH_BYTES], nv[8];
+    uint8_t pk[INSTRUCTION_PLAN_KEY_BYTES], id[HASH_BYTES];
     uint64_t last;
     MDB_val v;
     rl_err err = instruction_decode(&in, r->payload, r->payload_len, why);
@@ -768,10 +797,8 @@ static rl_err apply_instruction(MDB_txn *txn, const store *s, const record *r, r
         err = ledger_reserve(txn, s, id, in.account, in.chain_id, in.asset, &in.amount, why);
     if (err == RL_OK)
         err = store_del(txn, store_dbi(s, TABLE_PLANS), pk, sizeof pk, why);
-    nonce_key(nk, in.chain_id, in.vault);
-    be64_put(nv, in.nonce);
     if (err == RL_OK)
-        err = store_put(txn, store_dbi(s, TABLE_NONCES), nk, sizeof nk, nv, sizeof nv, 0, why);
+        err = nonce_raise(txn, s, in.chain_id, in.vault, in.nonce, why);
     return err;
 }
 

@@ -12,7 +12,7 @@
  *   - the vault is the one this node's risk file names for that chain, and a seize pays that
  *     chain's insurance address,
  *   - the deadline is after the record's time and at most the chain's deadline_s (+ a minute of
- *     clock slack) after it,
+ *     clock slack) after it, and after this node's own clock (the hub stamps record times),
  *
  * and otherwise refuses and logs why. A signature goes to the hub as a COSIG message, again every
  * RESEND_MS until the instruction's BUNDLE is in the log or its deadline has passed. Killed and
@@ -145,6 +145,9 @@ static bool acceptable(struct cosigner *c, const instruction *in, uint64_t time_
         snprintf(why, cap, "deadline %llu is not within %llu s after the record's time %llu",
                  (unsigned long long)in->deadline_s, (unsigned long long)(ch->deadline_s + DEADLINE_SLACK_S),
                  (unsigned long long)t);
+    else if (in->deadline_s > wall_ms() / 1000 + ch->deadline_s + DEADLINE_SLACK_S) /* the hub sets record times */
+        snprintf(why, cap, "deadline %llu is more than %llu s after this node's clock",
+                 (unsigned long long)in->deadline_s, (unsigned long long)(ch->deadline_s + DEADLINE_SLACK_S));
     else
         return true;
     return false;

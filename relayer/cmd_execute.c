@@ -165,15 +165,22 @@ static void done(struct exec_node *e, struct job *j, const char *how, uint64_t *
     free(j);
 }
 
-/* nonceUsed(nonce) on the vault, at the latest block. */
+/* nonceUsed(nonce) on the vault, at the confirmation depth: an execution a reorg could still
+ * take back does not count as done. */
 static rl_err nonce_used(struct exec_node *e, uint64_t nonce, bool *used, rl_why *why)
 {
+    uint64_t head;
+    rl_err err = rpc_eth_block_number(e->rpc, &head, why);
+    if (err != RL_OK)
+        return err;
+    uint64_t depth = e->cfg.confirmations - 1;
+    rpc_blockid at = {.tag = RPC_NUMBER, .number = head > depth ? head - depth : 0};
     uint8_t data[ABI_SELECTOR_BYTES + ABI_WORD_BYTES], *out = NULL;
     size_t len = 0;
     abi_selector(data, "nonceUsed(uint256)");
     eip712_word_u64(data + ABI_SELECTOR_BYTES, nonce);
     rpc_callmsg m = {.to = e->vault, .data = data, .data_len = sizeof data};
-    rl_err err = rpc_eth_call(e->rpc, &m, rpc_block_tag(RPC_LATEST), &out, &len, why);
+    err = rpc_eth_call(e->rpc, &m, at, &out, &len, why);
     if (err == RL_OK)
         err = abi_read_bool(out, len, 0, used, "nonceUsed", why);
     free(out);

@@ -286,7 +286,7 @@ static rl_err log_bundles(struct hub *h, uint64_t now, rl_why *why)
     uint8_t *enc = malloc(BUNDLE_MAX_BYTES);
     if (err == RL_OK && (b == NULL || enc == NULL))
         err = RL_ERR_NOMEM;
-    while (err == RL_OK && hubcosig_due(h->cosig, txn, h->st, ingest_set(h->g), now, b)) {
+    while (err == RL_OK && hubcosig_due(h->cosig, txn, h->st, ingest_set(h->g), mono_ms(), b)) {
         size_t len;
         if ((err = bundle_encode(enc, &len, b, why)) == RL_OK &&
             (err = ingest_append(h->g, RECORD_BUNDLE, enc, len, now, why)) == RL_OK) {
@@ -493,9 +493,13 @@ static rl_err append_instruction(void *ctx, const instruction *in, rl_why *why)
     struct hub *h = ctx;
     uint8_t enc[INSTRUCTION_BYTES];
     char account[43], vault[43];
-    rl_err err = instruction_encode(enc, in, why);
-    if (err == RL_OK)
-        err = ingest_append(h->g, RECORD_INSTRUCTION, enc, sizeof enc, wall_ms(), why);
+    rl_why bad = {{0}};
+    if (instruction_encode(enc, in, &bad) != RL_OK) { /* a plan no vault could take: it waits, said */
+        log_error("instruction cannot be built", "decision=%llu index=%u why=\"%s\"", (unsigned long long)in->decision,
+                  in->index, bad.text);
+        return RL_OK;
+    }
+    rl_err err = ingest_append(h->g, RECORD_INSTRUCTION, enc, sizeof enc, wall_ms(), why);
     if (err == RL_OK)
         log_info("instruction", "kind=%s decision=%llu index=%u chain_id=%llu vault=%s account=%s nonce=%llu "
                  "deadline=%llu",
@@ -518,7 +522,7 @@ static rl_err instruct(struct hub *h, rl_why *why)
     rl_err err = store_read_begin(h->st, &txn, why);
     if (err != RL_OK)
         return err;
-    err = hubinstr_scan(h->instr, txn, h->st, wall_ms(), append_instruction, h, why);
+    err = hubinstr_scan(h->instr, txn, h->st, wall_ms(), mono_ms(), append_instruction, h, why);
     store_read_end(txn);
     return err;
 }

@@ -25,7 +25,8 @@ void hubcosig_free(hubcosig *h);
 RL_MUST_USE rl_err hubcosig_offer(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
                                   uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why);
 
-/* The next bundle due at now_ms under `set`: returns true and fills out. Call until false. */
+/* The next bundle due under `set` (now_ms: a monotonic clock, for retry_ms): returns true and
+ * fills out. Call until false. */
 bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t now_ms, bundle *out);
 
 /* Instructions with signatures waiting (for status). */

@@ -142,8 +142,8 @@ static rl_err next_nonce(hubinstr *h, MDB_txn *txn, const store *s, uint64_t cha
     return RL_OK;
 }
 
-rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t now_ms, hubinstr_emit_fn emit, void *ctx,
-                     rl_why *why)
+rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t wall_ms, uint64_t mono_ms,
+                     hubinstr_emit_fn emit, void *ctx, rl_why *why)
 {
     h->nplans = 0;
     h->nomem = false;
@@ -158,7 +158,7 @@ rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t now_ms,
         uint8_t key[INSTRUCTION_PLAN_KEY_BYTES];
         instruction_plan_key(key, p->decision, p->index, h->attempts[i]);
         struct flight *f = flight_find(h, key);
-        if (f != NULL && now_ms - f->since_ms < h->retry_ms)
+        if (f != NULL && mono_ms - f->since_ms < h->retry_ms)
             continue;
         const mg_chain *ch = chain_of(h, p->chain_id);
         if (ch == NULL) {
@@ -166,7 +166,7 @@ rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t now_ms,
             continue;
         }
         instruction in = {.kind = p->kind, .decision = p->decision, .index = p->index, .attempt = h->attempts[i],
-                          .chain_id = p->chain_id, .amount = p->amount, .deadline_s = now_ms / 1000 + ch->deadline_s};
+                          .chain_id = p->chain_id, .amount = p->amount, .deadline_s = wall_ms / 1000 + ch->deadline_s};
         memcpy(in.vault, ch->vault, EVM_ADDR_BYTES);
         memcpy(in.account, p->account, EVM_ADDR_BYTES);
         memcpy(in.asset, p->asset, EVM_ADDR_BYTES);
@@ -179,7 +179,7 @@ rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t now_ms,
             f = &h->flights[h->nflights++];
             memcpy(f->key, key, sizeof key);
         }
-        f->since_ms = now_ms;
+        f->since_ms = mono_ms;
         err = emit(ctx, &in, why);
     }
     return err;

@@ -26,8 +26,9 @@ void hubinstr_free(hubinstr *h);
 /* Called once per instruction built; a non-RL_OK return stops the scan and is returned. */
 typedef rl_err (*hubinstr_emit_fn)(void *ctx, const instruction *in, rl_why *why);
 
-/* Builds the instructions due under the ledger state of txn, at now_ms. */
-RL_MUST_USE rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t now_ms, hubinstr_emit_fn emit,
-                                 void *ctx, rl_why *why);
+/* Builds the instructions due under the ledger state of txn: deadlines from wall_ms (unix), the
+ * retry clock from mono_ms (a monotonic clock: a wall-clock step never rebuilds one in flight). */
+RL_MUST_USE rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t wall_ms, uint64_t mono_ms,
+                                 hubinstr_emit_fn emit, void *ctx, rl_why *why);
 
 #endif
