@@ -3,7 +3,6 @@
  */
 #include "attest/instruction.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "attest/bytes.h"

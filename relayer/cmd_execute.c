@@ -33,6 +33,7 @@
  *     ; account = keys/gas1.key   ; pays for gas instead of the node key
  *     takeover_ms = 30000         ; how long each member in turn waits for the one before it
  *     retry_ms = 5000
+ *     timeout_ms = 120000         ; one submission, replacements included, before it is retried
  *     [hub]
  *     records = tcp://127.0.0.1:7402
  *     catchup = tcp://127.0.0.1:7403
@@ -75,7 +76,7 @@ static const char USAGE[] = "usage: relayer execute --config FILE --chain NAME\n
 
 typedef struct execute_config {
     char key[CFG_STR_MAX], relayers[CFG_STR_MAX], data[CFG_STR_MAX], account[CFG_STR_MAX];
-    uint64_t takeover_ms, retry_ms;
+    uint64_t takeover_ms, retry_ms, timeout_ms;
     char records[CFG_STR_MAX], catchup[CFG_STR_MAX], hub_key[CFG_STR_MAX];
     char rpc[CFG_STR_MAX], vault[CFG_STR_MAX];
     uint64_t chain_id, confirmations, max_fee_gwei;
@@ -267,6 +268,7 @@ static rl_err load_config(struct exec_node *e, const char *path, rl_why *why)
         {"execute", "account", CFG_PATH, 0, 0, 0, F(account)},
         {"execute", "takeover_ms", CFG_U64, 0, 100, 86400000, F(takeover_ms)},
         {"execute", "retry_ms", CFG_U64, 0, 100, 3600000, F(retry_ms)},
+        {"execute", "timeout_ms", CFG_U64, 0, 1000, 3600000, F(timeout_ms)},
         {"hub", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
         {"hub", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},
         {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
@@ -279,6 +281,7 @@ static rl_err load_config(struct exec_node *e, const char *path, rl_why *why)
 #undef F
     e->cfg.takeover_ms = 30000;
     e->cfg.retry_ms = 5000;
+    e->cfg.timeout_ms = 120000;
     e->cfg.confirmations = 2;
     e->cfg.max_fee_gwei = 500;
     rl_err err = cfg_load_part(path, schema, sizeof schema / sizeof schema[0], &e->cfg, "chain.", why);
@@ -316,6 +319,7 @@ static rl_err exec_open(struct exec_node *e, const char *config, rl_why *why)
     executor_opts xo = executor_opts_default();
     xo.confirmations = e->cfg.confirmations;
     xo.max_fee_cap_wei = u256_from_u64(e->cfg.max_fee_gwei * GWEI);
+    xo.timeout_ms = (uint32_t)e->cfg.timeout_ms; /* the replica and SIGTERM wait this long at most */
     executor_hooks hooks = {.on_submit = on_submit, .ctx = e};
     if (err == RL_OK)
         err = executor_new(&e->x, e->rpc, e->account, e->vault, &xo, &hooks, why);

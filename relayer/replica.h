@@ -13,7 +13,7 @@
  * Each record, once durable in the replica, is handed to an optional callback, in order, from
  * seq 1: on open the records already stored are replayed to it, so a process that keeps state in
  * memory (the margin calculator, a co-signer) rebuilds it from its own disk before following.
- * Used by `relayer follow` and `relayer margin`.
+ * Used by `relayer follow`, `margin`, `cosign` and `execute`.
  */
 #ifndef RL_REPLICA_H
 #define RL_REPLICA_H
