@@ -56,6 +56,8 @@ struct seen_instr {
     uint8_t id[HASH_BYTES]; /* instruction_id */
     uint8_t account[EVM_ADDR_BYTES], asset[EVM_ADDR_BYTES];
     u256 amount;
+    uint64_t seq;   /* the INSTRUCTION record */
+    instruction in; /* as logged: an expiry is checked against it */
     UT_hash_handle hh;
 };
 
@@ -90,6 +92,7 @@ struct audit {
     struct seen_instruction *instructions;
     struct seen_instr *instrs;
     struct seen_key *executed; /* instruction ids attested executed -> log seq (in `event`) */
+    struct seen_key *expired;  /* instruction ids attested expired -> log seq (in `event`) */
     audit_summary sum;
 };
 
@@ -121,6 +124,7 @@ void audit_free(audit *a)
     FREE_ALL(a->instructions, struct seen_instruction);
     FREE_ALL(a->instrs, struct seen_instr);
     FREE_ALL(a->executed, struct seen_key);
+    FREE_ALL(a->expired, struct seen_key);
     free(a);
 }
 
@@ -248,6 +252,27 @@ static rl_err executed_check(audit *a, const obs *o, uint8_t id[HASH_BYTES], str
     return RL_OK;
 }
 
+/* An expired observation against the instructions logged, by the ledger's rule and in its words
+ * (ledger.h): neither executed nor expired before, logged, and instruction_expiry_check. *instr:
+ * the open instruction it expires. */
+static rl_err expired_check(audit *a, const obs *o, uint8_t id[HASH_BYTES], struct seen_instr **instr, rl_why *why)
+{
+    char name[INSTRUCTION_NAME_MAX];
+    instruction_id(id, o->chain_id, o->vault, o->nonce);
+    instruction_nonce_name(name, o->chain_id, o->vault, o->nonce);
+    const struct seen_key *done = key_find(a->executed, id, HASH_BYTES);
+    if (done != NULL)
+        return rl_fail(why, RL_ERR_STATE, "expiry of %s: already executed (record %llu)", name,
+                       (unsigned long long)be64_get(done->event));
+    if ((done = key_find(a->expired, id, HASH_BYTES)) != NULL)
+        return rl_fail(why, RL_ERR_STATE, "expiry of %s: already expired (record %llu)", name,
+                       (unsigned long long)be64_get(done->event));
+    HASH_FIND(hh, a->instrs, id, HASH_BYTES, *instr);
+    if (*instr == NULL) /* neither executed nor expired: an instruction logged under id is open */
+        return rl_fail(why, RL_ERR_STATE, "expiry of %s: no instruction logged under it", name);
+    return instruction_expiry_check(&(*instr)->in, (*instr)->seq, o, why);
+}
+
 /* The highest instruction nonce of a vault (created at 0 when asked to). */
 static struct seen_nonce *nonce_slot(audit *a, uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES], bool create)
 {
@@ -282,20 +307,24 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
     obs_content_hash(content, p.obs);
     if (event_find(a, id) != NULL)
         return rl_fail(why, RL_ERR_DUPLICATE, "event credited or blocked by an earlier record");
+    bool vault_event = o.kind != OBS_KIND_EXPIRED; /* an expiry has no vault sequence number */
     vseq_key(vk, &o);
-    if (key_find(a->vseqs, vk, sizeof vk) != NULL)
+    if (vault_event && key_find(a->vseqs, vk, sizeof vk) != NULL)
         return rl_fail(why, RL_ERR_DUPLICATE, "vault sequence %llu on chain %llu credited twice",
                        (unsigned long long)o.vault_seq, (unsigned long long)o.chain_id);
     if (o.kind == OBS_KIND_EXECUTED && (err = executed_check(a, &o, ins_id, &instr, &matched, why)) != RL_OK)
+        return err;
+    if (o.kind == OBS_KIND_EXPIRED && (err = expired_check(a, &o, ins_id, &instr, why)) != RL_OK)
         return err;
     err = sigs_jobs(&a->set, &p.sigs, content, r->seq, jobs, njobs, "attestation", why);
     if (err != RL_OK)
         return err;
 
+    bool closes = o.kind == OBS_KIND_EXECUTED || o.kind == OBS_KIND_EXPIRED;
     struct seen_event *e = calloc(1, sizeof *e);
-    struct seen_key *v = calloc(1, sizeof *v);
-    struct seen_key *x = o.kind == OBS_KIND_EXECUTED ? calloc(1, sizeof *x) : NULL;
-    if (e == NULL || v == NULL || (o.kind == OBS_KIND_EXECUTED && x == NULL)) {
+    struct seen_key *v = vault_event ? calloc(1, sizeof *v) : NULL;
+    struct seen_key *x = closes ? calloc(1, sizeof *x) : NULL;
+    if (e == NULL || (vault_event && v == NULL) || (closes && x == NULL)) {
         free(e);
         free(v);
         free(x);
@@ -305,10 +334,21 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
     memcpy(e->content, content, HASH_BYTES);
     e->credited = true;
     HASH_ADD(hh, a->events, id, HASH_BYTES, e);
-    memcpy(v->key, vk, sizeof vk);
-    memcpy(v->event, id, HASH_BYTES);
-    HASH_ADD(hh, a->vseqs, key, VSEQ_KEY_BYTES, v);
+    if (vault_event) {
+        memcpy(v->key, vk, sizeof vk);
+        memcpy(v->event, id, HASH_BYTES);
+        HASH_ADD(hh, a->vseqs, key, VSEQ_KEY_BYTES, v);
+    }
     a->sum.attested++;
+    if (o.kind == OBS_KIND_EXPIRED) { /* the ledger frees its reservation */
+        HASH_DEL(a->instrs, instr);
+        free(instr);
+        memcpy(x->key, ins_id, HASH_BYTES);
+        be64_put(x->event, r->seq);
+        HASH_ADD(hh, a->expired, key, HASH_BYTES, x);
+        a->sum.expired++;
+        return RL_OK;
+    }
     if (o.kind == OBS_KIND_EXECUTED) {
         /* The nonce is spent on chain: the instruction under it is closed, matched or not. */
         if (instr != NULL) {
@@ -382,7 +422,7 @@ static rl_err check_conflict(audit *a, const record *r, verify_job *jobs, size_t
         vseq_key(vk, &oa);
         struct seen_key *owner = key_find(a->vseqs, vk, sizeof vk);
         if (oa.chain_id != ob.chain_id || memcmp(oa.vault, ob.vault, EVM_ADDR_BYTES) != 0 ||
-            oa.vault_seq != ob.vault_seq || memcmp(ida, idb, HASH_BYTES) == 0) {
+            oa.vault_seq != ob.vault_seq || oa.vault_seq == 0 || memcmp(ida, idb, HASH_BYTES) == 0) {
             err = rl_fail(why, RL_ERR_STATE, "vault-sequence conflict must be two events with one vault sequence number");
             goto done;
         }
@@ -535,6 +575,8 @@ static rl_err check_instruction(audit *a, const record *r, rl_why *why)
     memcpy(open->account, in.account, EVM_ADDR_BYTES);
     memcpy(open->asset, in.asset, EVM_ADDR_BYTES);
     open->amount = in.amount;
+    open->seq = r->seq;
+    open->in = in;
     HASH_ADD(hh, a->instrs, id, HASH_BYTES, open);
     if (n == NULL && (n = nonce_slot(a, in.chain_id, in.vault, true)) == NULL)
         return RL_ERR_NOMEM;

@@ -12,6 +12,10 @@
  * and counted as matched when the instruction logged under its id (instruction_id) is still open
  * with the same account, asset and amount, unmatched otherwise (a nonce no logged instruction
  * names, or one whose instruction differs): the ledger's rule (ledger.h), which accepts both.
+ * An attested expiry (obs.h, expired) is checked by the ledger's rule, in its words: refused for a
+ * nonce attested executed or expired before, or one no logged instruction names, or when
+ * instruction_expiry_check fails; accepted, it closes the instruction (a later Executed of its
+ * nonce is unmatched). Expiries have no vault sequence number.
  * Balances are audit replay's (through the ledger): how much an unmatched execution could debit. Venue and calculator signatures are
  * checked against the key the record names (which keys the hub admits is its allow-list);
  * whether a decision follows from the log is audit replay's question (calc.h). The signatures themselves come back as verify_jobs
@@ -38,6 +42,7 @@ typedef struct audit_summary {
     uint64_t records, attested, conflicts, rotations, accounts, signatures;
     uint64_t prices, requests, decisions, instructions, bundles;
     uint64_t executions, unmatched; /* attested executions; of them, with no matching instruction */
+    uint64_t expired;               /* attested expiries (each freed its instruction's reservation) */
     uint32_t set_version;
     uint64_t head_seq;
     uint8_t head_hash[HASH_BYTES];

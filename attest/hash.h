@@ -32,6 +32,7 @@
 #define HASH_DOMAIN_DECKEY  "rly.deckey.v1"   /* a decision's idempotency key     */
 #define HASH_DOMAIN_RISK    "rly.risk.v1"     /* risk parameters digest           */
 #define HASH_DOMAIN_INSID   "rly.insid.v1"    /* an instruction id (vault nonce)  */
+#define HASH_DOMAIN_EXPKEY  "rly.expkey.v1"   /* an instruction's expiry, logged once */
 #define HASH_DOMAIN_BUNKEY  "rly.bunkey.v1"   /* a bundle's idempotency key     */
 
 /* out = BLAKE2b-256(personal = domain, data). */

@@ -3,6 +3,7 @@
  */
 #include "attest/instruction.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "attest/bytes.h"
@@ -80,6 +81,59 @@ void instruction_id(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t va
     memcpy(b + 8, vault, EVM_ADDR_BYTES);
     be64_put(b + 8 + EVM_ADDR_BYTES, nonce);
     hash_domain(out, HASH_DOMAIN_INSID, b, sizeof b);
+}
+
+void instruction_expiry_key(uint8_t out[HASH_BYTES], const uint8_t id[HASH_BYTES])
+{
+    hash_domain(out, HASH_DOMAIN_EXPKEY, id, HASH_BYTES);
+}
+
+rl_err instruction_expiry_check(const instruction *in, uint64_t in_seq, const obs *o, rl_why *why)
+{
+    char name[INSTRUCTION_NAME_MAX];
+    instruction_nonce_name(name, o->chain_id, o->vault, o->nonce);
+    if (o->kind != OBS_KIND_EXPIRED)
+        return rl_fail(why, RL_ERR_ARG, "expiry of %s: a %s observation", name, obs_kind_name(o->kind));
+    if (in->chain_id != o->chain_id || memcmp(in->vault, o->vault, EVM_ADDR_BYTES) != 0 || in->nonce != o->nonce)
+        return rl_fail(why, RL_ERR_STATE, "expiry of %s: instruction record %llu has another nonce", name,
+                       (unsigned long long)in_seq);
+    if (in->kind != o->ins_kind || memcmp(in->account, o->account, EVM_ADDR_BYTES) != 0 ||
+        memcmp(in->asset, o->asset, EVM_ADDR_BYTES) != 0)
+        return rl_fail(why, RL_ERR_STATE, "expiry of %s: kind, account or asset differ from instruction record %llu",
+                       name, (unsigned long long)in_seq);
+    uint64_t t = obs_expired_time_s(o);
+    if (t <= in->deadline_s)
+        return rl_fail(why, RL_ERR_STATE,
+                       "expiry of %s: chain time %llu is not after the deadline %llu of instruction record %llu", name,
+                       (unsigned long long)t, (unsigned long long)in->deadline_s, (unsigned long long)in_seq);
+    return RL_OK;
+}
+
+void instruction_expired_obs(obs *o, const instruction *in, uint64_t block_number,
+                             const uint8_t block_hash[HASH_BYTES], uint64_t time_s)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = OBS_KIND_EXPIRED;
+    o->chain_id = in->chain_id;
+    memcpy(o->vault, in->vault, EVM_ADDR_BYTES);
+    o->block_number = block_number;
+    memcpy(o->block_hash, block_hash, HASH_BYTES);
+    instruction_id(o->tx_hash, in->chain_id, in->vault, in->nonce);
+    o->log_index = OBS_EXPIRED_LOG_INDEX;
+    memcpy(o->account, in->account, EVM_ADDR_BYTES);
+    memcpy(o->asset, in->asset, EVM_ADDR_BYTES);
+    o->amount = u256_from_u64(time_s);
+    o->nonce = in->nonce;
+    o->ins_kind = in->kind;
+}
+
+char *instruction_nonce_name(char buf[INSTRUCTION_NAME_MAX], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                             uint64_t nonce)
+{
+    char hex[43];
+    snprintf(buf, INSTRUCTION_NAME_MAX, "nonce %llu of vault %s on chain %llu", (unsigned long long)nonce,
+             evm_addr_to_hex(vault, hex), (unsigned long long)chain_id);
+    return buf;
 }
 
 void instruction_to_vault(vault_instruction *out, const instruction *in)

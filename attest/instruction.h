@@ -30,7 +30,10 @@
  *      148                     = INSTRUCTION_BYTES
  *
  * instruction id = BLAKE2b-256(personal "rly.insid.v1", chain_id | vault | nonce): one per
- * vault nonce; the ledger's reservation is filed under it.
+ * vault nonce; the ledger's reservation is filed under it, and the ledger's keys map it to the
+ * INSTRUCTION record's sequence number.
+ * expiry key = BLAKE2b-256(personal "rly.expkey.v1", instruction id): the ledger's mark that the
+ * instruction expired (an attested expired observation, obs.h), logged once.
  *
  * Plan (what the ledger files when it applies the decision, and the instruction must repeat):
  *
@@ -51,6 +54,7 @@
 
 #include "attest/decision.h"
 #include "attest/eip712.h"
+#include "attest/obs.h"
 #include "attest/error.h"
 #include "attest/request.h"
 #include "attest/u256.h"
@@ -96,6 +100,11 @@ RL_MUST_USE rl_err instruction_encode(uint8_t out[INSTRUCTION_BYTES], const inst
 /* Strict: exactly INSTRUCTION_BYTES, version 1, every field in its domain. */
 RL_MUST_USE rl_err instruction_decode(instruction *in, const uint8_t *enc, size_t len, rl_why *why);
 void instruction_id(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES], uint64_t nonce);
+void instruction_expiry_key(uint8_t out[HASH_BYTES], const uint8_t id[HASH_BYTES]);
+/* "nonce N of vault 0x.. on chain C", as the ledger's and the audit's refusals name it. */
+#define INSTRUCTION_NAME_MAX 96
+char *instruction_nonce_name(char buf[INSTRUCTION_NAME_MAX], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES],
+                             uint64_t nonce);
 /* The vault's view of it, and the EIP-712 digest cosigners sign: CollateralVault's Instruction
  * (kind, account, asset, amount, recipient, nonce, deadline) under the domain of `vault` on
  * `chain_id` (eip712.h). */
@@ -119,5 +128,15 @@ RL_MUST_USE rl_err instruction_plan_decode(instruction_plan *p, const uint8_t *k
  * nonce above last_nonce; a deadline after the record's time. why names the first difference. */
 RL_MUST_USE rl_err instruction_check(const instruction *in, const instruction_plan *p, uint64_t last_nonce,
                                      uint64_t time_ms, rl_why *why);
+
+/* The expired observation (obs.h) of `in` at a block (number, hash, timestamp in unix seconds):
+ * what every node that checked that block signs. */
+void instruction_expired_obs(obs *o, const instruction *in, uint64_t block_number,
+                             const uint8_t block_hash[HASH_BYTES], uint64_t time_s);
+/* Whether the expired observation o (obs.h) may expire `in`, logged at record in_seq: same chain,
+ * vault and nonce, same kind, account and asset, and a chain time after the deadline
+ * (RL_ERR_STATE naming the difference). Whether it executed or expired before is the caller's
+ * (the ledger's and the audit's) to check; both refuse with the same words. */
+RL_MUST_USE rl_err instruction_expiry_check(const instruction *in, uint64_t in_seq, const obs *o, rl_why *why);
 
 #endif

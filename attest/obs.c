@@ -20,8 +20,8 @@
 #define OFF_ASSET 134
 #define OFF_AMOUNT 154
 #define OFF_RESERVED 186
-#define OFF_NONCE 186    /* executed only */
-#define OFF_INS_KIND 194 /* executed only */
+#define OFF_NONCE 186    /* executed, expired */
+#define OFF_INS_KIND 194 /* executed, expired */
 #define OFF_ZERO 195     /* zero in every kind */
 _Static_assert(OFF_RESERVED + 12 == OBS_BYTES, "observation layout must fill OBS_BYTES");
 _Static_assert(OFF_ZERO + 3 == OBS_BYTES, "executed fields must leave 3 zero bytes");
@@ -44,26 +44,45 @@ const char *obs_kind_name(uint8_t kind)
     case OBS_KIND_DEPOSIT: return "deposit";
     case OBS_KIND_EXECUTED: return "executed";
     case OBS_KIND_ROTATED: return "rotated";
+    case OBS_KIND_EXPIRED: return "expired";
     default: return "?";
     }
 }
 
 /* The domain of each field for o's kind; err is RL_ERR_ARG (encoding) or RL_ERR_DECODE. */
+static bool has_nonce(uint8_t kind)
+{
+    return kind == OBS_KIND_EXECUTED || kind == OBS_KIND_EXPIRED;
+}
+
 static rl_err check(const obs *o, rl_err err, rl_why *why)
 {
-    if (o->kind != OBS_KIND_DEPOSIT && o->kind != OBS_KIND_EXECUTED && o->kind != OBS_KIND_ROTATED)
+    if (strcmp(obs_kind_name(o->kind), "?") == 0)
         return rl_fail(why, err, "observation: unknown kind %u", o->kind);
-    if (o->vault_seq == 0)
+    if (o->kind == OBS_KIND_EXPIRED) {
+        /* not a vault event: no place in the vault's sequence, one event id per instruction */
+        if (o->vault_seq != 0)
+            return rl_fail(why, err, "expired observation: vault sequence %llu (must be 0: not a vault event)",
+                           (unsigned long long)o->vault_seq);
+        if (o->log_index != OBS_EXPIRED_LOG_INDEX)
+            return rl_fail(why, err, "expired observation: log index %u (must be %u)", o->log_index,
+                           OBS_EXPIRED_LOG_INDEX);
+        u256 max = u256_from_u64(UINT64_MAX);
+        if (u256_is_zero(&o->amount) || u256_cmp(&o->amount, &max) > 0)
+            return rl_fail(why, err, "expired observation: block timestamp out of 1 .. 2^64-1");
+    } else if (o->vault_seq == 0) {
         return rl_fail(why, err, "observation: vault sequence 0 (they start at 1)");
-    if (o->kind == OBS_KIND_EXECUTED) {
+    }
+    if (has_nonce(o->kind)) {
         if (o->nonce == 0)
-            return rl_fail(why, err, "executed observation: instruction nonce 0 (nonces start at 1)");
+            return rl_fail(why, err, "%s observation: instruction nonce 0 (nonces start at 1)", obs_kind_name(o->kind));
         if (o->ins_kind != INS_RELEASE && o->ins_kind != INS_SEIZE)
-            return rl_fail(why, err, "executed observation: instruction kind %u (1 release, 2 seize)", o->ins_kind);
+            return rl_fail(why, err, "%s observation: instruction kind %u (1 release, 2 seize)", obs_kind_name(o->kind),
+                           o->ins_kind);
         return RL_OK;
     }
     if (o->nonce != 0 || o->ins_kind != 0)
-        return rl_fail(why, err, "%s observation: a nonce or instruction kind (only executed has them)",
+        return rl_fail(why, err, "%s observation: a nonce or instruction kind (only executed and expired have them)",
                        obs_kind_name(o->kind));
     if (o->kind == OBS_KIND_ROTATED) {
         if (!zero(o->account, EVM_ADDR_BYTES) || !zero(o->asset, EVM_ADDR_BYTES))
@@ -92,7 +111,7 @@ rl_err obs_encode(uint8_t out[OBS_BYTES], const obs *o, rl_why *why)
     memcpy(out + OFF_ACCOUNT, o->account, EVM_ADDR_BYTES);
     memcpy(out + OFF_ASSET, o->asset, EVM_ADDR_BYTES);
     u256_to_be(out + OFF_AMOUNT, &o->amount);
-    if (o->kind == OBS_KIND_EXECUTED) {
+    if (has_nonce(o->kind)) {
         be64_put(out + OFF_NONCE, o->nonce);
         out[OFF_INS_KIND] = o->ins_kind;
     }
@@ -111,7 +130,7 @@ rl_err obs_decode(obs *o, const uint8_t *in, size_t len, rl_why *why)
     o->kind = in[OFF_KIND];
     if (strcmp(obs_kind_name(o->kind), "?") == 0)
         return rl_fail(why, RL_ERR_DECODE, "observation: unknown kind %u", o->kind);
-    size_t first_zero = o->kind == OBS_KIND_EXECUTED ? OFF_ZERO : OFF_RESERVED;
+    size_t first_zero = has_nonce(o->kind) ? OFF_ZERO : OFF_RESERVED;
     for (size_t i = first_zero; i < OBS_BYTES; i++)
         if (in[i] != 0)
             return rl_fail(why, RL_ERR_DECODE, "%s observation: reserved byte %zu is not zero",
@@ -126,7 +145,7 @@ rl_err obs_decode(obs *o, const uint8_t *in, size_t len, rl_why *why)
     memcpy(o->account, in + OFF_ACCOUNT, EVM_ADDR_BYTES);
     memcpy(o->asset, in + OFF_ASSET, EVM_ADDR_BYTES);
     o->amount = u256_from_be(in + OFF_AMOUNT);
-    if (o->kind == OBS_KIND_EXECUTED) {
+    if (has_nonce(o->kind)) {
         o->nonce = be64_get(in + OFF_NONCE);
         o->ins_kind = in[OFF_INS_KIND];
     }
@@ -136,6 +155,11 @@ rl_err obs_decode(obs *o, const uint8_t *in, size_t len, rl_why *why)
 void obs_content_hash(uint8_t out[HASH_BYTES], const uint8_t enc[OBS_BYTES])
 {
     hash_domain(out, HASH_DOMAIN_OBS, enc, OBS_BYTES);
+}
+
+uint64_t obs_expired_time_s(const obs *o)
+{
+    return o->amount.w[0]; /* check() keeps the upper limbs zero */
 }
 
 void obs_event_id(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t tx_hash[HASH_BYTES],

@@ -48,6 +48,7 @@ struct acct {
     uint32_t idx;
     uint8_t mode;
     uint8_t status; /* the last status decided; healthy to begin with */
+    bool reseize;   /* a seize of its liquidation expired: decide again even if still liquidatable */
     uint64_t epoch; /* evaluated for this record already */
     struct hold *h;
     size_t nh, caph;
@@ -366,8 +367,9 @@ static rl_err evaluate(calc *c, struct acct *a, rl_why *why)
         note(c, "account not evaluated", why ? why->text : "overflow");
         return RL_OK;
     }
-    if (err != RL_OK || !fresh || fig.status == a->status)
+    if (err != RL_OK || !fresh || (fig.status == a->status && !a->reseize))
         return err;
+    a->reseize = false;
     uint8_t kind = fig.status == MG_LIQUIDATABLE ? DECISION_LIQUIDATE
                    : fig.status == MG_MARGIN_CALL ? DECISION_MARGIN_CALL
                                                   : DECISION_HEALTHY;
@@ -496,6 +498,34 @@ static rl_err on_executed(calc *c, const obs *x, rl_why *why)
     return err == RL_OK && a != NULL ? evaluate(c, a, why) : err;
 }
 
+/* An attested expiry, by the ledger's rule (ledger.h): the instruction can never execute, its
+ * amount leaves both reservations. A release's trader may ask again; for a seize, an account
+ * still liquidatable gets a new liquidation decided at this record, whose plan takes what is free
+ * now (the hub issues its seizes with new nonces). */
+static rl_err on_expired(calc *c, const obs *x, rl_why *why)
+{
+    uint8_t id[HASH_BYTES];
+    struct open_ins *o = NULL;
+    instruction_id(id, x->chain_id, x->vault, x->nonce);
+    HASH_FIND(hh, c->open, id, HASH_BYTES, o);
+    if (o == NULL) { /* the ledger refuses such a record: only a log it did not accept gets here */
+        note(c, "expiry of no open instruction", "nothing reserved here under its nonce");
+        return RL_OK;
+    }
+    struct acct *a = c->accts[o->acct];
+    struct hold *h = hold_get(c, a, o->chain, o->asset);
+    if (h == NULL)
+        return RL_ERR_NOMEM;
+    sub_floor(&h->instructed, &o->amount);
+    sub_floor(&h->reserved, &o->amount);
+    HASH_DEL(c->open, o);
+    free(o);
+    c->st.expired++;
+    if (x->ins_kind == INSTRUCTION_SEIZE && a->status == MG_LIQUIDATABLE)
+        a->reseize = true;
+    return evaluate(c, a, why);
+}
+
 static rl_err on_attest(calc *c, const record *r, rl_why *why)
 {
     payload_attest p;
@@ -508,6 +538,7 @@ static rl_err on_attest(calc *c, const record *r, rl_why *why)
     switch (o.kind) {
     case OBS_KIND_DEPOSIT: return on_deposit(c, &o, why);
     case OBS_KIND_EXECUTED: return on_executed(c, &o, why);
+    case OBS_KIND_EXPIRED: return on_expired(c, &o, why);
     default: return RL_OK; /* a signer rotation moves no funds */
     }
 }

@@ -36,9 +36,13 @@
  * amount) lowers the holding, its reservation here and the instructed amount by the amount;
  * unmatched closes the instruction logged under that nonce, if any (its amounts leave both
  * reservations), and lowers the holding by min(amount, holding - instructed). A rotation does
- * nothing. Not inputs yet: expiries (until then an approved withdrawal whose release never
- * executes stays reserved here). Withdrawals are refused while the account's last decided status
- * is liquidatable.
+ * nothing. An attested expiry (the ledger frees the instruction's reservation) takes the
+ * instruction's amount out of both reservations here: an expired release leaves the funds free
+ * (the trader may ask again); after an expired seize an account still liquidatable is decided
+ * LIQUIDATE again at that record (basis = the expiry's ATTEST), its seize plan taking what is
+ * free now, so the hub re-issues the seize with new nonces; one no longer liquidatable gets the
+ * status decision its figures call for. With a stale price the new decision waits for a fresh
+ * one. Withdrawals are refused while the account's last decided status is liquidatable.
  *
  * Time is the record's time_ms (logged, so replay sees the same); nothing here reads a clock.
  */
@@ -60,6 +64,7 @@ typedef void (*calc_note_fn)(void *ctx, uint64_t seq, const char *what, const ch
 typedef struct calc_stats {
     uint64_t records, prices, prices_refused, deposits, positions, withdrawals, decisions, evaluations;
     uint64_t executions, unmatched; /* attested executions; of them, matching no open instruction */
+    uint64_t expired;               /* attested expiries of open instructions */
     uint64_t accounts;
 } calc_stats;
 

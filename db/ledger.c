@@ -378,6 +378,9 @@ static rl_err claim(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, con
 }
 
 
+static rl_err key_put(MDB_txn *txn, const store *s, const uint8_t key[HASH_BYTES], uint64_t seq, const char *what,
+                      rl_why *why);
+
 /* ---- executions ---- */
 
 #define EXEC_VAL_BYTES (8 + 1 + 2 * U256_BYTES)
@@ -545,6 +548,53 @@ static rl_err exec_apply(MDB_txn *txn, const store *s, const obs *o, const exec_
     return err;
 }
 
+/* An expired observation (ledger.h), checked before anything is written: the instruction under
+ * its id, neither executed nor expired, with a chain time after its deadline. */
+static rl_err expiry_prepare(MDB_txn *txn, const store *s, const obs *o, uint8_t id[HASH_BYTES], rl_why *why)
+{
+    char name[INSTRUCTION_NAME_MAX];
+    uint8_t xk[HASH_BYTES];
+    uint64_t at = 0;
+    MDB_val v;
+    instruction_id(id, o->chain_id, o->vault, o->nonce);
+    instruction_nonce_name(name, o->chain_id, o->vault, o->nonce);
+    rl_err err = store_get(txn, store_dbi(s, TABLE_EXECUTIONS), id, HASH_BYTES, &v, NULL);
+    if (err == RL_OK)
+        return rl_fail(why, RL_ERR_STATE, "expiry of %s: already executed (record %llu)", name,
+                       (unsigned long long)(v.mv_size == EXEC_VAL_BYTES ? be64_get(v.mv_data) : 0));
+    if (err != RL_ERR_NOTFOUND)
+        return err;
+    instruction_expiry_key(xk, id);
+    if ((err = ledger_key_get(txn, s, xk, &at)) == RL_OK)
+        return rl_fail(why, RL_ERR_STATE, "expiry of %s: already expired (record %llu)", name, (unsigned long long)at);
+    if (err != RL_ERR_NOTFOUND)
+        return err;
+    if ((err = ledger_key_get(txn, s, id, &at)) == RL_ERR_NOTFOUND)
+        return rl_fail(why, RL_ERR_STATE, "expiry of %s: no instruction logged under it", name);
+    record ir;
+    instruction in;
+    if (err == RL_OK && (err = ledger_record_get(txn, s, at, &v, why)) == RL_OK &&
+        ((err = record_decode(&ir, v.mv_data, v.mv_size, why)) != RL_OK || ir.type != RECORD_INSTRUCTION ||
+         (err = instruction_decode(&in, ir.payload, ir.payload_len, why)) != RL_OK))
+        return rl_fail(why, RL_ERR_DB, "%s: keys name record %llu as the instruction of %s: %s", store_path(s),
+                       (unsigned long long)at, name, err != RL_OK ? rl_strerror(err) : "another record type");
+    if (err != RL_OK)
+        return err;
+    return instruction_expiry_check(&in, at, o, why);
+}
+
+/* Frees the expired instruction's reservation and marks it expired (a later Executed of its
+ * nonce finds no reservation: unmatched). */
+static rl_err expiry_apply(MDB_txn *txn, const store *s, const uint8_t id[HASH_BYTES], uint64_t seq, rl_why *why)
+{
+    uint8_t xk[HASH_BYTES];
+    rl_err err = ledger_release(txn, s, id, why);
+    if (err == RL_ERR_NOTFOUND) /* an instruction neither executed nor expired holds its reservation */
+        return rl_fail(why, RL_ERR_DB, "%s: an open instruction without its reservation: ledger corrupt", store_path(s));
+    instruction_expiry_key(xk, id);
+    return err != RL_OK ? err : key_put(txn, s, xk, seq, "expiry of this instruction", why);
+}
+
 static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why *why)
 {
     payload_attest p;
@@ -577,10 +627,12 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
     }
     if (err != RL_OK)
         return err;
+    /* An expiry is no vault event: it has no place in the vault's sequence. */
+    bool vault_event = o.kind != OBS_KIND_EXPIRED;
     vseq_key(vs, o.chain_id, o.vault, o.vault_seq);
     memcpy(vv, id, HASH_BYTES);
     be64_put(vv + HASH_BYTES, r->seq);
-    err = claim(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, vv, sizeof vv, &old, why);
+    err = vault_event ? claim(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, vv, sizeof vv, &old, why) : RL_OK;
     if (err == RL_ERR_EXISTS) {
         uint64_t owner_seq = old.mv_size == sizeof vv ? be64_get((const uint8_t *)old.mv_data + HASH_BYTES) : 0;
         err = store_del(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why);
@@ -594,6 +646,7 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
     /* What the kind does, checked before it is written; a refusal takes both claims back. */
     u256 balance, reserved, after;
     exec_plan x;
+    uint8_t ins_id[HASH_BYTES];
     bal_key(key, o.account, o.chain_id, o.asset);
     if (o.kind == OBS_KIND_DEPOSIT) {
         err = balance_read(txn, s, key, &balance, &reserved, why);
@@ -601,13 +654,17 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
             err = rl_fail(why, RL_ERR_OVERFLOW, "credit overflows the account's uint256 balance");
     } else if (o.kind == OBS_KIND_EXECUTED) {
         err = exec_prepare(txn, s, &o, &x, why);
+    } else if (o.kind == OBS_KIND_EXPIRED) {
+        err = expiry_prepare(txn, s, &o, ins_id, why);
     }
     if (err != RL_OK) {
-        rl_err undo = store_del(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, why);
+        rl_err undo = vault_event ? store_del(txn, store_dbi(s, TABLE_VAULT_SEQS), vs, sizeof vs, why) : RL_OK;
         if (undo == RL_OK)
             undo = store_del(txn, store_dbi(s, TABLE_EVENTS), id, HASH_BYTES, why);
         return undo != RL_OK ? undo : err;
     }
+    if (!vault_event)
+        return expiry_apply(txn, s, ins_id, r->seq, why);
     err = vault_mark(txn, s, o.chain_id, o.vault, o.vault_seq, why);
     if (err == RL_OK && o.kind == OBS_KIND_DEPOSIT)
         err = balance_write(txn, s, key, &after, &reserved, why);
@@ -799,6 +856,8 @@ static rl_err apply_instruction(MDB_txn *txn, const store *s, const record *r, r
         err = store_del(txn, store_dbi(s, TABLE_PLANS), pk, sizeof pk, why);
     if (err == RL_OK)
         err = nonce_raise(txn, s, in.chain_id, in.vault, in.nonce, why);
+    if (err == RL_OK) /* an expiry finds the instruction by its id */
+        err = key_put(txn, s, id, r->seq, "instruction with this vault nonce", why);
     return err;
 }
 
@@ -842,7 +901,7 @@ static rl_err apply_conflict(MDB_txn *txn, const store *s, const record *r, rl_w
         }
     } else {
         if (a.chain_id != b.chain_id || memcmp(a.vault, b.vault, EVM_ADDR_BYTES) != 0 || a.vault_seq != b.vault_seq ||
-            memcmp(ida, idb, HASH_BYTES) == 0) {
+            a.vault_seq == 0 || memcmp(ida, idb, HASH_BYTES) == 0) {
             err = rl_fail(why, RL_ERR_STATE, "vault-sequence conflict must be two events with one vault sequence number");
             goto done;
         }

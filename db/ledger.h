@@ -15,8 +15,9 @@
  * accepted only as one of them (instruction_check), removes it, and reserves its amount
  * (RL_ERR_FUNDS when the free balance is short).
  *
- * Attestations, by observation kind (obs.h). Every kind claims its event id and its vault
- * sequence number exactly once, as above, and marks the vault's sequence; then:
+ * Attestations, by observation kind (obs.h). Every kind claims its event id exactly once, and
+ * every vault event (all kinds but expired) its vault sequence number too, as above, and marks
+ * the vault's sequence; then:
  *   deposit   credits amount to (account, chain, asset).
  *   rotated   nothing more (the vault's signer set is the chain's business; the record keeps it).
  *   executed  finalises the instruction the vault ran. id = instruction_id(chain, vault, nonce).
@@ -34,6 +35,15 @@
  *        .shortfalls) for status and the operator: an unmatched execution is an incident.
  *     Kind and recipient are not compared: the observation has no recipient, and both are bound
  *     by the cluster's signatures over the instruction's EIP-712 digest.
+ *   expired   frees the reservation of an instruction that can never execute (DESIGN.md,
+ *     invariant 5). id = instruction_id(chain, vault, nonce). Refused with RL_ERR_STATE, in this
+ *     order: a nonce attested executed ("already executed"); an instruction already expired
+ *     (its expiry key in `keys`: "already expired"); no INSTRUCTION logged under id ("no
+ *     instruction logged under it"); then instruction_expiry_check: another kind, account or
+ *     asset, or a chain time (the observation's block timestamp) not after the deadline.
+ *     Accepted: the reservation under id is released and the expiry key is filed, in the same
+ *     transaction. A later Executed of that nonce (a vault that broke its deadline rule) finds
+ *     no reservation: it is unmatched, an incident, as above.
  *
  * Signatures are not checked here: the hub verified them before building the record and the
  * auditor verifies them before replaying (audit.h).
@@ -48,7 +58,9 @@
  *                 between them without a vault_seqs entry are gaps to re-observe.
  *   conflicts     event_id (32)  ->  log seq (8) of the CONFLICT record (one alert per event)
  *   sets          version (4)  ->  relayer set encoding
- *   keys          request or decision key (32)  ->  log seq (8): each is logged once
+ *   keys          request, decision or bundle key (32)  ->  log seq (8): each is logged once;
+ *                 instruction id (32)  ->  log seq of its INSTRUCTION (8);
+ *                 expiry key (instruction.h) (32)  ->  log seq of the ATTEST that expired it
  *   plans         decision seq (8) | index (1) | attempt (1)  ->  plan (instruction.h): an
  *                 instruction a logged decision calls for and that is not logged yet
  *   nonces        chain_id (8) | vault  ->  the highest instruction nonce logged (8)

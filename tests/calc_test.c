@@ -548,3 +548,85 @@ Test(calc, an_execution_unlike_its_instruction_frees_its_reservation_and_takes_w
     cr_assert_eq(calc_get_stats(l.c)->unmatched, 1);
     teardown(&l);
 }
+
+/* ---- expiries ---- */
+
+/* An attested expiry of (chain, vault 0xaa.., nonce) seen at a block with timestamp time_s. */
+static void expire(logb *l, uint8_t kind, uint64_t chain, uint8_t asset_last, uint64_t nonce, uint64_t time_s,
+                   uint64_t t)
+{
+    instruction in = {.kind = kind, .chain_id = chain, .nonce = nonce, .amount = u256_from_u64(1)};
+    memset(in.vault, 0xaa, EVM_ADDR_BYTES);
+    memcpy(in.account, ACCOUNT, EVM_ADDR_BYTES);
+    in.asset[19] = asset_last;
+    uint8_t block_hash[HASH_BYTES] = {0x77};
+    obs o;
+    instruction_expired_obs(&o, &in, 900, block_hash, time_s);
+    payload_attest p = fx_attest(&l->f, &o, 2);
+    uint8_t buf[RECORD_MAX_PAYLOAD];
+    size_t len;
+    cr_assert_eq(payload_attest_encode(&p, buf, &len, NULL), RL_OK);
+    push(l, RECORD_ATTEST, buf, len, t);
+}
+
+Test(calc, an_expired_seize_is_decided_again_while_the_account_is_liquidatable)
+{
+    logb l;
+    setup(&l);
+    story(&l); /* liquidation (decision record 12): 9 ETH on l1 and the USDC on l2 */
+    log_decisions(&l, 0);
+    instruct(&l, INSTRUCTION_RELEASE, 10, 0, 1, 0x00, u256_from_u64(E18), 1);
+    instruct(&l, INSTRUCTION_SEIZE, 12, 1, 1, 0x00, u256_from_u64(9 * E18), 2);
+    instruct(&l, INSTRUCTION_SEIZE, 12, 0, 10, 0xc0, u256_from_u64(5000000000ull), 1);
+    vault_event(&l, OBS_KIND_EXECUTED, 10, 0xc0, u256_from_u64(5000000000ull), 2, 1); /* the USDC seize ran */
+    price(&l, "ETH", (uint64_t[]){1700, 1700}, 2, T1 + 2, T1 + 2);
+    size_t before = l.nmade;
+    cr_assert_eq(before, 3, "a price that changes no status decides nothing");
+
+    /* The ETH seize's deadline passed unexecuted: its 9 ETH are free again, the account is still
+     * liquidatable, so a new liquidation, decided at the expiry's record, seizes them (the
+     * release's 1 ETH stays reserved). */
+    expire(&l, INSTRUCTION_SEIZE, 1, 0x00, 2, T1 / 1000 + 601, T1 + 3);
+    cr_assert_eq(calc_get_stats(l.c)->expired, 1);
+    cr_assert_eq(l.nmade, before + 1, "one new decision");
+    decision *again = &l.made[before];
+    cr_assert_eq(again->kind, DECISION_LIQUIDATE);
+    cr_assert_eq(again->basis, l.seq, "decided at the expiry's record");
+    cr_assert_eq(again->nseize, 1);
+    u256 nine = u256_from_u64(9 * E18);
+    cr_assert_eq(again->seize[0].chain_id, 1);
+    cr_assert_eq(u256_cmp(&again->seize[0].amount, &nine), 0);
+    assert_holding(&l, 0, "10", "10"); /* 1 for the release, 9 for the new seize */
+    log_decisions(&l, before);
+    uint64_t liq2 = l.seq;
+
+    /* The release expires: its ETH is free (the trader may ask again); no seize expired, the
+     * status did not change: no decision. */
+    before = l.nmade;
+    expire(&l, INSTRUCTION_RELEASE, 1, 0x00, 1, T1 / 1000 + 601, T1 + 4);
+    assert_holding(&l, 0, "10", "9");
+    cr_assert_eq(l.nmade, before);
+
+    /* The new seize is issued (nonce 3) and expires when the price is stale: the decision waits
+     * for the next fresh price, and is made there. */
+    instruct(&l, INSTRUCTION_SEIZE, liq2, 0, 1, 0x00, nine, 3);
+    expire(&l, INSTRUCTION_SEIZE, 1, 0x00, 3, T1 / 1000 + 601, T1 + 100000);
+    cr_assert_eq(l.nmade, before, "a stale price decides nothing");
+    assert_holding(&l, 0, "10", "0");
+    price(&l, "ETH", (uint64_t[]){1700, 1700}, 2, T1 + 100001, T1 + 100001);
+    cr_assert_eq(l.nmade, before + 1);
+    cr_assert_eq(l.made[before].kind, DECISION_LIQUIDATE);
+    cr_assert_eq(l.made[before].basis, l.seq, "decided at the fresh price");
+    u256 ten = u256_from_u64(10 * E18);
+    cr_assert_eq(u256_cmp(&l.made[before].seize[0].amount, &ten), 0, "all 10 ETH are free now");
+    log_decisions(&l, before);
+
+    /* Replay reproduces the re-decided liquidations from the log alone. */
+    calc_replay *r = replay_all(&l);
+    calc_replay_summary sum;
+    calc_replay_get_summary(r, &sum);
+    cr_assert_eq(sum.logged, 5);
+    cr_assert_eq(sum.reproduced, 5);
+    calc_replay_free(r);
+    teardown(&l);
+}

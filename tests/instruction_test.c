@@ -722,3 +722,146 @@ Test(instruction, withdrawals_without_a_recipient_and_empty_seizes_never_reach_a
     cr_assert_eq(decision_sign(dbuf, &len, &d, w.calc, &why), RL_ERR_ARG);
     teardown(&w);
 }
+
+/* ---- expiries ---- */
+
+#define DEADLINE_S (T0 / 1000 + 600) /* release_of's */
+
+/* Nonce `nonce`'s expiry seen at a block with timestamp time_s (block number n). */
+static obs expired(world *w, uint64_t nonce, uint64_t time_s, uint64_t n)
+{
+    instruction in = release_of(w, 0, 4, nonce);
+    uint8_t block_hash[HASH_BYTES];
+    obs o;
+    memset(block_hash, (int)n, sizeof block_hash);
+    instruction_expired_obs(&o, &in, 500 + n, block_hash, time_s);
+    return o;
+}
+
+static const char *calc_reserved_eth(world *w, char out[64])
+{
+    json_t *j = calc_account_json(w->c, w->account);
+    cr_assert_not_null(j);
+    snprintf(out, 64, "%s",
+             json_string_value(json_object_get(json_array_get(json_object_get(j, "collateral"), 0), "reserved")));
+    json_decref(j);
+    return out;
+}
+
+Test(instruction, an_expired_observation_encodes_strictly)
+{
+    world w;
+    setup(&w);
+    obs o = expired(&w, 1, DEADLINE_S + 1, 1), back;
+    uint8_t enc[OBS_BYTES], id[HASH_BYTES];
+    rl_why why = {{0}};
+    cr_assert_eq(obs_encode(enc, &o, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(obs_decode(&back, enc, sizeof enc, &why), RL_OK, "%s", why.text);
+    cr_assert(back.kind == OBS_KIND_EXPIRED && back.nonce == 1 && back.ins_kind == INSTRUCTION_RELEASE &&
+              back.vault_seq == 0 && obs_expired_time_s(&back) == DEADLINE_S + 1);
+    instruction_id(id, 1, w.vault, 1);
+    cr_assert_eq(memcmp(back.tx_hash, id, HASH_BYTES), 0, "tx_hash is the instruction id");
+    obs bad = o;
+    bad.vault_seq = 1;
+    cr_assert_eq(obs_encode(enc, &bad, &why), RL_ERR_ARG, "an expiry is no vault event");
+    bad = o;
+    bad.log_index = 0;
+    cr_assert_eq(obs_encode(enc, &bad, &why), RL_ERR_ARG, "log index must be the marker");
+    bad = o;
+    bad.amount = u256_zero();
+    cr_assert_eq(obs_encode(enc, &bad, &why), RL_ERR_ARG, "timestamp 0");
+    bad.amount.w[1] = 1;
+    cr_assert_eq(obs_encode(enc, &bad, &why), RL_ERR_ARG, "timestamp of 2^64");
+    bad = o;
+    bad.nonce = 0;
+    cr_assert_eq(obs_encode(enc, &bad, &why), RL_ERR_ARG, "nonce 0");
+    bad = o;
+    bad.ins_kind = 3;
+    cr_assert_eq(obs_encode(enc, &bad, &why), RL_ERR_ARG, "instruction kind 3");
+    /* In the bytes: a vault sequence, a timestamp above 2^64, a reserved byte. */
+    cr_assert_eq(obs_encode(enc, &o, &why), RL_OK);
+    uint8_t b[OBS_BYTES];
+    memcpy(b, enc, OBS_BYTES);
+    b[113] = 1;
+    cr_assert_eq(obs_decode(&back, b, OBS_BYTES, &why), RL_ERR_DECODE);
+    memcpy(b, enc, OBS_BYTES);
+    b[154 + 23] = 1;
+    cr_assert_eq(obs_decode(&back, b, OBS_BYTES, &why), RL_ERR_DECODE);
+    memcpy(b, enc, OBS_BYTES);
+    b[197] = 1;
+    cr_assert_eq(obs_decode(&back, b, OBS_BYTES, &why), RL_ERR_DECODE);
+    teardown(&w);
+}
+
+Test(instruction, an_expired_release_frees_its_reservation_once)
+{
+    world w;
+    setup(&w);
+    release_reserved(&w); /* 10 held, 4 reserved for nonce 1, deadline DEADLINE_S */
+    char r[64];
+    cr_assert_str_eq(calc_reserved_eth(&w, r), "4");
+    /* At the deadline the vault still executes: refused on both sides, in the same words. */
+    obs early = expired(&w, 1, DEADLINE_S, 1);
+    push_obs(&w, &early, RL_ERR_STATE, false);
+    assert_eth(&w, 10, 4);
+
+    obs o = expired(&w, 1, DEADLINE_S + 1, 2);
+    push_obs(&w, &o, RL_OK, false);
+    assert_eth(&w, 10, 0); /* freed, nothing debited */
+    cr_assert_str_eq(calc_reserved_eth(&w, r), "0", "the calculator frees it too");
+    /* Again, or seen at a later block (same event id): a no-op. */
+    push_obs(&w, &o, RL_ERR_DUPLICATE, false);
+    obs later = expired(&w, 1, DEADLINE_S + 100, 3);
+    push_obs(&w, &later, RL_ERR_DUPLICATE, false);
+    assert_eth(&w, 10, 0);
+    ledger_stats st = stats_of(&w);
+    cr_assert_eq(st.reservations, 0);
+    audit_summary sum;
+    audit_get_summary(w.a, &sum);
+    cr_assert_eq(sum.expired, 1);
+    cr_assert_eq(calc_get_stats(w.c)->expired, 1);
+    size_t gaps;
+    vault_state vs = vault_of(&w, &gaps);
+    cr_assert(vs.next == 1 && vs.max == 0 && gaps == 0, "an expiry takes no vault sequence number");
+
+    /* A conforming vault never executes it now; if the chain says it did, it is an incident:
+     * unmatched, debiting what is free (4 of the 10). */
+    obs x = executed(&w, 90, 1, 1, eth(4));
+    push_obs(&w, &x, RL_OK, false);
+    assert_eth(&w, 6, 0);
+    ledger_execution ex = execution_of(&w, 1);
+    cr_assert_not(ex.matched);
+    st = stats_of(&w);
+    cr_assert(st.executions == 1 && st.unmatched == 1);
+    audit_get_summary(w.a, &sum);
+    cr_assert(sum.executions == 1 && sum.unmatched == 1);
+    cr_assert_eq(calc_get_stats(w.c)->unmatched, 1);
+    teardown(&w);
+}
+
+Test(instruction, expiry_needs_an_open_instruction_of_that_nonce_kind_account_and_asset)
+{
+    world w;
+    setup(&w);
+    release_reserved(&w);
+    obs none = expired(&w, 9, DEADLINE_S + 1, 1); /* nonce 9 was never logged */
+    push_obs(&w, &none, RL_ERR_STATE, false);
+    obs other = expired(&w, 1, DEADLINE_S + 1, 2);
+    other.account[0] ^= 1;
+    push_obs(&w, &other, RL_ERR_STATE, false);
+    other = expired(&w, 1, DEADLINE_S + 1, 3);
+    other.ins_kind = INSTRUCTION_SEIZE;
+    push_obs(&w, &other, RL_ERR_STATE, false);
+    assert_eth(&w, 10, 4);
+
+    /* Executed, then an expiry: refused (it did execute), in the same words. */
+    obs x = executed(&w, 91, 1, 1, eth(4));
+    push_obs(&w, &x, RL_OK, false);
+    assert_eth(&w, 6, 0);
+    obs late = expired(&w, 1, DEADLINE_S + 1, 4);
+    push_obs(&w, &late, RL_ERR_STATE, false);
+    assert_eth(&w, 6, 0);
+    ledger_stats st = stats_of(&w);
+    cr_assert(st.executions == 1 && st.unmatched == 0);
+    teardown(&w);
+}

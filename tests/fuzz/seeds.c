@@ -261,6 +261,21 @@ static void write_vaultlog_seeds(const char *out)
                      why.text);
         put(out, "obs", 9000 + k, enc, sizeof enc);
     }
+    /* and an expiry of a seize and of a release (not vault events: built from an instruction) */
+    for (unsigned k = 0; k < 2; k++) {
+        instruction in = {.kind = (uint8_t)(k + 1), .chain_id = 10, .nonce = 9 + k, .amount = u256_from_u64(5),
+                          .deadline_s = 1700000000};
+        memcpy(in.vault, vault, EVM_ADDR_BYTES);
+        memset(in.account, 0x11, EVM_ADDR_BYTES);
+        in.asset[19] = (uint8_t)k;
+        uint8_t block_hash[HASH_BYTES], enc[OBS_BYTES];
+        memset(block_hash, 0x5a + k, sizeof block_hash);
+        obs o;
+        rl_why why = {{0}};
+        instruction_expired_obs(&o, &in, 1234 + k, block_hash, in.deadline_s + 1 + k);
+        fuzz_require(obs_encode(enc, &o, &why) == RL_OK, why.text);
+        put(out, "obs", 9100 + k, enc, sizeof enc);
+    }
 }
 
 static void put_rlp(const char *out, const char *kind, unsigned n, rlp_buf *b)
