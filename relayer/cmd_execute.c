@@ -15,9 +15,19 @@
  * submits through the executor (bridges/evm/executor.h: EIP-1559 transactions it signs itself,
  * nonce management, fee bumps of a stuck transaction, receipts to the confirmation depth). A
  * revert with NonceUsed means another executor won; with DeadlinePassed the instruction can no
- * longer execute (its expiry is the hub's to log once the chain's time has passed the deadline);
- * a give-up or an RPC failure is retried after retry_ms. Nothing is kept on disk but the replica:
- * after a restart every bundle is looked at again, and the vault says which are done.
+ * longer execute; a give-up or an RPC failure is retried after retry_ms. Nothing is kept on disk
+ * but the replica: after a restart every bundle is looked at again, and the vault says which are
+ * done.
+ *
+ * Expiry (DESIGN.md invariant 5). Every retry_ms the executor reads the chain's confirmed time
+ * (the timestamp of the block at the confirmation depth). Once it is past an instruction's
+ * deadline (bundled or not; or once the vault reverted DeadlinePassed), it finds the first block B whose
+ * timestamp is after the deadline (a binary search; every node finds the same B) and asks
+ * nonceUsed at B: true, the instruction executed (done); false, it never can (the vault refuses
+ * execute() after the deadline and every later block is later still), so the node signs the
+ * expired observation of B (obs.h) and sends it to the hub's nodes socket, again every retry_ms
+ * until the ATTEST of that expiry is in its replica. The hub logs it with a quorum of nodes'
+ * identical observations, and only then does the ledger free the reservation.
  *
  * One config serves all of a node's executors, one process per chain; each keeps its own replica
  * in DATA/NAME (two processes appending the same records to one replica would collide).
@@ -35,6 +45,7 @@
  *     retry_ms = 5000
  *     timeout_ms = 120000         ; one submission, replacements included, before it is retried
  *     [hub]
+ *     nodes = tcp://127.0.0.1:7401     ; where expired observations go (as a watcher's)
  *     records = tcp://127.0.0.1:7402
  *     catchup = tcp://127.0.0.1:7403
  *     key = keys/hub.pub
@@ -61,6 +72,7 @@
 #include "relayer/config.h"
 #include "relayer/daemon.h"
 #include "relayer/files.h"
+#include "relayer/hubclient.h"
 #include "relayer/keyfile.h"
 #include "relayer/log.h"
 #include "relayer/progress.h"
@@ -77,7 +89,7 @@ static const char USAGE[] = "usage: relayer execute --config FILE --chain NAME\n
 typedef struct execute_config {
     char key[CFG_STR_MAX], relayers[CFG_STR_MAX], data[CFG_STR_MAX], account[CFG_STR_MAX];
     uint64_t takeover_ms, retry_ms, timeout_ms;
-    char records[CFG_STR_MAX], catchup[CFG_STR_MAX], hub_key[CFG_STR_MAX];
+    char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX], hub_key[CFG_STR_MAX];
     char rpc[CFG_STR_MAX], vault[CFG_STR_MAX];
     uint64_t chain_id, confirmations, max_fee_gwei;
 } execute_config;
@@ -91,6 +103,9 @@ struct job {
     uint8_t sigs[RELSET_MAX_MEMBERS][EVM_SIG_BYTES];
     size_t nsigs;
     uint64_t next_try_ms; /* wall clock; 0: as soon as it is this node's turn */
+    bool expiring;        /* its deadline passed: only its expiry is left to prove */
+    bool have_obs;        /* the expired observation found: resent until logged */
+    obs expired;
     UT_hash_handle hh;
 };
 
@@ -107,6 +122,10 @@ struct exec_node {
     rpc *rpc;
     executor *x;
     replica *r;
+    hubclient hubc; /* the nodes socket: expired observations */
+    uint64_t next_msg;
+    uint64_t chain_time_s;      /* the confirmed block's timestamp; 0: not read yet */
+    uint64_t chain_time_next_ms; /* when to read it again */
     struct job *jobs;
     uint64_t mined, lost, expired, done;
 };
@@ -131,6 +150,24 @@ static rl_err on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t seq,
         j->seq = seq;
         j->in = in;
         HASH_ADD(hh, e->jobs, seq, sizeof j->seq, j);
+    } else if (r.type == RECORD_ATTEST) {
+        /* an expiry of one of ours, logged: nothing more to prove */
+        payload_attest p;
+        obs o;
+        struct job *j, *t;
+        if (payload_attest_decode(&p, &r, NULL) != RL_OK || obs_decode(&o, p.obs, OBS_BYTES, NULL) != RL_OK ||
+            o.kind != OBS_KIND_EXPIRED || o.chain_id != e->cfg.chain_id || memcmp(o.vault, e->vault, EVM_ADDR_BYTES) != 0)
+            return RL_OK;
+        HASH_ITER(hh, e->jobs, j, t) {
+            if (j->in.nonce == o.nonce) {
+                log_info("instruction done", "instruction=%llu nonce=%llu how=\"expiry attested (record %llu)\"",
+                         (unsigned long long)j->seq, (unsigned long long)j->in.nonce, (unsigned long long)seq);
+                e->expired++;
+                e->done++;
+                HASH_DEL(e->jobs, j);
+                free(j);
+            }
+        }
     } else if (r.type == RECORD_BUNDLE) {
         bundle b;
         struct job *j = NULL;
@@ -168,14 +205,28 @@ static void done(struct exec_node *e, struct job *j, const char *how, uint64_t *
 
 /* nonceUsed(nonce) on the vault, at the confirmation depth: an execution a reorg could still
  * take back does not count as done. */
-static rl_err nonce_used(struct exec_node *e, uint64_t nonce, bool *used, rl_why *why)
+static rl_err confirmed_block(struct exec_node *e, uint64_t *number, rl_why *why)
 {
     uint64_t head;
     rl_err err = rpc_eth_block_number(e->rpc, &head, why);
-    if (err != RL_OK)
-        return err;
     uint64_t depth = e->cfg.confirmations - 1;
-    rpc_blockid at = {.tag = RPC_NUMBER, .number = head > depth ? head - depth : 0};
+    *number = head > depth ? head - depth : 0;
+    return err;
+}
+
+static rl_err nonce_used_at(struct exec_node *e, uint64_t nonce, uint64_t block, bool *used, rl_why *why);
+
+static rl_err nonce_used(struct exec_node *e, uint64_t nonce, bool *used, rl_why *why)
+{
+    uint64_t at;
+    rl_err err = confirmed_block(e, &at, why);
+    return err != RL_OK ? err : nonce_used_at(e, nonce, at, used, why);
+}
+
+static rl_err nonce_used_at(struct exec_node *e, uint64_t nonce, uint64_t block, bool *used, rl_why *why)
+{
+    rl_err err;
+    rpc_blockid at = rpc_block_at(block);
     uint8_t data[ABI_SELECTOR_BYTES + ABI_WORD_BYTES], *out = NULL;
     size_t len = 0;
     abi_selector(data, "nonceUsed(uint256)");
@@ -202,10 +253,6 @@ static void attempt(struct exec_node *e, struct job *j, uint64_t now_ms)
 {
     rl_why why = {{0}};
     bool used = false;
-    if (j->in.deadline_s < now_ms / 1000) {
-        done(e, j, "deadline passed without an execution seen here; its expiry is the hub's", &e->expired);
-        return;
-    }
     rl_err err = nonce_used(e, j->in.nonce, &used, &why);
     if (err == RL_OK && used) {
         done(e, j, "the vault's nonce is used: executed", &e->lost);
@@ -233,7 +280,10 @@ static void attempt(struct exec_node *e, struct job *j, uint64_t now_ms)
         done(e, j, "NonceUsed: another executor's transaction came first", &e->lost);
     } else if (rep.outcome == EXECUTOR_REVERTED && rep.error_name != NULL &&
                strncmp(rep.error_name, "DeadlinePassed(", 15) == 0) {
-        done(e, j, "DeadlinePassed: the vault refuses it now; its expiry is the hub's", &e->expired);
+        log_info("deadline passed", "instruction=%llu nonce=%llu why=\"DeadlinePassed: the vault refuses it now\"",
+                 (unsigned long long)j->seq, (unsigned long long)j->in.nonce);
+        j->expiring = true;
+        j->next_try_ms = now_ms;
     } else {
         log_warn("execution failed, will retry", "instruction=%llu outcome=%s why=\"%s\"", (unsigned long long)j->seq,
                  executor_outcome_name(rep.outcome), rep.detail);
@@ -241,14 +291,92 @@ static void attempt(struct exec_node *e, struct job *j, uint64_t now_ms)
     }
 }
 
+/* The first block whose timestamp is after deadline_s, in [0, hi] where hi's is: every node that
+ * asks finds the same block. */
+static rl_err first_block_after(struct exec_node *e, uint64_t deadline_s, uint64_t hi, rpc_block *out, rl_why *why)
+{
+    uint64_t lo = 0;
+    rl_err err = RL_OK;
+    while (lo < hi && err == RL_OK && !daemon_stopping) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        rpc_block b;
+        if ((err = rpc_eth_get_block(e->rpc, rpc_block_at(mid), &b, why)) == RL_OK) {
+            if (b.timestamp > deadline_s)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+    }
+    if (err == RL_OK && daemon_stopping)
+        err = rl_fail(why, RL_ERR_IO, "stopping");
+    return err != RL_OK ? err : rpc_eth_get_block(e->rpc, rpc_block_at(hi), out, why);
+}
+
+/* One step towards proving a passed deadline: wait for the chain's confirmed time, find the block,
+ * ask the vault, sign and send the expired observation (again until it is logged). */
+static void expiry_step(struct exec_node *e, struct job *j, uint64_t now_ms)
+{
+    rl_why why = {{0}};
+    rl_err err = RL_OK;
+    j->next_try_ms = now_ms + e->cfg.retry_ms;
+    if (!j->have_obs) {
+        uint64_t confirmed;
+        rpc_block tip, first;
+        bool used = false;
+        if ((err = confirmed_block(e, &confirmed, &why)) == RL_OK &&
+            (err = rpc_eth_get_block(e->rpc, rpc_block_at(confirmed), &tip, &why)) == RL_OK &&
+            tip.timestamp <= j->in.deadline_s)
+            return; /* after a DeadlinePassed: the confirmed time has not passed the deadline yet */
+        if (err == RL_OK && (err = first_block_after(e, j->in.deadline_s, confirmed, &first, &why)) == RL_OK)
+            err = nonce_used_at(e, j->in.nonce, first.number, &used, &why);
+        if (err == RL_OK && used) {
+            done(e, j, "the vault's nonce is used: executed before its deadline", &e->lost);
+            return;
+        }
+        if (err == RL_OK) {
+            instruction_expired_obs(&j->expired, &j->in, first.number, first.hash, first.timestamp);
+            j->have_obs = true;
+            log_info("instruction expired", "instruction=%llu nonce=%llu block=%llu block_time=%llu deadline=%llu",
+                     (unsigned long long)j->seq, (unsigned long long)j->in.nonce, (unsigned long long)first.number,
+                     (unsigned long long)first.timestamp, (unsigned long long)j->in.deadline_s);
+        }
+    }
+    if (err == RL_OK)
+        err = hubclient_send_obs(&e->hubc, &j->expired, e->next_msg++, &why);
+    if (err != RL_OK)
+        log_warn("expiry not proved yet, will retry", "instruction=%llu why=\"%s\"", (unsigned long long)j->seq,
+                 why.text[0] ? why.text : rl_strerror(err));
+}
+
 static void work(struct exec_node *e)
 {
     uint64_t now = wall_ms();
     struct job *j, *t;
+    hubclient_drain(&e->hubc); /* acknowledgements: the replica is what counts */
+    if (HASH_COUNT(e->jobs) > 0 && now >= e->chain_time_next_ms) {
+        rl_why why = {{0}};
+        uint64_t confirmed;
+        rpc_block tip;
+        rl_err err = confirmed_block(e, &confirmed, &why);
+        if (err == RL_OK)
+            err = rpc_eth_get_block(e->rpc, rpc_block_at(confirmed), &tip, &why);
+        if (err == RL_OK)
+            e->chain_time_s = tip.timestamp;
+        else
+            log_warn("chain time not read", "why=\"%s\"", why.text[0] ? why.text : rl_strerror(err));
+        e->chain_time_next_ms = now + e->cfg.retry_ms;
+    }
     HASH_ITER(hh, e->jobs, j, t) {
         if (daemon_stopping)
             return;
-        if (!j->bundled || now < j->next_try_ms || now < j->bundled_ms + turn(e, &j->in) * e->cfg.takeover_ms)
+        if (now < j->next_try_ms)
+            continue;
+        if (j->expiring || e->chain_time_s > j->in.deadline_s) { /* bundled or not: the vault refuses it now */
+            j->expiring = true;
+            expiry_step(e, j, now);
+            continue;
+        }
+        if (!j->bundled || now < j->bundled_ms + turn(e, &j->in) * e->cfg.takeover_ms)
             continue;
         attempt(e, j, now);
     }
@@ -269,6 +397,7 @@ static rl_err load_config(struct exec_node *e, const char *path, rl_why *why)
         {"execute", "takeover_ms", CFG_U64, 0, 100, 86400000, F(takeover_ms)},
         {"execute", "retry_ms", CFG_U64, 0, 100, 3600000, F(retry_ms)},
         {"execute", "timeout_ms", CFG_U64, 0, 1000, 3600000, F(timeout_ms)},
+        {"hub", "nodes", CFG_ENDPOINT, 1, 0, 0, F(nodes)},
         {"hub", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
         {"hub", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},
         {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
@@ -301,6 +430,9 @@ static rl_err exec_open(struct exec_node *e, const char *config, rl_why *why)
         err = relset_load(e->cfg.relayers, &e->genesis, why);
     if (err == RL_OK)
         err = pubfile_read(e->cfg.hub_key, &e->hub, why);
+    if (err == RL_OK && (err = hubclient_open(&e->hubc, e->cfg.key, e->cfg.hub_key, e->cfg.nodes, why)) == RL_OK)
+        err = hubclient_member(&e->hubc, e->cfg.relayers, why);
+    e->next_msg = wall_ms(); /* ids only tell acknowledgements apart, and those are ignored */
     const relset_member *me = err == RL_OK ? relset_find_key(&e->genesis, node_key_pub(e->key)->ed25519) : NULL;
     if (err == RL_OK && me == NULL)
         err = rl_fail(why, RL_ERR_ARG, "%s: the node's key is not a member of the relayer set", e->cfg.relayers);
@@ -338,6 +470,7 @@ static rl_err exec_open(struct exec_node *e, const char *config, rl_why *why)
 static void exec_close(struct exec_node *e)
 {
     replica_close(e->r);
+    hubclient_close(&e->hubc, 0);
     executor_free(e->x);
     rpc_close(e->rpc);
     evm_key_free(e->account);

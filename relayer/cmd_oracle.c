@@ -306,15 +306,15 @@ static rl_err poll_feed(struct oracle *o, struct feed *f, const feed_config *fc)
         o->abstained++;
         return fatal(err) ? err : RL_OK;
     }
-    price_obs obs = {0};
+    price_obs seen = {0};
     bool exact = true;
     char extra[96] = "";
     if (f->source == SOURCE_CHAINLINK) {
         oracle_reading r;
         err = oracle_agg_read(f->agg, f->name, &f->bounds, &r, &why);
         if (err == RL_OK) {
-            obs.price_e18 = r.price_e18;
-            obs.time_ms = r.time_ms;
+            seen.price_e18 = r.price_e18;
+            seen.time_ms = r.time_ms;
             exact = r.exact;
             snprintf(extra, sizeof extra, " round=%llu block=%llu", (unsigned long long)r.round_id,
                      (unsigned long long)r.block);
@@ -323,8 +323,8 @@ static rl_err poll_feed(struct oracle *o, struct feed *f, const feed_config *fc)
         httpfeed_reading r;
         err = httpfeed_read(f->http, f->name, &f->bounds, wall_ms(), &r, &why);
         if (err == RL_OK) {
-            obs.price_e18 = r.price_e18;
-            obs.time_ms = r.time_ms;
+            seen.price_e18 = r.price_e18;
+            seen.time_ms = r.time_ms;
             exact = r.exact;
         }
     }
@@ -334,20 +334,20 @@ static rl_err poll_feed(struct oracle *o, struct feed *f, const feed_config *fc)
         o->abstained++;
         return RL_OK;
     }
-    snprintf(obs.feed, sizeof obs.feed, "%s", f->name);
-    err = hubclient_send_price(&o->hc, &obs, o->next_msg++, &why);
+    snprintf(seen.feed, sizeof seen.feed, "%s", f->name);
+    err = hubclient_send_price(&o->hc, &seen, o->next_msg++, &why);
     if (err != RL_OK) {
         log_warn("price not sent", "feed=%s why=\"%s\"", f->name, why.text);
         return RL_OK;
     }
     o->sent++;
     char v[FIXED_STR_MAX];
-    bool news = obs.price_e18 != f->last_price || obs.time_ms != f->last_time_ms || f->abstaining;
+    bool news = seen.price_e18 != f->last_price || seen.time_ms != f->last_time_ms || f->abstaining;
     log_line(news ? LOG_INFO : LOG_DEBUG, "price signed and sent", "feed=%s price=%s time_ms=%llu exact=%s source=%s%s",
-             f->name, fixed_format_i128(obs.price_e18, FIXED_E18_DIGITS, false, v), (unsigned long long)obs.time_ms,
+             f->name, fixed_format_i128(seen.price_e18, FIXED_E18_DIGITS, false, v), (unsigned long long)seen.time_ms,
              exact ? "yes" : "no(truncated)", f->src_name, extra);
-    f->last_price = obs.price_e18;
-    f->last_time_ms = obs.time_ms;
+    f->last_price = seen.price_e18;
+    f->last_time_ms = seen.time_ms;
     f->abstaining = false;
     return RL_OK;
 }

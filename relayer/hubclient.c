@@ -54,6 +54,30 @@ rl_err hubclient_send_price(hubclient *c, const price_obs *o, uint64_t msg_id, r
     return RL_OK;
 }
 
+rl_err hubclient_send_obs(hubclient *c, const obs *o, uint64_t msg_id, rl_why *why)
+{
+    uint8_t enc[OBS_BYTES], frame[WIRE_SIGNED_OBS_BYTES + 32];
+    rl_err err = obs_encode(enc, o, why);
+    if (err != RL_OK)
+        return err;
+    signed_obs so;
+    obs_sign(&so, enc, c->member, c->key);
+    size_t len = wire_encode_obs(frame, sizeof frame, msg_id, &so, 1);
+    if (len == 0)
+        return rl_fail(why, RL_ERR_ARG, "%s observation: frame does not fit", obs_kind_name(o->kind));
+    if (zmq_send(c->sock, frame, len, ZMQ_DONTWAIT) < 0)
+        return rl_fail(why, RL_ERR_IO, "%s observation: send to the hub: %s", obs_kind_name(o->kind),
+                       zmq_strerror(zmq_errno()));
+    return RL_OK;
+}
+
+void hubclient_drain(hubclient *c)
+{
+    uint8_t buf[256];
+    while (zmq_recv(c->sock, buf, sizeof buf, ZMQ_DONTWAIT) >= 0)
+        ;
+}
+
 void hubclient_close(hubclient *c, int linger_ms)
 {
     if (c->sock != NULL) {

@@ -10,6 +10,7 @@
 
 #include "attest/error.h"
 #include "attest/keys.h"
+#include "attest/obs.h"
 #include "attest/price.h"
 #include "relayer/bus.h"
 
@@ -29,6 +30,12 @@ RL_MUST_USE rl_err hubclient_member(hubclient *c, const char *relayers_path, rl_
 /* Encodes o, signs it with the key as member, and sends it as a PRICE message numbered msg_id.
  * Prices are not acknowledged (wire.h): a lost one is superseded by the next. */
 RL_MUST_USE rl_err hubclient_send_price(hubclient *c, const price_obs *o, uint64_t msg_id, rl_why *why);
+/* Encodes o, signs it with the key as member, and sends it as an OBS message of one observation
+ * numbered msg_id. The hub acknowledges it (wire.h); a caller that resends until it sees the
+ * result in the log may drain and ignore the acknowledgements (hubclient_drain). */
+RL_MUST_USE rl_err hubclient_send_obs(hubclient *c, const obs *o, uint64_t msg_id, rl_why *why);
+/* Reads and discards whatever the hub sent (acknowledgements), without waiting. */
+void hubclient_drain(hubclient *c);
 /* Closes the socket, keeping unsent frames up to linger_ms (0: drop them), and frees the rest. */
 void hubclient_close(hubclient *c, int linger_ms);
 

@@ -173,8 +173,9 @@ void cluster_configure_pipeline(cluster *c, const cluster_chain *chains, size_t 
         text = NULL;
         append(&text, "[execute]\nkey = keys/node%u.key\nrelayers = relayers.json\ndata = node%u-execute\n"
                       "takeover_ms = %u\nretry_ms = %u\n"
-                      "[hub]\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\nkey = keys/hub.pub\n",
-               i, i, takeover_ms, retry_ms, d, d);
+                      "[hub]\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\n"
+                      "nodes = ipc://%s/nodes.sock\nkey = keys/hub.pub\n",
+               i, i, takeover_ms, retry_ms, d, d, d);
         for (size_t k = 0; k < n; k++)
             append(&text, "[chain.%s]\nrpc = %s\nchain_id = %llu\nvault = %s\nconfirmations = %u\n", chains[k].name,
                    chains[k].rpc, (unsigned long long)chains[k].chain_id, chains[k].vault, confirmations);

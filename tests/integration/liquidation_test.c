@@ -457,3 +457,104 @@ Test(liquidation, a_node_under_other_risk_parameters_refuses_to_co_sign_and_the_
     cr_assert_eq(cluster_file_count(&c, "node3.cosign.log", line), 1, "node3 did not refuse instruction %llu",
                  (unsigned long long)seq);
 }
+
+/* ---- expiry ---- */
+
+/* Pushes chain n's time past every deadline logged so far and mines blocks over it. */
+static void pass_deadlines(anvil_node *n)
+{
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", DEADLINE_S + 60);
+    free(cast_rpc(n, "evm_increaseTime", secs, NULL));
+    anvil_mine(n, CONFIRMATIONS + 2);
+}
+
+/* The hub's log holds `want` ATTEST records of expired observations. */
+static void count_expiry(const record *r, void *ctx)
+{
+    payload_attest p;
+    obs o;
+    if (payload_attest_decode(&p, r, NULL) == RL_OK && obs_decode(&o, p.obs, OBS_BYTES, NULL) == RL_OK &&
+        o.kind == OBS_KIND_EXPIRED)
+        (*(size_t *)ctx)++;
+}
+
+static void await_expiries(size_t want)
+{
+    uint64_t t0 = tu_now_ms();
+    size_t n = 0;
+    for (;;) {
+        n = 0;
+        cluster_hub_records(&c, RECORD_ATTEST, count_expiry, &n);
+        cr_assert_leq(n, want, "%zu expiries logged, expected %zu", n, want);
+        if (n == want)
+            return;
+        cr_assert(tu_now_ms() - t0 < CLUSTER_WAIT_MS, "%zu expiries logged after %d ms, expected %zu", n,
+                  CLUSTER_WAIT_MS, want);
+        tu_sleep_ms(100);
+    }
+}
+
+Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_and_frees_its_reservation)
+{
+    start(false);
+    deposit_usdc(USDC_5000);
+    cluster_await_hub(&c, 1, 0);
+    cluster_price(&c, "USDC", "1");
+    cluster_await_records(&c, RECORD_PRICE, 1);
+    /* L2's executors are down: the release is logged and bundled but nobody submits it. */
+    for (unsigned i = 0; i < CLUSTER_NODES; i++)
+        cluster_stop_executor(&c, i, L2, SIGTERM);
+    char args[512];
+    snprintf(args, sizeof args, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s",
+             trader->address, L2_ID, usdc, USDC_100, trader->address);
+    cluster_venue(&c, args);
+    cluster_await_records(&c, RECORD_INSTRUCTION, 1);
+    cluster_await_records(&c, RECORD_BUNDLE, 1);
+    char reserved[U256_DEC_MAX];
+    cluster_hub_reserved(&c, trader->address, L2_ID, usdc, reserved);
+    cr_assert_str_eq(reserved, USDC_100);
+
+    /* L2's time passes the deadline; the executors come back: they find the first block past it,
+     * see the nonce unused there and each signs the expiry; a quorum of them frees the funds. */
+    pass_deadlines(&l2);
+    for (unsigned i = 0; i < CLUSTER_NODES; i++)
+        cluster_start_executor(&c, i, L2);
+    await_expiries(1);
+    cluster_hub_reserved(&c, trader->address, L2_ID, usdc, reserved);
+    cr_assert_str_eq(reserved, "0", "the expired release still holds %s", reserved);
+    cluster_assert_balance(&c, trader->address, L2_ID, usdc, USDC_5000);
+    cr_assert_not(nonce_used(&l2, vault2, 1), "the expired release executed");
+    ledger_stats st = cluster_hub_stats(&c);
+    cr_assert_eq(st.executions, 0);
+    cr_assert_eq(st.gaps, 0, "an expiry left a vault sequence gap");
+
+    /* The trader asks again: approved (the funds are free), a new release with a new nonce. L2's
+     * clock now runs DEADLINE_S + 60 s ahead of the hub's, which sets deadlines by its own: the
+     * new release is past its deadline on L2 at once, so it expires in turn, unexecuted. */
+    cluster_venue(&c, args);
+    cluster_await_records(&c, RECORD_INSTRUCTION, 2);
+    struct logged l;
+    read_log(&l);
+    cr_assert_eq(l.n, 2);
+    cr_assert_eq(l.nd, 2);
+    cr_assert_eq(l.d[1].kind, DECISION_WITHDRAW_OK, "the second withdrawal was decided %u", l.d[1].kind);
+    cr_assert_eq(l.in[1].kind, INSTRUCTION_RELEASE);
+    cr_assert_eq(l.in[1].nonce, 2, "the new release takes a new nonce");
+    anvil_mine(&l2, CONFIRMATIONS);
+    await_expiries(2);
+    cluster_hub_reserved(&c, trader->address, L2_ID, usdc, reserved);
+    cr_assert_str_eq(reserved, "0");
+    cr_assert_not(nonce_used(&l2, vault2, 2), "the second release executed past its deadline");
+    assert_ledger_matches(&l2, vault2, usdc);
+
+    char *out = NULL;
+    int rc = tu_run(&out, "cd %s && %s audit export --db hub --out log.rlog && %s audit verify log.rlog --relayers "
+                          "relayers.json --json && %s audit replay log.rlog --relayers relayers.json --out replayed "
+                          "--risk risk.json --json",
+                    c.dir, RELAYER_BIN, RELAYER_BIN, RELAYER_BIN);
+    cr_assert_eq(rc, 0, "audit export / verify / replay: exit %d: %s", rc, out);
+    cr_assert(strstr(out, "\"expired\":2") != NULL, "verify does not count both expiries: %s", out);
+    cr_assert(strstr(out, "\"not_reproduced\":0") != NULL, "replay --risk: %s", out);
+    free(out);
+}
