@@ -295,6 +295,19 @@ static void await_mined_by(unsigned node, size_t chain, uint64_t seq, uint64_t n
     cr_assert_eq(mined_by(node, chain, seq, nonce), 1, "node%u mined %s twice", node + 1, what);
 }
 
+/* The auditor's export, verify (verify_flags after it) and replay --risk --json over the hub's log,
+ * which must all pass; their output (the caller frees). */
+static char *audit_hub_log(const char *verify_flags)
+{
+    char *out = NULL;
+    int rc = tu_run(&out, "cd %s && %s audit export --db hub --out log.rlog && %s audit verify log.rlog --relayers "
+                          "relayers.json%s && %s audit replay log.rlog --relayers relayers.json --out replayed "
+                          "--risk risk.json --json",
+                    c.dir, RELAYER_BIN, RELAYER_BIN, verify_flags, RELAYER_BIN);
+    cr_assert_eq(rc, 0, "audit export / verify / replay: exit %d: %s", rc, out);
+    return out;
+}
+
 Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_killed_primary_is_taken_over)
 {
     start(false);
@@ -412,30 +425,37 @@ Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_kil
     cr_assert_eq(st.gaps, 0, "the hub's ledger has %llu vault sequence gaps", (unsigned long long)st.gaps);
 
     /* The auditor's export, verify and replay over the hub's log. */
-    char *out = NULL;
-    int rc = tu_run(&out, "cd %s && %s audit export --db hub --out log.rlog && %s audit verify log.rlog --relayers "
-                          "relayers.json && %s audit replay log.rlog --relayers relayers.json --out replayed "
-                          "--risk risk.json --json",
-                    c.dir, RELAYER_BIN, RELAYER_BIN, RELAYER_BIN);
-    cr_assert_eq(rc, 0, "audit export / verify / replay: exit %d: %s", rc, out);
+    char *out = audit_hub_log("");
     cr_assert(strstr(out, "\"logged\":2") != NULL && strstr(out, "\"reproduced\":2") != NULL &&
                   strstr(out, "\"not_reproduced\":0") != NULL,
               "replay --risk did not reproduce both decisions: %s", out);
     free(out);
 }
 
-Test(liquidation, a_node_under_other_risk_parameters_refuses_to_co_sign_and_the_other_two_bundle_and_execute)
+/* 5000 USDC deposited on L2 and credited; USDC priced at 1 by a quorum. */
+static void usdc_credited_and_priced(void)
 {
-    start(true);
     deposit_usdc(USDC_5000);
     cluster_await_hub(&c, 1, 0);
     cluster_price(&c, "USDC", "1");
     cluster_await_records(&c, RECORD_PRICE, 1);
+}
+
+/* The venue asks to withdraw 100 USDC on L2 to the trader; args keeps the command for a repeat. */
+static void withdraw_usdc_100(char *args, size_t cap)
+{
+    snprintf(args, cap, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s", trader->address,
+             L2_ID, usdc, USDC_100, trader->address);
+    cluster_venue(&c, args);
+}
+
+Test(liquidation, a_node_under_other_risk_parameters_refuses_to_co_sign_and_the_other_two_bundle_and_execute)
+{
+    start(true);
+    usdc_credited_and_priced();
     char *wallet_before = chain_balance(&l2, usdc, trader->address);
     char args[512];
-    snprintf(args, sizeof args, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s",
-             trader->address, L2_ID, usdc, USDC_100, trader->address);
-    cluster_venue(&c, args);
+    withdraw_usdc_100(args, sizeof args);
     cluster_await_records(&c, RECORD_INSTRUCTION, 1);
     cluster_await_records(&c, RECORD_BUNDLE, 1);
     struct logged l;
@@ -498,17 +518,12 @@ static void await_expiries(size_t want)
 Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_and_frees_its_reservation)
 {
     start(false);
-    deposit_usdc(USDC_5000);
-    cluster_await_hub(&c, 1, 0);
-    cluster_price(&c, "USDC", "1");
-    cluster_await_records(&c, RECORD_PRICE, 1);
+    usdc_credited_and_priced();
     /* L2's executors are down: the release is logged and bundled but nobody submits it. */
     for (unsigned i = 0; i < CLUSTER_NODES; i++)
         cluster_stop_executor(&c, i, L2, SIGTERM);
     char args[512];
-    snprintf(args, sizeof args, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s",
-             trader->address, L2_ID, usdc, USDC_100, trader->address);
-    cluster_venue(&c, args);
+    withdraw_usdc_100(args, sizeof args);
     cluster_await_records(&c, RECORD_INSTRUCTION, 1);
     cluster_await_records(&c, RECORD_BUNDLE, 1);
     char reserved[U256_DEC_MAX];
@@ -548,12 +563,7 @@ Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_a
     cr_assert_not(nonce_used(&l2, vault2, 2), "the second release executed past its deadline");
     assert_ledger_matches(&l2, vault2, usdc);
 
-    char *out = NULL;
-    int rc = tu_run(&out, "cd %s && %s audit export --db hub --out log.rlog && %s audit verify log.rlog --relayers "
-                          "relayers.json --json && %s audit replay log.rlog --relayers relayers.json --out replayed "
-                          "--risk risk.json --json",
-                    c.dir, RELAYER_BIN, RELAYER_BIN, RELAYER_BIN);
-    cr_assert_eq(rc, 0, "audit export / verify / replay: exit %d: %s", rc, out);
+    char *out = audit_hub_log(" --json");
     cr_assert(strstr(out, "\"expired\":2") != NULL, "verify does not count both expiries: %s", out);
     cr_assert(strstr(out, "\"not_reproduced\":0") != NULL, "replay --risk: %s", out);
     free(out);
