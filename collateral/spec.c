@@ -574,7 +574,7 @@ static rl_err parse_chain(const json_t *v, const char *path, uint64_t *chain_id,
     if (err == RL_OK)
         err = addr_of(json_object_get(v, "insurance"), sub, out->insurance, why);
     if (err == RL_OK && json_object_get(v, "deadline_s") != NULL)
-        err = get_int(v, path, "deadline_s", 60, 30 * 86400, &deadline, why);
+        err = get_int(v, path, "deadline_s", MG_DEADLINE_MIN_S, 30 * 86400, &deadline, why);
     out->has_vault = err == RL_OK;
     out->deadline_s = (uint64_t)deadline;
     return err;

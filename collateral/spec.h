@@ -28,6 +28,11 @@
 
 #include <jansson.h>
 
+/* The shortest deadline_s a risk file may give: long enough for a bundle to be co-signed and
+ * mined on a local chain (the expiry tests run at this scale); a production chain wants its
+ * finality time plus the executors' takeovers. */
+#define MG_DEADLINE_MIN_S 5
+
 #include "attest/hash.h"
 #include "attest/keys.h"
 #include "collateral/margin.h"
@@ -49,7 +54,8 @@ typedef struct mg_spec {
  *   { "chains":  { NAME: chain_id, or NAME: { "chain_id", "vault": "0x<CollateralVault>",
  *                                            "insurance": "0x<where seized collateral goes>",
  *                                            ["deadline_s"] (default 3600: how long an
- *                                            instruction may execute) }, ... },
+ *                                            instruction may execute; MG_DEADLINE_MIN_S ..
+ *                                            30 days) }, ... },
  *     "assets":  { NAME: {... but no "price" (prices come from the log), ["feed"] (default: NAME),
  *                          "tokens": { CHAIN: "0x<token address; 0x00..00 for the native coin>" }} },
  *     "markets": { NAME: {... but no "mark", ["feed"] (default: NAME),

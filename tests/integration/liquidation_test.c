@@ -21,6 +21,7 @@
  */
 #include <signal.h>
 #include <strings.h>
+#include <time.h>
 
 #include "attest/bundle.h"
 #include "attest/decision.h"
@@ -47,6 +48,7 @@
 
 static cluster c;
 static anvil_node l1, l2;
+static int deadline_s = DEADLINE_S; /* the risk file's, for both chains */
 static char *vault1, *vault2, *usdc;
 static const anvil_account *trader; /* the same dev key on both chains */
 
@@ -78,7 +80,7 @@ static char *risk_json(const char *eth_haircut)
                        "\"0.05\", \"mmf\": \"0.03\"}]}},\n"
                        " \"params\": {\"liquidation_fee\": \"0.01\"},\n"
                        " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 600000}}\n",
-                       L1_ID, vault1, INSURANCE_L1, DEADLINE_S, L2_ID, vault2, INSURANCE_L2, DEADLINE_S,
+                       L1_ID, vault1, INSURANCE_L1, deadline_s, L2_ID, vault2, INSURANCE_L2, deadline_s,
                        eth_haircut, CLUSTER_NATIVE, usdc) > 0);
     return risk;
 }
@@ -116,6 +118,7 @@ static void start(bool node3_differs)
 
 static void teardown(void)
 {
+    deadline_s = DEADLINE_S;
     cluster_fini(&c);
     anvil_stop(&l1);
     anvil_stop(&l2);
@@ -566,5 +569,77 @@ Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_a
     char *out = audit_hub_log(" --json");
     cr_assert(strstr(out, "\"expired\":2") != NULL, "verify does not count both expiries: %s", out);
     cr_assert(strstr(out, "\"not_reproduced\":0") != NULL, "replay --risk: %s", out);
+    free(out);
+}
+
+/* With a short deadline and in real time (the chain's clock stays the hub's, which sets
+ * deadlines): L1's executors are down when the account is liquidated, so the seize's deadline
+ * passes unexecuted. Back up, they prove its expiry; the ledger frees the ETH, the calculator,
+ * the account still liquidatable, decides a new liquidation at that record and the hub issues a
+ * new seize with the next nonce, which executes. */
+#define SHORT_DEADLINE_S 8
+
+Test(liquidation, an_expired_seize_is_re_issued_with_a_new_nonce_and_executes)
+{
+    deadline_s = SHORT_DEADLINE_S;
+    start(false);
+    deposit_eth(ETH_10);
+    cluster_await_hub(&c, 1, 0);
+    cluster_price(&c, "ETH", "3000");
+    cluster_await_records(&c, RECORD_PRICE, 1);
+    char args[512];
+    snprintf(args, sizeof args, "position --account %s --market ETH-PERP --size 20 --entry 3000", trader->address);
+    cluster_venue(&c, args);
+    for (unsigned i = 0; i < CLUSTER_NODES; i++)
+        cluster_stop_executor(&c, i, L1, SIGTERM);
+
+    cluster_price(&c, "ETH", "1700");
+    cluster_await_records(&c, RECORD_DECISION, 1);
+    cluster_await_records(&c, RECORD_INSTRUCTION, 1);
+    cluster_await_records(&c, RECORD_BUNDLE, 1);
+    struct logged l;
+    read_log(&l);
+    cr_assert_eq(l.d[0].kind, DECISION_LIQUIDATE);
+    uint64_t seq1;
+    instruction first = *find_instruction(&l, L1_ID, INSTRUCTION_SEIZE, &seq1);
+    cr_assert_eq(first.nonce, 1);
+
+    /* Real time passes the deadline; a block after it is mined on L1. */
+    while ((uint64_t)time(NULL) <= first.deadline_s + 1) /* deadlines are wall-clock (unix) seconds */
+        tu_sleep_ms(200);
+    anvil_mine(&l1, CONFIRMATIONS + 1);
+    char *ins_before = chain_balance(&l1, CLUSTER_NATIVE, INSURANCE_L1);
+    for (unsigned i = 0; i < CLUSTER_NODES; i++)
+        cluster_start_executor(&c, i, L1);
+    await_expiries(1);
+    cluster_await_records(&c, RECORD_DECISION, 2);
+    cluster_await_records(&c, RECORD_INSTRUCTION, 2);
+    read_log(&l);
+    cr_assert_eq(l.d[1].kind, DECISION_LIQUIDATE, "after the expiry: decision %u", l.d[1].kind);
+    cr_assert_gt(l.d[1].basis, seq1, "the new liquidation follows the expiry");
+    const instruction *second = NULL;
+    for (size_t i = 0; i < l.n; i++)
+        if (l.in[i].nonce == 2)
+            second = &l.in[i];
+    cr_assert_not_null(second, "no seize with nonce 2");
+    cr_assert_eq(second->kind, INSTRUCTION_SEIZE);
+    await_executed(&l1, vault1, 2);
+    cr_assert_not(nonce_used(&l1, vault1, 1), "the expired seize executed");
+    char *ins_after = chain_balance(&l1, CLUSTER_NATIVE, INSURANCE_L1);
+    assert_moved("L1's insurance ETH", ins_before, ins_after, &second->amount, true);
+    free(ins_before);
+    free(ins_after);
+
+    /* The watchers attest the execution: it settles the new seize's reservation; the ledger
+     * matches the vault, nothing reserved, nothing unmatched. */
+    anvil_mine(&l1, CONFIRMATIONS);
+    cluster_await_executions(&c, 1);
+    assert_ledger_matches(&l1, vault1, CLUSTER_NATIVE);
+    ledger_stats st = cluster_hub_stats(&c);
+    cr_assert_eq(st.unmatched, 0);
+    char *out = audit_hub_log(" --json");
+    cr_assert(strstr(out, "\"expired\":1") != NULL, "verify: %s", out);
+    cr_assert(strstr(out, "\"logged\":2") != NULL && strstr(out, "\"reproduced\":2") != NULL,
+              "replay --risk did not reproduce both liquidations: %s", out);
     free(out);
 }
