@@ -151,18 +151,21 @@ static rl_err on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t seq,
         j->in = in;
         HASH_ADD(hh, e->jobs, seq, sizeof j->seq, j);
     } else if (r.type == RECORD_ATTEST) {
-        /* an expiry of one of ours, logged: nothing more to prove */
+        /* an execution or expiry of one of ours, logged: nothing more to do (after a restart, the
+         * replica's old instructions are dropped here, not asked about one by one) */
         payload_attest p;
         obs o;
         struct job *j, *t;
         if (payload_attest_decode(&p, &r, NULL) != RL_OK || obs_decode(&o, p.obs, OBS_BYTES, NULL) != RL_OK ||
-            o.kind != OBS_KIND_EXPIRED || o.chain_id != e->cfg.chain_id || memcmp(o.vault, e->vault, EVM_ADDR_BYTES) != 0)
+            (o.kind != OBS_KIND_EXPIRED && o.kind != OBS_KIND_EXECUTED) || o.chain_id != e->cfg.chain_id ||
+            memcmp(o.vault, e->vault, EVM_ADDR_BYTES) != 0)
             return RL_OK;
         HASH_ITER(hh, e->jobs, j, t) {
             if (j->in.nonce == o.nonce) {
-                log_info("instruction done", "instruction=%llu nonce=%llu how=\"expiry attested (record %llu)\"",
-                         (unsigned long long)j->seq, (unsigned long long)j->in.nonce, (unsigned long long)seq);
-                e->expired++;
+                log_info("instruction done", "instruction=%llu nonce=%llu how=\"%s attested (record %llu)\"",
+                         (unsigned long long)j->seq, (unsigned long long)j->in.nonce,
+                         o.kind == OBS_KIND_EXPIRED ? "expiry" : "execution", (unsigned long long)seq);
+                *(o.kind == OBS_KIND_EXPIRED ? &e->expired : &e->lost) += 1;
                 e->done++;
                 HASH_DEL(e->jobs, j);
                 free(j);
