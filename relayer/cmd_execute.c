@@ -217,6 +217,14 @@ static rl_err confirmed_block(struct exec_node *e, uint64_t *number, rl_why *why
     return err;
 }
 
+/* The chain's confirmed time: the number and timestamp of the block at the confirmation depth. */
+static rl_err confirmed_time(struct exec_node *e, rpc_block *tip, rl_why *why)
+{
+    uint64_t number;
+    rl_err err = confirmed_block(e, &number, why);
+    return err != RL_OK ? err : rpc_eth_get_block(e->rpc, rpc_block_at(number), tip, why);
+}
+
 static rl_err nonce_used_at(struct exec_node *e, uint64_t nonce, uint64_t block, bool *used, rl_why *why);
 
 static rl_err nonce_used(struct exec_node *e, uint64_t nonce, bool *used, rl_why *why)
@@ -294,8 +302,8 @@ static void attempt(struct exec_node *e, struct job *j, uint64_t now_ms)
     }
 }
 
-/* The first block whose timestamp is after deadline_s, in [0, hi] where hi's is: every node that
- * asks finds the same block. */
+/* The first block whose timestamp is after deadline_s, searching [0, hi] (block hi's timestamp is
+ * after it): every node that asks finds the same block. */
 static rl_err first_block_after(struct exec_node *e, uint64_t deadline_s, uint64_t hi, rpc_block *out, rl_why *why)
 {
     uint64_t lo = 0;
@@ -323,14 +331,11 @@ static void expiry_step(struct exec_node *e, struct job *j, uint64_t now_ms)
     rl_err err = RL_OK;
     j->next_try_ms = now_ms + e->cfg.retry_ms;
     if (!j->have_obs) {
-        uint64_t confirmed;
         rpc_block tip, first;
         bool used = false;
-        if ((err = confirmed_block(e, &confirmed, &why)) == RL_OK &&
-            (err = rpc_eth_get_block(e->rpc, rpc_block_at(confirmed), &tip, &why)) == RL_OK &&
-            tip.timestamp <= j->in.deadline_s)
+        if ((err = confirmed_time(e, &tip, &why)) == RL_OK && tip.timestamp <= j->in.deadline_s)
             return; /* after a DeadlinePassed: the confirmed time has not passed the deadline yet */
-        if (err == RL_OK && (err = first_block_after(e, j->in.deadline_s, confirmed, &first, &why)) == RL_OK)
+        if (err == RL_OK && (err = first_block_after(e, j->in.deadline_s, tip.number, &first, &why)) == RL_OK)
             err = nonce_used_at(e, j->in.nonce, first.number, &used, &why);
         if (err == RL_OK && used) {
             done(e, j, "the vault's nonce is used: executed before its deadline", &e->lost);
@@ -358,11 +363,8 @@ static void work(struct exec_node *e)
     hubclient_drain(&e->hubc); /* acknowledgements: the replica is what counts */
     if (HASH_COUNT(e->jobs) > 0 && now >= e->chain_time_next_ms) {
         rl_why why = {{0}};
-        uint64_t confirmed;
         rpc_block tip;
-        rl_err err = confirmed_block(e, &confirmed, &why);
-        if (err == RL_OK)
-            err = rpc_eth_get_block(e->rpc, rpc_block_at(confirmed), &tip, &why);
+        rl_err err = confirmed_time(e, &tip, &why);
         if (err == RL_OK)
             e->chain_time_s = tip.timestamp;
         else
