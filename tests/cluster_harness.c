@@ -178,7 +178,8 @@ void cluster_configure_pipeline(cluster *c, const cluster_chain *chains, size_t 
                i, i, takeover_ms, retry_ms, d, d, d);
         for (size_t k = 0; k < n; k++)
             append(&text, "[chain.%s]\nrpc = %s\nchain_id = %llu\nvault = %s\nconfirmations = %u\n", chains[k].name,
-                   chains[k].rpc, (unsigned long long)chains[k].chain_id, chains[k].vault, confirmations);
+                   p->exec_rpc[0] ? p->exec_rpc : chains[k].rpc, (unsigned long long)chains[k].chain_id,
+                   chains[k].vault, confirmations);
         snprintf(name, sizeof name, "execute%u.conf", i);
         write_in(c, name, text);
         free(text);
@@ -209,9 +210,7 @@ static pid_t spawn_in(const cluster *c, const char *log_name, const char *const 
 void cluster_start(cluster *c)
 {
     cr_assert(c->nchains > 0, "cluster_start before cluster_configure");
-    char conf[PATH_CHARS];
-    path_in(c, conf, "hub.conf");
-    c->hub = spawn_in(c, "hub.log", (const char *[]){"hub", "--config", conf, NULL});
+    cluster_start_hub(c);
     for (unsigned i = 0; i < CLUSTER_NODES; i++)
         cluster_start_node(c, i);
     if (!c->pipeline)
@@ -222,6 +221,19 @@ void cluster_start(cluster *c)
         for (size_t k = 0; k < c->nchains; k++)
             cluster_start_executor(c, i, k);
     }
+}
+
+void cluster_start_hub(cluster *c)
+{
+    cr_assert_eq(c->hub, 0, "the hub is running already");
+    char conf[PATH_CHARS];
+    path_in(c, conf, "hub.conf");
+    c->hub = spawn_in(c, "hub.log", (const char *[]){"hub", "--config", conf, NULL});
+}
+
+void cluster_stop_hub(cluster *c, int sig)
+{
+    tu_stop(&c->hub, sig);
 }
 
 static void check_pipeline(const cluster *c)

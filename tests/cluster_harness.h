@@ -81,6 +81,7 @@ typedef struct cluster_pipeline {
     const char *node_risk[CLUSTER_NODES]; /* a node's co-signer's own copy; NULL: risk.json */
     unsigned takeover_ms, retry_ms;       /* every executor's; 0: 1500 and 500 */
     unsigned confirmations;               /* every executor's; 0: 1 */
+    char exec_rpc[256];                   /* every executor's rpc list for every chain; "": the chain's */
 } cluster_pipeline;
 
 typedef struct cluster {
@@ -125,6 +126,9 @@ void cluster_start_node(cluster *c, unsigned node);
 void cluster_stop_node(cluster *c, unsigned node, int sig);
 
 /* The pipeline's processes, one by one; stops send sig and reap, as for watchers. */
+/* The hub alone (sig SIGKILL: a crash; it recovers from its LMDB environment on start). */
+void cluster_start_hub(cluster *c);
+void cluster_stop_hub(cluster *c, int sig);
 void cluster_start_margin(cluster *c);
 void cluster_stop_margin(cluster *c, int sig);
 void cluster_start_cosigner(cluster *c, unsigned node);
