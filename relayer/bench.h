@@ -29,6 +29,9 @@ pid_t bench_spawn_self(char *const args[], const char *log_path, int *out_fd);
 
 /* Removes a directory tree (a bench's scratch space). */
 void bench_rm_rf(const char *dir);
+/* A fresh directory $TMPDIR/relayer-bench-NAME.XXXXXX (/tmp without TMPDIR); malloc'd, NULL on
+ * failure. */
+char *bench_tmpdir(const char *name);
 
 /* Monotonic nanoseconds, and this process's peak resident set so far in MiB. */
 uint64_t bench_now_ns(void);

@@ -111,11 +111,11 @@ void bench_rm_rf(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static char *make_tmpdir(void)
+char *bench_tmpdir(const char *name)
 {
     const char *base = getenv("TMPDIR");
     char *path = NULL;
-    if (asprintf(&path, "%s/relayer-bench.XXXXXX", base ? base : "/tmp") < 0)
+    if (asprintf(&path, "%s/relayer-bench-%s.XXXXXX", base ? base : "/tmp", name) < 0)
         return NULL;
     if (mkdtemp(path) == NULL) {
         free(path);
@@ -186,7 +186,7 @@ static int bench_ingest(int argc, char **argv)
     sim s;
     rl_why why = {{0}};
     double rate = 0;
-    char *dir = make_tmpdir();
+    char *dir = bench_tmpdir("ledger");
     if (dir == NULL)
         return EXIT_USAGE;
     sim_opts so = {.events = events, .nodes = 3, .threshold = 2, .seed = 7};
@@ -264,7 +264,7 @@ static int bench_replay(int argc, char **argv)
         fputs(USAGE, stderr);
         return EXIT_USAGE;
     }
-    char *dir = make_tmpdir();
+    char *dir = bench_tmpdir("ledger");
     if (dir == NULL)
         return EXIT_USAGE;
     char sim_dir[4096], hub[4200], file[4200], rel[4200], events[32];

@@ -166,8 +166,8 @@ int bench_bus(int argc, char **argv)
             fputs("usage: relayer bench bus [--events N]\n", stderr);
             return EXIT_USAGE;
         }
-    char dir[] = "/tmp/relayer-bench-bus.XXXXXX";
-    if (mkdtemp(dir) == NULL)
+    char *dir = bench_tmpdir("bus");
+    if (dir == NULL)
         return EXIT_USAGE;
     rl_why why = {{0}};
     sim s;
@@ -310,10 +310,8 @@ out:
     }
     bus_free(b);
     pool_free(p);
-    char *cmd = NULL;
-    if (asprintf(&cmd, "rm -rf '%s'", dir) > 0 && system(cmd) != 0)
-        fprintf(stderr, "bench bus: could not remove %s\n", dir);
-    free(cmd);
+    bench_rm_rf(dir);
+    free(dir);
     if (err != RL_OK) {
         fprintf(stderr, "relayer bench bus: %s\n", why.text[0] ? why.text : rl_strerror(err));
         return EXIT_USAGE;

@@ -53,7 +53,7 @@ struct deposit {
 };
 
 struct bench {
-    char dir[64], exe_dir[4096], url[64];
+    char dir[64], exe_dir[4096], url[64]; /* dir: short, the config paths below are sized by it */
     pid_t anvil, hub, nodes[NODES];
     rpc *c;
     char from[43];
@@ -472,11 +472,18 @@ int bench_watch(int argc, char **argv)
     rl_why why = {{0}};
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    snprintf(b.dir, sizeof b.dir, "/tmp/relayer-bench-watch.XXXXXX");
-    if (len <= 0 || mkdtemp(b.dir) == NULL) {
-        fprintf(stderr, "relayer bench watch: no temporary directory or executable path\n");
+    char *dir = bench_tmpdir("watch");
+    if (dir != NULL)
+        snprintf(b.dir, sizeof b.dir, "%s", dir);
+    if (len <= 0 || dir == NULL || strlen(dir) >= sizeof b.dir) {
+        if (dir != NULL)
+            bench_rm_rf(dir);
+        free(dir);
+        fprintf(stderr, "relayer bench watch: no temporary directory (or its path is over 63 bytes: TMPDIR) or "
+                        "executable path\n");
         return EXIT_USAGE;
     }
+    free(dir);
     exe[len] = '\0';
     snprintf(b.exe_dir, sizeof b.exe_dir, "%s", dirname(exe));
     json_t *result = NULL;

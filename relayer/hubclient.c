@@ -3,6 +3,7 @@
  */
 #include "relayer/hubclient.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -40,6 +41,16 @@ rl_err hubclient_member(hubclient *c, const char *relayers_path, rl_why *why)
     return RL_OK;
 }
 
+/* One frame to the hub, not waiting: `what` names it in an error. */
+static rl_err send_frame(hubclient *c, const uint8_t *frame, size_t len, const char *what, rl_why *why)
+{
+    if (len == 0)
+        return rl_fail(why, RL_ERR_ARG, "%s: frame does not fit", what);
+    if (zmq_send(c->sock, frame, len, ZMQ_DONTWAIT) < 0)
+        return rl_fail(why, RL_ERR_IO, "%s: send to the hub: %s", what, zmq_strerror(zmq_errno()));
+    return RL_OK;
+}
+
 rl_err hubclient_send_price(hubclient *c, const price_obs *o, uint64_t msg_id, rl_why *why)
 {
     uint8_t enc[PRICE_OBS_BYTES], frame[PRICE_SIGNED_BYTES + 32];
@@ -48,10 +59,9 @@ rl_err hubclient_send_price(hubclient *c, const price_obs *o, uint64_t msg_id, r
         return err;
     signed_price sp;
     price_sign(&sp, enc, c->member, c->key);
-    size_t len = wire_encode_price(frame, sizeof frame, msg_id, &sp, 1);
-    if (zmq_send(c->sock, frame, len, ZMQ_DONTWAIT) < 0)
-        return rl_fail(why, RL_ERR_IO, "price of %s: send to the hub: %s", o->feed, zmq_strerror(zmq_errno()));
-    return RL_OK;
+    char what[PRICE_FEED_BYTES + 16];
+    snprintf(what, sizeof what, "price of %s", o->feed);
+    return send_frame(c, frame, wire_encode_price(frame, sizeof frame, msg_id, &sp, 1), what, why);
 }
 
 rl_err hubclient_send_obs(hubclient *c, const obs *o, uint64_t msg_id, rl_why *why)
@@ -62,13 +72,9 @@ rl_err hubclient_send_obs(hubclient *c, const obs *o, uint64_t msg_id, rl_why *w
         return err;
     signed_obs so;
     obs_sign(&so, enc, c->member, c->key);
-    size_t len = wire_encode_obs(frame, sizeof frame, msg_id, &so, 1);
-    if (len == 0)
-        return rl_fail(why, RL_ERR_ARG, "%s observation: frame does not fit", obs_kind_name(o->kind));
-    if (zmq_send(c->sock, frame, len, ZMQ_DONTWAIT) < 0)
-        return rl_fail(why, RL_ERR_IO, "%s observation: send to the hub: %s", obs_kind_name(o->kind),
-                       zmq_strerror(zmq_errno()));
-    return RL_OK;
+    char what[48];
+    snprintf(what, sizeof what, "%s observation", obs_kind_name(o->kind));
+    return send_frame(c, frame, wire_encode_obs(frame, sizeof frame, msg_id, &so, 1), what, why);
 }
 
 void hubclient_drain(hubclient *c)

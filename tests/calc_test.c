@@ -80,11 +80,7 @@ static void setup(logb *l)
     fx_init(&l->f, 3, 2);
     rl_why why = {{0}};
     cr_assert_eq(node_key_generate(&l->calc_key, "calc", &why), RL_OK);
-    json_error_t je;
-    json_t *root = json_loads(RISK, 0, &je);
-    cr_assert_not_null(root, "%s", je.text);
-    cr_assert_eq(mg_risk_parse(root, &l->risk, &why), RL_OK, "%s", why.text);
-    json_decref(root);
+    fx_risk(&l->risk, RISK);
     cr_assert_eq(calc_new(&l->c, &l->risk, on_decision, l, NULL, NULL), RL_OK);
     cr_assert_eq(audit_new(&l->a, &l->f.set), RL_OK);
     payload_set ps = {.set = l->f.set};

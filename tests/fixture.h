@@ -10,6 +10,7 @@
 #include "attest/obs.h"
 #include "attest/record.h"
 #include "attest/relset.h"
+#include "collateral/spec.h"
 #include "db/ledger.h"
 #include "db/store.h"
 #include "tests/testutil.h"
@@ -86,6 +87,17 @@ static inline rl_err fx_append(store *s, const uint8_t *enc, size_t len, rl_why 
 {
     struct fx_apply c = {s, enc, len};
     return store_write(s, fx_apply_fn, &c, why);
+}
+
+/* Risk parameters (collateral/spec.h) from JSON text that must parse. */
+static inline void fx_risk(mg_risk *out, const char *json)
+{
+    json_error_t je;
+    json_t *root = json_loads(json, 0, &je);
+    cr_assert_not_null(root, "%s", je.text);
+    rl_why why = {{0}};
+    cr_assert_eq(mg_risk_parse(root, out, &why), RL_OK, "%s", why.text);
+    json_decref(root);
 }
 
 static inline void fx_fini(fixture *f)

@@ -94,11 +94,7 @@ static void setup(world *w)
     fx_init(&w->f, 3, 2);
     fx_open_store(&w->f, NULL);
     rl_why why = {{0}};
-    json_error_t je;
-    json_t *root = json_loads(RISK, 0, &je);
-    cr_assert_not_null(root, "%s", je.text);
-    cr_assert_eq(mg_risk_parse(root, &w->risk, &why), RL_OK, "%s", why.text);
-    json_decref(root);
+    fx_risk(&w->risk, RISK);
     cr_assert_eq(calc_new(&w->c, &w->risk, ignore_decision, NULL, NULL, NULL), RL_OK);
     cr_assert_eq(node_key_generate(&w->calc, "calc", &why), RL_OK);
     cr_assert_eq(audit_new(&w->a, &w->f.set), RL_OK);
@@ -154,6 +150,16 @@ static uint64_t log_decision(world *w, decision *d, uint64_t time_ms)
     rl_why why = {{0}};
     cr_assert_eq(decision_sign(buf, &len, d, w->calc, &why), RL_OK, "%s", why.text);
     return push(w, RECORD_DECISION, buf, len, time_ms, RL_OK, false);
+}
+
+/* A withdrawal of `whole` ETH requested and approved; returns the DECISION's seq. */
+static uint64_t approve_withdrawal(world *w, uint64_t whole)
+{
+    uint8_t key[HASH_BYTES];
+    uint64_t rq = withdraw_request(w, whole, key);
+    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
+    memcpy(d.request, key, HASH_BYTES);
+    return log_decision(w, &d, T0 + 3);
 }
 
 static instruction release_of(world *w, uint64_t decision_seq, uint64_t whole, uint64_t nonce)
@@ -331,21 +337,10 @@ Test(instruction, the_hub_builds_what_the_ledger_accepts_once_per_plan)
 {
     world w;
     setup(&w);
-    json_error_t je;
-    json_t *root = json_loads(RISK, 0, &je);
-    cr_assert_not_null(root, "%s", je.text);
-    mg_risk risk;
-    rl_why why = {{0}};
-    cr_assert_eq(mg_risk_parse(root, &risk, &why), RL_OK, "%s", why.text);
-    json_decref(root);
-    hubinstr *h;
-    cr_assert_eq(hubinstr_new(&h, &risk, 30000), RL_OK);
+    hubinstr *h; /* the hub's builder under the world's risk parameters */
+    cr_assert_eq(hubinstr_new(&h, &w.risk, 30000), RL_OK);
 
-    uint8_t key[HASH_BYTES];
-    uint64_t rq = withdraw_request(&w, 2, key);
-    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
-    memcpy(d.request, key, HASH_BYTES);
-    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    uint64_t ds = approve_withdrawal(&w, 2);
     decision liq = {.kind = DECISION_LIQUIDATE, .basis = ds, .nseize = 2};
     liq.seize[0] = (decision_seize){.chain_id = 1, .amount = u256_from_u64(3 * E18)};
     liq.seize[1] = (decision_seize){.chain_id = 10, .amount = u256_from_u64(1)}; /* l2 has no vault */
@@ -371,7 +366,6 @@ Test(instruction, the_hub_builds_what_the_ledger_accepts_once_per_plan)
     u256 r = reserved_eth(&w), five = u256_from_u64(5 * E18);
     cr_assert_eq(u256_cmp(&r, &five), 0);
     hubinstr_free(h);
-    mg_risk_fini(&risk);
     teardown(&w);
 }
 
@@ -401,11 +395,7 @@ Test(instruction, a_bundle_is_a_quorum_of_valid_signatures_in_the_vaults_order_o
 {
     world w;
     setup(&w);
-    uint8_t key[HASH_BYTES];
-    uint64_t rq = withdraw_request(&w, 4, key);
-    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
-    memcpy(d.request, key, HASH_BYTES);
-    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    uint64_t ds = approve_withdrawal(&w, 4);
     instruction in = release_of(&w, ds, 4, 1);
     push_instruction(&w, &in, RL_OK, false);
     uint64_t is = ds + 1;
@@ -433,11 +423,7 @@ Test(instruction, an_instruction_is_bundled_once)
 {
     world w;
     setup(&w);
-    uint8_t key[HASH_BYTES];
-    uint64_t rq = withdraw_request(&w, 4, key);
-    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
-    memcpy(d.request, key, HASH_BYTES);
-    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    uint64_t ds = approve_withdrawal(&w, 4);
     instruction in = release_of(&w, ds, 4, 1);
     push_instruction(&w, &in, RL_OK, false);
     bundle b = sign_bundle(&w, ds + 1, &in, 3);
@@ -545,11 +531,7 @@ static vault_state vault_of(world *w, size_t *gaps)
 /* Deposit (setup: 10 ETH), request 4, approval, the release at nonce 1: 4 reserved. */
 static void release_reserved(world *w)
 {
-    uint8_t key[HASH_BYTES];
-    uint64_t rq = withdraw_request(w, 4, key);
-    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
-    memcpy(d.request, key, HASH_BYTES);
-    uint64_t ds = log_decision(w, &d, T0 + 3);
+    uint64_t ds = approve_withdrawal(w, 4);
     instruction in = release_of(w, ds, 4, 1);
     push_instruction(w, &in, RL_OK, false);
     assert_eth(w, 10, 4);
@@ -686,11 +668,7 @@ Test(instruction, no_instruction_takes_a_nonce_the_chain_has_spent)
     /* Nonce 5 executed on chain without a logged instruction (a restore, another hub, by hand). */
     obs o = executed(&w, 80, 1, 5, eth(1));
     push_obs(&w, &o, RL_OK, false);
-    uint8_t key[HASH_BYTES];
-    uint64_t rq = withdraw_request(&w, 2, key);
-    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
-    memcpy(d.request, key, HASH_BYTES);
-    uint64_t ds = log_decision(&w, &d, T0 + 3);
+    uint64_t ds = approve_withdrawal(&w, 2);
     instruction in = release_of(&w, ds, 2, 5);
     push_instruction(&w, &in, RL_ERR_STATE, false); /* its reservation could never settle */
     in.nonce = 6;
