@@ -721,6 +721,14 @@ const mg_token *mg_risk_token(const mg_risk *r, uint64_t chain_id, const uint8_t
     return NULL;
 }
 
+const mg_chain *mg_risk_chain(const mg_risk *r, uint64_t chain_id)
+{
+    for (size_t c = 0; c < r->book.nchains; c++)
+        if (r->chain_ids[c] == chain_id)
+            return r->chain_ops[c].has_vault ? &r->chain_ops[c] : NULL;
+    return NULL;
+}
+
 const mg_token *mg_risk_token_at(const mg_risk *r, uint16_t chain, uint16_t asset)
 {
     for (size_t i = 0; i < r->ntokens; i++)

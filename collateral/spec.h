@@ -101,6 +101,8 @@ void mg_risk_fini(mg_risk *r);
 const mg_token *mg_risk_token(const mg_risk *r, uint64_t chain_id, const uint8_t address[EVM_ADDR_BYTES]);
 /* The token of (chain, asset) indices, or NULL. */
 const mg_token *mg_risk_token_at(const mg_risk *r, uint16_t chain, uint16_t asset);
+/* Where instructions go on the chain with this id: NULL when the risk file names no vault there. */
+const mg_chain *mg_risk_chain(const mg_risk *r, uint64_t chain_id);
 
 /* Parses and validates a query; on failure why names the JSON path and the problem. */
 RL_MUST_USE rl_err mg_spec_parse(const json_t *root, mg_spec *out, rl_why *why);

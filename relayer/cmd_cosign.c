@@ -116,20 +116,12 @@ static void refuse(struct cosigner *c, uint64_t seq, const char *why)
         log_warn("refused to co-sign", "instruction=%llu why=\"%s\"", (unsigned long long)seq, why);
 }
 
-static const mg_chain *chain_of(const mg_risk *risk, uint64_t chain_id)
-{
-    for (size_t i = 0; i < risk->book.nchains; i++)
-        if (risk->chain_ids[i] == chain_id)
-            return risk->chain_ops[i].has_vault ? &risk->chain_ops[i] : NULL;
-    return NULL;
-}
-
 /* The checks of the file comment; why gets the first that fails. */
 static bool acceptable(struct cosigner *c, const instruction *in, uint64_t time_ms, char *why, size_t cap)
 {
     struct agreed *a = NULL;
     HASH_FIND(hh, c->agreed, &in->decision, sizeof in->decision, a);
-    const mg_chain *ch = chain_of(&c->risk, in->chain_id);
+    const mg_chain *ch = mg_risk_chain(&c->risk, in->chain_id);
     uint64_t t = time_ms / 1000;
     if (a == NULL)
         snprintf(why, cap, "decision %llu is not one this node's calculator reached",
@@ -274,15 +266,13 @@ static rl_err cosign_run(struct cosigner *c, const char *config, rl_why *why)
     rl_err err = cfg_load(config, schema, sizeof schema / sizeof schema[0], &c->cfg, why);
     if (err == RL_OK)
         err = keyfile_read(c->cfg.key, &c->key, why);
+    const relset_member *me = NULL;
     if (err == RL_OK)
-        err = relset_load(c->cfg.relayers, &c->genesis, why);
+        err = relset_load_member(c->cfg.relayers, node_key_pub(c->key), &c->genesis, &me, why);
     if (err == RL_OK)
         err = risk_load(c->cfg.risk, &c->risk, why);
     if (err == RL_OK)
         err = pubfile_read(c->cfg.hub_key, &c->hub, why);
-    const relset_member *me = err == RL_OK ? relset_find_key(&c->genesis, node_key_pub(c->key)->ed25519) : NULL;
-    if (err == RL_OK && me == NULL)
-        err = rl_fail(why, RL_ERR_ARG, "%s: the node's key is not a member of the relayer set", c->cfg.relayers);
     if (err == RL_OK)
         c->member = me->id;
     if (err == RL_OK)

@@ -114,7 +114,7 @@ struct exec_node {
     char chain[MAX_CHAIN_NAME + 1];
     char replica_dir[CFG_STR_MAX + MAX_CHAIN_NAME + 2]; /* DATA/NAME */
     uint8_t vault[EVM_ADDR_BYTES];
-    node_key *key;
+    node_key *key; /* hubc's: the node's key, read once */
     node_pub hub;
     relset genesis;
     size_t my_index; /* in the set's members, by id */
@@ -131,6 +131,16 @@ struct exec_node {
 };
 
 /* ---- the log */
+
+static void done(struct exec_node *e, struct job *j, const char *how, uint64_t *counter)
+{
+    (*counter)++;
+    e->done++;
+    log_info("instruction done", "instruction=%llu nonce=%llu how=\"%s\"", (unsigned long long)j->seq,
+             (unsigned long long)j->in.nonce, how);
+    HASH_DEL(e->jobs, j);
+    free(j);
+}
 
 static rl_err on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t seq, rl_why *why)
 {
@@ -162,13 +172,10 @@ static rl_err on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t seq,
             return RL_OK;
         HASH_ITER(hh, e->jobs, j, t) {
             if (j->in.nonce == o.nonce) {
-                log_info("instruction done", "instruction=%llu nonce=%llu how=\"%s attested (record %llu)\"",
-                         (unsigned long long)j->seq, (unsigned long long)j->in.nonce,
+                char how[64];
+                snprintf(how, sizeof how, "%s attested (record %llu)",
                          o.kind == OBS_KIND_EXPIRED ? "expiry" : "execution", (unsigned long long)seq);
-                *(o.kind == OBS_KIND_EXPIRED ? &e->expired : &e->lost) += 1;
-                e->done++;
-                HASH_DEL(e->jobs, j);
-                free(j);
+                done(e, j, how, o.kind == OBS_KIND_EXPIRED ? &e->expired : &e->lost);
             }
         }
     } else if (r.type == RECORD_BUNDLE) {
@@ -194,16 +201,6 @@ static uint64_t turn(const struct exec_node *e, const instruction *in)
 {
     size_t n = e->genesis.n, primary = (size_t)(in->nonce % n);
     return (e->my_index + n - primary) % n;
-}
-
-static void done(struct exec_node *e, struct job *j, const char *how, uint64_t *counter)
-{
-    (*counter)++;
-    e->done++;
-    log_info("instruction done", "instruction=%llu nonce=%llu how=\"%s\"", (unsigned long long)j->seq,
-             (unsigned long long)j->in.nonce, how);
-    HASH_DEL(e->jobs, j);
-    free(j);
 }
 
 /* nonceUsed(nonce) on the vault, at the confirmation depth: an execution a reorg could still
@@ -429,20 +426,19 @@ static rl_err load_config(struct exec_node *e, const char *path, rl_why *why)
 static rl_err exec_open(struct exec_node *e, const char *config, rl_why *why)
 {
     rl_err err = load_config(e, config, why);
+    if (err == RL_OK) /* reads the node key: e->key is the hubclient's */
+        err = hubclient_open(&e->hubc, e->cfg.key, e->cfg.hub_key, e->cfg.nodes, why);
+    e->key = e->hubc.key;
+    const relset_member *me = NULL;
     if (err == RL_OK)
-        err = keyfile_read(e->cfg.key, &e->key, why);
-    if (err == RL_OK)
-        err = relset_load(e->cfg.relayers, &e->genesis, why);
+        err = relset_load_member(e->cfg.relayers, node_key_pub(e->key), &e->genesis, &me, why);
     if (err == RL_OK)
         err = pubfile_read(e->cfg.hub_key, &e->hub, why);
-    if (err == RL_OK && (err = hubclient_open(&e->hubc, e->cfg.key, e->cfg.hub_key, e->cfg.nodes, why)) == RL_OK)
-        err = hubclient_member(&e->hubc, e->cfg.relayers, why);
     e->next_msg = wall_ms(); /* ids only tell acknowledgements apart, and those are ignored */
-    const relset_member *me = err == RL_OK ? relset_find_key(&e->genesis, node_key_pub(e->key)->ed25519) : NULL;
-    if (err == RL_OK && me == NULL)
-        err = rl_fail(why, RL_ERR_ARG, "%s: the node's key is not a member of the relayer set", e->cfg.relayers);
-    if (err == RL_OK)
+    if (err == RL_OK) {
+        e->hubc.member = me->id;
         e->my_index = (size_t)(me - e->genesis.members); /* members are kept in id order */
+    }
     node_key *payer = NULL;
     if (err == RL_OK && e->cfg.account[0] != '\0')
         err = keyfile_read(e->cfg.account, &payer, why);
@@ -479,7 +475,6 @@ static void exec_close(struct exec_node *e)
     executor_free(e->x);
     rpc_close(e->rpc);
     evm_key_free(e->account);
-    node_key_free(e->key);
     struct job *j, *t;
     HASH_ITER(hh, e->jobs, j, t) {
         HASH_DEL(e->jobs, j);

@@ -514,16 +514,11 @@ static rl_err watcher_open(struct watcher *w, const char *path, rl_why *why)
     relset set;
     if (err == RL_OK)
         err = keyfile_read(w->cfg.key, &w->key, why);
+    const relset_member *m = NULL;
     if (err == RL_OK)
-        err = relset_load(w->cfg.relayers, &set, why);
-    if (err == RL_OK) {
-        const relset_member *m = relset_find_key(&set, node_key_pub(w->key)->ed25519);
-        if (m == NULL)
-            err = rl_fail(why, RL_ERR_ARG, "%s: the key in %s is not a member of the relayer set", w->cfg.relayers,
-                          w->cfg.key);
-        else
-            w->member = m->id;
-    }
+        err = relset_load_member(w->cfg.relayers, node_key_pub(w->key), &set, &m, why);
+    if (err == RL_OK)
+        w->member = m->id;
     if (err == RL_OK)
         err = pubfile_read(w->cfg.hub_key, &w->hub, why);
     if (w->source == SOURCE_EVM) {

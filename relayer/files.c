@@ -68,6 +68,17 @@ rl_err relset_load(const char *path, relset *out, rl_why *why)
     return err;
 }
 
+rl_err relset_load_member(const char *path, const node_pub *pub, relset *out, const relset_member **me, rl_why *why)
+{
+    rl_err err = relset_load(path, out, why);
+    if (err != RL_OK)
+        return err;
+    *me = relset_find_key(out, pub->ed25519);
+    if (*me == NULL)
+        return rl_fail(why, RL_ERR_ARG, "%s: the key of %s is not a member of the relayer set", path, pub->name);
+    return RL_OK;
+}
+
 rl_err file_write_atomic(const char *path, const char *text, rl_why *why)
 {
     char *tmp = NULL;

@@ -14,6 +14,10 @@
 RL_MUST_USE rl_err file_read_all(const char *path, size_t limit, char **out, size_t *len, rl_why *why);
 /* Reads and validates a relayers.json. */
 RL_MUST_USE rl_err relset_load(const char *path, relset *out, rl_why *why);
+/* relset_load, and the member whose ed25519 key is `pub`'s: RL_ERR_ARG naming the file when the
+ * key is not a member (*me points into *out). */
+RL_MUST_USE rl_err relset_load_member(const char *path, const node_pub *pub, relset *out, const relset_member **me,
+                                      rl_why *why);
 /* Reads and validates the calculator's risk parameters (collateral/spec.h). */
 RL_MUST_USE rl_err risk_load(const char *path, mg_risk *out, rl_why *why);
 /* Writes text to path (0644) through a temporary file and rename. */

@@ -31,14 +31,11 @@ rl_err hubclient_open(hubclient *c, const char *key_path, const char *hub_key_pa
 rl_err hubclient_member(hubclient *c, const char *relayers_path, rl_why *why)
 {
     relset set;
-    rl_err err = relset_load(relayers_path, &set, why);
-    if (err != RL_OK)
-        return err;
-    const relset_member *me = relset_find_key(&set, node_key_pub(c->key)->ed25519);
-    if (me == NULL)
-        return rl_fail(why, RL_ERR_ARG, "%s: the node's key is not a member of the relayer set", relayers_path);
-    c->member = me->id;
-    return RL_OK;
+    const relset_member *me;
+    rl_err err = relset_load_member(relayers_path, node_key_pub(c->key), &set, &me, why);
+    if (err == RL_OK)
+        c->member = me->id;
+    return err;
 }
 
 /* One frame to the hub, not waiting: `what` names it in an error. */

@@ -75,14 +75,6 @@ static int collect(void *ctx, const instruction_plan *p, uint8_t attempt)
     return 0;
 }
 
-static const mg_chain *chain_of(hubinstr *h, uint64_t chain_id)
-{
-    for (size_t c = 0; h->risk != NULL && c < h->risk->book.nchains; c++)
-        if (h->risk->chain_ids[c] == chain_id)
-            return h->risk->chain_ops[c].has_vault ? &h->risk->chain_ops[c] : NULL;
-    return NULL;
-}
-
 static void warn_once(hubinstr *h, uint64_t chain_id)
 {
     for (size_t i = 0; i < h->nwarned; i++)
@@ -160,7 +152,7 @@ rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t wall_ms
         struct flight *f = flight_find(h, key);
         if (f != NULL && mono_ms - f->since_ms < h->retry_ms)
             continue;
-        const mg_chain *ch = chain_of(h, p->chain_id);
+        const mg_chain *ch = h->risk ? mg_risk_chain(h->risk, p->chain_id) : NULL;
         if (ch == NULL) {
             warn_once(h, p->chain_id);
             continue;
