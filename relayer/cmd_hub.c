@@ -90,6 +90,8 @@ struct hub {
     hubcosig *cosig;
     uint64_t bundles_logged;
     uint64_t instr_head, instr_ms; /* when the plans were last looked at */
+    uint64_t bundles_head, bundles_ms; /* when the co-signatures were last looked at */
+    bool cosig_news;                   /* a co-signature came in since */
     store *st;
     pool *pool;
     ingest *g;
@@ -266,6 +268,7 @@ static void take_cosig(struct hub *h, const wire_msg *m, const char *peer)
     }
     rl_err err = hubcosig_offer(h->cosig, txn, h->st, ingest_set(h->g), m->id, member, sig, &why);
     store_read_end(txn);
+    h->cosig_news |= err == RL_OK;
     if (err == RL_ERR_STATE)
         log_debug("co-signature not needed", "peer=%s instruction=%llu why=\"%s\"", peer, (unsigned long long)m->id,
                   why.text);
@@ -277,8 +280,15 @@ static void take_cosig(struct hub *h, const wire_msg *m, const char *peer)
 /* Logs the bundles that are due. */
 static rl_err log_bundles(struct hub *h, uint64_t now, rl_why *why)
 {
-    if (hubcosig_waiting(h->cosig) == 0)
+    /* Only after a new signature, a commit (a bundle may have landed) or a second (retries): not
+     * one ledger lookup per waiting instruction on every tick. */
+    uint64_t head = ingest_head(h->g)->seq;
+    if (hubcosig_waiting(h->cosig) == 0 ||
+        (!h->cosig_news && head == h->bundles_head && mono_ms() - h->bundles_ms < 1000))
         return RL_OK;
+    h->cosig_news = false;
+    h->bundles_head = head;
+    h->bundles_ms = mono_ms();
     MDB_txn *txn;
     rl_err err = store_read_begin(h->st, &txn, why);
     bool open = err == RL_OK;
