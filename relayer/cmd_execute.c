@@ -11,23 +11,40 @@
  * twice.
  *
  * Before submitting, and again after a failure, it asks the vault whether the nonce is used
- * (nonceUsed): if so the instruction has executed (whoever sent it) and is done here. Otherwise it
- * submits through the executor (bridges/evm/executor.h: EIP-1559 transactions it signs itself,
- * nonce management, fee bumps of a stuck transaction, receipts to the confirmation depth). A
- * revert with NonceUsed means another executor won; with DeadlinePassed the instruction can no
- * longer execute; a give-up or an RPC failure is retried after retry_ms. Nothing is kept on disk
- * but the replica: after a restart every bundle is looked at again, and the vault says which are
- * done.
+ * (nonceUsed) at the settled block (below): if so the instruction has executed (whoever sent it)
+ * and is done here. Otherwise it submits through the executor (bridges/evm/executor.h: EIP-1559
+ * transactions it signs itself, nonce management, fee bumps of a stuck transaction, receipts to
+ * the confirmation depth). A revert with NonceUsed means another executor's transaction came
+ * first, but the estimate that says so runs against the pending state: that transaction may still
+ * fail (mined after the deadline, dropped from the pool). So the instruction stays here, with no
+ * new submission for takeover_ms at a time, until nonceUsed is true at the settled block, its
+ * execution is attested, or its expiry is proved; dropping it there left too few executors to
+ * prove an expiry when the other transaction reverted DeadlinePassed (a chain halted past the
+ * deadline: tests/integration/faults_test.c). With DeadlinePassed the instruction can no longer
+ * execute; a give-up or an RPC failure is retried after retry_ms. Nothing is kept on disk but the
+ * replica: after a restart every bundle is looked at again, and the vault says which are done.
  *
- * Expiry (DESIGN.md invariant 5). Every retry_ms the executor reads the chain's confirmed time
- * (the timestamp of the block at the confirmation depth). Once it is past an instruction's
- * deadline (bundled or not; or once the vault reverted DeadlinePassed), it finds the first block B whose
- * timestamp is after the deadline (a binary search; every node finds the same B) and asks
- * nonceUsed at B: true, the instruction executed (done); false, it never can (the vault refuses
- * execute() after the deadline and every later block is later still), so the node signs the
- * expired observation of B (obs.h) and sends it to the hub's nodes socket, again every retry_ms
- * until the ATTEST of that expiry is in its replica. The hub logs it with a quorum of nodes'
- * identical observations, and only then does the ledger free the reservation.
+ * Expiry (DESIGN.md invariant 5). Every retry_ms the executor reads the chain's settled time: the
+ * timestamp of the block at the confirmation depth or, with `finality = finalized`, of the node's
+ * `finalized` block. Once it is past an instruction's deadline (bundled or not; or once the vault
+ * reverted DeadlinePassed), it finds the first block B whose timestamp is after the deadline (a
+ * binary search up to that settled block; every node finds the same B) and asks nonceUsed at B:
+ * true, the instruction executed (done); false, it never can (the vault refuses execute() after
+ * the deadline and every later block is later still), so the node signs the expired observation
+ * of B (obs.h) and sends it to the hub's nodes socket, again every retry_ms until the ATTEST of
+ * that expiry is in its replica. The hub logs it with a quorum of nodes' identical observations,
+ * and only then does the ledger free the reservation.
+ *
+ * Finality. B must never be taken back: a reorg that replaced B with a block holding the
+ * execution would make the freed funds move after all. So expiry reads a block as settled as the
+ * watchers' (cmd_watch.c) or more: an executor with `confirmations = N` beside watchers with
+ * `finality = finalized` could free a reservation the watchers later see executed (an unmatched
+ * execution: an incident). Use `finality = finalized` on both wherever the chain has the tag
+ * (post-merge Ethereum, most L2s), or an executor depth at least the watchers'. With finalized,
+ * every nonceUsed question is asked at the finalized block too, and even this node's own mined
+ * transaction leaves the instruction waiting (as above) until nonceUsed is true at the finalized
+ * block or its ATTEST is logged: if the execution is reorged away, the instruction is submitted
+ * again before its deadline or expires by finalised time, never both.
  *
  * One config serves all of a node's executors, one process per chain; each keeps its own replica
  * in DATA/NAME (two processes appending the same records to one replica would collide).
@@ -53,7 +70,8 @@
  *     rpc = http://127.0.0.1:8545 http://10.0.0.2:8545   ; in priority order
  *     chain_id = 1
  *     vault = 0x...
- *     confirmations = 2
+ *     confirmations = 2          ; nonceUsed, receipts and the expiry clock at this depth (default 2)
+ *     ; finality = finalized     ; instead: at the node's `finalized` block (as the watcher's)
  *     max_fee_gwei = 500          ; no transaction is signed with a higher max fee per gas
  */
 #include <errno.h>
@@ -90,9 +108,12 @@ typedef struct execute_config {
     char key[CFG_STR_MAX], relayers[CFG_STR_MAX], data[CFG_STR_MAX], account[CFG_STR_MAX];
     uint64_t takeover_ms, retry_ms, timeout_ms;
     char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX], hub_key[CFG_STR_MAX];
-    char rpc[CFG_STR_MAX], vault[CFG_STR_MAX];
+    char rpc[CFG_STR_MAX], vault[CFG_STR_MAX], finality[CFG_STR_MAX];
     uint64_t chain_id, confirmations, max_fee_gwei;
 } execute_config;
+
+#define UNSET UINT64_MAX /* confirmations the config did not give */
+#define DEFAULT_CONFIRMATIONS 2
 
 /* An instruction of this chain: logged, then bundled, then done. */
 struct job {
@@ -104,6 +125,9 @@ struct job {
     size_t nsigs;
     uint64_t next_try_ms; /* wall clock; 0: as soon as it is this node's turn */
     bool expiring;        /* its deadline passed: only its expiry is left to prove */
+    bool executed;        /* seen executed, not settled yet: no new submission until quiet_until_ms */
+    bool mined_here;      /* by this node's transaction */
+    uint64_t quiet_until_ms;
     bool have_obs;        /* the expired observation found: resent until logged */
     obs expired;
     UT_hash_handle hh;
@@ -124,7 +148,8 @@ struct exec_node {
     replica *r;
     hubclient hubc; /* the nodes socket: expired observations */
     uint64_t next_msg;
-    uint64_t chain_time_s;      /* the confirmed block's timestamp; 0: not read yet */
+    bool finalized;             /* `finality = finalized`: settled means the `finalized` block */
+    uint64_t chain_time_s;      /* the settled block's timestamp; 0: not read yet */
     uint64_t chain_time_next_ms; /* when to read it again */
     struct job *jobs;
     uint64_t mined, lost, expired, done;
@@ -175,7 +200,10 @@ static rl_err on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t seq,
                 char how[64];
                 snprintf(how, sizeof how, "%s attested (record %llu)",
                          o.kind == OBS_KIND_EXPIRED ? "expiry" : "execution", (unsigned long long)seq);
-                done(e, j, how, o.kind == OBS_KIND_EXPIRED ? &e->expired : &e->lost);
+                if (j->mined_here) /* (finalized) this node's transaction, attested before final */
+                    done(e, j, "mined by this node", &e->mined);
+                else
+                    done(e, j, how, o.kind == OBS_KIND_EXPIRED ? &e->expired : &e->lost);
             }
         }
     } else if (r.type == RECORD_BUNDLE) {
@@ -203,10 +231,19 @@ static uint64_t turn(const struct exec_node *e, const instruction *in)
     return (e->my_index + n - primary) % n;
 }
 
-/* nonceUsed(nonce) on the vault, at the confirmation depth: an execution a reorg could still
- * take back does not count as done. */
-static rl_err confirmed_block(struct exec_node *e, uint64_t *number, rl_why *why)
+static rl_err settled_time(struct exec_node *e, rpc_block *tip, rl_why *why);
+
+/* The settled block: at the confirmation depth, or the node's `finalized` block. An execution a
+ * reorg could still take back does not count as done, and a deadline counts as passed only by
+ * this block's time. */
+static rl_err settled_block(struct exec_node *e, uint64_t *number, rl_why *why)
 {
+    if (e->finalized) {
+        rpc_block fin = {0};
+        rl_err err = settled_time(e, &fin, why);
+        *number = fin.number;
+        return err;
+    }
     uint64_t head;
     rl_err err = rpc_eth_block_number(e->rpc, &head, why);
     uint64_t depth = e->cfg.confirmations - 1;
@@ -214,11 +251,13 @@ static rl_err confirmed_block(struct exec_node *e, uint64_t *number, rl_why *why
     return err;
 }
 
-/* The chain's confirmed time: the number and timestamp of the block at the confirmation depth. */
-static rl_err confirmed_time(struct exec_node *e, rpc_block *tip, rl_why *why)
+/* The chain's settled time: the number and timestamp of the settled block. */
+static rl_err settled_time(struct exec_node *e, rpc_block *tip, rl_why *why)
 {
+    if (e->finalized)
+        return rpc_eth_get_block(e->rpc, rpc_block_tag(RPC_FINALIZED), tip, why);
     uint64_t number;
-    rl_err err = confirmed_block(e, &number, why);
+    rl_err err = settled_block(e, &number, why);
     return err != RL_OK ? err : rpc_eth_get_block(e->rpc, rpc_block_at(number), tip, why);
 }
 
@@ -227,7 +266,7 @@ static rl_err nonce_used_at(struct exec_node *e, uint64_t nonce, uint64_t block,
 static rl_err nonce_used(struct exec_node *e, uint64_t nonce, bool *used, rl_why *why)
 {
     uint64_t at;
-    rl_err err = confirmed_block(e, &at, why);
+    rl_err err = settled_block(e, &at, why);
     return err != RL_OK ? err : nonce_used_at(e, nonce, at, used, why);
 }
 
@@ -256,6 +295,33 @@ static void on_submit(void *ctx, const executor_submit *s)
              u256_to_dec(&s->max_fee_wei, fee), (unsigned long long)s->gas_limit, s->bump);
 }
 
+/* An instruction seen executed but not settled: kept, without a new submission for takeover_ms,
+ * until nonceUsed is true at the settled block (the file comment). Only this node's own receipt
+ * at the confirmation depth is settled already. */
+static void executed(struct exec_node *e, struct job *j, const char *how, bool mined_here, uint64_t now_ms)
+{
+    if (mined_here && !e->finalized) {
+        done(e, j, how, &e->mined);
+        return;
+    }
+    if (!j->executed)
+        log_info("executed, not settled yet", "instruction=%llu nonce=%llu seen=\"%s\"", (unsigned long long)j->seq,
+                 (unsigned long long)j->in.nonce, how);
+    j->executed = true;
+    j->mined_here = j->mined_here || mined_here;
+    j->next_try_ms = now_ms + e->cfg.retry_ms;
+    j->quiet_until_ms = now_ms + e->cfg.takeover_ms;
+}
+
+/* Done: the vault's nonce is used at the settled block. */
+static void nonce_settled(struct exec_node *e, struct job *j, const char *how)
+{
+    if (j->mined_here)
+        done(e, j, "mined by this node", &e->mined);
+    else
+        done(e, j, how, &e->lost);
+}
+
 /* One attempt at one instruction whose turn it is. */
 static void attempt(struct exec_node *e, struct job *j, uint64_t now_ms)
 {
@@ -263,7 +329,11 @@ static void attempt(struct exec_node *e, struct job *j, uint64_t now_ms)
     bool used = false;
     rl_err err = nonce_used(e, j->in.nonce, &used, &why);
     if (err == RL_OK && used) {
-        done(e, j, "the vault's nonce is used: executed", &e->lost);
+        nonce_settled(e, j, "the vault's nonce is used: executed");
+        return;
+    }
+    if (err == RL_OK && j->executed && now_ms < j->quiet_until_ms) { /* not settled yet: no new submission */
+        j->next_try_ms = now_ms + e->cfg.retry_ms;
         return;
     }
     executor_report rep;
@@ -282,10 +352,10 @@ static void attempt(struct exec_node *e, struct job *j, uint64_t now_ms)
         log_info("executed", "instruction=%llu nonce=%llu tx=%s block=%llu submissions=%u", (unsigned long long)j->seq,
                  (unsigned long long)j->in.nonce, hex_encode_0x(hash, rep.tx_hash, HASH_BYTES),
                  (unsigned long long)rep.block_number, rep.submissions);
-        done(e, j, "mined by this node", &e->mined);
+        executed(e, j, "mined by this node", true, now_ms);
     } else if (rep.outcome == EXECUTOR_REVERTED && rep.error_name != NULL &&
                strncmp(rep.error_name, "NonceUsed(", 10) == 0) {
-        done(e, j, "NonceUsed: another executor's transaction came first", &e->lost);
+        executed(e, j, "NonceUsed: another executor's transaction came first", false, now_ms);
     } else if (rep.outcome == EXECUTOR_REVERTED && rep.error_name != NULL &&
                strncmp(rep.error_name, "DeadlinePassed(", 15) == 0) {
         log_info("deadline passed", "instruction=%llu nonce=%llu why=\"DeadlinePassed: the vault refuses it now\"",
@@ -320,7 +390,7 @@ static rl_err first_block_after(struct exec_node *e, uint64_t deadline_s, uint64
     return err != RL_OK ? err : rpc_eth_get_block(e->rpc, rpc_block_at(hi), out, why);
 }
 
-/* One step towards proving a passed deadline: wait for the chain's confirmed time, find the block,
+/* One step towards proving a passed deadline: wait for the chain's settled time, find the block,
  * ask the vault, sign and send the expired observation (again until it is logged). */
 static void expiry_step(struct exec_node *e, struct job *j, uint64_t now_ms)
 {
@@ -330,12 +400,12 @@ static void expiry_step(struct exec_node *e, struct job *j, uint64_t now_ms)
     if (!j->have_obs) {
         rpc_block tip, first;
         bool used = false;
-        if ((err = confirmed_time(e, &tip, &why)) == RL_OK && tip.timestamp <= j->in.deadline_s)
-            return; /* after a DeadlinePassed: the confirmed time has not passed the deadline yet */
+        if ((err = settled_time(e, &tip, &why)) == RL_OK && tip.timestamp <= j->in.deadline_s)
+            return; /* after a DeadlinePassed: the settled time has not passed the deadline yet */
         if (err == RL_OK && (err = first_block_after(e, j->in.deadline_s, tip.number, &first, &why)) == RL_OK)
             err = nonce_used_at(e, j->in.nonce, first.number, &used, &why);
         if (err == RL_OK && used) {
-            done(e, j, "the vault's nonce is used: executed before its deadline", &e->lost);
+            nonce_settled(e, j, "the vault's nonce is used: executed before its deadline");
             return;
         }
         if (err == RL_OK) {
@@ -361,7 +431,7 @@ static void work(struct exec_node *e)
     if (HASH_COUNT(e->jobs) > 0 && now >= e->chain_time_next_ms) {
         rl_why why = {{0}};
         rpc_block tip;
-        rl_err err = confirmed_time(e, &tip, &why);
+        rl_err err = settled_time(e, &tip, &why);
         if (err == RL_OK)
             e->chain_time_s = tip.timestamp;
         else
@@ -407,15 +477,20 @@ static rl_err load_config(struct exec_node *e, const char *path, rl_why *why)
         {section, "chain_id", CFG_U64, 1, 1, UINT64_MAX - 1, F(chain_id)},
         {section, "vault", CFG_STRING, 1, 0, 0, F(vault)},
         {section, "confirmations", CFG_U64, 0, 1, 128, F(confirmations)},
+        {section, "finality", CFG_STRING, 0, 0, 0, F(finality)},
         {section, "max_fee_gwei", CFG_U64, 0, 1, 1000000, F(max_fee_gwei)},
     };
 #undef F
     e->cfg.takeover_ms = 30000;
     e->cfg.retry_ms = 5000;
     e->cfg.timeout_ms = 120000;
-    e->cfg.confirmations = 2;
+    e->cfg.confirmations = UNSET;
     e->cfg.max_fee_gwei = 500;
     rl_err err = cfg_load_part(path, schema, sizeof schema / sizeof schema[0], &e->cfg, "chain.", why);
+    if (err == RL_OK)
+        err = cfg_finality(path, section, e->cfg.finality, e->cfg.confirmations != UNSET, &e->finalized, why);
+    if (e->cfg.confirmations == UNSET) /* with finalized: receipts in the including block, finality after */
+        e->cfg.confirmations = e->finalized ? 1 : DEFAULT_CONFIRMATIONS;
     if (err == RL_OK && (strncmp(e->cfg.vault, "0x", 2) != 0 ||
                          hex_decode(e->vault, EVM_ADDR_BYTES, e->cfg.vault + 2, "vault", NULL) != RL_OK))
         err = rl_fail(why, RL_ERR_ARG, "%s: [%s] vault: \"%s\" is not a 20-byte 0x address", path, section,

@@ -189,13 +189,8 @@ static rl_err load_config(struct watcher *w, const char *path, rl_why *why)
         rl_why_prefix(why, "%s: [%s] ", path, section);
         return RL_ERR_ARG;
     }
-    if (w->cfg.finality[0] != '\0' && strcmp(w->cfg.finality, "finalized") != 0)
-        return rl_fail(why, RL_ERR_ARG, "%s: [%s] finality: '%s' (the one finality tag read is 'finalized')", path,
-                       section, w->cfg.finality);
-    w->so.finalized = w->cfg.finality[0] != '\0';
-    if (w->so.finalized && w->cfg.confirmations != UNSET)
-        return rl_fail(why, RL_ERR_ARG, "%s: [%s]: confirmations and finality = finalized exclude each other", path,
-                       section);
+    if (cfg_finality(path, section, w->cfg.finality, w->cfg.confirmations != UNSET, &w->so.finalized, why) != RL_OK)
+        return RL_ERR_ARG;
     w->so.confirmations = w->cfg.confirmations == UNSET ? DEFAULT_CONFIRMATIONS : w->cfg.confirmations;
     if (w->so.finalized)
         w->so.confirmations = 0;

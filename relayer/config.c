@@ -249,3 +249,17 @@ rl_err cfg_sections(const char *path, const char *prefix, char (*names)[CFG_STR_
         return rl_fail(why, RL_ERR_ARG, "%s:%d: not a 'key = value' line or a [section] header", path, rc);
     return RL_OK;
 }
+
+rl_err cfg_finality(const char *path, const char *section, const char *finality, bool has_confirmations,
+                    bool *finalized, rl_why *why)
+{
+    *finalized = false;
+    if (finality[0] != '\0' && strcmp(finality, "finalized") != 0)
+        return rl_fail(why, RL_ERR_ARG, "%s: [%s] finality: '%s' (the one finality tag read is 'finalized')", path,
+                       section, finality);
+    if (finality[0] != '\0' && has_confirmations)
+        return rl_fail(why, RL_ERR_ARG, "%s: [%s]: confirmations and finality = finalized exclude each other", path,
+                       section);
+    *finalized = finality[0] != '\0';
+    return RL_OK;
+}

@@ -17,6 +17,7 @@
 #ifndef RL_CONFIG_H
 #define RL_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,14 @@ RL_MUST_USE rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t
 
 /* The per-daemon sections of a node's config file, for cfg_load_part. */
 #define CFG_NODE_FOREIGN "chain. feed."
+
+/* A chain section's finality: `finality = finalized` (the node's `finalized` block) or a
+ * confirmation depth, never both. finality is the key's value ("" when absent), has_confirmations
+ * whether `confirmations` was given. *finalized says which; anything else is RL_ERR_ARG naming
+ * path and section. The watcher (cmd_watch.c) and the executor (cmd_execute.c) share it: their
+ * configs read the same two keys in the same words. */
+RL_MUST_USE rl_err cfg_finality(const char *path, const char *section, const char *finality, bool has_confirmations,
+                                bool *finalized, rl_why *why);
 
 /* The distinct names of the sections of path that start with prefix (in file order, prefix
  * removed) into names[0..max-1], their count in *n. More than max is RL_ERR_ARG. */

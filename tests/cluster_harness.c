@@ -155,7 +155,11 @@ void cluster_configure_pipeline(cluster *c, const cluster_chain *chains, size_t 
     write_in(c, "venue.conf", text);
     free(text);
     unsigned takeover_ms = p->takeover_ms ? p->takeover_ms : 1500, retry_ms = p->retry_ms ? p->retry_ms : 500;
-    unsigned confirmations = p->confirmations ? p->confirmations : 1;
+    char finality[32];
+    if (p->finalized)
+        snprintf(finality, sizeof finality, "finality = finalized\n");
+    else
+        snprintf(finality, sizeof finality, "confirmations = %u\n", p->confirmations ? p->confirmations : 1);
     for (unsigned i = 1; i <= CLUSTER_NODES; i++) {
         char name[32], risk[32] = "risk.json";
         if (p->node_risk[i - 1] != NULL) {
@@ -177,9 +181,9 @@ void cluster_configure_pipeline(cluster *c, const cluster_chain *chains, size_t 
                       "nodes = ipc://%s/nodes.sock\nkey = keys/hub.pub\n",
                i, i, takeover_ms, retry_ms, d, d, d);
         for (size_t k = 0; k < n; k++)
-            append(&text, "[chain.%s]\nrpc = %s\nchain_id = %llu\nvault = %s\nconfirmations = %u\n", chains[k].name,
+            append(&text, "[chain.%s]\nrpc = %s\nchain_id = %llu\nvault = %s\n%s", chains[k].name,
                    p->exec_rpc[0] ? p->exec_rpc : chains[k].rpc, (unsigned long long)chains[k].chain_id,
-                   chains[k].vault, confirmations);
+                   chains[k].vault, finality);
         snprintf(name, sizeof name, "execute%u.conf", i);
         write_in(c, name, text);
         free(text);
@@ -552,6 +556,52 @@ void cluster_await_records(const cluster *c, uint8_t type, size_t want)
         tu_sleep_ms(AWAIT_POLL_MS);
     cr_assert_eq(have, want, "the hub logged %zu %s records, waited %d ms for %zu", have, record_type_name(type),
                  CLUSTER_WAIT_MS, want);
+}
+
+struct instructions {
+    instruction *in;
+    uint64_t *seq;
+    size_t n, cap;
+};
+
+static void keep_instruction(const record *r, void *ctx)
+{
+    struct instructions *is = ctx;
+    cr_assert_lt(is->n, is->cap, "more than %zu instructions logged", is->cap);
+    rl_why why = {{0}};
+    cr_assert_eq(instruction_decode(&is->in[is->n], r->payload, r->payload_len, &why), RL_OK, "%s", why.text);
+    is->seq[is->n++] = r->seq;
+}
+
+size_t cluster_hub_instructions(const cluster *c, instruction *in, uint64_t *seq, size_t cap)
+{
+    struct instructions is = {.in = in, .seq = seq, .cap = cap};
+    cluster_hub_records(c, RECORD_INSTRUCTION, keep_instruction, &is);
+    return is.n;
+}
+
+static void count_expiry(const record *r, void *ctx)
+{
+    payload_attest p;
+    obs o;
+    if (payload_attest_decode(&p, r, NULL) == RL_OK && obs_decode(&o, p.obs, OBS_BYTES, NULL) == RL_OK &&
+        o.kind == OBS_KIND_EXPIRED)
+        (*(size_t *)ctx)++;
+}
+
+void cluster_await_expiries(const cluster *c, size_t want)
+{
+    uint64_t t0 = tu_now_ms();
+    for (;;) {
+        size_t n = 0;
+        cluster_hub_records(c, RECORD_ATTEST, count_expiry, &n);
+        cr_assert_leq(n, want, "%zu expiries logged, expected %zu", n, want);
+        if (n == want)
+            return;
+        cr_assert(tu_now_ms() - t0 < CLUSTER_WAIT_MS, "%zu expiries logged after %d ms, expected %zu", n,
+                  CLUSTER_WAIT_MS, want);
+        tu_sleep_ms(AWAIT_POLL_MS);
+    }
 }
 
 json_t *cluster_hub_status(const cluster *c)

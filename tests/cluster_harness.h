@@ -50,6 +50,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "attest/instruction.h"
 #include "attest/record.h"
 #include "attest/u256.h"
 #include "db/ledger.h"
@@ -81,6 +82,7 @@ typedef struct cluster_pipeline {
     const char *node_risk[CLUSTER_NODES]; /* a node's co-signer's own copy; NULL: risk.json */
     unsigned takeover_ms, retry_ms;       /* every executor's; 0: 1500 and 500 */
     unsigned confirmations;               /* every executor's; 0: 1 */
+    bool finalized;                       /* every executor's `finality = finalized` instead */
     char exec_rpc[256];                   /* every executor's rpc list for every chain; "": the chain's */
 } cluster_pipeline;
 
@@ -163,6 +165,14 @@ size_t cluster_hub_records(const cluster *c, uint8_t type, void (*each)(const re
 /* Waits until the hub has logged at least `want` records of `type`; fails at once if more than
  * `want` (a second decision, a second bundle...). */
 void cluster_await_records(const cluster *c, uint8_t type, size_t want);
+
+/* The hub log's INSTRUCTION records, decoded, in order, into in[] and their sequence numbers into
+ * seq[] (at most cap: more fails the test); how many. */
+size_t cluster_hub_instructions(const cluster *c, instruction *in, uint64_t *seq, size_t cap);
+
+/* Waits until the hub has logged exactly `want` ATTEST records of expired observations (a quorum
+ * of executors proved an instruction's deadline passed unexecuted); fails at once on more. */
+void cluster_await_expiries(const cluster *c, size_t want);
 
 /* How many lines of nodeN.CHAIN.log contain `what` (0 while there is no log yet). */
 unsigned cluster_log_count(const cluster *c, unsigned node, size_t chain, const char *what);

@@ -99,3 +99,38 @@ Test(config, the_hub_does_not_start_on_a_bad_file)
     free(path);
     tu_rmdir(dir);
 }
+
+/* The watcher and the executor read a chain's finality with one check (cfg_finality): the same
+ * mistake stops both with the same words, naming file and section. */
+Test(config, watch_and_execute_refuse_a_bad_finality_in_the_same_words)
+{
+    static const struct {
+        const char *lines, *expect;
+    } cases[] = {
+        {"finality = final\n", "[chain.l1] finality: 'final' (the one finality tag read is 'finalized')"},
+        {"finality = finalized\nconfirmations = 3\n",
+         "[chain.l1]: confirmations and finality = finalized exclude each other"},
+    };
+    char *dir = tu_tmpdir();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int cmd = 0; cmd < 2; cmd++) {
+            char text[1024];
+            snprintf(text, sizeof text,
+                     "[%s]\nkey = k.key\nrelayers = r.json\ndata = d\n"
+                     "[hub]\nnodes = ipc:///tmp/n\n%skey = h.pub\n"
+                     "[chain.l1]\n%srpc = http://127.0.0.1:1\nchain_id = 1\n"
+                     "vault = 0x5FbDB2315678afecb367f032d93F642f64180aa3\n%s",
+                     cmd ? "execute" : "node", cmd ? "records = ipc:///tmp/r\ncatchup = ipc:///tmp/c\n" : "",
+                     cmd ? "" : "source = evm\n", cases[i].lines);
+            char *path = write_conf(dir, text), *out = NULL;
+            int rc = tu_run(&out, "%s %s --config %s --chain l1", RELAYER_BIN, cmd ? "execute" : "watch", path);
+            cr_assert_neq(rc, 0, "case %zu: %s started:\n%s", i, cmd ? "execute" : "watch", out);
+            cr_assert(strstr(out, cases[i].expect) != NULL && strstr(out, path) != NULL,
+                      "case %zu: %s says '%s', not '%s' with the file", i, cmd ? "execute" : "watch", out,
+                      cases[i].expect);
+            free(out);
+            free(path);
+        }
+    }
+    tu_rmdir(dir);
+}

@@ -495,14 +495,30 @@ uint64_t anvil_head(const anvil_node *n)
     return (uint64_t)h;
 }
 
-uint64_t anvil_timestamp(const anvil_node *n)
+/* One field of a block, a whole number, as `cast block TAG --field FIELD` prints it. */
+static uint64_t block_field(const anvil_node *n, const char *tag, const char *field)
 {
-    char *out = cast_ok("block", "latest", "--field", "timestamp", "--rpc-url", n->rpc_url, NULL);
+    char *out = cast_ok("block", tag, "--field", field, "--rpc-url", n->rpc_url, NULL);
     char *end = NULL;
-    unsigned long long t = strtoull(out, &end, 10);
-    cr_assert(end != out && *end == '\0', "block timestamp: %s", out);
+    unsigned long long v = strtoull(out, &end, 10);
+    cr_assert(end != out && *end == '\0', "block %s %s: %s", tag, field, out);
     free(out);
-    return (uint64_t)t;
+    return (uint64_t)v;
+}
+
+uint64_t anvil_timestamp(const anvil_node *n) { return block_field(n, "latest", "timestamp"); }
+
+uint64_t anvil_finalized(const anvil_node *n) { return block_field(n, "finalized", "number"); }
+
+void anvil_halt(const anvil_node *n)
+{
+    free(cast_rpc(n, "evm_setAutomine", "false", NULL));
+    free(cast_rpc(n, "evm_setIntervalMining", "0", NULL));
+}
+
+void anvil_resume(const anvil_node *n)
+{
+    free(cast_rpc(n, "evm_setAutomine", "true", NULL));
 }
 
 /* ---- the node */
@@ -570,6 +586,11 @@ static void load_accounts(anvil_node *n, const char *config_path)
 
 void anvil_start(anvil_node *n, uint64_t chain_id, unsigned block_time_s)
 {
+    anvil_start_epoch(n, chain_id, block_time_s, 0);
+}
+
+void anvil_start_epoch(anvil_node *n, uint64_t chain_id, unsigned block_time_s, unsigned slots_in_an_epoch)
+{
     memset(n, 0, sizeof *n);
     n->chain_id = chain_id;
     n->dir = tu_tmpdir();
@@ -591,6 +612,12 @@ void anvil_start(anvil_node *n, uint64_t chain_id, unsigned block_time_s)
     if (block_time_s > 0) {
         argv_push(&a, "--block-time");
         argv_push(&a, block_time);
+    }
+    char slots[16];
+    snprintf(slots, sizeof slots, "%u", slots_in_an_epoch);
+    if (slots_in_an_epoch > 0) {
+        argv_push(&a, "--slots-in-an-epoch");
+        argv_push(&a, slots);
     }
     argv_push(&a, NULL);
 

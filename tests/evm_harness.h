@@ -57,6 +57,12 @@ typedef struct anvil_node {
  * a block every block_time_s seconds. Returns once eth_chainId answers chain_id. */
 void anvil_start(anvil_node *n, uint64_t chain_id, unsigned block_time_s);
 
+/* The same with anvil's --slots-in-an-epoch (0: anvil's default, 32). anvil answers the
+ * `finalized` block tag with the head minus two epochs (saturating at block 0) and `safe` with the
+ * head minus one: with 1 slot, `finalized` is two blocks behind the head (anvil 1.7.1, checked by
+ * faults_test.c). */
+void anvil_start_epoch(anvil_node *n, uint64_t chain_id, unsigned block_time_s, unsigned slots_in_an_epoch);
+
 /* Kills anvil and reaps it, removes its directory. Safe to call twice, or after a failed start. */
 void anvil_stop(anvil_node *n);
 
@@ -139,5 +145,13 @@ uint64_t anvil_head(const anvil_node *n);
 
 /* The timestamp of the latest block. */
 uint64_t anvil_timestamp(const anvil_node *n);
+
+/* The number of the block anvil answers for the `finalized` tag. */
+uint64_t anvil_finalized(const anvil_node *n);
+
+/* A halted chain: no automine, no interval mining; transactions wait in the pool, no block comes
+ * until anvil_mine or anvil_resume (automine again; the pool goes into the next block mined). */
+void anvil_halt(const anvil_node *n);
+void anvil_resume(const anvil_node *n);
 
 #endif

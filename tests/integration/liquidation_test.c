@@ -221,15 +221,6 @@ struct logged {
     size_t nd;
 };
 
-static void keep_instruction(const record *r, void *ctx)
-{
-    struct logged *l = ctx;
-    cr_assert_lt(l->n, 8);
-    rl_why why = {{0}};
-    cr_assert_eq(instruction_decode(&l->in[l->n], r->payload, r->payload_len, &why), RL_OK, "%s", why.text);
-    l->seq[l->n++] = r->seq;
-}
-
 static void keep_bundle(const record *r, void *ctx)
 {
     struct logged *l = ctx;
@@ -249,7 +240,7 @@ static void keep_decision(const record *r, void *ctx)
 static void read_log(struct logged *l)
 {
     memset(l, 0, sizeof *l);
-    cluster_hub_records(&c, RECORD_INSTRUCTION, keep_instruction, l);
+    l->n = cluster_hub_instructions(&c, l->in, l->seq, sizeof l->in / sizeof l->in[0]);
     cluster_hub_records(&c, RECORD_BUNDLE, keep_bundle, l);
     cluster_hub_records(&c, RECORD_DECISION, keep_decision, l);
 }
@@ -492,32 +483,6 @@ static void pass_deadlines(anvil_node *n)
     anvil_mine(n, CONFIRMATIONS + 2);
 }
 
-/* The hub's log holds `want` ATTEST records of expired observations. */
-static void count_expiry(const record *r, void *ctx)
-{
-    payload_attest p;
-    obs o;
-    if (payload_attest_decode(&p, r, NULL) == RL_OK && obs_decode(&o, p.obs, OBS_BYTES, NULL) == RL_OK &&
-        o.kind == OBS_KIND_EXPIRED)
-        (*(size_t *)ctx)++;
-}
-
-static void await_expiries(size_t want)
-{
-    uint64_t t0 = tu_now_ms();
-    size_t n = 0;
-    for (;;) {
-        n = 0;
-        cluster_hub_records(&c, RECORD_ATTEST, count_expiry, &n);
-        cr_assert_leq(n, want, "%zu expiries logged, expected %zu", n, want);
-        if (n == want)
-            return;
-        cr_assert(tu_now_ms() - t0 < CLUSTER_WAIT_MS, "%zu expiries logged after %d ms, expected %zu", n,
-                  CLUSTER_WAIT_MS, want);
-        tu_sleep_ms(100);
-    }
-}
-
 Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_and_frees_its_reservation)
 {
     start(false);
@@ -538,7 +503,7 @@ Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_a
     pass_deadlines(&l2);
     for (unsigned i = 0; i < CLUSTER_NODES; i++)
         cluster_start_executor(&c, i, L2);
-    await_expiries(1);
+    cluster_await_expiries(&c, 1);
     cluster_hub_reserved(&c, trader->address, L2_ID, usdc, reserved);
     cr_assert_str_eq(reserved, "0", "the expired release still holds %s", reserved);
     cluster_assert_balance(&c, trader->address, L2_ID, usdc, USDC_5000);
@@ -560,7 +525,7 @@ Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_a
     cr_assert_eq(l.in[1].kind, INSTRUCTION_RELEASE);
     cr_assert_eq(l.in[1].nonce, 2, "the new release takes a new nonce");
     anvil_mine(&l2, CONFIRMATIONS);
-    await_expiries(2);
+    cluster_await_expiries(&c, 2);
     cluster_hub_reserved(&c, trader->address, L2_ID, usdc, reserved);
     cr_assert_str_eq(reserved, "0");
     cr_assert_not(nonce_used(&l2, vault2, 2), "the second release executed past its deadline");
@@ -611,7 +576,7 @@ Test(liquidation, an_expired_seize_is_re_issued_with_a_new_nonce_and_executes)
     char *ins_before = chain_balance(&l1, CLUSTER_NATIVE, INSURANCE_L1);
     for (unsigned i = 0; i < CLUSTER_NODES; i++)
         cluster_start_executor(&c, i, L1);
-    await_expiries(1);
+    cluster_await_expiries(&c, 1);
     cluster_await_records(&c, RECORD_DECISION, 2);
     cluster_await_records(&c, RECORD_INSTRUCTION, 2);
     read_log(&l);
