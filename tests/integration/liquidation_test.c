@@ -18,8 +18,16 @@
  * What executed is asserted on the chains and in the hub's ledger: the watchers attest each
  * Executed event and the ledger settles its reservation, so the hub's balances end equal to the
  * vaults' own with nothing reserved.
+ *
+ * The same story, every assertion of it, runs again while a thread kills the hub with SIGKILL at
+ * random moments (every 0.4..2 s, seeded: the seed is printed and RL_SEED repeats it) and starts
+ * it again: it completes with the same balances, one execution per instruction, and the exported
+ * log verifies and replays. Deposits, venue requests, co-signatures and executions are resent by
+ * their daemons until logged; a one-shot `price send` lost with a killed hub is sent again.
  */
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <time.h>
 
@@ -49,6 +57,7 @@
 static cluster c;
 static anvil_node l1, l2;
 static int deadline_s = DEADLINE_S; /* the risk file's, for both chains */
+static bool hub_killed_at_random;   /* the story runs under kill_hub_at_random */
 static char *vault1, *vault2, *usdc;
 static const anvil_account *trader; /* the same dev key on both chains */
 
@@ -116,8 +125,12 @@ static void start(bool node3_differs)
     cluster_start(&c);
 }
 
+static void stop_killer(void);
+
 static void teardown(void)
 {
+    stop_killer();
+    hub_killed_at_random = false;
     deadline_s = DEADLINE_S;
     cluster_fini(&c);
     anvil_stop(&l1);
@@ -302,9 +315,31 @@ static char *audit_hub_log(const char *verify_flags)
     return out;
 }
 
-Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_killed_primary_is_taken_over)
+/* ---- the story */
+
+/* A quorum's price for feed, until the hub has logged `want` PRICE records. `relayer price send`
+ * sends once (a node's oracle sends again every interval): while the hub is being killed it is
+ * sent again when not logged after PRICE_RESEND_MS. */
+#define PRICE_RESEND_MS 3000
+#define PRICE_SENDS 6
+
+static void price(const char *feed, const char *value, size_t want)
 {
-    start(false);
+    for (unsigned sends = 1;; sends++) {
+        cluster_price(&c, feed, value);
+        uint64_t t0 = tu_now_ms(), wait_ms = hub_killed_at_random ? PRICE_RESEND_MS : CLUSTER_WAIT_MS;
+        while (cluster_hub_records(&c, RECORD_PRICE, NULL, NULL) < want && tu_now_ms() - t0 < wait_ms)
+            tu_sleep_ms(100);
+        if (cluster_hub_records(&c, RECORD_PRICE, NULL, NULL) >= want || !hub_killed_at_random ||
+            sends == PRICE_SENDS)
+            break;
+    }
+    cluster_await_records(&c, RECORD_PRICE, want);
+}
+
+/* The story on a running cluster, every assertion of it. */
+static void story(void)
+{
     /* Deposits, credited once each under their own chain and asset. */
     deposit_eth(ETH_10);
     deposit_usdc(USDC_5000);
@@ -313,9 +348,8 @@ Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_kil
     cluster_assert_balance(&c, trader->address, L2_ID, usdc, USDC_5000);
 
     /* Quorum prices, a 20 ETH long at 3000 (60 000 notional on 27 000 + 4 900 of collateral). */
-    cluster_price(&c, "ETH", "3000");
-    cluster_price(&c, "USDC", "1");
-    cluster_await_records(&c, RECORD_PRICE, 2);
+    price("ETH", "3000", 1);
+    price("USDC", "1", 2);
     char args[512];
     snprintf(args, sizeof args, "position --account %s --market ETH-PERP --size 20 --entry 3000", trader->address);
     cluster_venue(&c, args);
@@ -356,7 +390,7 @@ Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_kil
     char *vault2_before = vault_balance(&l2, vault2, trader->address, usdc);
 
     /* ETH falls to 1700: the account is liquidated, seized on both chains. */
-    cluster_price(&c, "ETH", "1700");
+    price("ETH", "1700", 3);
     cluster_await_records(&c, RECORD_DECISION, 2);
     cluster_await_records(&c, RECORD_INSTRUCTION, 3);
     cluster_await_records(&c, RECORD_BUNDLE, 3);
@@ -426,13 +460,93 @@ Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_kil
     free(out);
 }
 
+Test(liquidation, a_release_and_seizes_on_two_chains_execute_once_each_and_a_killed_primary_is_taken_over)
+{
+    start(false);
+    story();
+}
+
+/* ---- the story with the hub killed at random moments */
+
+/* A thread kills the hub with SIGKILL every KILL_MIN_MS..KILL_MAX_MS (seeded) and starts it again
+ * after 0..RESTART_MAX_MS, until stopped. The main thread does not touch c.hub meanwhile. */
+#define KILL_MIN_MS 400
+#define KILL_MAX_MS 2000
+#define RESTART_MAX_MS 300
+#define KILLS_AT_LEAST 4
+
+struct hub_killer {
+    pthread_t thread;
+    atomic_bool stop;
+    unsigned seed;
+    atomic_uint kills;
+};
+static struct hub_killer killer;
+static bool killer_running;
+
+static void pause_unless_stopped(uint64_t ms)
+{
+    uint64_t until = tu_now_ms() + ms;
+    while (!atomic_load(&killer.stop) && tu_now_ms() < until)
+        tu_sleep_ms(10);
+}
+
+static void *kill_hub_at_random(void *arg)
+{
+    (void)arg;
+    unsigned r = killer.seed;
+    for (;;) {
+        pause_unless_stopped(KILL_MIN_MS + (uint64_t)rand_r(&r) % (KILL_MAX_MS - KILL_MIN_MS));
+        if (atomic_load(&killer.stop))
+            return NULL;
+        cluster_stop_hub(&c, SIGKILL);
+        atomic_fetch_add(&killer.kills, 1);
+        tu_sleep_ms((uint64_t)rand_r(&r) % RESTART_MAX_MS);
+        cluster_start_hub(&c);
+    }
+}
+
+/* Stops the thread. The hub it started last dies with it (PR_SET_PDEATHSIG follows the thread
+ * that forked): one more crash, reaped here and restarted by the main thread. */
+static void stop_killer(void)
+{
+    if (!killer_running)
+        return;
+    atomic_store(&killer.stop, true);
+    pthread_join(killer.thread, NULL);
+    killer_running = false;
+    cluster_stop_hub(&c, SIGKILL);
+    cluster_start_hub(&c);
+}
+
+Test(liquidation, the_story_with_the_hub_killed_at_random_moments_ends_with_the_same_balances)
+{
+    const char *env = getenv("RL_SEED");
+    killer.seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
+    fprintf(stderr, "hub kills: seed %u (RL_SEED=%u repeats the schedule)\n", killer.seed, killer.seed);
+    start(false);
+    hub_killed_at_random = true;
+    cr_assert_eq(pthread_create(&killer.thread, NULL, kill_hub_at_random, NULL), 0);
+    killer_running = true;
+    story();
+    stop_killer();
+    unsigned kills = atomic_load(&killer.kills);
+    fprintf(stderr, "hub kills: seed %u, %u kills (and a last one at the end)\n", killer.seed, kills);
+    cr_assert_geq(kills, KILLS_AT_LEAST, "seed %u: the hub was killed %u times during the story", killer.seed,
+                  kills);
+    /* After the last restart: the same balances, nothing executed twice, nothing reserved. */
+    cluster_await_executions(&c, 3);
+    assert_ledger_matches(&l1, vault1, CLUSTER_NATIVE);
+    assert_ledger_matches(&l2, vault2, usdc);
+    cr_assert_eq(cluster_hub_stats(&c).unmatched, 0, "seed %u: an execution matched no reservation", killer.seed);
+}
+
 /* 5000 USDC deposited on L2 and credited; USDC priced at 1 by a quorum. */
 static void usdc_credited_and_priced(void)
 {
     deposit_usdc(USDC_5000);
     cluster_await_hub(&c, 1, 0);
-    cluster_price(&c, "USDC", "1");
-    cluster_await_records(&c, RECORD_PRICE, 1);
+    price("USDC", "1", 1);
 }
 
 /* The venue asks to withdraw 100 USDC on L2 to the trader; args keeps the command for a repeat. */
@@ -550,8 +664,7 @@ Test(liquidation, an_expired_seize_is_re_issued_with_a_new_nonce_and_executes)
     start(false);
     deposit_eth(ETH_10);
     cluster_await_hub(&c, 1, 0);
-    cluster_price(&c, "ETH", "3000");
-    cluster_await_records(&c, RECORD_PRICE, 1);
+    price("ETH", "3000", 1);
     char args[512];
     snprintf(args, sizeof args, "position --account %s --market ETH-PERP --size 20 --entry 3000", trader->address);
     cluster_venue(&c, args);
