@@ -18,7 +18,8 @@
  *   - the chain halted past a seize's deadline (no blocks while wall time passes it; the
  *     executors' transactions wait in the pool): when blocks come again they revert
  *     DeadlinePassed, the seize is proven expired by a quorum, re-issued with a new nonce and
- *     executed; nothing executes twice and the ledger ends equal to the vault.
+ *     executed; nothing executes twice and the ledger ends equal to the vault (once with the
+ *     executors at a confirmation depth, once at the finalized block).
  */
 #include <arpa/inet.h>
 #include <time.h>
@@ -361,9 +362,10 @@ static void await_nonce_used(uint64_t nonce)
 
 #define SHORT_DEADLINE_S 5 /* the least a risk file allows */
 
-Test(faults, a_chain_halted_past_a_seize_deadline_expires_it_and_the_re_issued_seize_executes_once)
+/* The halted-chain story with executors at a confirmation depth or at the finalized block. */
+static void halted_past_a_seize_deadline(bool finalized)
 {
-    start_as(NULL, false, SHORT_DEADLINE_S);
+    start_as(NULL, finalized, SHORT_DEADLINE_S);
     credited_and_priced("3000");
     char args[256];
     snprintf(args, sizeof args, "position --account %s --market ETH-PERP --size 20 --entry 3000", trader->address);
@@ -408,7 +410,7 @@ Test(faults, a_chain_halted_past_a_seize_deadline_expires_it_and_the_re_issued_s
     cr_assert_eq(second.kind, INSTRUCTION_SEIZE);
     cr_assert_gt(seq2, seq1);
     await_nonce_used(2);
-    anvil_mine(&l1, 2); /* the watchers' depth over the execution */
+    anvil_mine(&l1, 2); /* the watchers' depth (and the finalized block) over the execution */
     cluster_await_executions(&c, 1);
 
     /* Nothing executed twice: nonce 1 never, nonce 2 once (one Executed attested, by one node's
@@ -441,4 +443,14 @@ Test(faults, a_chain_halted_past_a_seize_deadline_expires_it_and_the_re_issued_s
                   strstr(out, "\"not_reproduced\":0") != NULL,
               "verify / replay --risk: %s", out);
     free(out);
+}
+
+Test(faults, a_chain_halted_past_a_seize_deadline_expires_it_and_the_re_issued_seize_executes_once)
+{
+    halted_past_a_seize_deadline(false);
+}
+
+Test(faults, the_same_with_executors_at_the_finalized_block)
+{
+    halted_past_a_seize_deadline(true);
 }
