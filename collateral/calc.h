@@ -106,10 +106,13 @@ RL_MUST_USE rl_err calc_apply(calc *c, const uint8_t *rec, size_t len, rl_why *w
 uint64_t calc_seq(const calc *c);
 const calc_stats *calc_get_stats(const calc *c);
 
+/* The risk parameters it runs under. */
+const mg_risk *calc_risk(const calc *c);
+
 /* One account as `relayer margin query` shows it (new reference; NULL when unknown). */
 json_t *calc_account_json(calc *c, const uint8_t account[EVM_ADDR_BYTES]);
 
-/* Re-deriving decisions from a log (audit replay, tests): a calculator fed every record, whose
+/* Re-deriving decisions from a log (audit replay, tests; calc_replay.c): a calculator fed every record, whose
  * own decisions are kept by key; each DECISION record met must equal, byte for byte apart from
  * the calculator's key and signature, the decision the calculator made at its basis. */
 typedef struct calc_replay calc_replay;
