@@ -11,6 +11,7 @@
 #include "attest/bundle.h"
 #include "attest/bytes.h"
 #include "attest/decision.h"
+#include "attest/fund.h"
 #include "attest/instruction.h"
 #include "attest/request.h"
 
@@ -93,6 +94,7 @@ struct audit {
     struct seen_instr *instrs;
     struct seen_key *executed; /* instruction ids attested executed -> log seq (in `event`) */
     struct seen_key *expired;  /* instruction ids attested expired -> log seq (in `event`) */
+    fund_book *fund;           /* the insurance fund and bad debt, as the ledger keeps them */
     audit_summary sum;
 };
 
@@ -104,6 +106,10 @@ rl_err audit_new(audit **out, const relset *genesis)
     audit *a = calloc(1, sizeof *a);
     if (a == NULL)
         return RL_ERR_NOMEM;
+    if (fund_book_new(&a->fund) != RL_OK) {
+        free(a);
+        return RL_ERR_NOMEM;
+    }
     a->genesis = *genesis;
     a->next_seq = 1;
     *out = a;
@@ -114,6 +120,7 @@ void audit_free(audit *a)
 {
     if (a == NULL)
         return;
+    fund_book_free(a->fund);
     FREE_ALL(a->events, struct seen_event);
     FREE_ALL(a->vseqs, struct seen_key);
     FREE_ALL(a->accounts, struct seen_key);
@@ -131,6 +138,7 @@ void audit_free(audit *a)
 uint64_t audit_expected_seq(const audit *a) { return a->next_seq; }
 const relset *audit_set(const audit *a) { return &a->set; }
 void audit_get_summary(const audit *a, audit_summary *out) { *out = a->sum; }
+rl_err audit_fund_summary(const audit *a, fund_summary *out) { return fund_book_summary(a->fund, out); }
 
 static void job_add(verify_job *jobs, size_t *n, const uint8_t pk[ED25519_PK_BYTES], const uint8_t msg[HASH_BYTES],
                     const uint8_t sig[ED25519_SIG_BYTES], uint64_t tag)
@@ -350,6 +358,10 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
         return RL_OK;
     }
     if (o.kind == OBS_KIND_EXECUTED) {
+        /* A settled seize: the tokens reached the insurance address (the ledger's fund credit). */
+        if (matched && instr->in.kind == INSTRUCTION_SEIZE &&
+            (err = fund_book_seize(a->fund, instr->in.chain_id, instr->in.asset, &instr->amount, why)) != RL_OK)
+            return err;
         /* The nonce is spent on chain: the instruction under it is closed, matched or not. */
         if (instr != NULL) {
             HASH_DEL(a->instrs, instr);
@@ -654,6 +666,8 @@ static rl_err check_decision(audit *a, const record *r, verify_job *jobs, size_t
     }
     if (err == RL_OK)
         err = file_plans(a, d, r->seq, why);
+    if (err == RL_OK) /* its account's bad debt, as the ledger moves it */
+        err = fund_book_decision(a->fund, d, r->seq, why);
     if (err == RL_OK) {
         decision_sig_parts(r->payload, r->payload_len, msg, &sig);
         job_add(jobs, njobs, d->calculator, msg, sig, r->seq);

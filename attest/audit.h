@@ -16,6 +16,9 @@
  * nonce attested executed or expired before, or one no logged instruction names, or when
  * instruction_expiry_check fails; accepted, it closes the instruction (a later Executed of its
  * nonce is unmatched). Expiries have no vault sequence number.
+ * The insurance fund and bad debt (fund.h) are derived as the ledger derives them: every matched
+ * execution of a seize credits the fund, every decision moves its account's bad debt;
+ * audit_fund_summary gives the digest and totals `ledger digest` shows for the same log.
  * Balances are audit replay's (through the ledger): how much an unmatched execution could debit. Venue and calculator signatures are
  * checked against the key the record names (which keys the hub admits is its allow-list);
  * whether a decision follows from the log is audit replay's question (calc.h). The signatures themselves come back as verify_jobs
@@ -31,6 +34,7 @@
 #include <stdint.h>
 
 #include "attest/error.h"
+#include "attest/fund.h"
 #include "attest/pool.h"
 #include "attest/record.h"
 #include "attest/relset.h"
@@ -43,6 +47,7 @@ typedef struct audit_summary {
     uint64_t prices, requests, decisions, instructions, bundles;
     uint64_t executions, unmatched; /* attested executions; of them, with no matching instruction */
     uint64_t expired;               /* attested expiries (each freed its instruction's reservation) */
+    fund_summary fund;              /* zero from audit_get_summary; audit_fund_summary fills it */
     uint32_t set_version;
     uint64_t head_seq;
     uint8_t head_hash[HASH_BYTES];
@@ -65,6 +70,8 @@ uint64_t audit_expected_seq(const audit *a);
 /* The set in force after the records seen so far. */
 const relset *audit_set(const audit *a);
 void audit_get_summary(const audit *a, audit_summary *out);
+/* The insurance fund and bad debt after the records seen so far (RL_ERR_NOMEM possible). */
+RL_MUST_USE rl_err audit_fund_summary(const audit *a, fund_summary *out);
 
 /* Signature jobs of a relayer-set rotation record against the set in force (used by the hub
  * before it logs a rotation, and by audit_next). Fails when the signers are not a quorum of

@@ -79,6 +79,8 @@ rl_err decision_decode(decision *d, const uint8_t *in, size_t len, rl_why *why)
     d->mm_u = (__int128)be128_get(in + 127);
     memcpy(d->request, in + 143, HASH_BYTES);
     d->bad_debt_u = (__int128)be128_get(in + 175);
+    if (d->bad_debt_u < 0 || (d->bad_debt_u != 0 && d->kind != DECISION_LIQUIDATE))
+        return rl_fail(why, RL_ERR_DECODE, "decision: bad debt must be zero or above, and only a liquidation's");
     d->nseize = in[191];
     if (d->nseize > DECISION_MAX_SEIZE)
         return rl_fail(why, RL_ERR_DECODE, "decision: %u seizes, at most %d", d->nseize, DECISION_MAX_SEIZE);

@@ -21,7 +21,7 @@
  *      111    16  im_u
  *      127    16  mm_u
  *      143    32  request      a withdrawal's request key (request.h); zero otherwise
- *      175    16  bad_debt_u   liquidations: what the holdings cannot cover
+ *      175    16  bad_debt_u   liquidations: what the holdings cannot cover, >= 0; zero otherwise
  *      191     1  n            liquidations: seizes, 0..DECISION_MAX_SEIZE
  *      192        n x (chain_id (8) | asset (20) | amount (32))      base units
  *        +    64  sig          ed25519 over BLAKE2b-256(personal "rly.decision.v1", bytes before)

@@ -26,6 +26,9 @@ struct hold {
     u256 amount;     /* the ledger's balance: credited less executed */
     u256 reserved;   /* approved withdrawals and seizes decided here, not yet executed */
     u256 instructed; /* the ledger's reservation: logged instructions not yet executed */
+    u256 seizing;    /* of reserved: seizes decided here, not yet executed or expired */
+    u256 overdue;    /* of seizing: those of overdue instructions (may still execute) */
+    u256 seized;     /* seizes executed in the account's current liquidation */
 };
 
 /* A logged instruction whose execution is not attested yet, by instruction_id. */
@@ -34,7 +37,16 @@ struct open_ins {
     uint32_t acct;
     uint16_t chain, asset;
     u256 amount;
+    uint8_t kind;    /* release or seize */
+    bool overdue;    /* its deadline passed by record time, neither executed nor expired yet */
     UT_hash_handle hh;
+};
+
+/* A logged instruction's deadline, until it passes (then its instruction is overdue) or the scan
+ * after its closing drops it; kept in log order. */
+struct due {
+    uint8_t id[HASH_BYTES];
+    uint64_t due_ms; /* deadline_s x 1000 */
 };
 
 struct pos {
@@ -49,6 +61,7 @@ struct acct {
     uint8_t mode;
     uint8_t status; /* the last status decided; healthy to begin with */
     bool reseize;   /* a seize of its liquidation expired: decide again even if still liquidatable */
+    bool replan;    /* a seize of its liquidation is overdue: replace it if a plan can */
     uint64_t epoch; /* evaluated for this record already */
     struct hold *h;
     size_t nh, caph;
@@ -78,6 +91,13 @@ struct calc {
     mpz_t t1, t2;
     struct acct *by_addr;
     struct open_ins *open; /* looked up only, never walked: its order cannot leak into decisions */
+    struct due *due;       /* open instructions' deadlines, in log order */
+    size_t ndue, capdue;
+    uint64_t next_due_ms;  /* the earliest of them; UINT64_MAX: none */
+    uint32_t *chain_overdue; /* per book chain: open instructions overdue there */
+    bool *defer;           /* per book chain: seized from last (scratch for seize plans) */
+    uint32_t *replans;     /* accounts whose seize went overdue at this record, in that order */
+    size_t nreplans, capreplans;
     struct acct **accts;
     size_t naccts, capaccts;
     mg_holding *hs;
@@ -122,7 +142,10 @@ rl_err calc_new(calc **out, const mg_risk *risk, calc_emit_fn emit, void *emit_c
     c->var_e36 = calloc(nm + 1, sizeof *c->var_e36);
     c->sample_e18 = calloc(nm + 1, sizeof *c->sample_e18);
     c->sample_ms = calloc(nm + 1, sizeof *c->sample_ms);
-    if (c->book.assets == NULL || c->book.markets == NULL || c->asset_ms == NULL || c->market_ms == NULL ||
+    c->chain_overdue = calloc(risk->book.nchains + 1, sizeof *c->chain_overdue);
+    c->defer = calloc(risk->book.nchains + 1, sizeof *c->defer);
+    c->next_due_ms = UINT64_MAX;
+    if (c->chain_overdue == NULL || c->defer == NULL ||c->book.assets == NULL || c->book.markets == NULL || c->asset_ms == NULL || c->market_ms == NULL ||
         c->asset_exp == NULL || c->market_exp == NULL || c->var_e36 == NULL || c->sample_e18 == NULL ||
         c->sample_ms == NULL) {
         calc_free(c);
@@ -171,6 +194,10 @@ void calc_free(calc *c)
         free(c->market_exp[i].ids);
     mpz_clear(c->t1);
     mpz_clear(c->t2);
+    free(c->due);
+    free(c->chain_overdue);
+    free(c->defer);
+    free(c->replans);
     free(c->var_e36);
     free(c->sample_e18);
     free(c->sample_ms);
@@ -309,21 +336,60 @@ static void decide(calc *c)
     c->emit(c->emit_ctx, &c->d);
 }
 
+#define VALUE_MAX_U ((i128)(((unsigned __int128)1 << 127) - 1))
+
+/* x - min(x, y): what is left of x after taking y, never below zero. */
+static void sub_floor(u256 *x, const u256 *y)
+{
+    if (u256_sub(x, x, y) != RL_OK)
+        *x = u256_zero();
+}
+
+/* What the account's seizes already bring (calc.h): *covered_u, the value of those executed in
+ * this liquidation and of those under way and not overdue; *pending_u, of the overdue ones (they
+ * may still execute). Each term at price x (1 - haircut), down, as the plan values holdings. */
+static rl_err seize_cover(calc *c, const struct acct *a, i128 *covered_u, i128 *pending_u, rl_why *why)
+{
+    *covered_u = *pending_u = 0;
+    for (size_t i = 0; i < a->nh; i++) {
+        const struct hold *h = &a->h[i];
+        const mg_asset *as = &c->book.assets[h->asset];
+        u256 under_way = h->seizing, done = h->seized;
+        i128 v1, v2, v3;
+        sub_floor(&under_way, &h->overdue);
+        if (mg_value_u(&c->mg, as, &under_way, true, &v1) != RL_OK || mg_value_u(&c->mg, as, &done, true, &v2) != RL_OK ||
+            mg_value_u(&c->mg, as, &h->overdue, true, &v3) != RL_OK || v1 > VALUE_MAX_U - v2 ||
+            v1 + v2 > VALUE_MAX_U - *covered_u || v3 > VALUE_MAX_U - *pending_u)
+            return rl_fail(why, RL_ERR_OVERFLOW, "seizes under way: value out of range");
+        *covered_u += v1 + v2;
+        *pending_u += v3;
+    }
+    return RL_OK;
+}
+
 /* The seize plan of a liquidatable account into c->d: at most DECISION_MAX_SEIZE holdings, in
- * seize order; what is left over waits for the next decision on the account. What it seizes is
+ * seize order, holdings on overdue chains last, for what is owed less what its seizes under way
+ * (not overdue) or executed already cover; what is left over waits for the next decision on the
+ * account. Bad debt leaves out what the overdue seizes may still bring. What it seizes is
  * reserved here as the ledger reserves it for the instructions. */
 static rl_err seize_plan(calc *c, struct acct *a, rl_why *why)
 {
     mg_account v;
     bool fresh;
     mg_result r;
+    i128 pending_u = 0;
     rl_err err = view(c, a, &v, &fresh);
+    if (err == RL_OK)
+        err = seize_cover(c, a, &v.covered_u, &pending_u, why);
+    for (size_t i = 0; i < c->book.nchains; i++)
+        c->defer[i] = c->chain_overdue[i] > 0;
+    v.defer_chain = c->defer;
     if (err == RL_OK)
         err = mg_evaluate(&c->mg, &c->book, &v, NULL, &r, why);
     if (err != RL_OK)
         return err;
     decision *d = &c->d;
-    d->bad_debt_u = r.bad_debt_u;
+    d->bad_debt_u = r.bad_debt_u > pending_u ? r.bad_debt_u - pending_u : 0;
     for (size_t i = 0; i < r.nseize && err == RL_OK; i++) {
         const mg_token *t = mg_risk_token_at(c->risk, r.seize[i].chain, r.seize[i].asset);
         if (u256_is_zero(&r.seize[i].amount))
@@ -340,7 +406,8 @@ static rl_err seize_plan(calc *c, struct acct *a, rl_why *why)
             note(c, "seize left out of the plan", text);
         } else {
             struct hold *h = hold_get(c, a, r.seize[i].chain, r.seize[i].asset);
-            if (h == NULL || u256_add(&h->reserved, &h->reserved, &r.seize[i].amount) != RL_OK) {
+            if (h == NULL || u256_add(&h->reserved, &h->reserved, &r.seize[i].amount) != RL_OK ||
+                u256_add(&h->seizing, &h->seizing, &r.seize[i].amount) != RL_OK) {
                 err = h == NULL ? RL_ERR_NOMEM : rl_fail(why, RL_ERR_OVERFLOW, "reservation overflows");
                 break;
             }
@@ -367,15 +434,23 @@ static rl_err evaluate(calc *c, struct acct *a, rl_why *why)
         note(c, "account not evaluated", why ? why->text : "overflow");
         return RL_OK;
     }
-    if (err != RL_OK || !fresh || (fig.status == a->status && !a->reseize))
+    bool replan = a->replan && fig.status == MG_LIQUIDATABLE;
+    if (err != RL_OK || !fresh || (fig.status == a->status && !a->reseize && !replan))
         return err;
-    a->reseize = false;
+    /* Only an overdue seize asks: a replacement is decided when there is something to seize. */
+    bool only_replan = fig.status == a->status && !a->reseize;
+    a->reseize = a->replan = false;
     uint8_t kind = fig.status == MG_LIQUIDATABLE ? DECISION_LIQUIDATE
                    : fig.status == MG_MARGIN_CALL ? DECISION_MARGIN_CALL
                                                   : DECISION_HEALTHY;
     decision_start(c, a, kind, &fig);
     if (kind == DECISION_LIQUIDATE && (err = seize_plan(c, a, why)) != RL_OK)
         return err;
+    if (only_replan && c->d.nseize == 0)
+        return RL_OK; /* an empty plan reserved nothing */
+    if (kind != DECISION_LIQUIDATE) /* the liquidation, if any, is over: its seizes are history */
+        for (size_t i = 0; i < a->nh; i++)
+            a->h[i].seized = u256_zero();
     a->status = (uint8_t)fig.status;
     decide(c);
     return RL_OK;
@@ -420,13 +495,6 @@ static rl_err on_deposit(calc *c, const obs *o, rl_why *why)
     return evaluate(c, a, why);
 }
 
-/* x - min(x, y): what is left of x after taking y, never below zero. */
-static void sub_floor(u256 *x, const u256 *y)
-{
-    if (u256_sub(x, x, y) != RL_OK)
-        *x = u256_zero();
-}
-
 /* A logged instruction: the ledger reserved its amount (only a log the ledger accepted gets here). */
 static rl_err on_instruction(calc *c, const record *r, rl_why *why)
 {
@@ -451,7 +519,76 @@ static rl_err on_instruction(calc *c, const record *r, rl_why *why)
     o->chain = t->chain;
     o->asset = t->asset;
     o->amount = in.amount;
+    o->kind = in.kind;
+    if (!vec_reserve((void **)&c->due, &c->capdue, c->ndue + 1, sizeof *c->due, 64)) {
+        free(o);
+        return RL_ERR_NOMEM;
+    }
+    struct due *du = &c->due[c->ndue++];
+    memcpy(du->id, o->id, HASH_BYTES);
+    du->due_ms = in.deadline_s > UINT64_MAX / 1000 ? UINT64_MAX : in.deadline_s * 1000;
+    if (du->due_ms < c->next_due_ms)
+        c->next_due_ms = du->due_ms;
     HASH_ADD(hh, c->open, id, HASH_BYTES, o);
+    return RL_OK;
+}
+
+/* Instruction o can no longer execute (executed or expired): its amount leaves the holding's
+ * reservations (oh: its holding), and its chain counts one overdue instruction fewer. */
+static void ins_close(calc *c, struct hold *oh, struct open_ins *o)
+{
+    sub_floor(&oh->instructed, &o->amount);
+    sub_floor(&oh->reserved, &o->amount);
+    if (o->kind == INSTRUCTION_SEIZE)
+        sub_floor(&oh->seizing, &o->amount);
+    if (o->overdue) {
+        c->chain_overdue[o->chain]--;
+        if (o->kind == INSTRUCTION_SEIZE)
+            sub_floor(&oh->overdue, &o->amount);
+    }
+    HASH_DEL(c->open, o);
+    free(o);
+}
+
+/* Marks the open instructions whose deadline the record time passed as overdue (calc.h), in log
+ * order, and lists the liquidatable accounts whose seize it is for a replacement plan. */
+static rl_err overdue_scan(calc *c)
+{
+    c->nreplans = 0;
+    if (c->now_ms <= c->next_due_ms)
+        return RL_OK;
+    size_t keep = 0;
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < c->ndue; i++) {
+        struct open_ins *o = NULL;
+        HASH_FIND(hh, c->open, c->due[i].id, HASH_BYTES, o);
+        if (o == NULL)
+            continue; /* executed or expired before its deadline passed */
+        if (c->now_ms <= c->due[i].due_ms) {
+            if (c->due[i].due_ms < next)
+                next = c->due[i].due_ms;
+            c->due[keep++] = c->due[i];
+            continue;
+        }
+        o->overdue = true;
+        c->chain_overdue[o->chain]++;
+        if (o->kind != INSTRUCTION_SEIZE)
+            continue;
+        struct acct *a = c->accts[o->acct];
+        struct hold *h = hold_get(c, a, o->chain, o->asset);
+        if (h == NULL)
+            return RL_ERR_NOMEM;
+        if (u256_add(&h->overdue, &h->overdue, &o->amount) != RL_OK) /* overdue <= seizing: cannot happen */
+            h->overdue = h->seizing;
+        if (a->status != MG_LIQUIDATABLE || a->replan)
+            continue;
+        if (!vec_reserve((void **)&c->replans, &c->capreplans, c->nreplans + 1, sizeof *c->replans, 16))
+            return RL_ERR_NOMEM;
+        a->replan = true;
+        c->replans[c->nreplans++] = a->idx;
+    }
+    c->ndue = keep;
+    c->next_due_ms = next;
     return RL_OK;
 }
 
@@ -474,12 +611,11 @@ static rl_err on_executed(calc *c, const obs *x, rl_why *why)
             return RL_ERR_NOMEM;
         bool matched = t != NULL && memcmp(closed->addr, x->account, EVM_ADDR_BYTES) == 0 && o->chain == t->chain &&
                        o->asset == t->asset && u256_cmp(&o->amount, &x->amount) == 0;
-        sub_floor(&oh->instructed, &o->amount);
-        sub_floor(&oh->reserved, &o->amount);
         if (matched)
             sub_floor(&oh->amount, &o->amount);
-        HASH_DEL(c->open, o);
-        free(o);
+        if (matched && o->kind == INSTRUCTION_SEIZE && u256_add(&oh->seized, &oh->seized, &o->amount) != RL_OK)
+            oh->seized = oh->amount; /* cannot pass the 256-bit deposits it came from */
+        ins_close(c, oh, o);
         if (matched)
             return evaluate(c, closed, why);
     }
@@ -516,10 +652,7 @@ static rl_err on_expired(calc *c, const obs *x, rl_why *why)
     struct hold *h = hold_get(c, a, o->chain, o->asset);
     if (h == NULL)
         return RL_ERR_NOMEM;
-    sub_floor(&h->instructed, &o->amount);
-    sub_floor(&h->reserved, &o->amount);
-    HASH_DEL(c->open, o);
-    free(o);
+    ins_close(c, h, o);
     c->st.expired++;
     if (x->ins_kind == INSTRUCTION_SEIZE && a->status == MG_LIQUIDATABLE)
         a->reseize = true;
@@ -740,14 +873,21 @@ rl_err calc_apply(calc *c, const uint8_t *enc, size_t len, rl_why *why)
     c->now_ms = r.time_ms;
     c->epoch++;
     c->st.records++;
+    /* Overdue first, so that the record's own evaluations plan around the chains it marks. */
+    if ((err = overdue_scan(c)) != RL_OK)
+        return err;
     switch (r.type) {
-    case RECORD_SET: return on_set(c, &r, why);
-    case RECORD_ATTEST: return on_attest(c, &r, why);
-    case RECORD_INSTRUCTION: return on_instruction(c, &r, why);
-    case RECORD_PRICE: return on_price(c, &r, why);
-    case RECORD_REQUEST: return on_request(c, &r, why);
-    default: return RL_OK; /* conflicts credit nothing; decisions are outputs, not inputs */
+    case RECORD_SET: err = on_set(c, &r, why); break;
+    case RECORD_ATTEST: err = on_attest(c, &r, why); break;
+    case RECORD_INSTRUCTION: err = on_instruction(c, &r, why); break;
+    case RECORD_PRICE: err = on_price(c, &r, why); break;
+    case RECORD_REQUEST: err = on_request(c, &r, why); break;
+    default: break; /* conflicts credit nothing; decisions are outputs, not inputs */
     }
+    /* Accounts the record did not evaluate: at most one decision per account and record. */
+    for (size_t i = 0; i < c->nreplans && err == RL_OK; i++)
+        err = evaluate(c, c->accts[c->replans[i]], why);
+    return err;
 }
 
 /* ---- query ---- */
@@ -798,133 +938,4 @@ json_t *calc_account_json(calc *c, const uint8_t addr[EVM_ADDR_BYTES])
     return j;
 }
 
-/* ---- replay ---- */
-
-struct seen_decision {
-    uint8_t key[HASH_BYTES];
-    size_t len;
-    uint8_t body[DECISION_MAX_BYTES];
-    UT_hash_handle hh;
-};
-
-struct calc_replay {
-    calc *c;
-    struct seen_decision *made;
-    calc_replay_summary sum;
-    rl_err err;
-};
-
-static void replay_emit(void *ctx, const decision *d)
-{
-    calc_replay *r = ctx;
-    struct seen_decision *s = calloc(1, sizeof *s);
-    if (s == NULL || decision_encode_body(s->body, &s->len, d, NULL) != RL_OK) {
-        free(s);
-        r->err = RL_ERR_NOMEM;
-        return;
-    }
-    decision_key(s->key, d);
-    HASH_ADD(hh, r->made, key, HASH_BYTES, s);
-    r->sum.not_logged++;
-}
-
-rl_err calc_replay_new(calc_replay **out, const mg_risk *risk)
-{
-    calc_replay *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return RL_ERR_NOMEM;
-    rl_err err = calc_new(&r->c, risk, replay_emit, r, NULL, NULL);
-    if (err != RL_OK) {
-        free(r);
-        return err;
-    }
-    *out = r;
-    return RL_OK;
-}
-
-void calc_replay_free(calc_replay *r)
-{
-    if (r == NULL)
-        return;
-    struct seen_decision *s, *t;
-    HASH_ITER(hh, r->made, s, t) {
-        HASH_DEL(r->made, s);
-        free(s);
-    }
-    calc_free(r->c);
-    free(r);
-}
-
-calc *calc_replay_calc(calc_replay *r) { return r->c; }
-void calc_replay_get_summary(const calc_replay *r, calc_replay_summary *out) { *out = r->sum; }
-
-/* Compares a logged decision with ours at its basis. */
-static rl_err compare(calc_replay *r, const uint8_t *payload, size_t len, rl_why *why)
-{
-    decision *d = malloc(sizeof *d), *mine = malloc(sizeof *mine);
-    uint8_t *body = malloc(DECISION_MAX_BYTES);
-    rl_err err = d == NULL || mine == NULL || body == NULL ? RL_ERR_NOMEM : decision_decode(d, payload, len, why);
-    if (err != RL_OK)
-        goto done;
-    r->sum.logged++;
-    char hex[43];
-    if (memcmp(d->risk, r->c->risk->digest, HASH_BYTES) != 0) {
-        char logged[2 * HASH_BYTES + 1], given[2 * HASH_BYTES + 1];
-        r->sum.other_risk++;
-        err = rl_fail(why, RL_ERR_STATE,
-                      "%s of %s based on record %llu was made under risk parameters %s, not the ones given (%s): "
-                      "it cannot be checked",
-                      decision_kind_name(d->kind), evm_addr_to_hex(d->account, hex), (unsigned long long)d->basis,
-                      hex_encode(logged, d->risk, HASH_BYTES), hex_encode(given, r->c->risk->digest, HASH_BYTES));
-        goto done;
-    }
-    uint8_t key[HASH_BYTES];
-    decision_key(key, d);
-    struct seen_decision *s = NULL;
-    HASH_FIND(hh, r->made, key, HASH_BYTES, s);
-    if (s == NULL) {
-        err = rl_fail(why, RL_ERR_STATE, "%s of %s based on record %llu: the calculator reached no such decision there",
-                      decision_kind_name(d->kind), evm_addr_to_hex(d->account, hex), (unsigned long long)d->basis);
-        goto done;
-    }
-    size_t blen;
-    memset(d->calculator, 0, ED25519_PK_BYTES); /* the signer may differ; everything else must not */
-    if ((err = decision_encode_body(body, &blen, d, why)) != RL_OK)
-        goto done;
-    if (blen != s->len || memcmp(body, s->body, blen) != 0) {
-        char e1[FIXED_STR_MAX], e2[FIXED_STR_MAX];
-        memcpy(body, s->body, s->len);
-        memset(body + s->len, 0, ED25519_SIG_BYTES);
-        if (decision_decode(mine, body, s->len + ED25519_SIG_BYTES, NULL) != RL_OK)
-            memset(mine, 0, sizeof *mine);
-        err = rl_fail(why, RL_ERR_STATE,
-                      "%s of %s based on record %llu differs from the calculator's: equity %s logged, %s "
-                      "recomputed; %u seizes logged, %u recomputed",
-                      decision_kind_name(d->kind), evm_addr_to_hex(d->account, hex), (unsigned long long)d->basis,
-                      fixed_format_i128(d->equity_u, FIXED_U_DIGITS, true, e1),
-                      fixed_format_i128(mine->equity_u, FIXED_U_DIGITS, true, e2), d->nseize, mine->nseize);
-        goto done;
-    }
-    r->sum.reproduced++;
-    r->sum.not_logged--;
-    HASH_DEL(r->made, s);
-    free(s);
-done:
-    free(d);
-    free(mine);
-    free(body);
-    return err;
-}
-
-rl_err calc_replay_next(calc_replay *r, const uint8_t *enc, size_t len, rl_why *why)
-{
-    rl_err err = calc_apply(r->c, enc, len, why);
-    if (err == RL_OK && r->err != RL_OK)
-        err = r->err;
-    if (err != RL_OK)
-        return err;
-    record rec;
-    if ((err = record_decode(&rec, enc, len, why)) != RL_OK || rec.type != RECORD_DECISION)
-        return err;
-    return compare(r, rec.payload, rec.payload_len, why);
-}
+const mg_risk *calc_risk(const calc *c) { return c->risk; }

@@ -44,6 +44,31 @@
  * status decision its figures call for. With a stale price the new decision waits for a fresh
  * one. Withdrawals are refused while the account's last decided status is liquidatable.
  *
+ * A liquidation's later plans (calc.c seize_cover) seize what is owed less what the account's
+ * seizes already bring: those executed since the liquidation began (it ends with a MARGIN_CALL
+ * or HEALTHY decision) and those decided and not yet executed or expired, each valued at price x
+ * (1 - haircut) now. So a seize that expires is replaced, not the whole plan again (which would
+ * seize twice what the other seizes still take).
+ *
+ * Overdue chains. A logged instruction whose deadline (x 1000) is below a record's time_ms,
+ * neither executed nor expired, is overdue from that record on, and its chain with it. The
+ * vault refuses it after the deadline in chain time, but the chain may be behind, halted, or
+ * have run it in a block not yet attested, so an overdue instruction may still execute: its
+ * reservation stays (here and in the ledger) until an attested execution or expiry closes it.
+ * While a chain is overdue, every seize plan takes holdings on the other chains first and the
+ * overdue chain's last (margin.h defer_chain). When a seize becomes overdue and its account is
+ * still liquidatable, a replacement is decided at that record: the plan as above, where the
+ * overdue seizes count as not bringing anything (they are what is replaced); it is decided only
+ * when it seizes something (else the expiry re-decides, as above). Its bad debt leaves out what
+ * the overdue seizes may still bring.
+ * Over-seizing: the replacement and the overdue seize can both execute (a chain that was slow,
+ * not down): the account then loses up to the overdue seize's amount more than it owed. Nothing
+ * here can prevent that (no chain can make one execution conditional on another chain's); it is
+ * bounded by the overdue amount, each execution settles its own reservation, both reach the
+ * insurance fund (ledger.h), and every later plan counts both as executed, so nothing more is
+ * seized for it. Waiting for the expiry instead (no replacement) never over-seizes but leaves
+ * the venue uncovered while the chain is down; that is the trade this rule makes.
+ *
  * Time is the record's time_ms (logged, so replay sees the same); nothing here reads a clock.
  */
 #ifndef RL_CALC_H
@@ -81,10 +106,13 @@ RL_MUST_USE rl_err calc_apply(calc *c, const uint8_t *rec, size_t len, rl_why *w
 uint64_t calc_seq(const calc *c);
 const calc_stats *calc_get_stats(const calc *c);
 
+/* The risk parameters it runs under. */
+const mg_risk *calc_risk(const calc *c);
+
 /* One account as `relayer margin query` shows it (new reference; NULL when unknown). */
 json_t *calc_account_json(calc *c, const uint8_t account[EVM_ADDR_BYTES]);
 
-/* Re-deriving decisions from a log (audit replay, tests): a calculator fed every record, whose
+/* Re-deriving decisions from a log (audit replay, tests; calc_replay.c): a calculator fed every record, whose
  * own decisions are kept by key; each DECISION record met must equal, byte for byte apart from
  * the calculator's key and signature, the decision the calculator made at its basis. */
 typedef struct calc_replay calc_replay;

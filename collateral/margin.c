@@ -324,6 +324,7 @@ rl_err mg_figures_of(mg_ctx *ctx, const mg_book *book, const mg_account *acct, m
 struct seize_order {
     const mg_book *book;
     const mg_holding *h;
+    const bool *defer; /* per book chain; NULL: none */
 };
 
 static int seize_cmp(const void *x, const void *y, void *arg)
@@ -331,6 +332,8 @@ static int seize_cmp(const void *x, const void *y, void *arg)
     const struct seize_order *o = arg;
     const mg_holding *a = &o->h[*(const size_t *)x], *b = &o->h[*(const size_t *)y];
     const mg_asset *aa = &o->book->assets[a->asset], *ba = &o->book->assets[b->asset];
+    if (o->defer != NULL && o->defer[a->chain] != o->defer[b->chain])
+        return o->defer[a->chain] ? 1 : -1;
     if (aa->seize_priority != ba->seize_priority)
         return aa->seize_priority < ba->seize_priority ? -1 : 1;
     int c = strcmp(o->book->chains[a->chain], o->book->chains[b->chain]);
@@ -339,15 +342,15 @@ static int seize_cmp(const void *x, const void *y, void *arg)
 
 /* Seizes `owed_u` from holdings h into out->seize (capacity reserved by the caller); the part
  * that cannot be covered is returned in *bad_debt_u. */
-static rl_err seize_plan(mg_ctx *ctx, const mg_book *book, const mg_holding *h, size_t nh, i128 owed_u,
-                         mg_result *out, i128 *bad_debt_u, rl_why *why)
+static rl_err seize_plan(mg_ctx *ctx, const mg_book *book, const mg_holding *h, size_t nh, const bool *defer,
+                         i128 owed_u, mg_result *out, i128 *bad_debt_u, rl_why *why)
 {
     size_t *order = malloc((nh ? nh : 1) * sizeof *order);
     if (order == NULL)
         return rl_fail(why, RL_ERR_NOMEM, "seize plan: out of memory");
     for (size_t i = 0; i < nh; i++)
         order[i] = i;
-    struct seize_order o = {book, h};
+    struct seize_order o = {book, h, defer};
     qsort_r(order, nh, sizeof *order, seize_cmp, &o);
     i128 remaining = owed_u;
     rl_err err = RL_OK;
@@ -386,6 +389,12 @@ static rl_err seize_plan(mg_ctx *ctx, const mg_book *book, const mg_holding *h, 
         return rl_fail(why, err, "seize plan: amounts out of range");
     *bad_debt_u = remaining;
     return RL_OK;
+}
+
+/* min(owed, max(0, covered)): what of owed is already covered. */
+static i128 min_u(i128 owed_u, i128 covered_u)
+{
+    return covered_u <= 0 ? 0 : covered_u < owed_u ? covered_u : owed_u;
 }
 
 /* owed = max(0, -pnl) + fee x gross notional (ctx->gross), up. */
@@ -519,7 +528,8 @@ rl_err mg_evaluate(mg_ctx *ctx, const mg_book *book, const mg_account *acct, con
             gross_add(ctx, &book->markets[acct->positions[i].market], acct->positions[i].size_e18);
         err = owed_of(ctx, book, pnl_sum, &out->owed_u, why);
         if (err == RL_OK)
-            err = seize_plan(ctx, book, acct->holdings, acct->nholdings, out->owed_u, out, &out->bad_debt_u, why);
+            err = seize_plan(ctx, book, acct->holdings, acct->nholdings, acct->defer_chain,
+                             out->owed_u - min_u(out->owed_u, acct->covered_u), out, &out->bad_debt_u, why);
     }
     for (size_t i = 0; err == RL_OK && acct->mode == MG_ISOLATED && i < acct->npositions; i++) {
         const mg_position *p = &acct->positions[i];
@@ -532,7 +542,7 @@ rl_err mg_evaluate(mg_ctx *ctx, const mg_book *book, const mg_account *acct, con
         r->seize_at = out->nseize;
         err = owed_of(ctx, book, r->pnl_u, &owed, why);
         if (err == RL_OK)
-            err = seize_plan(ctx, book, p->collateral, p->ncollateral, owed, out, &r->bad_debt_u, why);
+            err = seize_plan(ctx, book, p->collateral, p->ncollateral, NULL, owed, out, &r->bad_debt_u, why);
         r->nseize = out->nseize - r->seize_at;
         if (err == RL_OK && (add_u(&out->owed_u, owed) != RL_OK || add_u(&out->bad_debt_u, r->bad_debt_u) != RL_OK))
             err = rl_fail(why, RL_ERR_OVERFLOW, "isolated liquidation totals out of range");

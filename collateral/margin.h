@@ -22,7 +22,10 @@
  *   liquidation     owed = max(0, -sum PnL) + fee x gross notional, seized from holdings by
  *                   ascending seize_priority (ties: chain, then asset name), each valued at
  *                   price x (1 - haircut), the last one partly (amount rounded up to base units,
- *                   never above the holding); what is not covered is bad debt
+ *                   never above the holding); what is not covered is bad debt. Cross / portfolio:
+ *                   the plan seizes owed - covered (what seizes already under way or done in this
+ *                   liquidation will bring, the caller's figure), and holdings on chains marked
+ *                   in defer_chain come after every other (then by the order above)
  */
 #ifndef RL_MARGIN_H
 #define RL_MARGIN_H
@@ -106,6 +109,10 @@ typedef struct mg_account {
     size_t nholdings;
     const mg_position *positions;
     size_t npositions;
+    /* Liquidation, cross / portfolio (zero / NULL: none): value already on its way to the venue,
+     * taken off what is owed before the plan; chains (book index) seized from last. */
+    i128 covered_u;
+    const bool *defer_chain;
 } mg_account;
 
 typedef struct mg_figures {

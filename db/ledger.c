@@ -10,6 +10,7 @@
 #include "attest/bytes.h"
 #include "attest/decision.h"
 #include "attest/request.h"
+#include "db/ledger_fund.h"
 
 #define BAL_KEY_BYTES (EVM_ADDR_BYTES + 8 + EVM_ADDR_BYTES)
 #define VSEQ_KEY_BYTES (8 + EVM_ADDR_BYTES + 8)
@@ -413,21 +414,26 @@ static void exec_tally(const MDB_val *v, uint64_t *unmatched, uint64_t *shortfal
     *shortfalls += !u256_is_zero(&short_by);
 }
 
+struct exec_counts {
+    uint64_t *executions, *unmatched, *shortfalls;
+};
+
+static rl_err exec_count(void *ctx, const MDB_val *k, const MDB_val *v, rl_why *why)
+{
+    (void)k;
+    (void)why;
+    struct exec_counts *n = ctx;
+    (*n->executions)++;
+    exec_tally(v, n->unmatched, n->shortfalls);
+    return RL_OK;
+}
+
 rl_err ledger_execution_counts(MDB_txn *txn, const store *s, uint64_t *executions, uint64_t *unmatched,
                                uint64_t *shortfalls, rl_why *why)
 {
-    MDB_cursor *c;
-    MDB_val k, v;
+    struct exec_counts n = {executions, unmatched, shortfalls};
     *executions = *unmatched = *shortfalls = 0;
-    int rc = mdb_cursor_open(txn, store_dbi(s, TABLE_EXECUTIONS), &c);
-    if (rc != 0)
-        return store_err(rc, "executions", why);
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        (*executions)++;
-        exec_tally(&v, unmatched, shortfalls);
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? RL_OK : store_err(rc, "executions", why);
+    return store_each(txn, store_dbi(s, TABLE_EXECUTIONS), exec_count, &n, "executions", why);
 }
 
 /* What an executed observation does (ledger.h), worked out before anything is written. */
@@ -436,6 +442,7 @@ typedef struct exec_plan {
     bool matched; /* settle the reservation under id */
     bool release; /* unmatched, and a reservation under id to free first */
     u256 debit, shortfall;
+    ledger_fund_credit fund; /* matched seize: the insurance fund's credit */
 } exec_plan;
 
 static rl_err exec_prepare(MDB_txn *txn, const store *s, const obs *o, exec_plan *x, rl_why *why)
@@ -468,7 +475,7 @@ static rl_err exec_prepare(MDB_txn *txn, const store *s, const obs *o, exec_plan
     }
     if (x->matched) {
         x->debit = o->amount;
-        return RL_OK;
+        return ledger_fund_seize_prepare(txn, s, x->id, &o->amount, &x->fund, why);
     }
     u256 balance, reserved, avail;
     if ((err = balance_read(txn, s, key, &balance, &reserved, why)) != RL_OK)
@@ -524,9 +531,10 @@ static rl_err nonce_raise(MDB_txn *txn, const store *s, uint64_t chain_id, const
 static rl_err exec_apply(MDB_txn *txn, const store *s, const obs *o, const exec_plan *x, uint64_t seq, rl_why *why)
 {
     rl_err err = RL_OK;
-    if (x->matched)
-        err = ledger_settle(txn, s, x->id, why);
-    else if (x->release)
+    if (x->matched) {
+        if ((err = ledger_settle(txn, s, x->id, why)) == RL_OK) /* the seized tokens reached the insurance fund */
+            err = ledger_fund_seize_apply(txn, s, &x->fund, why);
+    } else if (x->release)
         err = ledger_release(txn, s, x->id, why);
     if (err == RL_OK && !x->matched && !u256_is_zero(&x->debit)) {
         uint8_t key[BAL_KEY_BYTES];
@@ -758,6 +766,9 @@ static rl_err apply_decision(MDB_txn *txn, const store *s, const record *r, rl_w
     }
     if (err == RL_OK)
         err = instruction_plans(d, r->seq, have_q ? &q : NULL, plans, &nplans, why);
+    ledger_fund_debt debt;
+    if (err == RL_OK)
+        err = ledger_fund_decision_prepare(txn, s, d, r->seq, &debt, why);
     if (err == RL_OK) {
         decision_key(key, d);
         err = key_put(txn, s, key, r->seq, "decision", why);
@@ -768,6 +779,8 @@ static rl_err apply_decision(MDB_txn *txn, const store *s, const record *r, rl_w
         instruction_plan_encode(v, &plans[i]);
         err = store_put(txn, store_dbi(s, TABLE_PLANS), k, sizeof k, v, sizeof v, 0, why);
     }
+    if (err == RL_OK)
+        err = ledger_fund_decision_apply(txn, s, &debt, why);
     free(plans);
     free(d);
     return err;
@@ -1038,7 +1051,8 @@ rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledg
 {
     static const enum store_table tables[] = {TABLE_BALANCES, TABLE_RESERVATIONS, TABLE_EVENTS, TABLE_VAULTS,
                                               TABLE_VAULT_SEQS, TABLE_CONFLICTS,  TABLE_SETS,
-                                              TABLE_KEYS, TABLE_PLANS, TABLE_NONCES, TABLE_EXECUTIONS};
+                                              TABLE_KEYS, TABLE_PLANS, TABLE_NONCES, TABLE_EXECUTIONS,
+                                              TABLE_INSURANCE, TABLE_BAD_DEBT};
     ledger_stats st = {0};
     hash_ctx h;
     hash_init(&h, HASH_DOMAIN_LEDGER);
@@ -1058,6 +1072,8 @@ rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledg
             return err;
     }
     hash_final(&h, out);
+    if ((err = ledger_fund_walk(txn, s, NULL, NULL, &st.fund, why)) != RL_OK)
+        return err;
     if (stats != NULL)
         *stats = st;
     return RL_OK;

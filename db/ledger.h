@@ -24,7 +24,9 @@
  *     1. A nonce the ledger saw executed before (an `executions` entry under id) is refused with
  *        RL_ERR_STATE: the vault runs each nonce once, so a second Executed is not this vault's.
  *     2. Matched: a reservation under id for the same account, asset and amount is settled
- *        (balance and reserved both fall by amount): the instruction is final.
+ *        (balance and reserved both fall by amount): the instruction is final. A seize's amount
+ *        is credited to the insurance fund's holding of (chain, asset) in the same transaction
+ *        (ledger_fund.h): the vault sent it to the insurance address.
  *     3. Unmatched, otherwise (no reservation under id, or one for another account, asset or
  *        amount): the chain moved funds the ledger did not set aside. A reservation under id is
  *        released first (its nonce is spent on chain: that instruction can never execute); then
@@ -44,6 +46,9 @@
  *     Accepted: the reservation under id is released and the expiry key is filed, in the same
  *     transaction. A later Executed of that nonce (a vault that broke its deadline rule) finds
  *     no reservation: it is unmatched, an incident, as above.
+ *
+ * Decisions: a LIQUIDATE, MARGIN_CALL or HEALTHY decision moves its account's bad-debt entry
+ * (ledger_fund.h); the insurance fund never covers bad debt in the ledger (why: attest/fund.h).
  *
  * Signatures are not checked here: the hub verified them before building the record and the
  * auditor verifies them before replaying (audit.h).
@@ -67,11 +72,14 @@
  *   executions    instruction id (32)  ->  log seq (8) | matched (1: settled its reservation,
  *                 0: unmatched) | debited u256 (32) | shortfall u256 (32): one per vault nonce
  *                 attested executed
+ *   insurance     chain_id (8) | asset  ->  amount u256 (32) | seizes (8): the insurance fund
+ *   bad_debt      account  ->  closed_u (16) | open_u (16) | open_seq (8): bad debt (fund.h)
  *   meta          "head" -> seq (8) | record hash (32);  "set" -> version (4)
  */
 #ifndef RL_LEDGER_H
 #define RL_LEDGER_H
 
+#include "attest/fund.h"
 #include "attest/instruction.h"
 #include "attest/record.h"
 #include "attest/relset.h"
@@ -183,6 +191,7 @@ typedef struct ledger_stats {
     uint64_t executions; /* attested executions applied */
     uint64_t unmatched;  /* of them, with no matching reservation (an incident) */
     uint64_t shortfalls; /* of those, debited less than the chain paid out */
+    fund_summary fund;   /* the insurance fund and bad debt (attest/fund.h), as audit verify has them */
     ledger_head head;
 } ledger_stats;
 RL_MUST_USE rl_err ledger_digest(MDB_txn *txn, const store *s, uint8_t out[HASH_BYTES], ledger_stats *stats,

@@ -205,6 +205,9 @@ rl_err replay_file(const char *path, const replay_opts *opts, audit_summary *sum
 done:
     if (a != NULL) {
         audit_get_summary(a, sum);
+        rl_err ferr = audit_fund_summary(a, &sum->fund);
+        if (err == RL_OK)
+            err = ferr;
         /* Records after a failure were read and checked but are not good: count only those before it. */
         if (err != RL_OK && fail->seq != 0 && sum->records >= fail->seq)
             sum->records = fail->seq - 1;

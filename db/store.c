@@ -26,6 +26,8 @@ static const char *const table_names[TABLE_COUNT_] = {
     [TABLE_PLANS] = "plans",
     [TABLE_NONCES] = "nonces",
     [TABLE_EXECUTIONS] = "executions",
+    [TABLE_INSURANCE] = "insurance",
+    [TABLE_BAD_DEBT] = "bad_debt",
 };
 
 struct store {
@@ -238,4 +240,20 @@ rl_err store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, rl_why
 {
     MDB_val k = {klen, (void *)key};
     return store_err(mdb_del(txn, dbi, &k, NULL), "del", why);
+}
+
+rl_err store_each(MDB_txn *txn, MDB_dbi dbi, store_each_fn fn, void *ctx, const char *what, rl_why *why)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, dbi, &c);
+    if (rc != 0)
+        return store_err(rc, what, why);
+    rl_err err = RL_OK;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && err == RL_OK; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        err = fn(ctx, &k, &v, why);
+    mdb_cursor_close(c);
+    if (err == RL_OK && rc != 0 && rc != MDB_NOTFOUND)
+        err = store_err(rc, what, why);
+    return err;
 }

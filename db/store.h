@@ -39,6 +39,8 @@ enum store_table {
     TABLE_PLANS,     /* instructions a decision calls for, not yet logged (instruction.h) */
     TABLE_NONCES,    /* chain_id | vault -> the highest instruction nonce logged */
     TABLE_EXECUTIONS, /* instruction id -> how its attested execution was applied (ledger.h) */
+    TABLE_INSURANCE, /* chain_id | asset -> the insurance fund's holding (attest/fund.h) */
+    TABLE_BAD_DEBT,  /* account -> its bad debt (attest/fund.h) */
     TABLE_COUNT_
 };
 
@@ -80,5 +82,10 @@ RL_MUST_USE rl_err store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t 
 RL_MUST_USE rl_err store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
                              size_t vlen, unsigned flags, rl_why *why);
 RL_MUST_USE rl_err store_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, rl_why *why);
+
+/* Calls fn for every entry of dbi in key order until it returns an error, which is returned;
+ * `what` names the table in a cursor failure. */
+typedef rl_err (*store_each_fn)(void *ctx, const MDB_val *key, const MDB_val *val, rl_why *why);
+RL_MUST_USE rl_err store_each(MDB_txn *txn, MDB_dbi dbi, store_each_fn fn, void *ctx, const char *what, rl_why *why);
 
 #endif

@@ -21,6 +21,7 @@
 #include "db/replay.h"
 #include "relayer/cmd.h"
 #include "relayer/files.h"
+#include "relayer/fundview.h"
 #include "relayer/progress.h"
 
 static const char USAGE[] =
@@ -101,13 +102,15 @@ static int do_export(const struct args *a)
 static json_t *summary_json(const audit_summary *s)
 {
     char hh[2 * HASH_BYTES + 1];
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:s, s:I, s:I, s:I}", "records", (json_int_t)s->records, "attested",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:s, s:I, s:I, s:I}", "records", (json_int_t)s->records, "attested",
                      (json_int_t)s->attested, "conflicts", (json_int_t)s->conflicts, "rotations",
                      (json_int_t)s->rotations, "accounts", (json_int_t)s->accounts, "signatures",
                      (json_int_t)s->signatures, "set_version", (int)s->set_version, "head_seq",
                      (json_int_t)s->head_seq, "head_hash", hex_encode(hh, s->head_hash, HASH_BYTES), "executions",
                      (json_int_t)s->executions, "executions_unmatched", (json_int_t)s->unmatched,
                      "expired", (json_int_t)s->expired);
+    json_object_set_new(j, "fund", fund_summary_json(&s->fund));
+    return j;
 }
 
 static void print_summary(const audit_summary *s)
@@ -119,6 +122,7 @@ static void print_summary(const audit_summary *s)
     printf("  executions  %llu attested, %llu matching no open instruction\n", (unsigned long long)s->executions,
            (unsigned long long)s->unmatched);
     printf("  expiries    %llu attested (reservations freed)\n", (unsigned long long)s->expired);
+    fund_summary_print(&s->fund, "  ");
     printf("  accounts    %llu\n", (unsigned long long)s->accounts);
     printf("  signatures  %llu verified\n", (unsigned long long)s->signatures);
     printf("  relayer set version %u (%llu rotations)\n", s->set_version, (unsigned long long)s->rotations);

@@ -11,11 +11,13 @@
 #include "attest/hex.h"
 #include "db/ledger.h"
 #include "relayer/cmd.h"
+#include "relayer/fundview.h"
 
 static const char USAGE[] = "usage: relayer ledger digest --db DIR [--json]\n"
                             "\n"
                             "Prints one BLAKE2b-256 digest over every ledger table (balances, reservations,\n"
-                            "events, vault sequences, conflicts, relayer sets) and the head sequence number.\n"
+                            "events, vault sequences, conflicts, relayer sets, insurance fund, bad debt) and\n"
+                            "the head sequence number.\n"
                             "Two ledgers with equal digests hold exactly the same state.\n";
 
 static int digest(const char *db, bool json)
@@ -50,6 +52,7 @@ static int digest(const char *db, bool json)
                               "vaults", (json_int_t)st.vaults, "vault_gaps", (json_int_t)st.gaps, "executions",
                               (json_int_t)st.executions, "executions_unmatched", (json_int_t)st.unmatched,
                               "executions_short", (json_int_t)st.shortfalls);
+        json_object_set_new(j, "fund", fund_summary_json(&st.fund));
         char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
         puts(text ? text : "{}");
         free(text);
@@ -68,6 +71,7 @@ static int digest(const char *db, bool json)
     printf("  reservations %llu\n", (unsigned long long)st.reservations);
     printf("  executions  %llu attested, %llu unmatched (%llu debited short)\n", (unsigned long long)st.executions,
            (unsigned long long)st.unmatched, (unsigned long long)st.shortfalls);
+    fund_summary_print(&st.fund, "  ");
     return 0;
 }
 

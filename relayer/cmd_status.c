@@ -14,8 +14,10 @@
 #include <string.h>
 
 #include "db/ledger.h"
+#include "db/ledger_fund.h"
 #include "relayer/cmd.h"
 #include "relayer/files.h"
+#include "relayer/fundview.h"
 #include "relayer/hub.h"
 #include "relayer/progress.h"
 
@@ -27,6 +29,21 @@ static const char USAGE[] = "usage: relayer status --config hub.conf [--json]\n"
 #define STATUS_FRESH_MS 5000
 #define PEER_CONNECTED_MS 10000
 #define MAX_VAULTS 256
+#define MAX_DEBT_LISTED 100 /* accounts with bad debt listed by name; all are counted */
+
+/* The insurance fund's holdings and the accounts with bad debt, as JSON arrays. */
+struct fund_lists {
+    json_t *holdings, *debts;
+};
+
+static void fund_list(void *ctx, const fund_insurance *holding, const fund_debt *debt)
+{
+    struct fund_lists *l = ctx;
+    if (holding != NULL)
+        json_array_append_new(l->holdings, fund_insurance_json(holding));
+    else if (json_array_size(l->debts) < MAX_DEBT_LISTED)
+        json_array_append_new(l->debts, fund_debt_json(debt));
+}
 
 /* The hub's live status, or NULL when it never ran. */
 static json_t *live_status(const hub_config *cfg)
@@ -53,6 +70,8 @@ static json_t *ledger_status(const hub_config *cfg, rl_why *why)
     vault_checkpoint *v = calloc(MAX_VAULTS, sizeof *v);
     size_t n = 0;
     uint64_t executions = 0, unmatched = 0, shortfalls = 0;
+    struct fund_lists fl = {json_array(), json_array()};
+    fund_summary fs;
     json_t *out = NULL;
     if (v != NULL && (err = store_read_begin(st, &txn, why)) == RL_OK) {
         err = ledger_head_get(txn, st, &head, why);
@@ -60,6 +79,8 @@ static json_t *ledger_status(const hub_config *cfg, rl_why *why)
             err = ledger_vaults(txn, st, v, MAX_VAULTS, &n, why);
         if (err == RL_OK)
             err = ledger_execution_counts(txn, st, &executions, &unmatched, &shortfalls, why);
+        if (err == RL_OK)
+            err = ledger_fund_walk(txn, st, fund_list, &fl, &fs, why);
         store_read_end(txn);
     }
     if (v != NULL && err == RL_OK) {
@@ -74,7 +95,13 @@ static json_t *ledger_status(const hub_config *cfg, rl_why *why)
         out = json_pack("{s:I, s:i, s:o, s:{s:I, s:I, s:I}}", "head_seq", (json_int_t)head.seq, "set_version",
                         (int)head.set_version, "vaults", chains, "executions", "attested", (json_int_t)executions,
                         "unmatched", (json_int_t)unmatched, "shortfalls", (json_int_t)shortfalls);
+        json_t *fund = fund_summary_json(&fs);
+        json_object_set(fund, "insurance", fl.holdings);
+        json_object_set(fund, "bad_debt", fl.debts);
+        json_object_set_new(out, "fund", fund);
     }
+    json_decref(fl.holdings);
+    json_decref(fl.debts);
     free(v);
     store_close(st);
     return out;
@@ -105,6 +132,21 @@ static void print_human(const json_t *j)
                (long long)json_integer_value(json_object_get(x, "unmatched")),
                (long long)json_integer_value(json_object_get(x, "shortfalls")),
                json_integer_value(json_object_get(x, "unmatched")) > 0 ? ": funds moved that no instruction reserved" : "");
+    json_t *f = json_object_get(j, "fund");
+    json_array_foreach(json_object_get(f, "insurance"), i, e)
+        printf("insurance chain %lld %s: %s base units from %lld seizes\n",
+               (long long)json_integer_value(json_object_get(e, "chain_id")),
+               json_string_value(json_object_get(e, "asset")), json_string_value(json_object_get(e, "amount")),
+               (long long)json_integer_value(json_object_get(e, "seizes")));
+    if (f != NULL)
+        printf("bad debt  %s USD over %lld accounts (the insurance fund does not cover it in the ledger)\n",
+               json_string_value(json_object_get(f, "bad_debt_usd")),
+               (long long)json_integer_value(json_object_get(f, "bad_debt_accounts")));
+    json_array_foreach(json_object_get(f, "bad_debt"), i, e)
+        printf("bad debt  %s: %s USD (ended liquidations %s, open %s since record %lld)\n",
+               json_string_value(json_object_get(e, "account")), json_string_value(json_object_get(e, "bad_debt_usd")),
+               json_string_value(json_object_get(e, "closed_usd")), json_string_value(json_object_get(e, "open_usd")),
+               (long long)json_integer_value(json_object_get(e, "open_seq")));
     json_array_foreach(json_object_get(j, "peers"), i, e)
         printf("peer      %-12s %s, last heard %lld ms ago, %lld messages\n",
                json_string_value(json_object_get(e, "name")),

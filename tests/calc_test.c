@@ -74,13 +74,16 @@ static void push(logb *l, uint8_t type, const uint8_t *payload, size_t plen, uin
     l->lens[l->seq - 1] = len;
 }
 
-static void setup(logb *l)
+static void setup_risk(logb *l, const char *risk);
+static void setup(logb *l) { setup_risk(l, RISK); }
+
+static void setup_risk(logb *l, const char *risk)
 {
     memset(l, 0, sizeof *l);
     fx_init(&l->f, 3, 2);
     rl_why why = {{0}};
     cr_assert_eq(node_key_generate(&l->calc_key, "calc", &why), RL_OK);
-    fx_risk(&l->risk, RISK);
+    fx_risk(&l->risk, risk);
     cr_assert_eq(calc_new(&l->c, &l->risk, on_decision, l, NULL, NULL), RL_OK);
     cr_assert_eq(audit_new(&l->a, &l->f.set), RL_OK);
     payload_set ps = {.set = l->f.set};
@@ -624,5 +627,120 @@ Test(calc, an_expired_seize_is_decided_again_while_the_account_is_liquidatable)
     cr_assert_eq(sum.logged, 5);
     cr_assert_eq(sum.reproduced, 5);
     calc_replay_free(r);
+    teardown(&l);
+}
+
+/* ---- overdue chains ---- */
+
+/* ETH on l1 is seized first here, USDC on l2 after it. */
+static const char RISK_ETH_FIRST[] =
+    "{\"chains\": {\"l1\": 1, \"l2\": 10},"
+    " \"assets\": {\"ETH\": {\"decimals\": 18, \"haircut\": \"0.10\", \"seize_priority\": 1,"
+    "                        \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\"}},"
+    "              \"USDC\": {\"decimals\": 6, \"haircut\": \"0.02\", \"seize_priority\": 2,"
+    "                        \"tokens\": {\"l2\": \"0x00000000000000000000000000000000000000c0\"}}},"
+    " \"markets\": {\"ETH-PERP\": {\"feed\": \"ETH\", \"tiers\": [{\"from\": \"0\", \"imf\": \"0.05\", \"mmf\": \"0.03\"}]}},"
+    " \"params\": {\"liquidation_fee\": \"0.01\"},"
+    " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 60000}}";
+
+#define DUE_MS ((T1 / 1000 + 600) * 1000) /* instruct()'s deadline, in record time */
+#define USDC(micro) u256_from_u64(micro)
+
+/* 1 ETH on l1 and 14700 USDC on l2, long 100 ETH-PERP at 3000 (equity 17106 >= IM 15000); ETH
+ * falls to 2900: equity 7016 < MM 8700, owed 10000 loss + 2900 fee = 12900, seized as the ETH
+ * (2610) and 10290 / 0.98 = 10500 USDC; 4200 USDC stay free. Both seizes logged (nonce 1 on
+ * each vault) and the USDC one executed. */
+static void solvent_liquidation(logb *l)
+{
+    deposit(l, 1, 0x00, E18, 1, T0 + 1);
+    deposit(l, 10, 0xc0, 14700000000ull, 1, T0 + 2);
+    price(l, "ETH", (uint64_t[]){3000, 3000}, 2, T0 + 3, T0 + 10);
+    price(l, "USDC", (uint64_t[]){1, 1}, 2, T0 + 3, T0 + 11);
+    position(l, 100, 3000, T0 + 20);
+    cr_assert_eq(l->nmade, 0, "healthy at 3000");
+    price(l, "ETH", (uint64_t[]){2900, 2900}, 2, T0 + 40, T0 + 41);
+    cr_assert_eq(l->nmade, 1);
+    decision *d = &l->made[0];
+    u256 one = u256_from_u64(E18), usdc = USDC(10500000000ull);
+    cr_assert(d->kind == DECISION_LIQUIDATE && d->nseize == 2 && d->bad_debt_u == 0);
+    cr_assert(d->seize[0].chain_id == 1 && u256_cmp(&d->seize[0].amount, &one) == 0, "the ETH first");
+    cr_assert(d->seize[1].chain_id == 10 && u256_cmp(&d->seize[1].amount, &usdc) == 0, "then 10500 USDC");
+    log_decisions(l, 0);
+    uint64_t ds = l->seq;
+    instruct(l, INSTRUCTION_SEIZE, ds, 0, 1, 0x00, one, 1);
+    instruct(l, INSTRUCTION_SEIZE, ds, 1, 10, 0xc0, usdc, 1);
+    vault_event(l, OBS_KIND_EXECUTED, 10, 0xc0, usdc, 2, 1);
+    assert_holding(l, 0, "1", "1");
+    assert_holding(l, 1, "4200", "0");
+    cr_assert_eq(l->nmade, 1, "executing a seize of a standing liquidation decides nothing");
+}
+
+Test(calc, an_overdue_seize_is_replaced_from_another_chain_and_stays_reserved)
+{
+    logb l;
+    setup_risk(&l, RISK_ETH_FIRST);
+    solvent_liquidation(&l);
+    /* At its deadline the ETH seize may still execute: nothing changes. */
+    price(&l, "USDC", (uint64_t[]){1, 1}, 2, DUE_MS - 1, DUE_MS - 1);
+    price(&l, "ETH", (uint64_t[]){2900, 2900}, 2, DUE_MS, DUE_MS);
+    cr_assert_eq(l.nmade, 1);
+    /* A record past it: L1's seize is overdue. Its 1 ETH stays reserved (it may still execute);
+     * the account is still liquidatable, so a replacement is decided at this record: the 2610 it
+     * was to bring, from the free USDC on L2 (2610 / 0.98, up: 2663.265307), nothing from L1. */
+    price(&l, "ETH", (uint64_t[]){2900, 2900}, 2, DUE_MS + 1, DUE_MS + 1);
+    cr_assert_eq(l.nmade, 2, "one replacement");
+    decision *d = &l.made[1];
+    u256 repl = USDC(2663265307ull);
+    cr_assert_eq(d->kind, DECISION_LIQUIDATE);
+    cr_assert_eq(d->basis, l.seq);
+    cr_assert_eq(d->nseize, 1);
+    cr_assert(d->seize[0].chain_id == 10 && u256_cmp(&d->seize[0].amount, &repl) == 0,
+              "the replacement comes from L2's USDC");
+    cr_assert_eq(d->bad_debt_u, 0);
+    assert_holding(&l, 0, "1", "1");               /* the overdue ETH: still reserved, never twice */
+    assert_holding(&l, 1, "4200", "2663.265307"); /* the replacement */
+    log_decisions(&l, 1);
+    uint64_t liq2 = l.seq;
+
+    /* Later records decide nothing more: the overdue seize was replaced once. */
+    price(&l, "ETH", (uint64_t[]){2900, 2900}, 2, DUE_MS + 1000, DUE_MS + 1000);
+    cr_assert_eq(l.nmade, 2);
+
+    /* The overdue seize is proven expired: its ETH is free again. The new plan owes nothing: the
+     * executed USDC seize (10290) and the replacement under way (2610) cover the 12900. */
+    expire(&l, INSTRUCTION_SEIZE, 1, 0x00, 1, DUE_MS / 1000 + 1, DUE_MS + 2000);
+    assert_holding(&l, 0, "1", "0");
+    cr_assert_eq(l.nmade, 3);
+    cr_assert(l.made[2].kind == DECISION_LIQUIDATE && l.made[2].nseize == 0 && l.made[2].bad_debt_u == 0,
+              "nothing seized twice: %u seizes", l.made[2].nseize);
+    log_decisions(&l, 2);
+    instruct(&l, INSTRUCTION_SEIZE, liq2, 0, 10, 0xc0, repl, 2);
+    vault_event(&l, OBS_KIND_EXECUTED, 10, 0xc0, repl, 3, 2);
+    assert_holding(&l, 1, "1536.734693", "0");
+
+    calc_replay *r = replay_all(&l);
+    calc_replay_summary sum;
+    calc_replay_get_summary(r, &sum);
+    cr_assert_eq(sum.logged, 3);
+    cr_assert_eq(sum.reproduced, 3, "audit replay --risk reproduces the replacement from the log alone");
+    calc_replay_free(r);
+    teardown(&l);
+}
+
+Test(calc, a_seize_overdue_with_nothing_free_elsewhere_waits_for_its_expiry)
+{
+    logb l;
+    setup_risk(&l, RISK_ETH_FIRST);
+    solvent_liquidation(&l);
+    /* The free USDC leaves (an execution no instruction reserved: it takes what is free). */
+    vault_event(&l, OBS_KIND_EXECUTED, 10, 0xc0, USDC(4200000000ull), 3, 9); /* unmatched: takes the free 4200 */
+    assert_holding(&l, 1, "0", "0");
+    size_t before = l.nmade;
+    log_decisions(&l, 1);
+    price(&l, "USDC", (uint64_t[]){1, 1}, 2, DUE_MS - 1, DUE_MS - 1);
+    price(&l, "ETH", (uint64_t[]){2900, 2900}, 2, DUE_MS + 1, DUE_MS + 1);
+    /* Overdue, but nothing is free on another chain (nor on L1): no empty decision. */
+    cr_assert_eq(l.nmade, before);
+    assert_holding(&l, 0, "1", "1");
     teardown(&l);
 }

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "attest/hex.h"
+#include "db/ledger_fund.h"
 #include "db/store.h"
 #include "tests/testutil.h"
 
@@ -497,6 +498,20 @@ void cluster_hub_reserved(const cluster *c, const char *account, uint64_t chain_
     u256 bal, reserved;
     hub_balance(c, account, chain_id, asset, &bal, &reserved);
     u256_to_dec(&reserved, out);
+}
+
+void cluster_hub_insurance(const cluster *c, uint64_t chain_id, const char *asset, char out[U256_DEC_MAX])
+{
+    uint8_t token[EVM_ADDR_BYTES];
+    cr_assert_eq(hex_decode(token, sizeof token, asset, "asset", NULL), RL_OK, "asset %s", asset);
+    store *s;
+    MDB_txn *txn;
+    cr_assert(hub_open(c, &s, &txn), "the hub has no ledger in %s/hub", c->dir);
+    fund_insurance f;
+    rl_why why = {{0}};
+    cr_assert_eq(ledger_insurance_get(txn, s, chain_id, token, &f, &why), RL_OK, "hub insurance: %s", why.text);
+    hub_close(s, txn);
+    u256_to_dec(&f.amount, out);
 }
 
 void cluster_assert_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,

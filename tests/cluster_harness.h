@@ -187,6 +187,10 @@ ledger_stats cluster_hub_stats(const cluster *c);
 void cluster_hub_balance(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
                          char out[U256_DEC_MAX]);
 
+/* The hub's insurance fund holding of (chain_id, asset): what settled seizes sent to the
+ * insurance address (db/ledger_fund.h), decimal. */
+void cluster_hub_insurance(const cluster *c, uint64_t chain_id, const char *asset, char out[U256_DEC_MAX]);
+
 /* The part of that balance reserved for instructions that may still execute, decimal. */
 void cluster_hub_reserved(const cluster *c, const char *account, uint64_t chain_id, const char *asset,
                           char out[U256_DEC_MAX]);

@@ -18,6 +18,8 @@
 #include "attest/request.h"
 #include "collateral/calc.h"
 #include "db/ledger.h"
+#include "db/ledger_fund.h"
+#include "db/replay.h"
 #include "relayer/hubinstr.h"
 #include "tests/fixture.h"
 
@@ -841,5 +843,192 @@ Test(instruction, expiry_needs_an_open_instruction_of_that_nonce_kind_account_an
     assert_eth(&w, 6, 0);
     ledger_stats st = stats_of(&w);
     cr_assert(st.executions == 1 && st.unmatched == 0);
+    teardown(&w);
+}
+
+/* ---- insurance fund and bad debt (attest/fund.h) ---- */
+
+/* The ledger's fund summary equals the audit's, digest and totals. */
+static fund_summary fund_agrees(world *w)
+{
+    fund_summary l = stats_of(w).fund, a;
+    cr_assert_eq(audit_fund_summary(w->a, &a), RL_OK);
+    cr_assert_eq(memcmp(l.digest, a.digest, HASH_BYTES), 0, "the audit derives the ledger's fund and bad debt");
+    cr_assert(l.insurance_holdings == a.insurance_holdings && l.seizes == a.seizes &&
+              l.debt_accounts == a.debt_accounts && l.debt_u == a.debt_u);
+    return l;
+}
+
+static fund_insurance insurance_eth(world *w)
+{
+    MDB_txn *txn;
+    fund_insurance e;
+    static const uint8_t native[EVM_ADDR_BYTES];
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_insurance_get(txn, w->f.s, 1, native, &e, NULL), RL_OK);
+    store_read_end(txn);
+    return e;
+}
+
+static fund_debt debt_of(world *w)
+{
+    MDB_txn *txn;
+    fund_debt e;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_bad_debt_get(txn, w->f.s, w->account, &e, NULL), RL_OK);
+    store_read_end(txn);
+    return e;
+}
+
+static uint8_t *ledger_digest_of(world *w, uint8_t out[HASH_BYTES])
+{
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, w->f.s, out, NULL, NULL), RL_OK);
+    store_read_end(txn);
+    return out;
+}
+
+/* The ledger exported and replayed from the file alone (audit replay): the verify summary's fund
+ * and the replayed ledger's digest are the hub's. */
+static void replay_agrees(world *w)
+{
+    char path[512], *out = tu_tmpdir();
+    snprintf(path, sizeof path, "%s/log.rlx", out);
+    uint64_t count;
+    rl_why why = {{0}};
+    cr_assert_eq(export_write(w->f.s, path, &count, NULL, NULL, &why), RL_OK, "%s", why.text);
+    store *replayed;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/replayed", out);
+    cr_assert_eq(store_open(&replayed, dir, NULL, &why), RL_OK, "%s", why.text);
+    pool *p;
+    cr_assert_eq(pool_new(&p, 1), RL_OK);
+    replay_opts ro = {.genesis = &w->f.set, .pool = p, .out = replayed};
+    audit_summary sum;
+    replay_failure fail;
+    cr_assert_eq(replay_file(path, &ro, &sum, &fail), RL_OK, "record %llu: %s", (unsigned long long)fail.seq,
+                 fail.why.text);
+    ledger_stats hub = stats_of(w), mine;
+    uint8_t dh[HASH_BYTES], dr[HASH_BYTES];
+    ledger_digest_of(w, dh);
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(replayed, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, replayed, dr, &mine, NULL), RL_OK);
+    store_read_end(txn);
+    cr_assert_eq(memcmp(dh, dr, HASH_BYTES), 0, "the replayed ledger's digest is the hub's");
+    cr_assert_eq(memcmp(sum.fund.digest, hub.fund.digest, HASH_BYTES), 0, "audit verify's fund is the hub's");
+    cr_assert_eq(memcmp(mine.fund.digest, hub.fund.digest, HASH_BYTES), 0);
+    cr_assert(sum.fund.seizes == hub.fund.seizes && sum.fund.debt_u == hub.fund.debt_u);
+    pool_free(p);
+    store_close(replayed);
+    tu_rmdir(out);
+}
+
+Test(instruction, a_settled_seize_credits_the_insurance_fund_as_it_debits_the_trader)
+{
+    world w;
+    setup(&w);
+    release_reserved(&w); /* 10 ETH, 4 reserved for the release at nonce 1 */
+    obs rel = executed(&w, 100, 1, 1, eth(4));
+    push_obs(&w, &rel, RL_OK, false);
+    assert_eth(&w, 6, 0);
+    fund_insurance f = insurance_eth(&w);
+    cr_assert(u256_is_zero(&f.amount) && f.seizes == 0, "a release went to the trader: no fund credit");
+
+    static const uint8_t native[EVM_ADDR_BYTES];
+    decision d = {.kind = DECISION_LIQUIDATE, .basis = 2, .nseize = 1, .bad_debt_u = 0};
+    d.seize[0] = (decision_seize){.chain_id = 1, .amount = u256_from_u64(5 * E18 + 7)};
+    uint64_t ds = log_decision(&w, &d, T0 + 30);
+    instruction in = release_of(&w, ds, 0, 2);
+    in.kind = INSTRUCTION_SEIZE;
+    in.amount = d.seize[0].amount;
+    memset(in.recipient, 0xee, EVM_ADDR_BYTES);
+    memcpy(in.asset, native, EVM_ADDR_BYTES);
+    push_instruction(&w, &in, RL_OK, false);
+    uint8_t before[HASH_BYTES], after[HASH_BYTES];
+    ledger_digest_of(&w, before);
+
+    obs x = executed(&w, 101, 2, 2, in.amount);
+    x.ins_kind = INSTRUCTION_SEIZE;
+    push_obs(&w, &x, RL_OK, false);
+    u256 bal, res, left = u256_from_u64(E18 - 7);
+    balance_eth(&w, &bal, &res);
+    cr_assert(u256_cmp(&bal, &left) == 0 && u256_is_zero(&res), "the trader keeps 6 ETH - (5 ETH + 7 wei)");
+    f = insurance_eth(&w);
+    cr_assert(u256_cmp(&f.amount, &in.amount) == 0 && f.seizes == 1, "the fund holds exactly what was seized");
+    cr_assert_neq(memcmp(before, ledger_digest_of(&w, after), HASH_BYTES), 0, "the fund is in the ledger digest");
+    fund_summary s = fund_agrees(&w);
+    cr_assert(s.insurance_holdings == 1 && s.seizes == 1 && s.debt_accounts == 0 && s.debt_u == 0);
+
+    /* An unmatched seize (nonce 9, never logged): debited from what is free, but no logged
+     * instruction says where it went: the fund is not credited (an incident, counted). */
+    obs stray = executed(&w, 102, 3, 9, u256_from_u64(1000));
+    stray.ins_kind = INSTRUCTION_SEIZE;
+    push_obs(&w, &stray, RL_OK, false);
+    f = insurance_eth(&w);
+    cr_assert(u256_cmp(&f.amount, &in.amount) == 0 && f.seizes == 1);
+    cr_assert_eq(stats_of(&w).unmatched, 1);
+    fund_agrees(&w);
+    replay_agrees(&w);
+    teardown(&w);
+}
+
+static void liquidate(world *w, uint64_t basis, uint8_t kind, __int128 bad_debt_u)
+{
+    decision d = {.kind = kind, .basis = basis, .bad_debt_u = bad_debt_u};
+    log_decision(w, &d, T0 + 40);
+}
+
+Test(instruction, bad_debt_is_the_latest_liquidations_shortfall_summed_over_ended_episodes)
+{
+    world w;
+    setup(&w); /* records 1, 2 */
+    liquidate(&w, 2, DECISION_LIQUIDATE, 100000000); /* 100 USD uncovered: record 3 */
+    fund_debt e = debt_of(&w);
+    cr_assert(e.open_u == 100000000 && e.closed_u == 0 && e.open_seq == 3);
+    /* Re-decided in the same episode (after an expired seize): replaced, not added. */
+    liquidate(&w, 3, DECISION_LIQUIDATE, 40000001);
+    e = debt_of(&w);
+    cr_assert(e.open_u == 40000001 && e.closed_u == 0 && e.open_seq == 4);
+    fund_summary s = fund_agrees(&w);
+    cr_assert(s.debt_accounts == 1 && s.debt_u == 40000001);
+    /* The episode ends: its shortfall is kept. */
+    liquidate(&w, 4, DECISION_HEALTHY, 0);
+    e = debt_of(&w);
+    cr_assert(e.open_u == 0 && e.closed_u == 40000001 && e.open_seq == 0);
+    /* A new episode adds its own. */
+    liquidate(&w, 5, DECISION_LIQUIDATE, 7);
+    liquidate(&w, 6, DECISION_MARGIN_CALL, 0);
+    e = debt_of(&w);
+    cr_assert(e.open_u == 0 && e.closed_u == 40000008);
+    s = fund_agrees(&w);
+    cr_assert(s.debt_accounts == 1 && s.debt_u == 40000008 && s.insurance_holdings == 0);
+
+    /* A liquidation covering everything owes nothing; another account's debt is its own. */
+    uint8_t mine[EVM_ADDR_BYTES];
+    memcpy(mine, w.account, EVM_ADDR_BYTES);
+    w.account[0] = 0x33;
+    liquidate(&w, 7, DECISION_LIQUIDATE, 0);
+    cr_assert_eq(fund_agrees(&w).debt_accounts, 1, "no entry without bad debt");
+    liquidate(&w, 8, DECISION_LIQUIDATE, 5);
+    s = fund_agrees(&w);
+    cr_assert(s.debt_accounts == 2 && s.debt_u == 40000013);
+    memcpy(w.account, mine, EVM_ADDR_BYTES);
+
+    /* Negative bad debt, or bad debt on anything but a liquidation: refused by both. */
+    decision bad = {.kind = DECISION_LIQUIDATE, .basis = 9, .bad_debt_u = -1};
+    memcpy(bad.calculator, node_key_pub(w.calc)->ed25519, ED25519_PK_BYTES);
+    memcpy(bad.account, w.account, EVM_ADDR_BYTES);
+    uint8_t buf[DECISION_MAX_BYTES];
+    size_t len;
+    cr_assert_eq(decision_sign(buf, &len, &bad, w.calc, NULL), RL_OK);
+    push(&w, RECORD_DECISION, buf, len, T0 + 50, RL_ERR_DECODE, false);
+    bad.kind = DECISION_MARGIN_CALL;
+    bad.bad_debt_u = 1;
+    cr_assert_eq(decision_sign(buf, &len, &bad, w.calc, NULL), RL_OK);
+    push(&w, RECORD_DECISION, buf, len, T0 + 50, RL_ERR_DECODE, false);
+    cr_assert_eq(fund_agrees(&w).debt_u, 40000013);
+    replay_agrees(&w);
     teardown(&w);
 }

@@ -451,6 +451,16 @@ static void story(void)
     ledger_stats st = cluster_hub_stats(&c);
     cr_assert_eq(st.unmatched, 0, "%llu executions matched no reservation", (unsigned long long)st.unmatched);
     cr_assert_eq(st.gaps, 0, "the hub's ledger has %llu vault sequence gaps", (unsigned long long)st.gaps);
+    /* The insurance fund holds exactly what each insurance address received, from two seizes; the
+     * bad debt is the liquidation's. */
+    char fund[U256_DEC_MAX], seized[U256_DEC_MAX];
+    cluster_hub_insurance(&c, L1_ID, CLUSTER_NATIVE, fund);
+    cr_assert_str_eq(fund, u256_to_dec(&seize1->amount, seized), "the fund's L1 ETH");
+    cluster_hub_insurance(&c, L2_ID, usdc, fund);
+    cr_assert_str_eq(fund, u256_to_dec(&seize2->amount, seized), "the fund's L2 USDC");
+    cr_assert(st.fund.insurance_holdings == 2 && st.fund.seizes == 2);
+    cr_assert(st.fund.debt_u == l.d[1].bad_debt_u && st.fund.debt_accounts == (l.d[1].bad_debt_u > 0),
+              "the ledger's bad debt is the liquidation's");
 
     /* The auditor's export, verify and replay over the hub's log. */
     char *out = audit_hub_log("");
