@@ -332,7 +332,7 @@ execute = execute3.conf
 oracle = node1.conf
 oracle = node2.conf
 oracle = node3.conf
-restart_min_ms = 6000
+restart_min_ms = 10000
 CONF
 
 say "relayer up: hub, 6 watchers, replica, margin calculator, 3 co-signers, 6 executors, 3 oracles"
@@ -416,18 +416,29 @@ release_by=$(executed "$rpc_l2" "$vault_l2" | awk '$1 == 1 { print $4 }')
 note "the release's transaction was sent by $release_by's executor"
 
 # The seize on L1 will take L1's vault nonce 1; its primary executor is the member at index
-# nonce mod 3 of the relayer set (cmd_execute.c).
+# nonce mod 3 of the relayer set (cmd_execute.c); the next member takes over after takeover_ms.
 victim=$(jq -r '.members[1 % 3].name' "$c/relayers.json")
 say "ETH falls: the ETH/USD aggregator is updated to 2400, then to 1930."
-send "$rpc_l1" "$deployer" "$feed_eth" "updateAnswer(int256)" 240000000000 > /dev/null
+# A new round of the ETH aggregator. Its updatedAt is the block's time, in seconds, and that time
+# is what the nodes sign: a round in the same second as the one before would carry the same time
+# and the hub keeps only a newer observation per node. So wait for L1's clock to move on first.
+moved_on() { [ "$("$CAST" block latest --field timestamp --rpc-url "$rpc_l1")" -gt "$(call "$rpc_l1" "$feed_eth" "latestTimestamp()(uint256)")" ]; }
+set_eth() {
+    await "L1's clock passing the last ETH round" moved_on
+    send "$rpc_l1" "$deployer" "$feed_eth" "updateAnswer(int256)" "$1" > /dev/null
+}
+set_eth 240000000000
 await "the ETH price 2400 reaching the calculator" marked_at 2400
 note "at 2400: $(margin_line)"
-send "$rpc_l1" "$deployer" "$feed_eth" "updateAnswer(int256)" 193000000000 > /dev/null
 victim_pid=$(sed -n "s/.*child=execute:execute${victim#node}.conf:l1 pid=\([0-9]*\).*/\1/p" "$c/cluster.log" | tail -1)
 [ -n "$victim_pid" ] || fail "no pid for $victim's L1 executor in the cluster log"
+# Killed before the next round, not after it: from a round to its bundle takes the cluster a few
+# hundred milliseconds, less than a script needs to notice it.
 kill -KILL "$victim_pid"
-note "at 1930, while the oracles pick it up, $victim's L1 executor (pid $victim_pid) is killed with SIGKILL:"
-note "$victim is the primary for L1's next instruction (vault nonce 1)."
+note "$victim's L1 executor (pid $victim_pid) is killed with SIGKILL: $victim is the primary for L1's"
+note "next instruction (vault nonce 1, the member at index 1 mod 3 of the relayer set)."
+set_eth 193000000000
+note "at 1930 the oracles sign the new round; the hub logs it at quorum; the calculator decides."
 liquidated() { query | jq -e '.decided_status == "liquidatable"' > /dev/null; }
 await "the liquidation decision" liquidated
 note "the calculator's decisions, signed and logged (equity at the decision, in USD):"
