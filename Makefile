@@ -5,7 +5,7 @@
 #   make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make fuzz       libFuzzer targets for every decoder, bounded by FUZZ_SECONDS each
 #   make bench      the benchmarks (`relayer bench NAME`)
-#   make demo       the demo story
+#   make demo       the demo story: two anvil chains and a whole cluster under `relayer up`
 
 BUILD    ?= build
 CC       ?= cc
@@ -123,7 +123,9 @@ bench: all
 	$(BIN) bench bus
 	$(BIN) bench margin
 
-demo: all
+# The story on two anvil chains needs the binary, the compiled contracts and the npm toolchain.
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN) contracts
 	@scripts/demo.sh $(BIN)
 
 clean:

@@ -36,6 +36,7 @@
 #include "attest/hex.h"
 #include "collateral/calc.h"
 #include "relayer/bus.h"
+#include "relayer/args.h"
 #include "relayer/cmd.h"
 #include "relayer/config.h"
 #include "relayer/daemon.h"
@@ -322,9 +323,7 @@ int margin_query(const char *config, const char *account_hex)
     uint8_t account[EVM_ADDR_BYTES];
     rl_why why = {{0}};
     rl_err err = RL_OK;
-    if (strncmp(account_hex, "0x", 2) != 0 ||
-        hex_decode(account, EVM_ADDR_BYTES, account_hex + 2, "account", &why) != RL_OK)
-        err = rl_fail(&why, RL_ERR_ARG, "--account \"%s\": expected a 0x-prefixed 20-byte address", account_hex);
+    err = arg_addr(account, account_hex, "--account", &why);
     if (err == RL_OK)
         err = open_common(config, &cfg, NULL, &genesis, &risk, &why);
     store_opts so = {.read_only = true};

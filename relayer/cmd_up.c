@@ -2,8 +2,8 @@
  * cmd_up.c - `relayer up --config cluster.conf`: a whole local cluster, supervised.
  *
  * It starts the hub, then every node's watchers (one per node and chain), any followers, the
- * margin calculator and the nodes' co-signers, each
- * as its own `relayer` process, and keeps them running: a child that dies is logged with how it
+ * margin calculator, the nodes' co-signers, executors (one per node and chain) and price oracles,
+ * each as its own `relayer` process, and keeps them running: a child that dies is logged with how it
  * ended and restarted after a backoff that doubles while it keeps dying young (up to
  * restart_max_ms) and resets once it has run a minute. Ctrl-C or SIGTERM stops everything:
  * SIGTERM to every child, then SIGKILL to any still running after ten seconds.
@@ -18,8 +18,17 @@
  *     follow = follow.conf           ; optional audited replicas
  *     margin = margin.conf           ; optional: the live margin calculator
  *     cosign = cosign1.conf          ; optional, one per node: its co-signer
+ *     execute = execute1.conf        ; optional, one per node: `relayer execute --chain NAME` for
+ *                                    ; each of `chains` (every chain needs a [chain.NAME] there)
+ *     oracle = node1.conf            ; optional, one per node: `relayer oracle` (its [feed.*])
  *     restart_min_ms = 200
  *     restart_max_ms = 10000
+ *
+ * Children are labelled in the log (`msg="started" child=execute:execute1.conf:l1 pid=N`), so an
+ * operator, or the demo, can find one and kill it. A restarted executor looks at every bundle
+ * again and asks the vault which nonces are used, so one killed mid-flight is taken over by the
+ * next member after takeover_ms (cmd_execute.c); with restart_min_ms above takeover_ms the
+ * takeover comes first.
  */
 #include <errno.h>
 #include <signal.h>
@@ -40,10 +49,13 @@
 static const char USAGE[] = "usage: relayer up --config cluster.conf\n"
                             "\n"
                             "Starts and supervises a local cluster: the hub, each node's watchers (one per\n"
-                            "chain) and followers, restarting any that die, until Ctrl-C. Config:\n"
+                            "chain), followers, the calculator, co-signers, executors (one per chain) and\n"
+                            "oracles, restarting any that die, until Ctrl-C. Config:\n"
                             "  [cluster] hub = hub.conf, node = NODE.conf (repeat), chains = l1 l2,\n"
                             "            follow = follow.conf (optional, repeat), margin = margin.conf (optional),\n"
                             "            cosign = cosign1.conf (optional, repeat),\n"
+                            "            execute = execute1.conf (optional, repeat: one per chain),\n"
+                            "            oracle = node1.conf (optional, repeat),\n"
                             "            restart_min_ms, restart_max_ms\n";
 
 #define MAX_CHILDREN 128
@@ -53,7 +65,7 @@ static const char USAGE[] = "usage: relayer up --config cluster.conf\n"
 
 typedef struct up_config {
     char hub[CFG_STR_MAX], chains[CFG_STR_MAX];
-    cfg_list nodes, follow, margin, cosign;
+    cfg_list nodes, follow, margin, cosign, execute, oracle;
     uint64_t restart_min_ms, restart_max_ms;
 } up_config;
 
@@ -65,6 +77,8 @@ static const cfg_key schema[] = {
     {"cluster", "follow", CFG_PATHS, 0, 0, 0, F(follow)},
     {"cluster", "margin", CFG_PATHS, 0, 0, 0, F(margin)},
     {"cluster", "cosign", CFG_PATHS, 0, 0, 0, F(cosign)},
+    {"cluster", "execute", CFG_PATHS, 0, 0, 0, F(execute)},
+    {"cluster", "oracle", CFG_PATHS, 0, 0, 0, F(oracle)},
     {"cluster", "restart_min_ms", CFG_U64, 0, 10, 600000, F(restart_min_ms)},
     {"cluster", "restart_max_ms", CFG_U64, 0, 10, 3600000, F(restart_max_ms)},
 };
@@ -114,6 +128,20 @@ static void add(struct child *kids, size_t *n, const char *label, const char *wh
         c->argv[k++] = "--chain";
         c->argv[k++] = (char *)chain;
     }
+}
+
+/* A per-node child, labelled by what it runs, its config's file name and its chain (if any):
+ * `watch:node1.conf:l1`, `cosign:cosign1.conf`. */
+static void add_node_child(struct child *kids, size_t *n, const char *what, const char *config, const char *chain)
+{
+    char label[64];
+    const char *base = strrchr(config, '/');
+    base = base ? base + 1 : config;
+    if (chain != NULL)
+        snprintf(label, sizeof label, "%s:%.40s:%s", what, base, chain);
+    else
+        snprintf(label, sizeof label, "%s:%.40s", what, base);
+    add(kids, n, label, what, config, chain);
 }
 
 /* How a child ended, for the log. */
@@ -201,29 +229,26 @@ int cmd_up(int argc, char **argv)
         chains[nchains++] = t;
     static struct child kids[MAX_CHILDREN];
     size_t n = 0;
-    if (1 + cfg.nodes.n * nchains + cfg.follow.n + cfg.margin.n + cfg.cosign.n > MAX_CHILDREN) {
+    if (1 + (cfg.nodes.n + cfg.execute.n) * nchains + cfg.follow.n + cfg.margin.n + cfg.cosign.n + cfg.oracle.n >
+        MAX_CHILDREN) {
         fprintf(stderr, "relayer up: %s: more than %d processes\n", config, MAX_CHILDREN);
         return EXIT_USAGE;
     }
     add(kids, &n, "hub", "hub", cfg.hub, NULL);
-    for (size_t i = 0; i < cfg.nodes.n; i++) {
-        for (size_t k = 0; k < nchains; k++) {
-            char label[64];
-            const char *base = strrchr(cfg.nodes.item[i], '/');
-            snprintf(label, sizeof label, "watch:%.40s:%s", base ? base + 1 : cfg.nodes.item[i], chains[k]);
-            add(kids, &n, label, "watch", cfg.nodes.item[i], chains[k]);
-        }
-    }
+    for (size_t i = 0; i < cfg.nodes.n; i++)
+        for (size_t k = 0; k < nchains; k++)
+            add_node_child(kids, &n, "watch", cfg.nodes.item[i], chains[k]);
     for (size_t i = 0; i < cfg.follow.n; i++)
         add(kids, &n, "follow", "follow", cfg.follow.item[i], NULL);
     for (size_t i = 0; i < cfg.margin.n; i++)
         add(kids, &n, "margin", "margin", cfg.margin.item[i], NULL);
-    for (size_t i = 0; i < cfg.cosign.n; i++) {
-        char label[64];
-        const char *base = strrchr(cfg.cosign.item[i], '/');
-        snprintf(label, sizeof label, "cosign:%.40s", base ? base + 1 : cfg.cosign.item[i]);
-        add(kids, &n, label, "cosign", cfg.cosign.item[i], NULL);
-    }
+    for (size_t i = 0; i < cfg.cosign.n; i++)
+        add_node_child(kids, &n, "cosign", cfg.cosign.item[i], NULL);
+    for (size_t i = 0; i < cfg.execute.n; i++)
+        for (size_t k = 0; k < nchains; k++)
+            add_node_child(kids, &n, "execute", cfg.execute.item[i], chains[k]);
+    for (size_t i = 0; i < cfg.oracle.n; i++)
+        add_node_child(kids, &n, "oracle", cfg.oracle.item[i], NULL);
     daemon_trap_signals();
     log_info("cluster starting", "processes=%zu nodes=%zu chains=%zu", n, cfg.nodes.n, nchains);
     for (size_t i = 0; i < n; i++)

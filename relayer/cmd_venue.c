@@ -26,6 +26,7 @@
 #include "attest/hex.h"
 #include "attest/request.h"
 #include "collateral/fixed.h"
+#include "relayer/args.h"
 #include "relayer/cmd.h"
 #include "relayer/config.h"
 #include "relayer/hubclient.h"
@@ -71,22 +72,6 @@ static const cfg_key node_schema[] = {
     {"hub", "nodes", CFG_ENDPOINT, 1, 0, 0, F(endpoint)},
     {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
 };
-
-static rl_err parse_addr(uint8_t out[EVM_ADDR_BYTES], const char *s, const char *opt, rl_why *why)
-{
-    if (s == NULL || strncmp(s, "0x", 2) != 0 || hex_decode(out, EVM_ADDR_BYTES, s + 2, opt, NULL) != RL_OK)
-        return rl_fail(why, RL_ERR_ARG, "%s \"%s\": expected a 0x-prefixed 20-byte address", opt, s ? s : "");
-    return RL_OK;
-}
-
-static rl_err parse_u64(uint64_t *out, const char *s, const char *opt, rl_why *why)
-{
-    char *end;
-    if (s == NULL || *s == '\0' || *s == '-')
-        return rl_fail(why, RL_ERR_ARG, "%s: expected a whole number", opt);
-    *out = strtoull(s, &end, 10);
-    return *end == '\0' ? RL_OK : rl_fail(why, RL_ERR_ARG, "%s \"%s\": expected a whole number", opt, s);
-}
 
 /* Sends the SUBMIT frame every second until an ACK comes or timeout_ms passes. */
 static int submit(void *sock, const uint8_t *frame, size_t len, uint64_t msg_id, uint64_t timeout_ms)
@@ -151,14 +136,14 @@ int cmd_venue(int argc, char **argv)
     rl_err err = v['c'] ? cfg_load(v['c'], venue_schema, sizeof venue_schema / sizeof venue_schema[0], &cfg, &why)
                         : rl_fail(&why, RL_ERR_ARG, "--config is required");
     if (err == RL_OK)
-        err = parse_addr(q.account, v['a'], "--account", &why);
+        err = arg_addr(q.account, v['a'], "--account", &why);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     q.nonce = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000; /* microseconds */
     if (err == RL_OK && v['n'])
-        err = parse_u64(&q.nonce, v['n'], "--nonce", &why);
+        err = arg_u64(&q.nonce, v['n'], "--nonce", &why);
     if (err == RL_OK && v['t'])
-        err = parse_u64(&timeout, v['t'], "--timeout-ms", &why);
+        err = arg_u64(&timeout, v['t'], "--timeout-ms", &why);
     if (err == RL_OK && position) {
         const char *mode = v['o'] ? v['o'] : "cross";
         if (strcmp(mode, "cross") != 0 && strcmp(mode, "portfolio") != 0)
@@ -173,11 +158,11 @@ int cmd_venue(int argc, char **argv)
         if (err == RL_OK && (v['e'] == NULL || fixed_parse_e18(&q.entry_e18, v['e'], false, &why) != RL_OK))
             err = rl_fail(&why, RL_ERR_ARG, "--entry \"%s\": a price such as 2900.5", v['e'] ? v['e'] : "");
     } else if (err == RL_OK) {
-        err = parse_u64(&q.chain_id, v['i'], "--chain-id", &why);
+        err = arg_u64(&q.chain_id, v['i'], "--chain-id", &why);
         if (err == RL_OK)
-            err = parse_addr(q.asset, v['x'], "--asset", &why);
+            err = arg_addr(q.asset, v['x'], "--asset", &why);
         if (err == RL_OK)
-            err = parse_addr(q.recipient, v['r'], "--recipient", &why);
+            err = arg_addr(q.recipient, v['r'], "--recipient", &why);
         if (err == RL_OK && (v['q'] == NULL || fixed_parse_base(&q.amount, v['q'], 0, &why) != RL_OK))
             err = rl_fail(&why, RL_ERR_ARG, "--amount \"%s\": a whole number of base units", v['q'] ? v['q'] : "");
     }
@@ -232,7 +217,7 @@ int cmd_price(int argc, char **argv)
     if (err == RL_OK && (v['p'] == NULL || fixed_parse_e18(&o.price_e18, v['p'], false, &why) != RL_OK))
         err = rl_fail(&why, RL_ERR_ARG, "--price \"%s\": a decimal such as 3000.25", v['p'] ? v['p'] : "");
     if (err == RL_OK && v['t'])
-        err = parse_u64(&o.time_ms, v['t'], "--time-ms", &why);
+        err = arg_u64(&o.time_ms, v['t'], "--time-ms", &why);
     hubclient hc = {0};
     if (err == RL_OK)
         err = hubclient_open(&hc, cfg.key, cfg.hub_key, cfg.endpoint, &why);

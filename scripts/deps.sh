@@ -6,7 +6,8 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config clang libclang-rt-14-dev
       libzmq3-dev libsodium-dev liblmdb-dev libcurl4-openssl-dev libcriterion-dev
-      libsecp256k1-dev nettle-dev libjansson-dev libinih-dev uthash-dev libgmp-dev)
+      libsecp256k1-dev nettle-dev libjansson-dev libinih-dev uthash-dev libgmp-dev
+      jq)  # jq: scripts/demo.sh reads JSON (anvil's accounts, receipts, audit summaries)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "attest/bytes.h"
+#include "attest/hex.h"
 #include "db/export.h"
 #include "db/ingest.h"
 #include "db/ledger.h"
@@ -257,6 +258,81 @@ Test(audit, cli_replay_refuses_an_existing_ledger_and_matches_the_hub)
     free(out);
     cr_assert_eq(tu_run(&out, "%s audit replay %s --relayers %s --out %s/r1", RELAYER_BIN, lf.file, rel, lf.dir), 2);
     cr_assert(strstr(out, "already holds a ledger") != NULL, "%s", out);
+    free(out);
+    free_log(&lf);
+}
+
+/* The first deposit's (account, chain, asset) in a ledger's log, and its balance there. */
+static void first_deposit(const char *db, obs *o, u256 *balance)
+{
+    store *st;
+    MDB_txn *txn;
+    rl_why why = {{0}};
+    store_opts so = {.read_only = true};
+    cr_assert_eq(store_open(&st, db, &so, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(store_read_begin(st, &txn, NULL), RL_OK);
+    bool found = false;
+    for (uint64_t seq = 1; !found; seq++) {
+        MDB_val v;
+        record r;
+        payload_attest p;
+        cr_assert_eq(ledger_record_get(txn, st, seq, &v, &why), RL_OK, "no deposit in %s: %s", db, why.text);
+        cr_assert_eq(record_decode(&r, v.mv_data, v.mv_size, &why), RL_OK, "%s", why.text);
+        found = r.type == RECORD_ATTEST && payload_attest_decode(&p, &r, NULL) == RL_OK &&
+                obs_decode(o, p.obs, OBS_BYTES, NULL) == RL_OK && o->kind == OBS_KIND_DEPOSIT;
+    }
+    u256 reserved;
+    cr_assert_eq(ledger_balance(txn, st, o->account, o->chain_id, o->asset, balance, &reserved, &why), RL_OK, "%s",
+                 why.text);
+    store_read_end(txn);
+    store_close(st);
+}
+
+Test(audit, cli_ledger_balance_prints_what_the_ledger_holds_and_names_a_bad_argument)
+{
+    struct log_fixture lf;
+    make_log(&lf, 12);
+    char db[600], *out = NULL;
+    snprintf(db, sizeof db, "%s/hub", lf.dir);
+    obs o;
+    u256 balance;
+    first_deposit(db, &o, &balance);
+    char account[2 * EVM_ADDR_BYTES + 3], asset[2 * EVM_ADDR_BYTES + 3], want[U256_DEC_MAX + 64];
+    hex_encode_0x(account, o.account, EVM_ADDR_BYTES);
+    hex_encode_0x(asset, o.asset, EVM_ADDR_BYTES);
+    char dec[U256_DEC_MAX];
+    cr_assert(!u256_is_zero(&balance), "the first deposit credited nothing");
+    snprintf(want, sizeof want, "balance %s reserved 0\n", u256_to_dec(&balance, dec));
+    cr_assert_eq(tu_run(&out, "%s ledger balance --db %s --account %s --chain-id %llu --asset %s", RELAYER_BIN, db,
+                        account, (unsigned long long)o.chain_id, asset),
+                 0, "%s", out);
+    cr_assert_str_eq(out, want);
+    free(out);
+    snprintf(want, sizeof want, "{\"balance\":\"%s\",\"reserved\":\"0\"}\n", dec);
+    cr_assert_eq(tu_run(&out, "%s ledger balance --db %s --account %s --chain-id %llu --asset %s --json", RELAYER_BIN,
+                        db, account, (unsigned long long)o.chain_id, asset),
+                 0, "%s", out);
+    cr_assert_str_eq(out, want);
+    free(out);
+    /* Another chain: never credited there. */
+    cr_assert_eq(tu_run(&out, "%s ledger balance --db %s --account %s --chain-id 999 --asset %s", RELAYER_BIN, db,
+                        account, asset),
+                 0, "%s", out);
+    cr_assert_str_eq(out, "balance 0 reserved 0\n");
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s ledger balance --db %s --account 0x12 --chain-id 1 --asset %s", RELAYER_BIN, db,
+                        asset),
+                 2, "%s", out);
+    cr_assert(strstr(out, "--account \"0x12\": expected a 0x-prefixed 20-byte address") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s ledger balance --db %s --account %s --chain-id 1x --asset %s", RELAYER_BIN, db,
+                        account, asset),
+                 2, "%s", out);
+    cr_assert(strstr(out, "--chain-id \"1x\": expected a whole number") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s ledger balance --db %s --account %s --chain-id 1", RELAYER_BIN, db, account), 2,
+                 "%s", out);
+    cr_assert(strstr(out, "--asset \"\": expected a 0x-prefixed 20-byte address") != NULL, "%s", out);
     free(out);
     free_log(&lf);
 }

@@ -443,6 +443,22 @@ Test(hub, watcher_processes_and_the_hub_killed_with_sigkill_still_credit_every_e
     teardown(&c);
 }
 
+/* Writes printf text to DIR/name (append: adds to it). */
+static void write_in(struct cluster *c, const char *name, bool append, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void write_in(struct cluster *c, const char *name, bool append, const char *fmt, ...)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", c->dir, name);
+    FILE *f = fopen(path, append ? "a" : "w");
+    cr_assert_not_null(f, "%s", path);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    cr_assert_eq(fclose(f), 0, "%s", path);
+}
+
 Test(hub, up_runs_a_supervised_cluster_restarts_a_dead_child_and_stops_on_ctrl_c)
 {
     struct cluster c;
@@ -450,13 +466,9 @@ Test(hub, up_runs_a_supervised_cluster_restarts_a_dead_child_and_stops_on_ctrl_c
     enum { EVENTS = 4000 };
     write_node_confs(&c, EVENTS);
     write_follow_conf(&c);
-    char path[700];
-    snprintf(path, sizeof path, "%s/cluster.conf", c.dir);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "[cluster]\nhub = hub.conf\nnode = node1.conf\nnode = node2.conf\nnode = node3.conf\n"
-               "chains = l1 l2\nfollow = follow.conf\nrestart_min_ms = 100\n");
-    fclose(f);
+    write_in(&c, "cluster.conf", false,
+             "[cluster]\nhub = hub.conf\nnode = node1.conf\nnode = node2.conf\nnode = node3.conf\n"
+             "chains = l1 l2\nfollow = follow.conf\nrestart_min_ms = 100\n");
     pid_t up = spawn_with(&c, "up", "cluster", NULL);
     uint64_t n = 0;
     for (int t = 0; t < 600 && n < EVENTS; t++) {
@@ -545,5 +557,55 @@ Test(hub, refuses_an_observation_signed_by_another_member_and_ignores_strangers)
     cr_assert(strstr(log, "connection refused: key not allowed") != NULL, "%s", log);
     cr_assert(strstr(log, "frame dropped") != NULL, "%s", log);
     free(log);
+    teardown(&c);
+}
+
+/* An executor per chain for each `execute` config and an oracle per `oracle` config, each
+ * started with its own arguments and restarted when it dies: here their sources are a closed
+ * port, so each executor stops at start-up naming its own chain's section, and the oracle
+ * starts and abstains. */
+Test(hub, up_starts_an_executor_per_chain_and_an_oracle_per_config_and_restarts_them)
+{
+    struct cluster c;
+    setup(&c, 10);
+    write_node_confs(&c, 10);
+    write_in(&c, "node1.conf", true,
+             "[feed.ETH]\nsource = chainlink\nrpc = http://127.0.0.1:1\nchain_id = 1\n"
+             "aggregator = 0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419\ninterval_ms = 200\nmin = 100\nmax = 100000\n");
+    write_in(&c, "execute1.conf", false,
+             "[execute]\nkey = keys/node1.key\nrelayers = relayers.json\ndata = node1-execute\n"
+             "[hub]\nnodes = ipc://%s/nodes.sock\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\n"
+             "key = keys/hub.pub\n"
+             "[chain.l1]\nrpc = http://127.0.0.1:1\nchain_id = 1\nvault = 0x5FbDB2315678afecb367f032d93F642f64180aa3\n"
+             "[chain.l2]\nrpc = http://127.0.0.1:1\nchain_id = 10\nvault = 0x5FbDB2315678afecb367f032d93F642f64180aa3\n",
+             c.dir, c.dir, c.dir);
+    write_in(&c, "cluster.conf", false,
+             "[cluster]\nhub = hub.conf\nnode = node1.conf\nnode = node2.conf\nnode = node3.conf\n"
+             "chains = l1 l2\nexecute = execute1.conf\noracle = node1.conf\nrestart_min_ms = 100\n");
+    char path[700];
+    pid_t up = spawn_with(&c, "up", "cluster", NULL);
+    static const char *const want[] = {
+        "msg=\"started\" child=execute:execute1.conf:l1 pid=",
+        "msg=\"started\" child=execute:execute1.conf:l2 pid=",
+        "msg=\"started\" child=oracle:node1.conf pid=",
+        "comp=execute node=l1 msg=\"executor failed\" why=\"[chain.l1] rpc: ",
+        "comp=execute node=l2 msg=\"executor failed\" why=\"[chain.l2] rpc: ",
+        "comp=oracle node=node1 msg=\"oracle started\"",
+        "msg=\"child died; restarting\" child=execute:execute1.conf:l1 how=\"exit 2\"",
+        "msg=\"child died; restarting\" child=execute:execute1.conf:l2 how=\"exit 2\"",
+    };
+    snprintf(path, sizeof path, "%s/cluster.log", c.dir);
+    size_t seen = 0;
+    for (int t = 0; t < 100 && seen < sizeof want / sizeof want[0]; t++) {
+        usleep(100000);
+        seen = 0;
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+            seen += tu_run(NULL, "grep -qF '%s' %s", want[i], path) == 0;
+    }
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert_eq(tu_run(NULL, "grep -qF '%s' %s", want[i], path), 0, "not in the cluster log: %s", want[i]);
+    int status = stop_pid(up, SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "up did not stop cleanly (%d)", status);
+    cr_assert_neq(tu_run(NULL, "pgrep -f 'relayer (execute|oracle) --config %s/'", c.dir), 0, "children left running");
     teardown(&c);
 }
