@@ -19,18 +19,12 @@
 static const char USAGE[] = "usage: relayer ledger digest --db DIR [--json]\n"
                             "       relayer ledger balance --db DIR --account 0x.. --chain-id ID --asset 0x.. [--json]\n"
                             "\n"
-                            "digest prints one BLAKE2b-256 digest over every ledger table (balances, reservations,
-"
-                            "events, vault sequences, conflicts, relayer sets, insurance fund, bad debt) and the
-"
-                            "head sequence number. Two ledgers with equal digests hold exactly the same state.
-"
-                            "balance prints the account's balance of the asset on that chain and how much of it
-"
-                            "is reserved for instructions not yet executed, in the asset's base units (0x00..00
-"
-                            "is the chain's native coin); 0 for what was never credited.
-";
+                            "digest prints one BLAKE2b-256 digest over every ledger table (balances, reservations,\n"
+                            "events, vault sequences, conflicts, relayer sets, insurance fund, bad debt) and the\n"
+                            "head sequence number. Two ledgers with equal digests hold exactly the same state.\n"
+                            "balance prints the account's balance of the asset on that chain and how much of it\n"
+                            "is reserved for instructions not yet executed, in the asset's base units (0x00..00\n"
+                            "is the chain's native coin); 0 for what was never credited.\n";
 
 /* What one read of the ledger asks for: a balance when q is given, the digest otherwise. */
 typedef struct balance_query {
