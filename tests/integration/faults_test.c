@@ -5,6 +5,9 @@
  * signers are the nodes' own EVM keys, threshold two.
  *
  * Cases:
+ *   - one node of three down (the release's primary): the other two credit, bundle and execute;
+ *   - the primary executor killed with SIGKILL after sending its transaction (the chain halted, the
+ *     transaction pending): another member takes over and the release executes exactly once;
  *   - two of three nodes down: a deposit is not credited and a withdrawal's instruction is not
  *     bundled (one signature is not a quorum); when the two return everything completes, once;
  *   - the hub killed with SIGKILL just after a withdrawal's decision is logged: after a restart
@@ -185,6 +188,70 @@ Test(faults, two_of_three_nodes_down_nothing_moves_and_everything_completes_when
     assert_released_once();
 }
 
+/* How many of the nodes' executor logs have a line with `what`. */
+static unsigned executor_logs_with(const char *what)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < CLUSTER_NODES; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "node%u.execute.l1.log", i + 1);
+        n += cluster_file_count(&c, name, what) > 0;
+    }
+    return n;
+}
+
+/* One node of three down for the whole story, and it is the primary for the release's nonce: the
+ * other two credit the deposit, co-sign and bundle (2 of 3), and the next member in turn executes
+ * it after takeover_ms. */
+Test(faults, one_node_of_three_down_the_other_two_credit_bundle_and_execute)
+{
+    start(NULL);
+    unsigned down = cluster_primary(&c, 1);
+    node_down(down);
+    deposit();
+    cluster_await_hub(&c, 1, 0);
+    cluster_price(&c, "ETH", "3000");
+    cluster_await_records(&c, RECORD_PRICE, 1);
+    withdraw();
+    cluster_await_records(&c, RECORD_BUNDLE, 1);
+    assert_released_once();
+    char log[48];
+    snprintf(log, sizeof log, "node%u.execute.l1.log", down + 1);
+    cr_assert_eq(cluster_file_count(&c, log, "transaction sent"), 0, "the stopped node's executor sent a transaction");
+    cr_assert_eq(executor_logs_with("how=\"mined by this node\""), 1, "mined by more than one executor");
+}
+
+/* The primary executor is killed with SIGKILL after it has sent its transaction (the chain halted,
+ * so the transaction waits in the pool, unmined). Another member takes over; when blocks come again
+ * the release executes exactly once, whichever transaction lands first. */
+Test(faults, an_executor_killed_after_submitting_is_taken_over_and_nothing_executes_twice)
+{
+    start(NULL);
+    deposit();
+    cluster_await_hub(&c, 1, 0);
+    cluster_price(&c, "ETH", "3000");
+    cluster_await_records(&c, RECORD_PRICE, 1);
+    unsigned primary = cluster_primary(&c, 1);
+    char log[48];
+    snprintf(log, sizeof log, "node%u.execute.l1.log", primary + 1);
+    anvil_halt(&l1);
+    withdraw();
+    cluster_await_records(&c, RECORD_BUNDLE, 1);
+    uint64_t t0 = tu_now_ms();
+    while (cluster_file_count(&c, log, "transaction sent") == 0) {
+        cr_assert(tu_now_ms() - t0 < CLUSTER_WAIT_MS, "the primary sent nothing in %d ms", CLUSTER_WAIT_MS);
+        tu_sleep_ms(50);
+    }
+    cluster_stop_executor(&c, primary, 0, SIGKILL);
+    cr_assert(!nonce_used(1), "executed on a halted chain");
+    tu_sleep_ms(3000); /* two takeover_ms: the next members try while the first transaction is pending */
+    anvil_resume(&l1);
+    anvil_mine(&l1, 1);
+    assert_released_once();
+    ledger_stats st = cluster_hub_stats(&c);
+    cr_assert_eq(st.executions, 1, "%llu executions attested", (unsigned long long)st.executions);
+}
+
 Test(faults, the_hub_killed_mid_story_completes_after_a_restart_with_the_same_balances)
 {
     start(NULL);
@@ -278,18 +345,6 @@ static void assert_reserved(const char *want)
     char reserved[U256_DEC_MAX];
     cluster_hub_reserved(&c, trader->address, CHAIN_ID, CLUSTER_NATIVE, reserved);
     cr_assert_str_eq(reserved, want, "the hub reserves %s wei, expected %s", reserved, want);
-}
-
-/* How many of the nodes' executor logs have a line with `what`. */
-static unsigned executor_logs_with(const char *what)
-{
-    unsigned n = 0;
-    for (unsigned i = 0; i < CLUSTER_NODES; i++) {
-        char name[48];
-        snprintf(name, sizeof name, "node%u.execute.l1.log", i + 1);
-        n += cluster_file_count(&c, name, what) > 0;
-    }
-    return n;
 }
 
 #define FINAL_DEADLINE_S 60
