@@ -119,6 +119,15 @@ static void node_up(unsigned node)
 
 static void deposit(void) { cast_deposit_native(&l1, trader, vault, ETH_10, CONFIRMATIONS); }
 
+/* 10 ETH deposited and credited, ETH priced by a quorum. */
+static void credited_and_priced(const char *price)
+{
+    deposit();
+    cluster_await_hub(&c, 1, 0);
+    cluster_price(&c, "ETH", price);
+    cluster_await_records(&c, RECORD_PRICE, 1);
+}
+
 static void withdraw(void)
 {
     char args[512];
@@ -208,10 +217,7 @@ Test(faults, one_node_of_three_down_the_other_two_credit_bundle_and_execute)
     start(NULL);
     unsigned down = cluster_primary(&c, 1);
     node_down(down);
-    deposit();
-    cluster_await_hub(&c, 1, 0);
-    cluster_price(&c, "ETH", "3000");
-    cluster_await_records(&c, RECORD_PRICE, 1);
+    credited_and_priced("3000");
     withdraw();
     cluster_await_records(&c, RECORD_BUNDLE, 1);
     assert_released_once();
@@ -227,10 +233,7 @@ Test(faults, one_node_of_three_down_the_other_two_credit_bundle_and_execute)
 Test(faults, an_executor_killed_after_submitting_is_taken_over_and_nothing_executes_twice)
 {
     start(NULL);
-    deposit();
-    cluster_await_hub(&c, 1, 0);
-    cluster_price(&c, "ETH", "3000");
-    cluster_await_records(&c, RECORD_PRICE, 1);
+    credited_and_priced("3000");
     unsigned primary = cluster_primary(&c, 1);
     char log[48];
     snprintf(log, sizeof log, "node%u.execute.l1.log", primary + 1);
@@ -255,10 +258,7 @@ Test(faults, an_executor_killed_after_submitting_is_taken_over_and_nothing_execu
 Test(faults, the_hub_killed_mid_story_completes_after_a_restart_with_the_same_balances)
 {
     start(NULL);
-    deposit();
-    cluster_await_hub(&c, 1, 0);
-    cluster_price(&c, "ETH", "3000");
-    cluster_await_records(&c, RECORD_PRICE, 1);
+    credited_and_priced("3000");
     withdraw();
     cluster_await_records(&c, RECORD_DECISION, 1);
     cluster_stop_hub(&c, SIGKILL);
@@ -294,10 +294,7 @@ Test(faults, a_dead_first_rpc_endpoint_does_not_stop_the_executors)
     unsigned dead = dead_port();
     snprintf(rpc, sizeof rpc, "http://127.0.0.1:%u %s", dead, l1.rpc_url);
     start(rpc);
-    deposit();
-    cluster_await_hub(&c, 1, 0);
-    cluster_price(&c, "ETH", "3000");
-    cluster_await_records(&c, RECORD_PRICE, 1);
+    credited_and_priced("3000");
     withdraw();
     cluster_await_records(&c, RECORD_BUNDLE, 1);
     assert_released_once();
@@ -314,15 +311,6 @@ static void executors(bool up)
         else
             cluster_stop_executor(&c, i, 0, SIGTERM);
     }
-}
-
-/* 10 ETH deposited and credited, ETH priced by a quorum. */
-static void credited_and_priced(const char *price)
-{
-    deposit();
-    cluster_await_hub(&c, 1, 0);
-    cluster_price(&c, "ETH", price);
-    cluster_await_records(&c, RECORD_PRICE, 1);
 }
 
 /* The logged instruction with this vault nonce (exactly one). */
