@@ -209,6 +209,15 @@ static unsigned executor_logs_with(const char *what)
     return n;
 }
 
+/* Exactly one node's executor logs `line` (its "mined by this node"), waiting for the first. */
+static void assert_mined_by_one(const char *line)
+{
+    uint64_t t0 = tu_now_ms();
+    while (executor_logs_with(line) == 0 && tu_now_ms() - t0 < CLUSTER_WAIT_MS)
+        tu_sleep_ms(100);
+    cr_assert_eq(executor_logs_with(line), 1, "%u executors logged %s", executor_logs_with(line), line);
+}
+
 /* One node of three down for the whole story, and it is the primary for the release's nonce: the
  * other two credit the deposit, co-sign and bundle (2 of 3), and the next member in turn executes
  * it after takeover_ms. */
@@ -224,7 +233,7 @@ Test(faults, one_node_of_three_down_the_other_two_credit_bundle_and_execute)
     char log[48];
     snprintf(log, sizeof log, "node%u.execute.l1.log", down + 1);
     cr_assert_eq(cluster_file_count(&c, log, "transaction sent"), 0, "the stopped node's executor sent a transaction");
-    cr_assert_eq(executor_logs_with("how=\"mined by this node\""), 1, "mined by more than one executor");
+    assert_mined_by_one("how=\"mined by this node\"");
 }
 
 /* The primary executor is killed with SIGKILL after it has sent its transaction (the chain halted,
@@ -466,10 +475,7 @@ static void halted_past_a_seize_deadline(bool finalized)
     free(ins_after);
     char mined[96];
     snprintf(mined, sizeof mined, "instruction=%llu nonce=2 how=\"mined by this node\"", (unsigned long long)seq2);
-    uint64_t t0 = tu_now_ms();
-    while (executor_logs_with(mined) == 0 && tu_now_ms() - t0 < CLUSTER_WAIT_MS)
-        tu_sleep_ms(100);
-    cr_assert_eq(executor_logs_with(mined), 1, "the new seize was mined by %u nodes", executor_logs_with(mined));
+    assert_mined_by_one(mined);
     char *in_vault = vault_eth();
     cluster_assert_balance(&c, trader->address, CHAIN_ID, CLUSTER_NATIVE, in_vault);
     free(in_vault);
