@@ -112,10 +112,14 @@ struct ingest {
     uint64_t commits_done;
 
     /* Observations held back, each with the batch that held it: it is looked at again only once
-     * that batch is aggregated, when the quorum it was held against is known. */
+     * that batch is aggregated, when the quorum it was held against is known. The event id and
+     * content hash the prefilter computed come along, so one whose event settled meanwhile (the
+     * usual case) is dropped without being decoded and hashed again. */
     struct held {
         signed_obs so;
         uint64_t batch;
+        uint8_t id[HASH_BYTES];
+        uint8_t content[HASH_BYTES];
     } *held;
     size_t nheld, cap_held;
     uint64_t batches_prefiltered, batches_aggregated;
@@ -477,11 +481,15 @@ static bool commit_due(const ingest *g, uint64_t now_ms)
 
 /* ---- batches ---- */
 
-static rl_err hold(ingest *g, const signed_obs *so, uint64_t batch)
+static rl_err hold(ingest *g, const signed_obs *so, uint64_t batch, const struct cand *c)
 {
     if (!vec_reserve((void **)&g->held, &g->cap_held, g->nheld + 1, sizeof *g->held, 256))
         return RL_ERR_NOMEM;
-    g->held[g->nheld++] = (struct held){*so, batch};
+    struct held *h = &g->held[g->nheld++];
+    h->so = *so;
+    h->batch = batch;
+    memcpy(h->id, c->id, HASH_BYTES);
+    memcpy(h->content, c->content, HASH_BYTES);
     g->st.held++;
     return RL_OK;
 }
@@ -589,7 +597,7 @@ static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t
                 memcpy(f->content, c->content, HASH_BYTES);
             bool same = memcmp(f->content, c->content, HASH_BYTES) == 0;
             if (same && quorum_signers(g->q, c->id, c->content) + f->count >= g->set.threshold) {
-                err = hold(g, so, b->no);
+                err = hold(g, so, b->no, c);
                 continue;
             }
             if (same)
@@ -736,7 +744,16 @@ static rl_err run_slices(ingest *g, const signed_obs *in, size_t n, uint64_t now
     return err;
 }
 
-/* Takes the held observations whose batch has been aggregated out of the held list. */
+/* Whether a held observation needs no more work: its event is settled in memory, in conflict or
+ * with the same content (what the prefilter would find, without decoding and hashing again). */
+static bool held_settled(ingest *g, const struct held *h)
+{
+    const struct settled *s = settled_find(g, h->id);
+    return s != NULL && (!s->credited || memcmp(s->content, h->content, HASH_BYTES) == 0);
+}
+
+/* Takes the held observations whose batch has been aggregated out of the held list; those whose
+ * event settled meanwhile are counted and dropped. */
 static rl_err take_eligible(ingest *g, signed_obs **out, size_t *n)
 {
     size_t keep = 0, k = 0;
@@ -751,10 +768,12 @@ static rl_err take_eligible(ingest *g, signed_obs **out, size_t *n)
         return RL_ERR_NOMEM;
     k = 0;
     for (size_t i = 0; i < g->nheld; i++) {
-        if (g->held[i].batch <= g->batches_aggregated)
-            e[k++] = g->held[i].so;
-        else
+        if (g->held[i].batch > g->batches_aggregated)
             g->held[keep++] = g->held[i];
+        else if (held_settled(g, &g->held[i]))
+            g->st.settled++;
+        else
+            e[k++] = g->held[i].so;
     }
     g->nheld = keep;
     *out = e;

@@ -218,6 +218,7 @@ static int bench_ingest(int argc, char **argv)
     if ((err = bench_ingest_once(p, &s, stream, nobs, dir, &stats, &secs, &why)) != RL_OK)
         goto done_sim;
     uint64_t cpu_ingest = bench_cpu_ns() - cpu0;
+    fprintf(stderr, "bench ingest: measuring raw ed25519 verification again...\n");
     double rate_before = rate, rate_after;
     if ((err = verify_rate(p, &rate_after, &cpu_after)) != RL_OK)
         goto done_sim;
