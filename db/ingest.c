@@ -30,6 +30,9 @@ enum item_kind {
 struct item {
     uint8_t kind, type;
     size_t off, len; /* payload in the arena */
+    /* ITEM_ATTEST: the event id and content hash aggregate had, so the commit does not hash the
+     * observation again (ledger_append_known) */
+    uint8_t id[HASH_BYTES], content[HASH_BYTES];
 };
 
 /* An event settled in memory: by a pending item, or by a recent commit that a batch prefiltered
@@ -175,7 +178,7 @@ static rl_err item_push(ingest *g, uint8_t kind, uint8_t type, const uint8_t *pa
         !vec_reserve((void **)&p->arena, &p->arena_cap, p->len + len, 1, 1 << 20))
         return RL_ERR_NOMEM;
     memcpy(p->arena + p->len, payload, len);
-    p->items[p->n++] = (struct item){kind, type, p->len, len};
+    p->items[p->n++] = (struct item){.kind = kind, .type = type, .off = p->len, .len = len};
     p->len += len;
     if (p->n == 1)
         p->first_ms = now_ms;
@@ -252,16 +255,22 @@ static void settled_prune(ingest *g)
 
 /* ---- commit ---- */
 
-static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *payload, size_t len, ledger_head *head,
-                     size_t item, rl_why *why)
+/* Every record of a commit leaves the meta head to commit_fn, which writes it once. */
+static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *payload, size_t len,
+                     const struct item *known_from, ledger_head *head, size_t item, rl_why *why)
 {
+    ledger_known known = {.head_later = true};
+    if (known_from != NULL) {
+        known.event_id = known_from->id;
+        known.content = known_from->content;
+    }
     record r = {.type = type, .seq = head->seq + 1, .time_ms = g->now_ms, .payload = payload,
                 .payload_len = (uint32_t)len};
     memcpy(r.prev, head->hash, HASH_BYTES);
     size_t n;
     rl_err err = record_encode(&r, g->rec, &n, why);
     if (err == RL_OK)
-        err = ledger_append(txn, g->s, g->rec, n, head, why);
+        err = ledger_append_known(txn, g->s, g->rec, n, &known, head, why);
     switch (err) {
     case RL_OK:
         g->attempt_records++;
@@ -309,14 +318,15 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
     const struct item *it = &g->flight.items[i];
     const uint8_t *payload = g->flight.arena + it->off;
     if (it->kind == ITEM_CONFLICT)
-        return append(txn, g, RECORD_CONFLICT, payload, it->len, head, i, why);
+        return append(txn, g, RECORD_CONFLICT, payload, it->len, NULL, head, i, why);
     if (it->kind == ITEM_RECORD)
-        return append(txn, g, it->type, payload, it->len, head, i, why);
+        return append(txn, g, it->type, payload, it->len, NULL, head, i, why);
     rl_err err = RL_OK;
     /* An attestation usually just applies. When another event already took its vault sequence
      * number (a re-mined transaction, or a lying quorum) it must never credit: both are logged
      * as a conflict instead. */
-    if (it->kind == ITEM_ATTEST && (err = append(txn, g, RECORD_ATTEST, payload, it->len, head, i, why)) != RL_ERR_CONFLICT)
+    if (it->kind == ITEM_ATTEST &&
+        (err = append(txn, g, RECORD_ATTEST, payload, it->len, it, head, i, why)) != RL_ERR_CONFLICT)
         return err;
 
     record view = {.type = RECORD_ATTEST, .seq = 1, .payload = payload, .payload_len = (uint32_t)it->len};
@@ -347,7 +357,7 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
     err = payload_conflict_encode(pc, g->payload, &len, why);
     if (err != RL_OK)
         return err;
-    return append(txn, g, RECORD_CONFLICT, g->payload, len, head, i, why);
+    return append(txn, g, RECORD_CONFLICT, g->payload, len, NULL, head, i, why);
 }
 
 static rl_err commit_fn(MDB_txn *txn, void *ctx, rl_why *why)
@@ -365,6 +375,8 @@ static rl_err commit_fn(MDB_txn *txn, void *ctx, rl_why *why)
     for (size_t i = 0; i < g->flight.n && err == RL_OK; i++)
         err = commit_item(txn, g, i, &head, pc, why);
     free(pc);
+    if (err == RL_OK)
+        err = ledger_head_put(txn, g->s, &head, why);
     g->flight_head = head;
     return err;
 }
@@ -675,6 +687,8 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
                 (err = item_push(g, ITEM_ATTEST, RECORD_ATTEST, buf, len, now_ms)) != RL_OK ||
                 (err = settled_mark(g, c->id, c->content, true)) != RL_OK)
                 return err;
+            memcpy(g->fill.items[g->fill.n - 1].id, c->id, HASH_BYTES);
+            memcpy(g->fill.items[g->fill.n - 1].content, c->content, HASH_BYTES);
             g->st.attested++;
             break;
         case QUORUM_CONFLICT:
