@@ -11,6 +11,7 @@
 
 #include "attest/audit.h"
 #include "attest/bytes.h"
+#include "attest/hashidx.h"
 #include "attest/quorum.h"
 #include "attest/vec.h"
 
@@ -36,12 +37,13 @@ struct item {
 };
 
 /* An event settled in memory: by a pending item, or by a recent commit that a batch prefiltered
- * earlier could not see in the ledger yet. */
+ * earlier could not see in the ledger yet. Every one is in the index settled_idx (one lookup
+ * whatever its generation) and in the list of its generation (to drop them together). */
 struct settled {
     uint8_t id[HASH_BYTES];
     uint8_t content[HASH_BYTES];
     bool credited; /* attested with `content`; false: in conflict, or a late conflict queued */
-    UT_hash_handle hh;
+    struct settled *next; /* in its generation */
 };
 
 /* The events one commit settled, kept until no batch can still miss them (see settled_prune). */
@@ -109,9 +111,11 @@ struct ingest {
      * thread, so its write transaction and fsync overlap with verification and the next
      * batches. One commit is in flight at most. */
     struct pending fill, flight;
-    /* Settled by pending items, and by commits some unaggregated batch may not have seen. */
+    /* Settled by pending items (the list `settled`), and by commits some unaggregated batch
+     * may not have seen (gens); settled_idx indexes both by event id. */
     struct settled *settled;
     struct generation *gens; /* oldest first */
+    hashidx settled_idx;
     uint64_t commits_done;
 
     /* Observations held back, each with the batch that held it: it is looked at again only once
@@ -187,11 +191,7 @@ static rl_err item_push(ingest *g, uint8_t kind, uint8_t type, const uint8_t *pa
 
 static struct settled *settled_find(ingest *g, const uint8_t id[HASH_BYTES])
 {
-    struct settled *e = NULL;
-    HASH_FIND(hh, g->settled, id, HASH_BYTES, e);
-    for (struct generation *gen = g->gens; e == NULL && gen != NULL; gen = gen->next)
-        HASH_FIND(hh, gen->set, id, HASH_BYTES, e);
-    return e;
+    return hashidx_find(&g->settled_idx, id);
 }
 
 static rl_err settled_mark(ingest *g, const uint8_t id[HASH_BYTES], const uint8_t content[HASH_BYTES], bool credited)
@@ -203,18 +203,25 @@ static rl_err settled_mark(ingest *g, const uint8_t id[HASH_BYTES], const uint8_
         memcpy(e->id, id, HASH_BYTES);
         memcpy(e->content, content, HASH_BYTES);
         e->credited = credited;
-        HASH_ADD(hh, g->settled, id, HASH_BYTES, e);
+        if (hashidx_add(&g->settled_idx, e->id, e) != RL_OK) {
+            free(e);
+            return RL_ERR_NOMEM;
+        }
+        e->next = g->settled;
+        g->settled = e;
     } else if (!credited) {
         e->credited = false; /* a late conflict is queued: no second alert for this event */
     }
     return RL_OK;
 }
 
-static void settled_free(struct settled **set)
+/* Drops a generation's list from the index and frees it. */
+static void settled_free(ingest *g, struct settled **set)
 {
-    struct settled *e, *t;
-    HASH_ITER(hh, *set, e, t) {
-        HASH_DEL(*set, e);
+    while (*set != NULL) {
+        struct settled *e = *set;
+        *set = e->next;
+        hashidx_del(&g->settled_idx, e->id);
         free(e);
     }
 }
@@ -248,7 +255,7 @@ static void settled_prune(ingest *g)
     while (g->gens != NULL && g->gens->commit_no <= oldest) {
         struct generation *gen = g->gens;
         g->gens = gen->next;
-        settled_free(&gen->set);
+        settled_free(g, &gen->set);
         free(gen);
     }
 }
@@ -409,7 +416,7 @@ static void settled_forget_flight(ingest *g)
         if ((*at)->commit_no == g->commits_done + 1) {
             struct generation *gen = *at;
             *at = gen->next;
-            settled_free(&gen->set);
+            settled_free(g, &gen->set);
             free(gen);
             return;
         }
@@ -944,6 +951,7 @@ rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const
         g->o.commit_max_delay_ms = DEFAULT_COMMIT_DELAY_MS;
     if (g->o.verify_batch == 0)
         g->o.verify_batch = DEFAULT_VERIFY_BATCH;
+    hashidx_init(&g->settled_idx);
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     if (pthread_create(&g->committer, NULL, committer_main, g) != 0) {
@@ -1001,13 +1009,14 @@ void ingest_close(ingest *g)
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     quorum_free(g->q);
-    settled_free(&g->settled);
+    settled_free(g, &g->settled);
     while (g->gens != NULL) {
         struct generation *gen = g->gens;
         g->gens = gen->next;
-        settled_free(&gen->set);
+        settled_free(g, &gen->set);
         free(gen);
     }
+    hashidx_fini(&g->settled_idx);
     inflight_clear(g);
     free(g->fill.items);
     free(g->fill.arena);
