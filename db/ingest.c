@@ -11,6 +11,7 @@
 
 #include "attest/audit.h"
 #include "attest/bytes.h"
+#include "attest/hashidx.h"
 #include "attest/quorum.h"
 #include "attest/vec.h"
 
@@ -30,15 +31,19 @@ enum item_kind {
 struct item {
     uint8_t kind, type;
     size_t off, len; /* payload in the arena */
+    /* ITEM_ATTEST: the event id and content hash aggregate had, so the commit does not hash the
+     * observation again (ledger_append_known) */
+    uint8_t id[HASH_BYTES], content[HASH_BYTES];
 };
 
 /* An event settled in memory: by a pending item, or by a recent commit that a batch prefiltered
- * earlier could not see in the ledger yet. */
+ * earlier could not see in the ledger yet. Every one is in the index settled_idx (one lookup
+ * whatever its generation) and in the list of its generation (to drop them together). */
 struct settled {
     uint8_t id[HASH_BYTES];
     uint8_t content[HASH_BYTES];
     bool credited; /* attested with `content`; false: in conflict, or a late conflict queued */
-    UT_hash_handle hh;
+    struct settled *next; /* in its generation */
 };
 
 /* The events one commit settled, kept until no batch can still miss them (see settled_prune). */
@@ -106,16 +111,22 @@ struct ingest {
      * thread, so its write transaction and fsync overlap with verification and the next
      * batches. One commit is in flight at most. */
     struct pending fill, flight;
-    /* Settled by pending items, and by commits some unaggregated batch may not have seen. */
+    /* Settled by pending items (the list `settled`), and by commits some unaggregated batch
+     * may not have seen (gens); settled_idx indexes both by event id. */
     struct settled *settled;
     struct generation *gens; /* oldest first */
+    hashidx settled_idx;
     uint64_t commits_done;
 
     /* Observations held back, each with the batch that held it: it is looked at again only once
-     * that batch is aggregated, when the quorum it was held against is known. */
+     * that batch is aggregated, when the quorum it was held against is known. The event id and
+     * content hash the prefilter computed come along, so one whose event settled meanwhile (the
+     * usual case) is dropped without being decoded and hashed again. */
     struct held {
         signed_obs so;
         uint64_t batch;
+        uint8_t id[HASH_BYTES];
+        uint8_t content[HASH_BYTES];
     } *held;
     size_t nheld, cap_held;
     uint64_t batches_prefiltered, batches_aggregated;
@@ -171,7 +182,7 @@ static rl_err item_push(ingest *g, uint8_t kind, uint8_t type, const uint8_t *pa
         !vec_reserve((void **)&p->arena, &p->arena_cap, p->len + len, 1, 1 << 20))
         return RL_ERR_NOMEM;
     memcpy(p->arena + p->len, payload, len);
-    p->items[p->n++] = (struct item){kind, type, p->len, len};
+    p->items[p->n++] = (struct item){.kind = kind, .type = type, .off = p->len, .len = len};
     p->len += len;
     if (p->n == 1)
         p->first_ms = now_ms;
@@ -180,11 +191,7 @@ static rl_err item_push(ingest *g, uint8_t kind, uint8_t type, const uint8_t *pa
 
 static struct settled *settled_find(ingest *g, const uint8_t id[HASH_BYTES])
 {
-    struct settled *e = NULL;
-    HASH_FIND(hh, g->settled, id, HASH_BYTES, e);
-    for (struct generation *gen = g->gens; e == NULL && gen != NULL; gen = gen->next)
-        HASH_FIND(hh, gen->set, id, HASH_BYTES, e);
-    return e;
+    return hashidx_find(&g->settled_idx, id);
 }
 
 static rl_err settled_mark(ingest *g, const uint8_t id[HASH_BYTES], const uint8_t content[HASH_BYTES], bool credited)
@@ -196,18 +203,25 @@ static rl_err settled_mark(ingest *g, const uint8_t id[HASH_BYTES], const uint8_
         memcpy(e->id, id, HASH_BYTES);
         memcpy(e->content, content, HASH_BYTES);
         e->credited = credited;
-        HASH_ADD(hh, g->settled, id, HASH_BYTES, e);
+        if (hashidx_add(&g->settled_idx, e->id, e) != RL_OK) {
+            free(e);
+            return RL_ERR_NOMEM;
+        }
+        e->next = g->settled;
+        g->settled = e;
     } else if (!credited) {
         e->credited = false; /* a late conflict is queued: no second alert for this event */
     }
     return RL_OK;
 }
 
-static void settled_free(struct settled **set)
+/* Drops a generation's list from the index and frees it. */
+static void settled_free(ingest *g, struct settled **set)
 {
-    struct settled *e, *t;
-    HASH_ITER(hh, *set, e, t) {
-        HASH_DEL(*set, e);
+    while (*set != NULL) {
+        struct settled *e = *set;
+        *set = e->next;
+        hashidx_del(&g->settled_idx, e->id);
         free(e);
     }
 }
@@ -241,23 +255,29 @@ static void settled_prune(ingest *g)
     while (g->gens != NULL && g->gens->commit_no <= oldest) {
         struct generation *gen = g->gens;
         g->gens = gen->next;
-        settled_free(&gen->set);
+        settled_free(g, &gen->set);
         free(gen);
     }
 }
 
 /* ---- commit ---- */
 
-static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *payload, size_t len, ledger_head *head,
-                     size_t item, rl_why *why)
+/* Every record of a commit leaves the meta head to commit_fn, which writes it once. */
+static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *payload, size_t len,
+                     const struct item *known_from, ledger_head *head, size_t item, rl_why *why)
 {
+    ledger_known known = {.head_later = true};
+    if (known_from != NULL) {
+        known.event_id = known_from->id;
+        known.content = known_from->content;
+    }
     record r = {.type = type, .seq = head->seq + 1, .time_ms = g->now_ms, .payload = payload,
                 .payload_len = (uint32_t)len};
     memcpy(r.prev, head->hash, HASH_BYTES);
     size_t n;
     rl_err err = record_encode(&r, g->rec, &n, why);
     if (err == RL_OK)
-        err = ledger_append(txn, g->s, g->rec, n, head, why);
+        err = ledger_append_known(txn, g->s, g->rec, n, &known, head, why);
     switch (err) {
     case RL_OK:
         g->attempt_records++;
@@ -305,14 +325,15 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
     const struct item *it = &g->flight.items[i];
     const uint8_t *payload = g->flight.arena + it->off;
     if (it->kind == ITEM_CONFLICT)
-        return append(txn, g, RECORD_CONFLICT, payload, it->len, head, i, why);
+        return append(txn, g, RECORD_CONFLICT, payload, it->len, NULL, head, i, why);
     if (it->kind == ITEM_RECORD)
-        return append(txn, g, it->type, payload, it->len, head, i, why);
+        return append(txn, g, it->type, payload, it->len, NULL, head, i, why);
     rl_err err = RL_OK;
     /* An attestation usually just applies. When another event already took its vault sequence
      * number (a re-mined transaction, or a lying quorum) it must never credit: both are logged
      * as a conflict instead. */
-    if (it->kind == ITEM_ATTEST && (err = append(txn, g, RECORD_ATTEST, payload, it->len, head, i, why)) != RL_ERR_CONFLICT)
+    if (it->kind == ITEM_ATTEST &&
+        (err = append(txn, g, RECORD_ATTEST, payload, it->len, it, head, i, why)) != RL_ERR_CONFLICT)
         return err;
 
     record view = {.type = RECORD_ATTEST, .seq = 1, .payload = payload, .payload_len = (uint32_t)it->len};
@@ -343,7 +364,7 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
     err = payload_conflict_encode(pc, g->payload, &len, why);
     if (err != RL_OK)
         return err;
-    return append(txn, g, RECORD_CONFLICT, g->payload, len, head, i, why);
+    return append(txn, g, RECORD_CONFLICT, g->payload, len, NULL, head, i, why);
 }
 
 static rl_err commit_fn(MDB_txn *txn, void *ctx, rl_why *why)
@@ -361,6 +382,8 @@ static rl_err commit_fn(MDB_txn *txn, void *ctx, rl_why *why)
     for (size_t i = 0; i < g->flight.n && err == RL_OK; i++)
         err = commit_item(txn, g, i, &head, pc, why);
     free(pc);
+    if (err == RL_OK)
+        err = ledger_head_put(txn, g->s, &head, why);
     g->flight_head = head;
     return err;
 }
@@ -393,7 +416,7 @@ static void settled_forget_flight(ingest *g)
         if ((*at)->commit_no == g->commits_done + 1) {
             struct generation *gen = *at;
             *at = gen->next;
-            settled_free(&gen->set);
+            settled_free(g, &gen->set);
             free(gen);
             return;
         }
@@ -477,11 +500,15 @@ static bool commit_due(const ingest *g, uint64_t now_ms)
 
 /* ---- batches ---- */
 
-static rl_err hold(ingest *g, const signed_obs *so, uint64_t batch)
+static rl_err hold(ingest *g, const signed_obs *so, uint64_t batch, const struct cand *c)
 {
     if (!vec_reserve((void **)&g->held, &g->cap_held, g->nheld + 1, sizeof *g->held, 256))
         return RL_ERR_NOMEM;
-    g->held[g->nheld++] = (struct held){*so, batch};
+    struct held *h = &g->held[g->nheld++];
+    h->so = *so;
+    h->batch = batch;
+    memcpy(h->id, c->id, HASH_BYTES);
+    memcpy(h->content, c->content, HASH_BYTES);
     g->st.held++;
     return RL_OK;
 }
@@ -589,7 +616,7 @@ static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t
                 memcpy(f->content, c->content, HASH_BYTES);
             bool same = memcmp(f->content, c->content, HASH_BYTES) == 0;
             if (same && quorum_signers(g->q, c->id, c->content) + f->count >= g->set.threshold) {
-                err = hold(g, so, b->no);
+                err = hold(g, so, b->no, c);
                 continue;
             }
             if (same)
@@ -667,6 +694,8 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
                 (err = item_push(g, ITEM_ATTEST, RECORD_ATTEST, buf, len, now_ms)) != RL_OK ||
                 (err = settled_mark(g, c->id, c->content, true)) != RL_OK)
                 return err;
+            memcpy(g->fill.items[g->fill.n - 1].id, c->id, HASH_BYTES);
+            memcpy(g->fill.items[g->fill.n - 1].content, c->content, HASH_BYTES);
             g->st.attested++;
             break;
         case QUORUM_CONFLICT:
@@ -736,7 +765,16 @@ static rl_err run_slices(ingest *g, const signed_obs *in, size_t n, uint64_t now
     return err;
 }
 
-/* Takes the held observations whose batch has been aggregated out of the held list. */
+/* Whether a held observation needs no more work: its event is settled in memory, in conflict or
+ * with the same content (what the prefilter would find, without decoding and hashing again). */
+static bool held_settled(ingest *g, const struct held *h)
+{
+    const struct settled *s = settled_find(g, h->id);
+    return s != NULL && (!s->credited || memcmp(s->content, h->content, HASH_BYTES) == 0);
+}
+
+/* Takes the held observations whose batch has been aggregated out of the held list; those whose
+ * event settled meanwhile are counted and dropped. */
 static rl_err take_eligible(ingest *g, signed_obs **out, size_t *n)
 {
     size_t keep = 0, k = 0;
@@ -751,10 +789,12 @@ static rl_err take_eligible(ingest *g, signed_obs **out, size_t *n)
         return RL_ERR_NOMEM;
     k = 0;
     for (size_t i = 0; i < g->nheld; i++) {
-        if (g->held[i].batch <= g->batches_aggregated)
-            e[k++] = g->held[i].so;
-        else
+        if (g->held[i].batch > g->batches_aggregated)
             g->held[keep++] = g->held[i];
+        else if (held_settled(g, &g->held[i]))
+            g->st.settled++;
+        else
+            e[k++] = g->held[i].so;
     }
     g->nheld = keep;
     *out = e;
@@ -911,6 +951,7 @@ rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const
         g->o.commit_max_delay_ms = DEFAULT_COMMIT_DELAY_MS;
     if (g->o.verify_batch == 0)
         g->o.verify_batch = DEFAULT_VERIFY_BATCH;
+    hashidx_init(&g->settled_idx);
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     if (pthread_create(&g->committer, NULL, committer_main, g) != 0) {
@@ -968,13 +1009,14 @@ void ingest_close(ingest *g)
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv);
     quorum_free(g->q);
-    settled_free(&g->settled);
+    settled_free(g, &g->settled);
     while (g->gens != NULL) {
         struct generation *gen = g->gens;
         g->gens = gen->next;
-        settled_free(&gen->set);
+        settled_free(g, &gen->set);
         free(gen);
     }
+    hashidx_fini(&g->settled_idx);
     inflight_clear(g);
     free(g->fill.items);
     free(g->fill.arena);

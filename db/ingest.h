@@ -12,7 +12,9 @@
  *
  * Pending records commit in one LMDB write transaction when there are commit_max_records of them
  * or the oldest has waited commit_max_delay_ms, so durable throughput is not one fsync per event.
- * Each record and every ledger change it causes go through ledger_append in that transaction.
+ * Each record and every ledger change it causes go through ledger_append_known in that
+ * transaction (an attestation with the event id and content hash the prefilter computed; the
+ * meta head written once, after the last record).
  * Commits run on a committer thread of their own, one at a time, so the transaction and its
  * fsync overlap with verifying and aggregating the next batches; ingest_head and the committed
  * callback only ever report what is durable. A failed commit (map at its limit, disk full) wrote

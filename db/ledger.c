@@ -603,7 +603,7 @@ static rl_err expiry_apply(MDB_txn *txn, const store *s, const uint8_t id[HASH_B
     return err != RL_OK ? err : key_put(txn, s, xk, seq, "expiry of this instruction", why);
 }
 
-static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why *why)
+static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, const ledger_known *known, rl_why *why)
 {
     payload_attest p;
     obs o;
@@ -615,8 +615,13 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, rl_why
         return err;
     uint8_t id[HASH_BYTES], content[HASH_BYTES], key[BAL_KEY_BYTES], ev[EVENT_VAL_BYTES];
     uint8_t vs[VSEQ_KEY_BYTES], vv[HASH_BYTES + 8];
-    obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
-    obs_content_hash(content, p.obs);
+    if (known != NULL && known->event_id != NULL) {
+        memcpy(id, known->event_id, HASH_BYTES);
+        memcpy(content, known->content, HASH_BYTES);
+    } else {
+        obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
+        obs_content_hash(content, p.obs);
+    }
 
     /* The event and its vault sequence number are claimed by inserting them (one search each
      * decides and writes). A refused record leaves the tables as they were: a claim that was
@@ -943,7 +948,21 @@ done:
     return err;
 }
 
+rl_err ledger_head_put(MDB_txn *txn, const store *s, const ledger_head *head, rl_why *why)
+{
+    uint8_t hv[8 + HASH_BYTES];
+    be64_put(hv, head->seq);
+    memcpy(hv + 8, head->hash, HASH_BYTES);
+    return store_put(txn, store_dbi(s, TABLE_META), META_HEAD, sizeof META_HEAD - 1, hv, sizeof hv, 0, why);
+}
+
 rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *headp, rl_why *why)
+{
+    return ledger_append_known(txn, s, enc, len, NULL, headp, why);
+}
+
+rl_err ledger_append_known(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, const ledger_known *known,
+                           ledger_head *headp, rl_why *why)
 {
     record r;
     ledger_head head = *headp;
@@ -961,7 +980,7 @@ rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
 
     switch (r.type) {
     case RECORD_SET: err = apply_set(txn, s, &r, &head, why); break;
-    case RECORD_ATTEST: err = apply_attest(txn, s, &r, why); break;
+    case RECORD_ATTEST: err = apply_attest(txn, s, &r, known, why); break;
     case RECORD_CONFLICT: err = apply_conflict(txn, s, &r, why); break;
     case RECORD_PRICE: err = apply_price(txn, s, &r, &head, why); break;
     case RECORD_REQUEST: err = apply_request(txn, s, &r, why); break;
@@ -973,17 +992,14 @@ rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
     if (err != RL_OK)
         return err;
 
-    uint8_t k[8], hv[8 + HASH_BYTES];
+    uint8_t k[8];
     be64_put(k, r.seq);
     err = store_put(txn, store_dbi(s, TABLE_LOG), k, sizeof k, enc, len, MDB_APPEND, why);
     if (err != RL_OK)
         return err;
     head.seq = r.seq;
     record_hash(head.hash, enc, len);
-    be64_put(hv, head.seq);
-    memcpy(hv + 8, head.hash, HASH_BYTES);
-    err = store_put(txn, store_dbi(s, TABLE_META), META_HEAD, sizeof META_HEAD - 1, hv, sizeof hv, 0, why);
-    if (err != RL_OK)
+    if ((known == NULL || !known->head_later) && (err = ledger_head_put(txn, s, &head, why)) != RL_OK)
         return err;
     if (r.type == RECORD_SET)
         head.set_version++;

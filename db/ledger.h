@@ -113,6 +113,21 @@ RL_MUST_USE rl_err ledger_set_get(MDB_txn *txn, const store *s, uint32_t version
 RL_MUST_USE rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len,
                                  ledger_head *head, rl_why *why);
 
+/* ledger_append for a writer that appends many records per transaction and already hashed
+ * what an attestation's checks hash again. With known->event_id and known->content (both or
+ * neither; NULL for any other record type) the ATTEST record's event id and content hash are
+ * taken as given: they must be obs_event_id and obs_content_hash of its observation, computed
+ * by the caller from the same bytes. With known->head_later the meta head is not written: the
+ * caller writes it once with ledger_head_put after its last append, before the transaction
+ * commits. known == NULL is ledger_append. */
+typedef struct ledger_known {
+    const uint8_t *event_id, *content;
+    bool head_later;
+} ledger_known;
+RL_MUST_USE rl_err ledger_append_known(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len,
+                                       const ledger_known *known, ledger_head *head, rl_why *why);
+RL_MUST_USE rl_err ledger_head_put(MDB_txn *txn, const store *s, const ledger_head *head, rl_why *why);
+
 /* A record by sequence number; val points into the transaction's snapshot. */
 RL_MUST_USE rl_err ledger_record_get(MDB_txn *txn, const store *s, uint64_t seq, MDB_val *val, rl_why *why);
 

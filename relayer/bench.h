@@ -33,8 +33,10 @@ void bench_rm_rf(const char *dir);
  * failure. */
 char *bench_tmpdir(const char *name);
 
-/* Monotonic nanoseconds, and this process's peak resident set so far in MiB. */
+/* Monotonic nanoseconds; CPU time of this process so far (every thread, user + system); and its
+ * peak resident set so far in MiB. */
 uint64_t bench_now_ns(void);
+uint64_t bench_cpu_ns(void);
 double bench_peak_rss_mb(void);
 
 #endif

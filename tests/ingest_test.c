@@ -81,6 +81,11 @@ Test(ingest, credits_a_deposit_exactly_once_with_three_nodes_and_threshold_two)
     submit(&w, so, 3);
     cr_assert(balance_is(&w, &o, 500));
     cr_assert_eq(ingest_get_stats(w.g)->attested, 1);
+    /* Member 3's signature was not needed: held back, then dropped as an observation of a settled
+     * event, never verified. */
+    cr_assert_eq(ingest_get_stats(w.g)->held, 1);
+    cr_assert_eq(ingest_get_stats(w.g)->verified, 2);
+    cr_assert_eq(ingest_get_stats(w.g)->settled, 1);
     /* Resent, as an unacknowledged sender would: no effect, and no signature work. */
     uint64_t verified = ingest_get_stats(w.g)->verified;
     submit(&w, so, 3);

@@ -71,6 +71,23 @@ static void setup(fixture *f)
     genesis(f);
 }
 
+/* Two ledgers with the same genesis: g signs nothing, its records carry f's signatures. */
+static void setup_pair(fixture *f, fixture *g)
+{
+    setup(f);
+    fx_init(g, 3, 2);
+    fx_open_store(g, NULL);
+    genesis(g);
+}
+
+static void digest_of(fixture *f, uint8_t out[32], ledger_stats *st)
+{
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(f->s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, f->s, out, st, NULL), RL_OK);
+    store_read_end(txn);
+}
+
 Test(ledger, credits_an_attested_deposit_exactly_once)
 {
     fixture f;
@@ -261,10 +278,7 @@ Test(ledger, a_conflict_blocks_the_event_for_good)
 Test(ledger, digest_is_equal_for_equal_state_whatever_the_timestamps)
 {
     fixture f, g;
-    setup(&f);
-    fx_init(&g, 3, 2);
-    fx_open_store(&g, NULL);
-    genesis(&g);
+    setup_pair(&f, &g);
     uint8_t d1[32], d2[32];
     for (uint64_t i = 1; i <= 5; i++) {
         obs o = fx_obs(1, i, i, 100 * i);
@@ -275,23 +289,16 @@ Test(ledger, digest_is_equal_for_equal_state_whatever_the_timestamps)
         cr_assert_eq(append_at(&f, RECORD_ATTEST, buf, len, 1000 + i, NULL), RL_OK);
         cr_assert_eq(append_at(&g, RECORD_ATTEST, buf, len, 9000 + i, NULL), RL_OK);
     }
-    MDB_txn *txn;
     ledger_stats st;
-    cr_assert_eq(store_read_begin(f.s, &txn, NULL), RL_OK);
-    cr_assert_eq(ledger_digest(txn, f.s, d1, &st, NULL), RL_OK);
-    store_read_end(txn);
-    cr_assert_eq(store_read_begin(g.s, &txn, NULL), RL_OK);
-    cr_assert_eq(ledger_digest(txn, g.s, d2, NULL, NULL), RL_OK);
-    store_read_end(txn);
+    digest_of(&f, d1, &st);
+    digest_of(&g, d2, NULL);
     cr_assert_eq(memcmp(d1, d2, 32), 0);
     cr_assert_eq(st.events_credited, 5);
     cr_assert_eq(st.head.seq, 6);
 
     obs extra = fx_obs(1, 6, 6, 1);
     cr_assert_eq(credit(&g, &extra, NULL), RL_OK);
-    cr_assert_eq(store_read_begin(g.s, &txn, NULL), RL_OK);
-    cr_assert_eq(ledger_digest(txn, g.s, d2, NULL, NULL), RL_OK);
-    store_read_end(txn);
+    digest_of(&g, d2, NULL);
     cr_assert_neq(memcmp(d1, d2, 32), 0);
     fx_fini(&f);
     fx_fini(&g);
@@ -321,4 +328,62 @@ Test(ledger, a_full_map_stops_with_a_clear_error_and_keeps_what_was_committed)
     cr_assert_eq(store_open(&f.s, f.dir, &o, NULL), RL_OK);
     cr_assert_eq(head_of(&f).seq, ok + 1, "every committed record is still there");
     fx_fini(&f);
+}
+
+/* Five attestations in one write transaction through ledger_append_known, with their event ids
+ * and content hashes given and the head written once at the end. */
+struct known_batch {
+    fixture *f;
+    uint8_t enc[5][RECORD_MAX_BYTES];
+    size_t len[5];
+    uint8_t id[5][32], content[5][32];
+};
+
+static rl_err known_batch_fn(MDB_txn *txn, void *ctx, rl_why *why)
+{
+    struct known_batch *b = ctx;
+    ledger_head head;
+    rl_err err = ledger_head_get(txn, b->f->s, &head, why);
+    for (int i = 0; i < 5 && err == RL_OK; i++) {
+        ledger_known k = {.event_id = b->id[i], .content = b->content[i], .head_later = true};
+        err = ledger_append_known(txn, b->f->s, b->enc[i], b->len[i], &k, &head, why);
+    }
+    return err != RL_OK ? err : ledger_head_put(txn, b->f->s, &head, why);
+}
+
+Test(ledger, append_known_with_the_head_written_once_gives_the_state_of_plain_appends)
+{
+    fixture f, g;
+    setup_pair(&f, &g);
+    struct known_batch *b = calloc(1, sizeof *b);
+    b->f = &g;
+    ledger_head gh = head_of(&g);
+    for (int i = 0; i < 5; i++) {
+        obs o = fx_obs(1, (uint64_t)i + 1, (uint64_t)i + 1, 100 * ((uint64_t)i + 1));
+        payload_attest p = fx_attest(&f, &o, 2);
+        uint8_t buf[RECORD_MAX_PAYLOAD];
+        size_t len;
+        cr_assert_eq(payload_attest_encode(&p, buf, &len, NULL), RL_OK);
+        cr_assert_eq(append(&f, RECORD_ATTEST, buf, len, NULL), RL_OK);
+        record r = {.type = RECORD_ATTEST, .seq = gh.seq + 1, .time_ms = 1000, .payload = buf,
+                    .payload_len = (uint32_t)len};
+        memcpy(r.prev, gh.hash, 32);
+        cr_assert_eq(record_encode(&r, b->enc[i], &b->len[i], NULL), RL_OK);
+        gh.seq++;
+        record_hash(gh.hash, b->enc[i], b->len[i]);
+        obs_event_id(b->id[i], o.chain_id, o.tx_hash, o.log_index);
+        obs_content_hash(b->content[i], p.obs);
+    }
+    cr_assert_eq(store_write(g.s, known_batch_fn, b, NULL), RL_OK);
+    ledger_head hf = head_of(&f), hg = head_of(&g);
+    cr_assert_eq(hg.seq, 6);
+    cr_assert_eq(hf.seq, hg.seq);
+    cr_assert_eq(memcmp(hf.hash, hg.hash, 32), 0);
+    uint8_t d1[32], d2[32];
+    digest_of(&f, d1, NULL);
+    digest_of(&g, d2, NULL);
+    cr_assert_eq(memcmp(d1, d2, 32), 0);
+    free(b);
+    fx_fini(&f);
+    fx_fini(&g);
 }
