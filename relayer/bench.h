@@ -17,6 +17,7 @@ RL_MUST_USE rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *st
 int bench_bus(int argc, char **argv);
 int bench_bus_node(int argc, char **argv);
 int bench_margin(int argc, char **argv);
+int bench_liquidation(int argc, char **argv);
 
 int bench_watch(int argc, char **argv);
 
