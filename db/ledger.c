@@ -795,7 +795,8 @@ rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, 
 
 /* A bundle: of a logged instruction, once, signed by a quorum of the set in force in the
  * vault's order, every signature recovering its member's address (as audit verify checks). */
-static rl_err apply_bundle(MDB_txn *txn, const store *s, const record *r, const ledger_head *head, rl_why *why)
+static rl_err apply_bundle(MDB_txn *txn, const store *s, const record *r, const ledger_head *head, bool verified,
+                           rl_why *why)
 {
     bundle *b = malloc(sizeof *b);
     relset *set = malloc(sizeof *set);
@@ -816,7 +817,7 @@ static rl_err apply_bundle(MDB_txn *txn, const store *s, const record *r, const 
     uint8_t digest[HASH_BYTES];
     if (err == RL_OK) { /* as the auditor does: a bundle every replica would refuse is never logged */
         instruction_digest(digest, &in);
-        err = bundle_verify(b, set, digest, why);
+        err = verified ? bundle_check_signers(b, set, why) : bundle_verify(b, set, digest, why);
     }
     uint8_t key[HASH_BYTES];
     if (err == RL_OK) {
@@ -930,7 +931,8 @@ done:
     return err;
 }
 
-rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *headp, rl_why *why)
+static rl_err append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *headp, bool verified,
+                     rl_why *why)
 {
     record r;
     ledger_head head = *headp;
@@ -954,7 +956,7 @@ rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
     case RECORD_REQUEST: err = apply_request(txn, s, &r, why); break;
     case RECORD_DECISION: err = apply_decision(txn, s, &r, why); break;
     case RECORD_INSTRUCTION: err = apply_instruction(txn, s, &r, why); break;
-    case RECORD_BUNDLE: err = apply_bundle(txn, s, &r, &head, why); break;
+    case RECORD_BUNDLE: err = apply_bundle(txn, s, &r, &head, verified, why); break;
     default: err = rl_fail(why, RL_ERR_DECODE, "unknown record type %u", r.type);
     }
     if (err != RL_OK)
@@ -976,6 +978,17 @@ rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
         head.set_version++;
     *headp = head;
     return RL_OK;
+}
+
+rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *head, rl_why *why)
+{
+    return append(txn, s, enc, len, head, false, why);
+}
+
+rl_err ledger_append_verified(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *head,
+                              rl_why *why)
+{
+    return append(txn, s, enc, len, head, true, why);
 }
 
 /* ---- digest ---- */

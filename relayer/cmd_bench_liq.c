@@ -629,7 +629,7 @@ static rl_err chunk(liq *L, struct decision_job *dj, size_t from, size_t to, rl_
         while (err == RL_OK && hubcosig_due(L->cosig, txn, L->st, &L->set, bench_now_ns() / 1000000, b)) {
             size_t len;
             if ((err = bundle_encode(enc, &len, b, why)) == RL_OK)
-                err = ingest_append(L->g, RECORD_BUNDLE, enc, len, now_ms(), why);
+                err = ingest_append_verified(L->g, RECORD_BUNDLE, enc, len, now_ms(), why); /* checked */
             nb++;
         }
         store_read_end(txn);

@@ -343,3 +343,59 @@ Test(cosigner, a_replica_fed_directly_applies_the_log_in_order_and_refuses_a_gap
     tu_rmdir(dir);
     teardown(&s);
 }
+
+/* Appends a BUNDLE after the head in a transaction of its own, checked or trusted. */
+struct bundle_append {
+    store *s;
+    const bundle *b;
+    bool verified;
+};
+
+static rl_err bundle_append_fn(MDB_txn *txn, void *ctx, rl_why *why)
+{
+    struct bundle_append *a = ctx;
+    ledger_head head;
+    uint8_t payload[BUNDLE_MAX_BYTES], *enc = malloc(RECORD_MAX_BYTES);
+    size_t plen, len;
+    rl_err err = enc == NULL ? RL_ERR_NOMEM : ledger_head_get(txn, a->s, &head, why);
+    if (err == RL_OK)
+        err = bundle_encode(payload, &plen, a->b, why);
+    record r = {.type = RECORD_BUNDLE, .seq = head.seq + 1, .time_ms = T0 + 30, .payload = payload,
+                .payload_len = (uint32_t)plen};
+    memcpy(r.prev, head.hash, HASH_BYTES);
+    if (err == RL_OK)
+        err = record_encode(&r, enc, &len, why);
+    if (err == RL_OK)
+        err = a->verified ? ledger_append_verified(txn, a->s, enc, len, &head, why)
+                          : ledger_append(txn, a->s, enc, len, &head, why);
+    free(enc);
+    return err;
+}
+
+Test(cosigner, a_bundle_checked_by_the_hub_is_not_checked_again_but_its_signers_are)
+{
+    story s;
+    setup(&s);
+    uint8_t digest[HASH_BYTES];
+    instruction_digest(digest, &s.in);
+    bundle b = {.instruction = s.instruction_seq, .n = 2};
+    for (unsigned i = 0; i < 2; i++) {
+        b.e[i].member = (uint16_t)(i + 1);
+        cr_assert_eq(node_key_sign_evm(s.f.keys[i], b.e[i].sig, digest), RL_OK);
+    }
+    bundle_sort(&b, &s.f.set);
+    bundle one = b;
+    one.n = 1;
+    bundle forged = b;
+    forged.e[0].sig[9] ^= 1;
+    struct bundle_append a = {s.f.s, &one, true};
+    cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, NULL), RL_ERR_QUORUM, "the threshold still counts");
+    a = (struct bundle_append){s.f.s, &forged, false};
+    cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, NULL), RL_ERR_SIG, "read from elsewhere: checked");
+    a = (struct bundle_append){s.f.s, &b, true};
+    rl_why why = {{0}};
+    cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, &why), RL_OK, "%s", why.text);
+    a = (struct bundle_append){s.f.s, &b, true};
+    cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, NULL), RL_ERR_DUPLICATE, "bundled once");
+    teardown(&s);
+}
