@@ -94,7 +94,7 @@ static rl_err setup_keys(liq *L, rl_why *why)
 
 static rl_err feed_committed(liq *L, rl_why *why)
 {
-    feed *f = &L->f;
+    feed *f = &L->f[L->cur];
     if (f->n == 0)
         f->first = L->fed + 1;
     MDB_txn *txn;
@@ -179,13 +179,14 @@ static void *node_run(void *arg)
 rl_err liq_nodes_start(liq *L, pthread_t th[LIQ_NODES])
 {
     for (unsigned i = 0; i < LIQ_NODES; i++) {
-        L->nodes[i].f = &L->f;
+        L->nodes[i].f = &L->f[L->cur];
         if (pthread_create(&th[i], NULL, node_run, &L->nodes[i]) != 0) {
             for (unsigned k = 0; k < i; k++)
                 pthread_join(th[k], NULL);
             return RL_ERR_NOMEM;
         }
     }
+    L->cur ^= 1;
     return RL_OK;
 }
 
@@ -199,7 +200,7 @@ rl_err liq_nodes_join(liq *L, pthread_t th[LIQ_NODES], rl_why *why)
             rl_fail(why, err, "node %u: %s", i + 1, L->nodes[i].why.text[0] ? L->nodes[i].why.text : rl_strerror(err));
         }
     }
-    L->f.n = L->f.used = 0; /* taken */
+    L->f[L->cur ^ 1].n = L->f[L->cur ^ 1].used = 0; /* taken */
     return err;
 }
 
@@ -223,11 +224,11 @@ static void on_decision(void *ctx, const decision *d)
     memcpy(L->decs[L->ndecs++].calculator, node_key_pub(L->calc_key)->ed25519, ED25519_PK_BYTES);
 }
 
-rl_err liq_calc_feed(liq *L, rl_why *why)
+rl_err liq_calc_feed(liq *L, const feed *f, rl_why *why)
 {
     rl_err err = RL_OK;
-    for (size_t i = 0; i < L->f.n && err == RL_OK; i++)
-        err = calc_apply(L->c, L->f.buf + L->f.at[i].off, L->f.at[i].len, why);
+    for (size_t i = 0; i < f->n && err == RL_OK; i++)
+        err = calc_apply(L->c, f->buf + f->at[i].off, f->at[i].len, why);
     return err == RL_OK && L->nomem ? RL_ERR_NOMEM : err;
 }
 
@@ -410,7 +411,7 @@ rl_err liq_setup(liq *L, uint64_t naccounts, rl_why *why)
     if (err == RL_OK)
         err = calc_new(&L->c, &L->risk, on_decision, L, NULL, NULL);
     if (err == RL_OK)
-        err = liq_calc_feed(L, why);
+        err = liq_calc_feed(L, &L->f[L->cur], why);
     if (err == RL_OK && L->ndecs != 0)
         err = rl_fail(why, RL_ERR_STATE, "%zu decisions before the tick: the set-up is not all healthy", L->ndecs);
     for (unsigned i = 0; i < LIQ_NODES && err == RL_OK; i++) {
@@ -449,8 +450,10 @@ void liq_fini(liq *L)
     node_key_free(L->venue);
     node_key_free(L->calc_key);
     free(L->decs);
-    free(L->f.buf);
-    free(L->f.at);
+    for (int i = 0; i < 2; i++) {
+        free(L->f[i].buf);
+        free(L->f[i].at);
+    }
     free(L->lat_ns);
     pool_free(L->p);
 }

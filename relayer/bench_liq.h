@@ -73,7 +73,8 @@ typedef struct liq {
     hubinstr *instr;
     hubcosig *cosig;
     hubprice *prices;
-    feed f;
+    feed f[2]; /* f[cur] fills with what the hub commits while the nodes take the other */
+    unsigned cur;
     uint64_t fed; /* the last record copied into a feed */
     bool nomem;
     /* the timed run */
@@ -81,9 +82,9 @@ typedef struct liq {
     size_t nbundles, caplat;
     uint64_t instructions, decisions_logged, sigs_checked_taken, sigs_not_needed;
     /* where the time went (ns): the tick logged; the calculator deciding while the nodes take
-     * the tick; the hub logging decisions and instructions; the nodes' rounds; the hub's
-     * checks and bundles */
-    uint64_t ns_tick, ns_decide, ns_hub_log, ns_nodes, ns_hub_bundle;
+     * the tick; the hub logging decisions and instructions; the hub's checks and bundles; the
+     * hub waiting for the nodes' rounds (the rest of theirs overlaps the hub's work) */
+    uint64_t ns_tick, ns_decide, ns_hub_log, ns_hub_bundle, ns_nodes_wait;
 } liq;
 
 /* The world with n accounts, everyone caught up (L->p and L->dir set by the caller). */
@@ -92,13 +93,14 @@ void liq_fini(liq *L);
 
 /* The hub commits what it queued; the records go to the feed the nodes take next. */
 RL_MUST_USE rl_err liq_commit(liq *L, rl_why *why);
-/* Every node takes the feed (its replica checks and applies it; its judgement passes
- * instructions, which it signs) on a thread of its own; join empties the feed. */
+/* Every node takes the filled feed (its replica checks and applies it; its judgement passes
+ * instructions, which it signs) on a thread of its own, while the hub's commits fill the other;
+ * join empties the feed the nodes took. */
 RL_MUST_USE rl_err liq_nodes_start(liq *L, pthread_t th[LIQ_NODES]);
 RL_MUST_USE rl_err liq_nodes_join(liq *L, pthread_t th[LIQ_NODES], rl_why *why);
 RL_MUST_USE rl_err liq_nodes_round(liq *L, rl_why *why);
-/* The margin calculator takes the feed; its decisions go to L->decs. */
-RL_MUST_USE rl_err liq_calc_feed(liq *L, rl_why *why);
+/* The margin calculator takes a feed; its decisions go to L->decs. */
+RL_MUST_USE rl_err liq_calc_feed(liq *L, const feed *f, rl_why *why);
 /* Every node's price observation of feed, through the hub's price rule, queued as a PRICE. */
 RL_MUST_USE rl_err liq_log_price(liq *L, const char *feed_name, uint64_t whole_usd, rl_why *why);
 

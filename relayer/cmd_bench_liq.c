@@ -86,11 +86,12 @@ static rl_err append_instruction(void *ctx, const instruction *in, rl_why *why)
     return err;
 }
 
-/* Decisions [from, to) from the hub's log to bundles. */
-static rl_err chunk(liq *L, struct decision_job *dj, size_t from, size_t to, rl_why *why)
+/* Decisions [from, to): logged; the ledger files their plans; the builder's instructions
+ * logged; all committed, into the feed the nodes take next. */
+static rl_err hub_log(liq *L, struct decision_job *dj, size_t from, size_t to, rl_why *why)
 {
-    rl_err err = RL_OK;
     uint64_t t0 = bench_now_ns();
+    rl_err err = RL_OK;
     for (size_t i = from; i < to && err == RL_OK; i++) {
         if (!dj->ok[i])
             return rl_fail(why, RL_ERR_SIG, "decision %zu: the calculator's signature does not verify", i);
@@ -107,28 +108,30 @@ static rl_err chunk(liq *L, struct decision_job *dj, size_t from, size_t to, rl_
         store_read_end(txn);
     }
     if (err == RL_OK)
-        err = liq_commit(L, why); /* the decisions and their instructions go to the nodes */
-    uint64_t t1 = bench_now_ns();
-    if (err == RL_OK)
-        err = liq_nodes_round(L, why);
-    uint64_t t2 = bench_now_ns();
-    L->ns_hub_log += t1 - t0;
-    L->ns_nodes += t2 - t1;
-    /* the hub takes the nodes' signatures as they would arrive, node by node */
+        err = liq_commit(L, why);
+    L->ns_hub_log += bench_now_ns() - t0;
+    return err;
+}
+
+/* The nodes' signatures of their last round, as they would arrive, node by node: checked (only
+ * what each bundle needs, on worker threads), the bundles logged and committed: bundle-ready. */
+static rl_err hub_bundle(liq *L, rl_why *why)
+{
+    uint64_t t0 = bench_now_ns();
     size_t nsig = 0;
     for (unsigned i = 0; i < LIQ_NODES; i++)
         nsig += L->nodes[i].nout;
     hubcosig_sig *sigs = malloc((nsig ? nsig : 1) * sizeof *sigs);
     bundle *b = malloc(sizeof *b);
     uint8_t *enc = malloc(BUNDLE_MAX_BYTES);
-    if (err == RL_OK && (sigs == NULL || b == NULL || enc == NULL))
-        err = RL_ERR_NOMEM;
+    rl_err err = sigs == NULL || b == NULL || enc == NULL ? RL_ERR_NOMEM : RL_OK;
     size_t at = 0;
     for (unsigned i = 0; i < LIQ_NODES && err == RL_OK; i++) {
         memcpy(sigs + at, L->nodes[i].out, L->nodes[i].nout * sizeof *sigs);
         at += L->nodes[i].nout;
     }
     size_t nb = 0;
+    MDB_txn *txn;
     if (err == RL_OK && (err = store_read_begin(L->st, &txn, why)) == RL_OK) {
         err = hubcosig_offer_many(L->cosig, txn, L->st, &L->set, L->p, sigs, nsig);
         for (size_t i = 0; i < nsig && err == RL_OK; i++) {
@@ -149,16 +152,60 @@ static rl_err chunk(liq *L, struct decision_job *dj, size_t from, size_t to, rl_
         store_read_end(txn);
     }
     if (err == RL_OK)
-        err = liq_commit(L, why); /* bundle-ready: durable in the hub's log */
+        err = liq_commit(L, why);
     uint64_t t = bench_now_ns();
-    L->ns_hub_bundle += t - t2;
+    L->ns_hub_bundle += t - t0;
     if (err == RL_OK && !vec_reserve((void **)&L->lat_ns, &L->caplat, L->nbundles + nb, sizeof *L->lat_ns, 1024))
         err = RL_ERR_NOMEM;
     for (size_t i = 0; i < nb && err == RL_OK; i++)
         L->lat_ns[L->nbundles++] = t - L->t0;
+    for (unsigned i = 0; i < LIQ_NODES; i++)
+        L->nodes[i].nout = 0;
     free(sigs);
     free(b);
     free(enc);
+    return err;
+}
+
+/* Chunks through a pipeline, as separate processes would overlap: while the nodes check and
+ * sign chunk k, the hub logs chunk k + 1 and bundles chunk k - 1's signatures. */
+static rl_err pipeline(liq *L, struct decision_job *dj, size_t chunk_accounts, rl_why *why)
+{
+    pthread_t th[LIQ_NODES];
+    bool running = false, fresh = false, sigs = false;
+    rl_err err = RL_OK;
+    for (size_t from = 0; err == RL_OK;) {
+        if (from < L->ndecs) {
+            size_t to = from + chunk_accounts < L->ndecs ? from + chunk_accounts : L->ndecs;
+            err = hub_log(L, dj, from, to, why);
+            from = to;
+            fresh = true;
+        }
+        if (running) {
+            uint64_t t0 = bench_now_ns();
+            rl_err jerr = liq_nodes_join(L, th, why);
+            L->ns_nodes_wait += bench_now_ns() - t0;
+            err = err == RL_OK ? jerr : err;
+            running = false;
+            sigs = true;
+        }
+        if (err == RL_OK && fresh) {
+            err = liq_nodes_start(L, th);
+            running = err == RL_OK;
+            fresh = false;
+        }
+        if (err == RL_OK && sigs) {
+            err = hub_bundle(L, why);
+            sigs = false;
+        }
+        if (!running && from >= L->ndecs)
+            break;
+    }
+    if (running) { /* stopped by an error: the nodes' threads end all the same */
+        rl_why later = {{0}};
+        if (liq_nodes_join(L, th, &later) != RL_OK && err == RL_OK)
+            *why = later;
+    }
     return err;
 }
 
@@ -176,7 +223,7 @@ static rl_err run(liq *L, size_t chunk_accounts, size_t want, rl_why *why)
         err = liq_nodes_start(L, th);
     if (err != RL_OK)
         return err;
-    err = liq_calc_feed(L, why);
+    err = liq_calc_feed(L, L->nodes[0].f, why);
     rl_err jerr = liq_nodes_join(L, th, why);
     if (err == RL_OK)
         err = jerr;
@@ -196,8 +243,8 @@ static rl_err run(liq *L, size_t chunk_accounts, size_t want, rl_why *why)
         err = dj.err;
     }
     L->ns_decide = bench_now_ns() - L->t0 - L->ns_tick;
-    for (size_t from = 0; from < L->ndecs && err == RL_OK; from += chunk_accounts)
-        err = chunk(L, &dj, from, from + chunk_accounts < L->ndecs ? from + chunk_accounts : L->ndecs, why);
+    if (err == RL_OK)
+        err = pipeline(L, &dj, chunk_accounts, why);
     free(dj.enc);
     free(dj.len);
     free(dj.ok);
@@ -290,9 +337,10 @@ int bench_liquidation(int argc, char **argv)
             bench_peak_rss_mb(), "per_s", per_s);
         json_object_set_new(j, "phase_ms",
                             json_pack("{s:f, s:f, s:f, s:f, s:f}", "tick_logged", (double)L->ns_tick / 1e6,
-                                      "decided_nodes_took_tick", (double)L->ns_decide / 1e6, "hub_logged_decisions_instructions",
-                                      (double)L->ns_hub_log / 1e6, "nodes_checked_signed",
-                                      (double)L->ns_nodes / 1e6, "hub_checked_bundled", (double)L->ns_hub_bundle / 1e6));
+                                      "decided_nodes_took_tick", (double)L->ns_decide / 1e6,
+                                      "hub_logged_decisions_instructions", (double)L->ns_hub_log / 1e6,
+                                      "hub_checked_bundled", (double)L->ns_hub_bundle / 1e6,
+                                      "hub_waited_for_nodes", (double)L->ns_nodes_wait / 1e6));
         json_object_set_new(j, "ratio", json_real(per_s / bound));
         char *line = json_dumps(j, JSON_COMPACT);
         puts(line ? line : "{}");
