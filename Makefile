@@ -122,6 +122,7 @@ bench: all
 	$(BIN) bench replay
 	$(BIN) bench bus
 	$(BIN) bench margin
+	$(BIN) bench liquidation
 
 demo: all
 	@scripts/demo.sh $(BIN)

@@ -113,23 +113,34 @@ static rl_err hub_log(liq *L, struct decision_job *dj, size_t from, size_t to, r
     return err;
 }
 
-/* The nodes' signatures of their last round, as they would arrive, node by node: checked (only
- * what each bundle needs, on worker threads), the bundles logged and committed: bundle-ready. */
-static rl_err hub_bundle(liq *L, rl_why *why)
+/* The nodes' signatures of the round just joined, as they would arrive, node by node (copied
+ * before the nodes start their next round). */
+static rl_err take_sigs(liq *L, hubcosig_sig **sigs, size_t *nsig)
 {
-    uint64_t t0 = bench_now_ns();
-    size_t nsig = 0;
+    size_t n = 0;
     for (unsigned i = 0; i < LIQ_NODES; i++)
-        nsig += L->nodes[i].nout;
-    hubcosig_sig *sigs = malloc((nsig ? nsig : 1) * sizeof *sigs);
-    bundle *b = malloc(sizeof *b);
-    uint8_t *enc = malloc(BUNDLE_MAX_BYTES);
-    rl_err err = sigs == NULL || b == NULL || enc == NULL ? RL_ERR_NOMEM : RL_OK;
+        n += L->nodes[i].nout;
+    hubcosig_sig *s = malloc((n ? n : 1) * sizeof *s);
+    if (s == NULL)
+        return RL_ERR_NOMEM;
     size_t at = 0;
-    for (unsigned i = 0; i < LIQ_NODES && err == RL_OK; i++) {
-        memcpy(sigs + at, L->nodes[i].out, L->nodes[i].nout * sizeof *sigs);
+    for (unsigned i = 0; i < LIQ_NODES; i++) {
+        memcpy(s + at, L->nodes[i].out, L->nodes[i].nout * sizeof *s);
         at += L->nodes[i].nout;
     }
+    *sigs = s;
+    *nsig = n;
+    return RL_OK;
+}
+
+/* Those signatures checked (only what each bundle needs, on worker threads), the bundles logged
+ * and committed: bundle-ready. Frees sigs. */
+static rl_err hub_bundle(liq *L, hubcosig_sig *sigs, size_t nsig, rl_why *why)
+{
+    uint64_t t0 = bench_now_ns();
+    bundle *b = malloc(sizeof *b);
+    uint8_t *enc = malloc(BUNDLE_MAX_BYTES);
+    rl_err err = b == NULL || enc == NULL ? RL_ERR_NOMEM : RL_OK;
     size_t nb = 0;
     MDB_txn *txn;
     if (err == RL_OK && (err = store_read_begin(L->st, &txn, why)) == RL_OK) {
@@ -159,8 +170,6 @@ static rl_err hub_bundle(liq *L, rl_why *why)
         err = RL_ERR_NOMEM;
     for (size_t i = 0; i < nb && err == RL_OK; i++)
         L->lat_ns[L->nbundles++] = t - L->t0;
-    for (unsigned i = 0; i < LIQ_NODES; i++)
-        L->nodes[i].nout = 0;
     free(sigs);
     free(b);
     free(enc);
@@ -172,7 +181,9 @@ static rl_err hub_bundle(liq *L, rl_why *why)
 static rl_err pipeline(liq *L, struct decision_job *dj, size_t chunk_accounts, rl_why *why)
 {
     pthread_t th[LIQ_NODES];
-    bool running = false, fresh = false, sigs = false;
+    bool running = false, fresh = false;
+    hubcosig_sig *sigs = NULL;
+    size_t nsig = 0;
     rl_err err = RL_OK;
     for (size_t from = 0; err == RL_OK;) {
         if (from < L->ndecs) {
@@ -187,20 +198,22 @@ static rl_err pipeline(liq *L, struct decision_job *dj, size_t chunk_accounts, r
             L->ns_nodes_wait += bench_now_ns() - t0;
             err = err == RL_OK ? jerr : err;
             running = false;
-            sigs = true;
+            if (err == RL_OK)
+                err = take_sigs(L, &sigs, &nsig);
         }
         if (err == RL_OK && fresh) {
             err = liq_nodes_start(L, th);
             running = err == RL_OK;
             fresh = false;
         }
-        if (err == RL_OK && sigs) {
-            err = hub_bundle(L, why);
-            sigs = false;
+        if (err == RL_OK && sigs != NULL) {
+            err = hub_bundle(L, sigs, nsig, why);
+            sigs = NULL;
         }
         if (!running && from >= L->ndecs)
             break;
     }
+    free(sigs);
     if (running) { /* stopped by an error: the nodes' threads end all the same */
         rl_why later = {{0}};
         if (liq_nodes_join(L, th, &later) != RL_OK && err == RL_OK)
