@@ -17,18 +17,27 @@
  *   signs each instruction's EIP-712 digest (cosigner.h; three node threads) -> the hub checks
  *   the signatures a bundle needs on worker threads (hubcosig_offer_many) and logs each BUNDLE:
  *   bundle-ready, when its group commit is durable.
- * Decisions go through the pipeline in chunks (--chunk, default 250 accounts), so early ones
- * are bundled while later ones wait. All of it runs in this process with direct calls where
- * production has ZeroMQ between the hub, the calculator and the nodes; the code each step runs
- * is the daemons' (ingest, ledger, calc, hubinstr, replica, cosigner, hubcosig); only the
- * chains are left out (bundles are counted at the point an executor would take them).
+ * Decisions go through in chunks (--chunk, default 250 accounts), pipelined as separate
+ * processes would overlap: while the nodes take chunk k, the hub logs chunk k + 1 and bundles
+ * chunk k - 1. Latency is per instruction, from the tick to its bundle's commit; per_s is
+ * bundles (one per instruction) over the whole run. The nodes' replicas follow the whole log,
+ * so a chunk's BUNDLE records, logged before the next chunk's decisions, are checked by every
+ * replica inside the window (audit_next recovers their signatures), as on a cluster; here the
+ * three nodes share this machine's cores with the hub.
+ *
+ * All of it runs in this process with direct calls where production has ZeroMQ between the
+ * hub, the calculator and the nodes; the code each step runs is the daemons' (ingest, ledger,
+ * calc, hubinstr, replica, cosigner, hubcosig); only the chains are left out (bundles are
+ * counted at the point an executor would take them).
  *
  * The bound: libsecp256k1 signing on every core, measured here before and after the timed
  * run (signatures per second with all threads busy, not one core times the cores), divided by
  * the threshold: bundles per second if making the threshold's signatures were the only cost.
  * ratio = bundles per second achieved / that bound. The JSON also gives the verify and recover
  * rates on all cores, so a reader can see the ceiling: every node signs (3 signatures per
- * instruction, as in production) and the hub checks 2, by recovery against the member's address.
+ * instruction, as in production) and the hub checks 2 (the third is not needed and not checked),
+ * by recovery against the member's address: checking against a cached public key would not see
+ * a wrong v (recovery id), which the vault's ecrecover would turn into another signer.
  */
 #include <getopt.h>
 #include <jansson.h>
