@@ -49,7 +49,7 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "liquidation  a price tick makes 1 % of the accounts liquidatable: tick to bundles\n"
                             "        ready (decision, instructions, 3 nodes' replicas, checks and signatures, the\n"
                             "        hub's bundles), in process, against libsecp256k1's signing rate on all cores\n"
-                            "        (default 100000 accounts, decisions in chunks of 250)\n"
+                            "        (default 100000 accounts; decisions all at once, or pipelined in --chunk's)\n"
                             "watch   anvil with interval mining, a hub and 3 EVM watchers as processes, deposits\n"
                             "        at a steady rate: event-to-credit latency against confirmations x block\n"
                             "        time + poll interval (default 40 deposits, 4/s, 2 confirmations, 1 s, 100 ms)\n";
