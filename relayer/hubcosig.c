@@ -5,9 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
 #include "attest/pool.h"
-#include "attest/vec.h"
 #include "db/ledger.h"
 
 struct pending {
@@ -17,12 +17,13 @@ struct pending {
     uint8_t signer[RELSET_MAX_MEMBERS][EVM_ADDR_BYTES]; /* the address each one recovered */
     uint64_t handed_ms;   /* 0: not handed out yet */
     uint8_t planned;      /* hubcosig_offer_many: signatures being checked for it this round */
+    UT_hash_handle hh;    /* by seq; iterated in the order instructions were first offered */
 };
 
 struct hubcosig {
     uint64_t retry_ms;
     struct pending *p;
-    size_t n, cap;
+    struct pending *next_due; /* where hubcosig_due's pass goes on (NULL: from the start) */
 };
 
 rl_err hubcosig_new(hubcosig **out, uint64_t retry_ms)
@@ -39,11 +40,15 @@ void hubcosig_free(hubcosig *h)
 {
     if (h == NULL)
         return;
-    free(h->p);
+    struct pending *p, *t;
+    HASH_ITER(hh, h->p, p, t) {
+        HASH_DEL(h->p, p);
+        free(p);
+    }
     free(h);
 }
 
-size_t hubcosig_waiting(const hubcosig *h) { return h->n; }
+size_t hubcosig_waiting(const hubcosig *h) { return HASH_COUNT(h->p); }
 
 static bool bundled(MDB_txn *txn, const store *s, uint64_t seq)
 {
@@ -55,10 +60,9 @@ static bool bundled(MDB_txn *txn, const store *s, uint64_t seq)
 
 static struct pending *find(hubcosig *h, uint64_t seq)
 {
-    for (size_t i = 0; i < h->n; i++)
-        if (h->p[i].seq == seq)
-            return &h->p[i];
-    return NULL;
+    struct pending *p = NULL;
+    HASH_FIND(hh, h->p, &seq, sizeof seq, p);
+    return p;
 }
 
 /* A new entry for the instruction at seq, with its digest. */
@@ -72,13 +76,13 @@ static rl_err open_entry(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq
         return rl_fail(why, RL_ERR_STATE, "record %llu is not a logged instruction", (unsigned long long)seq);
     if (bundled(txn, s, seq))
         return rl_fail(why, RL_ERR_STATE, "instruction %llu is bundled already", (unsigned long long)seq);
-    if (!vec_reserve((void **)&h->p, &h->cap, h->n + 1, sizeof *h->p, 16))
+    struct pending *p = calloc(1, sizeof *p);
+    if (p == NULL)
         return RL_ERR_NOMEM;
-    struct pending *p = &h->p[h->n++];
-    memset(p, 0, sizeof *p);
     p->seq = seq;
     p->b.instruction = seq;
     instruction_digest(p->digest, &in);
+    HASH_ADD(hh, h->p, seq, sizeof p->seq, p);
     *out = p;
     return RL_OK;
 }
@@ -228,16 +232,20 @@ rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s, const rels
     return RL_OK;
 }
 
+/* One pass over the entries per run of calls (each call goes on where the last one stopped),
+ * so handing out n bundles costs one pass, not n. Entries leave only here. */
 bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t now_ms, bundle *out)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        struct pending *p = &h->p[i];
+    struct pending *p, *next;
+    for (p = h->next_due ? h->next_due : h->p; p != NULL; p = next) {
+        next = p->hh.next;
         /* Only this hub logs bundles and open_entry saw none: one not handed out is not bundled.
          * One handed out is looked up once its retry is due, not on every call. */
         if (p->handed_ms != 0 && now_ms - p->handed_ms < h->retry_ms)
             continue;
         if (p->handed_ms != 0 && bundled(txn, s, p->seq)) { /* done: drop it */
-            h->p[i--] = h->p[--h->n];
+            HASH_DEL(h->p, p);
+            free(p);
             continue;
         }
         /* Signers no longer in the set with that key (a rotation) do not count. */
@@ -253,7 +261,9 @@ bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, 
         b.n = (uint8_t)set->threshold;
         p->handed_ms = now_ms;
         *out = b;
+        h->next_due = next;
         return true;
     }
+    h->next_due = NULL;
     return false;
 }
