@@ -55,7 +55,7 @@ RL_MUST_USE rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s
                                        hubcosig_sig *sigs, size_t n);
 
 /* The next bundle due under `set` (now_ms: a monotonic clock, for retry_ms): returns true and
- * fills out. Call until false. */
+ * fills out. Call until false: the calls make one pass over the waiting instructions. */
 bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t now_ms, bundle *out);
 
 /* Instructions with signatures waiting (for status). */
