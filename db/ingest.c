@@ -258,7 +258,7 @@ static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *paylo
     size_t n;
     rl_err err = record_encode(&r, g->rec, &n, why);
     if (err == RL_OK)
-        err = verified ? ledger_append_verified(txn, g->s, g->rec, n, head, why)
+        err = verified ? ledger_append_verified(txn, g->s, g->rec, n, head, &g->set, why)
                        : ledger_append(txn, g->s, g->rec, n, head, why);
     switch (err) {
     case RL_OK:

@@ -796,7 +796,7 @@ rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, 
 /* A bundle: of a logged instruction, once, signed by a quorum of the set in force in the
  * vault's order, every signature recovering its member's address (as audit verify checks). */
 static rl_err apply_bundle(MDB_txn *txn, const store *s, const record *r, const ledger_head *head, bool verified,
-                           rl_why *why)
+                           const relset *given, rl_why *why)
 {
     bundle *b = malloc(sizeof *b);
     relset *set = malloc(sizeof *set);
@@ -812,7 +812,9 @@ static rl_err apply_bundle(MDB_txn *txn, const store *s, const record *r, const 
                          instruction_decode(&in, ins.payload, ins.payload_len, NULL) != RL_OK))
         err = rl_fail(why, RL_ERR_STATE, "bundle of record %llu, which is not an instruction",
                       (unsigned long long)b->instruction);
-    if (err == RL_OK)
+    if (err == RL_OK && given != NULL && given->version == head->set_version)
+        *set = *given;
+    else if (err == RL_OK)
         err = ledger_set_get(txn, s, head->set_version, set, why);
     uint8_t digest[HASH_BYTES];
     if (err == RL_OK) { /* as the auditor does: a bundle every replica would refuse is never logged */
@@ -932,7 +934,7 @@ done:
 }
 
 static rl_err append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *headp, bool verified,
-                     rl_why *why)
+                     const relset *set, rl_why *why)
 {
     record r;
     ledger_head head = *headp;
@@ -956,7 +958,7 @@ static rl_err append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
     case RECORD_REQUEST: err = apply_request(txn, s, &r, why); break;
     case RECORD_DECISION: err = apply_decision(txn, s, &r, why); break;
     case RECORD_INSTRUCTION: err = apply_instruction(txn, s, &r, why); break;
-    case RECORD_BUNDLE: err = apply_bundle(txn, s, &r, &head, verified, why); break;
+    case RECORD_BUNDLE: err = apply_bundle(txn, s, &r, &head, verified, set, why); break;
     default: err = rl_fail(why, RL_ERR_DECODE, "unknown record type %u", r.type);
     }
     if (err != RL_OK)
@@ -982,13 +984,13 @@ static rl_err append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t le
 
 rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *head, rl_why *why)
 {
-    return append(txn, s, enc, len, head, false, why);
+    return append(txn, s, enc, len, head, false, NULL, why);
 }
 
 rl_err ledger_append_verified(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len, ledger_head *head,
-                              rl_why *why)
+                              const relset *set, rl_why *why)
 {
-    return append(txn, s, enc, len, head, true, why);
+    return append(txn, s, enc, len, head, true, set, why);
 }
 
 /* ---- digest ---- */

@@ -107,9 +107,12 @@ RL_MUST_USE rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *en
 /* The same for a record whose BUNDLE signatures the caller has just checked, each against its
  * member's address (the hub, hubcosig.h; a replica, after audit_next): its signers are checked
  * (members of the set in force, at least the threshold, the vault's order), the signatures not
- * a second time. Anything read from elsewhere goes through ledger_append. */
+ * a second time. set: the caller's decoded copy of the set in force, used when its version is
+ * the head's (decoding the ledger's copy for every bundle costs more than the rest of the
+ * apply); NULL or another version: the ledger's is read. Anything read from elsewhere goes
+ * through ledger_append. */
 RL_MUST_USE rl_err ledger_append_verified(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len,
-                                          ledger_head *head, rl_why *why);
+                                          ledger_head *head, const relset *set, rl_why *why);
 
 /* A record by sequence number; val points into the transaction's snapshot. */
 RL_MUST_USE rl_err ledger_record_get(MDB_txn *txn, const store *s, uint64_t seq, MDB_val *val, rl_why *why);

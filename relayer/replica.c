@@ -67,7 +67,7 @@ static rl_err apply_fn(MDB_txn *txn, void *ctx, rl_why *why)
     ledger_head head = f->head;
     rl_err err = RL_OK;
     for (size_t i = 0; i < f->nrecs && err == RL_OK; i++)
-        err = ledger_append_verified(txn, f->st, f->recs + f->rec_off[i], f->rec_len[i], &head, why); /* audited */
+        err = ledger_append_verified(txn, f->st, f->recs + f->rec_off[i], f->rec_len[i], &head, NULL, why); /* audited */
     if (err == RL_OK)
         f->head = head;
     return err;

@@ -349,6 +349,7 @@ struct bundle_append {
     store *s;
     const bundle *b;
     bool verified;
+    const relset *set; /* the caller's copy of the set in force, or NULL */
 };
 
 static rl_err bundle_append_fn(MDB_txn *txn, void *ctx, rl_why *why)
@@ -366,7 +367,7 @@ static rl_err bundle_append_fn(MDB_txn *txn, void *ctx, rl_why *why)
     if (err == RL_OK)
         err = record_encode(&r, enc, &len, why);
     if (err == RL_OK)
-        err = a->verified ? ledger_append_verified(txn, a->s, enc, len, &head, why)
+        err = a->verified ? ledger_append_verified(txn, a->s, enc, len, &head, a->set, why)
                           : ledger_append(txn, a->s, enc, len, &head, why);
     free(enc);
     return err;
@@ -388,14 +389,21 @@ Test(cosigner, a_bundle_checked_by_the_hub_is_not_checked_again_but_its_signers_
     one.n = 1;
     bundle forged = b;
     forged.e[0].sig[9] ^= 1;
-    struct bundle_append a = {s.f.s, &one, true};
+    struct bundle_append a = {s.f.s, &one, true, NULL};
     cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, NULL), RL_ERR_QUORUM, "the threshold still counts");
-    a = (struct bundle_append){s.f.s, &forged, false};
+    a = (struct bundle_append){s.f.s, &one, true, &s.f.set};
+    cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, NULL), RL_ERR_QUORUM, "with the caller's set too");
+    relset other = s.f.set;
+    other.version = 7; /* not the set in force: the ledger's own is used */
+    other.threshold = 1;
+    a = (struct bundle_append){s.f.s, &one, true, &other};
+    cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, NULL), RL_ERR_QUORUM, "another version is not taken");
+    a = (struct bundle_append){s.f.s, &forged, false, NULL};
     cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, NULL), RL_ERR_SIG, "read from elsewhere: checked");
-    a = (struct bundle_append){s.f.s, &b, true};
+    a = (struct bundle_append){s.f.s, &b, true, &s.f.set};
     rl_why why = {{0}};
     cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, &why), RL_OK, "%s", why.text);
-    a = (struct bundle_append){s.f.s, &b, true};
+    a = (struct bundle_append){s.f.s, &b, true, NULL};
     cr_assert_eq(store_write(s.f.s, bundle_append_fn, &a, NULL), RL_ERR_DUPLICATE, "bundled once");
     teardown(&s);
 }
