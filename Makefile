@@ -122,6 +122,7 @@ bench: all
 	$(BIN) bench replay
 	$(BIN) bench bus
 	$(BIN) bench margin
+	$(BIN) bench liquidation
 
 # The story on two anvil chains needs the binary, the compiled contracts and the npm toolchain.
 demo: deps

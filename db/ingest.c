@@ -26,6 +26,7 @@ enum item_kind {
     ITEM_CONFLICT, /* payload: conflict payload, complete */
     ITEM_LATE,     /* payload: attest-format variant B; A is looked up at commit */
     ITEM_RECORD,   /* payload: a record of `type` built elsewhere (price, request, decision) */
+    ITEM_RECORD_VERIFIED, /* the same, its bundle signatures checked by the caller */
 };
 
 struct item {
@@ -262,11 +263,12 @@ static void settled_prune(ingest *g)
 
 /* ---- commit ---- */
 
-/* Every record of a commit leaves the meta head to commit_fn, which writes it once. */
+/* Every record of a commit leaves the meta head to commit_fn, which writes it once; verified: a
+ * BUNDLE whose signatures the hub checked (ledger_append_verified). */
 static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *payload, size_t len,
-                     const struct item *known_from, ledger_head *head, size_t item, rl_why *why)
+                     const struct item *known_from, ledger_head *head, size_t item, bool verified, rl_why *why)
 {
-    ledger_known known = {.head_later = true};
+    ledger_known known = {.head_later = true, .bundle_verified = verified, .set = verified ? &g->set : NULL};
     if (known_from != NULL) {
         known.event_id = known_from->id;
         known.content = known_from->content;
@@ -325,15 +327,15 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
     const struct item *it = &g->flight.items[i];
     const uint8_t *payload = g->flight.arena + it->off;
     if (it->kind == ITEM_CONFLICT)
-        return append(txn, g, RECORD_CONFLICT, payload, it->len, NULL, head, i, why);
-    if (it->kind == ITEM_RECORD)
-        return append(txn, g, it->type, payload, it->len, NULL, head, i, why);
+        return append(txn, g, RECORD_CONFLICT, payload, it->len, NULL, head, i, false, why);
+    if (it->kind == ITEM_RECORD || it->kind == ITEM_RECORD_VERIFIED)
+        return append(txn, g, it->type, payload, it->len, NULL, head, i, it->kind == ITEM_RECORD_VERIFIED, why);
     rl_err err = RL_OK;
     /* An attestation usually just applies. When another event already took its vault sequence
      * number (a re-mined transaction, or a lying quorum) it must never credit: both are logged
      * as a conflict instead. */
     if (it->kind == ITEM_ATTEST &&
-        (err = append(txn, g, RECORD_ATTEST, payload, it->len, it, head, i, why)) != RL_ERR_CONFLICT)
+        (err = append(txn, g, RECORD_ATTEST, payload, it->len, it, head, i, false, why)) != RL_ERR_CONFLICT)
         return err;
 
     record view = {.type = RECORD_ATTEST, .seq = 1, .payload = payload, .payload_len = (uint32_t)it->len};
@@ -364,7 +366,7 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
     err = payload_conflict_encode(pc, g->payload, &len, why);
     if (err != RL_OK)
         return err;
-    return append(txn, g, RECORD_CONFLICT, g->payload, len, NULL, head, i, why);
+    return append(txn, g, RECORD_CONFLICT, g->payload, len, NULL, head, i, false, why);
 }
 
 static rl_err commit_fn(MDB_txn *txn, void *ctx, rl_why *why)
@@ -840,7 +842,8 @@ rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint64_t now_ms,
     return err;
 }
 
-rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms, rl_why *why)
+static rl_err append_record(ingest *g, uint8_t kind, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms,
+                            rl_why *why)
 {
     if (type != RECORD_PRICE && type != RECORD_REQUEST && type != RECORD_DECISION && type != RECORD_INSTRUCTION &&
         type != RECORD_BUNDLE)
@@ -848,10 +851,21 @@ rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload, size_t len
                        record_type_name(type));
     if (len > RECORD_MAX_PAYLOAD)
         return rl_fail(why, RL_ERR_ARG, "ingest_append: payload of %zu bytes", len);
-    rl_err err = item_push(g, ITEM_RECORD, type, payload, len, now_ms);
+    rl_err err = item_push(g, kind, type, payload, len, now_ms);
     if (err == RL_OK && commit_due(g, now_ms))
         err = commit(g, now_ms, why);
     return err;
+}
+
+rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms, rl_why *why)
+{
+    return append_record(g, ITEM_RECORD, type, payload, len, now_ms, why);
+}
+
+rl_err ingest_append_verified(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms,
+                              rl_why *why)
+{
+    return append_record(g, ITEM_RECORD_VERIFIED, type, payload, len, now_ms, why);
 }
 
 rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why)

@@ -77,6 +77,11 @@ RL_MUST_USE rl_err ingest_submit(ingest *g, const signed_obs *in, size_t n, uint
  * reported through opts.alert and writes nothing. */
 RL_MUST_USE rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms,
                                  rl_why *why);
+/* ingest_append for a BUNDLE whose signatures the caller checked, each against its member's
+ * address (hubcosig.h): the ledger checks its signers, not the signatures again
+ * (ledger_append_verified). */
+RL_MUST_USE rl_err ingest_append_verified(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms,
+                                          rl_why *why);
 /* Finishes the batches in the pipeline, commits if a group-commit bound was reached, and waits
  * until every commit started is durable. A daemon calls it from its timer, so nothing waits longer than the
  * tick plus the commit delay. */

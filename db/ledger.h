@@ -112,6 +112,15 @@ RL_MUST_USE rl_err ledger_set_get(MDB_txn *txn, const store *s, uint32_t version
  * success; on failure it is unchanged. */
 RL_MUST_USE rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len,
                                  ledger_head *head, rl_why *why);
+/* The same for a record whose BUNDLE signatures the caller has just checked, each against its
+ * member's address (the hub, hubcosig.h; a replica, after audit_next): its signers are checked
+ * (members of the set in force, at least the threshold, the vault's order), the signatures not
+ * a second time. set: the caller's decoded copy of the set in force, used when its version is
+ * the head's (decoding the ledger's copy for every bundle costs more than the rest of the
+ * apply); NULL or another version: the ledger's is read. Anything read from elsewhere goes
+ * through ledger_append. */
+RL_MUST_USE rl_err ledger_append_verified(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len,
+                                          ledger_head *head, const relset *set, rl_why *why);
 
 /* ledger_append for a writer that appends many records per transaction and already hashed
  * what an attestation's checks hash again. With known->event_id and known->content (both or
@@ -119,10 +128,13 @@ RL_MUST_USE rl_err ledger_append(MDB_txn *txn, const store *s, const uint8_t *en
  * taken as given: they must be obs_event_id and obs_content_hash of its observation, computed
  * by the caller from the same bytes. With known->head_later the meta head is not written: the
  * caller writes it once with ledger_head_put after its last append, before the transaction
- * commits. known == NULL is ledger_append. */
+ * commits. With known->bundle_verified a BUNDLE is applied as ledger_append_verified does, with
+ * known->set as its set. known == NULL is ledger_append. */
 typedef struct ledger_known {
     const uint8_t *event_id, *content;
     bool head_later;
+    bool bundle_verified;
+    const relset *set;
 } ledger_known;
 RL_MUST_USE rl_err ledger_append_known(MDB_txn *txn, const store *s, const uint8_t *enc, size_t len,
                                        const ledger_known *known, ledger_head *head, rl_why *why);

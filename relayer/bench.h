@@ -17,6 +17,7 @@ RL_MUST_USE rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *st
 int bench_bus(int argc, char **argv);
 int bench_bus_node(int argc, char **argv);
 int bench_margin(int argc, char **argv);
+int bench_liquidation(int argc, char **argv);
 
 int bench_watch(int argc, char **argv);
 
@@ -32,6 +33,15 @@ void bench_rm_rf(const char *dir);
 /* A fresh directory $TMPDIR/relayer-bench-NAME.XXXXXX (/tmp without TMPDIR); malloc'd, NULL on
  * failure. */
 char *bench_tmpdir(const char *name);
+
+/* libsecp256k1 operations per second with all of p's threads busy (measured for about 2 s):
+ * signing a 32-byte digest (RFC 6979, recoverable, as a co-signer signs), verifying against a
+ * parsed public key, or recovering the signer's address (as the hub and the ledger check). */
+enum bench_secp_op { BENCH_SECP_SIGN, BENCH_SECP_VERIFY, BENCH_SECP_RECOVER };
+RL_MUST_USE rl_err bench_secp_rate(pool *p, enum bench_secp_op op, double *rate);
+
+/* qsort comparator for uint64_t. */
+int bench_cmp_u64(const void *a, const void *b);
 
 /* Monotonic nanoseconds; CPU time of this process so far (every thread, user + system); and its
  * peak resident set so far in MiB. */

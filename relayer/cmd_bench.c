@@ -35,6 +35,7 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "       relayer bench replay [--records N]\n"
                             "       relayer bench bus [--events N]\n"
                             "       relayer bench margin [--accounts N]\n"
+                            "       relayer bench liquidation [--accounts N] [--chunk ACCOUNTS]\n"
                             "       relayer bench watch [--deposits N] [--rate PER_S] [--confirmations C]\n"
                             "                           [--block-time S] [--poll-ms MS]\n"
                             "\n"
@@ -45,6 +46,10 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "        the same stream ingested in process (default 60000 events)\n"
                             "margin  the live calculator in memory: a full sweep, then price ticks that\n"
                             "        recompute only exposed accounts (default 1000000 accounts)\n"
+                            "liquidation  a price tick makes 1 % of the accounts liquidatable: tick to bundles\n"
+                            "        ready (decision, instructions, 3 nodes' replicas, checks and signatures, the\n"
+                            "        hub's bundles), in process, against libsecp256k1's signing rate on all cores\n"
+                            "        (default 100000 accounts; decisions all at once, or pipelined in --chunk's)\n"
                             "watch   anvil with interval mining, a hub and 3 EVM watchers as processes, deposits\n"
                             "        at a steady rate: event-to-credit latency against confirmations x block\n"
                             "        time + poll interval (default 40 deposits, 4/s, 2 confirmations, 1 s, 100 ms)\n";
@@ -368,6 +373,8 @@ int cmd_bench(int argc, char **argv)
         return bench_bus(argc - 1, argv + 1);
     if (strcmp(argv[1], "margin") == 0)
         return bench_margin(argc - 1, argv + 1);
+    if (strcmp(argv[1], "liquidation") == 0)
+        return bench_liquidation(argc - 1, argv + 1);
     if (strcmp(argv[1], "watch") == 0)
         return bench_watch(argc - 1, argv + 1);
     if (strcmp(argv[1], "bus-node") == 0)

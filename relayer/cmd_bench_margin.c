@@ -33,12 +33,6 @@ static uint64_t rnd(uint64_t *st, uint64_t n)
     return *st % n;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void make_book(mg_book *b, mg_asset *assets, mg_market *markets, char (*chains)[MG_NAME_MAX],
                       char (*groups)[MG_NAME_MAX])
 {
@@ -148,8 +142,8 @@ int bench_margin(int argc, char **argv)
         mg_accounts_fini(&s);
         return EXIT_USAGE;
     }
-    qsort(sweeps, SWEEPS, sizeof sweeps[0], cmp_u64);
-    qsort(ticks, TICKS, sizeof ticks[0], cmp_u64);
+    qsort(sweeps, SWEEPS, sizeof sweeps[0], bench_cmp_u64);
+    qsort(ticks, TICKS, sizeof ticks[0], bench_cmp_u64);
     double sweep_ms = (double)sweeps[SWEEPS / 2] / 1e6, tick_ms = (double)ticks[TICKS / 2] / 1e6;
     double fraction = (double)exposed / (double)s.n;
     double rss_mb = bench_peak_rss_mb();

@@ -1,21 +1,10 @@
 /*
  * cmd_cosign.c - `relayer cosign --config FILE`: a relayer node's co-signer.
  *
- * It keeps an audited replica of the hub's log (replica.h) and runs the margin calculator over
- * it with the node's own risk file, as an auditor's `audit replay --risk` does (calc_replay): a
- * logged DECISION counts as agreed only if this node's calculator reached the same bytes at the
- * same record. For each INSTRUCTION (which the replica's own ledger has matched to its
- * decision's plan and reserved), the co-signer signs the instruction's EIP-712 digest with the
- * node's secp256k1 key only if
- *
- *   - its decision is one this node agreed to,
- *   - the vault is the one this node's risk file names for that chain, and a seize pays that
- *     chain's insurance address,
- *   - the deadline is after the record's time and at most the chain's deadline_s (+ a minute of
- *     clock slack) after it, and after this node's own clock (the hub stamps record times),
- *
- * and otherwise refuses and logs why. A signature goes to the hub as a COSIG message, again every
- * RESEND_MS until the instruction's BUNDLE is in the log or its deadline has passed. Killed and
+ * It keeps an audited replica of the hub's log (replica.h) and hands every record it applied to
+ * the node's judgement (cosigner.h): its own calculator and risk file decide which instructions
+ * it signs with the node's secp256k1 key; the others it refuses and logs why. A signature goes
+ * to the hub as a COSIG message, again every RESEND_MS until the instruction's BUNDLE is in the log or its deadline has passed. Killed and
  * restarted, it rebuilds the same state from its replica and signs the same bytes (RFC 6979).
  *
  *     # cosign1.conf
@@ -37,12 +26,11 @@
 #include <uthash.h>
 #include <zmq.h>
 
-#include "attest/bundle.h"
 #include "attest/hex.h"
-#include "collateral/calc.h"
 #include "relayer/bus.h"
 #include "relayer/cmd.h"
 #include "relayer/config.h"
+#include "relayer/cosigner.h"
 #include "relayer/daemon.h"
 #include "relayer/files.h"
 #include "relayer/keyfile.h"
@@ -53,7 +41,6 @@
 
 #define RESEND_MS 2000
 #define SEND_MAX 256       /* signatures sent per round */
-#define DEADLINE_SLACK_S 60 /* the hub's clock may run ahead of the record's time this much */
 
 static const char USAGE[] = "usage: relayer cosign --config FILE\n"
                             "\n"
@@ -78,12 +65,6 @@ static const cfg_key schema[] = {
 };
 #undef F
 
-/* A decision this node's calculator reached, by the seq of its DECISION record. */
-struct agreed {
-    uint64_t seq;
-    UT_hash_handle hh;
-};
-
 /* A signature not yet in a logged bundle. */
 struct pending {
     uint64_t seq; /* of the INSTRUCTION */
@@ -92,137 +73,84 @@ struct pending {
     UT_hash_handle hh;
 };
 
-struct cosigner {
+struct cosign_node {
     cosign_config cfg;
     node_key *key;
     node_pub hub;
     relset genesis;
     uint16_t member;
     mg_risk risk;
-    calc_replay *cr;
+    cosigner *judge;
     replica *r;
     bus *b;
     void *sock;
-    struct agreed *agreed;
     struct pending *pending;
     uint64_t signed_n, refused_n, bundled_n, status_ms;
     bool live; /* past the replay of the replica's own records: log what it decides */
 };
 
-static void refuse(struct cosigner *c, uint64_t seq, const char *why)
+static void refuse(struct cosign_node *c, uint64_t seq, const char *why)
 {
     c->refused_n++;
     if (c->live)
         log_warn("refused to co-sign", "instruction=%llu why=\"%s\"", (unsigned long long)seq, why);
 }
 
-/* The checks of the file comment; why gets the first that fails. */
-static bool acceptable(struct cosigner *c, const instruction *in, uint64_t time_ms, char *why, size_t cap)
+/* An instruction the judgement passed: signed now, sent until its bundle is logged. */
+static rl_err sign_instruction(struct cosign_node *c, uint64_t seq, const cosigner_step *st)
 {
-    struct agreed *a = NULL;
-    HASH_FIND(hh, c->agreed, &in->decision, sizeof in->decision, a);
-    const mg_chain *ch = mg_risk_chain(&c->risk, in->chain_id);
-    uint64_t t = time_ms / 1000;
-    if (a == NULL)
-        snprintf(why, cap, "decision %llu is not one this node's calculator reached",
-                 (unsigned long long)in->decision);
-    else if (ch == NULL)
-        snprintf(why, cap, "chain %llu has no vault in this node's risk file", (unsigned long long)in->chain_id);
-    else if (memcmp(ch->vault, in->vault, EVM_ADDR_BYTES) != 0)
-        snprintf(why, cap, "vault is not the one this node's risk file names for chain %llu",
-                 (unsigned long long)in->chain_id);
-    else if (in->kind == INSTRUCTION_SEIZE && memcmp(ch->insurance, in->recipient, EVM_ADDR_BYTES) != 0)
-        snprintf(why, cap, "a seize must pay chain %llu's insurance address", (unsigned long long)in->chain_id);
-    else if (in->deadline_s <= t || in->deadline_s > t + ch->deadline_s + DEADLINE_SLACK_S)
-        snprintf(why, cap, "deadline %llu is not within %llu s after the record's time %llu",
-                 (unsigned long long)in->deadline_s, (unsigned long long)(ch->deadline_s + DEADLINE_SLACK_S),
-                 (unsigned long long)t);
-    else if (in->deadline_s > wall_ms() / 1000 + ch->deadline_s + DEADLINE_SLACK_S) /* the hub sets record times */
-        snprintf(why, cap, "deadline %llu is more than %llu s after this node's clock",
-                 (unsigned long long)in->deadline_s, (unsigned long long)(ch->deadline_s + DEADLINE_SLACK_S));
-    else
-        return true;
-    return false;
-}
-
-static rl_err on_instruction(struct cosigner *c, const record *r)
-{
-    instruction in;
-    char why[256];
-    if (instruction_decode(&in, r->payload, r->payload_len, NULL) != RL_OK)
-        return RL_OK; /* the replica's ledger accepted it: unreachable */
-    if (!acceptable(c, &in, r->time_ms, why, sizeof why)) {
-        refuse(c, r->seq, why);
-        return RL_OK;
-    }
     struct pending *p = calloc(1, sizeof *p);
     if (p == NULL)
         return RL_ERR_NOMEM;
-    uint8_t digest[HASH_BYTES];
-    instruction_digest(digest, &in);
-    rl_err err = node_key_sign_evm(c->key, p->sig, digest);
+    rl_err err = node_key_sign_evm(c->key, p->sig, st->digest);
     if (err != RL_OK) {
         free(p);
         return err;
     }
-    p->seq = r->seq;
-    p->deadline_s = in.deadline_s;
+    const instruction *in = &st->in;
+    p->seq = seq;
+    p->deadline_s = in->deadline_s;
     HASH_ADD(hh, c->pending, seq, sizeof p->seq, p);
     c->signed_n++;
     char acct[43];
     if (c->live)
         log_info("co-signed", "instruction=%llu kind=%s decision=%llu chain_id=%llu account=%s nonce=%llu",
-                 (unsigned long long)r->seq, instruction_kind_name(in.kind), (unsigned long long)in.decision,
-                 (unsigned long long)in.chain_id, evm_addr_to_hex(in.account, acct), (unsigned long long)in.nonce);
+                 (unsigned long long)seq, instruction_kind_name(in->kind), (unsigned long long)in->decision,
+                 (unsigned long long)in->chain_id, evm_addr_to_hex(in->account, acct), (unsigned long long)in->nonce);
     return RL_OK;
 }
 
-/* Every record, in order: to the calculator; decisions it reproduced are agreed; instructions
- * are signed or refused; a bundle ends the resending. */
+/* Every record, in order, to the judgement; what it asks is done here. */
 static rl_err on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t seq, rl_why *why)
 {
-    struct cosigner *c = ctx;
-    calc_replay_summary before, after;
-    calc_replay_get_summary(c->cr, &before);
-    rl_why w = {{0}};
-    rl_err err = calc_replay_next(c->cr, rec, len, &w);
-    record r;
-    if (err == RL_ERR_STATE) { /* a decision this node does not reach */
+    struct cosign_node *c = ctx;
+    cosigner_step st;
+    rl_err err = cosigner_next(c->judge, rec, len, seq, wall_ms(), &st, why);
+    if (err != RL_OK)
+        return err;
+    struct pending *p = NULL;
+    switch (st.verdict) {
+    case COSIGNER_SIGN: return sign_instruction(c, seq, &st);
+    case COSIGNER_REFUSE: refuse(c, seq, st.why); break;
+    case COSIGNER_NOT_REPRODUCED:
         if (c->live)
             log_warn("decision not reproduced: its instructions will not be co-signed", "seq=%llu why=\"%s\"",
-                     (unsigned long long)seq, w.text);
-        return RL_OK;
-    }
-    if (err != RL_OK) {
-        *why = w;
-        return err;
-    }
-    if (record_decode(&r, rec, len, NULL) != RL_OK)
-        return RL_OK;
-    calc_replay_get_summary(c->cr, &after);
-    if (r.type == RECORD_DECISION && after.reproduced > before.reproduced) {
-        struct agreed *a = calloc(1, sizeof *a);
-        if (a == NULL)
-            return RL_ERR_NOMEM;
-        a->seq = seq;
-        HASH_ADD(hh, c->agreed, seq, sizeof a->seq, a);
-    } else if (r.type == RECORD_INSTRUCTION) {
-        return on_instruction(c, &r);
-    } else if (r.type == RECORD_BUNDLE) {
-        bundle b;
-        struct pending *p = NULL;
-        if (bundle_decode(&b, r.payload, r.payload_len, NULL) == RL_OK)
-            HASH_FIND(hh, c->pending, &b.instruction, sizeof b.instruction, p);
+                     (unsigned long long)seq, st.why);
+        break;
+    case COSIGNER_BUNDLED:
+        HASH_FIND(hh, c->pending, &st.bundled, sizeof st.bundled, p);
         if (p != NULL) {
             HASH_DEL(c->pending, p);
             free(p);
             c->bundled_n++;
         }
+        break;
+    case COSIGNER_NOTHING: break;
     }
     return RL_OK;
 }
 
-static void send_pending(struct cosigner *c)
+static void send_pending(struct cosign_node *c)
 {
     uint64_t now = mono_ms(), now_s = wall_ms() / 1000;
     uint8_t frame[EVM_SIG_BYTES + 32];
@@ -244,7 +172,7 @@ static void send_pending(struct cosigner *c)
     }
 }
 
-static rl_err write_status(struct cosigner *c, rl_why *why)
+static rl_err write_status(struct cosign_node *c, rl_why *why)
 {
     json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "updated_ms", (json_int_t)wall_ms(), "head_seq",
                           (json_int_t)replica_head(c->r), "signed", (json_int_t)c->signed_n, "refused",
@@ -261,7 +189,7 @@ static rl_err write_status(struct cosigner *c, rl_why *why)
     return err;
 }
 
-static rl_err cosign_run(struct cosigner *c, const char *config, rl_why *why)
+static rl_err cosign_run(struct cosign_node *c, const char *config, rl_why *why)
 {
     rl_err err = cfg_load(config, schema, sizeof schema / sizeof schema[0], &c->cfg, why);
     if (err == RL_OK)
@@ -276,7 +204,7 @@ static rl_err cosign_run(struct cosigner *c, const char *config, rl_why *why)
     if (err == RL_OK)
         c->member = me->id;
     if (err == RL_OK)
-        err = calc_replay_new(&c->cr, &c->risk);
+        err = cosigner_new(&c->judge, &c->risk);
     replica_opts o = {.data = c->cfg.data, .key = c->key, .hub = &c->hub, .genesis = &c->genesis,
                       .records = c->cfg.records, .catchup = c->cfg.catchup, .on_record = on_record, .ctx = c};
     if (err == RL_OK)
@@ -305,19 +233,14 @@ static rl_err cosign_run(struct cosigner *c, const char *config, rl_why *why)
     return err;
 }
 
-static void cosign_close(struct cosigner *c)
+static void cosign_close(struct cosign_node *c)
 {
     bus_close(c->sock);
     bus_free(c->b);
     replica_close(c->r);
-    calc_replay_free(c->cr);
+    cosigner_free(c->judge);
     mg_risk_fini(&c->risk);
     node_key_free(c->key);
-    struct agreed *a, *at;
-    HASH_ITER(hh, c->agreed, a, at) {
-        HASH_DEL(c->agreed, a);
-        free(a);
-    }
     struct pending *p, *pt;
     HASH_ITER(hh, c->pending, p, pt) {
         HASH_DEL(c->pending, p);
@@ -333,7 +256,7 @@ int cmd_cosign(int argc, char **argv)
         return rc;
     log_init("cosign", "", LOG_INFO);
     daemon_trap_signals();
-    struct cosigner *c = calloc(1, sizeof *c);
+    struct cosign_node *c = calloc(1, sizeof *c);
     if (c == NULL)
         return EXIT_USAGE;
     rl_why why = {{0}};

@@ -299,7 +299,7 @@ static rl_err log_bundles(struct hub *h, uint64_t now, rl_why *why)
     while (err == RL_OK && hubcosig_due(h->cosig, txn, h->st, ingest_set(h->g), mono_ms(), b)) {
         size_t len;
         if ((err = bundle_encode(enc, &len, b, why)) == RL_OK &&
-            (err = ingest_append(h->g, RECORD_BUNDLE, enc, len, now, why)) == RL_OK) {
+            (err = ingest_append_verified(h->g, RECORD_BUNDLE, enc, len, now, why)) == RL_OK) { /* hubcosig checked */
             h->bundles_logged++;
             log_info("bundle", "instruction=%llu signatures=%u", (unsigned long long)b->instruction, b->n);
         }

@@ -5,8 +5,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
-#include "attest/vec.h"
+#include "attest/pool.h"
 #include "db/ledger.h"
 
 struct pending {
@@ -15,12 +16,14 @@ struct pending {
     bundle b;             /* the signatures so far, one per member */
     uint8_t signer[RELSET_MAX_MEMBERS][EVM_ADDR_BYTES]; /* the address each one recovered */
     uint64_t handed_ms;   /* 0: not handed out yet */
+    uint8_t planned;      /* hubcosig_offer_many: signatures being checked for it this round */
+    UT_hash_handle hh;    /* by seq; iterated in the order instructions were first offered */
 };
 
 struct hubcosig {
     uint64_t retry_ms;
     struct pending *p;
-    size_t n, cap;
+    struct pending *next_due; /* where hubcosig_due's pass goes on (NULL: from the start) */
 };
 
 rl_err hubcosig_new(hubcosig **out, uint64_t retry_ms)
@@ -37,11 +40,15 @@ void hubcosig_free(hubcosig *h)
 {
     if (h == NULL)
         return;
-    free(h->p);
+    struct pending *p, *t;
+    HASH_ITER(hh, h->p, p, t) {
+        HASH_DEL(h->p, p);
+        free(p);
+    }
     free(h);
 }
 
-size_t hubcosig_waiting(const hubcosig *h) { return h->n; }
+size_t hubcosig_waiting(const hubcosig *h) { return HASH_COUNT(h->p); }
 
 static bool bundled(MDB_txn *txn, const store *s, uint64_t seq)
 {
@@ -53,10 +60,9 @@ static bool bundled(MDB_txn *txn, const store *s, uint64_t seq)
 
 static struct pending *find(hubcosig *h, uint64_t seq)
 {
-    for (size_t i = 0; i < h->n; i++)
-        if (h->p[i].seq == seq)
-            return &h->p[i];
-    return NULL;
+    struct pending *p = NULL;
+    HASH_FIND(hh, h->p, &seq, sizeof seq, p);
+    return p;
 }
 
 /* A new entry for the instruction at seq, with its digest. */
@@ -70,14 +76,53 @@ static rl_err open_entry(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq
         return rl_fail(why, RL_ERR_STATE, "record %llu is not a logged instruction", (unsigned long long)seq);
     if (bundled(txn, s, seq))
         return rl_fail(why, RL_ERR_STATE, "instruction %llu is bundled already", (unsigned long long)seq);
-    if (!vec_reserve((void **)&h->p, &h->cap, h->n + 1, sizeof *h->p, 16))
+    struct pending *p = calloc(1, sizeof *p);
+    if (p == NULL)
         return RL_ERR_NOMEM;
-    struct pending *p = &h->p[h->n++];
-    memset(p, 0, sizeof *p);
     p->seq = seq;
     p->b.instruction = seq;
     instruction_digest(p->digest, &in);
+    HASH_ADD(hh, h->p, seq, sizeof p->seq, p);
     *out = p;
+    return RL_OK;
+}
+
+rl_err hubcosig_digest(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint8_t digest[HASH_BYTES],
+                       rl_why *why)
+{
+    struct pending *p = find(h, seq);
+    rl_err err = p == NULL ? open_entry(h, txn, s, seq, &p, why) : RL_OK;
+    if (err == RL_OK)
+        memcpy(digest, p->digest, HASH_BYTES);
+    return err;
+}
+
+bool hubcosig_check(const uint8_t digest[HASH_BYTES], const uint8_t sig[EVM_SIG_BYTES],
+                    const uint8_t addr[EVM_ADDR_BYTES])
+{
+    uint8_t got[EVM_ADDR_BYTES];
+    return evm_recover(got, digest, sig) == RL_OK && memcmp(got, addr, EVM_ADDR_BYTES) == 0;
+}
+
+rl_err hubcosig_offer_checked(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
+                              uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why)
+{
+    const relset_member *m = relset_find(set, member);
+    if (m == NULL)
+        return rl_fail(why, RL_ERR_SIGNER, "member %u is not in relayer set version %u", member, set->version);
+    struct pending *p = find(h, seq);
+    rl_err err = p == NULL ? open_entry(h, txn, s, seq, &p, why) : RL_OK;
+    if (err != RL_OK)
+        return err;
+    for (unsigned i = 0; i < p->b.n; i++)
+        if (p->b.e[i].member == member)
+            return RL_OK; /* a resend */
+    if (p->b.n == RELSET_MAX_MEMBERS)
+        return RL_OK;
+    memcpy(p->signer[p->b.n], m->pub.evm, EVM_ADDR_BYTES);
+    p->b.e[p->b.n].member = member;
+    memcpy(p->b.e[p->b.n].sig, sig, EVM_SIG_BYTES);
+    p->b.n++;
     return RL_OK;
 }
 
@@ -87,32 +132,120 @@ rl_err hubcosig_offer(hubcosig *h, MDB_txn *txn, const store *s, const relset *s
     const relset_member *m = relset_find(set, member);
     if (m == NULL)
         return rl_fail(why, RL_ERR_SIGNER, "member %u is not in relayer set version %u", member, set->version);
-    struct pending *p = find(h, seq);
-    rl_err err = p == NULL ? open_entry(h, txn, s, seq, &p, why) : RL_OK;
+    uint8_t digest[HASH_BYTES];
+    rl_err err = hubcosig_digest(h, txn, s, seq, digest, why);
     if (err != RL_OK)
         return err;
-    uint8_t addr[EVM_ADDR_BYTES];
-    if (evm_recover(addr, p->digest, sig) != RL_OK || memcmp(addr, m->pub.evm, EVM_ADDR_BYTES) != 0)
+    if (!hubcosig_check(digest, sig, m->pub.evm))
         return rl_fail(why, RL_ERR_SIG, "signature of instruction %llu by member %u does not recover its address",
                        (unsigned long long)seq, member);
+    return hubcosig_offer_checked(h, txn, s, set, seq, member, sig, why);
+}
+
+/* One signature checked on a worker thread. */
+struct check {
+    size_t at; /* index into the caller's array */
+    uint8_t digest[HASH_BYTES];
+    uint8_t addr[EVM_ADDR_BYTES];
+    const uint8_t *sig;
+    bool ok;
+};
+
+static void check_fn(void *ctx, size_t begin, size_t end)
+{
+    struct check *c = ctx;
+    for (size_t i = begin; i < end; i++)
+        c[i].ok = hubcosig_check(c[i].digest, c[i].sig, c[i].addr);
+}
+
+static bool has_member(const struct pending *p, uint16_t member)
+{
     for (unsigned i = 0; i < p->b.n; i++)
         if (p->b.e[i].member == member)
-            return RL_OK; /* a resend */
-    if (p->b.n == RELSET_MAX_MEMBERS)
-        return RL_OK;
-    memcpy(p->signer[p->b.n], addr, EVM_ADDR_BYTES);
-    p->b.e[p->b.n].member = member;
-    memcpy(p->b.e[p->b.n].sig, sig, EVM_SIG_BYTES);
-    p->b.n++;
+            return true;
+    return false;
+}
+
+rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, pool *p, hubcosig_sig *sigs,
+                           size_t n)
+{
+    struct check *c = malloc((n ? n : 1) * sizeof *c);
+    bool *open = calloc(n ? n : 1, sizeof *open); /* not decided yet */
+    if (c == NULL || open == NULL) {
+        free(c);
+        free(open);
+        return RL_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rl_why why = {{0}};
+        uint8_t digest[HASH_BYTES];
+        sigs[i].result = relset_find(set, sigs[i].member) == NULL ? RL_ERR_SIGNER
+                                                                   : hubcosig_digest(h, txn, s, sigs[i].seq, digest, &why);
+        if (sigs[i].result == RL_ERR_NOMEM) {
+            free(c);
+            free(open);
+            return RL_ERR_NOMEM;
+        }
+        open[i] = sigs[i].result == RL_OK;
+    }
+    /* Rounds: each checks, per instruction, only as many signatures as its bundle still needs;
+     * a failed one lets the next round check another. */
+    for (;;) {
+        size_t nc = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!open[i])
+                continue;
+            struct pending *e = find(h, sigs[i].seq);
+            if (has_member(e, sigs[i].member)) { /* a resend of one taken */
+                open[i] = false;
+                continue;
+            }
+            if (e->b.n + e->planned >= set->threshold)
+                continue; /* enough being checked or taken: maybe next round */
+            e->planned++;
+            c[nc].at = i;
+            memcpy(c[nc].digest, e->digest, HASH_BYTES);
+            memcpy(c[nc].addr, relset_find(set, sigs[i].member)->pub.evm, EVM_ADDR_BYTES);
+            c[nc].sig = sigs[i].sig;
+            nc++;
+        }
+        if (nc == 0)
+            break;
+        if (p != NULL)
+            pool_run(p, check_fn, c, nc, 16);
+        else
+            check_fn(c, 0, nc);
+        for (size_t k = 0; k < nc; k++) {
+            hubcosig_sig *x = &sigs[c[k].at];
+            struct pending *e = find(h, x->seq);
+            e->planned = 0;
+            open[c[k].at] = false;
+            rl_why why = {{0}};
+            x->result = c[k].ok ? hubcosig_offer_checked(h, txn, s, set, x->seq, x->member, x->sig, &why) : RL_ERR_SIG;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (open[i]) /* its instruction has its quorum of checked signatures */
+            sigs[i].result = RL_ERR_DUPLICATE;
+    free(c);
+    free(open);
     return RL_OK;
 }
 
+/* One pass over the entries per run of calls (each call goes on where the last one stopped),
+ * so handing out n bundles costs one pass, not n. Entries leave only here. */
 bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t now_ms, bundle *out)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        struct pending *p = &h->p[i];
-        if (bundled(txn, s, p->seq)) { /* done: drop it */
-            h->p[i--] = h->p[--h->n];
+    struct pending *p, *next;
+    for (p = h->next_due ? h->next_due : h->p; p != NULL; p = next) {
+        next = p->hh.next;
+        /* Only this hub logs bundles and open_entry saw none: one not handed out is not bundled.
+         * One handed out is looked up once its retry is due, not on every call. */
+        if (p->handed_ms != 0 && now_ms - p->handed_ms < h->retry_ms)
+            continue;
+        if (p->handed_ms != 0 && bundled(txn, s, p->seq)) { /* done: drop it */
+            HASH_DEL(h->p, p);
+            free(p);
             continue;
         }
         /* Signers no longer in the set with that key (a rotation) do not count. */
@@ -122,13 +255,15 @@ bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, 
             if (m != NULL && memcmp(p->signer[k], m->pub.evm, EVM_ADDR_BYTES) == 0)
                 b.e[b.n++] = p->b.e[k];
         }
-        if (b.n < set->threshold || (p->handed_ms != 0 && now_ms - p->handed_ms < h->retry_ms))
+        if (b.n < set->threshold)
             continue;
         bundle_sort(&b, set);
         b.n = (uint8_t)set->threshold;
         p->handed_ms = now_ms;
         *out = b;
+        h->next_due = next;
         return true;
     }
+    h->next_due = NULL;
     return false;
 }

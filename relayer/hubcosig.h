@@ -12,6 +12,7 @@
 #define RL_HUBCOSIG_H
 
 #include "attest/bundle.h"
+#include "attest/pool.h"
 #include "db/store.h"
 
 typedef struct hubcosig hubcosig;
@@ -25,8 +26,36 @@ void hubcosig_free(hubcosig *h);
 RL_MUST_USE rl_err hubcosig_offer(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
                                   uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why);
 
+/* The same in steps, so the signature checks can run on worker threads: the digest members
+ * sign for the instruction at seq (RL_ERR_STATE as above), whether sig of digest recovers addr
+ * (pure, thread-safe), and taking a signature the caller checked so against the member's
+ * address in `set` (no second recovery). */
+RL_MUST_USE rl_err hubcosig_digest(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq,
+                                   uint8_t digest[HASH_BYTES], rl_why *why);
+bool hubcosig_check(const uint8_t digest[HASH_BYTES], const uint8_t sig[EVM_SIG_BYTES],
+                    const uint8_t addr[EVM_ADDR_BYTES]);
+RL_MUST_USE rl_err hubcosig_offer_checked(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
+                                          uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why);
+
+/* Signatures received together (a batch off the sockets). result: RL_OK taken (or a resend of
+ * one taken), RL_ERR_DUPLICATE not needed (the instruction has its threshold of checked
+ * signatures: this one is neither checked nor kept; its member resends it until the bundle is
+ * logged), otherwise as hubcosig_offer. */
+typedef struct hubcosig_sig {
+    uint64_t seq; /* of the INSTRUCTION */
+    uint16_t member;
+    uint8_t sig[EVM_SIG_BYTES];
+    rl_err result;
+} hubcosig_sig;
+
+/* Takes n signatures: each instruction's digest is looked up here, then only as many of its
+ * signatures as its bundle still needs are checked, on p's threads (p NULL: on this one), and
+ * taken without a second check; a failed one lets another be checked. Fails only for memory. */
+RL_MUST_USE rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, pool *p,
+                                       hubcosig_sig *sigs, size_t n);
+
 /* The next bundle due under `set` (now_ms: a monotonic clock, for retry_ms): returns true and
- * fills out. Call until false. */
+ * fills out. Call until false: the calls make one pass over the waiting instructions. */
 bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t now_ms, bundle *out);
 
 /* Instructions with signatures waiting (for status). */

@@ -35,7 +35,8 @@ struct hubinstr {
     /* one scan's plans */
     instruction_plan *plans;
     uint8_t *attempts;
-    size_t nplans, capplans, capattempts;
+    uint8_t (*keys)[INSTRUCTION_PLAN_KEY_BYTES]; /* each plan's key, hashed once per scan */
+    size_t nplans, capplans, capattempts, capkeys;
     bool nomem;
 };
 
@@ -59,6 +60,7 @@ void hubinstr_free(hubinstr *h)
     free(h->warned);
     free(h->plans);
     free(h->attempts);
+    free(h->keys);
     free(h);
 }
 
@@ -66,11 +68,13 @@ static int collect(void *ctx, const instruction_plan *p, uint8_t attempt)
 {
     hubinstr *h = ctx;
     if (!vec_reserve((void **)&h->plans, &h->capplans, h->nplans + 1, sizeof *h->plans, 16) ||
-        !vec_reserve((void **)&h->attempts, &h->capattempts, h->nplans + 1, 1, 16)) {
+        !vec_reserve((void **)&h->attempts, &h->capattempts, h->nplans + 1, 1, 16) ||
+        !vec_reserve((void **)&h->keys, &h->capkeys, h->nplans + 1, sizeof *h->keys, 16)) {
         h->nomem = true;
         return 1;
     }
     h->attempts[h->nplans] = attempt;
+    instruction_plan_key(h->keys[h->nplans], p->decision, p->index, attempt);
     h->plans[h->nplans++] = *p;
     return 0;
 }
@@ -100,11 +104,8 @@ static void prune(hubinstr *h)
     size_t keep = 0;
     for (size_t i = 0; i < h->nflights; i++) {
         bool due = false;
-        for (size_t j = 0; j < h->nplans && !due; j++) {
-            uint8_t k[INSTRUCTION_PLAN_KEY_BYTES];
-            instruction_plan_key(k, h->plans[j].decision, h->plans[j].index, h->attempts[j]);
-            due = memcmp(k, h->flights[i].key, sizeof k) == 0;
-        }
+        for (size_t j = 0; j < h->nplans && !due; j++)
+            due = memcmp(h->keys[j], h->flights[i].key, INSTRUCTION_PLAN_KEY_BYTES) == 0;
         if (due)
             h->flights[keep++] = h->flights[i];
     }
@@ -147,8 +148,7 @@ rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t wall_ms
     prune(h);
     for (size_t i = 0; i < h->nplans && err == RL_OK; i++) {
         const instruction_plan *p = &h->plans[i];
-        uint8_t key[INSTRUCTION_PLAN_KEY_BYTES];
-        instruction_plan_key(key, p->decision, p->index, h->attempts[i]);
+        const uint8_t *key = h->keys[i];
         struct flight *f = flight_find(h, key);
         if (f != NULL && mono_ms - f->since_ms < h->retry_ms)
             continue;
@@ -169,7 +169,7 @@ rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t wall_ms
             if (!vec_reserve((void **)&h->flights, &h->capflights, h->nflights + 1, sizeof *h->flights, 16))
                 return RL_ERR_NOMEM;
             f = &h->flights[h->nflights++];
-            memcpy(f->key, key, sizeof key);
+            memcpy(f->key, key, INSTRUCTION_PLAN_KEY_BYTES);
         }
         f->since_ms = mono_ms;
         err = emit(ctx, &in, why);

@@ -67,7 +67,7 @@ static rl_err apply_fn(MDB_txn *txn, void *ctx, rl_why *why)
     ledger_head head = f->head;
     rl_err err = RL_OK;
     for (size_t i = 0; i < f->nrecs && err == RL_OK; i++)
-        err = ledger_append(txn, f->st, f->recs + f->rec_off[i], f->rec_len[i], &head, why);
+        err = ledger_append_verified(txn, f->st, f->recs + f->rec_off[i], f->rec_len[i], &head, NULL, why); /* audited */
     if (err == RL_OK)
         f->head = head;
     return err;
@@ -93,6 +93,31 @@ static rl_err flush(struct replica *f, rl_why *why)
     return err;
 }
 
+/* Checks the next record (audit_next) and queues it for the next flush. */
+static rl_err queue(struct replica *f, uint64_t seq, const uint8_t *rec, size_t len, rl_why *why)
+{
+    if (f->nrecs == FOLLOW_BATCH || f->used + len > (size_t)FOLLOW_BATCH * 512 ||
+        f->njobs + AUDIT_MAX_JOBS_PER_RECORD > FOLLOW_JOBS) {
+        rl_err err = flush(f, why);
+        if (err != RL_OK)
+            return err;
+    }
+    size_t n = 0;
+    rl_err err = audit_next(f->a, rec, len, f->jobs + f->njobs, &n, why);
+    if (err != RL_OK) {
+        f->bad_seq = seq;
+        return err;
+    }
+    for (size_t i = 0; i < n; i++)
+        f->jobs[f->njobs + i].tag = seq;
+    f->njobs += n;
+    memcpy(f->recs + f->used, rec, len);
+    f->rec_off[f->nrecs] = f->used;
+    f->rec_len[f->nrecs++] = len;
+    f->used += len;
+    return RL_OK;
+}
+
 /* Takes a RECORD frame: the next one is checked and queued; a later one means a gap. */
 static rl_err take_record(struct replica *f, const wire_msg *m, bool from_catchup, rl_why *why)
 {
@@ -108,26 +133,7 @@ static rl_err take_record(struct replica *f, const wire_msg *m, bool from_catchu
         }
         return RL_OK;
     }
-    if (f->nrecs == FOLLOW_BATCH || f->used + m->body_len > (size_t)FOLLOW_BATCH * 512 ||
-        f->njobs + AUDIT_MAX_JOBS_PER_RECORD > FOLLOW_JOBS) {
-        rl_err err = flush(f, why);
-        if (err != RL_OK)
-            return err;
-    }
-    size_t n = 0;
-    rl_err err = audit_next(f->a, m->body, m->body_len, f->jobs + f->njobs, &n, why);
-    if (err != RL_OK) {
-        f->bad_seq = m->id;
-        return err;
-    }
-    for (size_t i = 0; i < n; i++)
-        f->jobs[f->njobs + i].tag = m->id;
-    f->njobs += n;
-    memcpy(f->recs + f->used, m->body, m->body_len);
-    f->rec_off[f->nrecs] = f->used;
-    f->rec_len[f->nrecs++] = m->body_len;
-    f->used += m->body_len;
-    return RL_OK;
+    return queue(f, m->id, m->body, m->body_len, why);
 }
 
 static rl_err drain_socket(struct replica *f, void *sock, bool from_catchup, rl_why *why)
@@ -172,6 +178,10 @@ rl_err replica_open(replica **out, const replica_opts *o, rl_why *why)
         err = RL_ERR_NOMEM;
     if (err == RL_OK)
         err = rebuild_audit(f, why);
+    if (err == RL_OK && o->records == NULL) { /* fed by replica_take */
+        *out = f;
+        return RL_OK;
+    }
     if (err == RL_OK)
         err = bus_new(&f->b, NULL, NULL, why);
     if (err == RL_OK && (f->sub = bus_client(f->b, ZMQ_SUB, o->key, o->hub->x25519, o->records, NULL, why)) == NULL)
@@ -206,6 +216,8 @@ void replica_close(replica *f)
 
 rl_err replica_poll(replica *f, int timeout_ms, rl_why *why)
 {
+    if (f->sub == NULL)
+        return rl_fail(why, RL_ERR_STATE, "replica: opened without the hub's endpoints, fed by replica_take");
     uint8_t frame_sink[16];
     uint64_t now = mono_ms();
     /* Ask for what is missing; when idle, probe now and then: a lost frame at the end of a
@@ -230,6 +242,17 @@ rl_err replica_poll(replica *f, int timeout_ms, rl_why *why)
         err = flush(f, why);
     return err;
 }
+
+rl_err replica_take(replica *f, uint64_t seq, const uint8_t *rec, size_t len, rl_why *why)
+{
+    uint64_t next = f->head.seq + f->nrecs + 1;
+    if (seq != next)
+        return rl_fail(why, RL_ERR_SEQ, "replica: record %llu handed over, the next is %llu", (unsigned long long)seq,
+                       (unsigned long long)next);
+    return queue(f, seq, rec, len, why);
+}
+
+rl_err replica_flush(replica *f, rl_why *why) { return flush(f, why); }
 
 uint64_t replica_head(const replica *r) { return r->head.seq; }
 uint64_t replica_bad_seq(const replica *r) { return r->bad_seq; }

@@ -29,7 +29,7 @@ typedef struct replica_opts {
     const node_key *key;        /* our CURVE identity, allow-listed at the hub as a subscriber */
     const node_pub *hub;
     const relset *genesis;      /* the trust anchor */
-    const char *records, *catchup; /* the hub's endpoints */
+    const char *records, *catchup; /* the hub's endpoints; NULL: no sockets, fed by replica_take */
     replica_record_fn on_record; /* may be NULL */
     void *ctx;
 } replica_opts;
@@ -42,6 +42,13 @@ void replica_close(replica *r);
 
 /* One round: asks for what is missing, waits up to timeout_ms for frames, checks and applies. */
 RL_MUST_USE rl_err replica_poll(replica *r, int timeout_ms, rl_why *why);
+
+/* A replica in the hub's own process (the liquidation bench) is handed the hub's records
+ * directly: replica_take checks the next record as the audit does and queues it (RL_ERR_SEQ
+ * for any other seq); replica_flush verifies the queued records' signatures on every core,
+ * applies them in one transaction and hands them to on_record. A full queue flushes itself. */
+RL_MUST_USE rl_err replica_take(replica *r, uint64_t seq, const uint8_t *rec, size_t len, rl_why *why);
+RL_MUST_USE rl_err replica_flush(replica *r, rl_why *why);
 
 uint64_t replica_head(const replica *r);
 /* The record that failed the audit (0: none). */
