@@ -24,6 +24,10 @@
  * it again: it completes with the same balances, one execution per instruction, and the exported
  * log verifies and replays. Deposits, venue requests, co-signatures and executions are resent by
  * their daemons until logged; a one-shot `price send` lost with a killed hub is sent again.
+ *
+ * A node whose calculator cannot reproduce the hub's decisions (its risk file has another ETH
+ * haircut) refuses to co-sign: with one of the other two down nothing is bundled, and once it is
+ * back the two that agree bundle and the release executes.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -572,9 +576,16 @@ Test(liquidation, a_node_under_other_risk_parameters_refuses_to_co_sign_and_the_
     start(true);
     usdc_credited_and_priced();
     char *wallet_before = chain_balance(&l2, usdc, trader->address);
+    /* With node2's co-signer down, node1 is the only node that reproduces the decision: node3's
+     * refusal leaves it one signature short, and nothing is bundled until node2 is back. */
+    cluster_stop_cosigner(&c, 1, SIGKILL);
     char args[512];
     withdraw_usdc_100(args, sizeof args);
     cluster_await_records(&c, RECORD_INSTRUCTION, 1);
+    tu_sleep_ms(3000); /* many co-signer resends */
+    cr_assert_eq(cluster_hub_records(&c, RECORD_BUNDLE, NULL, NULL), 0,
+                 "bundled with one reproducing node and one that refused");
+    cluster_start_cosigner(&c, 1);
     cluster_await_records(&c, RECORD_BUNDLE, 1);
     struct logged l;
     read_log(&l);
