@@ -288,11 +288,11 @@ static rl_err nonce_used_at(struct exec_node *e, uint64_t nonce, uint64_t block,
 
 static void on_submit(void *ctx, const executor_submit *s)
 {
-    struct exec_node *e = ctx;
+    (void)ctx;
     char hash[2 * HASH_BYTES + 3], fee[U256_DEC_MAX];
-    log_info("transaction sent", "chain=%s nonce=%llu tx=%s max_fee_wei=%s gas=%llu bump=%u", e->chain,
-             (unsigned long long)s->nonce, hex_encode_0x(hash, s->tx_hash, HASH_BYTES),
-             u256_to_dec(&s->max_fee_wei, fee), (unsigned long long)s->gas_limit, s->bump);
+    log_info("transaction sent", "nonce=%llu tx=%s max_fee_wei=%s gas=%llu bump=%u", (unsigned long long)s->nonce,
+             hex_encode_0x(hash, s->tx_hash, HASH_BYTES), u256_to_dec(&s->max_fee_wei, fee),
+             (unsigned long long)s->gas_limit, s->bump);
 }
 
 /* An instruction seen executed but not settled: kept, without a new submission for takeover_ms,
@@ -504,6 +504,8 @@ static rl_err exec_open(struct exec_node *e, const char *config, rl_why *why)
     if (err == RL_OK) /* reads the node key: e->key is the hubclient's */
         err = hubclient_open(&e->hubc, e->cfg.key, e->cfg.hub_key, e->cfg.nodes, why);
     e->key = e->hubc.key;
+    if (e->key != NULL)
+        log_set_node_chain(node_key_pub(e->key)->name, e->chain);
     const relset_member *me = NULL;
     if (err == RL_OK)
         err = relset_load_member(e->cfg.relayers, node_key_pub(e->key), &e->genesis, &me, why);
@@ -582,7 +584,8 @@ int cmd_execute(int argc, char **argv)
         fputs(USAGE, stderr);
         return EXIT_USAGE;
     }
-    log_init("execute", chain, LOG_INFO);
+    log_init("execute", "", LOG_INFO);
+    log_set_node_chain("", chain);
     daemon_trap_signals();
     struct exec_node *e = calloc(1, sizeof *e);
     if (e == NULL)
@@ -592,8 +595,8 @@ int cmd_execute(int argc, char **argv)
     rl_err err = exec_open(e, config, &why);
     if (err == RL_OK) {
         char addr[43];
-        log_info("executor started", "chain=%s chain_id=%llu member_index=%zu account=%s head=%llu waiting=%u",
-                 e->chain, (unsigned long long)e->cfg.chain_id, e->my_index,
+        log_info("executor started", "chain_id=%llu member_index=%zu account=%s head=%llu waiting=%u",
+                 (unsigned long long)e->cfg.chain_id, e->my_index,
                  evm_addr_to_hex(evm_key_address(e->account), addr), (unsigned long long)replica_head(e->r),
                  HASH_COUNT(e->jobs));
     }

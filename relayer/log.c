@@ -13,9 +13,9 @@
 /* Set once by log_init before any other thread starts; read-only afterwards. */
 static struct {
     char component[32];
-    char node[48];
+    char node[48], chain[32];
     enum log_level min;
-} cfg = {"relayer", "", LOG_INFO};
+} cfg = {"relayer", "", "", LOG_INFO};
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -53,6 +53,12 @@ static size_t quote(char *out, size_t cap, const char *s)
     return n;
 }
 
+void log_set_node_chain(const char *node, const char *chain)
+{
+    snprintf(cfg.node, sizeof cfg.node, "%s", node ? node : "");
+    snprintf(cfg.chain, sizeof cfg.chain, "%s", chain ? chain : "");
+}
+
 void log_line(enum log_level level, const char *msg, const char *fields, ...)
 {
     if (level < cfg.min)
@@ -71,6 +77,7 @@ void log_line(enum log_level level, const char *msg, const char *fields, ...)
         vsnprintf(extra + 1, sizeof extra - 1, fields, ap);
         va_end(ap);
     }
-    fprintf(stderr, "ts=%s.%03ldZ level=%s comp=%s%s%s msg=%s%s\n", when, ts.tv_nsec / 1000000, level_names[level],
-            cfg.component, cfg.node[0] ? " node=" : "", cfg.node, qmsg, extra);
+    fprintf(stderr, "ts=%s.%03ldZ level=%s comp=%s%s%s%s%s msg=%s%s\n", when, ts.tv_nsec / 1000000,
+            level_names[level], cfg.component, cfg.node[0] ? " node=" : "", cfg.node, cfg.chain[0] ? " chain=" : "",
+            cfg.chain, qmsg, extra);
 }

@@ -15,6 +15,9 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* Sets the component and node names and the lowest level written (RELAYER_LOG_LEVEL in the
  * environment, debug|info|warn|error, overrides min). */
 void log_init(const char *component, const char *node, enum log_level min);
+/* A daemon of one chain (an executor): every line then carries chain=NAME after the node. Set at
+ * start-up, with the node name once its key is read, before any thread that logs starts. */
+void log_set_node_chain(const char *node, const char *chain);
 
 /* One line: msg is quoted; fields (may be NULL) is a format of space-separated key=value. */
 void log_line(enum log_level level, const char *msg, const char *fields, ...) __attribute__((format(printf, 3, 4)));
