@@ -118,6 +118,7 @@ struct ingest {
     struct generation *gens; /* oldest first */
     hashidx settled_idx;
     uint64_t commits_done;
+    size_t last_commit_n; /* records handed to the last commit (the load rule, ingest_opts) */
 
     /* Observations held back, each with the batch that held it: it is looked at again only once
      * that batch is aggregated, when the quorum it was held against is known. The event id and
@@ -478,6 +479,7 @@ static rl_err commit(ingest *g, uint64_t now_ms, rl_why *why)
     struct pending t = g->flight;
     g->flight = g->fill;
     g->fill = t;
+    g->last_commit_n = g->flight.n;
     g->now_ms = now_ms;
     g->in_flight = true;
     pthread_mutex_lock(&g->mu);
@@ -496,8 +498,14 @@ static rl_err commit_sync(ingest *g, uint64_t now_ms, rl_why *why)
 
 static bool commit_due(const ingest *g, uint64_t now_ms)
 {
-    return g->fill.n > 0 &&
-           (g->fill.n >= g->o.commit_max_records || now_ms - g->fill.first_ms >= g->o.commit_max_delay_ms);
+    if (g->fill.n == 0)
+        return false;
+    if (g->fill.n >= g->o.commit_max_records)
+        return true;
+    uint64_t waited = now_ms - g->fill.first_ms;
+    if (g->o.commit_load_records > 0 && g->last_commit_n >= g->o.commit_load_records)
+        return g->fill.n >= 2 * g->last_commit_n || waited >= g->o.commit_load_delay_ms;
+    return waited >= g->o.commit_max_delay_ms;
 }
 
 /* ---- batches ---- */
@@ -965,6 +973,8 @@ rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const
         g->o.commit_max_delay_ms = DEFAULT_COMMIT_DELAY_MS;
     if (g->o.verify_batch == 0)
         g->o.verify_batch = DEFAULT_VERIFY_BATCH;
+    if (g->o.commit_load_records > 0 && g->o.commit_load_delay_ms == 0)
+        g->o.commit_load_delay_ms = INGEST_HUB_LOAD_DELAY_MS;
     hashidx_init(&g->settled_idx);
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);

@@ -35,6 +35,14 @@
 typedef struct ingest_opts {
     size_t commit_max_records;    /* 0: 4096 */
     uint64_t commit_max_delay_ms; /* 0: 20 ms */
+    /* Batching under load (0: off). A commit of at least commit_load_records records means the
+     * hub is busy: the next commit then waits until it holds twice as many (or
+     * commit_max_records), or its oldest record has waited commit_load_delay_ms. Fewer, larger
+     * transactions rewrite far fewer B-tree pages (the event index is keyed by hash: every commit
+     * rewrites most of its leaves), at the cost of latency only while the load lasts; a small
+     * commit ends it. */
+    size_t commit_load_records;
+    uint64_t commit_load_delay_ms;
     size_t verify_batch;          /* observations per verification batch; 0: 4096 */
     /* Called for each observation or record refused (malformed, unknown signer, bad signature,
      * a record the ledger refused). May be NULL. Library code never prints: the caller logs. */
@@ -44,6 +52,11 @@ typedef struct ingest_opts {
     void (*committed)(void *ctx, const ledger_head *head, size_t records);
     void *committed_ctx;
 } ingest_opts;
+
+/* What the hub runs with (hub.conf defaults) and the ingest benchmark measures. */
+#define INGEST_HUB_COMMIT_MAX 16384
+#define INGEST_HUB_LOAD_RECORDS 1024
+#define INGEST_HUB_LOAD_DELAY_MS 400
 
 typedef struct ingest_stats {
     uint64_t received;       /* observations submitted */

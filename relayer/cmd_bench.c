@@ -168,9 +168,13 @@ rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *stream, size_t
 {
     store *st = NULL;
     ingest *g = NULL;
+    /* The group-commit bounds the hub runs with by default (hub.conf). */
+    ingest_opts io = {.commit_max_records = INGEST_HUB_COMMIT_MAX,
+                      .commit_load_records = INGEST_HUB_LOAD_RECORDS,
+                      .commit_load_delay_ms = INGEST_HUB_LOAD_DELAY_MS};
     rl_err err = store_open(&st, dir, NULL, why);
     if (err == RL_OK)
-        err = ingest_open(&g, st, p, &s->genesis, NULL, 0, why);
+        err = ingest_open(&g, st, p, &s->genesis, &io, 0, why);
     /* Observations arrive as a hub would read them off its sockets: a few thousand at a time. */
     const size_t arrival = 8192;
     uint64_t t0 = bench_now_ns();

@@ -628,6 +628,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         err = pool_new(&h->pool, 0);
     ingest_opts io = {.commit_max_records = h->cfg.commit_max_records,
                       .commit_max_delay_ms = h->cfg.commit_delay_ms,
+                      .commit_load_records = h->cfg.commit_load_records,
+                      .commit_load_delay_ms = h->cfg.commit_load_delay_ms,
                       .alert = on_alert};
     if (err == RL_OK)
         err = ingest_open(&h->g, h->st, h->pool, &genesis, &io, wall_ms(), why);

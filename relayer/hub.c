@@ -3,6 +3,8 @@
  */
 #include "relayer/hub.h"
 
+#include "db/ingest.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -15,6 +17,8 @@ static const cfg_key schema[] = {
     {"hub", "map_max_mb", CFG_U64, 0, 16, 1ull << 24, F(map_max_mb)},
     {"hub", "commit_max_records", CFG_U64, 0, 1, 1000000, F(commit_max_records)},
     {"hub", "commit_delay_ms", CFG_U64, 0, 1, 60000, F(commit_delay_ms)},
+    {"hub", "commit_load_records", CFG_U64, 0, 0, 1000000, F(commit_load_records)},
+    {"hub", "commit_load_delay_ms", CFG_U64, 0, 1, 60000, F(commit_load_delay_ms)},
     {"hub", "risk", CFG_PATH, 0, 0, 0, F(risk)},
     {"listen", "nodes", CFG_ENDPOINT, 1, 0, 0, F(nodes)},
     {"listen", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
@@ -36,8 +40,10 @@ rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
 {
     memset(out, 0, sizeof *out);
     out->map_max_mb = 65536;
-    out->commit_max_records = 4096;
+    out->commit_max_records = INGEST_HUB_COMMIT_MAX;
     out->commit_delay_ms = 20;
+    out->commit_load_records = INGEST_HUB_LOAD_RECORDS;
+    out->commit_load_delay_ms = INGEST_HUB_LOAD_DELAY_MS;
     out->max_message_bytes = 65536;
     out->send_hwm = 100000;
     out->price_max_dev_bps = 200;

@@ -7,8 +7,10 @@
  *     key = keys/hub.key             ; the hub's identity: its CURVE key
  *     relayers = relayers.json       ; the genesis relayer set
  *     map_max_mb = 65536             ; LMDB map limit; the map grows on demand up to it
- *     commit_max_records = 4096      ; group commit bounds
+ *     commit_max_records = 16384     ; group commit bounds
  *     commit_delay_ms = 20
+ *     commit_load_records = 1024     ; a commit this large means load: the next one waits for twice
+ *     commit_load_delay_ms = 400     ; as many records or this long (db/ingest.h); 0 records: off
  *     risk = risk.json               ; optional: the risk parameters in force (collateral/spec.h).
  *                                    ; The price rule (max deviation, max age) then comes from it,
  *                                    ; overriding [prices], and a calculator's decision made under
@@ -47,7 +49,7 @@
 
 typedef struct hub_config {
     char data[CFG_STR_MAX], key[CFG_STR_MAX], relayers[CFG_STR_MAX], risk[CFG_STR_MAX];
-    uint64_t map_max_mb, commit_max_records, commit_delay_ms;
+    uint64_t map_max_mb, commit_max_records, commit_delay_ms, commit_load_records, commit_load_delay_ms;
     char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX], venue[CFG_STR_MAX], calculator[CFG_STR_MAX];
     cfg_list allow_node, allow_venue, allow_subscriber, allow_calculator;
     uint64_t price_max_dev_bps, price_max_age_ms, price_heartbeat_ms;

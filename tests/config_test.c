@@ -1,4 +1,5 @@
 /* config_test.c - config files: what loads, and errors that name the file, the line and the key. */
+#include "db/ingest.h"
 #include "relayer/hub.h"
 #include "tests/testutil.h"
 
@@ -38,7 +39,8 @@ Test(config, a_good_file_loads_with_defaults_and_resolved_paths)
     cr_assert_str_eq(c.data, want);
     cr_assert_str_eq(c.key, "/etc/relayer/hub.key");
     cr_assert_eq(c.commit_delay_ms, 7);
-    cr_assert_eq(c.commit_max_records, 4096, "default kept");
+    cr_assert_eq(c.commit_max_records, INGEST_HUB_COMMIT_MAX, "default kept");
+    cr_assert_eq(c.commit_load_records, INGEST_HUB_LOAD_RECORDS, "default kept");
     cr_assert_eq(c.allow_node.n, 2);
     snprintf(want, sizeof want, "%s/keys/node2.pub", dir);
     cr_assert_str_eq(c.allow_node.item[1], want);

@@ -253,6 +253,54 @@ Test(ingest, groups_many_records_into_few_commits)
     close_world(&w);
 }
 
+/* Events first..first+n-1, signed by members 1 and 2, submitted and aggregated at now_ms (their
+ * records pending since then); returns the head. */
+static uint64_t pending_at(struct world *w, uint64_t first, size_t n, uint64_t now_ms)
+{
+    signed_obs in[64];
+    cr_assert_leq(2 * n, sizeof in / sizeof in[0]);
+    for (size_t i = 0; i < n; i++) {
+        obs x = fx_obs(11, first + i, first + i, 7);
+        in[2 * i] = fx_sign(&w->f, &x, 1);
+        in[2 * i + 1] = fx_sign(&w->f, &x, 2);
+    }
+    rl_why why = {{0}};
+    cr_assert_eq(ingest_submit(w->g, in, 2 * n, now_ms, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_tick(w->g, now_ms, &why), RL_OK, "%s", why.text);
+    return ingest_head(w->g)->seq;
+}
+
+static uint64_t tick_at(struct world *w, uint64_t now_ms)
+{
+    rl_why why = {{0}};
+    cr_assert_eq(ingest_tick(w->g, now_ms, &why), RL_OK, "%s", why.text);
+    return ingest_head(w->g)->seq;
+}
+
+Test(ingest, under_load_commits_wait_for_twice_the_last_or_the_load_delay)
+{
+    ingest_opts o = {.commit_max_records = 1000, .commit_max_delay_ms = 10, .commit_load_records = 8,
+                     .commit_load_delay_ms = 500};
+    struct world w;
+    open_world(&w, 3, 2, &o, NULL);
+    uint64_t head = ingest_head(w.g)->seq;
+    cr_assert_eq(pending_at(&w, 1, 16, 0), head);
+    cr_assert_eq(tick_at(&w, 20), head + 16, "no load yet: the 10 ms delay commits");
+    /* 16 >= 8: load. 5 records wait past the 10 ms delay ... */
+    cr_assert_eq(pending_at(&w, 17, 5, 100), head + 16);
+    cr_assert_eq(tick_at(&w, 120), head + 16, "committed under load before twice the last or the load delay");
+    /* ... until there are 32 (twice the last commit) ... */
+    cr_assert_eq(pending_at(&w, 22, 27, 130), head + 48, "twice the last commit did not commit");
+    /* ... or the oldest has waited the load delay; a small commit ends the load. */
+    cr_assert_eq(pending_at(&w, 49, 1, 200), head + 48);
+    cr_assert_eq(tick_at(&w, 699), head + 48);
+    cr_assert_eq(tick_at(&w, 700), head + 49, "the load delay did not commit");
+    cr_assert_eq(pending_at(&w, 50, 1, 800), head + 49);
+    cr_assert_eq(tick_at(&w, 810), head + 50, "after a small commit the 10 ms delay is back");
+    cr_assert_eq(ingest_get_stats(w.g)->attested, 50);
+    close_world(&w);
+}
+
 Test(ingest, many_small_batches_in_flight_credit_every_event_once)
 {
     /* verify_batch 16: dozens of batches pass through the three-stage pipeline, with the
