@@ -371,8 +371,10 @@ static rl_err seize_cover(calc *c, const struct acct *a, i128 *covered_u, i128 *
  * seize order, holdings on overdue chains last, for what is owed less what its seizes under way
  * (not overdue) or executed already cover; what is left over waits for the next decision on the
  * account. Bad debt leaves out what the overdue seizes may still bring. What it seizes is
- * reserved here as the ledger reserves it for the instructions. */
-static rl_err seize_plan(calc *c, struct acct *a, rl_why *why)
+ * reserved here as the ledger reserves it for the instructions. A replacement for an overdue
+ * seize (replacement) takes nothing on an overdue chain: a seize there could only execute when
+ * the overdue one can, covering nothing the overdue one does not. */
+static rl_err seize_plan(calc *c, struct acct *a, bool replacement, rl_why *why)
 {
     mg_account v;
     bool fresh;
@@ -392,8 +394,8 @@ static rl_err seize_plan(calc *c, struct acct *a, rl_why *why)
     d->bad_debt_u = r.bad_debt_u > pending_u ? r.bad_debt_u - pending_u : 0;
     for (size_t i = 0; i < r.nseize && err == RL_OK; i++) {
         const mg_token *t = mg_risk_token_at(c->risk, r.seize[i].chain, r.seize[i].asset);
-        if (u256_is_zero(&r.seize[i].amount))
-            continue; /* nothing to take there */
+        if (u256_is_zero(&r.seize[i].amount) || (replacement && c->defer[r.seize[i].chain]))
+            continue; /* nothing to take there, or not worth asking for there */
         char text[sizeof why->text];
         if (d->nseize == DECISION_MAX_SEIZE) {
             snprintf(text, sizeof text, "%zu holdings to seize, the plan takes the first %d", r.nseize,
@@ -444,7 +446,7 @@ static rl_err evaluate(calc *c, struct acct *a, rl_why *why)
                    : fig.status == MG_MARGIN_CALL ? DECISION_MARGIN_CALL
                                                   : DECISION_HEALTHY;
     decision_start(c, a, kind, &fig);
-    if (kind == DECISION_LIQUIDATE && (err = seize_plan(c, a, why)) != RL_OK)
+    if (kind == DECISION_LIQUIDATE && (err = seize_plan(c, a, only_replan, why)) != RL_OK)
         return err;
     if (only_replan && c->d.nseize == 0)
         return RL_OK; /* an empty plan reserved nothing */

@@ -744,3 +744,22 @@ Test(calc, a_seize_overdue_with_nothing_free_elsewhere_waits_for_its_expiry)
     assert_holding(&l, 0, "1", "1");
     teardown(&l);
 }
+
+Test(calc, a_replacement_never_seizes_on_the_overdue_chain)
+{
+    logb l;
+    setup_risk(&l, RISK_ETH_FIRST);
+    solvent_liquidation(&l);
+    vault_event(&l, OBS_KIND_EXECUTED, 10, 0xc0, USDC(4200000000ull), 3, 9); /* the free USDC leaves */
+    deposit(&l, 1, 0x00, E18 / 10, 2, T0 + 50);                            /* 0.1 ETH free on L1 */
+    assert_holding(&l, 0, "1.1", "1");
+    size_t before = l.nmade;
+    log_decisions(&l, 1);
+    price(&l, "USDC", (uint64_t[]){1, 1}, 2, DUE_MS - 1, DUE_MS - 1);
+    price(&l, "ETH", (uint64_t[]){2900, 2900}, 2, DUE_MS + 1, DUE_MS + 1);
+    /* Overdue on L1, nothing free elsewhere: a seize of L1's free 0.1 ETH could execute only when
+     * the overdue one can, so no replacement is decided; the expiry will re-decide. */
+    cr_assert_eq(l.nmade, before, "a replacement on the overdue chain");
+    assert_holding(&l, 0, "1.1", "1");
+    teardown(&l);
+}
