@@ -107,7 +107,12 @@ rl_err store_open(store **out, const char *dir, const store_opts *opts, rl_why *
         rc = mdb_dbi_open(txn, table_names[t], o.read_only ? 0 : MDB_CREATE, &s->dbi[t]);
         if (rc != 0) {
             mdb_txn_abort(txn);
-            if (rc == MDB_NOTFOUND)
+            if (rc == MDB_NOTFOUND && t > 0) /* the first tables make a ledger: a later one is new */
+                err = rl_fail(why, RL_ERR_NOTFOUND,
+                              "%s: a ledger from an older version (no '%s' table): the hub adds it when it "
+                              "next opens the ledger, or rebuild it with `relayer audit replay`",
+                              dir, table_names[t]);
+            else if (rc == MDB_NOTFOUND)
                 err = rl_fail(why, RL_ERR_NOTFOUND, "%s: not a relayer ledger (no '%s' table)", dir,
                               table_names[t]);
             else

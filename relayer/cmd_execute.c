@@ -200,7 +200,7 @@ static rl_err on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t seq,
                 char how[64];
                 snprintf(how, sizeof how, "%s attested (record %llu)",
                          o.kind == OBS_KIND_EXPIRED ? "expiry" : "execution", (unsigned long long)seq);
-                if (j->mined_here) /* (finalized) this node's transaction, attested before final */
+                if (j->mined_here && o.kind == OBS_KIND_EXECUTED) /* (finalized) ours, attested before final */
                     done(e, j, "mined by this node", &e->mined);
                 else
                     done(e, j, how, o.kind == OBS_KIND_EXPIRED ? &e->expired : &e->lost);

@@ -11,7 +11,8 @@
  *   - the vault is the one this node's risk file names for that chain, and a seize pays that
  *     chain's insurance address,
  *   - the deadline is after the record's time and at most the chain's deadline_s (+ a minute of
- *     clock slack) after it, and after this node's own clock (the hub stamps record times);
+ *     clock slack) after it, and no later than that after this node's own clock (the hub stamps
+ *     record times: a hub clock far ahead cannot stretch a deadline);
  *
  * otherwise it is refused, with the reason. Signing itself is the caller's: the daemon signs
  * at once (relayer cosign), the liquidation bench on worker threads. Nothing here reads a clock
