@@ -55,22 +55,14 @@ static void on_decision(void *ctx, const decision *d)
 
 static uint64_t push(story *s, uint8_t type, const uint8_t *payload, size_t plen, uint64_t time_ms)
 {
-    MDB_txn *txn;
-    ledger_head head;
-    cr_assert_eq(store_read_begin(s->f.s, &txn, NULL), RL_OK);
-    cr_assert_eq(ledger_head_get(txn, s->f.s, &head, NULL), RL_OK);
-    store_read_end(txn);
-    record r = {.type = type, .seq = head.seq + 1, .time_ms = time_ms, .payload = payload,
-                .payload_len = (uint32_t)plen};
-    memcpy(r.prev, head.hash, HASH_BYTES);
-    uint8_t *enc = malloc(RECORD_MAX_BYTES);
+    uint8_t *enc;
     size_t len;
+    uint64_t seq = fx_encode_next(s->f.s, type, payload, plen, time_ms, &enc, &len);
     rl_why why = {{0}};
-    cr_assert_eq(record_encode(&r, enc, &len, NULL), RL_OK);
     cr_assert_eq(fx_append(s->f.s, enc, len, &why), RL_OK, "%s: %s", record_type_name(type), why.text);
     cr_assert_eq(calc_apply(s->c, enc, len, &why), RL_OK, "calculator: %s", why.text);
     free(enc);
-    return r.seq;
+    return seq;
 }
 
 static void push_price(story *s, uint64_t whole, uint64_t time_ms)
