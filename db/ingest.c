@@ -97,6 +97,7 @@ struct pending {
     uint8_t *arena;
     size_t len, arena_cap;
     uint64_t first_ms; /* when the oldest arrived */
+    uint64_t last_ms;  /* when the newest arrived */
 };
 
 struct ingest {
@@ -188,6 +189,7 @@ static rl_err item_push(ingest *g, uint8_t kind, uint8_t type, const uint8_t *pa
     p->len += len;
     if (p->n == 1)
         p->first_ms = now_ms;
+    p->last_ms = now_ms;
     return RL_OK;
 }
 
@@ -503,8 +505,11 @@ static bool commit_due(const ingest *g, uint64_t now_ms)
     if (g->fill.n >= g->o.commit_max_records)
         return true;
     uint64_t waited = now_ms - g->fill.first_ms;
+    /* Under load the batch grows only while records keep coming: senders whose windows are full
+     * wait for this commit's acknowledgements, and a pause of commit_max_delay_ms ends the wait. */
     if (g->o.commit_load_records > 0 && g->last_commit_n >= g->o.commit_load_records)
-        return g->fill.n >= 2 * g->last_commit_n || waited >= g->o.commit_load_delay_ms;
+        return g->fill.n >= 2 * g->last_commit_n || waited >= g->o.commit_load_delay_ms ||
+               now_ms - g->fill.last_ms >= g->o.commit_max_delay_ms;
     return waited >= g->o.commit_max_delay_ms;
 }
 
