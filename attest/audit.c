@@ -360,8 +360,10 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
     if (o.kind == OBS_KIND_EXECUTED) {
         /* A settled seize: the tokens reached the insurance address (the ledger's fund credit). */
         if (matched && instr->in.kind == INSTRUCTION_SEIZE &&
-            (err = fund_book_seize(a->fund, instr->in.chain_id, instr->in.asset, &instr->amount, why)) != RL_OK)
+            (err = fund_book_seize(a->fund, instr->in.chain_id, instr->in.asset, &instr->amount, why)) != RL_OK) {
+            free(x); /* not filed: verify stops at this record */
             return err;
+        }
         /* The nonce is spent on chain: the instruction under it is closed, matched or not. */
         if (instr != NULL) {
             HASH_DEL(a->instrs, instr);
