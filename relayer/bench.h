@@ -40,6 +40,11 @@ char *bench_tmpdir(const char *name);
 enum bench_secp_op { BENCH_SECP_SIGN, BENCH_SECP_VERIFY, BENCH_SECP_RECOVER };
 RL_MUST_USE rl_err bench_secp_rate(pool *p, enum bench_secp_op op, double *rate);
 
+/* Runs fn over njobs jobs on p's threads, whole rounds, for at least measure_ns: jobs per second,
+ * and (cpu_ns_per_job may be NULL) CPU time per job, every thread. Warming up is the caller's. */
+double bench_pool_rate(pool *p, pool_fn fn, void *ctx, size_t njobs, size_t chunk, uint64_t measure_ns,
+                       double *cpu_ns_per_job);
+
 /* qsort comparator for uint64_t. */
 int bench_cmp_u64(const void *a, const void *b);
 

@@ -144,11 +144,11 @@ static rl_err node_on_record(void *ctx, const uint8_t *rec, size_t len, uint64_t
     else if (st.verdict == COSIGNER_NOT_REPRODUCED)
         n->not_reproduced++;
     else if (st.verdict == COSIGNER_SIGN) {
-        if (!vec_reserve((void **)&n->seqs, &n->capseqs, n->ntodo + 1, sizeof *n->seqs, 256) ||
-            !vec_reserve((void **)&n->digests, &n->capdigests, n->ntodo + 1, sizeof *n->digests, 256))
+        if (!vec_reserve((void **)&n->seqs, &n->capseqs, n->nto_sign + 1, sizeof *n->seqs, 256) ||
+            !vec_reserve((void **)&n->digests, &n->capdigests, n->nto_sign + 1, sizeof *n->digests, 256))
             return RL_ERR_NOMEM;
-        n->seqs[n->ntodo] = seq;
-        memcpy(n->digests[n->ntodo++], st.digest, HASH_BYTES);
+        n->seqs[n->nto_sign] = seq;
+        memcpy(n->digests[n->nto_sign++], st.digest, HASH_BYTES);
     }
     return RL_OK;
 }
@@ -159,14 +159,14 @@ static void *node_run(void *arg)
 {
     node *n = arg;
     const feed *f = n->f;
-    n->ntodo = n->nout = 0;
+    n->nto_sign = n->nout = 0;
     for (size_t i = 0; i < f->n && n->err == RL_OK; i++)
         n->err = replica_take(n->r, f->first + i, f->buf + f->at[i].off, f->at[i].len, &n->why);
     if (n->err == RL_OK)
         n->err = replica_flush(n->r, &n->why);
-    if (n->err == RL_OK && !vec_reserve((void **)&n->out, &n->capout, n->ntodo, sizeof *n->out, 256))
+    if (n->err == RL_OK && !vec_reserve((void **)&n->out, &n->capout, n->nto_sign, sizeof *n->out, 256))
         n->err = RL_ERR_NOMEM;
-    for (size_t i = 0; i < n->ntodo && n->err == RL_OK; i++) {
+    for (size_t i = 0; i < n->nto_sign && n->err == RL_OK; i++) {
         hubcosig_sig *s = &n->out[n->nout++];
         s->seq = n->seqs[i];
         s->member = n->member;

@@ -50,7 +50,7 @@ typedef struct node {
     /* instructions to sign, then their signatures for the hub */
     uint64_t *seqs;
     uint8_t (*digests)[HASH_BYTES];
-    size_t ntodo, capseqs, capdigests;
+    size_t nto_sign, capseqs, capdigests;
     hubcosig_sig *out;
     size_t nout, capout;
     uint64_t refused, not_reproduced, signed_n;

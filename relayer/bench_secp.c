@@ -57,12 +57,7 @@ rl_err bench_secp_rate(pool *p, enum bench_secp_op op, double *rate)
         j.op = BENCH_SECP_SIGN;
         pool_run(p, rate_fn, &j, RATE_JOBS, 16); /* signatures to check, and a warm-up */
         j.op = want;
-        uint64_t t0 = bench_now_ns(), done = 0;
-        while (bench_now_ns() - t0 < RATE_MEASURE_NS) {
-            pool_run(p, rate_fn, &j, RATE_JOBS, 16);
-            done += RATE_JOBS;
-        }
-        *rate = (double)done * 1e9 / (double)(bench_now_ns() - t0);
+        *rate = bench_pool_rate(p, rate_fn, &j, RATE_JOBS, 16, RATE_MEASURE_NS, NULL);
         if (j.bad)
             err = RL_ERR_CRYPTO;
     }

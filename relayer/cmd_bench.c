@@ -94,23 +94,29 @@ static rl_err verify_rate(pool *p, double *rate, double *cpu_us)
         crypto_sign_detached(jobs[i].sig, NULL, jobs[i].msg, HASH_BYTES, sk);
     }
     sodium_memzero(sk, sizeof sk);
-    /* Warm up once, then count whole rounds for at least the measuring time. */
-    pool_run(p, verify_jobs_fn, jobs, VERIFY_JOBS, 64);
-    uint64_t t0 = bench_now_ns(), c0 = bench_cpu_ns(), done = 0;
-    while (bench_now_ns() - t0 < VERIFY_MEASURE_NS) {
-        pool_run(p, verify_jobs_fn, jobs, VERIFY_JOBS, 64);
-        done += VERIFY_JOBS;
-    }
-    uint64_t ns = bench_now_ns() - t0, cpu = bench_cpu_ns() - c0;
+    pool_run(p, verify_jobs_fn, jobs, VERIFY_JOBS, 64); /* warm-up */
+    double cpu_ns;
+    *rate = bench_pool_rate(p, verify_jobs_fn, jobs, VERIFY_JOBS, 64, VERIFY_MEASURE_NS, &cpu_ns);
+    *cpu_us = cpu_ns / 1e3;
     bool all_ok = true;
     for (size_t i = 0; i < VERIFY_JOBS; i++)
         all_ok = all_ok && jobs[i].ok;
     free(jobs);
-    if (!all_ok)
-        return RL_ERR_CRYPTO;
-    *rate = (double)done * 1e9 / (double)ns;
-    *cpu_us = (double)cpu / 1e3 / (double)done;
-    return RL_OK;
+    return all_ok ? RL_OK : RL_ERR_CRYPTO;
+}
+
+double bench_pool_rate(pool *p, pool_fn fn, void *ctx, size_t njobs, size_t chunk, uint64_t measure_ns,
+                       double *cpu_ns_per_job)
+{
+    uint64_t t0 = bench_now_ns(), c0 = bench_cpu_ns(), done = 0;
+    while (bench_now_ns() - t0 < measure_ns) {
+        pool_run(p, fn, ctx, njobs, chunk);
+        done += njobs;
+    }
+    uint64_t ns = bench_now_ns() - t0;
+    if (cpu_ns_per_job != NULL)
+        *cpu_ns_per_job = (double)(bench_cpu_ns() - c0) / (double)done;
+    return (double)done * 1e9 / (double)ns;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
