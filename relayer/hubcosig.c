@@ -87,7 +87,9 @@ static rl_err open_entry(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq
     return RL_OK;
 }
 
-rl_err hubcosig_digest(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint8_t digest[HASH_BYTES],
+/* The digest members sign for the instruction at seq (RL_ERR_STATE: not an instruction, or
+ * bundled already). */
+static rl_err digest_of(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint8_t digest[HASH_BYTES],
                        rl_why *why)
 {
     struct pending *p = find(h, seq);
@@ -104,7 +106,33 @@ bool hubcosig_check(const uint8_t digest[HASH_BYTES], const uint8_t sig[EVM_SIG_
     return evm_recover(got, digest, sig) == RL_OK && memcmp(got, addr, EVM_ADDR_BYTES) == 0;
 }
 
-rl_err hubcosig_offer_checked(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
+/* The entry of member's signature in p, or -1. */
+static int entry_of(const struct pending *p, uint16_t member)
+{
+    for (unsigned i = 0; i < p->b.n; i++)
+        if (p->b.e[i].member == member)
+            return (int)i;
+    return -1;
+}
+
+/* Whether entry i was signed by its member's key in set: after a rotation that gave the member
+ * another key, or took it out, an earlier signature counts for nothing. */
+static bool current(const struct pending *p, const relset *set, unsigned i)
+{
+    const relset_member *m = relset_find(set, p->b.e[i].member);
+    return m != NULL && memcmp(p->signer[i], m->pub.evm, EVM_ADDR_BYTES) == 0;
+}
+
+static unsigned current_signers(const struct pending *p, const relset *set)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < p->b.n; i++)
+        n += current(p, set, i);
+    return n;
+}
+
+/* Takes a signature the caller checked against member's address in set (no second recovery). */
+static rl_err offer_checked(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
                               uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why)
 {
     const relset_member *m = relset_find(set, member);
@@ -114,32 +142,16 @@ rl_err hubcosig_offer_checked(hubcosig *h, MDB_txn *txn, const store *s, const r
     rl_err err = p == NULL ? open_entry(h, txn, s, seq, &p, why) : RL_OK;
     if (err != RL_OK)
         return err;
-    for (unsigned i = 0; i < p->b.n; i++)
-        if (p->b.e[i].member == member)
-            return RL_OK; /* a resend */
-    if (p->b.n == RELSET_MAX_MEMBERS)
+    int at = entry_of(p, member);
+    if (at >= 0 && current(p, set, (unsigned)at))
+        return RL_OK; /* a resend */
+    if (at < 0 && p->b.n == RELSET_MAX_MEMBERS)
         return RL_OK;
-    memcpy(p->signer[p->b.n], m->pub.evm, EVM_ADDR_BYTES);
-    p->b.e[p->b.n].member = member;
-    memcpy(p->b.e[p->b.n].sig, sig, EVM_SIG_BYTES);
-    p->b.n++;
+    unsigned i = at >= 0 ? (unsigned)at : p->b.n++; /* a signature by the member's old key is replaced */
+    memcpy(p->signer[i], m->pub.evm, EVM_ADDR_BYTES);
+    p->b.e[i].member = member;
+    memcpy(p->b.e[i].sig, sig, EVM_SIG_BYTES);
     return RL_OK;
-}
-
-rl_err hubcosig_offer(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq, uint16_t member,
-                      const uint8_t sig[EVM_SIG_BYTES], rl_why *why)
-{
-    const relset_member *m = relset_find(set, member);
-    if (m == NULL)
-        return rl_fail(why, RL_ERR_SIGNER, "member %u is not in relayer set version %u", member, set->version);
-    uint8_t digest[HASH_BYTES];
-    rl_err err = hubcosig_digest(h, txn, s, seq, digest, why);
-    if (err != RL_OK)
-        return err;
-    if (!hubcosig_check(digest, sig, m->pub.evm))
-        return rl_fail(why, RL_ERR_SIG, "signature of instruction %llu by member %u does not recover its address",
-                       (unsigned long long)seq, member);
-    return hubcosig_offer_checked(h, txn, s, set, seq, member, sig, why);
 }
 
 /* One signature checked on a worker thread. */
@@ -158,14 +170,6 @@ static void check_fn(void *ctx, size_t begin, size_t end)
         c[i].ok = hubcosig_check(c[i].digest, c[i].sig, c[i].addr);
 }
 
-static bool has_member(const struct pending *p, uint16_t member)
-{
-    for (unsigned i = 0; i < p->b.n; i++)
-        if (p->b.e[i].member == member)
-            return true;
-    return false;
-}
-
 rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, pool *p, hubcosig_sig *sigs,
                            size_t n)
 {
@@ -180,7 +184,7 @@ rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s, const rels
         rl_why why = {{0}};
         uint8_t digest[HASH_BYTES];
         sigs[i].result = relset_find(set, sigs[i].member) == NULL ? RL_ERR_SIGNER
-                                                                   : hubcosig_digest(h, txn, s, sigs[i].seq, digest, &why);
+                                                                   : digest_of(h, txn, s, sigs[i].seq, digest, &why);
         if (sigs[i].result == RL_ERR_NOMEM) {
             free(c);
             free(open);
@@ -196,11 +200,12 @@ rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s, const rels
             if (!open[i])
                 continue;
             struct pending *e = find(h, sigs[i].seq);
-            if (has_member(e, sigs[i].member)) { /* a resend of one taken */
+            int at = entry_of(e, sigs[i].member);
+            if (at >= 0 && current(e, set, (unsigned)at)) { /* a resend of one taken */
                 open[i] = false;
                 continue;
             }
-            if (e->b.n + e->planned >= set->threshold)
+            if (current_signers(e, set) + e->planned >= set->threshold)
                 continue; /* enough being checked or taken: maybe next round */
             e->planned++;
             c[nc].at = i;
@@ -221,7 +226,7 @@ rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s, const rels
             e->planned = 0;
             open[c[k].at] = false;
             rl_why why = {{0}};
-            x->result = c[k].ok ? hubcosig_offer_checked(h, txn, s, set, x->seq, x->member, x->sig, &why) : RL_ERR_SIG;
+            x->result = c[k].ok ? offer_checked(h, txn, s, set, x->seq, x->member, x->sig, &why) : RL_ERR_SIG;
         }
     }
     for (size_t i = 0; i < n; i++)
@@ -250,11 +255,9 @@ bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, 
         }
         /* Signers no longer in the set with that key (a rotation) do not count. */
         bundle b = {.instruction = p->seq};
-        for (unsigned k = 0; k < p->b.n; k++) {
-            const relset_member *m = relset_find(set, p->b.e[k].member);
-            if (m != NULL && memcmp(p->signer[k], m->pub.evm, EVM_ADDR_BYTES) == 0)
+        for (unsigned k = 0; k < p->b.n; k++)
+            if (current(p, set, k))
                 b.e[b.n++] = p->b.e[k];
-        }
         if (b.n < set->threshold)
             continue;
         bundle_sort(&b, set);

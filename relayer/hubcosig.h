@@ -20,27 +20,16 @@ typedef struct hubcosig hubcosig;
 RL_MUST_USE rl_err hubcosig_new(hubcosig **out, uint64_t retry_ms);
 void hubcosig_free(hubcosig *h);
 
-/* Takes member's signature of the instruction logged at seq. RL_ERR_STATE when seq is not an
- * instruction or is bundled already, RL_ERR_SIG when the signature does not recover the member's
- * address, RL_ERR_SIGNER when member is not in `set`; why says which. */
-RL_MUST_USE rl_err hubcosig_offer(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
-                                  uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why);
-
-/* The same in steps, so the signature checks can run on worker threads: the digest members
- * sign for the instruction at seq (RL_ERR_STATE as above), whether sig of digest recovers addr
- * (pure, thread-safe), and taking a signature the caller checked so against the member's
- * address in `set` (no second recovery). */
-RL_MUST_USE rl_err hubcosig_digest(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq,
-                                   uint8_t digest[HASH_BYTES], rl_why *why);
+/* Whether sig of digest recovers addr (pure, thread-safe). */
 bool hubcosig_check(const uint8_t digest[HASH_BYTES], const uint8_t sig[EVM_SIG_BYTES],
                     const uint8_t addr[EVM_ADDR_BYTES]);
-RL_MUST_USE rl_err hubcosig_offer_checked(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
-                                          uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why);
 
 /* Signatures received together (a batch off the sockets). result: RL_OK taken (or a resend of
  * one taken), RL_ERR_DUPLICATE not needed (the instruction has its threshold of checked
  * signatures: this one is neither checked nor kept; its member resends it until the bundle is
- * logged), otherwise as hubcosig_offer. */
+ * logged), RL_ERR_STATE when seq is not an instruction or is bundled already, RL_ERR_SIG when the
+ * signature does not recover the member's address, RL_ERR_SIGNER when member is not in `set`.
+ * After a rotation a signature by a member's old key counts for nothing: a new one replaces it. */
 typedef struct hubcosig_sig {
     uint64_t seq; /* of the INSTRUCTION */
     uint16_t member;

@@ -214,6 +214,17 @@ Test(cosigner, refuses_under_other_risk_parameters_and_a_deadline_far_past_its_c
     teardown(&s);
 }
 
+/* Members 1..n's signatures of the story's instruction, as their nodes send them. */
+static void member_sigs(const story *s, hubcosig_sig *out, size_t n)
+{
+    uint8_t digest[HASH_BYTES];
+    instruction_digest(digest, &s->in);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (hubcosig_sig){.seq = s->instruction_seq, .member = (uint16_t)(i + 1)};
+        cr_assert_eq(node_key_sign_evm(s->f.keys[i], out[i].sig, digest), RL_OK);
+    }
+}
+
 Test(cosigner, the_hub_checks_only_the_signatures_a_bundle_needs_and_the_ledger_takes_the_bundle)
 {
     story s;
@@ -261,10 +272,7 @@ Test(cosigner, the_hub_checks_only_the_signatures_a_bundle_needs_and_the_ledger_
     hubcosig *h2;
     cr_assert_eq(hubcosig_new(&h2, 30000), RL_OK);
     hubcosig_sig three[3];
-    for (int i = 0; i < 3; i++) {
-        three[i] = (hubcosig_sig){.seq = s.instruction_seq, .member = (uint16_t)(i + 1)};
-        cr_assert_eq(node_key_sign_evm(s.f.keys[i], three[i].sig, digest), RL_OK);
-    }
+    member_sigs(&s, three, 3);
     cr_assert_eq(store_read_begin(s.f.s, &txn, NULL), RL_OK);
     cr_assert_eq(hubcosig_offer_many(h2, txn, s.f.s, &s.f.set, p, three, 3), RL_OK);
     cr_assert_eq(three[0].result, RL_ERR_STATE, "bundled already");
@@ -286,13 +294,8 @@ Test(cosigner, the_hub_leaves_a_third_valid_signature_unchecked)
 {
     story s;
     setup(&s);
-    uint8_t digest[HASH_BYTES];
-    instruction_digest(digest, &s.in);
     hubcosig_sig three[3];
-    for (int i = 0; i < 3; i++) {
-        three[i] = (hubcosig_sig){.seq = s.instruction_seq, .member = (uint16_t)(i + 1)};
-        cr_assert_eq(node_key_sign_evm(s.f.keys[i], three[i].sig, digest), RL_OK);
-    }
+    member_sigs(&s, three, 3);
     three[2].sig[5] ^= 1; /* it would fail, but no one looks at it */
     hubcosig *h;
     cr_assert_eq(hubcosig_new(&h, 30000), RL_OK);
@@ -303,6 +306,54 @@ Test(cosigner, the_hub_leaves_a_third_valid_signature_unchecked)
     cr_assert_eq(three[1].result, RL_OK);
     cr_assert_eq(three[2].result, RL_ERR_DUPLICATE);
     store_read_end(txn);
+    hubcosig_free(h);
+    teardown(&s);
+}
+
+Test(cosigner, after_a_rotation_a_signature_by_a_members_old_key_counts_for_nothing)
+{
+    story s;
+    setup(&s);
+    uint8_t digest[HASH_BYTES];
+    instruction_digest(digest, &s.in);
+    hubcosig_sig two[2];
+    member_sigs(&s, two, 2);
+    hubcosig *h;
+    cr_assert_eq(hubcosig_new(&h, 30000), RL_OK);
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(s.f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(hubcosig_offer_many(h, txn, s.f.s, &s.f.set, NULL, two, 2), RL_OK);
+    cr_assert_eq(two[0].result, RL_OK);
+    cr_assert_eq(two[1].result, RL_OK);
+
+    /* member 1 rotates to a new key before the bundle is handed out */
+    node_key *fresh;
+    uint8_t ed[32], sk[32];
+    memset(ed, 0x71, sizeof ed);
+    memset(sk, 0x72, sizeof sk);
+    cr_assert_eq(node_key_from_secrets(&fresh, "node1-new", ed, sk, NULL), RL_OK);
+    relset v2 = s.f.set;
+    v2.version++;
+    v2.members[0].pub = *node_key_pub(fresh);
+    bundle b;
+    cr_assert_not(hubcosig_due(h, txn, s.f.s, &v2, 1000, &b), "one signer with its key in force, threshold 2");
+
+    /* a resend by the old key is no resend: it is checked against the new key and fails */
+    hubcosig_sig old = two[0];
+    cr_assert_eq(hubcosig_offer_many(h, txn, s.f.s, &v2, NULL, &old, 1), RL_OK);
+    cr_assert_eq(old.result, RL_ERR_SIG);
+    hubcosig_sig renewed = {.seq = s.instruction_seq, .member = 1};
+    cr_assert_eq(node_key_sign_evm(fresh, renewed.sig, digest), RL_OK);
+    cr_assert_eq(hubcosig_offer_many(h, txn, s.f.s, &v2, NULL, &renewed, 1), RL_OK);
+    cr_assert_eq(renewed.result, RL_OK, "taken in place of the old key's: %s", rl_strerror(renewed.result));
+    cr_assert(hubcosig_due(h, txn, s.f.s, &v2, 1000, &b));
+    store_read_end(txn);
+    cr_assert_eq(b.n, 2);
+    bool has_new = false;
+    for (unsigned i = 0; i < b.n; i++)
+        has_new |= b.e[i].member == 1 && memcmp(b.e[i].sig, renewed.sig, EVM_SIG_BYTES) == 0;
+    cr_assert(has_new, "the bundle carries member 1's signature by its new key");
+    node_key_free(fresh);
     hubcosig_free(h);
     teardown(&s);
 }
