@@ -99,6 +99,8 @@ struct hub {
     void *nodes, *records, *catchup, *venue, *calc;
     signed_obs *batch;
     size_t nbatch;
+    hubcosig_sig *cosigs; /* COSIG messages received, checked together */
+    size_t ncosigs;
     struct waiting *wait;
     size_t nwait, capwait;
     uint64_t published;
@@ -248,33 +250,57 @@ static void take_prices(struct hub *h, const wire_msg *m, const char *peer)
     }
 }
 
-/* Takes one COSIG message: a member's signature of an instruction, from that member's connection. */
-static void take_cosig(struct hub *h, const wire_msg *m, const char *peer)
+/* Queues one COSIG message: a member's signature of an instruction, from that member's
+ * connection. The queue is checked as one batch (take_cosigs). */
+static void queue_cosig(struct hub *h, const wire_msg *m, const char *peer)
 {
     const node_pub *from = peer_pub(h, peer);
-    uint16_t member;
-    uint8_t sig[EVM_SIG_BYTES];
-    wire_cosig_of(m, &member, sig);
-    const relset_member *mem = relset_find(ingest_set(h->g), member);
+    hubcosig_sig *s = &h->cosigs[h->ncosigs];
+    wire_cosig_of(m, &s->member, s->sig);
+    const relset_member *mem = relset_find(ingest_set(h->g), s->member);
     if (from == NULL || mem == NULL || memcmp(mem->pub.ed25519, from->ed25519, ED25519_PK_BYTES) != 0) {
-        log_warn("co-signature refused: signer is not the sending peer", "peer=%s member=%u", peer, member);
+        log_warn("co-signature refused: signer is not the sending peer", "peer=%s member=%u", peer, s->member);
         return;
     }
+    s->seq = m->id;
+    h->ncosigs++;
+}
+
+/* The queued co-signatures, checked on the pool's threads (only as many per instruction as its
+ * bundle still needs: hubcosig_offer_many). */
+static void take_cosigs(struct hub *h)
+{
+    if (h->ncosigs == 0)
+        return;
     MDB_txn *txn;
     rl_why why = {{0}};
-    if (store_read_begin(h->st, &txn, &why) != RL_OK) {
-        log_warn("co-signature dropped", "why=\"%s\"", why.text);
+    rl_err err = store_read_begin(h->st, &txn, &why);
+    if (err == RL_OK) {
+        err = hubcosig_offer_many(h->cosig, txn, h->st, ingest_set(h->g), h->pool, h->cosigs, h->ncosigs);
+        store_read_end(txn);
+    }
+    if (err != RL_OK) {
+        log_warn("co-signatures dropped", "count=%zu why=\"%s\"", h->ncosigs, why.text[0] ? why.text : rl_strerror(err));
+        h->ncosigs = 0;
         return;
     }
-    rl_err err = hubcosig_offer(h->cosig, txn, h->st, ingest_set(h->g), m->id, member, sig, &why);
-    store_read_end(txn);
-    h->cosig_news |= err == RL_OK;
-    if (err == RL_ERR_STATE)
-        log_debug("co-signature not needed", "peer=%s instruction=%llu why=\"%s\"", peer, (unsigned long long)m->id,
-                  why.text);
-    else if (err != RL_OK)
-        log_warn("co-signature refused", "peer=%s instruction=%llu why=\"%s\"", peer, (unsigned long long)m->id,
-                 why.text[0] ? why.text : rl_strerror(err));
+    for (size_t i = 0; i < h->ncosigs; i++) {
+        const hubcosig_sig *s = &h->cosigs[i];
+        h->cosig_news |= s->result == RL_OK;
+        if (s->result == RL_ERR_STATE)
+            log_debug("co-signature not needed", "member=%u instruction=%llu why=\"not an instruction, or bundled\"",
+                      s->member, (unsigned long long)s->seq);
+        else if (s->result == RL_ERR_DUPLICATE)
+            log_debug("co-signature not needed", "member=%u instruction=%llu why=\"a quorum of signatures is in\"",
+                      s->member, (unsigned long long)s->seq);
+        else if (s->result == RL_ERR_SIG)
+            log_warn("co-signature refused", "member=%u instruction=%llu why=\"does not recover the member's address\"",
+                     s->member, (unsigned long long)s->seq);
+        else if (s->result != RL_OK)
+            log_warn("co-signature refused", "member=%u instruction=%llu why=\"%s\"", s->member,
+                     (unsigned long long)s->seq, rl_strerror(s->result));
+    }
+    h->ncosigs = 0;
 }
 
 /* Logs the bundles that are due. */
@@ -419,7 +445,7 @@ static void receive(struct hub *h)
     zmq_msg_t route, body;
     zmq_msg_init(&route);
     zmq_msg_init(&body);
-    while (h->nbatch + WIRE_OBS_MAX <= HUB_BATCH_OBS) {
+    while (h->nbatch + WIRE_OBS_MAX <= HUB_BATCH_OBS && h->ncosigs < HUB_BATCH_COSIG) {
         if (zmq_msg_recv(&route, h->nodes, ZMQ_DONTWAIT) < 0)
             break;
         if (!zmq_msg_more(&route) || zmq_msg_recv(&body, h->nodes, 0) < 0)
@@ -441,13 +467,14 @@ static void receive(struct hub *h)
             continue;
         }
         if (m.type == WIRE_COSIG) {
-            take_cosig(h, &m, peer ? peer : "");
+            queue_cosig(h, &m, peer ? peer : "");
             continue;
         }
         take_obs(h, zmq_msg_data(&route), zmq_msg_size(&route), &m, peer ? peer : "");
     }
     zmq_msg_close(&route);
     zmq_msg_close(&body);
+    take_cosigs(h);
 }
 
 /* Acknowledges every waiting message whose events are all settled in the ledger. */
@@ -662,6 +689,7 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         (h->calc = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_CALCULATOR, h->key, h->cfg.calculator, &lim, why)) == NULL)
         err = RL_ERR_IO;
     if (err == RL_OK && ((h->batch = malloc(HUB_BATCH_OBS * sizeof *h->batch)) == NULL ||
+                         (h->cosigs = malloc(HUB_BATCH_COSIG * sizeof *h->cosigs)) == NULL ||
                          (h->frame = malloc(HUB_FRAME_MAX)) == NULL || (h->pp = malloc(sizeof *h->pp)) == NULL ||
                          (h->payload = malloc(RECORD_MAX_PAYLOAD)) == NULL))
         err = RL_ERR_NOMEM;
@@ -690,6 +718,7 @@ static void hub_close(struct hub *h)
     store_close(h->st);
     node_key_free(h->key);
     free(h->batch);
+    free(h->cosigs);
     free(h->frame);
     free(h->wait);
 }

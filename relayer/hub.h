@@ -45,6 +45,7 @@
 #include "relayer/config.h"
 
 #define HUB_BATCH_OBS 8192
+#define HUB_BATCH_COSIG 4096 /* co-signatures checked as one batch */
 #define HUB_FRAME_MAX (RECORD_MAX_BYTES + 64)
 
 typedef struct hub_config {
