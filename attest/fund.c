@@ -176,12 +176,21 @@ rl_err fund_book_seize(fund_book *b, uint64_t chain_id, const uint8_t asset[EVM_
 {
     uint8_t k[FUND_INS_KEY_BYTES];
     fund_ins_key(k, chain_id, asset);
-    struct book_entry *e = book_slot(&b->ins, k, sizeof k);
-    if (e == NULL)
+    struct book_entry *e = NULL;
+    HASH_FIND(hh, b->ins, k, sizeof k, e);
+    fund_insurance cur;
+    memset(&cur, 0, sizeof cur);
+    cur.chain_id = chain_id;
+    memcpy(cur.asset, asset, EVM_ADDR_BYTES);
+    if (e != NULL)
+        cur = e->ins;
+    rl_err err = fund_ins_credit(&cur, amount, why); /* a credit that fails leaves no entry behind */
+    if (err != RL_OK)
+        return err;
+    if (e == NULL && (e = book_slot(&b->ins, k, sizeof k)) == NULL)
         return RL_ERR_NOMEM;
-    e->ins.chain_id = chain_id;
-    memcpy(e->ins.asset, asset, EVM_ADDR_BYTES);
-    return fund_ins_credit(&e->ins, amount, why);
+    e->ins = cur;
+    return RL_OK;
 }
 
 rl_err fund_book_decision(fund_book *b, const decision *d, uint64_t seq, rl_why *why)

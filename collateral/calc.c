@@ -507,25 +507,24 @@ static rl_err on_instruction(calc *c, const record *r, rl_why *why)
     const mg_token *t = mg_risk_token(c->risk, in.chain_id, in.asset);
     if (t == NULL)
         return RL_OK; /* instructions only come from this calculator's decisions, on known tokens */
+    /* everything that can fail first: out of memory leaves the state as it was */
     struct acct *a = acct_get(c, in.account);
     struct hold *h = a ? hold_get(c, a, t->chain, t->asset) : NULL;
-    struct open_ins *o = h ? calloc(1, sizeof *o) : NULL;
+    if (h == NULL || !vec_reserve((void **)&c->due, &c->capdue, c->ndue + 1, sizeof *c->due, 64))
+        return RL_ERR_NOMEM;
+    u256 instructed;
+    if (u256_add(&instructed, &h->instructed, &in.amount) != RL_OK)
+        return rl_fail(why, RL_ERR_OVERFLOW, "record %llu: instructed amount overflows", (unsigned long long)r->seq);
+    struct open_ins *o = calloc(1, sizeof *o);
     if (o == NULL)
         return RL_ERR_NOMEM;
-    if (u256_add(&h->instructed, &h->instructed, &in.amount) != RL_OK) {
-        free(o);
-        return rl_fail(why, RL_ERR_OVERFLOW, "record %llu: instructed amount overflows", (unsigned long long)r->seq);
-    }
+    h->instructed = instructed;
     instruction_id(o->id, in.chain_id, in.vault, in.nonce);
     o->acct = a->idx;
     o->chain = t->chain;
     o->asset = t->asset;
     o->amount = in.amount;
     o->kind = in.kind;
-    if (!vec_reserve((void **)&c->due, &c->capdue, c->ndue + 1, sizeof *c->due, 64)) {
-        free(o);
-        return RL_ERR_NOMEM;
-    }
     struct due *du = &c->due[c->ndue++];
     memcpy(du->id, o->id, HASH_BYTES);
     du->due_ms = in.deadline_s > UINT64_MAX / 1000 ? UINT64_MAX : in.deadline_s * 1000;
@@ -559,6 +558,9 @@ static rl_err overdue_scan(calc *c)
     c->nreplans = 0;
     if (c->now_ms <= c->next_due_ms)
         return RL_OK;
+    /* Room for every account up front: nothing below allocates once the scan has marked some. */
+    if (!vec_reserve((void **)&c->replans, &c->capreplans, c->ndue, sizeof *c->replans, 16))
+        return RL_ERR_NOMEM;
     size_t keep = 0;
     uint64_t next = UINT64_MAX;
     for (size_t i = 0; i < c->ndue; i++) {
@@ -577,15 +579,13 @@ static rl_err overdue_scan(calc *c)
         if (o->kind != INSTRUCTION_SEIZE)
             continue;
         struct acct *a = c->accts[o->acct];
-        struct hold *h = hold_get(c, a, o->chain, o->asset);
+        struct hold *h = hold_get(c, a, o->chain, o->asset); /* found: its instruction reserved on it */
         if (h == NULL)
             return RL_ERR_NOMEM;
         if (u256_add(&h->overdue, &h->overdue, &o->amount) != RL_OK) /* overdue <= seizing: cannot happen */
             h->overdue = h->seizing;
         if (a->status != MG_LIQUIDATABLE || a->replan)
             continue;
-        if (!vec_reserve((void **)&c->replans, &c->capreplans, c->nreplans + 1, sizeof *c->replans, 16))
-            return RL_ERR_NOMEM;
         a->replan = true;
         c->replans[c->nreplans++] = a->idx;
     }
