@@ -92,6 +92,8 @@ struct hub {
     uint64_t instr_head, instr_ms; /* when the plans were last looked at */
     uint64_t bundles_head, bundles_ms; /* when the co-signatures were last looked at */
     bool cosig_news;                   /* a co-signature came in since */
+    uint64_t watched;                  /* instructions up to this record are watched for co-signatures */
+    size_t cosig_short;                /* short of the threshold past cosign_alert_ms, at the last scan */
     store *st;
     pool *pool;
     ingest *g;
@@ -173,10 +175,12 @@ static rl_err write_status(struct hub *h, rl_why *why)
         json_array_append_new(peers, json_pack("{s:s, s:I, s:I}", "name", h->peers[i].name, "last_seen_ms",
                                                (json_int_t)h->peers[i].last_ms, "messages",
                                                (json_int_t)h->peers[i].messages));
-    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "updated_ms",
-                          (json_int_t)wall_ms(), "pid", (json_int_t)getpid(), "head_seq",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+                          "updated_ms", (json_int_t)wall_ms(), "pid", (json_int_t)getpid(), "head_seq",
                           (json_int_t)ingest_head(h->g)->seq, "awaiting_ack", (json_int_t)h->nwait,
-                          "events_short_of_quorum", (json_int_t)ingest_pending_events(h->g), "peers", peers, "totals",
+                          "events_short_of_quorum", (json_int_t)ingest_pending_events(h->g),
+                          "instructions_awaiting_cosignatures", (json_int_t)hubcosig_waiting(h->cosig),
+                          "instructions_short_of_cosignatures", (json_int_t)h->cosig_short, "peers", peers, "totals",
                           "observations", (json_int_t)x->received, "verified", (json_int_t)x->verified, "attested",
                           (json_int_t)x->attested, "conflicts", (json_int_t)x->conflicts, "refused",
                           (json_int_t)(x->refused + x->bad_signature + x->unknown_signer + x->malformed), "held",
@@ -301,6 +305,42 @@ static void take_cosigs(struct hub *h)
                      (unsigned long long)s->seq, rl_strerror(s->result));
     }
     h->ncosigs = 0;
+}
+
+/* Instructions logged since the last call are waited for from now (hubcosig_watch). */
+static rl_err watch_instructions(struct hub *h, rl_why *why)
+{
+    uint64_t head = ingest_head(h->g)->seq;
+    if (head <= h->watched)
+        return RL_OK;
+    MDB_txn *txn;
+    rl_err err = store_read_begin(h->st, &txn, why);
+    if (err != RL_OK)
+        return err;
+    for (uint64_t seq = h->watched + 1; seq <= head && err == RL_OK; seq++) {
+        MDB_val v;
+        record r;
+        if ((err = ledger_record_get(txn, h->st, seq, &v, why)) == RL_OK &&
+            record_decode(&r, v.mv_data, v.mv_size, NULL) == RL_OK && r.type == RECORD_INSTRUCTION &&
+            (err = hubcosig_watch(h->cosig, txn, h->st, seq, mono_ms(), why)) == RL_ERR_STATE)
+            err = RL_OK; /* bundled already: nothing to wait for */
+    }
+    if (err == RL_OK)
+        h->watched = head;
+    store_read_end(txn);
+    return err;
+}
+
+static void on_short(void *ctx, const hubcosig_short *sh)
+{
+    (void)ctx;
+    char members[RELSET_MAX_MEMBERS * 6 + 1] = "";
+    size_t at = 0;
+    for (unsigned i = 0; i < sh->have && at < sizeof members; i++)
+        at += (size_t)snprintf(members + at, sizeof members - at, "%s%u", i ? "," : "", sh->signed_by[i]);
+    log_warn("instruction short of co-signatures", "instruction=%llu signatures=%u threshold=%u signed_by=\"%s\" "
+             "waited_ms=%llu alert=%u",
+             (unsigned long long)sh->seq, sh->have, sh->need, members, (unsigned long long)sh->waited_ms, sh->alert);
 }
 
 /* Logs the bundles that are due. */
@@ -694,7 +734,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                          (h->payload = malloc(RECORD_MAX_PAYLOAD)) == NULL))
         err = RL_ERR_NOMEM;
     if (err == RL_OK)
-        h->published = ingest_head(h->g)->seq; /* subscribers catch up on what came before */
+        h->published = h->watched = ingest_head(h->g)->seq; /* subscribers catch up on what came before;
+                                                             * co-signatures resent start the clock */
     return err;
 }
 
@@ -758,9 +799,13 @@ static rl_err hub_run(struct hub *h, rl_why *why)
             err = acknowledge(h, why);
         if (err == RL_OK)
             err = instruct(h, why);
+        if (err == RL_OK && h->pin_risk)
+            err = watch_instructions(h, why);
         if (err == RL_OK)
             err = serve_catchup(h, why);
         if (err == RL_OK && mono_ms() - h->status_ms >= 1000) {
+            h->cosig_short = hubcosig_short_scan(h->cosig, ingest_set(h->g), mono_ms(), wall_ms() / 1000,
+                                                 h->cfg.cosign_alert_ms, on_short, h);
             err = write_status(h, why);
             h->status_ms = mono_ms();
         }

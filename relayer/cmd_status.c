@@ -155,9 +155,12 @@ static void print_human(const json_t *j)
                (long long)json_integer_value(json_object_get(e, "messages")));
     json_t *p = json_object_get(j, "pending");
     if (p != NULL)
-        printf("pending   %lld messages awaiting acknowledgement, %lld events short of a quorum\n",
+        printf("pending   %lld messages awaiting acknowledgement, %lld events short of a quorum, "
+               "%lld instructions awaiting co-signatures (%lld short past the alert time)\n",
                (long long)json_integer_value(json_object_get(p, "awaiting_ack")),
-               (long long)json_integer_value(json_object_get(p, "events_short_of_quorum")));
+               (long long)json_integer_value(json_object_get(p, "events_short_of_quorum")),
+               (long long)json_integer_value(json_object_get(p, "instructions_awaiting_cosignatures")),
+               (long long)json_integer_value(json_object_get(p, "instructions_short_of_cosignatures")));
 }
 
 int cmd_status(int argc, char **argv)
@@ -212,8 +215,12 @@ int cmd_status(int argc, char **argv)
         }
         json_object_set_new(out, "peers", peers);
         json_object_set_new(out, "pending",
-                            json_pack("{s:O, s:O}", "awaiting_ack", json_object_get(live, "awaiting_ack"),
-                                      "events_short_of_quorum", json_object_get(live, "events_short_of_quorum")));
+                            json_pack("{s:O?, s:O?, s:O?, s:O?}", "awaiting_ack", json_object_get(live, "awaiting_ack"),
+                                      "events_short_of_quorum", json_object_get(live, "events_short_of_quorum"),
+                                      "instructions_awaiting_cosignatures",
+                                      json_object_get(live, "instructions_awaiting_cosignatures"),
+                                      "instructions_short_of_cosignatures",
+                                      json_object_get(live, "instructions_short_of_cosignatures")));
         json_object_set(out, "totals", json_object_get(live, "totals"));
         json_decref(live);
     }

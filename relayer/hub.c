@@ -20,6 +20,7 @@ static const cfg_key schema[] = {
     {"hub", "commit_load_records", CFG_U64, 0, 0, 1000000, F(commit_load_records)},
     {"hub", "commit_load_delay_ms", CFG_U64, 0, 1, 60000, F(commit_load_delay_ms)},
     {"hub", "risk", CFG_PATH, 0, 0, 0, F(risk)},
+    {"hub", "cosign_alert_ms", CFG_U64, 0, 1000, 86400000, F(cosign_alert_ms)},
     {"listen", "nodes", CFG_ENDPOINT, 1, 0, 0, F(nodes)},
     {"listen", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
     {"listen", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},
@@ -49,5 +50,6 @@ rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
     out->price_max_dev_bps = 200;
     out->price_max_age_ms = 60000;
     out->price_heartbeat_ms = 10000;
+    out->cosign_alert_ms = 60000;
     return cfg_load(path, schema, sizeof schema / sizeof schema[0], out, why);
 }

@@ -15,6 +15,8 @@
  *                                    ; The price rule (max deviation, max age) then comes from it,
  *                                    ; overriding [prices], and a calculator's decision made under
  *                                    ; any other parameters (another risk digest) is refused
+ *     cosign_alert_ms = 60000        ; an instruction short of its threshold of co-signatures this
+ *                                    ; long is alerted (log, status), then after 2x, 4x ... (hubcosig.h)
  *
  *     [listen]
  *     nodes = tcp://127.0.0.1:7401    ; ROUTER: observations in, acknowledgements out
@@ -55,6 +57,7 @@ typedef struct hub_config {
     cfg_list allow_node, allow_venue, allow_subscriber, allow_calculator;
     uint64_t price_max_dev_bps, price_max_age_ms, price_heartbeat_ms;
     uint64_t max_message_bytes, send_hwm;
+    uint64_t cosign_alert_ms;
 } hub_config;
 
 /* Defaults, then the file; errors name the file, line and key. */

@@ -16,6 +16,10 @@ struct pending {
     bundle b;             /* the signatures so far, one per member */
     uint8_t signer[RELSET_MAX_MEMBERS][EVM_ADDR_BYTES]; /* the address each one recovered */
     uint64_t handed_ms;   /* 0: not handed out yet */
+    uint64_t deadline_s;  /* the instruction's */
+    uint64_t since_ms;    /* waited for since (0: not stamped yet: the next short scan does) */
+    uint64_t alert_ms;    /* the next alert while short of the threshold (0: after alert_ms) */
+    unsigned alerts;
     uint8_t planned;      /* hubcosig_offer_many: signatures being checked for it this round */
     UT_hash_handle hh;    /* by seq; iterated in the order instructions were first offered */
 };
@@ -81,6 +85,7 @@ static rl_err open_entry(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq
         return RL_ERR_NOMEM;
     p->seq = seq;
     p->b.instruction = seq;
+    p->deadline_s = in.deadline_s;
     instruction_digest(p->digest, &in);
     HASH_ADD(hh, h->p, seq, sizeof p->seq, p);
     *out = p;
@@ -269,4 +274,45 @@ bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, 
     }
     h->next_due = NULL;
     return false;
+}
+
+rl_err hubcosig_watch(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint64_t now_ms, rl_why *why)
+{
+    struct pending *p = find(h, seq);
+    rl_err err = p == NULL ? open_entry(h, txn, s, seq, &p, why) : RL_OK;
+    if (err == RL_OK && p->since_ms == 0)
+        p->since_ms = now_ms;
+    return err;
+}
+
+size_t hubcosig_short_scan(hubcosig *h, const relset *set, uint64_t now_ms, uint64_t now_s, uint64_t alert_ms,
+                           hubcosig_short_fn fn, void *ctx)
+{
+    size_t n = 0;
+    struct pending *p, *t;
+    HASH_ITER(hh, h->p, p, t) {
+        if (p->deadline_s + HUBCOSIG_DROP_AFTER_S < now_s) { /* no vault takes it now: the expiry's turn */
+            if (h->next_due == p)
+                h->next_due = NULL;
+            HASH_DEL(h->p, p);
+            free(p);
+            continue;
+        }
+        if (p->since_ms == 0)
+            p->since_ms = now_ms;
+        hubcosig_short sh = {.seq = p->seq, .need = set->threshold, .waited_ms = now_ms - p->since_ms};
+        for (unsigned i = 0; i < p->b.n; i++)
+            if (current(p, set, i))
+                sh.signed_by[sh.have++] = p->b.e[i].member;
+        if (sh.have >= sh.need || p->deadline_s < now_s || sh.waited_ms < alert_ms)
+            continue;
+        n++;
+        if (p->alert_ms > now_ms)
+            continue;
+        sh.alert = ++p->alerts;
+        uint64_t gap = alert_ms << (p->alerts < 16 ? p->alerts : 16);
+        p->alert_ms = now_ms + (gap < HUBCOSIG_ALERT_MAX_GAP_MS ? gap : HUBCOSIG_ALERT_MAX_GAP_MS);
+        fn(ctx, &sh);
+    }
+    return n;
 }

@@ -47,6 +47,32 @@ RL_MUST_USE rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s
  * fills out. Call until false: the calls make one pass over the waiting instructions. */
 bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t now_ms, bundle *out);
 
+/* Co-signatures short of the threshold. Nodes resend theirs until the bundle is logged; an
+ * instruction still short after alert_ms is alerted, then again after twice as long each time
+ * (at most HUBCOSIG_ALERT_MAX_GAP_MS apart) while its deadline has not passed by the hub's clock.
+ * The clock runs from hubcosig_watch (the hub logged it) or, after a restart, from the first
+ * short scan that sees it (a node's signature). HUBCOSIG_DROP_AFTER_S past its deadline no vault
+ * takes it: it is forgotten here (its expiry frees or re-issues it). */
+#define HUBCOSIG_ALERT_MAX_GAP_MS 3600000
+#define HUBCOSIG_DROP_AFTER_S 3600
+
+RL_MUST_USE rl_err hubcosig_watch(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint64_t now_ms,
+                                  rl_why *why);
+
+typedef struct hubcosig_short {
+    uint64_t seq;                             /* of the INSTRUCTION */
+    uint64_t waited_ms;
+    unsigned have, need;                      /* signatures by keys in force; the threshold */
+    uint16_t signed_by[RELSET_MAX_MEMBERS];   /* members, first `have` */
+    unsigned alert;                           /* 1 for its first alert, then 2, ... */
+} hubcosig_short;
+typedef void (*hubcosig_short_fn)(void *ctx, const hubcosig_short *s);
+
+/* Calls fn for each instruction whose alert is due (now_ms monotonic, now_s unix seconds);
+ * returns how many are short of the threshold past alert_ms (for status). */
+size_t hubcosig_short_scan(hubcosig *h, const relset *set, uint64_t now_ms, uint64_t now_s, uint64_t alert_ms,
+                           hubcosig_short_fn fn, void *ctx);
+
 /* Instructions with signatures waiting (for status). */
 size_t hubcosig_waiting(const hubcosig *h);
 

@@ -98,7 +98,8 @@ static void write_hub_conf(const cluster *c)
     append(&hub, "[hub]\ndata = hub\nkey = keys/hub.key\nrelayers = relayers.json\ncommit_delay_ms = %d\n%s"
                  "[listen]\nnodes = ipc://%s/nodes.sock\nrecords = ipc://%s/records.sock\n"
                  "catchup = ipc://%s/catchup.sock\n",
-           COMMIT_DELAY_MS, c->pipeline ? "risk = risk.json\n" : "", c->dir, c->dir, c->dir);
+           COMMIT_DELAY_MS, c->pipeline ? "risk = risk.json\ncosign_alert_ms = " CLUSTER_COSIGN_ALERT_MS "\n" : "",
+           c->dir, c->dir, c->dir);
     if (c->pipeline)
         append(&hub, "venue = ipc://%s/venue.sock\ncalculator = ipc://%s/calc.sock\n", c->dir, c->dir);
     append(&hub, "[allow]\n");

@@ -62,6 +62,7 @@
 #define CLUSTER_POLL_MS 100  /* every watcher's poll_ms when caught up */
 #define CLUSTER_MAX_RANGE 50 /* every watcher's max_range, in blocks */
 #define CLUSTER_WAIT_MS 20000
+#define CLUSTER_COSIGN_ALERT_MS "1000" /* the pipeline hub's cosign_alert_ms */
 #define CLUSTER_NATIVE "0x0000000000000000000000000000000000000000" /* the vault's native asset */
 
 /* One [chain.NAME] section of every node config. */

@@ -225,6 +225,13 @@ static void member_sigs(const story *s, hubcosig_sig *out, size_t n)
     }
 }
 
+/* The hub's collector and a read transaction on the story's ledger. */
+static void hub_begin(story *s, hubcosig **h, MDB_txn **txn)
+{
+    cr_assert_eq(hubcosig_new(h, 30000), RL_OK);
+    cr_assert_eq(store_read_begin(s->f.s, txn, NULL), RL_OK);
+}
+
 Test(cosigner, the_hub_checks_only_the_signatures_a_bundle_needs_and_the_ledger_takes_the_bundle)
 {
     story s;
@@ -245,10 +252,9 @@ Test(cosigner, the_hub_checks_only_the_signatures_a_bundle_needs_and_the_ledger_
 
     hubcosig *h;
     pool *p;
-    cr_assert_eq(hubcosig_new(&h, 30000), RL_OK);
-    cr_assert_eq(pool_new(&p, 2), RL_OK);
     MDB_txn *txn;
-    cr_assert_eq(store_read_begin(s.f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(pool_new(&p, 2), RL_OK);
+    hub_begin(&s, &h, &txn);
     cr_assert_eq(hubcosig_offer_many(h, txn, s.f.s, &s.f.set, p, sigs, 4), RL_OK);
     cr_assert_eq(sigs[0].result, RL_ERR_SIG);
     cr_assert_eq(sigs[1].result, RL_OK);
@@ -298,9 +304,8 @@ Test(cosigner, the_hub_leaves_a_third_valid_signature_unchecked)
     member_sigs(&s, three, 3);
     three[2].sig[5] ^= 1; /* it would fail, but no one looks at it */
     hubcosig *h;
-    cr_assert_eq(hubcosig_new(&h, 30000), RL_OK);
     MDB_txn *txn;
-    cr_assert_eq(store_read_begin(s.f.s, &txn, NULL), RL_OK);
+    hub_begin(&s, &h, &txn);
     cr_assert_eq(hubcosig_offer_many(h, txn, s.f.s, &s.f.set, NULL, three, 3), RL_OK);
     cr_assert_eq(three[0].result, RL_OK);
     cr_assert_eq(three[1].result, RL_OK);
@@ -319,9 +324,8 @@ Test(cosigner, after_a_rotation_a_signature_by_a_members_old_key_counts_for_noth
     hubcosig_sig two[2];
     member_sigs(&s, two, 2);
     hubcosig *h;
-    cr_assert_eq(hubcosig_new(&h, 30000), RL_OK);
     MDB_txn *txn;
-    cr_assert_eq(store_read_begin(s.f.s, &txn, NULL), RL_OK);
+    hub_begin(&s, &h, &txn);
     cr_assert_eq(hubcosig_offer_many(h, txn, s.f.s, &s.f.set, NULL, two, 2), RL_OK);
     cr_assert_eq(two[0].result, RL_OK);
     cr_assert_eq(two[1].result, RL_OK);
@@ -355,6 +359,64 @@ Test(cosigner, after_a_rotation_a_signature_by_a_members_old_key_counts_for_noth
     cr_assert(has_new, "the bundle carries member 1's signature by its new key");
     node_key_free(fresh);
     hubcosig_free(h);
+    teardown(&s);
+}
+
+static void count_alert(void *ctx, const hubcosig_short *sh)
+{
+    hubcosig_short *last = ctx;
+    *last = *sh;
+}
+
+Test(cosigner, an_instruction_short_of_co_signatures_is_alerted_with_backoff_and_forgotten_after_its_deadline)
+{
+    story s;
+    setup(&s);
+    hubcosig_sig two[2];
+    member_sigs(&s, two, 2);
+    hubcosig *h;
+    MDB_txn *txn;
+    hub_begin(&s, &h, &txn);
+    cr_assert_eq(hubcosig_watch(h, txn, s.f.s, s.instruction_seq, 10000, NULL), RL_OK);
+    cr_assert_eq(hubcosig_watch(h, txn, s.f.s, s.decision_seq, 10000, NULL), RL_ERR_STATE, "not an instruction");
+    uint64_t now_s = s.in.deadline_s - 100, alert = 1000;
+    hubcosig_short last = {0};
+    cr_assert_eq(hubcosig_short_scan(h, &s.f.set, 10999, now_s, alert, count_alert, &last), 0, "not yet");
+    cr_assert_eq(last.alert, 0);
+    cr_assert_eq(hubcosig_short_scan(h, &s.f.set, 11000, now_s, alert, count_alert, &last), 1);
+    cr_assert_eq(last.alert, 1);
+    cr_assert_eq(last.have, 0, "no signature at all");
+    cr_assert_eq(last.need, 2);
+    cr_assert_eq(last.waited_ms, 1000);
+    /* one signature in: still short; the next alert waits twice as long */
+    cr_assert_eq(hubcosig_offer_many(h, txn, s.f.s, &s.f.set, NULL, two, 1), RL_OK);
+    cr_assert_eq(hubcosig_short_scan(h, &s.f.set, 12999, now_s, alert, count_alert, &last), 1, "short, not alerted");
+    cr_assert_eq(last.alert, 1);
+    cr_assert_eq(hubcosig_short_scan(h, &s.f.set, 13000, now_s, alert, count_alert, &last), 1);
+    cr_assert_eq(last.alert, 2);
+    cr_assert_eq(last.have, 1);
+    cr_assert_eq(last.signed_by[0], 1);
+    cr_assert_eq(hubcosig_short_scan(h, &s.f.set, 16999, now_s, alert, count_alert, &last), 1);
+    cr_assert_eq(last.alert, 2, "then 4 x alert_ms");
+    /* past the deadline: no more alerts; an hour past it, forgotten */
+    cr_assert_eq(hubcosig_short_scan(h, &s.f.set, 20000, s.in.deadline_s + 1, alert, count_alert, &last), 0);
+    cr_assert_eq(last.alert, 2);
+    cr_assert_eq(hubcosig_waiting(h), 1);
+    cr_assert_eq(hubcosig_short_scan(h, &s.f.set, 20000, s.in.deadline_s + HUBCOSIG_DROP_AFTER_S + 1, alert,
+                                     count_alert, &last), 0);
+    cr_assert_eq(hubcosig_waiting(h), 0);
+
+    /* signed enough: never alerted */
+    hubcosig *h2;
+    cr_assert_eq(hubcosig_new(&h2, 30000), RL_OK);
+    cr_assert_eq(hubcosig_watch(h2, txn, s.f.s, s.instruction_seq, 10000, NULL), RL_OK);
+    cr_assert_eq(hubcosig_offer_many(h2, txn, s.f.s, &s.f.set, NULL, two, 2), RL_OK);
+    memset(&last, 0, sizeof last);
+    cr_assert_eq(hubcosig_short_scan(h2, &s.f.set, 99000, now_s, alert, count_alert, &last), 0);
+    cr_assert_eq(last.alert, 0);
+    store_read_end(txn);
+    hubcosig_free(h);
+    hubcosig_free(h2);
     teardown(&s);
 }
 

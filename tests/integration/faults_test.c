@@ -191,6 +191,11 @@ Test(faults, two_of_three_nodes_down_nothing_moves_and_everything_completes_when
     tu_sleep_ms(QUIET_MS);
     cr_assert_eq(cluster_hub_records(&c, RECORD_BUNDLE, NULL, NULL), 0, "a bundle with one node of three");
     cr_assert(!nonce_used(1), "executed without a quorum");
+    /* the hub says so after cosign_alert_ms (1 s here; QUIET_MS is 3 s) */
+    cr_assert_geq(cluster_file_count(&c, "hub.log", "instruction short of co-signatures"), 1,
+                  "the hub did not alert the instruction short of co-signatures");
+    cr_assert_geq(cluster_file_count(&c, "hub.log", "signatures=1 threshold=2 signed_by=\"1\""), 1,
+                  "the alert does not name the one signer");
     node_up(1);
     node_up(2);
     cluster_await_records(&c, RECORD_BUNDLE, 1);
