@@ -93,9 +93,15 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h tests/fixture.h $(TEST_SUPPORT) $(L
 test: deps
 	@$(MAKE) --no-print-directory run-tests
 
+# Every process the tests start (daemons, CLI runs, the suites) writes its sanitizer reports to
+# build-asan/sanitizer/; run.sh fails the run when any is there (a daemon stopped by SIGTERM
+# reports its leaks at exit, which no exit status the tests see would show).
+SAN_LOGS := $(abspath build-asan/sanitizer)
 asan: deps
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp) \
+	@rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOGS)/asan \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_LOGS)/ubsan \
+	    LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 RL_SANITIZER_LOGS=$(SAN_LOGS) \
 	    RL_TEST_SCALE=asan $(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT='-O1 -g' run-tests
 
 .PHONY: run-tests

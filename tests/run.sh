@@ -21,6 +21,13 @@ for t in "$@"; do
     [ -z "$line" ] && failed=$((failed + 1))
   fi
 done
+# Under `make asan`: reports any process wrote (daemons the tests stopped included) fail the run.
+reports=$([ -n "${RL_SANITIZER_LOGS:-}" ] && grep -lE 'ERROR: |runtime error|SUMMARY: ' "$RL_SANITIZER_LOGS"/* 2>/dev/null)
+if [ -n "$reports" ]; then
+  echo "sanitizer reports by processes the tests started ($RL_SANITIZER_LOGS):"
+  for f in $reports; do echo "== $f"; head -n 40 "$f"; done
+  failed=$((failed + 1)); bad_suites+=("sanitizer-reports")
+fi
 [ ${#bad_suites[@]} -gt 0 ] && echo "failing suites: ${bad_suites[*]}"
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ] && [ ${#bad_suites[@]} -eq 0 ]
