@@ -58,4 +58,10 @@ RL_MUST_USE rl_err fixed_get_u256(u256 *out, const mpz_t v);
  * decimals plus 60: more than any term in margin.c divides by). */
 const mpz_t *fixed_pow10(unsigned n);
 
+/* q = x / 10^n rounded down (fixed_fdiv_pow10) or up (fixed_cdiv_pow10): by single-limb
+ * divisions of at most 10^19 each (floor(floor(x / a) / b) = floor(x / ab) for positive a, b,
+ * and the same for ceilings), several times faster than one multi-limb division. q may be x. */
+void fixed_fdiv_pow10(mpz_t q, const mpz_t x, unsigned n);
+void fixed_cdiv_pow10(mpz_t q, const mpz_t x, unsigned n);
+
 #endif

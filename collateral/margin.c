@@ -65,7 +65,7 @@ rl_err mg_value_u(mg_ctx *ctx, const mg_asset *asset, const u256 *amount, bool h
         mpz_mul(ctx->a, ctx->a, ctx->b);
         den += FIXED_E18_DIGITS;
     }
-    mpz_fdiv_q(ctx->a, ctx->a, *fixed_pow10(den));
+    fixed_fdiv_pow10(ctx->a, ctx->a, den);
     return fixed_get_i128(out, ctx->a);
 }
 
@@ -76,7 +76,7 @@ rl_err mg_pnl_u(mg_ctx *ctx, const mg_market *m, i128 size_e18, i128 entry_e18, 
     mpz_sub(ctx->a, ctx->a, ctx->b);
     fixed_set_i128(ctx->b, size_e18);
     mpz_mul(ctx->a, ctx->a, ctx->b);
-    mpz_fdiv_q(ctx->a, ctx->a, *fixed_pow10(2 * FIXED_E18_DIGITS - FIXED_U_DIGITS));
+    fixed_fdiv_pow10(ctx->a, ctx->a, 2 * FIXED_E18_DIGITS - FIXED_U_DIGITS);
     return fixed_get_i128(out, ctx->a);
 }
 
@@ -111,7 +111,7 @@ rl_err mg_margin_u(mg_ctx *ctx, const mg_market *m, i128 size_e18, bool maintena
         mpz_addmul(ctx->c, ctx->d, ctx->b);
     }
     /* to micro-dollars: / 10^48, times the volatility multiplier min(cap, max(1, sigma/ref)) */
-    mpz_set(ctx->d, *fixed_pow10(3 * FIXED_E18_DIGITS - FIXED_U_DIGITS));
+    unsigned den = 3 * FIXED_E18_DIGITS - FIXED_U_DIGITS;
     if (m->has_vol && m->sigma_e18 > m->sigma_ref_e18) {
         /* sigma / ref >= cap  <=>  sigma x 10^18 >= cap x ref */
         fixed_set_i128(ctx->e, m->sigma_e18);
@@ -122,22 +122,24 @@ rl_err mg_margin_u(mg_ctx *ctx, const mg_market *m, i128 size_e18, bool maintena
         if (mpz_cmp(ctx->e, ctx->a) >= 0) {
             fixed_set_i128(ctx->b, m->cap_e18);
             mpz_mul(ctx->c, ctx->c, ctx->b);
-            mpz_mul(ctx->d, ctx->d, *fixed_pow10(FIXED_E18_DIGITS));
+            den += FIXED_E18_DIGITS;
         } else {
             fixed_set_i128(ctx->b, m->sigma_e18);
             mpz_mul(ctx->c, ctx->c, ctx->b);
             fixed_set_i128(ctx->b, m->sigma_ref_e18);
-            mpz_mul(ctx->d, ctx->d, ctx->b);
+            mpz_mul(ctx->d, *fixed_pow10(den), ctx->b);
+            mpz_cdiv_q(ctx->c, ctx->c, ctx->d);
+            return fixed_get_i128(out, ctx->c);
         }
     }
-    mpz_cdiv_q(ctx->c, ctx->c, ctx->d);
+    fixed_cdiv_pow10(ctx->c, ctx->c, den);
     return fixed_get_i128(out, ctx->c);
 }
 
 static rl_err notional_u(mg_ctx *ctx, const mg_market *m, i128 size_e18, i128 *out)
 {
     notional_e36(ctx, m, size_e18);
-    mpz_cdiv_q(ctx->a, ctx->a, *fixed_pow10(2 * FIXED_E18_DIGITS - FIXED_U_DIGITS));
+    fixed_cdiv_pow10(ctx->a, ctx->a, 2 * FIXED_E18_DIGITS - FIXED_U_DIGITS);
     return fixed_get_i128(out, ctx->a);
 }
 
@@ -146,7 +148,7 @@ static rl_err of_gross_u(mg_ctx *ctx, i128 fraction_e18, i128 *out)
 {
     fixed_set_i128(ctx->a, fraction_e18);
     mpz_mul(ctx->a, ctx->a, ctx->gross);
-    mpz_cdiv_q(ctx->a, ctx->a, *fixed_pow10(3 * FIXED_E18_DIGITS - FIXED_U_DIGITS));
+    fixed_cdiv_pow10(ctx->a, ctx->a, 3 * FIXED_E18_DIGITS - FIXED_U_DIGITS);
     return fixed_get_i128(out, ctx->a);
 }
 
@@ -274,7 +276,7 @@ static rl_err portfolio_figures(mg_ctx *ctx, const mg_book *book, const mg_accou
     fixed_set_i128(ctx->a, fig->im_u);
     fixed_set_i128(ctx->b, book->params.portfolio_mm_ratio_e18);
     mpz_mul(ctx->a, ctx->a, ctx->b);
-    mpz_cdiv_q(ctx->a, ctx->a, *fixed_pow10(FIXED_E18_DIGITS));
+    fixed_cdiv_pow10(ctx->a, ctx->a, FIXED_E18_DIGITS);
     if (fixed_get_i128(&fig->mm_u, ctx->a) != RL_OK)
         return rl_fail(why, RL_ERR_OVERFLOW, "portfolio maintenance margin out of range");
     fig->status = status_of(fig->equity_u, fig->im_u, fig->mm_u);
