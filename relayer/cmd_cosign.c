@@ -4,8 +4,10 @@
  * It keeps an audited replica of the hub's log (replica.h) and hands every record it applied to
  * the node's judgement (cosigner.h): its own calculator and risk file decide which instructions
  * it signs with the node's secp256k1 key; the others it refuses and logs why. A signature goes
- * to the hub as a COSIG message, again every RESEND_MS until the instruction's BUNDLE is in the log or its deadline has passed. Killed and
- * restarted, it rebuilds the same state from its replica and signs the same bytes (RFC 6979).
+ * to the hub as a COSIG message, again after RESEND_MS, then twice as long each time up to
+ * RESEND_MAX_MS, until the instruction's BUNDLE is in the log or its deadline has passed (the
+ * hub alerts an instruction still short of its threshold: hubcosig.h). Killed and restarted, it
+ * rebuilds the same state from its replica and signs the same bytes (RFC 6979).
  *
  *     # cosign1.conf
  *     [cosign]
@@ -40,6 +42,7 @@
 #include "relayer/wire.h"
 
 #define RESEND_MS 2000
+#define RESEND_MAX_MS 8000 /* a restarted hub has every signature again within this */
 #define SEND_MAX 256       /* signatures sent per round */
 
 static const char USAGE[] = "usage: relayer cosign --config FILE\n"
@@ -69,6 +72,7 @@ static const cfg_key schema[] = {
 struct pending {
     uint64_t seq; /* of the INSTRUCTION */
     uint64_t deadline_s, sent_ms;
+    unsigned sends;
     uint8_t sig[EVM_SIG_BYTES];
     UT_hash_handle hh;
 };
@@ -162,12 +166,14 @@ static void send_pending(struct cosign_node *c)
             free(p);
             continue;
         }
-        if (sent == SEND_MAX || (p->sent_ms != 0 && now - p->sent_ms < RESEND_MS))
+        uint64_t wait = p->sends == 0 ? 0 : (uint64_t)RESEND_MS << (p->sends < 8 ? p->sends - 1 : 7);
+        if (sent == SEND_MAX || now - p->sent_ms < (wait < RESEND_MAX_MS ? wait : RESEND_MAX_MS))
             continue;
         size_t len = wire_encode_cosig(frame, sizeof frame, p->seq, c->member, p->sig);
         if (zmq_send(c->sock, frame, len, ZMQ_DONTWAIT) < 0)
             break; /* the hub is away: next round */
         p->sent_ms = now;
+        p->sends++;
         sent++;
     }
 }
