@@ -507,7 +507,8 @@ static rl_err on_instruction(calc *c, const record *r, rl_why *why)
     const mg_token *t = mg_risk_token(c->risk, in.chain_id, in.asset);
     if (t == NULL)
         return RL_OK; /* instructions only come from this calculator's decisions, on known tokens */
-    /* everything that can fail first: out of memory leaves the state as it was */
+    /* what can fail before the reservations change (out of memory may leave an empty account or
+     * holding behind, which changes no figure) */
     struct acct *a = acct_get(c, in.account);
     struct hold *h = a ? hold_get(c, a, t->chain, t->asset) : NULL;
     if (h == NULL || !vec_reserve((void **)&c->due, &c->capdue, c->ndue + 1, sizeof *c->due, 64))
@@ -558,7 +559,8 @@ static rl_err overdue_scan(calc *c)
     c->nreplans = 0;
     if (c->now_ms <= c->next_due_ms)
         return RL_OK;
-    /* Room for every account up front: nothing below allocates once the scan has marked some. */
+    /* Room for a replan per due entry up front: nothing below allocates once the scan has marked
+     * some. */
     if (!vec_reserve((void **)&c->replans, &c->capreplans, c->ndue, sizeof *c->replans, 16))
         return RL_ERR_NOMEM;
     size_t keep = 0;

@@ -799,7 +799,7 @@ static rl_err hub_run(struct hub *h, rl_why *why)
             err = acknowledge(h, why);
         if (err == RL_OK)
             err = instruct(h, why);
-        if (err == RL_OK && h->pin_risk)
+        if (err == RL_OK && h->pin_risk) /* only a hub with a risk file builds instructions */
             err = watch_instructions(h, why);
         if (err == RL_OK)
             err = serve_catchup(h, why);

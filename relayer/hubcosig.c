@@ -243,7 +243,8 @@ rl_err hubcosig_offer_many(hubcosig *h, MDB_txn *txn, const store *s, const rels
 }
 
 /* One pass over the entries per run of calls (each call goes on where the last one stopped),
- * so handing out n bundles costs one pass, not n. Entries leave only here. */
+ * so handing out n bundles costs one pass, not n. Entries leave here once bundled, and in
+ * hubcosig_short_scan an hour past their deadline. */
 bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t now_ms, bundle *out)
 {
     struct pending *p, *next;
@@ -292,8 +293,8 @@ size_t hubcosig_short_scan(hubcosig *h, const relset *set, uint64_t now_ms, uint
     struct pending *p, *t;
     HASH_ITER(hh, h->p, p, t) {
         if (p->deadline_s + HUBCOSIG_DROP_AFTER_S < now_s) { /* no vault takes it now: the expiry's turn */
-            if (h->next_due == p)
-                h->next_due = NULL;
+            if (h->next_due == p) /* hubcosig_due's pass goes on after it */
+                h->next_due = p->hh.next;
             HASH_DEL(h->p, p);
             free(p);
             continue;

@@ -6,7 +6,8 @@
  * from the instruction's EIP-712 digest; the caller has checked the message came from that
  * member's connection. A bundle takes `threshold` signatures, lowest signer addresses first, in
  * the vault's order. One handed to the caller is not handed out again before retry_ms (the ledger
- * may refuse it, and the hub logs why); an instruction leaves once its bundle is in the ledger.
+ * may refuse it, and the hub logs why); an instruction leaves once its bundle is in the ledger,
+ * or an hour past its deadline (hubcosig_short_scan).
  */
 #ifndef RL_HUBCOSIG_H
 #define RL_HUBCOSIG_H
@@ -51,7 +52,8 @@ bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, 
  * instruction still short after alert_ms is alerted, then again after twice as long each time
  * (at most HUBCOSIG_ALERT_MAX_GAP_MS apart) while its deadline has not passed by the hub's clock.
  * The clock runs from hubcosig_watch (the hub logged it) or, after a restart, from the first
- * short scan that sees it (a node's signature). HUBCOSIG_DROP_AFTER_S past its deadline no vault
+ * short scan that sees it (a node's signature resent): an instruction logged before a restart
+ * that no node signs again is not alerted. HUBCOSIG_DROP_AFTER_S past its deadline no vault
  * takes it: it is forgotten here (its expiry frees or re-issues it). */
 #define HUBCOSIG_ALERT_MAX_GAP_MS 3600000
 #define HUBCOSIG_DROP_AFTER_S 3600
@@ -73,7 +75,7 @@ typedef void (*hubcosig_short_fn)(void *ctx, const hubcosig_short *s);
 size_t hubcosig_short_scan(hubcosig *h, const relset *set, uint64_t now_ms, uint64_t now_s, uint64_t alert_ms,
                            hubcosig_short_fn fn, void *ctx);
 
-/* Instructions with signatures waiting (for status). */
+/* Logged instructions not bundled yet that this hub knows of: watched, or signed (for status). */
 size_t hubcosig_waiting(const hubcosig *h);
 
 #endif
