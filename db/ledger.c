@@ -791,24 +791,71 @@ static rl_err apply_decision(MDB_txn *txn, const store *s, const record *r, rl_w
     return err;
 }
 
-rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, rl_why *why)
+/* Hands each row of table, in key order, to row(): setting *stop ends the walk early, an error
+ * ends it and is returned. */
+static rl_err each_row(MDB_txn *txn, const store *s, int table, const char *what,
+                       rl_err (*row)(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *stop),
+                       void *ctx, rl_why *why)
 {
     MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, store_dbi(s, TABLE_PLANS), &c);
+    int rc = mdb_cursor_open(txn, store_dbi(s, table), &c);
     if (rc != 0)
-        return store_err(rc, "open plans cursor", why);
+        return store_err(rc, what, why);
     MDB_val k, v;
     rl_err err = RL_OK;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && err == RL_OK; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        instruction_plan p;
-        if ((err = instruction_plan_decode(&p, k.mv_data, k.mv_size, v.mv_data, v.mv_size, why)) == RL_OK &&
-            fn(ctx, &p, ((const uint8_t *)k.mv_data)[9]) != 0)
-            break;
-    }
+    bool stop = false;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && err == RL_OK && !stop;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        err = row(ctx, txn, &k, &v, &stop);
     mdb_cursor_close(c);
-    if (err == RL_OK && rc != 0 && rc != MDB_NOTFOUND)
-        err = store_err(rc, "read plans", why);
+    if (err == RL_OK && !stop && rc != 0 && rc != MDB_NOTFOUND)
+        err = store_err(rc, what, why);
     return err;
+}
+
+struct plans_walk {
+    ledger_plan_fn fn;
+    void *ctx;
+    rl_why *why;
+};
+
+static rl_err plan_row(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *stop)
+{
+    (void)txn;
+    struct plans_walk *w = ctx;
+    instruction_plan p;
+    rl_err err = instruction_plan_decode(&p, k->mv_data, k->mv_size, v->mv_data, v->mv_size, w->why);
+    if (err == RL_OK)
+        *stop = w->fn(w->ctx, &p, ((const uint8_t *)k->mv_data)[9]) != 0;
+    return err;
+}
+
+rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, rl_why *why)
+{
+    struct plans_walk w = {fn, ctx, why};
+    return each_row(txn, s, TABLE_PLANS, "read plans", plan_row, &w, why);
+}
+
+struct open_walk {
+    const store *s;
+    ledger_open_fn fn;
+    void *ctx;
+};
+
+static rl_err open_row(void *ctx, MDB_txn *txn, const MDB_val *k, const MDB_val *v, bool *stop)
+{
+    (void)v;
+    struct open_walk *w = ctx;
+    uint64_t seq; /* (a reservation made by ledger_reserve alone has no INSTRUCTION: not listed) */
+    if (k->mv_size == HASH_BYTES && ledger_key_get(txn, w->s, k->mv_data, &seq) == RL_OK)
+        *stop = w->fn(w->ctx, seq) != 0;
+    return RL_OK;
+}
+
+rl_err ledger_open_instructions(MDB_txn *txn, const store *s, ledger_open_fn fn, void *ctx, rl_why *why)
+{
+    struct open_walk w = {s, fn, ctx};
+    return each_row(txn, s, TABLE_RESERVATIONS, "read reservations", open_row, &w, why);
 }
 
 /* A bundle: of a logged instruction, once, signed by a quorum of the set in force in the

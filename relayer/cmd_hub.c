@@ -307,6 +307,36 @@ static void take_cosigs(struct hub *h)
     h->ncosigs = 0;
 }
 
+struct watch_ctx {
+    struct hub *h;
+    MDB_txn *txn;
+    rl_err err;
+    rl_why *why;
+};
+
+static int watch_open(void *ctx, uint64_t seq)
+{
+    struct watch_ctx *w = ctx;
+    w->err = hubcosig_watch(w->h->cosig, w->txn, w->h->st, seq, mono_ms(), w->why);
+    if (w->err == RL_ERR_STATE) /* bundled already, executing or expiring: nothing to wait for */
+        w->err = RL_OK;
+    return w->err != RL_OK;
+}
+
+/* At start: every instruction logged before whose reservation is open and that has no bundle
+ * is waited for from now (so one that no node signs again is still alerted). */
+static rl_err watch_open_instructions(struct hub *h, rl_why *why)
+{
+    MDB_txn *txn;
+    rl_err err = store_read_begin(h->st, &txn, why);
+    if (err != RL_OK)
+        return err;
+    struct watch_ctx w = {.h = h, .txn = txn, .why = why};
+    err = ledger_open_instructions(txn, h->st, watch_open, &w, why);
+    store_read_end(txn);
+    return err != RL_OK ? err : w.err;
+}
+
 /* Instructions logged since the last call are waited for from now (hubcosig_watch). */
 static rl_err watch_instructions(struct hub *h, rl_why *why)
 {
@@ -734,8 +764,9 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                          (h->payload = malloc(RECORD_MAX_PAYLOAD)) == NULL))
         err = RL_ERR_NOMEM;
     if (err == RL_OK)
-        h->published = h->watched = ingest_head(h->g)->seq; /* subscribers catch up on what came before;
-                                                             * co-signatures resent start the clock */
+        h->published = h->watched = ingest_head(h->g)->seq; /* subscribers catch up on what came before */
+    if (err == RL_OK && h->pin_risk)
+        err = watch_open_instructions(h, why);
     return err;
 }
 

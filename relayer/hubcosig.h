@@ -51,9 +51,8 @@ bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, 
 /* Co-signatures short of the threshold. Nodes resend theirs until the bundle is logged; an
  * instruction still short after alert_ms is alerted, then again after twice as long each time
  * (at most HUBCOSIG_ALERT_MAX_GAP_MS apart) while its deadline has not passed by the hub's clock.
- * The clock runs from hubcosig_watch (the hub logged it) or, after a restart, from the first
- * short scan that sees it (a node's signature resent): an instruction logged before a restart
- * that no node signs again is not alerted. HUBCOSIG_DROP_AFTER_S past its deadline no vault
+ * The clock runs from hubcosig_watch (the hub logged it; after a restart, the hub watches every
+ * open instruction again: ledger_open_instructions). HUBCOSIG_DROP_AFTER_S past its deadline no vault
  * takes it: it is forgotten here (its expiry frees or re-issues it). */
 #define HUBCOSIG_ALERT_MAX_GAP_MS 3600000
 #define HUBCOSIG_DROP_AFTER_S 3600

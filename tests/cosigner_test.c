@@ -362,6 +362,14 @@ Test(cosigner, after_a_rotation_a_signature_by_a_members_old_key_counts_for_noth
     teardown(&s);
 }
 
+static int collect_open(void *ctx, uint64_t seq)
+{
+    uint64_t *got = ctx;
+    cr_assert_eq(got[0], 0, "one open instruction");
+    got[0] = seq;
+    return 0;
+}
+
 static void count_alert(void *ctx, const hubcosig_short *sh)
 {
     hubcosig_short *last = ctx;
@@ -377,6 +385,9 @@ Test(cosigner, an_instruction_short_of_co_signatures_is_alerted_with_backoff_and
     hubcosig *h;
     MDB_txn *txn;
     hub_begin(&s, &h, &txn);
+    uint64_t open[1] = {0}; /* what a restarted hub watches */
+    cr_assert_eq(ledger_open_instructions(txn, s.f.s, collect_open, open, NULL), RL_OK);
+    cr_assert_eq(open[0], s.instruction_seq);
     cr_assert_eq(hubcosig_watch(h, txn, s.f.s, s.instruction_seq, 10000, NULL), RL_OK);
     cr_assert_eq(hubcosig_watch(h, txn, s.f.s, s.decision_seq, 10000, NULL), RL_ERR_STATE, "not an instruction");
     uint64_t now_s = s.in.deadline_s - 100, alert = 1000;
