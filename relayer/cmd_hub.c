@@ -10,8 +10,10 @@
  * Nodes also send signed price observations; a quorum of them within the deviation limit becomes
  * a PRICE record (hubprice.h). Venues submit signed requests and the calculator its signed
  * decisions on sockets of their own roles; each is checked (its signer must be the sending peer),
- * logged once by its key, and acknowledged once committed. On SIGTERM or SIGINT the hub finishes
- * what it holds (ingest_flush) and exits 0.
+ * logged once by its key, and acknowledged once committed. With a risk file it also builds the
+ * instructions, takes the nodes' co-signatures and logs bundles (cmd_hub_cosign.c; the state both
+ * files share is in hubd.h). On SIGTERM or SIGINT the hub finishes what it holds (ingest_flush)
+ * and exits 0.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -32,6 +34,7 @@
 #include "relayer/daemon.h"
 #include "relayer/files.h"
 #include "relayer/hub.h"
+#include "relayer/hubd.h"
 #include "relayer/hubcosig.h"
 #include "relayer/hubinstr.h"
 #include "relayer/hubprice.h"
@@ -50,64 +53,7 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
 #define CATCHUP_MAX 4096 /* records per CATCHUP answer */
 #define SUBMIT_TIMEOUT_MS 30000 /* a submission not logged by then is forgotten; its sender resends */
 #define BPS_E18 100000000000000 /* one basis point in 1e18 fixed point */
-#define INSTRUCTION_RETRY_MS 30000 /* an instruction the ledger refused is built again after this */
 
-/* A received OBS or SUBMIT message waiting for its events (or its key) to settle. */
-struct waiting {
-    void *sock; /* where to acknowledge */
-    bool submit; /* ids[0] is the request or decision key; digest hashes the payload sent */
-    uint8_t digest[HASH_BYTES];
-    uint64_t since_ms;
-    uint8_t route[256];
-    size_t route_len;
-    uint64_t msg_id;
-    bool refused;
-    size_t n;
-    uint8_t ids[WIRE_OBS_MAX][HASH_BYTES];
-};
-
-/* A node heard from, for `relayer status`. */
-struct peer_seen {
-    char name[NODE_NAME_MAX + 1];
-    uint64_t last_ms, messages;
-};
-
-struct hub {
-    hub_config cfg;
-    struct peer_seen peers[CFG_LIST_MAX];
-    size_t npeers;
-    uint64_t status_ms;
-    node_key *key;
-    node_pub allowed_nodes[CFG_LIST_MAX], allowed_venues[CFG_LIST_MAX], allowed_calcs[CFG_LIST_MAX];
-    size_t nallowed, nvenues, ncalcs;
-    hubprice *prices;
-    payload_price *pp;
-    uint8_t *payload;
-    uint64_t prices_logged;
-    bool pin_risk; /* [hub] risk given: decisions must carry its digest; instructions follow it */
-    mg_risk risk;
-    hubinstr *instr;
-    hubcosig *cosig;
-    uint64_t bundles_logged;
-    uint64_t instr_head, instr_ms; /* when the plans were last looked at */
-    uint64_t bundles_head, bundles_ms; /* when the co-signatures were last looked at */
-    bool cosig_news;                   /* a co-signature came in since */
-    uint64_t watched;                  /* instructions up to this record are watched for co-signatures */
-    size_t cosig_short;                /* short of the threshold past cosign_alert_ms, at the last scan */
-    store *st;
-    pool *pool;
-    ingest *g;
-    bus *b;
-    void *nodes, *records, *catchup, *venue, *calc;
-    signed_obs *batch;
-    size_t nbatch;
-    hubcosig_sig *cosigs; /* COSIG messages received, checked together */
-    size_t ncosigs;
-    struct waiting *wait;
-    size_t nwait, capwait;
-    uint64_t published;
-    uint8_t *frame;
-};
 
 static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex)
 {
@@ -129,7 +75,7 @@ static const node_pub *find_pub(const node_pub *list, size_t n, const char *name
     return NULL;
 }
 
-static const node_pub *peer_pub(const struct hub *h, const char *name)
+const node_pub *hub_peer_pub(const struct hub *h, const char *name)
 {
     return find_pub(h->allowed_nodes, h->nallowed, name);
 }
@@ -205,7 +151,7 @@ static void send_routed(void *sock, const uint8_t *route, size_t route_len, cons
 /* Takes one OBS message: each observation must come from the member that signed it. */
 static void take_obs(struct hub *h, const uint8_t *route, size_t route_len, const wire_msg *m, const char *peer)
 {
-    const node_pub *from = peer_pub(h, peer);
+    const node_pub *from = hub_peer_pub(h, peer);
     struct waiting *w = waiting_add(h, h->nodes, route, route_len, m->id);
     for (size_t i = 0; i < m->n; i++) {
         signed_obs so;
@@ -236,7 +182,7 @@ static void take_obs(struct hub *h, const uint8_t *route, size_t route_len, cons
 /* Takes one PRICE message: each observation must come from the member that signed it. */
 static void take_prices(struct hub *h, const wire_msg *m, const char *peer)
 {
-    const node_pub *from = peer_pub(h, peer);
+    const node_pub *from = hub_peer_pub(h, peer);
     for (size_t i = 0; i < m->n; i++) {
         signed_price sp;
         uint8_t digest[HASH_BYTES];
@@ -252,159 +198,6 @@ static void take_prices(struct hub *h, const wire_msg *m, const char *peer)
             log_warn("price refused", "peer=%s member=%u why=\"%s\"", peer, sp.member, why.text);
         }
     }
-}
-
-/* Queues one COSIG message: a member's signature of an instruction, from that member's
- * connection. The queue is checked as one batch (take_cosigs). */
-static void queue_cosig(struct hub *h, const wire_msg *m, const char *peer)
-{
-    const node_pub *from = peer_pub(h, peer);
-    hubcosig_sig *s = &h->cosigs[h->ncosigs];
-    wire_cosig_of(m, &s->member, s->sig);
-    const relset_member *mem = relset_find(ingest_set(h->g), s->member);
-    if (from == NULL || mem == NULL || memcmp(mem->pub.ed25519, from->ed25519, ED25519_PK_BYTES) != 0) {
-        log_warn("co-signature refused: signer is not the sending peer", "peer=%s member=%u", peer, s->member);
-        return;
-    }
-    s->seq = m->id;
-    h->ncosigs++;
-}
-
-/* The queued co-signatures, checked on the pool's threads (only as many per instruction as its
- * bundle still needs: hubcosig_offer_many). */
-static void take_cosigs(struct hub *h)
-{
-    if (h->ncosigs == 0)
-        return;
-    MDB_txn *txn;
-    rl_why why = {{0}};
-    rl_err err = store_read_begin(h->st, &txn, &why);
-    if (err == RL_OK) {
-        err = hubcosig_offer_many(h->cosig, txn, h->st, ingest_set(h->g), h->pool, h->cosigs, h->ncosigs);
-        store_read_end(txn);
-    }
-    if (err != RL_OK) {
-        log_warn("co-signatures dropped", "count=%zu why=\"%s\"", h->ncosigs, why.text[0] ? why.text : rl_strerror(err));
-        h->ncosigs = 0;
-        return;
-    }
-    for (size_t i = 0; i < h->ncosigs; i++) {
-        const hubcosig_sig *s = &h->cosigs[i];
-        h->cosig_news |= s->result == RL_OK;
-        if (s->result == RL_ERR_STATE)
-            log_debug("co-signature not needed", "member=%u instruction=%llu why=\"not an instruction, or bundled\"",
-                      s->member, (unsigned long long)s->seq);
-        else if (s->result == RL_ERR_DUPLICATE)
-            log_debug("co-signature not needed", "member=%u instruction=%llu why=\"a quorum of signatures is in\"",
-                      s->member, (unsigned long long)s->seq);
-        else if (s->result == RL_ERR_SIG)
-            log_warn("co-signature refused", "member=%u instruction=%llu why=\"does not recover the member's address\"",
-                     s->member, (unsigned long long)s->seq);
-        else if (s->result != RL_OK)
-            log_warn("co-signature refused", "member=%u instruction=%llu why=\"%s\"", s->member,
-                     (unsigned long long)s->seq, rl_strerror(s->result));
-    }
-    h->ncosigs = 0;
-}
-
-struct watch_ctx {
-    struct hub *h;
-    MDB_txn *txn;
-    rl_err err;
-    rl_why *why;
-};
-
-static int watch_open(void *ctx, uint64_t seq)
-{
-    struct watch_ctx *w = ctx;
-    w->err = hubcosig_watch(w->h->cosig, w->txn, w->h->st, seq, mono_ms(), w->why);
-    if (w->err == RL_ERR_STATE) /* bundled already, executing or expiring: nothing to wait for */
-        w->err = RL_OK;
-    return w->err != RL_OK;
-}
-
-/* At start: every instruction logged before whose reservation is open and that has no bundle
- * is waited for from now (so one that no node signs again is still alerted). */
-static rl_err watch_open_instructions(struct hub *h, rl_why *why)
-{
-    MDB_txn *txn;
-    rl_err err = store_read_begin(h->st, &txn, why);
-    if (err != RL_OK)
-        return err;
-    struct watch_ctx w = {.h = h, .txn = txn, .why = why};
-    err = ledger_open_instructions(txn, h->st, watch_open, &w, why);
-    store_read_end(txn);
-    return err != RL_OK ? err : w.err;
-}
-
-/* Instructions logged since the last call are waited for from now (hubcosig_watch). */
-static rl_err watch_instructions(struct hub *h, rl_why *why)
-{
-    uint64_t head = ingest_head(h->g)->seq;
-    if (head <= h->watched)
-        return RL_OK;
-    MDB_txn *txn;
-    rl_err err = store_read_begin(h->st, &txn, why);
-    if (err != RL_OK)
-        return err;
-    for (uint64_t seq = h->watched + 1; seq <= head && err == RL_OK; seq++) {
-        MDB_val v;
-        record r;
-        if ((err = ledger_record_get(txn, h->st, seq, &v, why)) == RL_OK &&
-            record_decode(&r, v.mv_data, v.mv_size, NULL) == RL_OK && r.type == RECORD_INSTRUCTION &&
-            (err = hubcosig_watch(h->cosig, txn, h->st, seq, mono_ms(), why)) == RL_ERR_STATE)
-            err = RL_OK; /* bundled already: nothing to wait for */
-    }
-    if (err == RL_OK)
-        h->watched = head;
-    store_read_end(txn);
-    return err;
-}
-
-static void on_short(void *ctx, const hubcosig_short *sh)
-{
-    (void)ctx;
-    char members[RELSET_MAX_MEMBERS * 6 + 1] = "";
-    size_t at = 0;
-    for (unsigned i = 0; i < sh->have && at < sizeof members; i++)
-        at += (size_t)snprintf(members + at, sizeof members - at, "%s%u", i ? "," : "", sh->signed_by[i]);
-    log_warn("instruction short of co-signatures", "instruction=%llu signatures=%u threshold=%u signed_by=\"%s\" "
-             "waited_ms=%llu alert=%u",
-             (unsigned long long)sh->seq, sh->have, sh->need, members, (unsigned long long)sh->waited_ms, sh->alert);
-}
-
-/* Logs the bundles that are due. */
-static rl_err log_bundles(struct hub *h, uint64_t now, rl_why *why)
-{
-    /* Only after a new signature, a commit (a bundle may have landed) or a second (retries): not
-     * one ledger lookup per waiting instruction on every tick. */
-    uint64_t head = ingest_head(h->g)->seq;
-    if (hubcosig_waiting(h->cosig) == 0 ||
-        (!h->cosig_news && head == h->bundles_head && mono_ms() - h->bundles_ms < 1000))
-        return RL_OK;
-    h->cosig_news = false;
-    h->bundles_head = head;
-    h->bundles_ms = mono_ms();
-    MDB_txn *txn;
-    rl_err err = store_read_begin(h->st, &txn, why);
-    bool open = err == RL_OK;
-    bundle *b = malloc(sizeof *b);
-    uint8_t *enc = malloc(BUNDLE_MAX_BYTES);
-    if (err == RL_OK && (b == NULL || enc == NULL))
-        err = RL_ERR_NOMEM;
-    while (err == RL_OK && hubcosig_due(h->cosig, txn, h->st, ingest_set(h->g), mono_ms(), b)) {
-        size_t len;
-        if ((err = bundle_encode(enc, &len, b, why)) == RL_OK &&
-            (err = ingest_append_verified(h->g, RECORD_BUNDLE, enc, len, now, why)) == RL_OK) { /* hubcosig checked */
-            h->bundles_logged++;
-            log_info("bundle", "instruction=%llu signatures=%u", (unsigned long long)b->instruction, b->n);
-        }
-    }
-    if (open)
-        store_read_end(txn);
-    free(b);
-    free(enc);
-    return err;
 }
 
 /* Logs the prices that are due. */
@@ -537,14 +330,14 @@ static void receive(struct hub *h)
             continue;
         }
         if (m.type == WIRE_COSIG) {
-            queue_cosig(h, &m, peer ? peer : "");
+            hub_queue_cosig(h, &m, peer ? peer : "");
             continue;
         }
         take_obs(h, zmq_msg_data(&route), zmq_msg_size(&route), &m, peer ? peer : "");
     }
     zmq_msg_close(&route);
     zmq_msg_close(&body);
-    take_cosigs(h);
+    hub_take_cosigs(h);
 }
 
 /* Acknowledges every waiting message whose events are all settled in the ledger. */
@@ -593,45 +386,6 @@ static rl_err acknowledge(struct hub *h, rl_why *why)
     h->nwait = keep;
     store_read_end(txn);
     return RL_OK;
-}
-
-static rl_err append_instruction(void *ctx, const instruction *in, rl_why *why)
-{
-    struct hub *h = ctx;
-    uint8_t enc[INSTRUCTION_BYTES];
-    char account[43], vault[43];
-    rl_why bad = {{0}};
-    if (instruction_encode(enc, in, &bad) != RL_OK) { /* a plan no vault could take: it waits, said */
-        log_error("instruction cannot be built", "decision=%llu index=%u why=\"%s\"", (unsigned long long)in->decision,
-                  in->index, bad.text);
-        return RL_OK;
-    }
-    rl_err err = ingest_append(h->g, RECORD_INSTRUCTION, enc, sizeof enc, wall_ms(), why);
-    if (err == RL_OK)
-        log_info("instruction", "kind=%s decision=%llu index=%u chain_id=%llu vault=%s account=%s nonce=%llu "
-                 "deadline=%llu",
-                 instruction_kind_name(in->kind), (unsigned long long)in->decision, in->index,
-                 (unsigned long long)in->chain_id, evm_addr_to_hex(in->vault, vault),
-                 evm_addr_to_hex(in->account, account), (unsigned long long)in->nonce,
-                 (unsigned long long)in->deadline_s);
-    return err;
-}
-
-/* Instructions for the plans the ledger holds: after new records, and every second (retries). */
-static rl_err instruct(struct hub *h, rl_why *why)
-{
-    uint64_t head = ingest_head(h->g)->seq;
-    if (head == h->instr_head && mono_ms() - h->instr_ms < 1000)
-        return RL_OK;
-    h->instr_head = head;
-    h->instr_ms = mono_ms();
-    MDB_txn *txn;
-    rl_err err = store_read_begin(h->st, &txn, why);
-    if (err != RL_OK)
-        return err;
-    err = hubinstr_scan(h->instr, txn, h->st, wall_ms(), mono_ms(), append_instruction, h, why);
-    store_read_end(txn);
-    return err;
 }
 
 /* Sends records [from, to] to one subscriber (route) or to all (route NULL: the PUB socket). */
@@ -766,7 +520,7 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
     if (err == RL_OK)
         h->published = h->watched = ingest_head(h->g)->seq; /* subscribers catch up on what came before */
     if (err == RL_OK && h->pin_risk)
-        err = watch_open_instructions(h, why);
+        err = hub_watch_open_instructions(h, why);
     return err;
 }
 
@@ -814,7 +568,7 @@ static rl_err hub_run(struct hub *h, rl_why *why)
         if (err == RL_OK)
             err = log_prices(h, now, why);
         if (err == RL_OK)
-            err = log_bundles(h, now, why);
+            err = hub_log_bundles(h, now, why);
         if (err == RL_OK && h->nbatch > 0) {
             err = ingest_submit(h->g, h->batch, h->nbatch, now, why);
             h->nbatch = 0;
@@ -829,14 +583,13 @@ static rl_err hub_run(struct hub *h, rl_why *why)
         if (err == RL_OK)
             err = acknowledge(h, why);
         if (err == RL_OK)
-            err = instruct(h, why);
+            err = hub_instruct(h, why);
         if (err == RL_OK && h->pin_risk) /* only a hub with a risk file builds instructions */
-            err = watch_instructions(h, why);
+            err = hub_watch_instructions(h, why);
         if (err == RL_OK)
             err = serve_catchup(h, why);
         if (err == RL_OK && mono_ms() - h->status_ms >= 1000) {
-            h->cosig_short = hubcosig_short_scan(h->cosig, ingest_set(h->g), mono_ms(), wall_ms() / 1000,
-                                                 h->cfg.cosign_alert_ms, on_short, h);
+            hub_cosig_alerts(h);
             err = write_status(h, why);
             h->status_ms = mono_ms();
         }

@@ -1,0 +1,92 @@
+/*
+ * hubd.h - the hub daemon's state, shared by its two files: cmd_hub.c (sockets, observations,
+ * submissions, records, the loop) and cmd_hub_cosign.c (instructions, co-signatures, bundles).
+ * Private to them.
+ */
+#ifndef RL_HUBD_H
+#define RL_HUBD_H
+
+#include "db/ingest.h"
+#include "relayer/bus.h"
+#include "relayer/hub.h"
+#include "relayer/hubcosig.h"
+#include "relayer/hubinstr.h"
+#include "relayer/hubprice.h"
+#include "relayer/keyfile.h"
+#include "relayer/wire.h"
+
+#define INSTRUCTION_RETRY_MS 30000 /* an instruction the ledger refused is built again after this */
+
+/* A received OBS or SUBMIT message waiting for its events (or its key) to settle. */
+struct waiting {
+    void *sock; /* where to acknowledge */
+    bool submit; /* ids[0] is the request or decision key; digest hashes the payload sent */
+    uint8_t digest[HASH_BYTES];
+    uint64_t since_ms;
+    uint8_t route[256];
+    size_t route_len;
+    uint64_t msg_id;
+    bool refused;
+    size_t n;
+    uint8_t ids[WIRE_OBS_MAX][HASH_BYTES];
+};
+
+/* A node heard from, for `relayer status`. */
+struct peer_seen {
+    char name[NODE_NAME_MAX + 1];
+    uint64_t last_ms, messages;
+};
+
+struct hub {
+    hub_config cfg;
+    struct peer_seen peers[CFG_LIST_MAX];
+    size_t npeers;
+    uint64_t status_ms;
+    node_key *key;
+    node_pub allowed_nodes[CFG_LIST_MAX], allowed_venues[CFG_LIST_MAX], allowed_calcs[CFG_LIST_MAX];
+    size_t nallowed, nvenues, ncalcs;
+    hubprice *prices;
+    payload_price *pp;
+    uint8_t *payload;
+    uint64_t prices_logged;
+    bool pin_risk; /* [hub] risk given: decisions must carry its digest; instructions follow it */
+    mg_risk risk;
+    hubinstr *instr;
+    hubcosig *cosig;
+    uint64_t bundles_logged;
+    uint64_t instr_head, instr_ms; /* when the plans were last looked at */
+    uint64_t bundles_head, bundles_ms; /* when the co-signatures were last looked at */
+    bool cosig_news;                   /* a co-signature came in since */
+    uint64_t watched;                  /* instructions up to this record are watched for co-signatures */
+    size_t cosig_short;                /* short of the threshold past cosign_alert_ms, at the last scan */
+    store *st;
+    pool *pool;
+    ingest *g;
+    bus *b;
+    void *nodes, *records, *catchup, *venue, *calc;
+    signed_obs *batch;
+    size_t nbatch;
+    hubcosig_sig *cosigs; /* COSIG messages received, checked together */
+    size_t ncosigs;
+    struct waiting *wait;
+    size_t nwait, capwait;
+    uint64_t published;
+    uint8_t *frame;
+};
+
+/* The allow-listed node key of the peer named so by ZAP; NULL when none. */
+const node_pub *hub_peer_pub(const struct hub *h, const char *name);
+
+/* cmd_hub_cosign.c. Instructions for the plans the ledger holds (after new records, and every
+ * second for retries); instructions logged since the last call, and at start every open one
+ * without a bundle, watched for co-signatures; COSIG messages queued as they arrive, then checked
+ * as one batch; the bundles due logged; the alerts of instructions short of their threshold. */
+RL_MUST_USE rl_err hub_instruct(struct hub *h, rl_why *why);
+RL_MUST_USE rl_err hub_watch_instructions(struct hub *h, rl_why *why);
+RL_MUST_USE rl_err hub_watch_open_instructions(struct hub *h, rl_why *why);
+void hub_queue_cosig(struct hub *h, const wire_msg *m, const char *peer);
+void hub_take_cosigs(struct hub *h);
+RL_MUST_USE rl_err hub_log_bundles(struct hub *h, uint64_t now, rl_why *why);
+void hub_cosig_alerts(struct hub *h);
+
+#endif
