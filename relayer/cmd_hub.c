@@ -125,7 +125,7 @@ static rl_err write_status(struct hub *h, rl_why *why)
                           "updated_ms", (json_int_t)wall_ms(), "pid", (json_int_t)getpid(), "head_seq",
                           (json_int_t)ingest_head(h->g)->seq, "awaiting_ack", (json_int_t)h->nwait,
                           "events_short_of_quorum", (json_int_t)ingest_pending_events(h->g),
-                          "instructions_awaiting_cosignatures", (json_int_t)hubcosig_waiting(h->cosig),
+                          "instructions_awaiting_cosignatures", (json_int_t)hubcosig_unsigned(h->cosig),
                           "instructions_short_of_cosignatures", (json_int_t)h->cosig_short, "peers", peers, "totals",
                           "observations", (json_int_t)x->received, "verified", (json_int_t)x->verified, "attested",
                           (json_int_t)x->attested, "conflicts", (json_int_t)x->conflicts, "refused",

@@ -54,6 +54,14 @@ void hubcosig_free(hubcosig *h)
 
 size_t hubcosig_waiting(const hubcosig *h) { return HASH_COUNT(h->p); }
 
+size_t hubcosig_unsigned(const hubcosig *h)
+{
+    size_t n = 0;
+    for (const struct pending *p = h->p; p != NULL; p = p->hh.next)
+        n += p->handed_ms == 0;
+    return n;
+}
+
 static bool bundled(MDB_txn *txn, const store *s, uint64_t seq)
 {
     uint8_t key[HASH_BYTES];

@@ -74,7 +74,10 @@ typedef void (*hubcosig_short_fn)(void *ctx, const hubcosig_short *s);
 size_t hubcosig_short_scan(hubcosig *h, const relset *set, uint64_t now_ms, uint64_t now_s, uint64_t alert_ms,
                            hubcosig_short_fn fn, void *ctx);
 
-/* Logged instructions not bundled yet that this hub knows of: watched, or signed (for status). */
+/* Logged instructions not bundled yet that this hub knows of: watched, or signed, or bundled
+ * and not yet looked up again (hubcosig_due's retry). */
 size_t hubcosig_waiting(const hubcosig *h);
+/* Of them, those whose bundle was never handed out: still waiting for co-signatures (status). */
+size_t hubcosig_unsigned(const hubcosig *h);
 
 #endif

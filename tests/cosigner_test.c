@@ -267,6 +267,8 @@ Test(cosigner, the_hub_checks_only_the_signatures_a_bundle_needs_and_the_ledger_
     bundle b;
     cr_assert(hubcosig_due(h, txn, s.f.s, &s.f.set, 1000, &b));
     cr_assert_not(hubcosig_due(h, txn, s.f.s, &s.f.set, 1001, &b), "handed out once before the retry");
+    cr_assert_eq(hubcosig_waiting(h), 1, "kept until its bundle is seen in the ledger");
+    cr_assert_eq(hubcosig_unsigned(h), 0, "but no longer waiting for co-signatures");
     store_read_end(txn);
     cr_assert_eq(b.n, 2);
     uint8_t enc[BUNDLE_MAX_BYTES];
