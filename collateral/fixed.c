@@ -33,27 +33,21 @@ static const unsigned long POW10_UL[20] = {1ul, 10ul, 100ul, 1000ul, 10000ul, 10
                                            1000000000000000000ul, 10000000000000000000ul};
 _Static_assert(sizeof(unsigned long) == 8, "10^19 fits an unsigned long");
 
-void fixed_fdiv_pow10(mpz_t q, const mpz_t x, unsigned n)
+/* q = x / 10^n, each step rounding as div does. */
+static void div_pow10(mpz_ptr q, mpz_srcptr x, unsigned n, unsigned long (*div)(mpz_ptr, mpz_srcptr, unsigned long))
 {
     if (n == 0)
         mpz_set(q, x);
     for (mpz_srcptr src = x; n > 0; src = q) {
         unsigned k = n < 19 ? n : 19;
-        mpz_fdiv_q_ui(q, src, POW10_UL[k]);
+        div(q, src, POW10_UL[k]);
         n -= k;
     }
 }
 
-void fixed_cdiv_pow10(mpz_t q, const mpz_t x, unsigned n)
-{
-    if (n == 0)
-        mpz_set(q, x);
-    for (mpz_srcptr src = x; n > 0; src = q) {
-        unsigned k = n < 19 ? n : 19;
-        mpz_cdiv_q_ui(q, src, POW10_UL[k]);
-        n -= k;
-    }
-}
+void fixed_fdiv_pow10(mpz_t q, const mpz_t x, unsigned n) { div_pow10(q, x, n, mpz_fdiv_q_ui); }
+
+void fixed_cdiv_pow10(mpz_t q, const mpz_t x, unsigned n) { div_pow10(q, x, n, mpz_cdiv_q_ui); }
 
 /* Longest accepted input: enough for a uint256 with 36 fractional digits and a sign. */
 #define PARSE_MAX 120

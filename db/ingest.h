@@ -38,7 +38,7 @@ typedef struct ingest_opts {
     /* Batching under load (0: off). A commit of at least commit_load_records records means the
      * hub is busy: the next commit then waits until it holds twice as many (or
      * commit_max_records), or its oldest record has waited commit_load_delay_ms, or none has come
- * for commit_max_delay_ms (senders waiting on their acknowledgements). Fewer, larger
+     * for commit_max_delay_ms (senders waiting on their acknowledgements). Fewer, larger
      * transactions rewrite far fewer B-tree pages (the event index is keyed by hash: every commit
      * rewrites most of its leaves), at the cost of latency only while the load lasts; a small
      * commit ends it. */

@@ -804,11 +804,11 @@ static rl_err each_row(MDB_txn *txn, const store *s, int table, const char *what
     MDB_val k, v;
     rl_err err = RL_OK;
     bool stop = false;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && err == RL_OK && !stop;
-         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-        err = row(ctx, txn, &k, &v, &stop);
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        if ((err = row(ctx, txn, &k, &v, &stop)) != RL_OK || stop)
+            break;
     mdb_cursor_close(c);
-    if (err == RL_OK && !stop && rc != 0 && rc != MDB_NOTFOUND)
+    if (err == RL_OK && rc != 0 && rc != MDB_NOTFOUND)
         err = store_err(rc, what, why);
     return err;
 }

@@ -180,12 +180,12 @@ RL_MUST_USE rl_err ledger_vault_gaps(MDB_txn *txn, const store *s, uint64_t chai
  * fn for each until it returns non-zero. */
 typedef int (*ledger_plan_fn)(void *ctx, const instruction_plan *p, uint8_t attempt);
 RL_MUST_USE rl_err ledger_plans(MDB_txn *txn, const store *s, ledger_plan_fn fn, void *ctx, rl_why *why);
-/* How an attested execution of instruction id was applied (RL_ERR_NOTFOUND: none seen). */
 /* The log seq of every INSTRUCTION whose reservation is open (neither executed nor expired), in
  * instruction id order; fn returns non-zero to stop. */
 typedef int (*ledger_open_fn)(void *ctx, uint64_t instruction_seq);
 RL_MUST_USE rl_err ledger_open_instructions(MDB_txn *txn, const store *s, ledger_open_fn fn, void *ctx, rl_why *why);
 
+/* How an attested execution of instruction id was applied (RL_ERR_NOTFOUND: none seen). */
 typedef struct ledger_execution {
     uint64_t log_seq; /* the ATTEST record */
     bool matched;     /* it settled the reservation filed under id */

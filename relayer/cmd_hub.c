@@ -54,7 +54,6 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
 #define SUBMIT_TIMEOUT_MS 30000 /* a submission not logged by then is forgotten; its sender resends */
 #define BPS_E18 100000000000000 /* one basis point in 1e18 fixed point */
 
-
 static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex)
 {
     (void)ctx;
@@ -403,10 +402,12 @@ static rl_err send_records(struct hub *h, void *sock, const uint8_t *route, size
         if ((err = ledger_record_get(txn, h->st, seq, &v, why)) != RL_OK)
             break;
         size_t len = wire_encode_record(h->frame, HUB_FRAME_MAX, seq, v.mv_data, v.mv_size);
-        if (route != NULL)
+        if (route != NULL) {
             send_routed(sock, route, route_len, h->frame, len);
-        else
+        } else { /* published live, once per record: an instruction is waited for from here */
             zmq_send(sock, h->frame, len, ZMQ_DONTWAIT); /* a slow subscriber loses frames, never stalls us */
+            err = hub_watch_record(h, txn, seq, v.mv_data, v.mv_size, why);
+        }
     }
     store_read_end(txn);
     return err;
@@ -518,7 +519,7 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                          (h->payload = malloc(RECORD_MAX_PAYLOAD)) == NULL))
         err = RL_ERR_NOMEM;
     if (err == RL_OK)
-        h->published = h->watched = ingest_head(h->g)->seq; /* subscribers catch up on what came before */
+        h->published = ingest_head(h->g)->seq; /* subscribers catch up on what came before */
     if (err == RL_OK && h->pin_risk)
         err = hub_watch_open_instructions(h, why);
     return err;
@@ -584,8 +585,6 @@ static rl_err hub_run(struct hub *h, rl_why *why)
             err = acknowledge(h, why);
         if (err == RL_OK)
             err = hub_instruct(h, why);
-        if (err == RL_OK && h->pin_risk) /* only a hub with a risk file builds instructions */
-            err = hub_watch_instructions(h, why);
         if (err == RL_OK)
             err = serve_catchup(h, why);
         if (err == RL_OK && mono_ms() - h->status_ms >= 1000) {

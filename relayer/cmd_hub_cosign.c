@@ -116,13 +116,9 @@ static int watch_open(void *ctx, uint64_t seq)
 {
     struct watch_ctx *w = ctx;
     w->err = hubcosig_watch(w->h->cosig, w->txn, w->h->st, seq, mono_ms(), w->why);
-    if (w->err == RL_ERR_STATE) /* bundled already, executing or expiring: nothing to wait for */
-        w->err = RL_OK;
     return w->err != RL_OK;
 }
 
-/* At start: every instruction logged before whose reservation is open and that has no bundle
- * is waited for from now (so one that no node signs again is still alerted). */
 rl_err hub_watch_open_instructions(struct hub *h, rl_why *why)
 {
     MDB_txn *txn;
@@ -135,28 +131,13 @@ rl_err hub_watch_open_instructions(struct hub *h, rl_why *why)
     return err != RL_OK ? err : w.err;
 }
 
-/* Instructions logged since the last call are waited for from now (hubcosig_watch). */
-rl_err hub_watch_instructions(struct hub *h, rl_why *why)
+rl_err hub_watch_record(struct hub *h, MDB_txn *txn, uint64_t seq, const uint8_t *rec, size_t len,
+                        rl_why *why)
 {
-    uint64_t head = ingest_head(h->g)->seq;
-    if (head <= h->watched)
+    record r;
+    if (!h->pin_risk || record_decode(&r, rec, len, NULL) != RL_OK || r.type != RECORD_INSTRUCTION)
         return RL_OK;
-    MDB_txn *txn;
-    rl_err err = store_read_begin(h->st, &txn, why);
-    if (err != RL_OK)
-        return err;
-    for (uint64_t seq = h->watched + 1; seq <= head && err == RL_OK; seq++) {
-        MDB_val v;
-        record r;
-        if ((err = ledger_record_get(txn, h->st, seq, &v, why)) == RL_OK &&
-            record_decode(&r, v.mv_data, v.mv_size, NULL) == RL_OK && r.type == RECORD_INSTRUCTION &&
-            (err = hubcosig_watch(h->cosig, txn, h->st, seq, mono_ms(), why)) == RL_ERR_STATE)
-            err = RL_OK; /* bundled already: nothing to wait for */
-    }
-    if (err == RL_OK)
-        h->watched = head;
-    store_read_end(txn);
-    return err;
+    return hubcosig_watch(h->cosig, txn, h->st, seq, mono_ms(), why);
 }
 
 static void on_short(void *ctx, const hubcosig_short *sh)

@@ -100,13 +100,20 @@ static rl_err open_entry(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq
     return RL_OK;
 }
 
-/* The digest members sign for the instruction at seq (RL_ERR_STATE: not an instruction, or
+/* The entry of the instruction at seq, opened if new (RL_ERR_STATE: not an instruction, or
  * bundled already). */
-static rl_err digest_of(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint8_t digest[HASH_BYTES],
-                       rl_why *why)
+static rl_err entry(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, struct pending **out, rl_why *why)
 {
-    struct pending *p = find(h, seq);
-    rl_err err = p == NULL ? open_entry(h, txn, s, seq, &p, why) : RL_OK;
+    *out = find(h, seq);
+    return *out == NULL ? open_entry(h, txn, s, seq, out, why) : RL_OK;
+}
+
+/* The digest members sign for the instruction at seq (as entry()). */
+static rl_err digest_of(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint8_t digest[HASH_BYTES],
+                        rl_why *why)
+{
+    struct pending *p;
+    rl_err err = entry(h, txn, s, seq, &p, why);
     if (err == RL_OK)
         memcpy(digest, p->digest, HASH_BYTES);
     return err;
@@ -146,13 +153,13 @@ static unsigned current_signers(const struct pending *p, const relset *set)
 
 /* Takes a signature the caller checked against member's address in set (no second recovery). */
 static rl_err offer_checked(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, uint64_t seq,
-                              uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why)
+                            uint16_t member, const uint8_t sig[EVM_SIG_BYTES], rl_why *why)
 {
     const relset_member *m = relset_find(set, member);
     if (m == NULL)
         return rl_fail(why, RL_ERR_SIGNER, "member %u is not in relayer set version %u", member, set->version);
-    struct pending *p = find(h, seq);
-    rl_err err = p == NULL ? open_entry(h, txn, s, seq, &p, why) : RL_OK;
+    struct pending *p;
+    rl_err err = entry(h, txn, s, seq, &p, why);
     if (err != RL_OK)
         return err;
     int at = entry_of(p, member);
@@ -287,8 +294,10 @@ bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, 
 
 rl_err hubcosig_watch(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint64_t now_ms, rl_why *why)
 {
-    struct pending *p = find(h, seq);
-    rl_err err = p == NULL ? open_entry(h, txn, s, seq, &p, why) : RL_OK;
+    if (find(h, seq) == NULL && bundled(txn, s, seq))
+        return RL_OK; /* nothing to wait for */
+    struct pending *p;
+    rl_err err = entry(h, txn, s, seq, &p, why);
     if (err == RL_OK && p->since_ms == 0)
         p->since_ms = now_ms;
     return err;

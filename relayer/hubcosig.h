@@ -52,11 +52,13 @@ bool hubcosig_due(hubcosig *h, MDB_txn *txn, const store *s, const relset *set, 
  * instruction still short after alert_ms is alerted, then again after twice as long each time
  * (at most HUBCOSIG_ALERT_MAX_GAP_MS apart) while its deadline has not passed by the hub's clock.
  * The clock runs from hubcosig_watch (the hub logged it; after a restart, the hub watches every
- * open instruction again: ledger_open_instructions). HUBCOSIG_DROP_AFTER_S past its deadline no vault
- * takes it: it is forgotten here (its expiry frees or re-issues it). */
+ * open instruction again: ledger_open_instructions). HUBCOSIG_DROP_AFTER_S past its deadline no
+ * vault takes it: it is forgotten here (its expiry frees or re-issues it). */
 #define HUBCOSIG_ALERT_MAX_GAP_MS 3600000
 #define HUBCOSIG_DROP_AFTER_S 3600
 
+/* Waits for co-signatures of the instruction logged at seq from now_ms on; one bundled already
+ * needs none (RL_OK, nothing kept). RL_ERR_STATE: seq is not an instruction. */
 RL_MUST_USE rl_err hubcosig_watch(hubcosig *h, MDB_txn *txn, const store *s, uint64_t seq, uint64_t now_ms,
                                   rl_why *why);
 

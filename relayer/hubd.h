@@ -57,7 +57,6 @@ struct hub {
     uint64_t instr_head, instr_ms; /* when the plans were last looked at */
     uint64_t bundles_head, bundles_ms; /* when the co-signatures were last looked at */
     bool cosig_news;                   /* a co-signature came in since */
-    uint64_t watched;                  /* instructions up to this record are watched for co-signatures */
     size_t cosig_short;                /* short of the threshold past cosign_alert_ms, at the last scan */
     store *st;
     pool *pool;
@@ -78,12 +77,13 @@ struct hub {
 const node_pub *hub_peer_pub(const struct hub *h, const char *name);
 
 /* cmd_hub_cosign.c. Instructions for the plans the ledger holds (after new records, and every
- * second for retries); instructions logged since the last call, and at start every open one
- * without a bundle, watched for co-signatures; COSIG messages queued as they arrive, then checked
+ * second for retries); each record published live that is an instruction, and at start every
+ * open one without a bundle, watched for co-signatures; COSIG messages queued as they arrive, then checked
  * as one batch; the bundles due logged; the alerts of instructions short of their threshold. */
 RL_MUST_USE rl_err hub_instruct(struct hub *h, rl_why *why);
-RL_MUST_USE rl_err hub_watch_instructions(struct hub *h, rl_why *why);
 RL_MUST_USE rl_err hub_watch_open_instructions(struct hub *h, rl_why *why);
+RL_MUST_USE rl_err hub_watch_record(struct hub *h, MDB_txn *txn, uint64_t seq, const uint8_t *rec, size_t len,
+                                    rl_why *why);
 void hub_queue_cosig(struct hub *h, const wire_msg *m, const char *peer);
 void hub_take_cosigs(struct hub *h);
 RL_MUST_USE rl_err hub_log_bundles(struct hub *h, uint64_t now, rl_why *why);
