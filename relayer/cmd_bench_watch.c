@@ -159,7 +159,8 @@ static rl_err await_receipt(struct bench *b, const uint8_t tx[RPC_HASH_BYTES], r
     return err;
 }
 
-/* CollateralVault(signers = [anvil's second account], threshold 1), from its build artifact. */
+/* CollateralVault(signers = [anvil's second account], threshold 1, the native coin allowed from 1
+ * wei), from its build artifact. */
 static rl_err deploy_vault(struct bench *b, const char *signer, rl_why *why)
 {
     char path[4200], *text = NULL;
@@ -176,9 +177,12 @@ static rl_err deploy_vault(struct bench *b, const char *signer, rl_why *why)
     json_decref(j);
     if (err != RL_OK)
         return err;
-    /* constructor(address[] signers, uint256 threshold): head (offset 0x40, threshold), then the
-     * array (length 1, one address word). */
-    enum { ARGS = 4 * 32 };
+    /* constructor(address[] signers, uint256 threshold, address[] assets, uint256[] minimums):
+     *   head    0x80 | threshold 1 | 0xc0 | 0x100   (offsets of the three arrays)
+     *   0x80    1 | signer
+     *   0xc0    1 | 0 (the native coin)
+     *   0x100   1 | 1 (its minimum, 1 wei) */
+    enum { ARGS = 10 * 32 };
     uint8_t *data = calloc(1, code_len + ARGS), tx[RPC_HASH_BYTES];
     if (data == NULL) {
         free(code);
@@ -186,10 +190,15 @@ static rl_err deploy_vault(struct bench *b, const char *signer, rl_why *why)
     }
     memcpy(data, code, code_len);
     uint8_t *a = data + code_len;
-    a[31] = 0x40;
+    a[31] = 0x80;
     a[63] = 1;
-    a[95] = 1;
-    err = hex_decode(a + 96 + 12, RPC_ADDR_BYTES, signer, "signer", why);
+    a[95] = 0xc0;
+    a[126] = 0x01; /* 0x100 */
+    a[4 * 32 + 31] = 1;
+    a[6 * 32 + 31] = 1;
+    a[8 * 32 + 31] = 1;
+    a[9 * 32 + 31] = 1;
+    err = hex_decode(a + 5 * 32 + 12, RPC_ADDR_BYTES, signer, "signer", why);
     rpc_receipt *r = NULL;
     if (err == RL_OK)
         err = send_tx(b, NULL, NULL, data, code_len + ARGS, tx, why);

@@ -147,12 +147,15 @@ for n in node1 node2 node3 hub calc venue auditor; do "$relayer" keygen --out "$
 evm_of() { jq -r .evm "$c/keys/$1.pub"; }
 # The vault wants its signers in ascending order (same-length hex: case-blind order is numeric).
 signers=$(for n in node1 node2 node3; do evm_of $n; done | sort -f | paste -sd, -)
-vault_l1=$(deploy "$rpc_l1" CollateralVault "constructor(address[],uint256)" "[$signers]" 2)
-vault_l2=$(deploy "$rpc_l2" CollateralVault "constructor(address[],uint256)" "[$signers]" 2)
 usdc=$(deploy "$rpc_l2" TestToken "constructor(string,string,uint8)" "USD Coin" USDC 6)
+native=0x0000000000000000000000000000000000000000
+# Each vault takes only its listed assets, from a minimum (dust costs the cluster a quorum's work):
+# ETH on L1 from 0.001 ETH, USDC on L2 from 1 USDC. Later changes: setLimits, signed by a quorum.
+ctor="constructor(address[],uint256,address[],uint256[])"
+vault_l1=$(deploy "$rpc_l1" CollateralVault "$ctor" "[$signers]" 2 "[$native]" "[1000000000000000]")
+vault_l2=$(deploy "$rpc_l2" CollateralVault "$ctor" "[$signers]" 2 "[$usdc]" "[1000000]")
 feed_eth=$(deploy "$rpc_l1" MockV3Aggregator "constructor(uint8,int256)" 8 300000000000)
 feed_usdc=$(deploy "$rpc_l1" MockV3Aggregator "constructor(uint8,int256)" 8 100000000)
-native=0x0000000000000000000000000000000000000000
 insurance_l1=0x1111111111111111111111111111111111110e01
 insurance_l2=0x1111111111111111111111111111111111110e02
 note "vaults (signers: the 3 nodes' own EVM keys, threshold 2): L1 $vault_l1, L2 $vault_l2"
@@ -364,6 +367,9 @@ send "$rpc_l1" "$trader_key" "$vault_l1" --value 10ether "depositNative(address)
 send "$rpc_l2" "$trader_key" "$usdc" "mint(address,uint256)" "$trader" 5000000000 > /dev/null
 send "$rpc_l2" "$trader_key" "$usdc" "approve(address,uint256)" "$vault_l2" 5000000000 > /dev/null
 send "$rpc_l2" "$trader_key" "$vault_l2" "deposit(address,address,uint256)" "$usdc" "$trader" 5000000000 > /dev/null
+if "$CAST" send --rpc-url "$rpc_l1" --private-key "$trader_key" --value 1 "$vault_l1" "depositNative(address)" \
+    "$trader" > /dev/null 2>&1; then fail "a deposit of 1 wei was accepted"; fi
+note "a dust deposit of 1 wei is refused by the vault itself (DepositBelowMinimum): it never reaches the nodes"
 await "the ETH deposit credited" credited 31701 $native 10000000000000000000
 await "the USDC deposit credited" credited 31702 "$usdc" 5000000000
 note "the nodes' watchers saw both deposits one block deep and signed them; the hub credited each once,"

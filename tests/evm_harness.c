@@ -400,6 +400,13 @@ static int by_address(const void *a, const void *b)
 char *cast_deploy_vault_for(const anvil_node *n, const anvil_account *from, const char *const *signers, size_t count,
                             unsigned threshold)
 {
+    return cast_deploy_vault_with(n, from, signers, count, threshold, VAULT_NATIVE_ONLY_ASSETS,
+                                  VAULT_NATIVE_ONLY_MINIMUMS);
+}
+
+char *cast_deploy_vault_with(const anvil_node *n, const anvil_account *from, const char *const *signers, size_t count,
+                             unsigned threshold, const char *assets, const char *minimums)
+{
     cr_assert(count > 0 && count <= 32, "a vault of %zu signers", count);
     const char *sorted[32];
     memcpy(sorted, signers, count * sizeof sorted[0]);
@@ -415,10 +422,42 @@ char *cast_deploy_vault_for(const anvil_node *n, const anvil_account *from, cons
     char *closed = NULL, th[12];
     cr_assert(asprintf(&closed, "%s]", list) > 0);
     snprintf(th, sizeof th, "%u", threshold);
-    char *vault = cast_deploy(n, from, "CollateralVault", "constructor(address[],uint256)", closed, th, NULL);
+    char *vault = cast_deploy(n, from, "CollateralVault", VAULT_CTOR_SIG, closed, th, assets, minimums, NULL);
     free(closed);
     free(list);
     return vault;
+}
+
+char *cast_limits_signatures(const anvil_node *n, const char *vault, const anvil_account *const *signers, size_t count,
+                             const char *assets, const char *minimums, uint64_t version)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%llu", (unsigned long long)version);
+    char *digest = cast_call(n, vault, "limitsDigest(address[],uint256[],uint256)(bytes32)", assets, minimums, v, NULL);
+    char *list = NULL;
+    for (size_t i = 0; i < count; i++) {
+        char *sig = cast_sign_digest(signers[i], digest), *next = NULL;
+        cr_assert(asprintf(&next, "%s%s%s", list ? list : "[", i ? "," : "", sig) > 0);
+        free(sig);
+        free(list);
+        list = next;
+    }
+    char *closed = NULL;
+    cr_assert(asprintf(&closed, "%s]", list ? list : "[") > 0);
+    free(list);
+    free(digest);
+    return closed;
+}
+
+void cast_vault_set_limits(const anvil_node *n, const anvil_account *from, const char *vault,
+                           const anvil_account *const *signers, size_t count, const char *assets, const char *minimums)
+{
+    uint64_t version = cast_call_u64(n, vault, "limitsVersion()(uint256)", NULL) + 1;
+    char *sigs = cast_limits_signatures(n, vault, signers, count, assets, minimums, version);
+    char v[24];
+    snprintf(v, sizeof v, "%llu", (unsigned long long)version);
+    json_decref(cast_send_ok(n, from, vault, NULL, VAULT_SET_LIMITS_SIG, assets, minimums, v, sigs, NULL));
+    free(sigs);
 }
 
 static int by_account_address(const void *a, const void *b)

@@ -106,6 +106,13 @@ char *cast_deploy(const anvil_node *n, const anvil_account *from, const char *na
 void cast_deploy_reverts(const anvil_node *n, const anvil_account *from, const char *name, const char *error_sig,
                          const char *ctor_sig, ...) __attribute__((sentinel));
 
+/* CollateralVault's constructor and setLimits (bridges/evm/contracts/CollateralVault.sol). */
+#define VAULT_CTOR_SIG "constructor(address[],uint256,address[],uint256[])"
+#define VAULT_SET_LIMITS_SIG "setLimits(address[],uint256[],uint256,bytes[])"
+/* The limits the deployers below install: the native coin allowed from 1 wei, no token allowed. */
+#define VAULT_NATIVE_ONLY_ASSETS "[0x0000000000000000000000000000000000000000]"
+#define VAULT_NATIVE_ONLY_MINIMUMS "[1]"
+
 /* Deploys CollateralVault (from `from`) whose signer set is the dev accounts first..first+count-1,
  * sorted ascending by address as the vault requires, into set[count], with threshold. Returns
  * the vault's address. */
@@ -116,6 +123,21 @@ char *cast_deploy_vault(const anvil_node *n, const anvil_account *from, size_t f
  * most 32), which it sorts ascending as the vault requires. Returns the vault's address. */
 char *cast_deploy_vault_for(const anvil_node *n, const anvil_account *from, const char *const *signers, size_t count,
                             unsigned threshold);
+
+/* The same with the first limits given: assets and minimums as cast array literals, assets
+ * ascending ("[0x0000..0000,0xTOKEN]", "[1,1000]"). */
+char *cast_deploy_vault_with(const anvil_node *n, const anvil_account *from, const char *const *signers, size_t count,
+                             unsigned threshold, const char *assets, const char *minimums);
+
+/* "[sig,...]": each of signers (in the order given) signs the vault's own limitsDigest(assets,
+ * minimums, version), as setLimits checks it. */
+char *cast_limits_signatures(const anvil_node *n, const char *vault, const anvil_account *const *signers, size_t count,
+                             const char *assets, const char *minimums, uint64_t version);
+
+/* setLimits(assets, minimums, limitsVersion() + 1) signed by signers (ascending, a quorum), sent
+ * by `from`; must succeed. */
+void cast_vault_set_limits(const anvil_node *n, const anvil_account *from, const char *vault,
+                           const anvil_account *const *signers, size_t count, const char *assets, const char *minimums);
 
 /* A trader's deposits as a wallet makes them, for `from` itself, each followed by `confirm` mined
  * blocks: depositNative(from) with value wei; for a TestToken, mint(from, units), approve(vault,

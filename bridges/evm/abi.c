@@ -31,6 +31,12 @@ static const char *const VAULT_ERRORS[] = {
     "SignatureHighS(uint256)",
     "BadSignature(uint256)",
     "UnknownSigner(address)",
+    "AssetNotAllowed(address)",
+    "DepositBelowMinimum(address,uint256,uint256)",
+    "LimitsLengthMismatch(uint256,uint256)",
+    "AssetsNotAscending()",
+    "GasTooLow(uint256,uint256)",
+    "NothingToClaim(address)",
     "ReentrancyGuardReentrantCall()",
     "SafeERC20FailedOperation(address)",
 };

@@ -73,7 +73,13 @@ static char *node_vault(const anvil_node *n)
         cluster_node_evm(&c, i, evm[i]);
         signers[i] = evm[i];
     }
-    return cast_deploy_vault_for(n, &n->dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD);
+    if (n != &l2)
+        return cast_deploy_vault_for(n, &n->dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD);
+    char *assets = NULL; /* L2's vault takes USDC too (the native coin's address sorts first) */
+    cr_assert(asprintf(&assets, "[%s,%s]", CLUSTER_NATIVE, usdc) > 0);
+    char *vault = cast_deploy_vault_with(n, &n->dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD, assets, "[1,1]");
+    free(assets);
+    return vault;
 }
 
 /* The risk file: both vaults and insurance addresses, ETH on L1 and USDC on L2, one market. */
@@ -103,10 +109,10 @@ static void setup(void)
     cluster_init(&c);
     anvil_start(&l1, L1_ID, 0); /* a block per transaction; watcher confirmations with anvil_mine */
     anvil_start(&l2, L2_ID, 0);
-    vault1 = node_vault(&l1);
-    vault2 = node_vault(&l2);
     usdc = cast_deploy(&l2, &l2.dev[0], "TestToken", "constructor(string,string,uint8)", "USD Coin", "USDC", "6",
                        NULL);
+    vault1 = node_vault(&l1);
+    vault2 = node_vault(&l2);
     trader = &l2.dev[5];
     cr_assert_str_eq(l1.dev[5].address, trader->address, "anvil's dev accounts differ between the chains");
     cluster_fund_nodes(&c, &l1, NODE_GAS_WEI);

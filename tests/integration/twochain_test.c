@@ -34,9 +34,10 @@ static anvil_node l1, l2;
 static char *vault1, *vault2, *usdc;
 static const anvil_account *trader; /* the same dev key funds the trader on both chains */
 
-static char *deploy_vault(const anvil_node *n)
+static const anvil_account *set2[3]; /* L2's signers, ascending */
+
+static char *deploy_vault(const anvil_node *n, const anvil_account **set)
 {
-    const anvil_account *set[3];
     return cast_deploy_vault(n, &n->dev[0], 1, 3, 2, set);
 }
 
@@ -45,10 +46,15 @@ static void setup(void)
     cluster_init(&c);
     anvil_start(&l1, L1_ID, 0); /* a block per transaction; confirmations with anvil_mine */
     anvil_start(&l2, L2_ID, 0);
-    vault1 = deploy_vault(&l1);
-    vault2 = deploy_vault(&l2);
+    const anvil_account *set1[3];
+    vault1 = deploy_vault(&l1, set1);
+    vault2 = deploy_vault(&l2, set2);
     usdc = cast_deploy(&l2, &l2.dev[0], "TestToken", "constructor(string,string,uint8)", "USD Coin", "USDC", "6",
                        NULL);
+    char *listed = NULL; /* the vault takes the token from a quorum's setLimits on */
+    cr_assert(asprintf(&listed, "[%s]", usdc) > 0);
+    cast_vault_set_limits(&l2, &l2.dev[0], vault2, set2, 2, listed, "[1]");
+    free(listed);
     trader = &l2.dev[5];
     cr_assert_str_eq(l1.dev[5].address, trader->address, "anvil's dev accounts differ between the chains");
 

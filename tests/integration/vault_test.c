@@ -94,8 +94,10 @@ static char *deploy_vault(const anvil_account *const *set, size_t n, unsigned th
     char *list = address_list(set, n);
     char th[12];
     snprintf(th, sizeof th, "%u", threshold);
-    char *vault = cast_deploy(&t.chain, t.deployer, "CollateralVault", "constructor(address[],uint256)", list, th,
-                              NULL);
+    char *assets = NULL; /* the native coin and the test token, from 1 base unit */
+    cr_assert(asprintf(&assets, "[%s,%s]", NATIVE, t.token) > 0);
+    char *vault = cast_deploy(&t.chain, t.deployer, "CollateralVault", VAULT_CTOR_SIG, list, th, assets, "[1,1]", NULL);
+    free(assets);
     free(list);
     return vault;
 }
@@ -355,15 +357,17 @@ Test(vault, constructor_refuses_unsorted_duplicate_or_zero_signers_and_a_bad_thr
     char *l_desc = address_list(desc, 2), *l_dup = address_list(dup, 2), *l_ok = address_list(t.signers, 3);
     char *l_zero = NULL;
     cr_assert(asprintf(&l_zero, "[%s,%s]", ZERO_ADDRESS, t.signers[0]->address) > 0);
-    const char *ctor = "constructor(address[],uint256)";
-    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "SignersNotAscending()", ctor, l_desc, "1", NULL);
-    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "SignersNotAscending()", ctor, l_dup, "1", NULL);
-    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "ZeroSigner()", ctor, l_zero, "1", NULL);
-    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "EmptySignerSet()", ctor, "[]", "1", NULL);
-    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "BadThreshold(uint256,uint256)", ctor, l_ok, "0",
+    const char *ctor = VAULT_CTOR_SIG, *a = VAULT_NATIVE_ONLY_ASSETS, *m = VAULT_NATIVE_ONLY_MINIMUMS;
+    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "SignersNotAscending()", ctor, l_desc, "1", a, m,
                         NULL);
-    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "BadThreshold(uint256,uint256)", ctor, l_ok, "4",
+    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "SignersNotAscending()", ctor, l_dup, "1", a, m,
                         NULL);
+    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "ZeroSigner()", ctor, l_zero, "1", a, m, NULL);
+    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "EmptySignerSet()", ctor, "[]", "1", a, m, NULL);
+    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "BadThreshold(uint256,uint256)", ctor, l_ok, "0", a,
+                        m, NULL);
+    cast_deploy_reverts(&t.chain, t.deployer, "CollateralVault", "BadThreshold(uint256,uint256)", ctor, l_ok, "4", a,
+                        m, NULL);
     free(l_desc);
     free(l_dup);
     free(l_ok);

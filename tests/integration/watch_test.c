@@ -37,8 +37,9 @@ static void setup(void)
 {
     cluster_init(&c);
     anvil_start(&chain, CHAIN_ID, 0); /* a block per transaction; more with anvil_mine */
-    vault = cast_deploy(&chain, &chain.dev[0], "CollateralVault", "constructor(address[],uint256)",
-                        "[0x70997970c51812dc3a010c7d01b50e0d17dc79c8]", "1", NULL);
+    vault = cast_deploy(&chain, &chain.dev[0], "CollateralVault", VAULT_CTOR_SIG,
+                        "[0x70997970c51812dc3a010c7d01b50e0d17dc79c8]", "1", VAULT_NATIVE_ONLY_ASSETS,
+                        VAULT_NATIVE_ONLY_MINIMUMS, NULL);
 }
 
 static void teardown(void)
