@@ -73,6 +73,7 @@
  *     confirmations = 2          ; nonceUsed, receipts and the expiry clock at this depth (default 2)
  *     ; finality = finalized     ; instead: at the node's `finalized` block (as the watcher's)
  *     max_fee_gwei = 500          ; no transaction is signed with a higher max fee per gas
+ *     max_gas = 500000            ; nor with a higher gas limit; a costlier estimate is not sent
  */
 #include <errno.h>
 #include <getopt.h>
@@ -109,7 +110,7 @@ typedef struct execute_config {
     uint64_t takeover_ms, retry_ms, timeout_ms;
     char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX], hub_key[CFG_STR_MAX];
     char rpc[CFG_STR_MAX], vault[CFG_STR_MAX], finality[CFG_STR_MAX];
-    uint64_t chain_id, confirmations, max_fee_gwei;
+    uint64_t chain_id, confirmations, max_fee_gwei, max_gas;
 } execute_config;
 
 #define UNSET UINT64_MAX /* confirmations the config did not give */
@@ -479,6 +480,7 @@ static rl_err load_config(struct exec_node *e, const char *path, rl_why *why)
         {section, "confirmations", CFG_U64, 0, 1, 128, F(confirmations)},
         {section, "finality", CFG_STRING, 0, 0, 0, F(finality)},
         {section, "max_fee_gwei", CFG_U64, 0, 1, 1000000, F(max_fee_gwei)},
+        {section, "max_gas", CFG_U64, 0, EXECUTOR_MIN_GAS, 100000000, F(max_gas)},
     };
 #undef F
     e->cfg.takeover_ms = 30000;
@@ -486,6 +488,7 @@ static rl_err load_config(struct exec_node *e, const char *path, rl_why *why)
     e->cfg.timeout_ms = 120000;
     e->cfg.confirmations = UNSET;
     e->cfg.max_fee_gwei = 500;
+    e->cfg.max_gas = EXECUTOR_DEFAULT_MAX_GAS;
     rl_err err = cfg_load_part(path, schema, sizeof schema / sizeof schema[0], &e->cfg, "chain.", why);
     if (err == RL_OK)
         err = cfg_finality(path, section, e->cfg.finality, e->cfg.confirmations != UNSET, &e->finalized, why);
@@ -529,6 +532,7 @@ static rl_err exec_open(struct exec_node *e, const char *config, rl_why *why)
     executor_opts xo = executor_opts_default();
     xo.confirmations = e->cfg.confirmations;
     xo.max_fee_cap_wei = u256_from_u64(e->cfg.max_fee_gwei * GWEI);
+    xo.max_gas = e->cfg.max_gas;
     xo.timeout_ms = (uint32_t)e->cfg.timeout_ms; /* the replica and SIGTERM wait this long at most */
     executor_hooks hooks = {.on_submit = on_submit, .ctx = e};
     if (err == RL_OK)

@@ -68,6 +68,7 @@ executor_opts executor_opts_default(void)
     return (executor_opts){
         .confirmations = 2,
         .gas_margin_pct = 20,
+        .max_gas = EXECUTOR_DEFAULT_MAX_GAS,
         .max_fee_cap_wei = u256_from_u64(500 * GWEI),
         .min_priority_fee_wei = u256_from_u64(1 * GWEI),
         .bump_permille = EXECUTOR_MIN_BUMP_PERMILLE,
@@ -135,6 +136,9 @@ rl_err executor_new(executor **out, rpc *c, const evm_key *key, const uint8_t va
     if (!to_u128(&o.max_fee_cap_wei, &cap) || cap == 0 || !to_u128(&o.min_priority_fee_wei, &floor) || floor > cap)
         return rl_fail(why, RL_ERR_ARG, "executor: max_fee_cap_wei must be 1..2^128-1 and at least "
                                         "min_priority_fee_wei");
+    if (o.max_gas < EXECUTOR_MIN_GAS)
+        return rl_fail(why, RL_ERR_ARG, "executor: max_gas %" PRIu64 " below %d (a transaction's intrinsic gas)",
+                       o.max_gas, EXECUTOR_MIN_GAS);
     if (o.poll_ms == 0 || o.stuck_ms == 0 || o.timeout_ms == 0)
         return rl_fail(why, RL_ERR_ARG, "executor: poll_ms, stuck_ms and timeout_ms must be positive");
     executor *x = calloc(1, sizeof *x);
@@ -433,6 +437,24 @@ static rl_err follow(executor *x, pending *p, const uint8_t *cd, size_t cd_len, 
     }
 }
 
+/* The gas limit offered for an estimate: the estimate plus the margin, never above max_gas; an
+ * estimate above max_gas is refused (nothing is sent). */
+static rl_err gas_limit(const executor *x, const vault_instruction *ins, uint64_t estimate, uint64_t *limit,
+                        rl_why *why)
+{
+    if (estimate > x->o.max_gas) {
+        char nonce[U256_DEC_MAX];
+        return rl_fail(why, RL_ERR_STATE,
+                       "executor: chain %" PRIu64 ", instruction nonce %s: gas estimate %" PRIu64
+                       " above max_gas %" PRIu64 ", not sent",
+                       rpc_chain_id(x->c), u256_to_dec(&ins->nonce, nonce), estimate, x->o.max_gas);
+    }
+    /* estimate <= max_gas: the sum cannot overflow once the margin is capped at what is left */
+    uint64_t margin = estimate / 100 * x->o.gas_margin_pct + (estimate % 100) * x->o.gas_margin_pct / 100;
+    *limit = margin > x->o.max_gas - estimate ? x->o.max_gas : estimate + margin;
+    return RL_OK;
+}
+
 rl_err executor_execute(executor *x, const vault_instruction *ins, const uint8_t (*sigs)[EVM_SIG_BYTES], size_t n,
                         executor_report *rep, rl_why *why)
 {
@@ -456,12 +478,10 @@ rl_err executor_execute(executor *x, const vault_instruction *ins, const uint8_t
     }
     if (err != RL_OK)
         goto done;
-    uint64_t margin = gas / 100 * x->o.gas_margin_pct + (gas % 100) * x->o.gas_margin_pct / 100;
-    if (gas > UINT64_MAX - margin) {
-        err = rl_fail(why, RL_ERR_OVERFLOW, "executor: gas estimate %" PRIu64 " plus margin overflows", gas);
+    uint64_t limit = 0;
+    if ((err = gas_limit(x, ins, gas, &limit, why)) != RL_OK)
         goto done;
-    }
-    p.tx = (evm_tx){.chain_id = rpc_chain_id(x->c), .gas_limit = gas + margin, .has_to = true, .data = cd,
+    p.tx = (evm_tx){.chain_id = rpc_chain_id(x->c), .gas_limit = limit, .has_to = true, .data = cd,
                     .data_len = cd_len};
     memcpy(p.tx.to, x->vault, EVM_ADDR_BYTES);
 

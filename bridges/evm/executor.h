@@ -9,7 +9,13 @@
  *   1. estimate  eth_estimateGas of the call from the executor's account. A revert here is the
  *                vault refusing the bundle (past its deadline, nonce used, bad quorum, ...):
  *                the outcome is EXECUTOR_REVERTED with the custom error's selector and nothing
- *                is sent. gas limit = estimate + gas_margin_pct %.
+ *                is sent. gas limit = estimate + gas_margin_pct %, at most max_gas: no
+ *                transaction is signed with more. An estimate above max_gas is an error
+ *                (RL_ERR_STATE naming the chain and the instruction's nonce) and nothing is
+ *                sent: whatever makes an execute that costly (a recipient's code, a vault that
+ *                is not the one expected) is not paid for blindly. The vault bounds what a
+ *                recipient can take (NATIVE_GAS_STIPEND, TOKEN_TRANSFER_GAS), so an honest
+ *                execute stays far below the default.
  *   2. fees      tip = max(eth_maxPriorityFeePerGas, min_priority_fee_wei); max fee = 2 x the
  *                next block's base fee (eth_feeHistory) + tip; both capped by max_fee_cap_wei.
  *   3. nonce     eth_getTransactionCount(account, "pending") the first time, then kept by the
@@ -66,12 +72,15 @@
 #define EXECUTOR_MIN_BUMP_PERMILLE 125 /* 12.5 % */
 #define EXECUTOR_MAX_BUMPS 32
 #define EXECUTOR_MAX_RENONCE 3
+#define EXECUTOR_MIN_GAS 21000            /* a transaction's intrinsic gas: below it nothing is valid */
+#define EXECUTOR_DEFAULT_MAX_GAS 500000   /* a quorum of 2-5 signatures and a bounded payment take 150-300 k */
 
 typedef struct executor executor;
 
 typedef struct executor_opts {
     uint64_t confirmations;     /* >= 1: 1 is the block that includes it */
     uint32_t gas_margin_pct;    /* added to the estimate */
+    uint64_t max_gas;           /* >= EXECUTOR_MIN_GAS: no transaction is signed with a higher gas limit */
     u256 max_fee_cap_wei;       /* per gas; no transaction is signed with a higher max fee */
     u256 min_priority_fee_wei;  /* per gas; floor under the node's suggested tip */
     uint32_t bump_permille;     /* fee increase per replacement, >= EXECUTOR_MIN_BUMP_PERMILLE */
@@ -81,8 +90,8 @@ typedef struct executor_opts {
     uint32_t timeout_ms;        /* one executor_execute call, from its start */
 } executor_opts;
 
-/* Defaults: 2 confirmations, 20 % gas margin, cap 500 gwei, tip floor 1 gwei, bump 12.5 %, 5
- * bumps, stuck after 30 s, poll every 1 s, time out after 10 min. */
+/* Defaults: 2 confirmations, 20 % gas margin, at most EXECUTOR_DEFAULT_MAX_GAS gas, cap 500 gwei,
+ * tip floor 1 gwei, bump 12.5 %, 5 bumps, stuck after 30 s, poll every 1 s, time out after 10 min. */
 executor_opts executor_opts_default(void);
 
 /* One broadcast, for the process's log and for tests. */

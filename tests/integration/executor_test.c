@@ -3,7 +3,8 @@
  * CollateralVault on anvil: a stuck transaction replaced by a bumped one with the execute done
  * exactly once, a bundle past its deadline and a reused nonce reported as the vault's errors
  * without sending anything, and a transaction that never gets mined given up within the bumps
- * allowed. Bundles are signed by our own code (checked against cast in evmcodec_test.c);
+ * allowed; the gas limit it offers capped by max_gas, and a recipient that burns gas unable to
+ * burn the executor's. Bundles are signed by our own code (checked against cast in evmcodec_test.c);
  * balances and flags are read with cast.
  */
 #include <errno.h>
@@ -83,7 +84,7 @@ static void record_submit(void *ctx, const executor_submit *s)
     t.submits[t.n_submits++] = *s;
 }
 
-static executor *new_executor(uint32_t stuck_ms, uint32_t max_bumps)
+static executor_opts test_opts(uint32_t stuck_ms, uint32_t max_bumps)
 {
     executor_opts o = executor_opts_default();
     o.confirmations = 2;
@@ -91,20 +92,32 @@ static executor *new_executor(uint32_t stuck_ms, uint32_t max_bumps)
     o.poll_ms = 50;
     o.max_bumps = max_bumps;
     o.timeout_ms = 30000;
+    return o;
+}
+
+static executor *new_executor_opts(const executor_opts *o)
+{
     executor_hooks h = {.sleep_ms = sleep_and_maybe_mine, .on_submit = record_submit};
     executor *x;
     rl_why why = {{0}};
-    cr_assert_eq(executor_new(&x, t.c, t.key, t.vault_addr, &o, &h, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(executor_new(&x, t.c, t.key, t.vault_addr, o, &h, &why), RL_OK, "%s", why.text);
     return x;
 }
 
-/* A release of amount wei to RECIPIENT, signed by the first two signers (our code). */
-static vault_instruction bundle(uint64_t amount, uint64_t nonce, uint64_t deadline, uint8_t sigs[2][EVM_SIG_BYTES])
+static executor *new_executor(uint32_t stuck_ms, uint32_t max_bumps)
+{
+    executor_opts o = test_opts(stuck_ms, max_bumps);
+    return new_executor_opts(&o);
+}
+
+/* A release of amount wei to recipient, signed by the first two signers (our code). */
+static vault_instruction bundle_to(const char *recipient, uint64_t amount, uint64_t nonce, uint64_t deadline,
+                                   uint8_t sigs[2][EVM_SIG_BYTES])
 {
     vault_instruction in = {.kind = VAULT_KIND_RELEASE, .amount = u256_from_u64(amount),
                             .nonce = u256_from_u64(nonce), .deadline = u256_from_u64(deadline)};
     cr_assert_eq(hex_decode(in.account, 20, t.trader->address, "account", NULL), RL_OK);
-    cr_assert_eq(hex_decode(in.recipient, 20, RECIPIENT, "recipient", NULL), RL_OK);
+    cr_assert_eq(hex_decode(in.recipient, 20, recipient, "recipient", NULL), RL_OK);
     uint8_t dom[32], digest[32];
     eip712_vault_domain(dom, CHAIN_ID, t.vault_addr);
     eip712_instruction_digest(digest, dom, &in);
@@ -114,6 +127,11 @@ static vault_instruction bundle(uint64_t amount, uint64_t nonce, uint64_t deadli
         cr_assert_eq(evm_sign_digest(sigs[i], digest, sk), RL_OK);
     }
     return in;
+}
+
+static vault_instruction bundle(uint64_t amount, uint64_t nonce, uint64_t deadline, uint8_t sigs[2][EVM_SIG_BYTES])
+{
+    return bundle_to(RECIPIENT, amount, nonce, deadline, sigs);
 }
 
 static uint64_t runner_nonce(rpc_tag tag)
@@ -262,4 +280,69 @@ Test(executor, a_transaction_never_mined_is_given_up_after_the_bumps_allowed)
     cr_assert(!executor_next_nonce(x, &next), "a given-up nonce must be asked for again");
     assert_nonce_used(2, "false");
     executor_free(x);
+}
+
+/* ---- gas */
+
+Test(executor, an_estimate_above_max_gas_is_an_error_naming_the_chain_and_the_instruction_and_nothing_is_sent)
+{
+    uint8_t sigs[2][EVM_SIG_BYTES];
+    vault_instruction in = bundle(100, 6, anvil_timestamp(&t.chain) + DEADLINE_AHEAD_S, sigs);
+    executor_opts o = test_opts(5000, 1);
+    o.max_gas = 60000; /* an execute with two signatures takes more */
+    executor *x = new_executor_opts(&o);
+    uint64_t before = runner_nonce(RPC_PENDING);
+    executor_report rep;
+    rl_why why = {{0}};
+    cr_assert_eq(executor_execute(x, &in, (const uint8_t(*)[EVM_SIG_BYTES])sigs, 2, &rep, &why), RL_ERR_STATE);
+    cr_assert_not_null(strstr(why.text, "chain 31338"), "%s", why.text);
+    cr_assert_not_null(strstr(why.text, "instruction nonce 6"), "%s", why.text);
+    cr_assert_not_null(strstr(why.text, "above max_gas 60000"), "%s", why.text);
+    cr_assert(!rep.sent);
+    cr_assert_eq(t.n_submits, 0);
+    cr_assert_eq(runner_nonce(RPC_PENDING), before);
+    assert_nonce_used(6, "false");
+    executor_free(x);
+}
+
+Test(executor, the_gas_limit_offered_never_exceeds_max_gas_whatever_the_margin)
+{
+    uint8_t sigs[2][EVM_SIG_BYTES];
+    vault_instruction in = bundle(100, 8, anvil_timestamp(&t.chain) + DEADLINE_AHEAD_S, sigs);
+    executor_opts o = test_opts(5000, 1);
+    o.gas_margin_pct = 1000; /* estimate x 11: far above the cap */
+    o.max_gas = 450000;
+    executor *x = new_executor_opts(&o);
+    free(cast_rpc(&t.chain, "anvil_setIntervalMining", "1", NULL)); /* a block a second: the depth grows */
+    executor_report rep;
+    rl_why why = {{0}};
+    cr_assert_eq(executor_execute(x, &in, (const uint8_t(*)[EVM_SIG_BYTES])sigs, 2, &rep, &why), RL_OK, "%s",
+                 why.text);
+    cr_assert_eq(rep.outcome, EXECUTOR_MINED, "%s: %s", executor_outcome_name(rep.outcome), rep.detail);
+    cr_assert_eq(t.n_submits, 1);
+    cr_assert_eq(t.submits[0].gas_limit, 450000);
+    cr_assert_lt(rep.gas_used, 450000);
+    assert_nonce_used(8, "true");
+    executor_free(x);
+}
+
+Test(executor, a_bundle_paying_a_gas_burning_recipient_is_mined_with_bounded_gas_and_the_amount_claimable)
+{
+    char *burner = cast_deploy(&t.chain, &t.chain.dev[0], "HostileRecipient", "constructor(uint8)", "2", NULL);
+    uint8_t sigs[2][EVM_SIG_BYTES];
+    vault_instruction in = bundle_to(burner, 300, 9, anvil_timestamp(&t.chain) + DEADLINE_AHEAD_S, sigs);
+    executor *x = new_executor(5000, 1); /* the default max_gas */
+    free(cast_rpc(&t.chain, "anvil_setIntervalMining", "1", NULL));
+    executor_report rep;
+    rl_why why = {{0}};
+    cr_assert_eq(executor_execute(x, &in, (const uint8_t(*)[EVM_SIG_BYTES])sigs, 2, &rep, &why), RL_OK, "%s",
+                 why.text);
+    cr_assert_eq(rep.outcome, EXECUTOR_MINED, "%s: %s", executor_outcome_name(rep.outcome), rep.detail);
+    cr_assert_leq(t.submits[0].gas_limit, EXECUTOR_DEFAULT_MAX_GAS);
+    cr_assert_lt(rep.gas_used, 200000, "gas used %llu", (unsigned long long)rep.gas_used);
+    assert_nonce_used(9, "true");
+    cr_assert_eq(vault_balance(), 700);
+    cr_assert_eq(cast_call_u64(&t.chain, t.vault, "claimable(address,address)(uint256)", burner, NATIVE, NULL), 300);
+    executor_free(x);
+    free(burner);
 }

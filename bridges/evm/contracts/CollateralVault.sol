@@ -441,7 +441,8 @@ contract CollateralVault is EIP712, ReentrancyGuard {
             let success := call(callGas, asset, 0, p, 68, 0, 32)
             /* SafeERC20's rule: no return data from a contract, or a first word of exactly 1 */
             let returned := returndatasize()
-            ok := and(success, or(and(iszero(returned), gt(extcodesize(asset), 0)), and(gt(returned, 31), eq(mload(0), 1))))
+            let noData := and(iszero(returned), gt(extcodesize(asset), 0))
+            ok := and(success, or(noData, and(gt(returned, 31), eq(mload(0), 1))))
         }
     }
 
