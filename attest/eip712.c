@@ -76,19 +76,31 @@ void eip712_instruction_hash(uint8_t out[HASH_BYTES], const vault_instruction *i
     keccak256(out, enc, sizeof enc);
 }
 
-rl_err eip712_rotate_hash(uint8_t out[HASH_BYTES], const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n,
-                          const u256 *threshold, const u256 *version)
+/* An array member: the hash of its elements' words, concatenated (the addresses when uints is
+ * NULL, else the uints). */
+static rl_err array_hash(uint8_t out[HASH_BYTES], const uint8_t (*addrs)[EVM_ADDR_BYTES], const u256 *uints, size_t n)
 {
-    /* an array member is the hash of its elements' words, concatenated */
     uint8_t *words = malloc(n ? n * W : 1);
     if (words == NULL)
         return RL_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++)
-        eip712_word_address(words + i * W, signers[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (uints != NULL)
+            eip712_word_u256(words + i * W, &uints[i]);
+        else
+            eip712_word_address(words + i * W, addrs[i]);
+    }
+    keccak256(out, words, n * W);
+    free(words);
+    return RL_OK;
+}
+
+rl_err eip712_rotate_hash(uint8_t out[HASH_BYTES], const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n,
+                          const u256 *threshold, const u256 *version)
+{
     uint8_t enc[4 * W];
     typehash(enc, EIP712_ROTATE_TYPE);
-    keccak256(enc + W, words, n * W);
-    free(words);
+    if (array_hash(enc + W, signers, NULL, n) != RL_OK)
+        return RL_ERR_NOMEM;
     eip712_word_u256(enc + 2 * W, threshold);
     eip712_word_u256(enc + 3 * W, version);
     keccak256(out, enc, sizeof enc);
@@ -109,6 +121,29 @@ rl_err eip712_rotate_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_B
 {
     uint8_t sh[HASH_BYTES];
     rl_err err = eip712_rotate_hash(sh, signers, n, threshold, version);
+    if (err == RL_OK)
+        eip712_digest(out, domain, sh);
+    return err;
+}
+
+rl_err eip712_limits_hash(uint8_t out[HASH_BYTES], const uint8_t (*assets)[EVM_ADDR_BYTES], const u256 *minimums,
+                          size_t n, const u256 *version)
+{
+    uint8_t enc[4 * W];
+    typehash(enc, EIP712_LIMITS_TYPE);
+    if (array_hash(enc + W, assets, NULL, n) != RL_OK || array_hash(enc + 2 * W, NULL, minimums, n) != RL_OK)
+        return RL_ERR_NOMEM;
+    eip712_word_u256(enc + 3 * W, version);
+    keccak256(out, enc, sizeof enc);
+    return RL_OK;
+}
+
+rl_err eip712_limits_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES],
+                            const uint8_t (*assets)[EVM_ADDR_BYTES], const u256 *minimums, size_t n,
+                            const u256 *version)
+{
+    uint8_t sh[HASH_BYTES];
+    rl_err err = eip712_limits_hash(sh, assets, minimums, n, version);
     if (err == RL_OK)
         eip712_digest(out, domain, sh);
     return err;

@@ -1,6 +1,7 @@
 /*
- * eip712.h - EIP-712 digests of the vault's instructions and rotations: what a cosigner signs
- * (evm_sign_digest in attest/keys.h) and what CollateralVault recovers signers from.
+ * eip712.h - EIP-712 digests of the vault's instructions, rotations and deposit limits: what a
+ * cosigner signs (evm_sign_digest in attest/keys.h) and what CollateralVault recovers signers
+ * from.
  *
  *   domainSeparator = keccak256(DOMAIN_TYPEHASH || keccak256(name) || keccak256(version)
  *                               || word(chainId) || word(verifyingContract))
@@ -12,6 +13,8 @@
  *       || word(asset) || word(amount) || word(recipient) || word(nonce) || word(deadline))
  *   Rotate struct hash      = keccak256(ROTATE_TYPEHASH || keccak256(word(signer_0) || ...
  *       || word(signer_m-1)) || word(threshold) || word(version))
+ *   Limits struct hash      = keccak256(LIMITS_TYPEHASH || keccak256(word(asset_0) || ...)
+ *       || keccak256(word(minimum_0) || ...) || word(version))
  *
  *   digest = keccak256(0x19 || 0x01 || domainSeparator || structHash)        (66 bytes hashed)
  *
@@ -66,6 +69,7 @@ void eip712_instruction_words(uint8_t out[VAULT_INSTRUCTION_WORDS * EIP712_WORD_
     "Instruction(uint8 kind,address account,address asset,uint256 amount,address recipient,uint256 nonce,"             \
     "uint256 deadline)"
 #define EIP712_ROTATE_TYPE "Rotate(address[] signers,uint256 threshold,uint256 version)"
+#define EIP712_LIMITS_TYPE "Limits(address[] assets,uint256[] minimums,uint256 version)"
 #define EIP712_VAULT_NAME "CollateralVault"
 #define EIP712_VAULT_VERSION "1"
 
@@ -83,11 +87,20 @@ void eip712_instruction_hash(uint8_t out[HASH_BYTES], const vault_instruction *i
 RL_MUST_USE rl_err eip712_rotate_hash(uint8_t out[HASH_BYTES], const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n,
                                       const u256 *threshold, const u256 *version);
 
-/* The full digests, as the vault's instructionDigest() and rotateDigest() return them. */
+/* The vault's deposit limits (setLimits): assets ascending, minimums[i] for assets[i] in base
+ * units (0: not allowed), version = the vault's limitsVersion() + 1. RL_ERR_NOMEM only. */
+RL_MUST_USE rl_err eip712_limits_hash(uint8_t out[HASH_BYTES], const uint8_t (*assets)[EVM_ADDR_BYTES],
+                                      const u256 *minimums, size_t n, const u256 *version);
+
+/* The full digests, as the vault's instructionDigest(), rotateDigest() and limitsDigest() return
+ * them. */
 void eip712_instruction_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES],
                                const vault_instruction *ins);
 RL_MUST_USE rl_err eip712_rotate_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES],
                                         const uint8_t (*signers)[EVM_ADDR_BYTES], size_t n, const u256 *threshold,
+                                        const u256 *version);
+RL_MUST_USE rl_err eip712_limits_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES],
+                                        const uint8_t (*assets)[EVM_ADDR_BYTES], const u256 *minimums, size_t n,
                                         const u256 *version);
 
 #endif

@@ -33,6 +33,7 @@ static const struct subcommand subcommands[] = {
     {"oracle", cmd_oracle, "a node's price oracle (aggregators, HTTP feeds): oracle --config FILE"},
     {"cosign", cmd_cosign, "a node's co-signer of instructions it re-derives: cosign --config FILE"},
     {"execute", cmd_execute, "a node's executor of bundles on one chain: execute --config FILE --chain NAME"},
+    {"limits", cmd_limits, "a node's signature of a vault's deposit limits: limits sign --key FILE ..."},
     {"price", cmd_price, "a node's signed price observation: price send --config NODE.conf ..."},
 };
 

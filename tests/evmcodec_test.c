@@ -339,6 +339,19 @@ Test(eip712, digests_change_with_every_field_and_with_the_domain)
     cr_assert_eq(eip712_rotate_digest(base, dom, (const uint8_t(*)[20])set, 2, &th, &ver), RL_OK);
     cr_assert_eq(eip712_rotate_digest(d, dom, (const uint8_t(*)[20])set, 1, &th, &ver), RL_OK);
     cr_assert_neq(memcmp(base, d, 32), 0);
+
+    /* limits: an asset, a minimum, the count and the version each change it */
+    u256 mins[2] = {u256_from_u64(5), u256_from_u64(6)}, mins2[2] = {u256_from_u64(5), u256_from_u64(7)};
+    uint8_t other[2][20] = {{1}, {3}};
+    cr_assert_eq(eip712_limits_digest(base, dom, (const uint8_t(*)[20])set, mins, 2, &ver), RL_OK);
+    uint8_t v[4][32];
+    u256 ver3 = u256_from_u64(3);
+    cr_assert_eq(eip712_limits_digest(v[0], dom, (const uint8_t(*)[20])other, mins, 2, &ver), RL_OK);
+    cr_assert_eq(eip712_limits_digest(v[1], dom, (const uint8_t(*)[20])set, mins2, 2, &ver), RL_OK);
+    cr_assert_eq(eip712_limits_digest(v[2], dom, (const uint8_t(*)[20])set, mins, 1, &ver), RL_OK);
+    cr_assert_eq(eip712_limits_digest(v[3], dom, (const uint8_t(*)[20])set, mins, 2, &ver3), RL_OK);
+    for (int i = 0; i < 4; i++)
+        cr_assert_neq(memcmp(base, v[i], 32), 0, "limits change %d does not change the digest", i);
 }
 
 /* ---- secp256k1 signing: EIP-155's example transaction */

@@ -2,10 +2,10 @@
  * evmcodec_test.c - the relayer's own EVM encoders and signer (abi.h, eip712.h, attest/keys.h,
  * tx.h) against cast, an independent implementation, and against a deployed CollateralVault on
  * anvil: calldata byte for byte with `cast calldata`, digests equal to the vault's own
- * instructionDigest / rotateDigest / domainSeparator, signatures equal to cast's over the digest
- * and over EIP-712 typed data (RFC 6979 makes both deterministic), a raw transaction equal to
- * `cast mktx`, and that transaction accepted by the node and executing a 2-of-3 bundle signed by
- * our code.
+ * instructionDigest / rotateDigest / limitsDigest / domainSeparator, signatures equal to cast's
+ * over the digest and over EIP-712 typed data (RFC 6979 makes both deterministic), a raw
+ * transaction equal to `cast mktx`, and that transaction accepted by the node and executing a
+ * 2-of-3 bundle signed by our code.
  */
 #include <ctype.h>
 #include <jansson.h>
@@ -178,6 +178,17 @@ Test(evmcodec_cast, digests_equal_the_vaults_and_signatures_equal_casts)
              t.chain.dev[8].address);
     theirs = cast_call(&t.chain, t.vault, "rotateDigest(address[],uint256,uint256)(bytes32)", list, "2", "2", NULL);
     assert_hex_eq(digest, 32, theirs, "rotate digest");
+    free(theirs);
+
+    /* deposit limits: the native coin and an asset, a large minimum and a zero (delisted) one */
+    uint8_t assets[2][20] = {{0}};
+    addr_of(assets[1], t.chain.dev[9].address);
+    u256 mins[2] = {u256_from_u64(1000000000000000ULL), u256_zero()}, lver = u256_from_u64(7);
+    cr_assert_eq(eip712_limits_digest(digest, dom, (const uint8_t(*)[20])assets, mins, 2, &lver), RL_OK);
+    snprintf(list, sizeof list, "[0x0000000000000000000000000000000000000000,%s]", t.chain.dev[9].address);
+    theirs = cast_call(&t.chain, t.vault, "limitsDigest(address[],uint256[],uint256)(bytes32)", list,
+                       "[1000000000000000,0]", "7", NULL);
+    assert_hex_eq(digest, 32, theirs, "limits digest");
     free(theirs);
     free(tuple);
 }

@@ -424,3 +424,73 @@ Test(vaultload, limits_digest_equals_the_eip712_digest_cast_computes_from_typed_
     free(digest);
     free(assets);
 }
+
+/* One node's `relayer limits sign` line: its signer and signature (each "0x..", malloc'd). */
+static void relayer_limits_sign(const char *dir, const char *node, const char *vault, char **signer, char **sig)
+{
+    char *out = NULL;
+    int rc = tu_run(&out, "%s limits sign --key %s/%s.key --chain-id %d --vault %s --version 2 %s=2000 %s=0",
+                    RELAYER_BIN, dir, node, CHAIN_ID, vault, NATIVE, t.token);
+    cr_assert_eq(rc, 0, "limits sign: %s", out);
+    char s[43], g[133];
+    cr_assert_eq(sscanf(out, "signer=%42s digest=%*s signature=%132s", s, g), 2, "limits sign: %s", out);
+    *signer = strdup(s);
+    *sig = strdup(g);
+    free(out);
+}
+
+/* The EVM address in DIR/NODE.pub (malloc'd). */
+static char *node_evm(const char *dir, const char *node)
+{
+    char *path = NULL;
+    cr_assert(asprintf(&path, "%s/%s.pub", dir, node) > 0);
+    json_t *pub = json_load_file(path, 0, NULL);
+    cr_assert_not_null(pub, "%s", path);
+    char *evm = strdup(json_string_value(json_object_get(pub, "evm")));
+    json_decref(pub);
+    free(path);
+    return evm;
+}
+
+Test(vaultload, relayer_limits_sign_gives_node_signatures_the_vault_accepts)
+{
+    char *dir = tu_tmpdir(), *out = NULL;
+    const char *nodes[2] = {"node1", "node2"};
+    char *evm[2], *signer[2], *sig[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(tu_run(&out, "%s keygen --out %s --name %s", RELAYER_BIN, dir, nodes[i]), 0, "%s", out);
+        free(out);
+        evm[i] = node_evm(dir, nodes[i]);
+    }
+    /* the nodes' vault, 2 of 2, taking the native coin and the token from 1 base unit */
+    char *assets = NULL;
+    cr_assert(asprintf(&assets, "[%s,%s]", NATIVE, t.token) > 0);
+    char *vault = cast_deploy_vault_with(&t.chain, t.deployer, (const char *const *)evm, 2, 2, assets, "[1,1]");
+    for (int i = 0; i < 2; i++) {
+        relayer_limits_sign(dir, nodes[i], vault, &signer[i], &sig[i]);
+        cr_assert_eq(strcasecmp(signer[i], evm[i]), 0, "signer %s, the node's key is %s", signer[i], evm[i]);
+    }
+    int lo = strcasecmp(signer[0], signer[1]) < 0 ? 0 : 1; /* the vault wants them ascending */
+    char *sigs = NULL;
+    cr_assert(asprintf(&sigs, "[%s,%s]", sig[lo], sig[1 - lo]) > 0);
+    json_decref(cast_send_ok(&t.chain, t.outsider, vault, NULL, VAULT_SET_LIMITS_SIG, assets, "[2000,0]", "2", sigs,
+                             NULL));
+    cr_assert_eq(cast_call_u64(&t.chain, vault, "minimumDeposit(address)(uint256)", NATIVE, NULL), 2000);
+    cr_assert_eq(cast_call_u64(&t.chain, vault, "minimumDeposit(address)(uint256)", t.token, NULL), 0);
+
+    /* assets out of order are refused before anything is signed */
+    cr_assert_eq(tu_run(&out, "%s limits sign --key %s/node1.key --chain-id %d --vault %s --version 3 %s=1 %s=1",
+                        RELAYER_BIN, dir, CHAIN_ID, vault, t.token, NATIVE),
+                 2);
+    cr_assert_not_null(strstr(out, "strictly ascending"), "%s", out);
+    free(out);
+    for (int i = 0; i < 2; i++) {
+        free(evm[i]);
+        free(signer[i]);
+        free(sig[i]);
+    }
+    free(sigs);
+    free(vault);
+    free(assets);
+    tu_rmdir(dir);
+}
