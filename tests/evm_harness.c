@@ -517,6 +517,38 @@ char *cast_sign_typed(const anvil_account *who, const char *typed_json)
     return cast_ok("wallet", "sign", "--data", "--private-key", who->key, typed_json, NULL);
 }
 
+char *cast_typed_vault(uint64_t chain_id, const char *vault, const char *primary, json_t *fields, json_t *message)
+{
+    json_t *td = json_pack("{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}], s:o}, s:s, s:{s:s, s:s, s:I, s:s}, s:o}",
+                           "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type",
+                           "string", "name", "chainId", "type", "uint256", "name", "verifyingContract", "type",
+                           "address", primary, fields, "primaryType", primary, "domain", "name", "CollateralVault",
+                           "version", "1", "chainId", (json_int_t)chain_id, "verifyingContract", vault, "message",
+                           message);
+    cr_assert_not_null(td, "typed data of %s", primary);
+    char *s = json_dumps(td, JSON_COMPACT);
+    cr_assert_not_null(s);
+    json_decref(td);
+    return s;
+}
+
+char *cast_typed_instruction(uint64_t chain_id, const char *vault, unsigned kind, const char *account,
+                             const char *asset, const char *amount, const char *recipient, uint64_t nonce,
+                             uint64_t deadline)
+{
+    char n[24], d[24];
+    snprintf(n, sizeof n, "%llu", (unsigned long long)nonce);
+    snprintf(d, sizeof d, "%llu", (unsigned long long)deadline);
+    json_t *fields = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name",
+                               "kind", "type", "uint8", "name", "account", "type", "address", "name", "asset", "type",
+                               "address", "name", "amount", "type", "uint256", "name", "recipient", "type", "address",
+                               "name", "nonce", "type", "uint256", "name", "deadline", "type", "uint256");
+    json_t *message = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s}", "kind", (int)kind, "account", account, "asset",
+                                asset, "amount", amount, "recipient", recipient, "nonce", n, "deadline", d);
+    cr_assert(fields != NULL && message != NULL);
+    return cast_typed_vault(chain_id, vault, "Instruction", fields, message);
+}
+
 void anvil_mine(const anvil_node *n, unsigned blocks)
 {
     char count[16];

@@ -159,6 +159,17 @@ char *cast_sign_digest(const anvil_account *who, const char *digest);
  * cast hashes it with its own EIP-712 implementation (`cast wallet sign --data`). */
 char *cast_sign_typed(const anvil_account *who, const char *typed_json);
 
+/* EIP-712 typed data (JSON text for cast_sign_typed; the caller frees) of a message to
+ * CollateralVault at vault on chain_id: {types: {EIP712Domain, primary: fields}, primaryType,
+ * domain (name "CollateralVault", version "1"), message}. Takes ownership of fields (the type's
+ * [{name, type}, ...]) and message. */
+char *cast_typed_vault(uint64_t chain_id, const char *vault, const char *primary, json_t *fields, json_t *message);
+
+/* The same for the vault's Instruction, as a wallet would be asked to sign it (amount decimal). */
+char *cast_typed_instruction(uint64_t chain_id, const char *vault, unsigned kind, const char *account,
+                             const char *asset, const char *amount, const char *recipient, uint64_t nonce,
+                             uint64_t deadline);
+
 /* Mines `blocks` empty blocks at once (anvil_mine): confirmations on demand. */
 void anvil_mine(const anvil_node *n, unsigned blocks);
 

@@ -133,23 +133,8 @@ Test(evmcodec_cast, digests_equal_the_vaults_and_signatures_equal_casts)
     /* our RFC 6979 signature over the digest is cast's, byte for byte, and cast's signature over
      * the typed data (hashed by its own EIP-712 code) is the same again */
     char *digest_hex = hex0x(digest, 32);
-    char nonce[24], deadline[24];
-    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)in.nonce.w[0]);
-    snprintf(deadline, sizeof deadline, "%llu", (unsigned long long)in.deadline.w[0]);
-    json_t *typed = json_pack(
-        "{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},"
-        "{s:s,s:s},{s:s,s:s}]}, s:s, s:{s:s,s:s,s:i,s:s}, s:{s:i,s:s,s:s,s:s,s:s,s:s,s:s}}",
-        "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type", "string", "name",
-        "chainId", "type", "uint256", "name", "verifyingContract", "type", "address", "Instruction", "name", "kind",
-        "type", "uint8", "name", "account", "type", "address", "name", "asset", "type", "address", "name", "amount",
-        "type", "uint256", "name", "recipient", "type", "address", "name", "nonce", "type", "uint256", "name",
-        "deadline", "type", "uint256", "primaryType", "Instruction", "domain", "name", EIP712_VAULT_NAME, "version",
-        EIP712_VAULT_VERSION, "chainId", CHAIN_ID, "verifyingContract", t.vault, "message", "kind", 1, "account",
-        t.trader->address, "asset", NATIVE, "amount", "400", "recipient", RECIPIENT, "nonce", nonce, "deadline",
-        deadline);
-    cr_assert_not_null(typed);
-    char *typed_text = json_dumps(typed, JSON_COMPACT);
-    json_decref(typed);
+    char *typed_text = cast_typed_instruction(CHAIN_ID, t.vault, 1, t.trader->address, NATIVE, "400", RECIPIENT,
+                                              in.nonce.w[0], in.deadline.w[0]);
     for (int i = 0; i < 3; i++) {
         uint8_t sk[32], sig[EVM_SIG_BYTES], who[20], want[20];
         secret_of(sk, t.signers[i]);

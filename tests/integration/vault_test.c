@@ -173,39 +173,11 @@ static char *ins_tuple(const instruction *in)
     return s;
 }
 
-static json_t *domain_json(const char *vault)
-{
-    return json_pack("{s:s, s:s, s:I, s:s}", "name", "CollateralVault", "version", "1", "chainId",
-                     (json_int_t)CHAIN_ID, "verifyingContract", vault);
-}
-
-static json_t *domain_types(void)
-{
-    return json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "name", "type", "string", "name",
-                     "version", "type", "string", "name", "chainId", "type", "uint256", "name",
-                     "verifyingContract", "type", "address");
-}
-
 /* EIP-712 typed data for in, as a wallet would be asked to sign it. */
 static char *ins_typed_json(const instruction *in)
 {
-    char nonce[24], deadline[24];
-    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)in->nonce);
-    snprintf(deadline, sizeof deadline, "%llu", (unsigned long long)in->deadline);
-    json_t *td = json_pack(
-        "{s:{s:o, s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]},"
-        " s:s, s:o, s:{s:i, s:s, s:s, s:s, s:s, s:s, s:s}}",
-        "types", "EIP712Domain", domain_types(), "Instruction", "name", "kind", "type", "uint8", "name", "account",
-        "type", "address", "name", "asset", "type", "address", "name", "amount", "type", "uint256", "name",
-        "recipient", "type", "address", "name", "nonce", "type", "uint256", "name", "deadline", "type", "uint256",
-        "primaryType", "Instruction", "domain", domain_json(t.vault), "message", "kind", (int)in->kind, "account",
-        in->account, "asset", in->asset, "amount", in->amount, "recipient", in->recipient, "nonce", nonce,
-        "deadline", deadline);
-    cr_assert_not_null(td);
-    char *s = json_dumps(td, JSON_COMPACT);
-    cr_assert_not_null(s);
-    json_decref(td);
-    return s;
+    return cast_typed_instruction(CHAIN_ID, t.vault, in->kind, in->account, in->asset, in->amount, in->recipient,
+                                  in->nonce, in->deadline);
 }
 
 static char *sign_ins(const anvil_account *who, const instruction *in)
@@ -740,15 +712,10 @@ static char *rotate_typed_json(const char *signers_json_array, unsigned threshol
     char th[12], ver[12];
     snprintf(th, sizeof th, "%u", threshold);
     snprintf(ver, sizeof ver, "%u", version);
-    json_t *td = json_pack("{s:{s:o, s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}, s:s, s:o, s:{s:o, s:s, s:s}}", "types",
-                           "EIP712Domain", domain_types(), "Rotate", "name", "signers", "type", "address[]", "name",
-                           "threshold", "type", "uint256", "name", "version", "type", "uint256", "primaryType",
-                           "Rotate", "domain", domain_json(t.vault), "message", "signers", arr, "threshold", th,
-                           "version", ver);
-    cr_assert_not_null(td);
-    char *s = json_dumps(td, JSON_COMPACT);
-    json_decref(td);
-    return s;
+    json_t *fields = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "signers", "type", "address[]", "name",
+                               "threshold", "type", "uint256", "name", "version", "type", "uint256");
+    json_t *message = json_pack("{s:o, s:s, s:s}", "signers", arr, "threshold", th, "version", ver);
+    return cast_typed_vault(CHAIN_ID, t.vault, "Rotate", fields, message);
 }
 
 /* "[sig,...]" by `who` over Rotate(set, threshold, version). */

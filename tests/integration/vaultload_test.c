@@ -121,22 +121,8 @@ static void signed_instruction(unsigned kind, const char *asset, const char *amo
     uint64_t deadline = anvil_timestamp(&t.chain) + DEADLINE_AHEAD_S;
     cr_assert(asprintf(tuple, "(%u,%s,%s,%s,%s,%llu,%llu)", kind, t.trader->address, asset, amount, recipient,
                        (unsigned long long)nonce, (unsigned long long)deadline) > 0);
-    char n[24], d[24];
-    snprintf(n, sizeof n, "%llu", (unsigned long long)nonce);
-    snprintf(d, sizeof d, "%llu", (unsigned long long)deadline);
-    json_t *td = json_pack(
-        "{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},"
-        "{s:s,s:s},{s:s,s:s}]}, s:s, s:{s:s, s:s, s:I, s:s}, s:{s:i, s:s, s:s, s:s, s:s, s:s, s:s}}",
-        "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type", "string", "name",
-        "chainId", "type", "uint256", "name", "verifyingContract", "type", "address", "Instruction", "name", "kind",
-        "type", "uint8", "name", "account", "type", "address", "name", "asset", "type", "address", "name", "amount",
-        "type", "uint256", "name", "recipient", "type", "address", "name", "nonce", "type", "uint256", "name",
-        "deadline", "type", "uint256", "primaryType", "Instruction", "domain", "name", "CollateralVault", "version",
-        "1", "chainId", (json_int_t)CHAIN_ID, "verifyingContract", t.vault, "message", "kind", (int)kind, "account",
-        t.trader->address, "asset", asset, "amount", amount, "recipient", recipient, "nonce", n, "deadline", d);
-    cr_assert_not_null(td);
-    char *typed = json_dumps(td, JSON_COMPACT);
-    json_decref(td);
+    char *typed =
+        cast_typed_instruction(CHAIN_ID, t.vault, kind, t.trader->address, asset, amount, recipient, nonce, deadline);
     char *s0 = cast_sign_typed(t.signers[0], typed), *s1 = cast_sign_typed(t.signers[1], typed);
     cr_assert(asprintf(sigs, "[%s,%s]", s0, s1) > 0);
     free(s0);
@@ -403,17 +389,11 @@ Test(vaultload, limits_digest_equals_the_eip712_digest_cast_computes_from_typed_
     cr_assert(asprintf(&assets, "[%s,%s]", NATIVE, t.token) > 0);
     char *digest = cast_call(&t.chain, t.vault, "limitsDigest(address[],uint256[],uint256)(bytes32)", assets,
                              "[7,0]", "3", NULL);
-    json_t *td = json_pack(
-        "{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}, s:s,"
-        " s:{s:s, s:s, s:I, s:s}, s:{s:[s,s], s:[s,s], s:s}}",
-        "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type", "string", "name",
-        "chainId", "type", "uint256", "name", "verifyingContract", "type", "address", "Limits", "name", "assets",
-        "type", "address[]", "name", "minimums", "type", "uint256[]", "name", "version", "type", "uint256",
-        "primaryType", "Limits", "domain", "name", "CollateralVault", "version", "1", "chainId", (json_int_t)CHAIN_ID,
-        "verifyingContract", t.vault, "message", "assets", NATIVE, t.token, "minimums", "7", "0", "version", "3");
-    cr_assert_not_null(td);
-    char *typed = json_dumps(td, JSON_COMPACT);
-    json_decref(td);
+    json_t *fields = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "assets", "type", "address[]", "name",
+                               "minimums", "type", "uint256[]", "name", "version", "type", "uint256");
+    json_t *message =
+        json_pack("{s:[s,s], s:[s,s], s:s}", "assets", NATIVE, t.token, "minimums", "7", "0", "version", "3");
+    char *typed = cast_typed_vault(CHAIN_ID, t.vault, "Limits", fields, message);
     /* deterministic signatures (RFC 6979): equal signatures, equal digests */
     char *sig_typed = cast_sign_typed(t.signers[0], typed);
     char *sig_digest = cast_sign_digest(t.signers[0], digest);
