@@ -367,8 +367,9 @@ send "$rpc_l1" "$trader_key" "$vault_l1" --value 10ether "depositNative(address)
 send "$rpc_l2" "$trader_key" "$usdc" "mint(address,uint256)" "$trader" 5000000000 > /dev/null
 send "$rpc_l2" "$trader_key" "$usdc" "approve(address,uint256)" "$vault_l2" 5000000000 > /dev/null
 send "$rpc_l2" "$trader_key" "$vault_l2" "deposit(address,address,uint256)" "$usdc" "$trader" 5000000000 > /dev/null
-if "$CAST" send --rpc-url "$rpc_l1" --private-key "$trader_key" --value 1 "$vault_l1" "depositNative(address)" \
-    "$trader" > /dev/null 2>&1; then fail "a deposit of 1 wei was accepted"; fi
+if dust=$("$CAST" send --rpc-url "$rpc_l1" --private-key "$trader_key" --value 1 "$vault_l1" \
+    "depositNative(address)" "$trader" 2>&1); then fail "a deposit of 1 wei was accepted"; fi
+grep -q "$("$CAST" sig "DepositBelowMinimum(address,uint256,uint256)")" <<< "$dust" || fail "dust refused how? $dust"
 note "a dust deposit of 1 wei is refused by the vault itself (DepositBelowMinimum): it never reaches the nodes"
 await "the ETH deposit credited" credited 31701 $native 10000000000000000000
 await "the USDC deposit credited" credited 31702 "$usdc" 5000000000

@@ -556,6 +556,17 @@ void anvil_mine(const anvil_node *n, unsigned blocks)
     free(cast_rpc(n, "anvil_mine", count, NULL));
 }
 
+uint64_t anvil_balance_wei(const anvil_node *n, const char *who)
+{
+    char *out = cast_ok("balance", "--rpc-url", n->rpc_url, who, NULL);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(out, &end, 10);
+    cr_assert(end != out && *end == '\0' && errno == 0, "balance of %s: %s", who, out);
+    free(out);
+    return (uint64_t)v;
+}
+
 uint64_t anvil_head(const anvil_node *n)
 {
     char *out = cast_ok("block-number", "--rpc-url", n->rpc_url, NULL);

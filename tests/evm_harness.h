@@ -173,6 +173,9 @@ char *cast_typed_instruction(uint64_t chain_id, const char *vault, unsigned kind
 /* Mines `blocks` empty blocks at once (anvil_mine): confirmations on demand. */
 void anvil_mine(const anvil_node *n, unsigned blocks);
 
+/* who's balance of the native coin, in wei (it must fit in 64 bits). */
+uint64_t anvil_balance_wei(const anvil_node *n, const char *who);
+
 /* The number of the latest block. */
 uint64_t anvil_head(const anvil_node *n);
 

@@ -22,6 +22,11 @@
  * nonzero, strictly ascending signers and 1 <= threshold <= n. The contract cannot emit anything
  * else, so anything else is not an event of this vault and is refused with RL_ERR_DECODE and a
  * why naming the field. Logs with another first topic are not vault events (RL_ERR_NOTFOUND).
+ *
+ * The vault also emits events without a sequence number (LimitsSet, PaymentDeferred, Claimed):
+ * they are not decoded here, and the scanner never asks for them (its eth_getLogs filter names the
+ * three topics above), so they can be neither a gap nor a decoding failure. A deferred payment's
+ * Executed is the same event as a paid one's: the instruction executed, the recipient claims later.
  */
 #ifndef RL_VAULTLOG_H
 #define RL_VAULTLOG_H

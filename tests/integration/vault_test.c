@@ -140,10 +140,7 @@ static uint64_t balance_in_vault(const char *account, const char *asset)
 
 static uint64_t native_balance(const char *who)
 {
-    char *out = cast_ok("balance", "--rpc-url", t.chain.rpc_url, who, NULL);
-    uint64_t v = strtoull(out, NULL, 10);
-    free(out);
-    return v;
+    return anvil_balance_wei(&t.chain, who);
 }
 
 static uint64_t token_balance(const char *who)

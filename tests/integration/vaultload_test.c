@@ -1,9 +1,10 @@
 /*
  * vaultload_test.c - CollateralVault (bridges/evm/contracts) under hostile load, on a real anvil
- * node, driven only by cast: recipients that refuse or burn the gas of a payment (HostileRecipient,
+ * node, driven by cast: recipients that refuse or burn the gas of a payment (HostileRecipient,
  * a token that blocks its recipient) cannot fail an instruction or burn an executor's gas, and
  * their payment stays claimable; dust and unlisted assets are refused at deposit; the limits
- * change only with a quorum's signatures over a message that applies once.
+ * change only with a quorum's signatures over a message that applies once; the watchers' scanner
+ * (bridges/evm/scan.h) reads past the vault's unnumbered events without seeing a gap.
  *
  * Each test gets a fresh chain and a vault whose signers are three anvil dev accounts (threshold
  * 2), taking the native coin from NATIVE_MIN wei and the test token from TOKEN_MIN units.
@@ -13,6 +14,8 @@
 #include <jansson.h>
 #include <strings.h>
 
+#include "attest/hex.h"
+#include "bridges/evm/scan.h"
 #include "tests/evm_harness.h"
 #include "tests/testutil.h"
 
@@ -78,10 +81,7 @@ TestSuite(vaultload, .init = setup, .fini = teardown, .timeout = 90);
 
 static uint64_t native_balance(const char *who)
 {
-    char *out = cast_ok("balance", "--rpc-url", t.chain.rpc_url, who, NULL);
-    uint64_t v = strtoull(out, NULL, 10);
-    free(out);
-    return v;
+    return anvil_balance_wei(&t.chain, who);
 }
 
 static uint64_t token_balance(const char *who)
@@ -473,4 +473,48 @@ Test(vaultload, relayer_limits_sign_gives_node_signatures_the_vault_accepts)
     free(vault);
     free(assets);
     tu_rmdir(dir);
+}
+
+/* ---- what the watchers see */
+
+Test(vaultload, the_watchers_scanner_reads_past_deferred_payments_claims_and_limits_without_a_gap)
+{
+    char *rcpt = hostile(HOSTILE_REVERT);
+    json_decref(cast_send_ok(&t.chain, t.trader, t.vault, "5000", "depositNative(address)", t.trader->address, NULL));
+    json_decref(execute(KIND_RELEASE, NATIVE, "4000", rcpt, 1, NULL)); /* Executed + PaymentDeferred */
+    cast_vault_set_limits(&t.chain, t.deployer, t.vault, t.signers, 2, "[" NATIVE "]", "[2000]"); /* LimitsSet */
+    json_decref(cast_send_ok(&t.chain, t.outsider, rcpt, NULL, "setMode(uint8)", HOSTILE_ACCEPT, NULL));
+    json_decref(cast_send_ok(&t.chain, t.outsider, rcpt, NULL, "claimFrom(address,address)", t.vault, NATIVE, NULL));
+    json_decref(cast_send_ok(&t.chain, t.trader, t.vault, "2000", "depositNative(address)", t.trader->address, NULL));
+    anvil_mine(&t.chain, 1);
+
+    rpc *c = NULL;
+    scan *s = NULL;
+    rl_why why = {{0}};
+    const char *urls[] = {t.chain.rpc_url};
+    cr_assert_eq(rpc_open(&c, urls, 1, NULL, NULL, &why), RL_OK, "%s", why.text);
+    scan_opts o = {.confirmations = 1, .max_range = 1000, .start_block = 0};
+    cr_assert_eq(hex_decode(o.vault, RPC_ADDR_BYTES, t.vault, "vault", NULL), RL_OK);
+    cr_assert_eq(scan_new(&s, c, &o, NULL, &why), RL_OK, "%s", why.text);
+    vault_event_kind want[3] = {VAULT_DEPOSITED, VAULT_EXECUTED, VAULT_DEPOSITED};
+    size_t seen = 0;
+    bool more = true;
+    while (more) {
+        scan_batch b;
+        cr_assert_eq(scan_step(s, 16, &b, &why), RL_OK, "%s", why.text);
+        cr_assert(!b.gap, "a gap at seq %llu", (unsigned long long)b.gap_expected);
+        for (size_t i = 0; i < b.n; i++, seen++) {
+            cr_assert_lt(seen, 3, "more vault events than the three numbered ones");
+            cr_assert_eq(b.ev[i].kind, want[seen], "event %zu is %s", seen, vault_event_name(b.ev[i].kind));
+            cr_assert_eq(b.ev[i].seq, seen + 1);
+        }
+        more = b.more;
+        scan_commit(s, &b);
+        scan_batch_fini(&b);
+    }
+    cr_assert_eq(seen, 3);
+    cr_assert_eq(scan_get_state(s)->next_seq, 4);
+    scan_free(s);
+    rpc_close(c);
+    free(rcpt);
 }
