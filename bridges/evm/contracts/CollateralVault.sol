@@ -10,9 +10,9 @@ pragma solidity ^0.8.24;
  * Assets. address(0) is the chain's native coin; any other asset is an ERC-20 token address.
  * Balances are per (account, asset): balanceOf(account, asset), in the asset's base units.
  *
- * Event sequence. eventSeq (uint64) numbers every event this vault emits: the first event has
- * seq 1 and each later one the previous + 1, across all event kinds (the constructor emits
- * none). Watchers use it to detect a missed log: a gap means re-read.
+ * Event sequence. eventSeq (uint64) numbers the three events below: the first has seq 1 and each
+ * later one the previous + 1, across the three kinds (the constructor emits none of them).
+ * Watchers use it to detect a missed log: a gap means re-read.
  *
  *   Deposited(uint64 indexed seq, address indexed account, address indexed asset, uint256 amount)
  *   Executed(uint64 indexed seq, uint8 kind, address indexed account, address indexed asset,
