@@ -4,7 +4,6 @@
  * set in force signed one head of the hub's own log.
  */
 #include <string.h>
-#include <time.h>
 
 #include "db/ledger_ckpt.h"
 #include "relayer/daemon.h"
@@ -39,13 +38,6 @@ static bool hash_at(void *ctx, uint64_t seq, uint8_t out[HASH_BYTES])
         return false;
     record_hash(out, v.mv_data, v.mv_size);
     return true;
-}
-
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static const char *refusal(rl_err err)
