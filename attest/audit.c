@@ -735,7 +735,7 @@ static rl_err check_checkpoint(audit *a, const record *r, verify_job *jobs, size
         return rl_fail(why, RL_ERR_STATE, "checkpoint of seq %llu does not advance on the checkpoint of seq %llu",
                        (unsigned long long)cs.c.seq, (unsigned long long)a->sum.checkpoint_seq);
     if (!audit_record_hash(a, cs.c.seq, h) || memcmp(h, cs.c.head, HASH_BYTES) != 0)
-        return rl_fail(why, RL_ERR_CHAIN, "checkpoint head is not the hash of record %llu",
+        return rl_fail(why, RL_ERR_STATE, "checkpoint head is not the hash of record %llu",
                        (unsigned long long)cs.c.seq);
     if ((err = checkpoint_quorum_jobs(&cs, &a->set, r->seq, jobs, njobs, why)) != RL_OK)
         return err;

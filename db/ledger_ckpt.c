@@ -49,7 +49,7 @@ rl_err ledger_ckpt_apply(MDB_txn *txn, const store *s, const record *r, const le
         return err;
     record_hash(h, v.mv_data, v.mv_size);
     if (memcmp(h, cs.c.head, HASH_BYTES) != 0)
-        return rl_fail(why, RL_ERR_CHAIN, "checkpoint head is not the hash of record %llu",
+        return rl_fail(why, RL_ERR_STATE, "checkpoint head is not the hash of record %llu",
                        (unsigned long long)cs.c.seq);
     if ((set = malloc(sizeof *set)) == NULL)
         return RL_ERR_NOMEM;
