@@ -44,7 +44,7 @@ static const char *refusal(rl_err err)
 {
     switch (err) {
     case RL_ERR_SIGNER: return "not a member of the set in force";
-    case RL_ERR_STATE: return "another set version, a seq already checkpointed, or past the head";
+    case RL_ERR_STATE: return "another set version, or a seq past the head";
     case RL_ERR_CHAIN: return "not the hash of the hub's record at that seq";
     case RL_ERR_SIG: return "the signature does not verify";
     default: return rl_strerror(err);

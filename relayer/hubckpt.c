@@ -111,7 +111,9 @@ rl_err hubckpt_offer(hubckpt *k, const relset *set, uint64_t head_seq, hubckpt_h
         idx++;
     if (idx == set->n)
         return RL_ERR_SIGNER;
-    if (c->set_version != set->version || c->seq <= k->logged || c->seq > head_seq)
+    if (c->seq <= k->logged) /* a late signature of a head checkpointed already (or an older one) */
+        return RL_ERR_DUPLICATE;
+    if (c->set_version != set->version || c->seq > head_seq)
         return RL_ERR_STATE;
     struct slot *s = slot_for(k->slots[idx], c);
     if (s->used && same(&s->c, c) && memcmp(s->sig, sig, ED25519_SIG_BYTES) == 0)

@@ -38,9 +38,10 @@ typedef bool (*hubckpt_hash_fn)(void *ctx, uint64_t seq, uint8_t out[HASH_BYTES]
 
 /* One member's signature of c. RL_OK: counted, and *ready is true when a quorum signed c (then
  * *out is the quorum checkpoint, its signers ascending). Refusals, nothing counted:
- * RL_ERR_SIGNER (not a member), RL_ERR_STATE (another set version, a seq at or below the latest
- * logged or past head_seq), RL_ERR_CHAIN (not the hub's record hash), RL_ERR_SIG (the signature),
- * RL_ERR_DUPLICATE (this member's signature of c is counted already: not verified again). */
+ * RL_ERR_SIGNER (not a member), RL_ERR_STATE (another set version, or a seq past head_seq),
+ * RL_ERR_CHAIN (not the hub's record hash), RL_ERR_SIG (the signature), RL_ERR_DUPLICATE (a seq
+ * at or below the latest logged, or this member's signature of c counted already: neither is
+ * verified again). */
 RL_MUST_USE rl_err hubckpt_offer(hubckpt *k, const relset *set, uint64_t head_seq, hubckpt_hash_fn hash_at,
                                  void *ctx, uint16_t member, const checkpoint *c, const uint8_t sig[ED25519_SIG_BYTES],
                                  uint64_t now_ms, checkpoint_signed *out, bool *ready);

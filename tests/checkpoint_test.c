@@ -491,7 +491,7 @@ Test(hubckpt, a_member_alone_below_threshold_gets_nothing_logged_and_a_second_on
     cr_assert_eq(checkpoint_quorum_verify(&out, &h.s.genesis, NULL), RL_OK);
     hubckpt_logged(k, 64);
     cr_assert_eq(hubckpt_held(k), 0);
-    cr_assert_eq(offer(k, &h, &l, 2, 64, NULL, 1002, &out, &ready), RL_ERR_STATE, "already logged");
+    cr_assert_eq(offer(k, &h, &l, 2, 64, NULL, 1002, &out, &ready), RL_ERR_DUPLICATE, "already logged");
     hubckpt_free(k);
     hublog_close(&h);
 }
