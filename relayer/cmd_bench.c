@@ -196,7 +196,7 @@ static bool ckpt_hash_at(void *ctx, uint64_t seq, uint8_t out[HASH_BYTES])
     return ok;
 }
 
-static rl_err checkpoint_round(hubckpt *k, const sim *s, ingest *g, store *st, uint64_t *signed_seq,
+static rl_err checkpoint_round(hubckpt *k, const sim *s, ingest *g, store *st, uint64_t now_ms, uint64_t *signed_seq,
                                bench_checkpoints *ck, rl_why *why)
 {
     const ledger_head *head = ingest_head(g);
@@ -219,7 +219,7 @@ static rl_err checkpoint_round(hubckpt *k, const sim *s, ingest *g, store *st, u
     uint8_t enc[CHECKPOINT_MAX_BYTES];
     size_t len;
     if (err == RL_OK && ready && (err = checkpoint_signed_encode(enc, &len, &cs, why)) == RL_OK &&
-        (err = ingest_append(g, RECORD_CHECKPOINT, enc, len, wall_ms(), why)) == RL_OK) {
+        (err = ingest_append(g, RECORD_CHECKPOINT, enc, len, now_ms, why)) == RL_OK) { /* ingest's clock */
         hubckpt_logged(k, c.seq);
         ck->logged++;
     }
@@ -251,7 +251,7 @@ rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *stream, size_t
         size_t n = nobs - off < arrival ? nobs - off : arrival;
         err = ingest_submit(g, stream + off, n, (bench_now_ns() - t0) / 1000000, why);
         if (err == RL_OK)
-            err = checkpoint_round(k, s, g, st, &signed_seq, ck, why);
+            err = checkpoint_round(k, s, g, st, (bench_now_ns() - t0) / 1000000, &signed_seq, ck, why);
     }
     if (err == RL_OK)
         err = ingest_flush(g, (bench_now_ns() - t0) / 1000000, why);
