@@ -470,14 +470,26 @@ static void fake_log_init(struct fake_log *l)
         memset(l->hashes[i], (int)i + 1, HASH_BYTES);
 }
 
-Test(hubckpt, a_member_alone_below_threshold_gets_nothing_logged_and_a_second_one_makes_a_quorum)
+/* Each hubckpt test: a set of 3 (threshold 2) and a fake hub log of 64 records. */
+static struct hublog h;
+static struct fake_log l;
+static hubckpt *k;
+
+static void collect_open(void)
 {
-    struct hublog h;
     hublog_open(&h, 4, 0, 0);
-    struct fake_log l;
     fake_log_init(&l);
-    hubckpt *k;
     cr_assert_eq(hubckpt_new(&k, 0), RL_OK);
+}
+
+static void collect_close(void)
+{
+    hubckpt_free(k);
+    hublog_close(&h);
+}
+
+Test(hubckpt, a_member_alone_below_threshold_gets_nothing_logged_and_a_second_one_makes_a_quorum, .init = collect_open, .fini = collect_close)
+{
     checkpoint_signed out;
     bool ready;
     for (uint64_t seq = 1; seq <= 64; seq++) {
@@ -492,18 +504,10 @@ Test(hubckpt, a_member_alone_below_threshold_gets_nothing_logged_and_a_second_on
     hubckpt_logged(k, 64);
     cr_assert_eq(hubckpt_held(k), 0);
     cr_assert_eq(offer(k, &h, &l, 2, 64, NULL, 1002, &out, &ready), RL_ERR_DUPLICATE, "already logged");
-    hubckpt_free(k);
-    hublog_close(&h);
 }
 
-Test(hubckpt, heads_that_are_not_the_hubs_forged_signatures_and_strangers_are_not_counted)
+Test(hubckpt, heads_that_are_not_the_hubs_forged_signatures_and_strangers_are_not_counted, .init = collect_open, .fini = collect_close)
 {
-    struct hublog h;
-    hublog_open(&h, 4, 0, 0);
-    struct fake_log l;
-    fake_log_init(&l);
-    hubckpt *k;
-    cr_assert_eq(hubckpt_new(&k, 0), RL_OK);
     checkpoint_signed out;
     bool ready;
     uint8_t other[HASH_BYTES];
@@ -524,18 +528,10 @@ Test(hubckpt, heads_that_are_not_the_hubs_forged_signatures_and_strangers_are_no
     cr_assert_eq(hubckpt_offer(k, &h.s.genesis, l.head, fake_hash, &l, h.s.genesis.members[0].id, &c, sig, 1, &out,
                                &ready), RL_ERR_STATE);
     cr_assert_eq(hubckpt_held(k), 0);
-    hubckpt_free(k);
-    hublog_close(&h);
 }
 
-Test(hubckpt, memory_stays_bounded_per_member_and_heads_expire)
+Test(hubckpt, memory_stays_bounded_per_member_and_heads_expire, .init = collect_open, .fini = collect_close)
 {
-    struct hublog h;
-    hublog_open(&h, 4, 0, 0);
-    struct fake_log l;
-    fake_log_init(&l);
-    hubckpt *k;
-    cr_assert_eq(hubckpt_new(&k, 0), RL_OK);
     checkpoint_signed out;
     bool ready;
     for (uint64_t seq = 1; seq <= 64; seq++)
@@ -548,6 +544,4 @@ Test(hubckpt, memory_stays_bounded_per_member_and_heads_expire)
     cr_assert(ready, "the newest head is kept");
     cr_assert_eq(offer(k, &h, &l, 2, 40, NULL, 12 + HUBCKPT_EXPIRE_MS + 1, &out, &ready), RL_OK);
     cr_assert_eq(hubckpt_held(k), 1, "the others expired");
-    hubckpt_free(k);
-    hublog_close(&h);
 }
