@@ -53,7 +53,8 @@ void checkpoint_sign(const checkpoint *c, const node_key *k, uint8_t sig[ED25519
     node_key_sign(k, sig, msg, sizeof msg);
 }
 
-bool checkpoint_verify_one(const checkpoint *c, const uint8_t pk[ED25519_PK_BYTES], const uint8_t sig[ED25519_SIG_BYTES])
+bool checkpoint_verify_one(const checkpoint *c, const uint8_t pk[ED25519_PK_BYTES],
+                           const uint8_t sig[ED25519_SIG_BYTES])
 {
     uint8_t msg[HASH_BYTES];
     checkpoint_message(msg, c);

@@ -183,7 +183,10 @@ static rl_err sigs_read(reader *r, sig_list *s, bool allow_empty, const char *wh
 
 rl_err sig_list_check(const sig_list *s, rl_why *why) { return sigs_check(s, false, why); }
 uint8_t *sig_list_put(uint8_t *p, const sig_list *s) { return sigs_put(p, s); }
-rl_err sig_list_read(reader *r, sig_list *s, const char *what, rl_why *why) { return sigs_read(r, s, false, what, why); }
+rl_err sig_list_read(reader *r, sig_list *s, const char *what, rl_why *why)
+{
+    return sigs_read(r, s, false, what, why);
+}
 
 static rl_err variant_read(reader *r, signed_variant *v, const char *what, rl_why *why)
 {

@@ -49,12 +49,12 @@ static json_t *header_json(MDB_txn *txn, store *s, const ledger_head *head, rl_w
     char hh[2 * HASH_BYTES + 1];
     if (ledger_set_get(txn, s, 1, &genesis, why) != RL_OK)
         return NULL;
-    json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:I, s:s, s:o, s:s}", "format", EXPORT_FORMAT, "version", EXPORT_VERSION,
-                     "records", (json_int_t)head->seq, "first_seq", (json_int_t)1, "head_seq", (json_int_t)head->seq,
-                     "head_hash", hex_encode(hh, head->hash, HASH_BYTES), "genesis_set", relset_to_json(&genesis),
-                     "framing",
-                     "records as u32 big-endian length + record (attest/record.h v1); footer RLYEND: "
-                     "count u64, head hash, BLAKE2b-256 'rly.export.v1' of all preceding bytes");
+    json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:I, s:s, s:o, s:s}", "format", EXPORT_FORMAT, "version",
+                          EXPORT_VERSION, "records", (json_int_t)head->seq, "first_seq", (json_int_t)1, "head_seq",
+                          (json_int_t)head->seq, "head_hash", hex_encode(hh, head->hash, HASH_BYTES), "genesis_set",
+                          relset_to_json(&genesis), "framing",
+                          "records as u32 big-endian length + record (attest/record.h v1); footer RLYEND: "
+                          "count u64, head hash, BLAKE2b-256 'rly.export.v1' of all preceding bytes");
     checkpoint_signed cs;
     relset set;
     if (j != NULL && ledger_ckpt_latest(txn, s, &cs, NULL, NULL) == RL_OK) /* none yet: no key */

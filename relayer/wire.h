@@ -24,9 +24,9 @@
  * once its key is in the log (settled when the logged one is the same bytes, refused when the
  * key holds something else or the hub refused it). PRICE messages are not acknowledged: a newer
  * observation supersedes a lost one; COSIG messages neither: a cosigner sends its signature
- * again until the instruction's BUNDLE is in the log; CHECKPOINT messages neither: a replica
- * sends its latest signed head again until a CHECKPOINT at or past it is in the log. Decoding refuses anything but the exact
- * layout, with a reason.
+ * again until the instruction's BUNDLE is in the log; CHECKPOINT messages neither: a
+ * replica sends its latest signed head again until a CHECKPOINT at or past it is in the log.
+ * Decoding refuses anything but the exact layout, with a reason.
  */
 #ifndef RL_WIRE_H
 #define RL_WIRE_H

@@ -488,7 +488,8 @@ static void collect_close(void)
     hublog_close(&h);
 }
 
-Test(hubckpt, a_member_alone_below_threshold_gets_nothing_logged_and_a_second_one_makes_a_quorum, .init = collect_open, .fini = collect_close)
+Test(hubckpt, a_member_alone_below_threshold_gets_nothing_logged_and_a_second_one_makes_a_quorum,
+     .init = collect_open, .fini = collect_close)
 {
     checkpoint_signed out;
     bool ready;
@@ -506,7 +507,8 @@ Test(hubckpt, a_member_alone_below_threshold_gets_nothing_logged_and_a_second_on
     cr_assert_eq(offer(k, &h, &l, 2, 64, NULL, 1002, &out, &ready), RL_ERR_DUPLICATE, "already logged");
 }
 
-Test(hubckpt, heads_that_are_not_the_hubs_forged_signatures_and_strangers_are_not_counted, .init = collect_open, .fini = collect_close)
+Test(hubckpt, heads_that_are_not_the_hubs_forged_signatures_and_strangers_are_not_counted, .init = collect_open,
+     .fini = collect_close)
 {
     checkpoint_signed out;
     bool ready;

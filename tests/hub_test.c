@@ -674,14 +674,16 @@ Test(hub, node_replicas_witness_the_log_through_a_sigkill_and_an_auditor_catches
             break;
         tu_sleep_ms(200);
     }
-    cr_assert(witnessed != 0 && witnessed + 1 == head, "node1's replica holds a checkpoint of %llu, the hub's head is %llu",
-              (unsigned long long)witnessed, (unsigned long long)head);
+    cr_assert(witnessed != 0 && witnessed + 1 == head,
+              "node1's replica holds a checkpoint of %llu, the hub's head is %llu", (unsigned long long)witnessed,
+              (unsigned long long)head);
     cr_assert_eq(tu_run(&out, "%s checkpoint --config %s/follow-node1.conf --out %s", RELAYER_BIN, c.dir, cp), 0, "%s",
                  out);
     free(out);
     for (unsigned i = 0; i < 3; i++) {
         int status = stop_pid(followers[i], SIGTERM);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "follower %u did not stop cleanly (%d)", i + 1, status);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "follower %u did not stop cleanly (%d)", i + 1,
+                  status);
     }
     stop_hub(&c, SIGTERM);
     char *log = NULL;
