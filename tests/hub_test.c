@@ -779,3 +779,43 @@ Test(hub, a_member_below_threshold_a_head_not_the_hubs_or_a_borrowed_identity_ge
     export_and_verify(&c);
     teardown(&c);
 }
+
+/* Five checkpoint rounds, the hub killed with SIGKILL a moment after each quorum-forming
+ * signature (before, during or after the commit of the CHECKPOINT record): the nodes send their
+ * signatures again, as replicas do every checkpoint_ms, until the ledger holds the checkpoint.
+ * Each round's checkpoint ends up logged exactly once: audit verify counts five, in rising order. */
+Test(hub, killed_with_sigkill_in_checkpoint_rounds_it_loses_and_doubles_nothing)
+{
+    struct cluster c;
+    setup(&c, 30);
+    start_hub(&c);
+    cr_assert(stream_all(&c, 30000, 0, NULL), "not every message was acknowledged");
+    srand(7);
+    for (unsigned round = 0; round < 5; round++) {
+        uint64_t head = head_of(c.dir, "hub", NULL);
+        uint8_t h[HASH_BYTES];
+        hub_record_hash(&c, head, h);
+        send_checkpoint(&c, 0, 0, 1, head, h);
+        send_checkpoint(&c, 1, 1, 2, head, h);
+        tu_sleep_ms((unsigned)(rand() % 40));
+        int status = stop_hub(&c, SIGKILL);
+        cr_assert(WIFSIGNALED(status), "the hub had already exited (%d)", status);
+        start_hub(&c);
+        uint64_t t0 = tu_now_ms();
+        while (checkpoint_in(c.dir, "hub") != head && tu_now_ms() - t0 < 20000) {
+            send_checkpoint(&c, 0, 0, 1, head, h);
+            send_checkpoint(&c, 1, 1, 2, head, h);
+            tu_sleep_ms(300);
+        }
+        cr_assert_eq(checkpoint_in(c.dir, "hub"), head, "round %u: the checkpoint of %llu was lost", round,
+                     (unsigned long long)head);
+    }
+    stop_hub(&c, SIGTERM);
+    export_and_verify(&c);
+    char *out = NULL;
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/log.rlog --relayers %s/relayers.json --json", RELAYER_BIN, c.dir,
+                        c.dir), 0, "%s", out);
+    cr_assert(strstr(out, "\"checkpoints\":5") != NULL, "%s", out);
+    free(out);
+    teardown(&c);
+}
