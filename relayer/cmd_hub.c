@@ -130,10 +130,7 @@ static rl_err write_status(struct hub *h, rl_why *why)
                           (json_int_t)x->attested, "conflicts", (json_int_t)x->conflicts, "refused",
                           (json_int_t)(x->refused + x->bad_signature + x->unknown_signer + x->malformed), "held",
                           (json_int_t)x->held, "records", (json_int_t)x->records, "commits", (json_int_t)x->commits);
-    json_object_set_new(j, "checkpoints", json_pack("{s:I, s:I, s:I, s:I}", "logged", (json_int_t)h->checkpoints_logged,
-                                                    "latest_seq", (json_int_t)hubckpt_logged_seq(h->ckpt), "held",
-                                                    (json_int_t)hubckpt_held(h->ckpt), "cpu_ms",
-                                                    (json_int_t)(h->ckpt_cpu_ns / 1000000)));
+    json_object_set_new(j, "checkpoints", hub_checkpoints_json(h));
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     if (text == NULL)

@@ -30,6 +30,13 @@ struct head_lookup {
     const store *st;
 };
 
+json_t *hub_checkpoints_json(const struct hub *h)
+{
+    return json_pack("{s:I, s:I, s:I, s:I}", "logged", (json_int_t)h->checkpoints_logged, "latest_seq",
+                     (json_int_t)hubckpt_logged_seq(h->ckpt), "held", (json_int_t)hubckpt_held(h->ckpt), "cpu_ms",
+                     (json_int_t)(h->ckpt_cpu_ns / 1000000));
+}
+
 static bool hash_at(void *ctx, uint64_t seq, uint8_t out[HASH_BYTES])
 {
     struct head_lookup *c = ctx;

@@ -98,5 +98,7 @@ void hub_cosig_alerts(struct hub *h);
  * message (from its member's connection) checked, counted, and a quorum logged. */
 RL_MUST_USE rl_err hub_checkpoints_open(struct hub *h, rl_why *why);
 void hub_take_checkpoint(struct hub *h, const wire_msg *m, const char *peer);
+/* For status.json: {"logged", "latest_seq", "held", "cpu_ms"} (new reference). */
+json_t *hub_checkpoints_json(const struct hub *h);
 
 #endif
