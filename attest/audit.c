@@ -10,6 +10,7 @@
 
 #include "attest/bundle.h"
 #include "attest/bytes.h"
+#include "attest/checkpoint.h"
 #include "attest/decision.h"
 #include "attest/fund.h"
 #include "attest/instruction.h"
@@ -95,6 +96,10 @@ struct audit {
     struct seen_key *executed; /* instruction ids attested executed -> log seq (in `event`) */
     struct seen_key *expired;  /* instruction ids attested expired -> log seq (in `event`) */
     fund_book *fund;           /* the insurance fund and bad debt, as the ledger keeps them */
+    uint8_t *hashes;           /* hash of record i + 1 at i * HASH_BYTES (owned) */
+    size_t nhashes, caphashes;
+    relset *sets;              /* sets[v - 1]: relayer set version v as installed (owned) */
+    uint32_t nsets;
     audit_summary sum;
 };
 
@@ -132,10 +137,39 @@ void audit_free(audit *a)
     FREE_ALL(a->instrs, struct seen_instr);
     FREE_ALL(a->executed, struct seen_key);
     FREE_ALL(a->expired, struct seen_key);
+    free(a->hashes);
+    free(a->sets);
     free(a);
 }
 
 uint64_t audit_expected_seq(const audit *a) { return a->next_seq; }
+
+bool audit_record_hash(const audit *a, uint64_t seq, uint8_t out[HASH_BYTES])
+{
+    if (seq == 0 || seq > a->nhashes)
+        return false;
+    memcpy(out, a->hashes + (seq - 1) * HASH_BYTES, HASH_BYTES);
+    return true;
+}
+
+const relset *audit_set_of_version(const audit *a, uint32_t version)
+{
+    return version >= 1 && version <= a->nsets ? &a->sets[version - 1] : NULL;
+}
+
+static rl_err remember_hash(audit *a, const uint8_t h[HASH_BYTES])
+{
+    if (a->nhashes == a->caphashes) {
+        size_t cap = a->caphashes ? 2 * a->caphashes : 4096;
+        uint8_t *p = realloc(a->hashes, cap * HASH_BYTES);
+        if (p == NULL)
+            return RL_ERR_NOMEM;
+        a->hashes = p;
+        a->caphashes = cap;
+    }
+    memcpy(a->hashes + a->nhashes++ * HASH_BYTES, h, HASH_BYTES);
+    return RL_OK;
+}
 const relset *audit_set(const audit *a) { return &a->set; }
 void audit_get_summary(const audit *a, audit_summary *out) { *out = a->sum; }
 rl_err audit_fund_summary(const audit *a, fund_summary *out) { return fund_book_summary(a->fund, out); }
@@ -209,6 +243,13 @@ static rl_err check_set(audit *a, const record *r, verify_job *jobs, size_t *njo
             jobs[i].tag = r->seq;
         a->sum.rotations++;
     }
+    relset *sets = realloc(a->sets, (a->nsets + 1) * sizeof *sets); /* versions follow each other */
+    if (sets == NULL) {
+        err = RL_ERR_NOMEM;
+        goto done;
+    }
+    a->sets = sets;
+    a->sets[a->nsets++] = p->set;
     a->set = p->set;
     a->sum.set_version = p->set.version;
 done:
@@ -679,6 +720,30 @@ static rl_err check_decision(audit *a, const record *r, verify_job *jobs, size_t
     return err;
 }
 
+/* A quorum checkpoint of an earlier record (checkpoint.h, rules C1 and C2). */
+static rl_err check_checkpoint(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    checkpoint_signed cs;
+    uint8_t h[HASH_BYTES];
+    rl_err err = checkpoint_signed_decode(&cs, r->payload, r->payload_len, why);
+    if (err != RL_OK)
+        return err;
+    if (cs.c.seq >= r->seq)
+        return rl_fail(why, RL_ERR_STATE, "checkpoint of seq %llu, which is not before it",
+                       (unsigned long long)cs.c.seq);
+    if (cs.c.seq <= a->sum.checkpoint_seq)
+        return rl_fail(why, RL_ERR_STATE, "checkpoint of seq %llu does not advance on the checkpoint of seq %llu",
+                       (unsigned long long)cs.c.seq, (unsigned long long)a->sum.checkpoint_seq);
+    if (!audit_record_hash(a, cs.c.seq, h) || memcmp(h, cs.c.head, HASH_BYTES) != 0)
+        return rl_fail(why, RL_ERR_STATE, "checkpoint head is not the hash of record %llu",
+                       (unsigned long long)cs.c.seq);
+    if ((err = checkpoint_quorum_jobs(&cs, &a->set, r->seq, jobs, njobs, why)) != RL_OK)
+        return err;
+    a->sum.checkpoints++;
+    a->sum.checkpoint_seq = cs.c.seq;
+    return RL_OK;
+}
+
 rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, size_t *njobs, rl_why *why)
 {
     record r;
@@ -702,14 +767,19 @@ rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, si
     case RECORD_REQUEST: err = check_request(a, &r, jobs, njobs, why); break;
     case RECORD_DECISION: err = check_decision(a, &r, jobs, njobs, why); break;
     case RECORD_INSTRUCTION: err = check_instruction(a, &r, why); break;
+    case RECORD_CHECKPOINT: err = check_checkpoint(a, &r, jobs, njobs, why); break;
     default: err = check_bundle(a, &r, why); break;
     }
     if (err != RL_OK) {
         *njobs = first_job;
         return err;
     }
-    a->sum.signatures += *njobs - first_job;
     record_hash(a->prev, enc, len);
+    if (remember_hash(a, a->prev) != RL_OK) {
+        *njobs = first_job;
+        return RL_ERR_NOMEM;
+    }
+    a->sum.signatures += *njobs - first_job;
     a->next_seq++;
     a->sum.records++;
     a->sum.head_seq = r.seq;

@@ -16,6 +16,9 @@
  * nonce attested executed or expired before, or one no logged instruction names, or when
  * instruction_expiry_check fails; accepted, it closes the instruction (a later Executed of its
  * nonce is unmatched). Expiries have no vault sequence number.
+ * A CHECKPOINT record follows checkpoint.h rules C1 and C2: its head is the hash of the record at
+ * its seq (the audit keeps every record's hash: 32 bytes a record), its signers a quorum of the
+ * set in force, its seq above the previous checkpoint's.
  * The insurance fund and bad debt (fund.h) are derived as the ledger derives them: every matched
  * execution of a seize credits the fund, every decision moves its account's bad debt;
  * audit_fund_summary gives the digest and totals `ledger digest` shows for the same log.
@@ -47,6 +50,8 @@ typedef struct audit_summary {
     uint64_t prices, requests, decisions, instructions, bundles;
     uint64_t executions, unmatched; /* attested executions; of them, with no matching instruction */
     uint64_t expired;               /* attested expiries (each freed its instruction's reservation) */
+    uint64_t checkpoints;           /* CHECKPOINT records (checkpoint.h) */
+    uint64_t checkpoint_seq;        /* the seq the latest one witnessed; 0: none */
     fund_summary fund;              /* zero from audit_get_summary; audit_fund_summary fills it */
     uint32_t set_version;
     uint64_t head_seq;
@@ -69,6 +74,10 @@ RL_MUST_USE rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_j
 uint64_t audit_expected_seq(const audit *a);
 /* The set in force after the records seen so far. */
 const relset *audit_set(const audit *a);
+/* The hash of record seq, among the records seen so far (false: not seen). */
+bool audit_record_hash(const audit *a, uint64_t seq, uint8_t out[HASH_BYTES]);
+/* The relayer set of a version, as the records seen so far installed it (NULL: not seen). */
+const relset *audit_set_of_version(const audit *a, uint32_t version);
 void audit_get_summary(const audit *a, audit_summary *out);
 /* The insurance fund and bad debt after the records seen so far (RL_ERR_NOMEM possible). */
 RL_MUST_USE rl_err audit_fund_summary(const audit *a, fund_summary *out);

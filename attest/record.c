@@ -8,6 +8,7 @@
 
 #include "attest/bytes.h"
 #include "attest/bundle.h"
+#include "attest/checkpoint.h"
 #include "attest/decision.h"
 #include "attest/instruction.h"
 #include "attest/request.h"
@@ -23,13 +24,14 @@ const char *record_type_name(uint8_t type)
     case RECORD_DECISION: return "decision";
     case RECORD_INSTRUCTION: return "instruction";
     case RECORD_BUNDLE: return "bundle";
+    case RECORD_CHECKPOINT: return "checkpoint";
     default: return "unknown";
     }
 }
 
 static bool type_known(uint8_t type)
 {
-    return type >= RECORD_SET && type <= RECORD_BUNDLE;
+    return (type >= RECORD_SET && type <= RECORD_BUNDLE) || type == RECORD_CHECKPOINT;
 }
 
 rl_err record_encode(const record *r, uint8_t *out, size_t *len, rl_why *why)
@@ -126,6 +128,10 @@ rl_err record_decode(record *r, const uint8_t *in, size_t len, rl_why *why)
         bundle b;
         return bundle_decode(&b, r->payload, r->payload_len, why);
     }
+    case RECORD_CHECKPOINT: {
+        checkpoint_signed cs;
+        return checkpoint_signed_decode(&cs, r->payload, r->payload_len, why);
+    }
     default: return rl_fail(why, RL_ERR_DECODE, "record: unknown type %u", r->type);
     }
 }
@@ -173,6 +179,13 @@ static rl_err sigs_read(reader *r, sig_list *s, bool allow_empty, const char *wh
         return RL_ERR_DECODE;
     }
     return RL_OK;
+}
+
+rl_err sig_list_check(const sig_list *s, rl_why *why) { return sigs_check(s, false, why); }
+uint8_t *sig_list_put(uint8_t *p, const sig_list *s) { return sigs_put(p, s); }
+rl_err sig_list_read(reader *r, sig_list *s, const char *what, rl_why *why)
+{
+    return sigs_read(r, s, false, what, why);
 }
 
 static rl_err variant_read(reader *r, signed_variant *v, const char *what, rl_why *why)

@@ -40,12 +40,15 @@
  *   INSTRUCTION  what a vault is asked to execute for a decision (instruction.h); unsigned:
  *            the ledger accepts it only as its decision's plan, and cosigners check it
  *   BUNDLE   an instruction's secp256k1 signatures by a quorum of the set (bundle.h), once
+ *   CHECKPOINT  a quorum checkpoint (checkpoint.h): seq (8), head (32), set version (4) after a
+ *            version byte, then sigs; a log head that `threshold` members' replicas verified
  */
 #ifndef RL_RECORD_H
 #define RL_RECORD_H
 
 #include <stdint.h>
 
+#include "attest/bytes.h"
 #include "attest/error.h"
 #include "attest/hash.h"
 #include "attest/keys.h"
@@ -68,6 +71,7 @@ enum record_type {
     RECORD_DECISION = 6,
     RECORD_INSTRUCTION = 7,
     RECORD_BUNDLE = 8,
+    RECORD_CHECKPOINT = 10,
 };
 
 enum conflict_reason {
@@ -141,5 +145,12 @@ RL_MUST_USE rl_err payload_conflict_decode(payload_conflict *p, const record *r,
 RL_MUST_USE rl_err payload_price_decode(payload_price *p, const record *r, rl_why *why);
 
 const char *record_type_name(uint8_t type);
+
+/* A signature list (above), for payloads encoded elsewhere (checkpoint.h). put returns the end;
+ * the list must pass sig_list_check (non-empty, at most RELSET_MAX_MEMBERS, members ascending).
+ * read is strict and takes a non-empty list; `what` names the payload in why. */
+RL_MUST_USE rl_err sig_list_check(const sig_list *s, rl_why *why);
+uint8_t *sig_list_put(uint8_t *p, const sig_list *s);
+RL_MUST_USE rl_err sig_list_read(reader *r, sig_list *s, const char *what, rl_why *why);
 
 #endif

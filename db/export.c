@@ -13,15 +13,17 @@
 #include <unistd.h>
 
 #include "attest/bytes.h"
+#include "attest/checkpoint.h"
 #include "attest/hash.h"
 #include "attest/hex.h"
 #include "attest/record.h"
 #include "db/ledger.h"
+#include "db/ledger_ckpt.h"
 
 static const uint8_t HEAD_MAGIC[8] = {'R', 'L', 'Y', 'L', 'O', 'G', 0, 1};
 static const uint8_t FOOT_MAGIC[8] = {'R', 'L', 'Y', 'E', 'N', 'D', 0, 1};
 #define EXPORT_FORMAT "relayer-attestation-log"
-#define EXPORT_VERSION 1
+#define EXPORT_VERSION 2 /* 2: the header may carry "checkpoint"; version 1 files are still read */
 #define HEADER_MAX (1u << 20)
 
 /* ---- writing ---- */
@@ -47,23 +49,24 @@ static json_t *header_json(MDB_txn *txn, store *s, const ledger_head *head, rl_w
     char hh[2 * HASH_BYTES + 1];
     if (ledger_set_get(txn, s, 1, &genesis, why) != RL_OK)
         return NULL;
-    return json_pack("{s:s, s:i, s:I, s:I, s:I, s:s, s:o, s:s}", "format", EXPORT_FORMAT, "version", EXPORT_VERSION,
-                     "records", (json_int_t)head->seq, "first_seq", (json_int_t)1, "head_seq", (json_int_t)head->seq,
-                     "head_hash", hex_encode(hh, head->hash, HASH_BYTES), "genesis_set", relset_to_json(&genesis),
-                     "framing",
-                     "records as u32 big-endian length + record (attest/record.h v1); footer RLYEND: "
-                     "count u64, head hash, BLAKE2b-256 'rly.export.v1' of all preceding bytes");
+    json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:I, s:s, s:o, s:s}", "format", EXPORT_FORMAT, "version",
+                          EXPORT_VERSION, "records", (json_int_t)head->seq, "first_seq", (json_int_t)1, "head_seq",
+                          (json_int_t)head->seq, "head_hash", hex_encode(hh, head->hash, HASH_BYTES), "genesis_set",
+                          relset_to_json(&genesis), "framing",
+                          "records as u32 big-endian length + record (attest/record.h v1); footer RLYEND: "
+                          "count u64, head hash, BLAKE2b-256 'rly.export.v1' of all preceding bytes");
+    checkpoint_signed cs;
+    relset set;
+    if (j != NULL && ledger_ckpt_latest(txn, s, &cs, NULL, NULL) == RL_OK) /* none yet: no key */
+        json_object_set_new(j, "checkpoint", checkpoint_to_json(&cs, ledger_set_get(txn, s, cs.c.set_version, &set,
+                                                                                     NULL) == RL_OK ? &set : NULL));
+    return j;
 }
 
-static rl_err write_all(MDB_txn *txn, store *s, struct out *o, const ledger_head *head, progress_fn progress,
-                        void *pctx, rl_why *why)
+/* Magic, length and the header's JSON text. */
+static rl_err write_header(struct out *o, const json_t *hdr, rl_why *why)
 {
-    json_t *hdr = header_json(txn, s, head, why);
-    if (hdr == NULL)
-        return rl_fail(why, RL_ERR_STATE, "%s: the ledger has no genesis relayer set: nothing to export",
-                       store_path(s));
     char *text = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(hdr);
     if (text == NULL)
         return RL_ERR_NOMEM;
     uint8_t len4[4];
@@ -74,8 +77,37 @@ static rl_err write_all(MDB_txn *txn, store *s, struct out *o, const ledger_head
     if (err == RL_OK)
         err = out_write(o, text, strlen(text), why);
     free(text);
+    return err;
+}
+
+/* The footer: count, head, and the digest of every byte written before it. */
+static rl_err write_footer(struct out *o, uint64_t n, const uint8_t head[HASH_BYTES], rl_why *why)
+{
+    uint8_t foot[8 + 8 + HASH_BYTES], digest[HASH_BYTES];
+    memcpy(foot, FOOT_MAGIC, 8);
+    be64_put(foot + 8, n);
+    memcpy(foot + 16, head, HASH_BYTES);
+    rl_err err = out_write(o, foot, sizeof foot, why);
     if (err != RL_OK)
         return err;
+    hash_final(&o->h, digest);
+    if (fwrite(digest, 1, sizeof digest, o->f) != sizeof digest)
+        return rl_fail(why, RL_ERR_IO, "%s: write failed: %s", o->path, strerror(errno));
+    return RL_OK;
+}
+
+static rl_err write_all(MDB_txn *txn, store *s, struct out *o, const ledger_head *head, progress_fn progress,
+                        void *pctx, rl_why *why)
+{
+    json_t *hdr = header_json(txn, s, head, why);
+    if (hdr == NULL)
+        return rl_fail(why, RL_ERR_STATE, "%s: the ledger has no genesis relayer set: nothing to export",
+                       store_path(s));
+    rl_err err = write_header(o, hdr, why);
+    json_decref(hdr);
+    if (err != RL_OK)
+        return err;
+    uint8_t len4[4];
 
     MDB_cursor *c;
     MDB_val k, v;
@@ -100,17 +132,7 @@ static rl_err write_all(MDB_txn *txn, store *s, struct out *o, const ledger_head
     if (n != head->seq)
         return rl_fail(why, RL_ERR_DB, "%s: log holds %llu records but the head is %llu", store_path(s),
                        (unsigned long long)n, (unsigned long long)head->seq);
-    uint8_t foot[8 + 8 + HASH_BYTES], digest[HASH_BYTES];
-    memcpy(foot, FOOT_MAGIC, 8);
-    be64_put(foot + 8, n);
-    memcpy(foot + 16, head->hash, HASH_BYTES);
-    err = out_write(o, foot, sizeof foot, why);
-    if (err != RL_OK)
-        return err;
-    hash_final(&o->h, digest);
-    if (fwrite(digest, 1, sizeof digest, o->f) != sizeof digest)
-        return rl_fail(why, RL_ERR_IO, "%s: write failed: %s", o->path, strerror(errno));
-    return RL_OK;
+    return write_footer(o, n, head->hash, why);
 }
 
 rl_err export_write(store *s, const char *path, uint64_t *count, progress_fn progress, void *pctx, rl_why *why)
@@ -165,6 +187,8 @@ struct export_reader {
     uint64_t announced, first_seq, index;
     uint8_t last_hash[HASH_BYTES];
     char *path;
+    bool has_checkpoint;
+    checkpoint_signed checkpoint; /* the header's, when has_checkpoint */
 };
 
 rl_err export_open(export_reader **out, const char *path, rl_why *why)
@@ -219,7 +243,7 @@ rl_err export_open(export_reader **out, const char *path, rl_why *why)
         err = rl_fail(why, RL_ERR_DECODE, "%s: header: format is not '%s'", path, EXPORT_FORMAT);
         goto fail;
     }
-    if (!json_is_integer(ver) || json_integer_value(ver) != EXPORT_VERSION) {
+    if (!json_is_integer(ver) || json_integer_value(ver) < 1 || json_integer_value(ver) > EXPORT_VERSION) {
         err = rl_fail(why, RL_ERR_VERSION, "%s: header: unsupported version", path);
         goto fail;
     }
@@ -228,6 +252,16 @@ rl_err export_open(export_reader **out, const char *path, rl_why *why)
         err = rl_fail(why, RL_ERR_DECODE, "%s: header: 'records' and 'first_seq' (= 1) are required", path);
         goto fail;
     }
+    const json_t *ck = json_object_get(r->header, "checkpoint");
+    if (ck != NULL && json_integer_value(ver) < 2) {
+        err = rl_fail(why, RL_ERR_DECODE, "%s: header: a version 1 header carries no checkpoint", path);
+        goto fail;
+    }
+    if (ck != NULL && (err = checkpoint_from_json(&r->checkpoint, ck, why)) != RL_OK) {
+        rl_why_prefix(why, "%s: header: ", path);
+        goto fail;
+    }
+    r->has_checkpoint = ck != NULL;
     r->announced = (uint64_t)json_integer_value(recs);
     r->first_seq = 1;
     r->pos = 12 + hlen;
@@ -250,6 +284,7 @@ void export_close(export_reader *r)
 }
 
 const json_t *export_header(const export_reader *r) { return r->header; }
+const checkpoint_signed *export_checkpoint(const export_reader *r) { return r->has_checkpoint ? &r->checkpoint : NULL; }
 uint64_t export_announced(const export_reader *r) { return r->announced; }
 uint64_t export_next_seq(const export_reader *r) { return r->first_seq + r->index; }
 bool export_at_footer(const export_reader *r) { return r->pos == r->body_end; }
@@ -330,4 +365,51 @@ rl_err export_next(export_reader *r, const uint8_t **rec, size_t *len, rl_why *w
     r->pos += 4 + (size_t)n;
     r->index++;
     return RL_OK;
+}
+
+/* ---- a dishonest exporter (tests, demo) ---- */
+
+rl_err export_write_prefix(const char *in, const char *out, uint64_t keep, rl_why *why)
+{
+    export_reader *r = NULL;
+    json_t *hdr = NULL;
+    struct out o = {.path = out};
+    uint8_t head[HASH_BYTES];
+    char hh[2 * HASH_BYTES + 1];
+    rl_err err = export_open(&r, in, why);
+    if (err != RL_OK)
+        return err;
+    if (keep == 0 || keep > r->announced) {
+        err = rl_fail(why, RL_ERR_ARG, "%s: cannot keep %llu of %llu records", in, (unsigned long long)keep,
+                      (unsigned long long)r->announced);
+        goto done;
+    }
+    if ((hdr = json_deep_copy(r->header)) == NULL || (o.f = fopen(out, "wbx")) == NULL) {
+        err = hdr == NULL ? RL_ERR_NOMEM : rl_fail(why, RL_ERR_IO, "%s: cannot create: %s", out, strerror(errno));
+        goto done;
+    }
+    hash_init(&o.h, HASH_DOMAIN_FILE);
+    /* The head of the kept records first: the header names it. */
+    const uint8_t *rec;
+    size_t len;
+    size_t start = r->pos;
+    for (uint64_t i = 0; i < keep && err == RL_OK; i++)
+        err = export_next(r, &rec, &len, why);
+    if (err != RL_OK)
+        goto done;
+    memcpy(head, r->last_hash, HASH_BYTES);
+    json_object_del(hdr, "checkpoint");
+    json_object_set_new(hdr, "records", json_integer((json_int_t)keep));
+    json_object_set_new(hdr, "head_seq", json_integer((json_int_t)keep));
+    json_object_set_new(hdr, "head_hash", json_string(hex_encode(hh, head, HASH_BYTES)));
+    if ((err = write_header(&o, hdr, why)) == RL_OK)
+        err = out_write(&o, r->map + start, r->pos - start, why);
+    if (err == RL_OK)
+        err = write_footer(&o, keep, head, why);
+done:
+    if (o.f != NULL && fclose(o.f) != 0 && err == RL_OK)
+        err = rl_fail(why, RL_ERR_IO, "%s: close failed: %s", out, strerror(errno));
+    json_decref(hdr);
+    export_close(r);
+    return err;
 }

@@ -9,9 +9,14 @@
  *        0     8  magic "RLYLOG\0\1"
  *        8     4  header_len (big-endian)
  *       12     h  header: UTF-8 JSON object, e.g.
- *                 {"format": "relayer-attestation-log", "version": 1, "records": N,
+ *                 {"format": "relayer-attestation-log", "version": 2, "records": N,
  *                  "first_seq": 1, "head_seq": N, "head_hash": "<hex>",
- *                  "genesis_set": {...relayers.json...}, "framing": "..."}
+ *                  "genesis_set": {...relayers.json...}, "framing": "...",
+ *                  "checkpoint": {...attest/checkpoint.h JSON...}}
+ *                 version 2 adds "checkpoint", the newest quorum checkpoint the exporting ledger
+ *                 holds (absent when it holds none); version 1 files (without it) are still read.
+ *                 The checkpoint is checked strictly on opening; `audit verify` checks the log
+ *                 against it as against one an auditor brings (rule C3).
  *   12+h          N times: length (4, big-endian, <= RECORD_MAX_BYTES) | record (record.h)
  *   end-80    8  magic "RLYEND\0\1"
  *   end-72    8  record count (big-endian)
@@ -25,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "attest/checkpoint.h"
 #include "attest/error.h"
 #include "db/store.h"
 
@@ -47,6 +53,8 @@ void export_close(export_reader *r);
 /* The header object (owned by the reader) and the record count it announces. */
 const json_t *export_header(const export_reader *r);
 uint64_t export_announced(const export_reader *r);
+/* The header's quorum checkpoint (owned by the reader), or NULL when it carries none. */
+const checkpoint_signed *export_checkpoint(const export_reader *r);
 /* Sequence number of the record export_next returns next. */
 uint64_t export_next_seq(const export_reader *r);
 
@@ -68,5 +76,10 @@ bool export_last_record_altered(const export_reader *r);
 bool export_at_footer(const export_reader *r);
 
 RL_MUST_USE rl_err export_next(export_reader *r, const uint8_t **rec, size_t *len, rl_why *why);
+
+/* What a dishonest exporter does, for tests and the demo: writes to out (not overwritten) the
+ * first `keep` records of the export in, with a header and a footer rewritten to match them
+ * (count, head, digest) and no checkpoint. Without a checkpoint, `audit verify` accepts it. */
+RL_MUST_USE rl_err export_write_prefix(const char *in, const char *out, uint64_t keep, rl_why *why);
 
 #endif

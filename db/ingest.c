@@ -859,7 +859,7 @@ static rl_err append_record(ingest *g, uint8_t kind, uint8_t type, const uint8_t
                             rl_why *why)
 {
     if (type != RECORD_PRICE && type != RECORD_REQUEST && type != RECORD_DECISION && type != RECORD_INSTRUCTION &&
-        type != RECORD_BUNDLE)
+        type != RECORD_BUNDLE && type != RECORD_CHECKPOINT)
         return rl_fail(why, RL_ERR_ARG, "ingest_append: records of type %s are built by ingest itself",
                        record_type_name(type));
     if (len > RECORD_MAX_PAYLOAD)

@@ -10,6 +10,7 @@
 #include "attest/bytes.h"
 #include "attest/decision.h"
 #include "attest/request.h"
+#include "db/ledger_ckpt.h"
 #include "db/ledger_fund.h"
 
 #define BAL_KEY_BYTES (EVM_ADDR_BYTES + 8 + EVM_ADDR_BYTES)
@@ -1040,6 +1041,7 @@ rl_err ledger_append_known(MDB_txn *txn, const store *s, const uint8_t *enc, siz
         err = apply_bundle(txn, s, &r, &head, known != NULL && known->bundle_verified, known != NULL ? known->set : NULL,
                            why);
         break;
+    case RECORD_CHECKPOINT: err = ledger_ckpt_apply(txn, s, &r, &head, why); break;
     default: err = rl_fail(why, RL_ERR_DECODE, "unknown record type %u", r.type);
     }
     if (err != RL_OK)

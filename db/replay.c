@@ -202,6 +202,8 @@ rl_err replay_file(const char *path, const replay_opts *opts, audit_summary *sum
             break;
         cur = !cur;
     }
+    if (err == RL_OK && opts->on_end != NULL)
+        err = opts->on_end(opts->end_ctx, a, rd, &fail->why);
 done:
     if (a != NULL) {
         audit_get_summary(a, sum);

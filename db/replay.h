@@ -25,6 +25,11 @@ typedef struct replay_opts {
      * stops the run with that record named. May be NULL. */
     rl_err (*on_record)(void *ctx, const uint8_t *rec, size_t len, uint64_t seq, rl_why *why);
     void *record_ctx;
+    /* Called once every record is good, with the audit that read them and the file (its header):
+     * for checks of the whole log (checkpoints, attest/checkpoint.h rule C3). An error fails the
+     * run naming no record. May be NULL. */
+    rl_err (*on_end)(void *ctx, const audit *a, const export_reader *rd, rl_why *why);
+    void *end_ctx;
 } replay_opts;
 
 typedef struct replay_failure {

@@ -10,9 +10,17 @@
 #include "db/ingest.h"
 #include "relayer/sim.h"
 
-/* The stream through a fresh ledger in dir, in process: verify + quorum + group commit. */
+/* Checkpoint rounds run alongside (replica.h, hubckpt.h): how many were logged, and the CPU
+ * time they took (signing, the hub's checks, logging). */
+typedef struct bench_checkpoints {
+    uint64_t logged, cpu_ns;
+} bench_checkpoints;
+
+/* The stream through a fresh ledger in dir, in process: verify + quorum + group commit, and a
+ * checkpoint round every REPLICA_CHECKPOINT_RECORDS records (the 3 nodes sign the committed head,
+ * the hub checks and logs the quorum) as a cluster does. */
 RL_MUST_USE rl_err bench_ingest_once(pool *p, const sim *s, const signed_obs *stream, size_t nobs, const char *dir,
-                                     ingest_stats *stats, double *secs, rl_why *why);
+                                     ingest_stats *stats, double *secs, bench_checkpoints *ck, rl_why *why);
 
 int bench_bus(int argc, char **argv);
 int bench_bus_node(int argc, char **argv);

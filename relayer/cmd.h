@@ -27,6 +27,7 @@ int cmd_oracle(int argc, char **argv);
 int cmd_cosign(int argc, char **argv);
 int cmd_execute(int argc, char **argv);
 int cmd_limits(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
 
 /* `relayer margin --config FILE` and `relayer margin query` (cmd_margind.c). */
 int margin_daemon(const char *config);

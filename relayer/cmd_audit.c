@@ -2,11 +2,15 @@
  * cmd_audit.c - `relayer audit export | verify | replay`: the auditor's commands.
  *
  *   relayer audit export --db DIR --out FILE
- *   relayer audit verify FILE --relayers SET.json [--json]
+ *   relayer audit verify FILE --relayers SET.json [--checkpoint CP.json]... [--json]
  *   relayer audit replay FILE --relayers SET.json --out DIR [--risk risk.json] [--json]
  *
  * verify and replay exit 0 with a summary when every record is good, 1 naming the first bad
- * record and why, 2 on usage or I/O errors.
+ * record and why, 2 on usage or I/O errors. Checkpoints (attest/checkpoint.h), the ones given
+ * and the one in the file's header, are checked once every record is: two with a quorum each and
+ * different heads at one seq prove a fork (1); a log that ends before one's seq or holds another
+ * hash there fails (1); a given checkpoint without a valid quorum is refused (2), the header's
+ * fails the file (1).
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -26,20 +30,27 @@
 
 static const char USAGE[] =
     "usage: relayer audit export --db DIR --out FILE\n"
-    "       relayer audit verify FILE --relayers SET.json [--json]\n"
+    "       relayer audit verify FILE --relayers SET.json [--checkpoint CP.json]... [--json]\n"
     "       relayer audit replay FILE --relayers SET.json --out DIR [--risk risk.json] [--json]\n"
     "\n"
     "export  writes the hub's log to a self-describing, sealed file\n"
     "verify  checks every record: hash chain, sequence, signatures, quorum against the relayer\n"
-    "        set in force; SET.json is the genesis relayer set (the trust anchor)\n"
+    "        set in force; SET.json is the genesis relayer set (the trust anchor). Each\n"
+    "        --checkpoint (a node's `relayer checkpoint`) and the file header's checkpoint must\n"
+    "        carry a quorum of their set and match the log: a log that ends before one or differs\n"
+    "        from one fails, and two with different heads at one seq prove the log forked\n"
     "replay  verifies and rebuilds a ledger in DIR from the file alone; compare it with\n"
     "        `relayer ledger digest --db DIR`. With --risk, also runs the margin calculator over\n"
     "        the log and checks that every logged decision (margin call, liquidation and its\n"
     "        seize plan, withdrawal) is exactly what the records before it imply; exit 1 names\n"
     "        the first one that is not\n";
 
+#define CHECKPOINTS_MAX 16
+
 struct args {
     const char *db, *out, *relayers, *file, *risk;
+    const char *checkpoints[CHECKPOINTS_MAX];
+    size_t ncheckpoints;
     bool json;
 };
 
@@ -49,7 +60,7 @@ static int parse(int argc, char **argv, struct args *a)
         {"db", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
         {"relayers", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},      {"risk", required_argument, NULL, 'k'},
-        {NULL, 0, NULL, 0},
+        {"checkpoint", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0},
     };
     int c;
     memset(a, 0, sizeof *a);
@@ -61,6 +72,13 @@ static int parse(int argc, char **argv, struct args *a)
         case 'r': a->relayers = optarg; break;
         case 'j': a->json = true; break;
         case 'k': a->risk = optarg; break;
+        case 'c':
+            if (a->ncheckpoints == CHECKPOINTS_MAX) {
+                fprintf(stderr, "relayer audit: at most %d --checkpoint\n", CHECKPOINTS_MAX);
+                return EXIT_USAGE;
+            }
+            a->checkpoints[a->ncheckpoints++] = optarg;
+            break;
         case 'h': fputs(USAGE, stdout); return 0;
         default: fputs(USAGE, stderr); return EXIT_USAGE;
         }
@@ -109,6 +127,8 @@ static json_t *summary_json(const audit_summary *s)
                      (json_int_t)s->head_seq, "head_hash", hex_encode(hh, s->head_hash, HASH_BYTES), "executions",
                      (json_int_t)s->executions, "executions_unmatched", (json_int_t)s->unmatched,
                      "expired", (json_int_t)s->expired);
+    json_object_set_new(j, "checkpoints", json_integer((json_int_t)s->checkpoints));
+    json_object_set_new(j, "checkpoint_seq", json_integer((json_int_t)s->checkpoint_seq));
     json_object_set_new(j, "fund", fund_summary_json(&s->fund));
     return j;
 }
@@ -126,6 +146,8 @@ static void print_summary(const audit_summary *s)
     printf("  accounts    %llu\n", (unsigned long long)s->accounts);
     printf("  signatures  %llu verified\n", (unsigned long long)s->signatures);
     printf("  relayer set version %u (%llu rotations)\n", s->set_version, (unsigned long long)s->rotations);
+    printf("  checkpoints %llu logged, the latest witnessing seq %llu\n", (unsigned long long)s->checkpoints,
+           (unsigned long long)s->checkpoint_seq);
     printf("  head        seq %llu hash %s\n", (unsigned long long)s->head_seq, hex_encode(hh, s->head_hash, HASH_BYTES));
 }
 
@@ -160,6 +182,56 @@ static rl_err check_decision(void *ctx, const uint8_t *rec, size_t len, uint64_t
     if (err != RL_OK)
         *why = w;
     return err;
+}
+
+/* ---- checkpoints (attest/checkpoint.h) ---- */
+
+struct ckpt_given {
+    const char *name; /* the file, or "the file header's checkpoint" */
+    checkpoint_signed cs;
+    bool header, refused;
+    rl_err err;
+    rl_why why;
+};
+
+struct ckpt_check {
+    struct ckpt_given g[CHECKPOINTS_MAX + 1];
+    size_t n, agreed;
+};
+
+/* Every checkpoint against the log (rule C3), then, in this order of weight: two valid ones
+ * with different heads at one seq (a fork, whatever the file holds), a log that fails one, a
+ * checkpoint refused. */
+static rl_err check_checkpoints(void *ctx, const audit *a, const export_reader *rd, rl_why *why)
+{
+    struct ckpt_check *c = ctx;
+    const checkpoint_signed *hdr = export_checkpoint(rd);
+    if (hdr != NULL)
+        c->g[c->n++] = (struct ckpt_given){.name = "the file header's checkpoint", .cs = *hdr, .header = true};
+    for (size_t i = 0; i < c->n; i++)
+        c->g[i].err = checkpoint_check_log(&c->g[i].cs, a, &c->g[i].refused, &c->g[i].why);
+    for (size_t i = 0; i < c->n; i++)
+        for (size_t j = i + 1; j < c->n; j++) {
+            const struct ckpt_given *x = &c->g[i], *y = &c->g[j];
+            if (!x->refused && !y->refused && x->cs.c.seq == y->cs.c.seq &&
+                memcmp(x->cs.c.head, y->cs.c.head, HASH_BYTES) != 0)
+                return rl_fail(why, RL_ERR_CHAIN, "%s and %s both carry a quorum for seq %llu with different heads: "
+                               "proof that the log forked", x->name, y->name, (unsigned long long)x->cs.c.seq);
+        }
+    for (size_t i = 0; i < c->n; i++)
+        if (c->g[i].err != RL_OK && !c->g[i].refused) {
+            *why = c->g[i].why;
+            rl_why_prefix(why, "%s: ", c->g[i].name);
+            return c->g[i].err;
+        }
+    for (size_t i = 0; i < c->n; i++)
+        if (c->g[i].refused) {
+            *why = c->g[i].why;
+            rl_why_prefix(why, "%s refused: ", c->g[i].name);
+            return c->g[i].header ? c->g[i].err : RL_ERR_ARG; /* the auditor's input, not the log */
+        }
+    c->agreed = c->n;
+    return RL_OK;
 }
 
 static int do_check(const struct args *a, bool replay)
@@ -203,7 +275,20 @@ static int do_check(const struct args *a, bool replay)
     }
     progress pr;
     progress_init(&pr, cmd);
-    replay_opts ro = {.genesis = &genesis, .pool = p, .out = out, .progress = progress_update, .progress_ctx = &pr};
+    struct ckpt_check *ck = calloc(1, sizeof *ck);
+    for (size_t i = 0; ck != NULL && i < a->ncheckpoints && err == RL_OK; i++) {
+        ck->g[ck->n].name = a->checkpoints[i];
+        err = checkpoint_load(a->checkpoints[i], &ck->g[ck->n++].cs, &why);
+    }
+    if (ck == NULL || err != RL_OK) {
+        fprintf(stderr, "relayer audit %s: %s\n", cmd, ck == NULL ? rl_strerror(RL_ERR_NOMEM) : why.text);
+        free(ck);
+        store_close(out);
+        pool_free(p);
+        return EXIT_USAGE;
+    }
+    replay_opts ro = {.genesis = &genesis, .pool = p, .out = out, .progress = progress_update, .progress_ctx = &pr,
+                      .on_end = check_checkpoints, .end_ctx = ck};
     struct decisions dc = {0};
     if (a->risk != NULL) {
         if ((err = risk_load(a->risk, &dc.risk, &why)) == RL_OK && (err = calc_replay_new(&dc.r, &dc.risk)) == RL_OK) {
@@ -215,6 +300,7 @@ static int do_check(const struct args *a, bool replay)
             store_close(out);
             pool_free(p);
             mg_risk_fini(&dc.risk);
+            free(ck);
             return EXIT_USAGE;
         }
     }
@@ -248,6 +334,8 @@ static int do_check(const struct args *a, bool replay)
     }
     store_close(out);
 
+    size_t agreed = ck->agreed;
+    free(ck);
     int rc = err == RL_OK ? 0 : is_environment_error(err) ? EXIT_USAGE : EXIT_CHECK_FAILED;
     if (a->json) {
         json_t *j = summary_json(&sum);
@@ -259,6 +347,7 @@ static int do_check(const struct args *a, bool replay)
         }
         if (dh[0])
             json_object_set_new(j, "ledger_digest", json_string(dh));
+        json_object_set_new(j, "checkpoints_agreed", json_integer((json_int_t)agreed));
         if (a->risk != NULL)
             json_object_set_new(j, "decisions",
                                 json_pack("{s:I, s:I, s:I, s:I, s:I}", "logged", (json_int_t)ds.logged, "reproduced",
@@ -285,6 +374,9 @@ static int do_check(const struct args *a, bool replay)
     }
     printf("audit %s: OK  %s\n", cmd, a->file);
     print_summary(&sum);
+    if (agreed > 0)
+        printf("  witnessed   the log agrees with %zu quorum checkpoint%s (given and in the header)\n", agreed,
+               agreed == 1 ? "" : "s");
     if (dh[0])
         printf("  ledger      %s digest %s\n", a->out, dh);
     if (a->risk != NULL)

@@ -6,7 +6,11 @@
  * The nodes sign before the clock starts (as `bench ingest` does) and wait for a go file; the
  * run ends when both subscribers have every record. The bound is the same stream through the
  * same ingest in this process, measured in the same run: ratio = events/s over the bus / events
- * per second in process.
+ * per second in process. Checkpointing is on in both (replica.h): subscriber 1 stands in for the
+ * three nodes' replicas, signing the head it received every REPLICA_CHECKPOINT_RECORDS records
+ * with each node's key and sending it from a connection of that node's own, and the hub checks
+ * and logs them; the checkpoints' share of the hub's CPU time is its own count (status.json)
+ * over its whole CPU time (/proc).
  *
  * `relayer bench bus-node` is the node side (internal): it streams one member's observations
  * from a file with a window of unacknowledged messages and resends after a timeout.
@@ -35,6 +39,7 @@
 #include "relayer/files.h"
 #include "relayer/keyfile.h"
 #include "relayer/progress.h"
+#include "relayer/replica.h"
 #include "relayer/wire.h"
 
 #define NODE_WINDOW 64
@@ -144,6 +149,55 @@ static rl_err prepare(const char *dir, const sim *s, const signed_obs *stream, s
     return RL_OK;
 }
 
+/* A process's CPU time (user + system) so far, ns; 0 when it cannot be read. */
+static uint64_t proc_cpu_ns(pid_t pid)
+{
+    char path[64], *text;
+    size_t len;
+    unsigned long long ut = 0, st = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (file_read_all(path, 1 << 16, &text, &len, NULL) != RL_OK)
+        return 0;
+    const char *p = strrchr(text, ')'); /* fields 14 and 15 after the command name */
+    int ok = p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2;
+    free(text);
+    return ok ? (ut + st) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK)) : 0;
+}
+
+/* The hub's "checkpoints" counters from its status.json (written every second). */
+static void hub_checkpoints(const char *dir, uint64_t *logged, uint64_t *cpu_ms)
+{
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/hub/status.json", dir);
+    *logged = *cpu_ms = 0;
+    if (file_read_all(path, 1 << 20, &text, &len, NULL) != RL_OK)
+        return;
+    json_t *j = json_loadb(text, len, 0, NULL), *c = json_object_get(j, "checkpoints");
+    *logged = (uint64_t)json_integer_value(json_object_get(c, "logged"));
+    *cpu_ms = (uint64_t)json_integer_value(json_object_get(c, "cpu_ms"));
+    json_decref(j);
+    free(text);
+}
+
+/* The three nodes' replicas, as subscriber 1 sees the log: every REPLICA_CHECKPOINT_RECORDS
+ * records, each node signs the head and sends it from its own connection. */
+static void witness(void *const socks[3], const sim *s, uint64_t seq, const uint8_t *rec, size_t len,
+                    uint64_t *signed_seq)
+{
+    if (seq < *signed_seq + REPLICA_CHECKPOINT_RECORDS)
+        return;
+    checkpoint c = {.seq = seq, .set_version = s->genesis.version};
+    record_hash(c.head, rec, len);
+    for (unsigned i = 0; i < 3; i++) {
+        uint8_t sig[ED25519_SIG_BYTES], frame[128];
+        checkpoint_sign(&c, s->keys[s->genesis.members[i].id - 1], sig);
+        size_t n = wire_encode_checkpoint(frame, sizeof frame, &c, s->genesis.members[i].id, sig);
+        zmq_send(socks[i], frame, n, ZMQ_DONTWAIT);
+    }
+    *signed_seq = seq;
+}
+
 static bool file_has(const char *path, const char *text)
 {
     char *buf;
@@ -175,7 +229,8 @@ int bench_bus(int argc, char **argv)
     signed_obs *stream = NULL;
     size_t nobs = 0;
     node_key *subs[2] = {NULL, NULL};
-    void *sub_sock[2] = {NULL, NULL};
+    void *sub_sock[2] = {NULL, NULL}, *witness_sock[3] = {NULL, NULL, NULL};
+    uint64_t witnessed = 0;
     bus *b = NULL;
     pid_t hub = -1, nodes[3] = {-1, -1, -1};
     uint16_t ports[3] = {bench_free_port(), bench_free_port(), bench_free_port()};
@@ -194,8 +249,9 @@ int bench_bus(int argc, char **argv)
     char path[4200], log[4200];
     snprintf(path, sizeof path, "%s/inproc", dir);
     ingest_stats st;
+    bench_checkpoints inproc_ck;
     double inproc_secs;
-    if ((err = bench_ingest_once(p, &s, stream, nobs, path, &st, &inproc_secs, &why)) != RL_OK)
+    if ((err = bench_ingest_once(p, &s, stream, nobs, path, &st, &inproc_secs, &inproc_ck, &why)) != RL_OK)
         goto out_sim;
     double inproc_eps = (double)st.attested / inproc_secs;
 
@@ -227,6 +283,12 @@ int bench_bus(int argc, char **argv)
         }
         zmq_setsockopt(sub_sock[i], ZMQ_SUBSCRIBE, "", 0);
     }
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%u", ports[0]);
+    for (int i = 0; i < 3; i++)
+        if ((witness_sock[i] = bus_client(b, ZMQ_DEALER, s.keys[i], hub_pub.x25519, ep, NULL, &why)) == NULL) {
+            err = RL_ERR_IO;
+            goto out_sim;
+        }
 
     char go[4200], endpoint[64], files[3][4200], keys[3][4200];
     snprintf(go, sizeof go, "%s/go", dir);
@@ -250,7 +312,7 @@ int bench_bus(int argc, char **argv)
     usleep(300000); /* subscriptions settle before the first record */
     fprintf(stderr, "bench bus: 3 node processes -> hub process -> 2 subscribers, %llu events...\n",
             (unsigned long long)events);
-    uint64_t want = events + 1, seen[2] = {0, 0}, got[2] = {0, 0}, t0 = mono_ms();
+    uint64_t want = events, seen[2] = {0, 0}, got[2] = {0, 0}, t0 = mono_ms(), hub_cpu0 = proc_cpu_ns(hub);
     if (!write_file(go, "go", 2)) {
         err = rl_fail(&why, RL_ERR_IO, "%s: cannot write", go);
         goto out_sim;
@@ -266,8 +328,9 @@ int bench_bus(int argc, char **argv)
                 if ((size_t)n <= sizeof frame && wire_decode(&m, frame, (size_t)n, NULL) == RL_OK &&
                     m.type == WIRE_RECORD) {
                     got[i]++;
-                    if (m.id > seen[i])
-                        seen[i] = m.id;
+                    seen[i] += m.body[1] == RECORD_ATTEST; /* deposits: checkpoints come in between */
+                    if (i == 0)
+                        witness(witness_sock, &s, m.id, m.body, m.body_len, &witnessed);
                 }
             }
         }
@@ -279,14 +342,22 @@ int bench_bus(int argc, char **argv)
                       BUS_TIMEOUT_MS / 1000);
         goto out_sim;
     }
+    uint64_t hub_cpu = proc_cpu_ns(hub) - hub_cpu0, ckpt_logged, ckpt_cpu_ms;
+    usleep(1100000); /* the hub's next status.json */
+    hub_checkpoints(dir, &ckpt_logged, &ckpt_cpu_ms);
+    double ckpt_share = hub_cpu ? (double)ckpt_cpu_ms * 1e6 / (double)hub_cpu : 0;
     double secs = (double)ms / 1000.0, eps = (double)events / secs;
     printf("bus: %llu events in %.2f s = %.0f events/s; subscribers received %llu and %llu records\n",
            (unsigned long long)events, secs, eps, (unsigned long long)got[0], (unsigned long long)got[1]);
     printf("in process: %.0f events/s\n", inproc_eps);
+    printf("checkpoints: %llu logged by the hub, %.3f%% of its CPU time; %llu in process\n",
+           (unsigned long long)ckpt_logged, 100 * ckpt_share, (unsigned long long)inproc_ck.logged);
     json_t *j = json_pack("{s:s, s:I, s:f, s:f, s:I, s:I, s:i, s:f}", "bench", "bus", "events", (json_int_t)events,
                           "events_per_s", eps, "inproc_events_per_s", inproc_eps, "subscriber1_records",
                           (json_int_t)got[0], "subscriber2_records", (json_int_t)got[1], "cores",
                           (int)pool_threads(p), "ratio", eps / inproc_eps);
+    json_object_set_new(j, "checkpoints", json_integer((json_int_t)ckpt_logged));
+    json_object_set_new(j, "checkpoint_cpu_share", json_real(ckpt_share));
     char *text = json_dumps(j, JSON_COMPACT);
     puts(text ? text : "{}");
     free(text);
@@ -304,6 +375,8 @@ out:
         kill(hub, SIGTERM);
         waitpid(hub, NULL, 0);
     }
+    for (int i = 0; i < 3; i++)
+        bus_close(witness_sock[i]);
     for (int i = 0; i < 2; i++) {
         bus_close(sub_sock[i]);
         node_key_free(subs[i]);

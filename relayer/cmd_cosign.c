@@ -8,6 +8,8 @@
  * RESEND_MAX_MS, until the instruction's BUNDLE is in the log or its deadline has passed (the
  * hub alerts an instruction still short of its threshold: hubcosig.h). Killed and restarted, it
  * rebuilds the same state from its replica and signs the same bytes (RFC 6979).
+ * Its replica also witnesses the heads it verified (replica.h): checkpoints to the hub's node
+ * endpoint; `relayer checkpoint --config cosign.conf` prints the newest quorum checkpoint it holds.
  *
  *     # cosign1.conf
  *     [cosign]
@@ -15,6 +17,8 @@
  *     relayers = relayers.json   ; the genesis set
  *     risk = risk.json           ; the node's own copy of the risk parameters (chains: vaults)
  *     data = node1-cosign        ; the replica's LMDB directory
+ *     checkpoint_records = 1000  ; sign the verified head after this many records (optional)
+ *     checkpoint_ms = 10000      ; or after this long (optional)
  *     [hub]
  *     records = tcp://127.0.0.1:7402
  *     catchup = tcp://127.0.0.1:7403
@@ -53,6 +57,7 @@ static const char USAGE[] = "usage: relayer cosign --config FILE\n"
 typedef struct cosign_config {
     char key[CFG_STR_MAX], relayers[CFG_STR_MAX], risk[CFG_STR_MAX], data[CFG_STR_MAX];
     char records[CFG_STR_MAX], catchup[CFG_STR_MAX], nodes[CFG_STR_MAX], hub_key[CFG_STR_MAX];
+    uint64_t checkpoint_records, checkpoint_ms;
 } cosign_config;
 
 #define F(field) offsetof(cosign_config, field)
@@ -65,6 +70,8 @@ static const cfg_key schema[] = {
     {"hub", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},
     {"hub", "nodes", CFG_ENDPOINT, 1, 0, 0, F(nodes)},
     {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
+    {"cosign", "checkpoint_records", CFG_U64, 0, 1, 1000000000, F(checkpoint_records)},
+    {"cosign", "checkpoint_ms", CFG_U64, 0, 100, 86400000, F(checkpoint_ms)},
 };
 #undef F
 
@@ -180,10 +187,11 @@ static void send_pending(struct cosign_node *c)
 
 static rl_err write_status(struct cosign_node *c, rl_why *why)
 {
-    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "updated_ms", (json_int_t)wall_ms(), "head_seq",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "updated_ms", (json_int_t)wall_ms(), "head_seq",
                           (json_int_t)replica_head(c->r), "signed", (json_int_t)c->signed_n, "refused",
                           (json_int_t)c->refused_n, "bundled", (json_int_t)c->bundled_n, "waiting_for_bundle",
-                          (json_int_t)HASH_COUNT(c->pending));
+                          (json_int_t)HASH_COUNT(c->pending), "checkpoints_signed",
+                          (json_int_t)replica_checkpoints_signed(c->r));
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     if (text == NULL)
@@ -197,6 +205,8 @@ static rl_err write_status(struct cosign_node *c, rl_why *why)
 
 static rl_err cosign_run(struct cosign_node *c, const char *config, rl_why *why)
 {
+    c->cfg.checkpoint_records = REPLICA_CHECKPOINT_RECORDS;
+    c->cfg.checkpoint_ms = REPLICA_CHECKPOINT_MS;
     rl_err err = cfg_load(config, schema, sizeof schema / sizeof schema[0], &c->cfg, why);
     if (err == RL_OK)
         err = keyfile_read(c->cfg.key, &c->key, why);
@@ -212,7 +222,9 @@ static rl_err cosign_run(struct cosign_node *c, const char *config, rl_why *why)
     if (err == RL_OK)
         err = cosigner_new(&c->judge, &c->risk);
     replica_opts o = {.data = c->cfg.data, .key = c->key, .hub = &c->hub, .genesis = &c->genesis,
-                      .records = c->cfg.records, .catchup = c->cfg.catchup, .on_record = on_record, .ctx = c};
+                      .records = c->cfg.records, .catchup = c->cfg.catchup, .on_record = on_record, .ctx = c,
+                      .nodes = c->cfg.nodes, .checkpoint_records = c->cfg.checkpoint_records,
+                      .checkpoint_ms = c->cfg.checkpoint_ms};
     if (err == RL_OK)
         err = replica_open(&c->r, &o, why);
     if (err == RL_OK)

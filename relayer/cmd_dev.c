@@ -27,6 +27,8 @@ static const char USAGE[] =
     "usage: relayer dev simulate --out DIR --events N --nodes K --threshold M [options]\n"
     "       relayer dev risk --seed S        a risk file (collateral/spec.h) for the simulated chains\n"
     "       relayer dev account --seed S --events N [--index K]   a simulated account's address\n"
+    "       relayer dev drop-tail FILE --drop K --out OUT   what a dishonest exporter does: FILE's log\n"
+    "                        without its last K records, header and footer rewritten, no checkpoint\n"
     "\n"
     "Makes K node keys (DIR/keys), DIR/relayers.json and a hub ledger DIR/hub holding N\n"
     "quorum-attested deposits across two chains (l1: chain id 1, l2: chain id 10) and many\n"
@@ -239,6 +241,9 @@ static int simulate(int argc, char **argv)
     if (err == RL_OK)
         err = sim_ingest(&s, p, g, progress_update, &pr, &why);
     progress_done(&pr);
+    if (err == RL_OK) /* what a node would hand an auditor: DIR/checkpoint.json */
+        err = sim_write_checkpoint(&s, ingest_head(g)->seq, ingest_head(g)->hash, ingest_head(g)->set_version, a.out,
+                                   &why);
 
     if (err == RL_OK) {
         const ingest_stats *x = ingest_get_stats(g);
@@ -334,6 +339,33 @@ static int dev_risk(const sim_opts *o)
     return 0;
 }
 
+/* `dev drop-tail FILE --drop K --out OUT` (export_write_prefix). */
+static int dev_drop_tail(int argc, char **argv)
+{
+    export_reader *r = NULL;
+    rl_why why = {{0}};
+    uint64_t drop;
+    char *end = NULL;
+    if (argc != 6 || strcmp(argv[2], "--drop") != 0 || strcmp(argv[4], "--out") != 0 ||
+        (drop = strtoull(argv[3], &end, 10), *end != '\0')) {
+        fprintf(stderr, "relayer dev drop-tail: expected FILE --drop K --out OUT\n%s", USAGE);
+        return EXIT_USAGE;
+    }
+    rl_err err = export_open(&r, argv[1], &why);
+    uint64_t n = r != NULL ? export_announced(r) : 0;
+    export_close(r);
+    if (err == RL_OK)
+        err = drop < n ? export_write_prefix(argv[1], argv[5], n - drop, &why)
+                       : rl_fail(&why, RL_ERR_ARG, "%s holds %llu records", argv[1], (unsigned long long)n);
+    if (err != RL_OK) {
+        fprintf(stderr, "relayer dev drop-tail: %s\n", why.text[0] ? why.text : rl_strerror(err));
+        return EXIT_USAGE;
+    }
+    printf("wrote %s: the first %llu of %llu records, header and footer rewritten\n", argv[5],
+           (unsigned long long)(n - drop), (unsigned long long)n);
+    return 0;
+}
+
 int cmd_dev(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -342,6 +374,8 @@ int cmd_dev(int argc, char **argv)
     }
     if (strcmp(argv[1], "simulate") == 0)
         return simulate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "drop-tail") == 0)
+        return dev_drop_tail(argc - 1, argv + 1);
     sim_opts o;
     uint64_t k;
     if ((strcmp(argv[1], "risk") == 0 || strcmp(argv[1], "account") == 0) && !sim_args(argc - 1, argv + 1, &o, &k)) {

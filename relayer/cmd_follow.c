@@ -10,10 +10,16 @@
  *     data = replica                 ; its own LMDB directory
  *     key = keys/auditor.key         ; allow-listed at the hub as a subscriber
  *     relayers = relayers.json       ; the genesis set: the trust anchor
+ *     checkpoint_records = 1000      ; sign the verified head after this many records (optional)
+ *     checkpoint_ms = 10000          ; or after this long (optional)
  *     [hub]
  *     records = tcp://127.0.0.1:7402
  *     catchup = tcp://127.0.0.1:7403
+ *     nodes = tcp://127.0.0.1:7401   ; optional: where checkpoints go (the key must be a member)
  *     key = keys/hub.pub
+ *
+ * With [hub] nodes and a member's key, the replica witnesses the heads it verified (replica.h);
+ * `relayer checkpoint --config follow.conf` prints the newest quorum checkpoint it holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +37,15 @@ static const char USAGE[] = "usage: relayer follow --config FILE\n"
                             "\n"
                             "Keeps an audited replica of the hub's ledger, following its record stream\n"
                             "and catching up after gaps and restarts. Config:\n"
-                            "  [follow] data = DIR, key = NAME.key, relayers = relayers.json\n"
-                            "  [hub]    records = ENDPOINT, catchup = ENDPOINT, key = hub.pub\n";
+                            "  [follow] data = DIR, key = NAME.key, relayers = relayers.json,\n"
+                            "           checkpoint_records = N (1000), checkpoint_ms = MS (10000)\n"
+                            "  [hub]    records = ENDPOINT, catchup = ENDPOINT, key = hub.pub,\n"
+                            "           nodes = ENDPOINT (optional: sign checkpoints, as a member)\n";
 
 typedef struct follow_config {
     char data[CFG_STR_MAX], key[CFG_STR_MAX], relayers[CFG_STR_MAX];
-    char records[CFG_STR_MAX], catchup[CFG_STR_MAX], hub_key[CFG_STR_MAX];
+    char records[CFG_STR_MAX], catchup[CFG_STR_MAX], hub_key[CFG_STR_MAX], nodes[CFG_STR_MAX];
+    uint64_t checkpoint_records, checkpoint_ms;
 } follow_config;
 
 #define F(field) offsetof(follow_config, field)
@@ -44,6 +53,9 @@ static const cfg_key schema[] = {
     {"follow", "data", CFG_PATH, 1, 0, 0, F(data)},       {"follow", "key", CFG_PATH, 1, 0, 0, F(key)},
     {"follow", "relayers", CFG_PATH, 1, 0, 0, F(relayers)}, {"hub", "records", CFG_ENDPOINT, 1, 0, 0, F(records)},
     {"hub", "catchup", CFG_ENDPOINT, 1, 0, 0, F(catchup)},  {"hub", "key", CFG_PATH, 1, 0, 0, F(hub_key)},
+    {"hub", "nodes", CFG_ENDPOINT, 0, 0, 0, F(nodes)},
+    {"follow", "checkpoint_records", CFG_U64, 0, 1, 1000000000, F(checkpoint_records)},
+    {"follow", "checkpoint_ms", CFG_U64, 0, 100, 86400000, F(checkpoint_ms)},
 };
 
 int cmd_follow(int argc, char **argv)
@@ -54,7 +66,7 @@ int cmd_follow(int argc, char **argv)
         return rc;
     log_init("follow", "", LOG_INFO);
     daemon_trap_signals();
-    follow_config cfg;
+    follow_config cfg = {.checkpoint_records = REPLICA_CHECKPOINT_RECORDS, .checkpoint_ms = REPLICA_CHECKPOINT_MS};
     node_key *key = NULL;
     node_pub hub;
     relset genesis;
@@ -68,7 +80,8 @@ int cmd_follow(int argc, char **argv)
     if (err == RL_OK)
         err = relset_load(cfg.relayers, &genesis, &why);
     replica_opts o = {.data = cfg.data, .key = key, .hub = &hub, .genesis = &genesis, .records = cfg.records,
-                      .catchup = cfg.catchup};
+                      .catchup = cfg.catchup, .nodes = cfg.nodes[0] ? cfg.nodes : NULL,
+                      .checkpoint_records = cfg.checkpoint_records, .checkpoint_ms = cfg.checkpoint_ms};
     if (err == RL_OK)
         err = replica_open(&r, &o, &why);
     if (err == RL_OK) {

@@ -130,6 +130,7 @@ static rl_err write_status(struct hub *h, rl_why *why)
                           (json_int_t)x->attested, "conflicts", (json_int_t)x->conflicts, "refused",
                           (json_int_t)(x->refused + x->bad_signature + x->unknown_signer + x->malformed), "held",
                           (json_int_t)x->held, "records", (json_int_t)x->records, "commits", (json_int_t)x->commits);
+    json_object_set_new(j, "checkpoints", hub_checkpoints_json(h));
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     if (text == NULL)
@@ -318,9 +319,9 @@ static void receive(struct hub *h)
         rl_why why = {{0}};
         const char *peer = zmq_msg_gets(&body, "User-Id");
         if (wire_decode(&m, zmq_msg_data(&body), zmq_msg_size(&body), &why) != RL_OK ||
-            (m.type != WIRE_OBS && m.type != WIRE_PRICE && m.type != WIRE_COSIG)) {
+            (m.type != WIRE_OBS && m.type != WIRE_PRICE && m.type != WIRE_COSIG && m.type != WIRE_CHECKPOINT)) {
             log_warn("frame dropped", "peer=%s why=\"%s\"", peer ? peer : "?",
-                     why.text[0] ? why.text : "not an OBS, PRICE or COSIG message");
+                     why.text[0] ? why.text : "not an OBS, PRICE, COSIG or CHECKPOINT message");
             continue;
         }
         peer_heard(h, peer ? peer : "");
@@ -330,6 +331,10 @@ static void receive(struct hub *h)
         }
         if (m.type == WIRE_COSIG) {
             hub_queue_cosig(h, &m, peer ? peer : "");
+            continue;
+        }
+        if (m.type == WIRE_CHECKPOINT) {
+            hub_take_checkpoint(h, &m, peer ? peer : "");
             continue;
         }
         take_obs(h, zmq_msg_data(&route), zmq_msg_size(&route), &m, peer ? peer : "");
@@ -519,6 +524,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                          (h->payload = malloc(RECORD_MAX_PAYLOAD)) == NULL))
         err = RL_ERR_NOMEM;
     if (err == RL_OK)
+        err = hub_checkpoints_open(h, why);
+    if (err == RL_OK)
         h->published = ingest_head(h->g)->seq; /* subscribers catch up on what came before */
     if (err == RL_OK && h->pin_risk)
         err = hub_watch_open_instructions(h, why);
@@ -536,6 +543,7 @@ static void hub_close(struct hub *h)
     hubprice_free(h->prices);
     hubinstr_free(h->instr);
     hubcosig_free(h->cosig);
+    hubckpt_free(h->ckpt);
     if (h->pin_risk)
         mg_risk_fini(&h->risk);
     free(h->pp);

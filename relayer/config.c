@@ -22,6 +22,7 @@ struct load {
     int *seen_at; /* line each key was first set on; 0: not yet */
     void *dest;
     const char *foreign;
+    bool lenient; /* skip every key the schema does not know */
     rl_err err;
     rl_why *why;
 };
@@ -104,6 +105,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
         if (strcmp(l->schema[i].section, section) == 0 && strcmp(l->schema[i].key, key) == 0)
             k = &l->schema[i];
     }
+    if (k == NULL && l->lenient)
+        return 1;
     if (k == NULL) {
         for (size_t j = i; j < l->nkeys && !section_known; j++)
             section_known = strcmp(l->schema[j].section, section) == 0;
@@ -181,10 +184,11 @@ rl_err cfg_load(const char *path, const cfg_key *schema, size_t nkeys, void *des
     return cfg_load_part(path, schema, nkeys, dest, NULL, why);
 }
 
-rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t nkeys, void *dest, const char *foreign,
-                     rl_why *why)
+static rl_err load(const char *path, const cfg_key *schema, size_t nkeys, void *dest, const char *foreign,
+                   bool lenient, rl_why *why)
 {
-    struct load l = {.path = path, .schema = schema, .nkeys = nkeys, .dest = dest, .foreign = foreign, .why = why};
+    struct load l = {.path = path, .schema = schema, .nkeys = nkeys, .dest = dest, .foreign = foreign,
+                     .lenient = lenient, .why = why};
     const char *slash = strrchr(path, '/');
     if (slash != NULL)
         snprintf(l.dir, sizeof l.dir, "%.*s", (int)(slash - path), path);
@@ -207,6 +211,17 @@ rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t nkeys, void
             l.err = rl_fail(why, RL_ERR_ARG, "%s: [%s] %s is required", path, schema[i].section, schema[i].key);
     free(l.seen_at);
     return l.err;
+}
+
+rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t nkeys, void *dest, const char *foreign,
+                     rl_why *why)
+{
+    return load(path, schema, nkeys, dest, foreign, false, why);
+}
+
+rl_err cfg_load_some(const char *path, const cfg_key *schema, size_t nkeys, void *dest, rl_why *why)
+{
+    return load(path, schema, nkeys, dest, NULL, true, why);
 }
 
 struct sections {

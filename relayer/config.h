@@ -55,6 +55,11 @@ RL_MUST_USE rl_err cfg_load(const char *path, const cfg_key *schema, size_t nkey
 RL_MUST_USE rl_err cfg_load_part(const char *path, const cfg_key *schema, size_t nkeys, void *dest,
                                  const char *foreign, rl_why *why);
 
+/* The keys of schema that path sets, skipping every other key and section: for a command that
+ * reads a value or two of a daemon's config (`relayer checkpoint` reads a replica's data
+ * directory); the daemon itself checks the whole file. Values and required keys are checked. */
+RL_MUST_USE rl_err cfg_load_some(const char *path, const cfg_key *schema, size_t nkeys, void *dest, rl_why *why);
+
 /* The per-daemon sections of a node's config file, for cfg_load_part. */
 #define CFG_NODE_FOREIGN "chain. feed."
 

@@ -68,6 +68,41 @@ rl_err relset_load(const char *path, relset *out, rl_why *why)
     return err;
 }
 
+rl_err checkpoint_load(const char *path, checkpoint_signed *out, rl_why *why)
+{
+    char *text;
+    size_t len;
+    rl_err err = file_read_all(path, 1 << 20, &text, &len, why);
+    if (err != RL_OK)
+        return err;
+    json_error_t jerr;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (j == NULL)
+        return rl_fail(why, RL_ERR_DECODE, "%s: bad JSON at line %d: %s", path, jerr.line, jerr.text);
+    err = checkpoint_from_json(out, j, why);
+    json_decref(j);
+    if (err != RL_OK)
+        rl_why_prefix(why, "%s: ", path);
+    return err;
+}
+
+rl_err checkpoint_save(const char *path, const checkpoint_signed *cs, const relset *set, rl_why *why)
+{
+    json_t *j = checkpoint_to_json(cs, set);
+    char *text = j != NULL ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return RL_ERR_NOMEM;
+    rl_err err = RL_OK;
+    if (path == NULL)
+        puts(text);
+    else
+        err = file_write_atomic(path, text, why);
+    free(text);
+    return err;
+}
+
 rl_err relset_load_member(const char *path, const node_pub *pub, relset *out, const relset_member **me, rl_why *why)
 {
     rl_err err = relset_load(path, out, why);

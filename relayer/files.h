@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "attest/checkpoint.h"
 #include "attest/error.h"
 #include "attest/relset.h"
 #include "collateral/spec.h"
@@ -18,6 +19,10 @@ RL_MUST_USE rl_err relset_load(const char *path, relset *out, rl_why *why);
  * key is not a member (*me points into *out). */
 RL_MUST_USE rl_err relset_load_member(const char *path, const node_pub *pub, relset *out, const relset_member **me,
                                       rl_why *why);
+/* Reads a quorum checkpoint's JSON (attest/checkpoint.h; strict; signatures not checked). */
+RL_MUST_USE rl_err checkpoint_load(const char *path, checkpoint_signed *out, rl_why *why);
+/* Writes its JSON (members named from set when given) to path, or stdout when path is NULL. */
+RL_MUST_USE rl_err checkpoint_save(const char *path, const checkpoint_signed *cs, const relset *set, rl_why *why);
 /* Reads and validates the calculator's risk parameters (collateral/spec.h). */
 RL_MUST_USE rl_err risk_load(const char *path, mg_risk *out, rl_why *why);
 /* Writes text to path (0644) through a temporary file and rename. */

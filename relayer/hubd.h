@@ -1,6 +1,7 @@
 /*
- * hubd.h - the hub daemon's state, shared by its two files: cmd_hub.c (sockets, observations,
- * submissions, records, the loop) and cmd_hub_cosign.c (instructions, co-signatures, bundles).
+ * hubd.h - the hub daemon's state, shared by its files: cmd_hub.c (sockets, observations,
+ * submissions, records, the loop), cmd_hub_cosign.c (instructions, co-signatures, bundles) and
+ * cmd_hub_ckpt.c (nodes' checkpoint signatures, CHECKPOINT records).
  * Private to them.
  */
 #ifndef RL_HUBD_H
@@ -9,6 +10,7 @@
 #include "db/ingest.h"
 #include "relayer/bus.h"
 #include "relayer/hub.h"
+#include "relayer/hubckpt.h"
 #include "relayer/hubcosig.h"
 #include "relayer/hubinstr.h"
 #include "relayer/hubprice.h"
@@ -58,6 +60,9 @@ struct hub {
     uint64_t bundles_head, bundles_ms; /* when the co-signatures were last looked at */
     bool cosig_news;                   /* a co-signature came in since */
     size_t cosig_short;                /* short of the threshold past cosign_alert_ms, at the last scan */
+    hubckpt *ckpt;
+    checkpoint_signed ckpt_ready; /* the quorum checkpoint being logged */
+    uint64_t checkpoints_logged, ckpt_cpu_ns; /* thread CPU spent on checkpoint messages and records */
     store *st;
     pool *pool;
     ingest *g;
@@ -88,5 +93,12 @@ void hub_queue_cosig(struct hub *h, const wire_msg *m, const char *peer);
 void hub_take_cosigs(struct hub *h);
 RL_MUST_USE rl_err hub_log_bundles(struct hub *h, uint64_t now, rl_why *why);
 void hub_cosig_alerts(struct hub *h);
+
+/* cmd_hub_ckpt.c. The collection, from the latest CHECKPOINT the ledger holds; one CHECKPOINT
+ * message (from its member's connection) checked, counted, and a quorum logged. */
+RL_MUST_USE rl_err hub_checkpoints_open(struct hub *h, rl_why *why);
+void hub_take_checkpoint(struct hub *h, const wire_msg *m, const char *peer);
+/* For status.json: {"logged", "latest_seq", "held", "cpu_ms"} (new reference). */
+json_t *hub_checkpoints_json(const struct hub *h);
 
 #endif

@@ -32,6 +32,7 @@ static const struct subcommand subcommands[] = {
     {"venue", cmd_venue, "a venue's signed request: venue position|withdraw --config FILE ..."},
     {"oracle", cmd_oracle, "a node's price oracle (aggregators, HTTP feeds): oracle --config FILE"},
     {"cosign", cmd_cosign, "a node's co-signer of instructions it re-derives: cosign --config FILE"},
+    {"checkpoint", cmd_checkpoint, "a node's newest quorum checkpoint, for auditors: checkpoint --config FILE"},
     {"execute", cmd_execute, "a node's executor of bundles on one chain: execute --config FILE --chain NAME"},
     {"limits", cmd_limits, "a node's signature of a vault's deposit limits: limits sign --key FILE ..."},
     {"price", cmd_price, "a node's signed price observation: price send --config NODE.conf ..."},
@@ -41,7 +42,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: relayer COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+        fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(f, "\n`relayer COMMAND --help` describes each command.\n");
 }
 

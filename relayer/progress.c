@@ -9,6 +9,13 @@
 
 #define BAR_WIDTH 30
 
+uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t mono_ms(void)
 {
     struct timespec ts;

@@ -23,5 +23,7 @@ void progress_done(progress *p);
 /* Monotonic milliseconds, and wall-clock Unix milliseconds. */
 uint64_t mono_ms(void);
 uint64_t wall_ms(void);
+/* CPU time of the calling thread, nanoseconds (what a share of a daemon's work costs). */
+uint64_t thread_cpu_ns(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "attest/audit.h"
+#include "attest/checkpoint.h"
 #include "relayer/bus.h"
 #include "relayer/cmd.h"
 #include "relayer/daemon.h"
@@ -37,8 +38,62 @@ struct replica {
     verify_job *jobs;
     size_t njobs;
     uint64_t bad_seq;
+    /* Witnessed heads (replica.h). */
+    void *nodes;                /* DEALER to the hub's node endpoint; NULL: no signing */
+    uint64_t plain_seq;         /* the latest record that is not a CHECKPOINT */
+    uint64_t logged_seq;        /* the seq the latest CHECKPOINT record witnessed */
+    checkpoint signed_c;        /* the latest head signed (seq 0: none) */
+    uint8_t signed_sig[ED25519_SIG_BYTES];
+    uint16_t signed_member;
+    uint64_t signed_ms, sent_ms, ckpt_signed, ckpt_cpu_ns;
     uint8_t frame[RECORD_MAX_BYTES + 64]; /* one received frame */
 };
+
+/* Keeps what the checkpoint schedule needs of each record applied (or replayed on open). */
+static void note_record(struct replica *f, const uint8_t *rec, size_t len, uint64_t seq)
+{
+    record r;
+    checkpoint_signed cs;
+    if (record_decode(&r, rec, len, NULL) != RL_OK)
+        return;
+    if (r.type != RECORD_CHECKPOINT)
+        f->plain_seq = seq;
+    else if (checkpoint_signed_decode(&cs, r.payload, r.payload_len, NULL) == RL_OK && cs.c.seq > f->logged_seq)
+        f->logged_seq = cs.c.seq;
+}
+
+/* Signs the durable head when due, and sends the latest signed head until a CHECKPOINT at or
+ * past it is logged (replica.h). */
+static void checkpoint_tick(struct replica *f)
+{
+    if (f->nodes == NULL || f->head.seq == 0)
+        return;
+    uint64_t now = mono_ms(), cpu0 = thread_cpu_ns();
+    uint64_t every = f->o.checkpoint_records ? f->o.checkpoint_records : REPLICA_CHECKPOINT_RECORDS;
+    uint64_t ms = f->o.checkpoint_ms ? f->o.checkpoint_ms : REPLICA_CHECKPOINT_MS;
+    bool fresh = f->plain_seq > f->signed_c.seq;
+    bool due = fresh && (f->head.seq - f->signed_c.seq >= every || now - f->signed_ms >= ms);
+    bool resend = !due && f->signed_c.seq > f->logged_seq && now - f->sent_ms >= ms;
+    if (!due && !resend)
+        return;
+    if (due) {
+        const relset *set = audit_set(f->a);
+        const relset_member *me = relset_find_key(set, node_key_pub(f->o.key)->ed25519);
+        if (me == NULL) /* not a member of the set in force: nothing to witness */
+            return;
+        f->signed_c = (checkpoint){.seq = f->head.seq, .set_version = set->version};
+        memcpy(f->signed_c.head, f->head.hash, HASH_BYTES);
+        f->signed_member = me->id;
+        checkpoint_sign(&f->signed_c, f->o.key, f->signed_sig);
+        f->signed_ms = now;
+        f->ckpt_signed++;
+    }
+    uint8_t frame[128];
+    size_t len = wire_encode_checkpoint(frame, sizeof frame, &f->signed_c, f->signed_member, f->signed_sig);
+    if (len > 0 && zmq_send(f->nodes, frame, len, ZMQ_DONTWAIT) >= 0)
+        f->sent_ms = now;
+    f->ckpt_cpu_ns += thread_cpu_ns() - cpu0;
+}
 
 /* Re-reads the local log through the audit, so its state (credited events, the set in force)
  * is that of the head. The signatures were verified before the records were stored. */
@@ -54,6 +109,8 @@ static rl_err rebuild_audit(struct replica *f, rl_why *why)
         size_t n = 0;
         if ((err = ledger_record_get(txn, f->st, seq, &v, why)) == RL_OK)
             err = audit_next(f->a, v.mv_data, v.mv_size, f->jobs, &n, why);
+        if (err == RL_OK)
+            note_record(f, v.mv_data, v.mv_size, seq);
         if (err == RL_OK && f->o.on_record != NULL)
             err = f->o.on_record(f->o.ctx, v.mv_data, v.mv_size, seq, why);
     }
@@ -87,6 +144,8 @@ static rl_err flush(struct replica *f, rl_why *why)
         }
     uint64_t first = f->head.seq + 1;
     rl_err err = store_write(f->st, apply_fn, f, why);
+    for (size_t i = 0; i < f->nrecs && err == RL_OK; i++)
+        note_record(f, f->recs + f->rec_off[i], f->rec_len[i], first + i);
     for (size_t i = 0; i < f->nrecs && err == RL_OK && f->o.on_record != NULL; i++)
         err = f->o.on_record(f->o.ctx, f->recs + f->rec_off[i], f->rec_len[i], first + i, why);
     f->nrecs = f->used = f->njobs = 0;
@@ -190,6 +249,9 @@ rl_err replica_open(replica **out, const replica_opts *o, rl_why *why)
         err = rl_fail(why, RL_ERR_IO, "subscribe: %s", zmq_strerror(zmq_errno()));
     if (err == RL_OK && (f->req = bus_client(f->b, ZMQ_DEALER, o->key, o->hub->x25519, o->catchup, NULL, why)) == NULL)
         err = RL_ERR_IO;
+    if (err == RL_OK && o->nodes != NULL &&
+        (f->nodes = bus_client(f->b, ZMQ_DEALER, o->key, o->hub->x25519, o->nodes, NULL, why)) == NULL)
+        err = RL_ERR_IO;
     f->catching_up = true;
     if (err != RL_OK) {
         replica_close(f);
@@ -205,6 +267,7 @@ void replica_close(replica *f)
         return;
     bus_close(f->sub);
     bus_close(f->req);
+    bus_close(f->nodes);
     bus_free(f->b);
     audit_free(f->a);
     pool_free(f->pool);
@@ -240,6 +303,8 @@ rl_err replica_poll(replica *f, int timeout_ms, rl_why *why)
             ;
     if (err == RL_OK)
         err = flush(f, why);
+    if (err == RL_OK)
+        checkpoint_tick(f);
     return err;
 }
 
@@ -256,6 +321,8 @@ rl_err replica_flush(replica *f, rl_why *why) { return flush(f, why); }
 
 uint64_t replica_head(const replica *r) { return r->head.seq; }
 uint64_t replica_bad_seq(const replica *r) { return r->bad_seq; }
+uint64_t replica_checkpoints_signed(const replica *r) { return r->ckpt_signed; }
+uint64_t replica_checkpoint_cpu_ns(const replica *r) { return r->ckpt_cpu_ns; }
 
 int replica_exit(const replica *r, const char *who, rl_err err, const rl_why *why)
 {

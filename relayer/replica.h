@@ -14,6 +14,14 @@
  * seq 1: on open the records already stored are replayed to it, so a process that keeps state in
  * memory (the margin calculator, a co-signer) rebuilds it from its own disk before following.
  * Used by `relayer follow`, `margin`, `cosign` and `execute`.
+ *
+ * Witnessed heads (attest/checkpoint.h): given the hub's node endpoint and a key that is a member
+ * of the set in force, the replica signs a checkpoint of its head once its records are durable,
+ * after at least `checkpoint_records` new records or `checkpoint_ms` since the last one (only when
+ * a record other than a CHECKPOINT came in since: an idle log is not signed again and again), and
+ * sends it to the hub as a CHECKPOINT message, again every checkpoint_ms until a CHECKPOINT at or
+ * past it is in the log. The newest CHECKPOINT record it applied is the node's latest quorum
+ * checkpoint, on its own disk (db/ledger_ckpt.h), which `relayer checkpoint` prints.
  */
 #ifndef RL_REPLICA_H
 #define RL_REPLICA_H
@@ -32,7 +40,13 @@ typedef struct replica_opts {
     const char *records, *catchup; /* the hub's endpoints; NULL: no sockets, fed by replica_take */
     replica_record_fn on_record; /* may be NULL */
     void *ctx;
+    const char *nodes;           /* the hub's node endpoint, where checkpoints go; NULL: sign none */
+    uint64_t checkpoint_records; /* sign after this many new records (0: REPLICA_CHECKPOINT_RECORDS) */
+    uint64_t checkpoint_ms;      /* or after this long (0: REPLICA_CHECKPOINT_MS) */
 } replica_opts;
+
+#define REPLICA_CHECKPOINT_RECORDS 1000
+#define REPLICA_CHECKPOINT_MS 10000
 
 typedef struct replica replica;
 
@@ -57,6 +71,10 @@ uint64_t replica_bad_seq(const replica *r);
  * stopped, that a record failed the audit (exit EXIT_CHECK_FAILED), or why it failed
  * (EXIT_USAGE); returns the exit code. r may be NULL (it failed before the replica opened). */
 int replica_exit(const replica *r, const char *who, rl_err err, const rl_why *why);
+
+/* Checkpoints this replica signed, and the thread CPU time signing and sending them took. */
+uint64_t replica_checkpoints_signed(const replica *r);
+uint64_t replica_checkpoint_cpu_ns(const replica *r);
 
 /* The bus context, for the caller's own sockets to the hub. */
 void *replica_bus(replica *r);

@@ -9,6 +9,7 @@
 
 #include "attest/bytes.h"
 #include "attest/hash.h"
+#include "relayer/files.h"
 #include "relayer/progress.h"
 
 #define BLOCK_EVENTS 64 /* events per interleaving block */
@@ -256,6 +257,24 @@ rl_err sim_ingest(const sim *s, pool *p, ingest *g, progress_fn on_progress, voi
     if (err == RL_OK)
         err = ingest_flush(g, wall_ms(), why);
     return err;
+}
+
+rl_err sim_write_checkpoint(const sim *s, uint64_t seq, const uint8_t head[HASH_BYTES], uint32_t set_version,
+                            const char *dir, rl_why *why)
+{
+    const relset *set = set_version == s->rotated.version && s->o.rotate_at != 0 ? &s->rotated : &s->genesis;
+    checkpoint_signed cs = {.c = {.seq = seq, .set_version = set_version}};
+    memcpy(cs.c.head, head, HASH_BYTES);
+    if (set->version != set_version)
+        return rl_fail(why, RL_ERR_STATE, "simulate: no relayer set of version %u", set_version);
+    for (unsigned i = 0; i < set->n; i++) { /* member id k is key k - 1 */
+        cs.sigs.e[i].member = set->members[i].id;
+        checkpoint_sign(&cs.c, s->keys[set->members[i].id - 1], cs.sigs.e[i].sig);
+    }
+    cs.sigs.n = (uint8_t)set->n;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoint.json", dir);
+    return checkpoint_save(path, &cs, set, why);
 }
 
 void sim_usdc(const sim_opts *o, uint64_t chain_id, uint8_t out[EVM_ADDR_BYTES])

@@ -54,6 +54,12 @@ RL_MUST_USE rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to,
 RL_MUST_USE rl_err sim_ingest(const sim *s, pool *p, ingest *g, progress_fn on_progress, void *progress_ctx,
                               rl_why *why);
 
+/* A quorum checkpoint (attest/checkpoint.h) of the head (seq, hash) under the set of set_version
+ * (the genesis or the rotated set), signed by every member of it, written as JSON to
+ * DIR/checkpoint.json: what an auditor fetches from a node after the simulated run. */
+RL_MUST_USE rl_err sim_write_checkpoint(const sim *s, uint64_t seq, const uint8_t head[HASH_BYTES],
+                                        uint32_t set_version, const char *dir, rl_why *why);
+
 /* Deposit event i of the stream as an honest node sees it (even i on l1, odd i on l2); needs
  * only the options, not the keys, so a node's watcher can use it as a development chain. */
 void sim_event(const sim_opts *o, uint64_t i, obs *out);

@@ -76,6 +76,19 @@ rl_err wire_decode(wire_msg *m, const uint8_t *frame, size_t len, rl_why *why)
         if (m->id == 0)
             return rl_fail(why, RL_ERR_DECODE, "COSIG frame: instruction seq must be >= 1");
         break;
+    case WIRE_CHECKPOINT: {
+        checkpoint c;
+        if (r.left != CHECKPOINT_BODY_BYTES + 2 + ED25519_SIG_BYTES)
+            return rl_fail(why, RL_ERR_DECODE, "CHECKPOINT frame: %zu bytes, expected %d", len,
+                           HEAD_BYTES + CHECKPOINT_BODY_BYTES + 2 + ED25519_SIG_BYTES);
+        rl_err err = checkpoint_body_decode(&c, r.p, CHECKPOINT_BODY_BYTES, why);
+        if (err != RL_OK) {
+            rl_why_prefix(why, "CHECKPOINT frame: ");
+            return err;
+        }
+        m->id = c.seq;
+        break;
+    }
     default:
         return rl_fail(why, RL_ERR_DECODE, "frame: unknown type %u", m->type);
     }
@@ -106,6 +119,14 @@ void wire_cosig_of(const wire_msg *m, uint16_t *member, uint8_t sig[EVM_SIG_BYTE
     memcpy(sig, m->body + 2, EVM_SIG_BYTES);
 }
 
+void wire_checkpoint_of(const wire_msg *m, checkpoint *c, uint16_t *member, uint8_t sig[ED25519_SIG_BYTES])
+{
+    if (checkpoint_body_decode(c, m->body, CHECKPOINT_BODY_BYTES, NULL) != RL_OK) /* wire_decode checked it */
+        memset(c, 0, sizeof *c);
+    *member = be16_get(m->body + CHECKPOINT_BODY_BYTES);
+    memcpy(sig, m->body + CHECKPOINT_BODY_BYTES + 2, ED25519_SIG_BYTES);
+}
+
 wire_ack wire_ack_at(const wire_msg *m, size_t i)
 {
     const uint8_t *p = m->body + i * 9;
@@ -129,6 +150,18 @@ size_t wire_encode_cosig(uint8_t *out, size_t cap, uint64_t instruction_seq, uin
     be64_put(p, instruction_seq);
     be16_put(p + 8, member);
     memcpy(p + 10, sig, EVM_SIG_BYTES);
+    return len;
+}
+
+size_t wire_encode_checkpoint(uint8_t *out, size_t cap, const checkpoint *c, uint16_t member,
+                              const uint8_t sig[ED25519_SIG_BYTES])
+{
+    size_t len = HEAD_BYTES + CHECKPOINT_BODY_BYTES + 2 + ED25519_SIG_BYTES;
+    if (len > cap || checkpoint_body_encode(out + HEAD_BYTES, c, NULL) != RL_OK)
+        return 0;
+    uint8_t *p = head(out, WIRE_CHECKPOINT) + CHECKPOINT_BODY_BYTES;
+    be16_put(p, member);
+    memcpy(p + 2, sig, ED25519_SIG_BYTES);
     return len;
 }
 

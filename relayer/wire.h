@@ -15,6 +15,8 @@
  *                            a signed request (venue) or decision (calculator), as logged
  *   COSIG     node -> hub    8 | ver | instruction seq (8) | member (2) | sig (65)
  *                            the member's secp256k1 signature of the instruction's EIP-712 digest
+ *   CHECKPOINT node -> hub   9 | ver | checkpoint body (45, attest/checkpoint.h) | member (2) | sig (64)
+ *                            the member's ed25519 signature of a head its replica verified
  *
  * A node numbers its OBS messages and resends what is not acknowledged; the hub acknowledges a
  * message once every observation in it is settled in a committed record or refused for good,
@@ -22,8 +24,9 @@
  * once its key is in the log (settled when the logged one is the same bytes, refused when the
  * key holds something else or the hub refused it). PRICE messages are not acknowledged: a newer
  * observation supersedes a lost one; COSIG messages neither: a cosigner sends its signature
- * again until the instruction's BUNDLE is in the log. Decoding refuses anything but the exact
- * layout, with a reason.
+ * again until the instruction's BUNDLE is in the log; CHECKPOINT messages neither: a
+ * replica sends its latest signed head again until a CHECKPOINT at or past it is in the log.
+ * Decoding refuses anything but the exact layout, with a reason.
  */
 #ifndef RL_WIRE_H
 #define RL_WIRE_H
@@ -31,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attest/checkpoint.h"
 #include "attest/error.h"
 #include "attest/obs.h"
 #include "attest/price.h"
@@ -51,6 +55,7 @@ enum wire_type {
     WIRE_PRICE = 6,
     WIRE_SUBMIT = 7,
     WIRE_COSIG = 8,
+    WIRE_CHECKPOINT = 9,
 };
 
 enum wire_ack_status {
@@ -67,7 +72,7 @@ typedef struct wire_ack {
 typedef struct wire_msg {
     uint8_t type;
     uint64_t id;              /* OBS, PRICE, SUBMIT: msg_id; RECORD: seq; CATCHUP: from_seq; END: head_seq;
-                                 COSIG: the instruction's seq */
+                                 COSIG: the instruction's seq; CHECKPOINT: the checkpoint's seq */
     uint32_t max;             /* CATCHUP */
     uint8_t record_type;      /* SUBMIT */
     size_t n;                 /* OBS, ACK: entries */
@@ -83,6 +88,8 @@ void wire_obs_at(const wire_msg *m, size_t i, signed_obs *out);
 void wire_price_at(const wire_msg *m, size_t i, signed_price *out);
 /* The member and signature of a decoded COSIG message. */
 void wire_cosig_of(const wire_msg *m, uint16_t *member, uint8_t sig[EVM_SIG_BYTES]);
+/* The checkpoint, member and signature of a decoded CHECKPOINT message. */
+void wire_checkpoint_of(const wire_msg *m, checkpoint *c, uint16_t *member, uint8_t sig[ED25519_SIG_BYTES]);
 /* The i-th entry of a decoded ACK message. */
 wire_ack wire_ack_at(const wire_msg *m, size_t i);
 
@@ -93,6 +100,8 @@ size_t wire_encode_submit(uint8_t *out, size_t cap, uint64_t msg_id, uint8_t rec
                           size_t len);
 size_t wire_encode_cosig(uint8_t *out, size_t cap, uint64_t instruction_seq, uint16_t member,
                          const uint8_t sig[EVM_SIG_BYTES]);
+size_t wire_encode_checkpoint(uint8_t *out, size_t cap, const checkpoint *c, uint16_t member,
+                              const uint8_t sig[ED25519_SIG_BYTES]);
 size_t wire_encode_ack(uint8_t *out, size_t cap, const wire_ack *acks, size_t n);
 size_t wire_encode_record(uint8_t *out, size_t cap, uint64_t seq, const uint8_t *rec, size_t len);
 size_t wire_encode_catchup(uint8_t *out, size_t cap, uint64_t from_seq, uint32_t max);

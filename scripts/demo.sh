@@ -71,6 +71,17 @@ set -e
 sim_replayed=$(digest_of "$s/replayed")
 [ "$sim_hub" = "$sim_replayed" ] || fail "the replayed ledger $sim_replayed differs from the hub's $sim_hub"
 note "the auditor's replay of the log rebuilds the hub's ledger exactly: digest $sim_hub"
+"$relayer" dev drop-tail "$s/hub.rlog" --drop 5 --out "$s/cut.rlog" > /dev/null
+"$relayer" audit verify "$s/cut.rlog" --relayers "$s/relayers.json" > /dev/null ||
+    fail "the cut log no longer passes alone: the attack below shows nothing"
+note "a dishonest exporter drops the last 5 records and rewrites header and footer: alone, it verifies;"
+note "with the nodes' checkpoint of the head ($s/checkpoint.json, what a node hands an auditor) it fails:"
+set +e
+"$relayer" audit verify "$s/cut.rlog" --relayers "$s/relayers.json" --checkpoint "$s/checkpoint.json" |
+    sed -n '1s/^/   /p'
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" -eq 1 ] || fail "the cut log passed against the checkpoint (exit $rc)"
 
 # ---- Part 2: the story on two chains -------------------------------------------------------------
 c=$out/cluster
@@ -252,6 +263,7 @@ key = keys/node$i.key
 relayers = relayers.json
 risk = risk.json
 data = node$i-cosign
+checkpoint_ms = 2000
 [hub]
 records = $ipc/records.sock
 catchup = $ipc/catchup.sock
@@ -487,8 +499,16 @@ live_replica=$(digest_of "$c/replica")
 [ "$live_hub" = "$live_replica" ] || fail "the auditor's live replica $live_replica differs from the hub's $live_hub"
 note "the auditor's live replica equals the hub's ledger: digest $live_hub"
 "$relayer" audit export --db "$c/hub" --out "$c/hub.rlog" > /dev/null
-verify=$("$relayer" audit verify "$c/hub.rlog" --relayers "$c/relayers.json" --json) ||
-    fail "audit verify: $verify"
+# The auditor asks node1 for its checkpoint (its co-signer's replica, no hub involved).
+"$relayer" checkpoint --config "$c/cosign1.conf" --out "$c/checkpoint.json" > /dev/null ||
+    fail "node1's replica holds no quorum checkpoint"
+ckpt_seq=$(jq -r .seq "$c/checkpoint.json")
+verify=$("$relayer" audit verify "$c/hub.rlog" --relayers "$c/relayers.json" --checkpoint "$c/checkpoint.json" \
+    --json) || fail "audit verify: $verify"
+cut=$(($(jq -r .records <<< "$verify") - ckpt_seq + 1))
+"$relayer" dev drop-tail "$c/hub.rlog" --drop "$cut" --out "$c/cut.rlog" > /dev/null
+if "$relayer" audit verify "$c/cut.rlog" --relayers "$c/relayers.json" --checkpoint "$c/checkpoint.json" \
+    > "$c/cut.verify"; then fail "a log cut before node1's checkpoint passed audit verify"; fi
 replay=$("$relayer" audit replay "$c/hub.rlog" --relayers "$c/relayers.json" --out "$c/replayed" \
     --risk "$c/risk.json" --json) || fail "audit replay --risk: $replay"
 logged_d=$(jq -r .decisions.logged <<< "$replay")
@@ -522,6 +542,7 @@ row 31702 "$rpc_l2" "$vault_l2" "$usdc" USDC "$ins2"
 note ""
 note "log              $(jq -r .records <<< "$verify") records, head $(jq -r .head_hash <<< "$verify")"
 note "audit verify     ok: every hash link, signature and quorum; $(jq -r .executions <<< "$verify") executions attested"
+note "witnessed        node1's checkpoint of seq $ckpt_seq agrees; the log cut by $cut records fails against it"
 note "audit replay     $reproduced of $logged_d decisions reproduced bit for bit (--risk), ledger digest equal"
 note "replica = hub    $live_hub"
 note "seizes           L1 by $by1 ($victim killed), L2 by $by2; the release by $release_by"

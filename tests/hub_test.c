@@ -11,7 +11,9 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "db/ledger_ckpt.h"
 #include "relayer/bus.h"
+#include "relayer/files.h"
 #include "relayer/keyfile.h"
 #include "relayer/sim.h"
 #include "relayer/wire.h"
@@ -55,7 +57,8 @@ static void write_conf(struct cluster *c)
             "# test hub\n[hub]\ndata = hub\nkey = keys/hub.key\nrelayers = relayers.json\ncommit_delay_ms = 5\n"
             "[listen]\nnodes = ipc://%s/nodes.sock\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\n"
             "[allow]\nnode = keys/node1.pub\nnode = keys/node2.pub\nnode = keys/node3.pub\n"
-            "subscriber = keys/auditor.pub\n",
+            "subscriber = keys/auditor.pub\n"
+            "subscriber = keys/node1.pub\nsubscriber = keys/node2.pub\nsubscriber = keys/node3.pub\n",
             c->dir, c->dir, c->dir);
     fclose(f);
 }
@@ -607,5 +610,212 @@ Test(hub, up_starts_an_executor_per_chain_and_an_oracle_per_config_and_restarts_
     int status = stop_pid(up, SIGTERM);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "up did not stop cleanly (%d)", status);
     cr_assert_neq(tu_run(NULL, "pgrep -f 'relayer (execute|oracle) --config %s/'", c.dir), 0, "children left running");
+    teardown(&c);
+}
+
+/* ---- witnessed heads (attest/checkpoint.h) ---- */
+
+/* follow-nodeN.conf: node N's own replica, signing checkpoints every 50 records or 300 ms. */
+static void write_node_follow_conf(struct cluster *c, unsigned n)
+{
+    char name[64], text[1400];
+    snprintf(name, sizeof name, "follow-node%u.conf", n);
+    snprintf(text, sizeof text,
+             "[follow]\ndata = replica%u\nkey = keys/node%u.key\nrelayers = relayers.json\n"
+             "checkpoint_records = 50\ncheckpoint_ms = 300\n"
+             "[hub]\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\nnodes = ipc://%s/nodes.sock\n"
+             "key = keys/hub.pub\n",
+             n, n, c->dir, c->dir, c->dir);
+    tu_write(c->dir, name, text);
+}
+
+/* The newest quorum checkpoint in a ledger directory (seq 0: none). */
+static uint64_t checkpoint_in(const char *dir, const char *db)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, db);
+    store *st;
+    MDB_txn *txn;
+    checkpoint_signed cs = {0};
+    store_opts so = {.read_only = true};
+    if (store_open(&st, path, &so, NULL) != RL_OK)
+        return 0;
+    if (store_read_begin(st, &txn, NULL) == RL_OK) {
+        if (ledger_ckpt_latest(txn, st, &cs, NULL, NULL) != RL_OK)
+            cs.c.seq = 0;
+        store_read_end(txn);
+    }
+    store_close(st);
+    return cs.c.seq;
+}
+
+Test(hub, node_replicas_witness_the_log_through_a_sigkill_and_an_auditor_catches_a_cut_export_with_a_nodes_copy)
+{
+    struct cluster c;
+    setup(&c, 3000);
+    pid_t followers[3];
+    start_hub(&c);
+    for (unsigned i = 0; i < 3; i++) {
+        char name[32];
+        write_node_follow_conf(&c, i + 1);
+        snprintf(name, sizeof name, "follow-node%u", i + 1);
+        followers[i] = spawn_with(&c, "follow", name, NULL);
+    }
+    size_t msgs = c.nodes[0].nmsgs + c.nodes[1].nmsgs + c.nodes[2].nmsgs;
+    cr_assert(stream_all(&c, 90000, msgs / 2, kill_and_restart), "not every message was acknowledged");
+    /* Idle now: the replicas sign the last head, the hub logs it, the replicas apply that. */
+    uint64_t t0 = tu_now_ms(), head = 0, witnessed = 0;
+    char cp[700], *out = NULL;
+    snprintf(cp, sizeof cp, "%s/cp.json", c.dir);
+    while (tu_now_ms() - t0 < 60000) {
+        head = head_of(c.dir, "hub", NULL);
+        witnessed = checkpoint_in(c.dir, "replica1");
+        if (witnessed != 0 && witnessed + 1 == head && checkpoint_in(c.dir, "hub") == witnessed)
+            break;
+        tu_sleep_ms(200);
+    }
+    cr_assert(witnessed != 0 && witnessed + 1 == head,
+              "node1's replica holds a checkpoint of %llu, the hub's head is %llu", (unsigned long long)witnessed,
+              (unsigned long long)head);
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s/follow-node1.conf --out %s", RELAYER_BIN, c.dir, cp), 0, "%s",
+                 out);
+    free(out);
+    for (unsigned i = 0; i < 3; i++) {
+        int status = stop_pid(followers[i], SIGTERM);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "follower %u did not stop cleanly (%d)", i + 1,
+                  status);
+    }
+    stop_hub(&c, SIGTERM);
+    char *log = NULL;
+    tu_run(&log, "grep -c 'msg=\"checkpoint\"' %s/hub.log", c.dir);
+    cr_assert(strtoul(log, NULL, 10) >= 2, "checkpoints logged: %s", log);
+    free(log);
+    /* Every record once, every checkpoint once and rising (audit verify checks both), and the
+     * log agrees with node1's copy and with the export header's. */
+    export_and_verify(&c);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/log.rlog --relayers %s/relayers.json --checkpoint %s", RELAYER_BIN,
+                        c.dir, c.dir, cp), 0, "%s", out);
+    cr_assert(strstr(out, "agrees with 2 quorum checkpoints") != NULL, "%s", out);
+    free(out);
+    /* The last record is the CHECKPOINT of the one before it: cut it and the last deposit. */
+    cr_assert_eq(tu_run(&out, "%s dev drop-tail %s/log.rlog --drop 2 --out %s/cut.rlog", RELAYER_BIN, c.dir, c.dir), 0,
+                 "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/cut.rlog --relayers %s/relayers.json --checkpoint %s", RELAYER_BIN,
+                        c.dir, c.dir, cp), 1, "%s", out);
+    cr_assert(strstr(out, "records were cut") != NULL, "%s", out);
+    free(out);
+    char *digest;
+    digest_json(&c, &digest);
+    cr_assert(strstr(digest, "\"events_credited\":3000") != NULL, "%s", digest);
+    free(digest);
+    teardown(&c);
+}
+
+/* Signs the hub's record seq (or a made-up head) as member `as` with node `by`'s key, and sends
+ * it from node `from`'s connection. */
+static void send_checkpoint(struct cluster *c, unsigned from, unsigned by, uint16_t as, uint64_t seq,
+                            const uint8_t *head)
+{
+    checkpoint k = {.seq = seq, .set_version = 1};
+    memcpy(k.head, head, HASH_BYTES);
+    uint8_t sig[ED25519_SIG_BYTES], frame[128];
+    checkpoint_sign(&k, c->s.keys[by], sig);
+    size_t len = wire_encode_checkpoint(frame, sizeof frame, &k, as, sig);
+    cr_assert_gt(len, 0);
+    cr_assert_geq(zmq_send(c->nodes[from].sock, frame, len, 0), 0);
+}
+
+static void hub_record_hash(struct cluster *c, uint64_t seq, uint8_t out[HASH_BYTES])
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/hub", c->dir);
+    store *st;
+    MDB_txn *txn;
+    MDB_val v;
+    store_opts so = {.read_only = true};
+    cr_assert_eq(store_open(&st, path, &so, NULL), RL_OK);
+    cr_assert_eq(store_read_begin(st, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_record_get(txn, st, seq, &v, NULL), RL_OK);
+    record_hash(out, v.mv_data, v.mv_size);
+    store_read_end(txn);
+    store_close(st);
+}
+
+Test(hub, a_member_below_threshold_a_head_not_the_hubs_or_a_borrowed_identity_gets_no_checkpoint_logged)
+{
+    struct cluster c;
+    setup(&c, 30);
+    start_hub(&c);
+    cr_assert(stream_all(&c, 30000, 0, NULL), "not every message was acknowledged");
+    uint64_t head = head_of(c.dir, "hub", NULL);
+    uint8_t real[HASH_BYTES], bogus[HASH_BYTES];
+    hub_record_hash(&c, head, real);
+    memset(bogus, 0x5e, sizeof bogus);
+    /* node1 alone, again and again, for every seq (threshold 2) */
+    for (uint64_t seq = 1; seq <= head; seq++) {
+        uint8_t h[HASH_BYTES];
+        hub_record_hash(&c, seq, h);
+        send_checkpoint(&c, 0, 0, 1, seq, h);
+    }
+    /* node1 and node2 agree on a head that is not the hub's; node1 speaks for member 3 */
+    send_checkpoint(&c, 0, 0, 1, head, bogus);
+    send_checkpoint(&c, 1, 1, 2, head, bogus);
+    send_checkpoint(&c, 0, 2, 3, head, real);
+    tu_sleep_ms(1500);
+    cr_assert_eq(checkpoint_in(c.dir, "hub"), 0, "a checkpoint was logged");
+    /* node2's own signature of the real head makes the quorum */
+    send_checkpoint(&c, 1, 1, 2, head, real);
+    uint64_t t0 = tu_now_ms();
+    while (checkpoint_in(c.dir, "hub") == 0 && tu_now_ms() - t0 < 10000)
+        tu_sleep_ms(100);
+    cr_assert_eq(checkpoint_in(c.dir, "hub"), head);
+    stop_hub(&c, SIGTERM);
+    char *log = NULL;
+    tu_run(&log, "cat %s/hub.log", c.dir);
+    cr_assert(strstr(log, "not the hash of the hub's record") != NULL, "%s", log);
+    cr_assert(strstr(log, "checkpoint refused: signer is not the sending peer") != NULL, "%s", log);
+    free(log);
+    export_and_verify(&c);
+    teardown(&c);
+}
+
+/* Five checkpoint rounds, the hub killed with SIGKILL a moment after each quorum-forming
+ * signature (before, during or after the commit of the CHECKPOINT record): the nodes send their
+ * signatures again, as replicas do every checkpoint_ms, until the ledger holds the checkpoint.
+ * Each round's checkpoint ends up logged exactly once: audit verify counts five, in rising order. */
+Test(hub, killed_with_sigkill_in_checkpoint_rounds_it_loses_and_doubles_nothing)
+{
+    struct cluster c;
+    setup(&c, 30);
+    start_hub(&c);
+    cr_assert(stream_all(&c, 30000, 0, NULL), "not every message was acknowledged");
+    srand(7);
+    for (unsigned round = 0; round < 5; round++) {
+        uint64_t head = head_of(c.dir, "hub", NULL);
+        uint8_t h[HASH_BYTES];
+        hub_record_hash(&c, head, h);
+        send_checkpoint(&c, 0, 0, 1, head, h);
+        send_checkpoint(&c, 1, 1, 2, head, h);
+        tu_sleep_ms((unsigned)(rand() % 40));
+        int status = stop_hub(&c, SIGKILL);
+        cr_assert(WIFSIGNALED(status), "the hub had already exited (%d)", status);
+        start_hub(&c);
+        uint64_t t0 = tu_now_ms();
+        while (checkpoint_in(c.dir, "hub") != head && tu_now_ms() - t0 < 20000) {
+            send_checkpoint(&c, 0, 0, 1, head, h);
+            send_checkpoint(&c, 1, 1, 2, head, h);
+            tu_sleep_ms(300);
+        }
+        cr_assert_eq(checkpoint_in(c.dir, "hub"), head, "round %u: the checkpoint of %llu was lost", round,
+                     (unsigned long long)head);
+    }
+    stop_hub(&c, SIGTERM);
+    export_and_verify(&c);
+    char *out = NULL;
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/log.rlog --relayers %s/relayers.json --json", RELAYER_BIN, c.dir,
+                        c.dir), 0, "%s", out);
+    cr_assert(strstr(out, "\"checkpoints\":5") != NULL, "%s", out);
+    free(out);
     teardown(&c);
 }

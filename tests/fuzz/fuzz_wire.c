@@ -45,6 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len = wire_encode_cosig(again, sizeof again, m.id, member, sig);
         break;
     }
+    case WIRE_CHECKPOINT: {
+        checkpoint c;
+        uint16_t member;
+        uint8_t sig[ED25519_SIG_BYTES];
+        wire_checkpoint_of(&m, &c, &member, sig);
+        fuzz_require(c.seq == m.id, "a CHECKPOINT frame's id is not its seq");
+        len = wire_encode_checkpoint(again, sizeof again, &c, member, sig);
+        break;
+    }
     default: fuzz_require(0, "accepted an unknown frame type");
     }
     fuzz_require(len == size && memcmp(again, data, size) == 0, "accepted frame is not canonical");

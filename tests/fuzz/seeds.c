@@ -189,6 +189,18 @@ static void write_instruction_seed(const char *out)
     fuzz_require(record_encode(&br, brec, &len, &why) == RL_OK, why.text);
     put(out, "record", 9001, brec, len);
     put(out, "wire", 9000, frame, wire_encode_cosig(frame, sizeof frame, 8, 2, b.e[0].sig));
+    /* a quorum checkpoint of record 8 as a CHECKPOINT record, and one member's CHECKPOINT frame */
+    checkpoint_signed cs = {.c = {.seq = 8, .set_version = 1}, .sigs = {.n = 2, .e = {{.member = 1}, {.member = 2}}}};
+    memset(cs.c.head, 0x8c, HASH_BYTES);
+    memset(cs.sigs.e[0].sig, 0x11, ED25519_SIG_BYTES);
+    memset(cs.sigs.e[1].sig, 0x22, ED25519_SIG_BYTES);
+    uint8_t cp[CHECKPOINT_MAX_BYTES], crec[RECORD_HEADER_BYTES + CHECKPOINT_MAX_BYTES];
+    fuzz_require(checkpoint_signed_encode(cp, &blen, &cs, &why) == RL_OK, why.text);
+    record cr = {.type = RECORD_CHECKPOINT, .seq = 10, .time_ms = 1700000000002ull, .payload = cp,
+                 .payload_len = (uint32_t)blen};
+    fuzz_require(record_encode(&cr, crec, &len, &why) == RL_OK, why.text);
+    put(out, "record", 9002, crec, len);
+    put(out, "wire", 9001, frame, wire_encode_checkpoint(frame, sizeof frame, &cs.c, 1, cs.sigs.e[0].sig));
 }
 
 /* fuzz_oracle: first byte 0 then latestRoundData return data, 1 then a price document. */

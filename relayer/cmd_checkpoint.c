@@ -1,0 +1,102 @@
+/*
+ * cmd_checkpoint.c - `relayer checkpoint --config NODE.conf [--out FILE]`: a node's newest quorum
+ * checkpoint (attest/checkpoint.h), for an auditor, without the hub.
+ *
+ * Reads the data directory of the node's replica ([follow] data or [cosign] data of the config,
+ * the rest of the file is the daemon's to check) read-only, beside the running daemon: the
+ * newest CHECKPOINT record its replica verified and applied (db/ledger_ckpt.h). The quorum is
+ * checked again against the relayer set of its version as that log installed it, then printed
+ * as JSON (members named) or written to FILE; `relayer audit verify --checkpoint FILE` takes it.
+ * Exit 0; 1 when the replica holds no checkpoint yet; 2 for usage, config or I/O errors.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/ledger_ckpt.h"
+#include "relayer/cmd.h"
+#include "relayer/config.h"
+#include "relayer/files.h"
+
+static const char USAGE[] = "usage: relayer checkpoint --config NODE.conf [--out FILE]\n"
+                            "\n"
+                            "Prints the newest quorum checkpoint (seq, head, set_version, the members'\n"
+                            "signatures) that the node's replica verified: the [follow] or [cosign] data\n"
+                            "directory of NODE.conf. Hand it to `relayer audit verify --checkpoint`.\n";
+
+typedef struct data_dirs {
+    char follow[CFG_STR_MAX], cosign[CFG_STR_MAX];
+} data_dirs;
+
+#define F(field) offsetof(data_dirs, field)
+static const cfg_key schema[] = {
+    {"follow", "data", CFG_PATH, 0, 0, 0, F(follow)},
+    {"cosign", "data", CFG_PATH, 0, 0, 0, F(cosign)},
+};
+#undef F
+
+static rl_err latest(const char *data, checkpoint_signed *cs, relset *set, rl_why *why)
+{
+    store *st = NULL;
+    MDB_txn *txn = NULL;
+    store_opts so = {.read_only = true};
+    rl_err err = store_open(&st, data, &so, why);
+    if (err == RL_OK)
+        err = store_read_begin(st, &txn, why);
+    if (err == RL_OK)
+        err = ledger_ckpt_latest(txn, st, cs, NULL, why);
+    if (err == RL_OK)
+        err = ledger_set_get(txn, st, cs->c.set_version, set, why);
+    if (err == RL_OK && (err = checkpoint_quorum_verify(cs, set, why)) != RL_OK)
+        rl_why_prefix(why, "%s: ", data);
+    if (txn != NULL)
+        store_read_end(txn);
+    store_close(st);
+    return err;
+}
+
+int cmd_checkpoint(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(USAGE, stdout); return 0;
+        default: fputs(USAGE, stderr); return EXIT_USAGE;
+        }
+    }
+    if (config == NULL || optind < argc) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    data_dirs d;
+    memset(&d, 0, sizeof d);
+    rl_why why = {{0}};
+    checkpoint_signed cs;
+    relset *set = malloc(sizeof *set);
+    rl_err err = set == NULL ? RL_ERR_NOMEM : cfg_load_some(config, schema, sizeof schema / sizeof schema[0], &d, &why);
+    if (err == RL_OK && d.follow[0] == '\0' && d.cosign[0] == '\0')
+        err = rl_fail(&why, RL_ERR_ARG, "%s: neither [follow] data nor [cosign] data: not a replica's config", config);
+    if (err == RL_OK)
+        err = latest(d.follow[0] ? d.follow : d.cosign, &cs, set, &why);
+    if (err == RL_OK)
+        err = checkpoint_save(out, &cs, set, &why);
+    free(set);
+    if (err != RL_OK) {
+        fprintf(stderr, "relayer checkpoint: %s\n", why.text[0] ? why.text : rl_strerror(err));
+        return err == RL_ERR_NOTFOUND ? EXIT_CHECK_FAILED : EXIT_USAGE;
+    }
+    if (out != NULL)
+        printf("checkpoint of seq %llu (%u signatures) written to %s\n", (unsigned long long)cs.c.seq, cs.sigs.n, out);
+    return 0;
+}
