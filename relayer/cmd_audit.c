@@ -109,6 +109,7 @@ static json_t *summary_json(const audit_summary *s)
                      (json_int_t)s->head_seq, "head_hash", hex_encode(hh, s->head_hash, HASH_BYTES), "executions",
                      (json_int_t)s->executions, "executions_unmatched", (json_int_t)s->unmatched,
                      "expired", (json_int_t)s->expired);
+    json_object_set_new(j, "equivocations", json_integer((json_int_t)s->equivocations));
     json_object_set_new(j, "fund", fund_summary_json(&s->fund));
     return j;
 }
@@ -119,6 +120,8 @@ static void print_summary(const audit_summary *s)
     printf("  records     %llu\n", (unsigned long long)s->records);
     printf("  events      %llu attested (deposits, executions, rotations, expiries), %llu conflicts logged (never applied "
            "twice)\n", (unsigned long long)s->attested, (unsigned long long)s->conflicts);
+    printf("  evidence    %llu equivocations (a member signing two contents of one event; no balance change)\n",
+           (unsigned long long)s->equivocations);
     printf("  executions  %llu attested, %llu matching no open instruction\n", (unsigned long long)s->executions,
            (unsigned long long)s->unmatched);
     printf("  expiries    %llu attested (reservations freed)\n", (unsigned long long)s->expired);
