@@ -107,6 +107,17 @@ unsigned quorum_signers(const quorum *q, const uint8_t event_id[HASH_BYTES], con
     return v < 0 ? 0 : g->vars[v].n;
 }
 
+bool quorum_signed(const quorum *q, const uint8_t event_id[HASH_BYTES], const uint8_t content[HASH_BYTES],
+                   uint16_t member)
+{
+    struct group *g = NULL;
+    const relset_member *m = relset_find(q->set, member);
+    if (m != NULL)
+        HASH_FIND(hh, q->groups, event_id, HASH_BYTES, g);
+    int v = g != NULL ? variant_find(g, content) : -1;
+    return v >= 0 && (g->vars[v].mask & (UINT64_C(1) << (m - q->set->members))) != 0;
+}
+
 /* Signature list in canonical order: set positions ascend with member ids (relset.h). */
 static void variant_export(const quorum *q, signed_variant *out, const struct group *g, const struct variant *v)
 {

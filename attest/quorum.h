@@ -66,6 +66,10 @@ RL_MUST_USE rl_err quorum_add(quorum *q, const signed_obs *so, const uint8_t eve
  * event is not pending). */
 unsigned quorum_signers(const quorum *q, const uint8_t event_id[HASH_BYTES], const uint8_t content[HASH_BYTES]);
 
+/* Whether the latest signature of this event by member (its id) is of exactly this content. */
+bool quorum_signed(const quorum *q, const uint8_t event_id[HASH_BYTES], const uint8_t content[HASH_BYTES],
+                   uint16_t member);
+
 /* Drops all pending state and adopts a new set (after a rotation). */
 void quorum_reset(quorum *q, const relset *set);
 

@@ -640,7 +640,9 @@ static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t
                 err = hold(g, so, b->no, c);
                 continue;
             }
-            if (same)
+            /* A member whose latest signature is of this content already adds nothing (a resend,
+             * or an equivocator back on it): counting it would hold back one that is needed. */
+            if (same && !quorum_signed(g->q, c->id, c->content, so->member))
                 f->count++;
         }
         c->so = *so;
