@@ -313,7 +313,7 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
                        a->set.threshold);
     obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
     obs_content_hash(content, p.obs);
-    if (event_find(a, id) != NULL)
+    if (event_find(a, id) != NULL) /* ledger.h, E1 */
         return rl_fail(why, RL_ERR_DUPLICATE, "event credited or blocked by an earlier record");
     bool vault_event = o.kind != OBS_KIND_EXPIRED; /* an expiry has no vault sequence number */
     vseq_key(vk, &o);
