@@ -66,7 +66,8 @@ struct inflight {
     uint8_t memo_obs[OBS_BYTES];
     uint8_t memo_content[HASH_BYTES];
     uint8_t content[HASH_BYTES]; /* of the first observation sent to verification */
-    unsigned count;
+    unsigned count;              /* distinct members sending `content` to verification */
+    uint64_t counted;            /* their positions in the set (RELSET_MAX_MEMBERS <= 64) */
     uint8_t state;               /* enum known below */
     uint8_t settled_content[HASH_BYTES];
     UT_hash_handle hh;
@@ -640,10 +641,14 @@ static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t
                 err = hold(g, so, b->no, c);
                 continue;
             }
-            /* A member whose latest signature is of this content already adds nothing (a resend,
-             * or an equivocator back on it): counting it would hold back one that is needed. */
-            if (same && !quorum_signed(g->q, c->id, c->content, so->member))
+            /* A member counted already, or whose latest signature is of this content, adds
+             * nothing (a resend, or an equivocator back on its first content): counting it twice
+             * would hold back a signature the quorum needs until the next run. */
+            uint64_t bit = UINT64_C(1) << (m - g->set.members);
+            if (same && !(f->counted & bit) && !quorum_signed(g->q, c->id, c->content, so->member)) {
+                f->counted |= bit;
                 f->count++;
+            }
         }
         c->so = *so;
         verify_job *j = &b->jobs[k];
