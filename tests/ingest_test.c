@@ -299,6 +299,21 @@ Test(ingest, a_held_back_signature_is_verified_when_its_content_loses_a_signer_t
     close_world(&w);
 }
 
+Test(ingest, a_member_signing_one_content_twice_in_a_batch_counts_once_toward_holding_back)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs o = fx_obs(1, 1, 1, 500);
+    /* member 1's signature and its resend: member 2's is still needed, not held back (the same
+     * holds for an equivocator's lie and its second signature of it) */
+    signed_obs in[3] = {fx_sign(&w.f, &o, 1), fx_sign(&w.f, &o, 1), fx_sign(&w.f, &o, 2)};
+    submit(&w, in, 3);
+    cr_assert(balance_is(&w, &o, 500));
+    cr_assert_eq(ingest_get_stats(w.g)->held, 0);
+    cr_assert_eq(ingest_get_stats(w.g)->duplicate, 1);
+    close_world(&w);
+}
+
 Test(ingest, a_conflict_after_the_credit_needs_a_quorum_keeps_the_credit_and_raises_one_alert)
 {
     struct world w;
