@@ -624,8 +624,9 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, const 
     }
 
     /* The event and its vault sequence number are claimed by inserting them (one search each
-     * decides and writes): an event id applies once, whatever content comes second (E1). A refused record leaves the tables as they were: a claim that was
-     * made is taken back before refusing. */
+     * decides and writes): an event id applies once, whatever content comes second (E1). A
+     * refused record leaves the tables as they were: a claim that was made is taken back before
+     * refusing. */
     MDB_val old = {0, NULL};
     ev[0] = EVENT_CREDITED;
     be64_put(ev + 1, r->seq);

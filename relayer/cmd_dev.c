@@ -257,7 +257,8 @@ static int simulate(int argc, char **argv)
         const ledger_head *h = ingest_head(g);
         uint64_t ms = mono_ms() - t0;
         if (a.json) {
-            json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "out", a.out, "events",
+            json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "out", a.out,
+                                  "events",
                                   (json_int_t)a.so.events, "observations", (json_int_t)x->received, "verified",
                                   (json_int_t)x->verified, "attested", (json_int_t)x->attested, "conflicts",
                                   (json_int_t)x->conflicts, "equivocations", (json_int_t)x->equivocations,

@@ -240,7 +240,8 @@ Test(ingest, an_equivocating_member_is_logged_once_however_often_it_flips)
     cr_assert_eq(payload_equivocation_decode(&e, &r, id, NULL), RL_OK);
     obs_event_id(want, honest.chain_id, honest.tx_hash, honest.log_index);
     cr_assert_eq(memcmp(id, want, HASH_BYTES), 0);
-    cr_assert(e.a.member == 3 && memcmp(e.a.bytes, l.bytes, OBS_BYTES) == 0 && memcmp(e.b.bytes, h.bytes, OBS_BYTES) == 0);
+    cr_assert(e.a.member == 3 && memcmp(e.a.bytes, l.bytes, OBS_BYTES) == 0 &&
+              memcmp(e.b.bytes, h.bytes, OBS_BYTES) == 0);
     record_at(&w, 3, &r, buf);
     payload_attest a;
     cr_assert_eq(payload_attest_decode(&a, &r, NULL), RL_OK);
