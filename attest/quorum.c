@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
+#include <utlist.h>
 
 #define NO_VARIANT 0xff
 
@@ -31,6 +32,7 @@ struct group {
     uint8_t nvar, capvar;
     struct variant *vars; /* owned; nvar <= members */
     UT_hash_handle hh;
+    struct group *prev, *next; /* closed groups only: in quorum.closed, oldest first */
     /* Then, per member position: sig_entry sig[members]; uint8_t var[members] (NO_VARIANT: none). */
     sig_entry sigs[];
 };
@@ -39,6 +41,8 @@ struct quorum {
     const relset *set;
     struct group *groups;
     size_t count;
+    struct group *closed; /* the closed groups, oldest first (utlist) */
+    size_t nclosed;
 };
 
 static uint8_t *group_var(const quorum *q, struct group *g)
@@ -70,6 +74,8 @@ static void clear(quorum *q)
         group_free(g);
     }
     q->count = 0;
+    q->closed = NULL;
+    q->nclosed = 0;
 }
 
 void quorum_free(quorum *q)
@@ -130,19 +136,31 @@ static void variant_export(const quorum *q, signed_variant *out, const struct gr
 
 static void settle(quorum *q, struct group *g)
 {
+    if (g->closed) {
+        DL_DELETE(q->closed, g);
+        q->nclosed--;
+    }
     HASH_DEL(q->groups, g);
     group_free(g);
     q->count--;
 }
 
-static struct group *group_open(quorum *q, const uint8_t event_id[HASH_BYTES], bool closed)
+/* Marks g closed, dropping the oldest closed group beyond QUORUM_MAX_CLOSED. */
+static void close_group(quorum *q, struct group *g)
+{
+    g->closed = true;
+    DL_APPEND(q->closed, g);
+    if (++q->nclosed > QUORUM_MAX_CLOSED)
+        settle(q, q->closed); /* g is the newest: never the one dropped */
+}
+
+static struct group *group_open(quorum *q, const uint8_t event_id[HASH_BYTES])
 {
     size_t members = q->set->n;
     struct group *g = calloc(1, sizeof *g + members * (sizeof(sig_entry) + 1));
     if (g == NULL)
         return NULL;
     memcpy(g->event_id, event_id, HASH_BYTES);
-    g->closed = closed;
     memset(group_var(q, g), NO_VARIANT, members);
     HASH_ADD(hh, q->groups, event_id, HASH_BYTES, g);
     q->count++;
@@ -200,9 +218,10 @@ rl_err quorum_add(quorum *q, const signed_obs *so, const uint8_t event_id[HASH_B
 
     struct group *g = NULL;
     HASH_FIND(hh, q->groups, event_id, HASH_BYTES, g);
-    if (g == NULL && (g = group_open(q, event_id, closed)) == NULL)
+    if (g == NULL && (g = group_open(q, event_id)) == NULL)
         return RL_ERR_NOMEM;
-    g->closed = g->closed || closed;
+    if (closed && !g->closed)
+        close_group(q, g);
     uint8_t *var = group_var(q, g);
     int v = variant_find(g, content);
     if (v >= 0 && var[pos] == v) {

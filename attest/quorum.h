@@ -17,7 +17,11 @@
  * late quorum in res->attest (the caller logs a CONFLICT with credited = 1; the credit stands).
  *
  * Memory per pending event is bounded by the set: at most one variant per member (an emptied
- * variant is dropped) and one signature slot per member. Remembering settled events is the
+ * variant is dropped) and one signature slot per member. Closed events are a state the ledger
+ * alone would not need (a credited event used to close on the first other signature): at most
+ * QUORUM_MAX_CLOSED are kept, the oldest dropped first, so a faulty member signing another content
+ * of every credited event costs bounded memory. Dropping one loses at most a late conflict's
+ * alert, never a credit (ledger.h, E1). Remembering settled events is the
  * ledger's job (its event index); callers check it before calling quorum_add. Pending state is
  * memory only: senders resend what the hub has not acknowledged.
  */
@@ -50,6 +54,8 @@ typedef struct quorum_result {
 } quorum_result;
 
 typedef struct quorum quorum;
+
+#define QUORUM_MAX_CLOSED 4096 /* closed events awaiting a late quorum */
 
 /* Aggregator for one relayer set; the set must outlive it (or be replaced by quorum_reset). */
 RL_MUST_USE rl_err quorum_new(quorum **out, const relset *set);

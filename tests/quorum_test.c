@@ -213,3 +213,38 @@ Test(quorum, counts_signers_per_content)
     free(res);
     fx_fini(&f);
 }
+
+Test(quorum, keeps_at_most_a_bounded_number_of_closed_events_dropping_the_oldest)
+{
+    fixture f;
+    fx_init(&f, 3, 2);
+    quorum *q;
+    quorum_result *res = malloc(sizeof *res);
+    cr_assert_eq(quorum_new(&q, &f.set), RL_OK);
+    /* A faulty member signs another content of many credited events. */
+    for (uint64_t n = 1; n <= QUORUM_MAX_CLOSED + 10; n++) {
+        obs o = fx_obs(1, n, n, 7);
+        signed_obs a = fx_sign(&f, &o, 3);
+        cr_assert_eq(add_to(q, &a, true, res), QUORUM_PENDING);
+    }
+    cr_assert_eq(quorum_pending(q), QUORUM_MAX_CLOSED);
+    /* The oldest were dropped: a second signature starts over there; a recent one still alerts. */
+    obs oldest = fx_obs(1, 1, 1, 7), recent = fx_obs(1, QUORUM_MAX_CLOSED + 10, QUORUM_MAX_CLOSED + 10, 7);
+    signed_obs b1 = fx_sign(&f, &oldest, 1), b2 = fx_sign(&f, &recent, 1);
+    cr_assert_eq(add_to(q, &b1, true, res), QUORUM_PENDING);
+    cr_assert_eq(add_to(q, &b2, true, res), QUORUM_CONFLICT);
+    cr_assert_eq(quorum_pending(q), QUORUM_MAX_CLOSED - 1);
+    /* Pending (open) events are not what the bound drops. */
+    obs open = fx_obs(2, 1, 1, 7);
+    signed_obs c1 = fx_sign(&f, &open, 1), c2 = fx_sign(&f, &open, 2);
+    cr_assert_eq(add(q, &c1, res), QUORUM_PENDING);
+    for (uint64_t n = 1; n <= 100; n++) {
+        obs o = fx_obs(3, n, n, 7);
+        signed_obs a = fx_sign(&f, &o, 3);
+        cr_assert_eq(add_to(q, &a, true, res), QUORUM_PENDING);
+    }
+    cr_assert_eq(add(q, &c2, res), QUORUM_ATTESTED);
+    quorum_free(q);
+    free(res);
+    fx_fini(&f);
+}
