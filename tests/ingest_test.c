@@ -300,6 +300,27 @@ Test(ingest, a_held_back_signature_is_verified_when_its_content_loses_a_signer_t
     close_world(&w);
 }
 
+Test(ingest, a_held_back_signature_that_became_needed_is_verified_on_a_tick_with_nothing_more_sent)
+{
+    struct world w;
+    ingest_opts o = {.verify_batch = 2};
+    open_world(&w, 5, 3, &o, NULL);
+    obs x = fx_obs(1, 1, 1, 500), y = fx_obs(1, 1, 1, 5000);
+    signed_obs first[2] = {fx_sign(&w.f, &x, 1), fx_sign(&w.f, &x, 4)};
+    submit(&w, first, 2);
+    /* Three batches in one call: member 3's is held back against members 1 and 4, who then move
+     * to y in the first batch; members 2 and 5 leave x one short, and nobody sends more. */
+    signed_obs in[5] = {fx_sign(&w.f, &y, 1), fx_sign(&w.f, &y, 4), fx_sign(&w.f, &x, 2), fx_sign(&w.f, &x, 3),
+                        fx_sign(&w.f, &x, 5)};
+    rl_why why = {{0}};
+    cr_assert_eq(ingest_submit(w.g, in, 5, 0, &why), RL_OK, "%s", why.text);
+    for (uint64_t t = 0; t <= 200; t += 50) /* what the hub's timer does */
+        cr_assert_eq(ingest_tick(w.g, t, &why), RL_OK, "%s", why.text);
+    cr_assert_geq(ingest_get_stats(w.g)->held, 1);
+    cr_assert(balance_is(&w, &x, 500), "members 2, 3 and 5");
+    close_world(&w);
+}
+
 Test(ingest, a_member_signing_one_content_twice_in_a_batch_counts_once_toward_holding_back)
 {
     struct world w;
