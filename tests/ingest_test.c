@@ -249,6 +249,28 @@ Test(ingest, an_equivocating_member_is_logged_once_however_often_it_flips)
     close_world(&w);
 }
 
+Test(ingest, honest_members_re_signing_after_a_deep_reorg_converge_on_one_credit)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs before = fx_obs(1, 1, 1, 500), after = fx_obs(1, 1, 1, 500);
+    after.block_number += 1; /* the same transaction, re-included one block later */
+    after.block_hash[0] ^= 0xff;
+    signed_obs old1 = fx_sign(&w.f, &before, 1);
+    submit(&w, &old1, 1);
+    signed_obs in[2] = {fx_sign(&w.f, &after, 1), fx_sign(&w.f, &after, 2)};
+    submit(&w, in, 2);
+    cr_assert(balance_is(&w, &after, 500), "E2: member 1's latest signature counts");
+    /* A lagging member still on the old branch: one signature after the credit, nothing more. */
+    signed_obs old3 = fx_sign(&w.f, &before, 3);
+    submit(&w, &old3, 1);
+    cr_assert(balance_is(&w, &after, 500), "E1: credited once");
+    cr_assert_eq(count_records(&w, RECORD_ATTEST), 1);
+    cr_assert_eq(count_records(&w, RECORD_CONFLICT), 0);
+    cr_assert_eq(count_records(&w, RECORD_EQUIVOCATION), 1, "member 1 did sign both: evidence, not an accusation");
+    close_world(&w);
+}
+
 Test(ingest, evidence_already_logged_is_not_logged_again_after_a_restart)
 {
     struct world w;
