@@ -354,7 +354,7 @@ static rl_err check_attest(audit *a, const record *r, verify_job *jobs, size_t *
                        a->set.threshold);
     obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
     obs_content_hash(content, p.obs);
-    if (event_find(a, id) != NULL)
+    if (event_find(a, id) != NULL) /* ledger.h, E1 */
         return rl_fail(why, RL_ERR_DUPLICATE, "event credited or blocked by an earlier record");
     bool vault_event = o.kind != OBS_KIND_EXPIRED; /* an expiry has no vault sequence number */
     vseq_key(vk, &o);
@@ -744,6 +744,30 @@ static rl_err check_checkpoint(audit *a, const record *r, verify_job *jobs, size
     return RL_OK;
 }
 
+/* Evidence (ledger.h, E3): a member of the set in force, once per (event id, member); its two
+ * signatures are verify jobs. The record's decoding checked one event id and two contents. */
+static rl_err check_equivocation(audit *a, const record *r, verify_job *jobs, size_t *njobs, rl_why *why)
+{
+    payload_equivocation p;
+    uint8_t id[HASH_BYTES], key[HASH_BYTES], ca[HASH_BYTES], cb[HASH_BYTES];
+    rl_err err = payload_equivocation_decode(&p, r, id, why);
+    if (err != RL_OK)
+        return err;
+    const relset_member *m = relset_find(&a->set, p.a.member);
+    if (m == NULL)
+        return rl_fail(why, RL_ERR_SIGNER, "equivocation of member %u, which is not in relayer set version %u",
+                       p.a.member, a->set.version);
+    payload_equivocation_key(key, id, p.a.member);
+    if ((err = key_once(a, key, r->seq, "equivocation evidence of this member for this event", why)) != RL_OK)
+        return err;
+    obs_content_hash(ca, p.a.bytes);
+    obs_content_hash(cb, p.b.bytes);
+    job_add(jobs, njobs, m->pub.ed25519, ca, p.a.sig, r->seq);
+    job_add(jobs, njobs, m->pub.ed25519, cb, p.b.sig, r->seq);
+    a->sum.equivocations++;
+    return RL_OK;
+}
+
 rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, size_t *njobs, rl_why *why)
 {
     record r;
@@ -767,6 +791,7 @@ rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, si
     case RECORD_REQUEST: err = check_request(a, &r, jobs, njobs, why); break;
     case RECORD_DECISION: err = check_decision(a, &r, jobs, njobs, why); break;
     case RECORD_INSTRUCTION: err = check_instruction(a, &r, why); break;
+    case RECORD_EQUIVOCATION: err = check_equivocation(a, &r, jobs, njobs, why); break;
     case RECORD_CHECKPOINT: err = check_checkpoint(a, &r, jobs, njobs, why); break;
     default: err = check_bundle(a, &r, why); break;
     }

@@ -22,6 +22,8 @@
  * The insurance fund and bad debt (fund.h) are derived as the ledger derives them: every matched
  * execution of a seize credits the fund, every decision moves its account's bad debt;
  * audit_fund_summary gives the digest and totals `ledger digest` shows for the same log.
+ * An EQUIVOCATION record (ledger.h, E3) must name a member of the set in force, be the first for
+ * its (event id, member), and both its signatures (jobs) must verify under that member's key.
  * Balances are audit replay's (through the ledger): how much an unmatched execution could debit. Venue and calculator signatures are
  * checked against the key the record names (which keys the hub admits is its allow-list);
  * whether a decision follows from the log is audit replay's question (calc.h). The signatures themselves come back as verify_jobs
@@ -52,6 +54,7 @@ typedef struct audit_summary {
     uint64_t expired;               /* attested expiries (each freed its instruction's reservation) */
     uint64_t checkpoints;           /* CHECKPOINT records (checkpoint.h) */
     uint64_t checkpoint_seq;        /* the seq the latest one witnessed; 0: none */
+    uint64_t equivocations;         /* EQUIVOCATION records (evidence, ledger.h E3) */
     fund_summary fund;              /* zero from audit_get_summary; audit_fund_summary fills it */
     uint32_t set_version;
     uint64_t head_seq;

@@ -34,6 +34,7 @@
 #define HASH_DOMAIN_INSID   "rly.insid.v1"    /* an instruction id (vault nonce)  */
 #define HASH_DOMAIN_EXPKEY  "rly.expkey.v1"   /* an instruction's expiry, logged once */
 #define HASH_DOMAIN_BUNKEY  "rly.bunkey.v1"   /* a bundle's idempotency key     */
+#define HASH_DOMAIN_EQVKEY  "rly.eqvkey.v1"   /* an equivocation, logged once per event and member */
 #define HASH_DOMAIN_CKPT    "rly.ckpt.v1"     /* what a node signs of a log head (checkpoint.h) */
 
 /* out = BLAKE2b-256(personal = domain, data). */

@@ -1,34 +1,54 @@
 /*
  * quorum.c - per-event signature grouping (uthash tables keyed by event id).
+ *
+ * A group holds, per member of the set (by position), its latest signature and which variant
+ * (content) it is of; a variant holds its observation bytes and the members whose latest
+ * signature it is. Members move between variants, so a variant's count can fall; an emptied one
+ * is dropped, which keeps at most one variant per member.
  */
 #include "attest/quorum.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
+#include <utlist.h>
 
-/* One content seen for an event, with the members who signed it in arrival order. */
+#define NO_VARIANT 0xff
+
+_Static_assert(RELSET_MAX_MEMBERS <= 64, "a variant's mask holds one bit per member");
+_Static_assert(RELSET_MAX_MEMBERS < NO_VARIANT, "variant indexes fit a byte");
+
 struct variant {
     uint8_t content[HASH_BYTES];
     uint8_t obs[OBS_BYTES];
-    uint64_t signed_mask; /* bit i: member at position i of the set signed (RELSET_MAX_MEMBERS <= 64) */
-    uint8_t n;
-    sig_entry *sigs;      /* grows to at most threshold entries */
+    uint64_t mask; /* bit i: the latest signature of the member at position i is of this content */
+    uint8_t n;     /* bits set in mask */
 };
 
 struct group {
     uint8_t event_id[HASH_BYTES];
-    struct variant first; /* only one variant is ever kept: a second one is a conflict */
+    bool closed;          /* credited already: a quorum here is a late conflict */
+    uint64_t equivocated; /* members whose evidence was reported */
+    uint8_t nvar, capvar;
+    struct variant *vars; /* owned; nvar <= members */
     UT_hash_handle hh;
+    struct group *prev, *next; /* closed groups only: in quorum.closed, oldest first */
+    /* Then, per member position: sig_entry sig[members]; uint8_t var[members] (NO_VARIANT: none). */
+    sig_entry sigs[];
 };
 
 struct quorum {
     const relset *set;
     struct group *groups;
     size_t count;
+    struct group *closed; /* the closed groups, oldest first (utlist) */
+    size_t nclosed;
 };
 
-_Static_assert(RELSET_MAX_MEMBERS <= 64, "signed_mask holds one bit per member");
+static uint8_t *group_var(const quorum *q, struct group *g)
+{
+    return (uint8_t *)(g->sigs + q->set->n);
+}
 
 rl_err quorum_new(quorum **out, const relset *set)
 {
@@ -42,7 +62,7 @@ rl_err quorum_new(quorum **out, const relset *set)
 
 static void group_free(struct group *g)
 {
-    free(g->first.sigs);
+    free(g->vars);
     free(g);
 }
 
@@ -54,6 +74,8 @@ static void clear(quorum *q)
         group_free(g);
     }
     q->count = 0;
+    q->closed = NULL;
+    q->nclosed = 0;
 }
 
 void quorum_free(quorum *q)
@@ -75,89 +97,166 @@ size_t quorum_pending(const quorum *q)
     return q->count;
 }
 
+static int variant_find(const struct group *g, const uint8_t content[HASH_BYTES])
+{
+    for (int i = 0; i < g->nvar; i++)
+        if (memcmp(g->vars[i].content, content, HASH_BYTES) == 0)
+            return i;
+    return -1;
+}
+
 unsigned quorum_signers(const quorum *q, const uint8_t event_id[HASH_BYTES], const uint8_t content[HASH_BYTES])
 {
     struct group *g = NULL;
     HASH_FIND(hh, q->groups, event_id, HASH_BYTES, g);
-    if (g == NULL || memcmp(g->first.content, content, HASH_BYTES) != 0)
-        return 0;
-    return g->first.n;
+    int v = g != NULL ? variant_find(g, content) : -1;
+    return v < 0 ? 0 : g->vars[v].n;
 }
 
-static int by_member(const void *a, const void *b)
+bool quorum_signed(const quorum *q, const uint8_t event_id[HASH_BYTES], const uint8_t content[HASH_BYTES],
+                   uint16_t member)
 {
-    const sig_entry *x = a, *y = b;
-    return (int)x->member - (int)y->member;
+    struct group *g = NULL;
+    const relset_member *m = relset_find(q->set, member);
+    if (m != NULL)
+        HASH_FIND(hh, q->groups, event_id, HASH_BYTES, g);
+    int v = g != NULL ? variant_find(g, content) : -1;
+    return v >= 0 && (g->vars[v].mask & (UINT64_C(1) << (m - q->set->members))) != 0;
 }
 
-/* Signature list in canonical (ascending member) order. */
-static void variant_export(signed_variant *out, const struct variant *v)
+/* Signature list in canonical order: set positions ascend with member ids (relset.h). */
+static void variant_export(const quorum *q, signed_variant *out, const struct group *g, const struct variant *v)
 {
     memcpy(out->obs, v->obs, OBS_BYTES);
-    out->sigs.n = v->n;
-    memcpy(out->sigs.e, v->sigs, v->n * sizeof(sig_entry));
-    qsort(out->sigs.e, out->sigs.n, sizeof(sig_entry), by_member);
+    out->sigs.n = 0;
+    for (unsigned i = 0; i < q->set->n; i++)
+        if (v->mask & (UINT64_C(1) << i))
+            out->sigs.e[out->sigs.n++] = g->sigs[i];
 }
 
 static void settle(quorum *q, struct group *g)
 {
+    if (g->closed) {
+        DL_DELETE(q->closed, g);
+        q->nclosed--;
+    }
     HASH_DEL(q->groups, g);
     group_free(g);
     q->count--;
 }
 
+/* Marks g closed, dropping the oldest closed group beyond QUORUM_MAX_CLOSED. */
+static void close_group(quorum *q, struct group *g)
+{
+    g->closed = true;
+    DL_APPEND(q->closed, g);
+    if (++q->nclosed > QUORUM_MAX_CLOSED)
+        settle(q, q->closed); /* g is the newest: never the one dropped */
+}
+
+static struct group *group_open(quorum *q, const uint8_t event_id[HASH_BYTES])
+{
+    size_t members = q->set->n;
+    struct group *g = calloc(1, sizeof *g + members * (sizeof(sig_entry) + 1));
+    if (g == NULL)
+        return NULL;
+    memcpy(g->event_id, event_id, HASH_BYTES);
+    memset(group_var(q, g), NO_VARIANT, members);
+    HASH_ADD(hh, q->groups, event_id, HASH_BYTES, g);
+    q->count++;
+    return g;
+}
+
+/* Takes member position pos out of variant v; an emptied variant is dropped (the last one
+ * moves into its place, and the members of that one follow it). */
+static void variant_leave(const quorum *q, struct group *g, uint8_t v, unsigned pos)
+{
+    uint8_t *var = group_var(q, g);
+    g->vars[v].mask &= ~(UINT64_C(1) << pos);
+    g->vars[v].n--;
+    var[pos] = NO_VARIANT;
+    if (g->vars[v].n > 0)
+        return;
+    uint8_t last = (uint8_t)(g->nvar - 1);
+    if (v != last) {
+        g->vars[v] = g->vars[last];
+        for (unsigned i = 0; i < q->set->n; i++)
+            if (var[i] == last)
+                var[i] = v;
+    }
+    g->nvar--;
+}
+
+static int variant_new(struct group *g, const uint8_t content[HASH_BYTES], const uint8_t bytes[OBS_BYTES])
+{
+    if (g->nvar == g->capvar) {
+        uint8_t cap = g->capvar ? (uint8_t)(2 * g->capvar) : 1;
+        struct variant *v = realloc(g->vars, cap * sizeof *v);
+        if (v == NULL)
+            return -1;
+        g->vars = v;
+        g->capvar = cap;
+    }
+    struct variant *v = &g->vars[g->nvar];
+    memcpy(v->content, content, HASH_BYTES);
+    memcpy(v->obs, bytes, OBS_BYTES);
+    v->mask = 0;
+    v->n = 0;
+    return g->nvar++;
+}
+
 rl_err quorum_add(quorum *q, const signed_obs *so, const uint8_t event_id[HASH_BYTES],
-                  const uint8_t content[HASH_BYTES], quorum_result *res)
+                  const uint8_t content[HASH_BYTES], bool closed, quorum_result *res)
 {
     const relset_member *m = relset_find(q->set, so->member);
     if (m == NULL)
         return RL_ERR_SIGNER;
-    uint64_t bit = UINT64_C(1) << (m - q->set->members);
+    unsigned pos = (unsigned)(m - q->set->members);
+    uint64_t bit = UINT64_C(1) << pos;
     memcpy(res->event_id, event_id, HASH_BYTES);
+    res->equivocation = false;
 
     struct group *g = NULL;
     HASH_FIND(hh, q->groups, event_id, HASH_BYTES, g);
-    if (g == NULL) {
-        g = calloc(1, sizeof *g);
-        if (g == NULL)
-            return RL_ERR_NOMEM;
-        g->first.sigs = malloc(q->set->threshold * sizeof(sig_entry));
-        if (g->first.sigs == NULL) {
-            free(g);
-            return RL_ERR_NOMEM;
-        }
-        memcpy(g->event_id, event_id, HASH_BYTES);
-        memcpy(g->first.content, content, HASH_BYTES);
-        memcpy(g->first.obs, so->bytes, OBS_BYTES);
-        HASH_ADD(hh, q->groups, event_id, HASH_BYTES, g);
-        q->count++;
-    } else if (memcmp(g->first.content, content, HASH_BYTES) != 0) {
-        res->status = QUORUM_CONFLICT;
-        res->conflict.reason = CONFLICT_CONTENT;
-        res->conflict.credited = 0;
-        variant_export(&res->conflict.a, &g->first);
-        memcpy(res->conflict.b.obs, so->bytes, OBS_BYTES);
-        res->conflict.b.sigs.n = 1;
-        res->conflict.b.sigs.e[0].member = so->member;
-        memcpy(res->conflict.b.sigs.e[0].sig, so->sig, ED25519_SIG_BYTES);
-        settle(q, g);
-        return RL_OK;
-    } else if (g->first.signed_mask & bit) {
+    if (g == NULL && (g = group_open(q, event_id)) == NULL)
+        return RL_ERR_NOMEM;
+    if (closed && !g->closed)
+        close_group(q, g);
+    uint8_t *var = group_var(q, g);
+    int v = variant_find(g, content);
+    if (v >= 0 && var[pos] == v) {
         res->status = QUORUM_DUPLICATE;
         return RL_OK;
     }
-
-    struct variant *v = &g->first;
-    v->signed_mask |= bit;
-    v->sigs[v->n].member = so->member;
-    memcpy(v->sigs[v->n].sig, so->sig, ED25519_SIG_BYTES);
-    v->n++;
-    if (v->n < q->set->threshold) {
+    /* The new variant first, so a failure leaves the member where it was: members + 1 variants
+     * for a moment, at most members once it has left its old one. */
+    if (v < 0 && (v = variant_new(g, content, so->bytes)) < 0)
+        return RL_ERR_NOMEM;
+    if (var[pos] != NO_VARIANT) {
+        /* E2: its latest signature replaces the earlier one; E3: the pair is evidence, once. */
+        if (!(g->equivocated & bit)) {
+            g->equivocated |= bit;
+            res->equivocation = true;
+            memcpy(res->equiv.a.bytes, g->vars[var[pos]].obs, OBS_BYTES);
+            res->equiv.a.member = so->member;
+            memcpy(res->equiv.a.sig, g->sigs[pos].sig, ED25519_SIG_BYTES);
+            res->equiv.b = *so;
+        }
+        variant_leave(q, g, var[pos], pos);
+        v = variant_find(g, content); /* it may have moved into the emptied variant's place */
+    }
+    struct variant *t = &g->vars[v];
+    t->mask |= bit;
+    t->n++;
+    var[pos] = (uint8_t)v;
+    g->sigs[pos].member = so->member;
+    memcpy(g->sigs[pos].sig, so->sig, ED25519_SIG_BYTES);
+    if (t->n < q->set->threshold) {
         res->status = QUORUM_PENDING;
         return RL_OK;
     }
-    res->status = QUORUM_ATTESTED;
-    variant_export(&res->attest, v);
+    res->status = g->closed ? QUORUM_CONFLICT : QUORUM_ATTESTED;
+    variant_export(q, &res->attest, g, t);
     settle(q, g);
     return RL_OK;
 }

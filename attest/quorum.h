@@ -2,18 +2,33 @@
  * quorum.h - turning individual signed observations into attested events.
  *
  * Signatures arrive one at a time, already verified (see vpool.h); quorum_add groups them by
- * event id and content hash. An event is attested when `threshold` distinct members of the set
- * in force signed byte-identical content. A second content for the same event id is a conflict:
- * the event never credits from this aggregator, and the caller logs a CONFLICT record carrying
- * both signed versions.
+ * event id and content hash. Each member counts for one content of an event at a time: its latest
+ * signature replaces its earlier one (ledger.h, E2). An event is attested when `threshold`
+ * distinct members of the set in force currently sign byte-identical content; the first content
+ * to get there is the one credited, and the event then leaves the aggregator.
  *
- * The aggregator forgets an event once it settles (attested or conflict); remembering settled
- * events is the ledger's job (its event index), and callers check it before calling quorum_add.
- * Pending state is memory only: senders resend what the hub has not acknowledged.
+ * A member that signs a second content of one event has equivocated: the result carries both of
+ * its signed observations (res->equivocation), once per member while the event is here, for the
+ * caller to log as an EQUIVOCATION record (ledger.h, E3). It is evidence, not a veto: with at most
+ * threshold - 1 faulty members, nothing they sign blocks the content the honest members attest.
+ *
+ * An event already credited (closed, known to the caller from the ledger) may be added to again
+ * with other content: should that content reach a quorum, the result is QUORUM_CONFLICT with the
+ * late quorum in res->attest (the caller logs a CONFLICT with credited = 1; the credit stands).
+ *
+ * Memory per pending event is bounded by the set: at most one variant per member (an emptied
+ * variant is dropped) and one signature slot per member. Closed events are a state the ledger
+ * alone would not need (a credited event used to close on the first other signature): at most
+ * QUORUM_MAX_CLOSED are kept, the oldest dropped first, so a faulty member signing another content
+ * of every credited event costs bounded memory. Dropping one loses at most a late conflict's
+ * alert, never a credit (ledger.h, E1). Remembering settled events is the
+ * ledger's job (its event index); callers check it before calling quorum_add. Pending state is
+ * memory only: senders resend what the hub has not acknowledged.
  */
 #ifndef RL_QUORUM_H
 #define RL_QUORUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "attest/error.h"
@@ -23,32 +38,43 @@
 
 typedef enum quorum_status {
     QUORUM_PENDING,   /* counted; not enough signers yet */
-    QUORUM_DUPLICATE, /* this member already signed this content: no-op */
+    QUORUM_DUPLICATE, /* this member's latest signature is already of this content: no-op */
     QUORUM_ATTESTED,  /* res->attest holds the observation and `threshold` signatures */
-    QUORUM_CONFLICT,  /* res->conflict holds the first and the new content */
+    QUORUM_CONFLICT,  /* a closed event: res->attest holds a quorum of another content */
 } quorum_status;
 
 typedef struct quorum_result {
     quorum_status status;
     uint8_t event_id[HASH_BYTES];
     payload_attest attest;
-    payload_conflict conflict;
+    /* With any status but DUPLICATE: the member's earlier signed observation (a) and this one (b),
+     * reported the first time the member switches content on this event. */
+    bool equivocation;
+    payload_equivocation equiv;
 } quorum_result;
 
 typedef struct quorum quorum;
+
+#define QUORUM_MAX_CLOSED 4096 /* closed events awaiting a late quorum */
 
 /* Aggregator for one relayer set; the set must outlive it (or be replaced by quorum_reset). */
 RL_MUST_USE rl_err quorum_new(quorum **out, const relset *set);
 void quorum_free(quorum *q);
 
 /* Adds one verified signed observation. event_id and content are its event id and content
- * hash (the caller computed them to verify). RL_ERR_SIGNER when the member is not in the set. */
+ * hash (the caller computed them to verify). closed: the event is credited already with another
+ * content (a quorum of this one is a late conflict). RL_ERR_SIGNER when the member is not in the
+ * set. */
 RL_MUST_USE rl_err quorum_add(quorum *q, const signed_obs *so, const uint8_t event_id[HASH_BYTES],
-                              const uint8_t content[HASH_BYTES], quorum_result *res);
+                              const uint8_t content[HASH_BYTES], bool closed, quorum_result *res);
 
-/* How many members have signed exactly this content of this event so far (0 when the event is
- * not pending or is pending with another content). */
+/* How many members' latest signatures of this event are of exactly this content (0 when the
+ * event is not pending). */
 unsigned quorum_signers(const quorum *q, const uint8_t event_id[HASH_BYTES], const uint8_t content[HASH_BYTES]);
+
+/* Whether the latest signature of this event by member (its id) is of exactly this content. */
+bool quorum_signed(const quorum *q, const uint8_t event_id[HASH_BYTES], const uint8_t content[HASH_BYTES],
+                   uint16_t member);
 
 /* Drops all pending state and adopts a new set (after a rotation). */
 void quorum_reset(quorum *q, const relset *set);

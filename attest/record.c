@@ -24,6 +24,7 @@ const char *record_type_name(uint8_t type)
     case RECORD_DECISION: return "decision";
     case RECORD_INSTRUCTION: return "instruction";
     case RECORD_BUNDLE: return "bundle";
+    case RECORD_EQUIVOCATION: return "equivocation";
     case RECORD_CHECKPOINT: return "checkpoint";
     default: return "unknown";
     }
@@ -31,7 +32,7 @@ const char *record_type_name(uint8_t type)
 
 static bool type_known(uint8_t type)
 {
-    return (type >= RECORD_SET && type <= RECORD_BUNDLE) || type == RECORD_CHECKPOINT;
+    return (type >= RECORD_SET && type <= RECORD_EQUIVOCATION) || type == RECORD_CHECKPOINT;
 }
 
 rl_err record_encode(const record *r, uint8_t *out, size_t *len, rl_why *why)
@@ -127,6 +128,10 @@ rl_err record_decode(record *r, const uint8_t *in, size_t len, rl_why *why)
     case RECORD_BUNDLE: {
         bundle b;
         return bundle_decode(&b, r->payload, r->payload_len, why);
+    }
+    case RECORD_EQUIVOCATION: {
+        payload_equivocation p;
+        return payload_equivocation_decode(&p, r, NULL, why);
     }
     case RECORD_CHECKPOINT: {
         checkpoint_signed cs;
@@ -375,4 +380,70 @@ rl_err payload_price_decode(payload_price *p, const record *rec, rl_why *why)
                            p->e[i - 1].member);
     }
     return no_trailing(&r, "price record", why);
+}
+
+/* ---- EQUIVOCATION ---- */
+
+/* The rules both directions check: one member, two observations that decode, one event id,
+ * different bytes. code: RL_ERR_ARG when encoding, RL_ERR_DECODE when decoding. */
+static rl_err equivocation_check(const payload_equivocation *p, uint8_t *event_id, rl_err code, rl_why *why)
+{
+    obs a, b;
+    uint8_t ida[HASH_BYTES], idb[HASH_BYTES];
+    if (p->a.member != p->b.member)
+        return rl_fail(why, code, "equivocation record: observations of members %u and %u", p->a.member,
+                       p->b.member);
+    rl_err err = obs_decode(&a, p->a.bytes, OBS_BYTES, why);
+    if (err != RL_OK) {
+        rl_why_prefix(why, "equivocation record observation A: ");
+        return code;
+    }
+    if ((err = obs_decode(&b, p->b.bytes, OBS_BYTES, why)) != RL_OK) {
+        rl_why_prefix(why, "equivocation record observation B: ");
+        return code;
+    }
+    obs_event_id(ida, a.chain_id, a.tx_hash, a.log_index);
+    obs_event_id(idb, b.chain_id, b.tx_hash, b.log_index);
+    if (memcmp(ida, idb, HASH_BYTES) != 0)
+        return rl_fail(why, code, "equivocation record: the observations are of two different events");
+    if (memcmp(p->a.bytes, p->b.bytes, OBS_BYTES) == 0)
+        return rl_fail(why, code, "equivocation record: the observations are identical");
+    if (event_id != NULL)
+        memcpy(event_id, ida, HASH_BYTES);
+    return RL_OK;
+}
+
+rl_err payload_equivocation_encode(const payload_equivocation *p, uint8_t *out, size_t *len, rl_why *why)
+{
+    rl_err err = equivocation_check(p, NULL, RL_ERR_ARG, why);
+    if (err != RL_OK)
+        return err;
+    uint8_t *q = out;
+    be16_put(q, p->a.member), q += 2;
+    memcpy(q, p->a.bytes, OBS_BYTES), q += OBS_BYTES;
+    memcpy(q, p->a.sig, ED25519_SIG_BYTES), q += ED25519_SIG_BYTES;
+    memcpy(q, p->b.bytes, OBS_BYTES), q += OBS_BYTES;
+    memcpy(q, p->b.sig, ED25519_SIG_BYTES), q += ED25519_SIG_BYTES;
+    *len = (size_t)(q - out);
+    return RL_OK;
+}
+
+rl_err payload_equivocation_decode(payload_equivocation *p, const record *rec, uint8_t *event_id, rl_why *why)
+{
+    reader r = {rec->payload, rec->payload_len};
+    if (!reader_u16(&r, &p->a.member) || !reader_copy(&r, p->a.bytes, OBS_BYTES) ||
+        !reader_copy(&r, p->a.sig, ED25519_SIG_BYTES) || !reader_copy(&r, p->b.bytes, OBS_BYTES) ||
+        !reader_copy(&r, p->b.sig, ED25519_SIG_BYTES))
+        return rl_fail(why, RL_ERR_DECODE, "equivocation record: truncated");
+    p->b.member = p->a.member;
+    rl_err err = no_trailing(&r, "equivocation record", why);
+    return err != RL_OK ? err : equivocation_check(p, event_id, RL_ERR_DECODE, why);
+}
+
+void payload_equivocation_key(uint8_t out[HASH_BYTES], const uint8_t event_id[HASH_BYTES], uint16_t member)
+{
+    uint8_t buf[HASH_BYTES + 2];
+    memcpy(buf, event_id, HASH_BYTES);
+    be16_put(buf + HASH_BYTES, member);
+    hash_domain(out, HASH_DOMAIN_EQVKEY, buf, sizeof buf);
 }

@@ -40,6 +40,18 @@
  *   INSTRUCTION  what a vault is asked to execute for a decision (instruction.h); unsigned:
  *            the ledger accepts it only as its decision's plan, and cosigners check it
  *   BUNDLE   an instruction's secp256k1 signatures by a quorum of the set (bundle.h), once
+ *   EQUIVOCATION  evidence that one member signed two different observations of one event id:
+ *
+ *            offset  size  field
+ *                 0     2  member         its member id in the set in force
+ *                 2   198  observation A  the one the hub saw it sign first
+ *               200    64  signature A    ed25519 over A's content hash
+ *               264   198  observation B  the later one, which replaced A in the quorum
+ *               462    64  signature B
+ *                          (526 bytes)
+ *
+ *            Both observations decode and have one event id; their bytes differ. No ledger change:
+ *            logged once per (event id, member), under payload_equivocation_key (ledger.h, E3).
  *   CHECKPOINT  a quorum checkpoint (checkpoint.h): seq (8), head (32), set version (4) after a
  *            version byte, then sigs; a log head that `threshold` members' replicas verified
  */
@@ -71,6 +83,7 @@ enum record_type {
     RECORD_DECISION = 6,
     RECORD_INSTRUCTION = 7,
     RECORD_BUNDLE = 8,
+    RECORD_EQUIVOCATION = 9,
     RECORD_CHECKPOINT = 10,
 };
 
@@ -118,6 +131,12 @@ typedef struct payload_conflict {
     signed_variant a, b;
 } payload_conflict;
 
+/* a.member and b.member are the one member named (the encoding writes it once). */
+typedef struct payload_equivocation {
+    signed_obs a, b;
+} payload_equivocation;
+#define EQUIVOCATION_PAYLOAD_BYTES (2 + 2 * (OBS_BYTES + ED25519_SIG_BYTES))
+
 typedef struct payload_price {
     char feed[PRICE_FEED_BYTES + 1];
     uint8_t n;
@@ -136,6 +155,7 @@ RL_MUST_USE rl_err payload_set_encode(const payload_set *p, uint8_t *out, size_t
 RL_MUST_USE rl_err payload_attest_encode(const payload_attest *p, uint8_t *out, size_t *len, rl_why *why);
 RL_MUST_USE rl_err payload_conflict_encode(const payload_conflict *p, uint8_t *out, size_t *len, rl_why *why);
 RL_MUST_USE rl_err payload_price_encode(const payload_price *p, uint8_t *out, size_t *len, rl_why *why);
+RL_MUST_USE rl_err payload_equivocation_encode(const payload_equivocation *p, uint8_t *out, size_t *len, rl_why *why);
 
 /* Payload parsers; strict, exactly payload_len bytes. */
 RL_MUST_USE rl_err payload_set_decode(payload_set *p, const record *r, rl_why *why);
@@ -143,6 +163,12 @@ RL_MUST_USE rl_err payload_attest_decode(payload_attest *p, const record *r, rl_
 RL_MUST_USE rl_err payload_conflict_decode(payload_conflict *p, const record *r, rl_why *why);
 /* Also checks each observation decodes and is of the record's feed. */
 RL_MUST_USE rl_err payload_price_decode(payload_price *p, const record *r, rl_why *why);
+/* Also checks both observations decode, share one event id (written to event_id, may be NULL)
+ * and differ. */
+RL_MUST_USE rl_err payload_equivocation_decode(payload_equivocation *p, const record *r, uint8_t *event_id,
+                                               rl_why *why);
+/* The key an equivocation is logged once under: one per (event id, member). */
+void payload_equivocation_key(uint8_t out[HASH_BYTES], const uint8_t event_id[HASH_BYTES], uint16_t member);
 
 const char *record_type_name(uint8_t type);
 

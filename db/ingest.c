@@ -23,8 +23,8 @@
 
 enum item_kind {
     ITEM_ATTEST,   /* payload: attest payload */
-    ITEM_CONFLICT, /* payload: conflict payload, complete */
-    ITEM_LATE,     /* payload: attest-format variant B; A is looked up at commit */
+    ITEM_EQUIV,    /* payload: equivocation payload; id: its key (payload_equivocation_key) */
+    ITEM_LATE,     /* payload: attest-format variant B, a quorum; A is looked up at commit */
     ITEM_RECORD,   /* payload: a record of `type` built elsewhere (price, request, decision) */
     ITEM_RECORD_VERIFIED, /* the same, its bundle signatures checked by the caller */
 };
@@ -33,7 +33,7 @@ struct item {
     uint8_t kind, type;
     size_t off, len; /* payload in the arena */
     /* ITEM_ATTEST: the event id and content hash aggregate had, so the commit does not hash the
-     * observation again (ledger_append_known) */
+     * observation again (ledger_append_known); ITEM_EQUIV: its key in id */
     uint8_t id[HASH_BYTES], content[HASH_BYTES];
 };
 
@@ -43,7 +43,7 @@ struct item {
 struct settled {
     uint8_t id[HASH_BYTES];
     uint8_t content[HASH_BYTES];
-    bool credited; /* attested with `content`; false: in conflict, or a late conflict queued */
+    bool credited; /* attested with `content`; false: in conflict, or a late conflict's quorum queued */
     struct settled *next; /* in its generation */
 };
 
@@ -66,7 +66,8 @@ struct inflight {
     uint8_t memo_obs[OBS_BYTES];
     uint8_t memo_content[HASH_BYTES];
     uint8_t content[HASH_BYTES]; /* of the first observation sent to verification */
-    unsigned count;
+    unsigned count;              /* distinct members sending `content` to verification */
+    uint64_t counted;            /* their positions in the set (RELSET_MAX_MEMBERS <= 64) */
     uint8_t state;               /* enum known below */
     uint8_t settled_content[HASH_BYTES];
     UT_hash_handle hh;
@@ -74,7 +75,7 @@ struct inflight {
 
 enum known {
     KNOWN_OPEN,     /* not settled: observations go to the quorum */
-    KNOWN_CREDITED, /* credited with settled_content; other content is a late conflict */
+    KNOWN_CREDITED, /* credited with settled_content; a quorum of other content is a late conflict */
     KNOWN_CLOSED,   /* blocked by a conflict, or its one alert is logged or queued */
 };
 
@@ -82,7 +83,7 @@ struct cand {
     signed_obs so;
     uint8_t id[HASH_BYTES];
     uint8_t content[HASH_BYTES];
-    bool late; /* the event is credited with other content: a verified one is a late conflict */
+    bool late; /* the event is credited with other content: it counts towards a late conflict */
 };
 
 struct refusal {
@@ -329,8 +330,14 @@ static rl_err commit_item(MDB_txn *txn, ingest *g, size_t i, ledger_head *head, 
 {
     const struct item *it = &g->flight.items[i];
     const uint8_t *payload = g->flight.arena + it->off;
-    if (it->kind == ITEM_CONFLICT)
-        return append(txn, g, RECORD_CONFLICT, payload, it->len, NULL, head, i, false, why);
+    if (it->kind == ITEM_EQUIV) {
+        /* E3: once per (event id, member), across restarts too: a pair already logged (or logged
+         * earlier in this commit) is dropped without an alert. */
+        uint64_t at;
+        if (ledger_key_get(txn, g->s, it->id, &at) == RL_OK)
+            return RL_OK;
+        return append(txn, g, RECORD_EQUIVOCATION, payload, it->len, NULL, head, i, false, why);
+    }
     if (it->kind == ITEM_RECORD || it->kind == ITEM_RECORD_VERIFIED)
         return append(txn, g, it->type, payload, it->len, NULL, head, i, it->kind == ITEM_RECORD_VERIFIED, why);
     rl_err err = RL_OK;
@@ -634,8 +641,14 @@ static rl_err prefilter(ingest *g, struct batch *b, const signed_obs *in, size_t
                 err = hold(g, so, b->no, c);
                 continue;
             }
-            if (same)
+            /* A member counted already, or whose latest signature is of this content, adds
+             * nothing (a resend, or an equivocator back on its first content): counting it twice
+             * would hold back a signature the quorum needs until the next run. */
+            uint64_t bit = UINT64_C(1) << (m - g->set.members);
+            if (same && !(f->counted & bit) && !quorum_signed(g->q, c->id, c->content, so->member)) {
+                f->counted |= bit;
                 f->count++;
+            }
         }
         c->so = *so;
         verify_job *j = &b->jobs[k];
@@ -683,21 +696,18 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
             }
             c->late = true;
         }
-        if (c->late) {
-            payload_attest b = {.sigs = {.n = 1}};
-            memcpy(b.obs, c->so.bytes, OBS_BYTES);
-            b.sigs.e[0].member = c->so.member;
-            memcpy(b.sigs.e[0].sig, c->so.sig, ED25519_SIG_BYTES);
-            if ((err = payload_attest_encode(&b, buf, &len, NULL)) != RL_OK ||
-                (err = item_push(g, ITEM_LATE, RECORD_ATTEST, buf, len, now_ms)) != RL_OK ||
-                (err = settled_mark(g, c->id, c->content, false)) != RL_OK)
-                return err;
-            g->st.conflicts++;
-            continue;
-        }
-        err = quorum_add(g->q, &c->so, c->id, c->content, res);
+        /* E1, E2: a member's latest signature counts; the first content to reach a quorum is
+         * credited, and a quorum of another content after it is the late conflict. */
+        err = quorum_add(g->q, &c->so, c->id, c->content, c->late, res);
         if (err != RL_OK)
             return err;
+        if (res->equivocation) {
+            if ((err = payload_equivocation_encode(&res->equiv, buf, &len, NULL)) != RL_OK ||
+                (err = item_push(g, ITEM_EQUIV, RECORD_EQUIVOCATION, buf, len, now_ms)) != RL_OK)
+                return err;
+            payload_equivocation_key(g->fill.items[g->fill.n - 1].id, c->id, c->so.member);
+            g->st.equivocations++;
+        }
         switch (res->status) {
         case QUORUM_PENDING:
             break;
@@ -714,8 +724,8 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
             g->st.attested++;
             break;
         case QUORUM_CONFLICT:
-            if ((err = payload_conflict_encode(&res->conflict, buf, &len, NULL)) != RL_OK ||
-                (err = item_push(g, ITEM_CONFLICT, RECORD_CONFLICT, buf, len, now_ms)) != RL_OK ||
+            if ((err = payload_attest_encode(&res->attest, buf, &len, NULL)) != RL_OK ||
+                (err = item_push(g, ITEM_LATE, RECORD_ATTEST, buf, len, now_ms)) != RL_OK ||
                 (err = settled_mark(g, c->id, c->content, false)) != RL_OK)
                 return err;
             g->st.conflicts++;
@@ -883,7 +893,12 @@ rl_err ingest_append_verified(ingest *g, uint8_t type, const uint8_t *payload, s
 
 rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why)
 {
-    rl_err err = drain(g, now_ms, why);
+    /* Held observations whose batch is aggregated are looked at again, most to be dropped: one
+     * held against a content that lost a signer to an equivocation (E2) is needed now, and
+     * its sender may have nothing more to send. */
+    rl_err err = g->nheld > 0 ? run(g, NULL, 0, now_ms, why) : RL_OK;
+    if (err == RL_OK)
+        err = drain(g, now_ms, why);
     if (err == RL_OK && commit_due(g, now_ms))
         err = commit(g, now_ms, why);
     return err != RL_OK ? err : commit_finish(g, true, why);

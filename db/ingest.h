@@ -8,7 +8,15 @@
  *      signers, skip observations of events already settled with the same content, and hold
  *      back signatures beyond what a quorum still needs (verified later only if one fails);
  *   2. verify (worker pool, every core) while the previous batch's records commit;
- *   3. aggregate (serial): quorum_add; attested events and conflicts become pending records.
+ *   3. aggregate (serial): quorum_add; attested events, late conflicts (a second content's
+ *      quorum after a credit) and equivocation evidence become pending records (ledger.h, E1-E3).
+ *
+ * Equivocation (quorum.h): a member's latest signature replaces its earlier one, so a content's
+ * signer count can fall. A signature held back against a content that then loses a signer is
+ * still needed: held observations are looked at again once their batch is aggregated, on the
+ * next submit, tick or flush, and sent to verification unless their event settled meanwhile.
+ * EQUIVOCATION records are logged once per (event id, member): the quorum reports a member once
+ * while an event is pending, and the commit drops a pair whose key the ledger holds already.
  *
  * Pending records commit in one LMDB write transaction when there are commit_max_records of them
  * or the oldest has waited commit_max_delay_ms, so durable throughput is not one fsync per event.
@@ -69,6 +77,7 @@ typedef struct ingest_stats {
     uint64_t held;           /* beyond the quorum's need; verified only if needed */
     uint64_t verified;       /* signatures verified */
     uint64_t attested, conflicts, refused;
+    uint64_t equivocations;  /* evidence records queued (a pair logged before is dropped at commit) */
     uint64_t records, commits;
 } ingest_stats;
 

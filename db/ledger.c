@@ -625,8 +625,9 @@ static rl_err apply_attest(MDB_txn *txn, const store *s, const record *r, const 
     }
 
     /* The event and its vault sequence number are claimed by inserting them (one search each
-     * decides and writes). A refused record leaves the tables as they were: a claim that was
-     * made is taken back before refusing. */
+     * decides and writes): an event id applies once, whatever content comes second (E1). A
+     * refused record leaves the tables as they were: a claim that was made is taken back before
+     * refusing. */
     MDB_val old = {0, NULL};
     ev[0] = EVENT_CREDITED;
     be64_put(ev + 1, r->seq);
@@ -999,6 +1000,25 @@ done:
     return err;
 }
 
+/* E3: evidence only, by a member of the set in force, once per (event id, member). */
+static rl_err apply_equivocation(MDB_txn *txn, const store *s, const record *r, const ledger_head *head, rl_why *why)
+{
+    payload_equivocation p;
+    uint8_t id[HASH_BYTES], key[HASH_BYTES];
+    relset *set = malloc(sizeof *set);
+    rl_err err = set == NULL ? RL_ERR_NOMEM : payload_equivocation_decode(&p, r, id, why);
+    if (err == RL_OK)
+        err = ledger_set_get(txn, s, head->set_version, set, why);
+    if (err == RL_OK && relset_find(set, p.a.member) == NULL)
+        err = rl_fail(why, RL_ERR_SIGNER, "equivocation of member %u, which is not in relayer set version %u",
+                      p.a.member, head->set_version);
+    free(set);
+    if (err != RL_OK)
+        return err;
+    payload_equivocation_key(key, id, p.a.member);
+    return key_put(txn, s, key, r->seq, "equivocation evidence of this member for this event", why);
+}
+
 rl_err ledger_head_put(MDB_txn *txn, const store *s, const ledger_head *head, rl_why *why)
 {
     uint8_t hv[8 + HASH_BYTES];
@@ -1037,6 +1057,7 @@ rl_err ledger_append_known(MDB_txn *txn, const store *s, const uint8_t *enc, siz
     case RECORD_REQUEST: err = apply_request(txn, s, &r, why); break;
     case RECORD_DECISION: err = apply_decision(txn, s, &r, why); break;
     case RECORD_INSTRUCTION: err = apply_instruction(txn, s, &r, why); break;
+    case RECORD_EQUIVOCATION: err = apply_equivocation(txn, s, &r, &head, why); break;
     case RECORD_BUNDLE:
         err = apply_bundle(txn, s, &r, &head, known != NULL && known->bundle_verified, known != NULL ? known->set : NULL,
                            why);

@@ -47,6 +47,23 @@
  *     transaction. A later Executed of that nonce (a vault that broke its deadline rule) finds
  *     no reservation: it is unmatched, an incident, as above.
  *
+ * Fault budget (DESIGN.md invariant 8): with at most threshold - 1 faulty members, no event is
+ * credited twice and no event that honest members attest is left uncredited. The rules that keep
+ * it, cited by number in ledger.c, db/ingest.c, attest/quorum.c, attest/audit.c and the tests:
+ *   E1. An event id is applied once (its `events` entry): the first content that `threshold`
+ *       members of the set in force signed is the one applied, and a second ATTEST of the event
+ *       is refused (RL_ERR_DUPLICATE). A second content reaches a quorum only if an honest member
+ *       signed it too (a reorg deeper than its confirmations): the hub logs it as a CONFLICT with
+ *       credited = 1, an alert; the first credit stands. Applies to every kind: a deposit credits,
+ *       an execution settles and an expiry frees a reservation once.
+ *   E2. A member counts for one content of an event at a time, its latest signature (quorum.h):
+ *       what faulty members sign can neither block nor delay a content the honest members attest,
+ *       and honest members that re-sign after a reorg converge on one content.
+ *   E3. An EQUIVOCATION record (record.h) is evidence, no veto: it changes no balance, reservation
+ *       or event. It names a member of the set in force (RL_ERR_SIGNER otherwise), and is logged
+ *       once per (event id, member): its payload_equivocation_key is filed in `keys`, a second is
+ *       refused with RL_ERR_DUPLICATE. Its signatures are the auditor's to check (audit.h).
+ *
  * Decisions: a LIQUIDATE, MARGIN_CALL or HEALTHY decision moves its account's bad-debt entry
  * (ledger_fund.h); the insurance fund never covers bad debt in the ledger (why: attest/fund.h).
  *
@@ -63,7 +80,8 @@
  *                 between them without a vault_seqs entry are gaps to re-observe.
  *   conflicts     event_id (32)  ->  log seq (8) of the CONFLICT record (one alert per event)
  *   sets          version (4)  ->  relayer set encoding
- *   keys          request, decision or bundle key (32)  ->  log seq (8): each is logged once;
+ *   keys          request, decision, bundle or equivocation key (32)  ->  log seq (8): each is
+ *                 logged once;
  *                 instruction id (32)  ->  log seq of its INSTRUCTION (8);
  *                 expiry key (instruction.h) (32)  ->  log seq of the ATTEST that expired it
  *   plans         decision seq (8) | index (1) | attempt (1)  ->  plan (instruction.h): an

@@ -129,6 +129,7 @@ static json_t *summary_json(const audit_summary *s)
                      "expired", (json_int_t)s->expired);
     json_object_set_new(j, "checkpoints", json_integer((json_int_t)s->checkpoints));
     json_object_set_new(j, "checkpoint_seq", json_integer((json_int_t)s->checkpoint_seq));
+    json_object_set_new(j, "equivocations", json_integer((json_int_t)s->equivocations));
     json_object_set_new(j, "fund", fund_summary_json(&s->fund));
     return j;
 }
@@ -139,6 +140,8 @@ static void print_summary(const audit_summary *s)
     printf("  records     %llu\n", (unsigned long long)s->records);
     printf("  events      %llu attested (deposits, executions, rotations, expiries), %llu conflicts logged (never applied "
            "twice)\n", (unsigned long long)s->attested, (unsigned long long)s->conflicts);
+    printf("  evidence    %llu equivocations (a member signing two contents of one event; no balance change)\n",
+           (unsigned long long)s->equivocations);
     printf("  executions  %llu attested, %llu matching no open instruction\n", (unsigned long long)s->executions,
            (unsigned long long)s->unmatched);
     printf("  expiries    %llu attested (reservations freed)\n", (unsigned long long)s->expired);

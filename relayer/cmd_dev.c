@@ -37,7 +37,11 @@ static const char USAGE[] =
     "\n"
     "options:\n"
     "  --seed S            derivation seed (default 1)\n"
-    "  --conflicts C       events on which a node equivocates (default 0)\n"
+    "  --equivocators K    the first K members (at most threshold - 1) sign a second, wrong content of\n"
+    "                      one event in 4 (picked by the seed) before the honest signatures: each is\n"
+    "                      credited once, and each (event, member) logged once as EQUIVOCATION evidence\n"
+    "  --conflicts C       events on which, after the credit, a quorum signs a second content (a reorg\n"
+    "                      deeper than the nodes' confirmations): a CONFLICT alert each (default 0)\n"
     "  --rotate-at R       rotate the relayer set after R events (default: never)\n"
     "  --commit-every N    group commit bound, records (default 4096)\n"
     "  --commit-delay-ms T group commit bound, milliseconds (default 20)\n"
@@ -87,9 +91,10 @@ static int parse(int argc, char **argv, struct dev_args *a)
         {"rotate-at", required_argument, NULL, 'r'},   {"commit-every", required_argument, NULL, 'C'},
         {"commit-delay-ms", required_argument, NULL, 'D'}, {"map-max-mb", required_argument, NULL, 'M'},
         {"report-commits", no_argument, NULL, 'R'},    {"json", no_argument, NULL, 'j'},
+        {"equivocators", required_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
-    uint64_t nodes = 0, threshold = 0, commit_every = 0;
+    uint64_t nodes = 0, threshold = 0, commit_every = 0, equivocators = 0;
     bool have_events = false;
     int c;
     memset(a, 0, sizeof *a);
@@ -104,6 +109,7 @@ static int parse(int argc, char **argv, struct dev_args *a)
         case 't': ok = parse_u64(optarg, &threshold); break;
         case 's': ok = parse_u64(optarg, &a->so.seed); break;
         case 'c': ok = parse_u64(optarg, &a->so.conflicts); break;
+        case 'E': ok = parse_u64(optarg, &equivocators); break;
         case 'r': ok = parse_u64(optarg, &a->so.rotate_at); break;
         case 'C': ok = parse_u64(optarg, &commit_every) && commit_every > 0; break;
         case 'D': ok = parse_u64(optarg, &a->io.commit_max_delay_ms); break;
@@ -134,6 +140,12 @@ static int parse(int argc, char **argv, struct dev_args *a)
         fprintf(stderr, "relayer dev simulate: --conflicts may be at most half of --events\n");
         return EXIT_USAGE;
     }
+    if (equivocators >= threshold) {
+        fprintf(stderr, "relayer dev simulate: --equivocators may be at most threshold - 1, the fault budget "
+                        "(with threshold faulty members a wrong content can reach a quorum first)\n");
+        return EXIT_USAGE;
+    }
+    a->so.equivocators = (unsigned)equivocators;
     a->so.nodes = (unsigned)nodes;
     a->so.threshold = (unsigned)threshold;
     a->io.commit_max_records = commit_every;
@@ -250,10 +262,12 @@ static int simulate(int argc, char **argv)
         const ledger_head *h = ingest_head(g);
         uint64_t ms = mono_ms() - t0;
         if (a.json) {
-            json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "out", a.out, "events",
+            json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "out", a.out,
+                                  "events",
                                   (json_int_t)a.so.events, "observations", (json_int_t)x->received, "verified",
                                   (json_int_t)x->verified, "attested", (json_int_t)x->attested, "conflicts",
-                                  (json_int_t)x->conflicts, "refused", (json_int_t)x->refused, "records",
+                                  (json_int_t)x->conflicts, "equivocations", (json_int_t)x->equivocations,
+                                  "refused", (json_int_t)x->refused, "records",
                                   (json_int_t)x->records, "commits", (json_int_t)x->commits, "head_seq",
                                   (json_int_t)h->seq, "elapsed_ms", (json_int_t)ms);
             char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
@@ -265,8 +279,10 @@ static int simulate(int argc, char **argv)
                    (unsigned long long)a.so.events, a.so.nodes, a.so.threshold, hub);
             printf("  observations %llu received, %llu signatures verified, %llu held back as not needed\n",
                    (unsigned long long)x->received, (unsigned long long)x->verified, (unsigned long long)x->held);
-            printf("  new this run: %llu attested, %llu conflicts, %llu refused; %llu records in %llu commits\n",
-                   (unsigned long long)x->attested, (unsigned long long)x->conflicts, (unsigned long long)x->refused,
+            printf("  new this run: %llu attested, %llu conflicts, %llu equivocations, %llu refused; %llu records in "
+                   "%llu commits\n",
+                   (unsigned long long)x->attested, (unsigned long long)x->conflicts,
+                   (unsigned long long)x->equivocations, (unsigned long long)x->refused,
                    (unsigned long long)x->records, (unsigned long long)x->commits);
             printf("  log head %llu, relayer set version %u; genesis set in %s/relayers.json\n",
                    (unsigned long long)h->seq, h->set_version, a.out);

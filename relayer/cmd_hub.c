@@ -120,14 +120,15 @@ static rl_err write_status(struct hub *h, rl_why *why)
         json_array_append_new(peers, json_pack("{s:s, s:I, s:I}", "name", h->peers[i].name, "last_seen_ms",
                                                (json_int_t)h->peers[i].last_ms, "messages",
                                                (json_int_t)h->peers[i].messages));
-    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                           "updated_ms", (json_int_t)wall_ms(), "pid", (json_int_t)getpid(), "head_seq",
                           (json_int_t)ingest_head(h->g)->seq, "awaiting_ack", (json_int_t)h->nwait,
                           "events_short_of_quorum", (json_int_t)ingest_pending_events(h->g),
                           "instructions_awaiting_cosignatures", (json_int_t)hubcosig_unsigned(h->cosig),
                           "instructions_short_of_cosignatures", (json_int_t)h->cosig_short, "peers", peers, "totals",
                           "observations", (json_int_t)x->received, "verified", (json_int_t)x->verified, "attested",
-                          (json_int_t)x->attested, "conflicts", (json_int_t)x->conflicts, "refused",
+                          (json_int_t)x->attested, "conflicts", (json_int_t)x->conflicts, "equivocations",
+                          (json_int_t)x->equivocations, "refused",
                           (json_int_t)(x->refused + x->bad_signature + x->unknown_signer + x->malformed), "held",
                           (json_int_t)x->held, "records", (json_int_t)x->records, "commits", (json_int_t)x->commits);
     json_object_set_new(j, "checkpoints", hub_checkpoints_json(h));

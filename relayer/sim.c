@@ -156,11 +156,37 @@ static void sign_fn(void *ctx, size_t begin, size_t end)
         obs_sign(jobs[i].out, jobs[i].enc, jobs[i].member, jobs[i].key);
 }
 
+bool sim_is_equivocation(const sim *s, uint64_t i)
+{
+    return s->o.equivocators > 0 && derive64(s->o.seed, "equivocate", i, 0) % SIM_EQUIVOCATE_ONE_IN == 0;
+}
+
+/* Queues the signing of event i by the member at position node of its set; wrong: the second
+ * content (amount + 1) a faulty or reorged node signs. */
+static rl_err queue_sign(const sim *s, uint64_t i, unsigned node, bool wrong, struct sign_job *j, signed_obs *out,
+                         rl_why *why)
+{
+    bool rotated = s->o.rotate_at != 0 && i >= s->o.rotate_at;
+    const relset *set = rotated ? &s->rotated : &s->genesis;
+    obs o;
+    sim_event(&s->o, i, &o);
+    if (wrong) {
+        u256 one = u256_from_u64(1);
+        if (u256_add(&o.amount, &o.amount, &one) != RL_OK)
+            return rl_fail(why, RL_ERR_OVERFLOW, "simulated amount overflow");
+    }
+    j->key = s->keys[set->members[node].id - 1];
+    j->member = set->members[node].id;
+    j->out = out;
+    return obs_encode(j->enc, &o, why);
+}
+
 rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to, signed_obs **out, size_t *n, rl_why *why)
 {
     size_t count = 0;
     for (uint64_t i = from; i < to; i++)
-        count += s->o.nodes + (sim_is_conflict(s, i) ? 1 : 0);
+        count += s->o.nodes + (sim_is_equivocation(s, i) ? s->o.equivocators : 0) +
+                 (sim_is_conflict(s, i) ? s->o.threshold : 0);
     signed_obs *so = calloc(count ? count : 1, sizeof *so);
     struct sign_job *jobs = calloc(count ? count : 1, sizeof *jobs);
     if (so == NULL || jobs == NULL) {
@@ -169,49 +195,27 @@ rl_err sim_stream(const sim *s, pool *p, uint64_t from, uint64_t to, signed_obs 
         return RL_ERR_NOMEM;
     }
     size_t k = 0;
-    for (uint64_t b = from; b < to; b += BLOCK_EVENTS) {
+    rl_err err = RL_OK;
+    for (uint64_t b = from; b < to && err == RL_OK; b += BLOCK_EVENTS) {
         uint64_t end = b + BLOCK_EVENTS < to ? b + BLOCK_EVENTS : to;
-        for (unsigned node = 0; node < s->o.nodes; node++) {
-            for (uint64_t i = b; i < end; i++) {
-                bool rotated = s->o.rotate_at != 0 && i >= s->o.rotate_at;
-                const relset *set = rotated ? &s->rotated : &s->genesis;
-                unsigned key = set->members[node].id - 1;
-                obs o;
-                sim_event(&s->o, i, &o);
-                bool conflict = sim_is_conflict(s, i);
-                /* An equivocating node: on even conflict events the first node to report lies (no
-                 * quorum ever forms), on odd ones the last node does, after the credit. */
-                bool lies = conflict && ((i % 2 == 0 && node == 0) || (i % 2 == 1 && node == s->o.nodes - 1));
-                if (lies) {
-                    u256 one = u256_from_u64(1);
-                    if (u256_add(&o.amount, &o.amount, &one) != RL_OK)
-                        return rl_fail(why, RL_ERR_OVERFLOW, "simulated amount overflow");
-                }
-                struct sign_job *j = &jobs[k];
-                rl_err err = obs_encode(j->enc, &o, why);
-                if (err != RL_OK) {
-                    free(so);
-                    free(jobs);
-                    return err;
-                }
-                j->key = s->keys[key];
-                j->member = set->members[node].id;
-                j->out = &so[k++];
-                /* The liar also sends the honest version later, as a confused node would. */
-                if (lies) {
-                    sim_event(&s->o, i, &o);
-                    struct sign_job *h = &jobs[k];
-                    if ((err = obs_encode(h->enc, &o, why)) != RL_OK) {
-                        free(so);
-                        free(jobs);
-                        return err;
-                    }
-                    h->key = j->key;
-                    h->member = j->member;
-                    h->out = &so[k++];
-                }
-            }
-        }
+        /* The equivocators' second content comes before any honest signature of the event. */
+        for (uint64_t i = b; i < end && err == RL_OK; i++)
+            for (unsigned node = 0; node < s->o.equivocators && sim_is_equivocation(s, i) && err == RL_OK; node++,
+                          k++)
+                err = queue_sign(s, i, node, true, &jobs[k], &so[k], why);
+        /* Every node's honest observations of the block in turn (the equivocators' too). */
+        for (unsigned node = 0; node < s->o.nodes; node++)
+            for (uint64_t i = b; i < end && err == RL_OK; i++, k++)
+                err = queue_sign(s, i, node, false, &jobs[k], &so[k], why);
+        /* After the credit, a quorum signs a second content: a late conflict. */
+        for (uint64_t i = b; i < end && err == RL_OK; i++)
+            for (unsigned node = 0; node < s->o.threshold && sim_is_conflict(s, i) && err == RL_OK; node++, k++)
+                err = queue_sign(s, i, node, true, &jobs[k], &so[k], why);
+    }
+    if (err != RL_OK) {
+        free(so);
+        free(jobs);
+        return err;
     }
     pool_run(p, sign_fn, jobs, k, 64);
     free(jobs);

@@ -4,9 +4,13 @@
  * From a seed it derives node keys (DEV ONLY: anyone with the seed has the keys), a genesis
  * relayer set of `nodes` members with the given threshold, and a stream of deposits across two
  * chains ("l1", chain id 1, and "l2", chain id 10) and many accounts, each observed and signed by
- * every node. Signing runs on the worker pool. Optional faults: equivocating nodes (`conflicts`
- * events get a second, different signed content: half before a quorum forms, half after), and
- * a relayer-set rotation after `rotate_at` events (the last node retires, a new one joins).
+ * every node. Signing runs on the worker pool. Optional faults: `equivocators` (the first K
+ * members of the set sign a second, different content of one event in SIM_EQUIVOCATE_ONE_IN,
+ * picked by the seed, before any honest signature of it, then the honest one: each is credited
+ * once and logged as EQUIVOCATION evidence); `conflicts` (events on which, after the credit, the
+ * first `threshold` members sign a second content, as after a reorg deeper than their
+ * confirmations: a CONFLICT alert with credited = 1, the credit stands); and a relayer-set
+ * rotation after `rotate_at` events (the last node retires, a new one joins).
  *
  * The stream is grouped as real node streams arrive: in blocks of events, each node's
  * observations of the block in turn.
@@ -29,7 +33,8 @@ typedef struct sim_opts {
     uint64_t events;
     unsigned nodes, threshold;
     uint64_t seed;
-    uint64_t conflicts; /* events with an equivocating node */
+    uint64_t conflicts; /* events a quorum signs a second content of, after the credit */
+    unsigned equivocators; /* members that sign a second content first (at most threshold - 1) */
     uint64_t rotate_at; /* 0: never */
 } sim_opts;
 
@@ -64,8 +69,10 @@ RL_MUST_USE rl_err sim_write_checkpoint(const sim *s, uint64_t seq, const uint8_
  * only the options, not the keys, so a node's watcher can use it as a development chain. */
 void sim_event(const sim_opts *o, uint64_t i, obs *out);
 
-/* Whether event i is one a node equivocates on. */
+/* Whether event i gets a late second quorum (conflicts), or the equivocators' second content. */
 bool sim_is_conflict(const sim *s, uint64_t i);
+#define SIM_EQUIVOCATE_ONE_IN 4
+bool sim_is_equivocation(const sim *s, uint64_t i);
 
 /* The simulated USDC-like token's address on a chain, and the address of account k (0 <= k <
  * max(1, events / 10)): what a risk file and a venue need to refer to the simulated chains. */

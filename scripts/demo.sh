@@ -48,13 +48,20 @@ digest_of() { "$relayer" ledger digest --db "$1" | sed -n 's/^digest //p'; }
 # ---- Part 1: the foundation ----------------------------------------------------------------------
 s=$out/sim
 say "Part 1. A simulated cluster of 3 relayer nodes (threshold 2) observes $events deposits on two chains;"
-note "two nodes equivocate on 6 events; halfway through, the relayer set rotates (node3 out, node4 in)."
-"$relayer" dev simulate --out "$s" --events "$events" --nodes 3 --threshold 2 --conflicts 6 \
+note "node1 equivocates (a wrong amount first, then the right one) on about one event in four: each is"
+note "credited once and logged once as evidence; on 6 events a quorum re-signs after the credit (6"
+note "conflict alerts); halfway through, the relayer set rotates (node3 out, node4 in)."
+"$relayer" dev simulate --out "$s" --events "$events" --nodes 3 --threshold 2 --equivocators 1 --conflicts 6 \
     --rotate-at $((events / 2)) | sed 's/^/   /'
 sim_hub=$(digest_of "$s/hub")
 "$relayer" audit export --db "$s/hub" --out "$s/hub.rlog" | sed 's/^/   /'
 note "an auditor holding only the genesis relayer set verifies every record and signature:"
 "$relayer" audit verify "$s/hub.rlog" --relayers "$s/relayers.json" | sed 's/^/   /'
+counts=$("$relayer" audit verify "$s/hub.rlog" --relayers "$s/relayers.json" --json)
+[ "$(jq .attested <<< "$counts")" -eq "$events" ] || fail "not every deposit was credited exactly once: $counts"
+[ "$(jq .conflicts <<< "$counts")" -eq 6 ] || fail "expected 6 conflict alerts: $counts"
+[ "$(jq .equivocations <<< "$counts")" -gt 0 ] || fail "node1's equivocations were not logged: $counts"
+note "every deposit credited once; $(jq .equivocations <<< "$counts") equivocations logged as evidence, 6 conflicts"
 cp "$s/hub.rlog" "$s/tampered.rlog"
 size=$(stat -c %s "$s/tampered.rlog")
 at=$((size / 2))

@@ -242,6 +242,40 @@ Test(audit, cli_verify_exits_1_and_names_the_bad_record)
     free_log(&lf);
 }
 
+Test(audit, dev_simulate_with_an_equivocator_credits_every_event_once_and_verify_counts_its_evidence)
+{
+    char *dir = tu_tmpdir(), *out = NULL;
+    cr_assert_eq(tu_run(&out, "%s dev simulate --out %s --events 400 --nodes 3 --threshold 2 --equivocators 1 "
+                              "--rotate-at 200 --seed 9 --json",
+                        RELAYER_BIN, dir),
+                 0, "%s", out);
+    free(out);
+    /* One evidence record per event the seed picks: the equivocator signs a lie, then the truth. */
+    sim s;
+    cr_assert(sodium_init() >= 0);
+    sim_opts o = {.events = 400, .nodes = 3, .threshold = 2, .seed = 9, .equivocators = 1, .rotate_at = 200};
+    cr_assert_eq(sim_init(&s, &o, NULL), RL_OK);
+    unsigned want = 0;
+    for (uint64_t i = 0; i < o.events; i++)
+        want += sim_is_equivocation(&s, i);
+    sim_fini(&s);
+    cr_assert_gt(want, 0);
+    cr_assert_eq(tu_run(&out, "%s audit export --db %s/hub --out %s/log.rlog", RELAYER_BIN, dir, dir), 0, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/log.rlog --relayers %s/relayers.json --json", RELAYER_BIN, dir, dir),
+                 0, "%s", out);
+    char field[64];
+    snprintf(field, sizeof field, "\"equivocations\":%u", want);
+    cr_assert(strstr(out, field) != NULL, "want %s: %s", field, out);
+    cr_assert(strstr(out, "\"attested\":400,") != NULL && strstr(out, "\"conflicts\":0,") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s dev simulate --out %s/x --events 10 --nodes 3 --threshold 2 --equivocators 2",
+                        RELAYER_BIN, dir),
+                 2, "the fault budget is threshold - 1: %s", out);
+    free(out);
+    tu_rmdir(dir);
+}
+
 Test(audit, cli_replay_refuses_an_existing_ledger_and_matches_the_hub)
 {
     struct log_fixture lf;

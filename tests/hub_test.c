@@ -819,3 +819,109 @@ Test(hub, killed_with_sigkill_in_checkpoint_rounds_it_loses_and_doubles_nothing)
     free(out);
     teardown(&c);
 }
+
+/* ---- equivocation (ledger.h, E1-E3) ---- */
+
+#define EQUIV_EVENTS 20
+#define EQUIV_LIES 5
+
+static uint64_t head_now(struct cluster *c)
+{
+    char *out = NULL;
+    uint64_t seq = 0;
+    if (tu_run(&out, "%s ledger digest --db %s/hub --json", RELAYER_BIN, c->dir) == 0) {
+        const char *p = strstr(out, "\"head_seq\":");
+        seq = p ? strtoull(p + 11, NULL, 10) : 0;
+    }
+    free(out);
+    return seq;
+}
+
+/* node3's key, over its own connection, signs a wrong amount of each of the first EQUIV_LIES
+ * events, then the right one, then the wrong one again (a flipping member): three messages, in
+ * order, before the honest nodes report anything. Not acknowledged until the events settle. */
+static void node3_equivocates(struct cluster *c, uint64_t first_msg_id)
+{
+    signed_obs lie[EQUIV_LIES], honest[EQUIV_LIES];
+    uint8_t frame[4096];
+    for (unsigned i = 0; i < EQUIV_LIES; i++) {
+        obs o;
+        uint8_t enc[OBS_BYTES];
+        sim_event(&c->s.o, i, &o);
+        cr_assert_eq(obs_encode(enc, &o, NULL), RL_OK);
+        obs_sign(&honest[i], enc, 3, c->s.keys[2]);
+        u256 one = u256_from_u64(1);
+        cr_assert_eq(u256_add(&o.amount, &o.amount, &one), RL_OK);
+        cr_assert_eq(obs_encode(enc, &o, NULL), RL_OK);
+        obs_sign(&lie[i], enc, 3, c->s.keys[2]);
+    }
+    const signed_obs *msgs[3] = {lie, honest, lie};
+    for (unsigned m = 0; m < 3; m++) {
+        size_t len = wire_encode_obs(frame, sizeof frame, first_msg_id + m, msgs[m], EQUIV_LIES);
+        cr_assert(zmq_send(c->nodes[2].sock, frame, len, 0) >= 0);
+    }
+}
+
+/* Streams nodes 1 and 2 (all their honest observations) to acknowledgement. */
+static void honest_two_report(struct cluster *c)
+{
+    c->nodes[2].nmsgs = 0; /* node3 sends nothing more */
+    cr_assert(stream_all(c, 60000, 0, NULL), "not every honest message was acknowledged");
+}
+
+static void assert_credited_once_with_evidence(struct cluster *c)
+{
+    char *out = NULL;
+    digest_json(c, &out);
+    cr_assert(strstr(out, "\"events_credited\":20,") != NULL, "%s", out);
+    cr_assert(strstr(out, "\"conflicts\":0,") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s audit export --db %s/hub --out %s/log.rlog", RELAYER_BIN, c->dir, c->dir), 0, "%s",
+                 out);
+    free(out);
+    /* verify checks both signatures of every EQUIVOCATION record as it does an attestation's */
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/log.rlog --relayers %s/relayers.json --json", RELAYER_BIN, c->dir,
+                        c->dir),
+                 0, "%s", out);
+    cr_assert(strstr(out, "\"equivocations\":5") != NULL, "one evidence record per event lied about: %s", out);
+    cr_assert(strstr(out, "\"attested\":20,") != NULL, "%s", out);
+    free(out);
+}
+
+Test(hub, a_member_equivocating_on_pending_deposits_blocks_none_and_is_logged_once_per_event)
+{
+    struct cluster c;
+    setup(&c, EQUIV_EVENTS);
+    start_hub(&c);
+    node3_equivocates(&c, 1000);
+    /* The evidence is committed (genesis + 5 records) before the honest two report. */
+    uint64_t t0 = now_ms();
+    while (head_now(&c) < 1 + EQUIV_LIES && now_ms() - t0 < 30000)
+        usleep(50 * 1000);
+    cr_assert_geq(head_now(&c), 1 + EQUIV_LIES, "node3's equivocation was never logged");
+    honest_two_report(&c);
+    int status = stop_hub(&c, SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "hub did not stop cleanly (%d)", status);
+    assert_credited_once_with_evidence(&c);
+    teardown(&c);
+}
+
+Test(hub, killed_with_sigkill_mid_equivocation_it_loses_no_evidence_and_logs_none_twice)
+{
+    struct cluster c;
+    setup(&c, EQUIV_EVENTS);
+    start_hub(&c);
+    node3_equivocates(&c, 1000);
+    uint64_t t0 = now_ms();
+    while (head_now(&c) < 1 + EQUIV_LIES && now_ms() - t0 < 30000)
+        usleep(50 * 1000);
+    cr_assert_geq(head_now(&c), 1 + EQUIV_LIES, "node3's equivocation was never logged");
+    kill_and_restart(&c);
+    /* node3 resends what was not acknowledged: the hub's quorum is new, its ledger is not. */
+    node3_equivocates(&c, 1000);
+    honest_two_report(&c);
+    stop_hub(&c, SIGTERM);
+    assert_credited_once_with_evidence(&c);
+    cr_assert_eq(head_now(&c), 1 + EQUIV_LIES + EQUIV_EVENTS, "genesis, the evidence once, one credit per event");
+    teardown(&c);
+}

@@ -1,4 +1,5 @@
-/* ingest_test.c - the hub's write path: verification, quorum, group commit, conflicts. */
+/* ingest_test.c - the hub's write path: verification, quorum, group commit, conflicts, equivocation
+ * evidence (ledger.h, E1-E3). */
 #include <sys/resource.h>
 #include <signal.h>
 
@@ -161,26 +162,203 @@ Test(ingest, rejects_observations_from_unknown_signers_and_malformed_bytes)
     close_world(&w);
 }
 
-Test(ingest, conflicting_observations_never_credit_and_are_logged)
+static size_t count_records(struct world *w, uint8_t type)
+{
+    MDB_txn *txn;
+    ledger_head h;
+    size_t n = 0;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_head_get(txn, w->f.s, &h, NULL), RL_OK);
+    for (uint64_t seq = 1; seq <= h.seq; seq++) {
+        MDB_val v;
+        record r;
+        cr_assert_eq(ledger_record_get(txn, w->f.s, seq, &v, NULL), RL_OK);
+        cr_assert_eq(record_decode(&r, v.mv_data, v.mv_size, NULL), RL_OK);
+        n += r.type == type;
+    }
+    store_read_end(txn);
+    return n;
+}
+
+/* The record at seq, decoded into r (its payload copied into buf). */
+static void record_at(struct world *w, uint64_t seq, record *r, uint8_t buf[RECORD_MAX_BYTES])
+{
+    MDB_txn *txn;
+    MDB_val v;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_record_get(txn, w->f.s, seq, &v, NULL), RL_OK);
+    memcpy(buf, v.mv_data, v.mv_size);
+    cr_assert_eq(record_decode(r, buf, v.mv_size, NULL), RL_OK);
+    store_read_end(txn);
+}
+
+Test(ingest, a_faulty_members_wrong_content_first_does_not_block_the_honest_two)
 {
     struct world w;
     open_world(&w, 3, 2, NULL, NULL);
     obs honest = fx_obs(1, 1, 1, 500), lie = fx_obs(1, 1, 1, 5000);
-    signed_obs in[3] = {fx_sign(&w.f, &lie, 1), fx_sign(&w.f, &honest, 2), fx_sign(&w.f, &honest, 3)};
-    submit(&w, in, 3);
-    cr_assert(balance_is(&w, &honest, 0));
-    cr_assert(balance_is(&w, &lie, 0));
-    cr_assert_eq(ingest_get_stats(w.g)->conflicts, 1);
-    cr_assert_eq(ingest_head(w.g)->seq, 2, "one conflict record");
-    /* More honest signatures later change nothing: the event is blocked. */
-    signed_obs again = fx_sign(&w.f, &honest, 1);
-    submit(&w, &again, 1);
-    cr_assert(balance_is(&w, &honest, 0));
+    signed_obs l = fx_sign(&w.f, &lie, 3);
+    submit(&w, &l, 1);
+    signed_obs in[2] = {fx_sign(&w.f, &honest, 1), fx_sign(&w.f, &honest, 2)};
+    submit(&w, in, 2);
+    cr_assert(balance_is(&w, &honest, 500), "E2: the lie is no veto");
+    cr_assert_eq(ingest_get_stats(w.g)->conflicts, 0);
+    cr_assert_eq(ingest_head(w.g)->seq, 2, "genesis and the credit");
+    /* The liar's honest version after the credit: a no-op, and nothing to prove (the lie was
+     * never part of a record). */
+    signed_obs h = fx_sign(&w.f, &honest, 3);
+    submit(&w, &h, 1);
     cr_assert_eq(ingest_head(w.g)->seq, 2);
+    cr_assert_eq(ingest_pending_events(w.g), 0);
     close_world(&w);
 }
 
-Test(ingest, a_conflict_after_the_credit_keeps_the_credit_and_raises_one_alert)
+Test(ingest, an_equivocating_member_is_logged_once_however_often_it_flips)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs honest = fx_obs(1, 1, 1, 500), lie = fx_obs(1, 1, 1, 5000);
+    signed_obs l = fx_sign(&w.f, &lie, 3), h = fx_sign(&w.f, &honest, 3);
+    for (int i = 0; i < 20; i++) { /* ends on the honest one */
+        submit(&w, &l, 1);
+        submit(&w, &h, 1);
+    }
+    cr_assert_eq(count_records(&w, RECORD_EQUIVOCATION), 1, "E3: once per (event, member)");
+    cr_assert(balance_is(&w, &honest, 0), "one member is no quorum, however it signs");
+    submit(&w, &l, 1); /* and back on the lie: the honest two must make the quorum */
+    signed_obs in[2] = {fx_sign(&w.f, &honest, 1), fx_sign(&w.f, &honest, 2)};
+    submit(&w, in, 2);
+    cr_assert(balance_is(&w, &honest, 500));
+    cr_assert_eq(ingest_head(w.g)->seq, 3, "genesis, the evidence, the credit");
+    cr_assert_eq(w.alerts, 0, "nothing refused");
+    record r;
+    uint8_t buf[RECORD_MAX_BYTES];
+    payload_equivocation e;
+    uint8_t id[HASH_BYTES], want[HASH_BYTES];
+    record_at(&w, 2, &r, buf);
+    cr_assert_eq(r.type, RECORD_EQUIVOCATION);
+    cr_assert_eq(payload_equivocation_decode(&e, &r, id, NULL), RL_OK);
+    obs_event_id(want, honest.chain_id, honest.tx_hash, honest.log_index);
+    cr_assert_eq(memcmp(id, want, HASH_BYTES), 0);
+    cr_assert(e.a.member == 3 && memcmp(e.a.bytes, l.bytes, OBS_BYTES) == 0 &&
+              memcmp(e.b.bytes, h.bytes, OBS_BYTES) == 0);
+    record_at(&w, 3, &r, buf);
+    payload_attest a;
+    cr_assert_eq(payload_attest_decode(&a, &r, NULL), RL_OK);
+    cr_assert(a.sigs.n == 2 && a.sigs.e[0].member == 1 && a.sigs.e[1].member == 2, "member 3's lie is not in it");
+    close_world(&w);
+}
+
+Test(ingest, honest_members_re_signing_after_a_deep_reorg_converge_on_one_credit)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs before = fx_obs(1, 1, 1, 500), after = fx_obs(1, 1, 1, 500);
+    after.block_number += 1; /* the same transaction, re-included one block later */
+    after.block_hash[0] ^= 0xff;
+    signed_obs old1 = fx_sign(&w.f, &before, 1);
+    submit(&w, &old1, 1);
+    signed_obs in[2] = {fx_sign(&w.f, &after, 1), fx_sign(&w.f, &after, 2)};
+    submit(&w, in, 2);
+    cr_assert(balance_is(&w, &after, 500), "E2: member 1's latest signature counts");
+    /* A lagging member still on the old branch: one signature after the credit, nothing more. */
+    signed_obs old3 = fx_sign(&w.f, &before, 3);
+    submit(&w, &old3, 1);
+    cr_assert(balance_is(&w, &after, 500), "E1: credited once");
+    cr_assert_eq(count_records(&w, RECORD_ATTEST), 1);
+    cr_assert_eq(count_records(&w, RECORD_CONFLICT), 0);
+    cr_assert_eq(count_records(&w, RECORD_EQUIVOCATION), 1, "member 1 did sign both: evidence, not an accusation");
+    close_world(&w);
+}
+
+Test(ingest, evidence_already_logged_is_not_logged_again_after_a_restart)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs honest = fx_obs(1, 1, 1, 500), lie = fx_obs(1, 1, 1, 5000);
+    signed_obs in[2] = {fx_sign(&w.f, &lie, 3), fx_sign(&w.f, &honest, 3)};
+    submit(&w, in, 2);
+    cr_assert_eq(count_records(&w, RECORD_EQUIVOCATION), 1);
+    /* A new hub process: its quorum is empty, the member sends the same pair again. */
+    ingest_close(w.g);
+    ingest_opts opts = {.alert = on_alert, .alert_ctx = &w};
+    rl_why why = {{0}};
+    cr_assert_eq(ingest_open(&w.g, w.f.s, w.p, &w.f.set, &opts, 0, &why), RL_OK, "%s", why.text);
+    submit(&w, in, 2);
+    submit(&w, in, 2);
+    cr_assert_eq(count_records(&w, RECORD_EQUIVOCATION), 1, "E3: the ledger's key keeps it once");
+    cr_assert_eq(w.alerts, 0, "dropped before the ledger could refuse it");
+    signed_obs two = fx_sign(&w.f, &honest, 2);
+    submit(&w, &two, 1);
+    cr_assert(balance_is(&w, &honest, 500));
+    cr_assert_eq(ingest_head(w.g)->seq, 3);
+    close_world(&w);
+}
+
+Test(ingest, a_held_back_signature_is_verified_when_its_content_loses_a_signer_to_an_equivocation)
+{
+    struct world w;
+    ingest_opts o = {.verify_batch = 2};
+    open_world(&w, 5, 3, &o, NULL);
+    obs x = fx_obs(1, 1, 1, 500), y = fx_obs(1, 1, 1, 5000);
+    signed_obs first[2] = {fx_sign(&w.f, &x, 1), fx_sign(&w.f, &x, 4)};
+    submit(&w, first, 2); /* x has members 1 and 4 */
+    /* One call, two batches: the second is prefiltered while the first is verified, so it counts
+     * members 1 and 4 for x and holds member 3 back as not needed; then the first batch moves
+     * both faulty members to y. */
+    signed_obs in[4] = {fx_sign(&w.f, &y, 1), fx_sign(&w.f, &y, 4), fx_sign(&w.f, &x, 2), fx_sign(&w.f, &x, 3)};
+    submit(&w, in, 4);
+    cr_assert_geq(ingest_get_stats(w.g)->held, 1, "member 3 was held back");
+    cr_assert_eq(count_records(&w, RECORD_EQUIVOCATION), 2);
+    signed_obs five = fx_sign(&w.f, &x, 5);
+    submit(&w, &five, 1);
+    cr_assert(balance_is(&w, &x, 500), "members 2, 3 and 5: member 3's held signature counted");
+    record r;
+    uint8_t buf[RECORD_MAX_BYTES];
+    payload_attest a;
+    record_at(&w, ingest_head(w.g)->seq, &r, buf);
+    cr_assert_eq(payload_attest_decode(&a, &r, NULL), RL_OK);
+    cr_assert(a.sigs.n == 3 && a.sigs.e[0].member == 2 && a.sigs.e[1].member == 3 && a.sigs.e[2].member == 5);
+    close_world(&w);
+}
+
+Test(ingest, a_held_back_signature_that_became_needed_is_verified_on_a_tick_with_nothing_more_sent)
+{
+    struct world w;
+    ingest_opts o = {.verify_batch = 2};
+    open_world(&w, 5, 3, &o, NULL);
+    obs x = fx_obs(1, 1, 1, 500), y = fx_obs(1, 1, 1, 5000);
+    signed_obs first[2] = {fx_sign(&w.f, &x, 1), fx_sign(&w.f, &x, 4)};
+    submit(&w, first, 2);
+    /* Three batches in one call: member 3's is held back against members 1 and 4, who then move
+     * to y in the first batch; members 2 and 5 leave x one short, and nobody sends more. */
+    signed_obs in[5] = {fx_sign(&w.f, &y, 1), fx_sign(&w.f, &y, 4), fx_sign(&w.f, &x, 2), fx_sign(&w.f, &x, 3),
+                        fx_sign(&w.f, &x, 5)};
+    rl_why why = {{0}};
+    cr_assert_eq(ingest_submit(w.g, in, 5, 0, &why), RL_OK, "%s", why.text);
+    for (uint64_t t = 0; t <= 200; t += 50) /* what the hub's timer does */
+        cr_assert_eq(ingest_tick(w.g, t, &why), RL_OK, "%s", why.text);
+    cr_assert_geq(ingest_get_stats(w.g)->held, 1);
+    cr_assert(balance_is(&w, &x, 500), "members 2, 3 and 5");
+    close_world(&w);
+}
+
+Test(ingest, a_member_signing_one_content_twice_in_a_batch_counts_once_toward_holding_back)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    obs o = fx_obs(1, 1, 1, 500);
+    /* member 1's signature and its resend: member 2's is still needed, not held back (the same
+     * holds for an equivocator's lie and its second signature of it) */
+    signed_obs in[3] = {fx_sign(&w.f, &o, 1), fx_sign(&w.f, &o, 1), fx_sign(&w.f, &o, 2)};
+    submit(&w, in, 3);
+    cr_assert(balance_is(&w, &o, 500));
+    cr_assert_eq(ingest_get_stats(w.g)->held, 0);
+    cr_assert_eq(ingest_get_stats(w.g)->duplicate, 1);
+    close_world(&w);
+}
+
+Test(ingest, a_conflict_after_the_credit_needs_a_quorum_keeps_the_credit_and_raises_one_alert)
 {
     struct world w;
     open_world(&w, 3, 2, NULL, NULL);
@@ -190,7 +368,13 @@ Test(ingest, a_conflict_after_the_credit_keeps_the_credit_and_raises_one_alert)
     signed_obs late = fx_sign(&w.f, &lie, 3);
     submit(&w, &late, 1);
     submit(&w, &late, 1);
-    cr_assert(balance_is(&w, &honest, 500));
+    cr_assert_eq(ingest_head(w.g)->seq, 2, "one member's other content after the credit is no alert");
+    /* A second quorum (as after a reorg deeper than the nodes' confirmations): the alert. */
+    signed_obs more[2] = {fx_sign(&w.f, &lie, 1), fx_sign(&w.f, &lie, 2)};
+    submit(&w, more, 2);
+    submit(&w, more, 2);
+    cr_assert(balance_is(&w, &honest, 500), "E1: the first credit stands, no second");
+    cr_assert(balance_is(&w, &lie, 500));
     cr_assert_eq(ingest_head(w.g)->seq, 3, "genesis, attest, one conflict");
     MDB_txn *txn;
     MDB_val v;
@@ -203,6 +387,7 @@ Test(ingest, a_conflict_after_the_credit_keeps_the_credit_and_raises_one_alert)
     cr_assert_eq(payload_conflict_decode(c, &r, NULL), RL_OK);
     cr_assert_eq(c->credited, 1);
     cr_assert_eq(c->a.sigs.n, 2, "variant A is the credited attestation");
+    cr_assert_eq(c->b.sigs.n, 2, "variant B is the late quorum");
     store_read_end(txn);
     free(c);
     close_world(&w);

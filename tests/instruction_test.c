@@ -17,6 +17,7 @@
 #include "attest/pool.h"
 #include "attest/request.h"
 #include "collateral/calc.h"
+#include "db/ingest.h"
 #include "db/ledger.h"
 #include "db/ledger_fund.h"
 #include "db/replay.h"
@@ -808,6 +809,89 @@ Test(instruction, an_expired_release_frees_its_reservation_once)
     audit_get_summary(w.a, &sum);
     cr_assert(sum.executions == 1 && sum.unmatched == 1);
     cr_assert_eq(calc_get_stats(w.c)->unmatched, 1);
+    teardown(&w);
+}
+
+/* ---- equivocation (ledger.h, E1-E3) ---- */
+
+static uint64_t head_seq(world *w)
+{
+    MDB_txn *txn;
+    ledger_head h;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_head_get(txn, w->f.s, &h, NULL), RL_OK);
+    store_read_end(txn);
+    return h.seq;
+}
+
+/* Through the hub's write path with real signatures: member 3 signs `wrong`, then `honest`, then
+ * `wrong` again (a flipping member), before members 1 and 2 sign `honest`; then everyone resends.
+ * What it logs goes through the audit (signatures verified) and the calculator, as push() does. */
+static void ingest_equivocation(world *w, const obs *honest, const obs *wrong)
+{
+    pool *p;
+    ingest *g;
+    rl_why why = {{0}};
+    uint64_t before = head_seq(w);
+    cr_assert_eq(pool_new(&p, 2), RL_OK);
+    cr_assert_eq(ingest_open(&g, w->f.s, p, &w->f.set, NULL, T0 + 30, &why), RL_OK, "%s", why.text);
+    signed_obs lie = fx_sign(&w->f, wrong, 3), truth = fx_sign(&w->f, honest, 3);
+    signed_obs in[5] = {lie, truth, lie, fx_sign(&w->f, honest, 1), fx_sign(&w->f, honest, 2)};
+    for (int i = 0; i <= 5; i++) { /* one at a time, then all again */
+        cr_assert_eq(ingest_submit(g, i < 5 ? &in[i] : in, i < 5 ? 1 : 5, T0 + 30, &why), RL_OK, "%s", why.text);
+        cr_assert_eq(ingest_flush(g, T0 + 30, &why), RL_OK, "%s", why.text);
+    }
+    cr_assert_eq(ingest_get_stats(g)->refused, 0);
+    ingest_close(g);
+    pool_free(p);
+    cr_assert_eq(head_seq(w), before + 2, "the evidence once and the attestation once");
+    MDB_txn *txn;
+    cr_assert_eq(store_read_begin(w->f.s, &txn, NULL), RL_OK);
+    for (uint64_t seq = before + 1; seq <= before + 2; seq++) {
+        MDB_val v;
+        verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
+        size_t nj = 0;
+        cr_assert_eq(ledger_record_get(txn, w->f.s, seq, &v, NULL), RL_OK);
+        cr_assert_eq(audit_next(w->a, v.mv_data, v.mv_size, jobs, &nj, &why), RL_OK, "record %llu: %s",
+                     (unsigned long long)seq, why.text);
+        cr_assert_eq(nj, 2, "the evidence's two signatures, the attestation's two");
+        verify_jobs_fn(jobs, 0, nj);
+        cr_assert(jobs[0].ok && jobs[1].ok);
+        cr_assert_eq(calc_apply(w->c, v.mv_data, v.mv_size, &why), RL_OK, "calculator: %s", why.text);
+    }
+    store_read_end(txn);
+    audit_summary sum;
+    audit_get_summary(w->a, &sum);
+    cr_assert_eq(sum.equivocations, 1);
+}
+
+Test(instruction, a_member_equivocating_on_an_execution_neither_blocks_nor_doubles_its_settlement)
+{
+    world w;
+    setup(&w);
+    release_reserved(&w); /* 10 held, 4 reserved for nonce 1 */
+    obs honest = executed(&w, 50, 1, 1, eth(4)), wrong = executed(&w, 50, 1, 1, eth(5));
+    ingest_equivocation(&w, &honest, &wrong);
+    assert_eth(&w, 6, 0); /* settled once: the reservation is not left open */
+    cr_assert(execution_of(&w, 1).matched);
+    audit_summary sum;
+    audit_get_summary(w.a, &sum);
+    cr_assert(sum.executions == 1 && sum.unmatched == 0);
+    teardown(&w);
+}
+
+Test(instruction, a_member_equivocating_on_an_expiry_neither_blocks_nor_doubles_it)
+{
+    world w;
+    setup(&w);
+    release_reserved(&w);
+    obs honest = expired(&w, 1, DEADLINE_S + 1, 2), wrong = expired(&w, 1, DEADLINE_S + 7, 2);
+    ingest_equivocation(&w, &honest, &wrong);
+    assert_eth(&w, 10, 0); /* freed once: the funds are not reserved for ever */
+    audit_summary sum;
+    audit_get_summary(w.a, &sum);
+    cr_assert_eq(sum.expired, 1);
+    cr_assert_eq(stats_of(&w).reservations, 0);
     teardown(&w);
 }
 

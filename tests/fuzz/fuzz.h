@@ -14,7 +14,8 @@
 #include "relayer/sim.h"
 
 /* The simulated cluster whose log seeds the corpora; fuzz_export verifies against its genesis. */
-#define FUZZ_SIM_OPTS {.events = 48, .nodes = 3, .threshold = 2, .seed = 3, .conflicts = 4, .rotate_at = 24}
+#define FUZZ_SIM_OPTS                                                                                            \
+    {.events = 48, .nodes = 3, .threshold = 2, .seed = 3, .conflicts = 4, .equivocators = 1, .rotate_at = 24}
 
 /* The vault address of fuzz_vaultlog's logs. */
 #define FUZZ_VAULT {0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, \

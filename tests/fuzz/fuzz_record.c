@@ -44,6 +44,11 @@ static void check_payload(const record *r)
         err = bundle_decode(&b, r->payload, r->payload_len, &why);
         if (err == RL_OK)
             err = bundle_encode(again, &len, &b, &why);
+    } else if (r->type == RECORD_EQUIVOCATION) {
+        payload_equivocation p;
+        err = payload_equivocation_decode(&p, r, NULL, &why);
+        if (err == RL_OK)
+            err = payload_equivocation_encode(&p, again, &len, &why);
     } else if (r->type == RECORD_INSTRUCTION) {
         instruction in;
         err = instruction_decode(&in, r->payload, r->payload_len, &why);
