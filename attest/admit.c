@@ -3,6 +3,7 @@
  */
 #include "attest/admit.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "attest/hex.h"
@@ -17,6 +18,24 @@ void admit_owner_withdrawal(owner_withdrawal *out, const request *q)
     memcpy(out->recipient, q->recipient, EVM_ADDR_BYTES);
     out->nonce = q->owner_nonce;
     out->expiry_s = q->expiry_s;
+}
+
+json_t *admit_owner_typed_data(const request *q)
+{
+    char account[43], asset[43], recipient[43], amount[U256_DEC_MAX], chain[24], nonce[24], expiry[24];
+    snprintf(chain, sizeof chain, "%llu", (unsigned long long)q->chain_id);
+    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)q->owner_nonce);
+    snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)q->expiry_s);
+    return json_pack("{s:{s:[{s:s,s:s},{s:s,s:s}], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},"
+                     "{s:s,s:s}]}, s:s, s:{s:s,s:s}, s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}",
+                     "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type", "string",
+                     "Withdrawal", "name", "account", "type", "address", "name", "chainId", "type", "uint64", "name",
+                     "asset", "type", "address", "name", "amount", "type", "uint256", "name", "recipient", "type",
+                     "address", "name", "nonce", "type", "uint64", "name", "expiry", "type", "uint64", "primaryType",
+                     "Withdrawal", "domain", "name", EIP712_OWNER_NAME, "version", EIP712_OWNER_VERSION, "message",
+                     "account", evm_addr_to_hex(q->account, account), "chainId", chain, "asset",
+                     evm_addr_to_hex(q->asset, asset), "amount", u256_to_dec(&q->amount, amount), "recipient",
+                     evm_addr_to_hex(q->recipient, recipient), "nonce", nonce, "expiry", expiry);
 }
 
 rl_err admit_owner_sign(request *q, const uint8_t secp_sk[SECP256K1_SK_BYTES])

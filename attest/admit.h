@@ -27,6 +27,7 @@
 #ifndef RL_ADMIT_H
 #define RL_ADMIT_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "attest/eip712.h"
@@ -47,6 +48,10 @@ admit_verdict admit_request(const relset *set, const request *q, uint64_t time_m
 
 /* The Withdrawal the owner signs for withdrawal request q (its owner nonce and expiry included). */
 void admit_owner_withdrawal(owner_withdrawal *out, const request *q);
+
+/* q's Withdrawal as the EIP-712 typed-data JSON a wallet signs (eth_signTypedData_v4, ethers
+ * signTypedData, `cast wallet sign-typed-data --data`); integers as decimal strings. New reference. */
+json_t *admit_owner_typed_data(const request *q);
 
 /* Signs q's Withdrawal with the owner's secp256k1 secret into q->owner_sig (tests, the CLI's
  * --owner-key and the demo; a wallet does the same with eth_signTypedData_v4). */
