@@ -132,11 +132,11 @@ static int print_typed_data(const request *q)
 
 /* A withdrawal's owner part: nonce, expiry and signature (given, or made with --owner-key). With
  * `print`, nonce and expiry must be given (the signature comes later, from the wallet). */
-static rl_err owner_part(request *q, const char *const *v, bool print, uint64_t now_s, rl_why *why)
+static rl_err owner_part(request *q, const char *const *v, bool print, uint64_t now_ms, rl_why *why)
 {
     rl_err err = RL_OK;
-    q->owner_nonce = now_s * 1000;
-    q->expiry_s = now_s + 3600;
+    q->owner_nonce = now_ms;
+    q->expiry_s = now_ms / 1000 + 3600;
     if (print && (v['N'] == NULL || v['E'] == NULL))
         return rl_fail(why, RL_ERR_ARG, "--print-typed-data needs --owner-nonce and --expiry-s (the signature "
                                         "made from it must be sent with the same ones)");
@@ -223,7 +223,7 @@ int cmd_venue(int argc, char **argv)
         if (err == RL_OK && (v['q'] == NULL || fixed_parse_base(&q.amount, v['q'], 0, &why) != RL_OK))
             err = rl_fail(&why, RL_ERR_ARG, "--amount \"%s\": a whole number of base units", v['q'] ? v['q'] : "");
         if (err == RL_OK)
-            err = owner_part(&q, v, print, (uint64_t)now.tv_sec, &why);
+            err = owner_part(&q, v, print, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000, &why);
         if (err == RL_OK && print)
             return print_typed_data(&q);
     }

@@ -155,6 +155,11 @@ void cluster_price(const cluster *c, const char *feed, const char *price);
 
 /* `relayer venue ARGS --config venue.conf`, which must exit 0 (the hub logged the request). */
 void cluster_venue(const cluster *c, const char *args);
+/* A withdrawal, ARGS the `relayer venue withdraw` arguments (account, chain, asset, amount,
+ * recipient): its typed data from `--print-typed-data`, signed by owner's key with cast (as any
+ * wallet signs it: attest/admit.h), then submitted with that signature; must exit 0. The owner
+ * nonce is the wall clock in ms, rising across calls. */
+void cluster_withdraw(const cluster *c, const anvil_account *owner, const char *args);
 
 /* How many lines of the file DIR/name contain `what` (0 while there is no such file). */
 unsigned cluster_file_count(const cluster *c, const char *name, const char *what);

@@ -38,7 +38,9 @@ static const char RISK[] =
     " \"params\": {\"liquidation_fee\": \"0.01\"},\n"
     " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 600000}}\n";
 
-#define ACCOUNT "0x1111111111111111111111111111111111111142"
+/* The trader: the fixture's spare key (keys/node4.key, secp256k1 secret 0x44..44) signs its
+ * withdrawals (attest/admit.h). */
+#define ACCOUNT "0x7564105e977516c53be337314c7e53838967bdac"
 
 struct world {
     fixture f;
@@ -68,7 +70,7 @@ static void setup(struct world *w)
     char keys[600], text[4096];
     snprintf(keys, sizeof keys, "%s/keys", w->dir);
     cr_assert_eq(mkdir(keys, 0700), 0);
-    for (unsigned i = 0; i < 3; i++)
+    for (unsigned i = 0; i < 4; i++)
         cr_assert_eq(keyfile_write(keys, w->f.keys[i], &why), RL_OK, "%s", why.text);
     cr_assert_eq(node_key_generate(&w->hub, "hub", &why), RL_OK);
     cr_assert_eq(node_key_generate(&w->calc, "calc", &why), RL_OK);
@@ -76,6 +78,8 @@ static void setup(struct world *w)
     cr_assert_eq(keyfile_write(keys, w->hub, &why), RL_OK);
     cr_assert_eq(keyfile_write(keys, w->calc, &why), RL_OK);
     cr_assert_eq(keyfile_write(keys, w->venue, &why), RL_OK);
+    w->f.set.nvenues = 0; /* the venue's key, not the fixture's, is the one pinned */
+    cr_assert_eq(relset_add_venue(&w->f.set, "venue", node_key_pub(w->venue)->ed25519, &why), RL_OK);
     json_t *j = relset_to_json(&w->f.set);
     char *rel = json_dumps(j, 0);
     write_file(w, "relayers.json", rel);
@@ -213,7 +217,9 @@ static void prices(struct world *w, const char *feed, const char *value, size_t 
 static void venue(struct world *w, const char *args, int want_rc)
 {
     char *out;
-    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT, RELAYER_BIN, args, w->dir);
+    bool withdraw = strncmp(args, "withdraw", 8) == 0;
+    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT "%s%s%s", RELAYER_BIN, args, w->dir,
+                    withdraw ? " --owner-key " : "", withdraw ? w->dir : "", withdraw ? "/keys/node4.key" : "");
     cr_assert_eq(rc, want_rc, "venue %s: exit %d: %s", args, rc, out);
     free(out);
 }

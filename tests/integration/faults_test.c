@@ -131,9 +131,9 @@ static void credited_and_priced(const char *price)
 static void withdraw(void)
 {
     char args[512];
-    snprintf(args, sizeof args, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s",
+    snprintf(args, sizeof args, "--account %s --chain-id %d --asset %s --amount %s --recipient %s",
              trader->address, CHAIN_ID, CLUSTER_NATIVE, ETH_1, RECIPIENT);
-    cluster_venue(&c, args);
+    cluster_withdraw(&c, trader, args);
 }
 
 static bool nonce_used(uint64_t nonce)
