@@ -8,8 +8,8 @@
 #include "tests/calclog.h"
 
 /* scripts/owner_vector.sh: cast's signature of this Withdrawal with the key 0x61..61. */
-static const char OWNER_VECTOR_SIG[] = "74a6e97d0670300922a727861389d60766077d839a42526fb4fe5c89e90beccf6ee7351f35107bf44"
-                                       "b798cf6ec2de17ceb9a1b2369b3aa3338492e9dbb8780361b";
+static const char OWNER_VECTOR_SIG[] = "74a6e97d0670300922a727861389d60766077d839a42526fb4fe5c89e90beccf"
+                                       "6ee7351f35107bf44b798cf6ec2de17ceb9a1b2369b3aa3338492e9dbb8780361b";
 
 static request vector_request(void)
 {
@@ -133,24 +133,15 @@ static void trader(logb *l)
     position(l, 2, 3000, T0 + 20);
 }
 
-static const char *first_position_size(logb *l)
+/* The first entry of the account's `list` ("positions", "collateral"), its `field`, as text. */
+static const char *first_of(logb *l, const char *list, const char *field)
 {
-    static char size[64];
+    static char text[64];
     json_t *j = calc_account_json(l->c, ACCOUNT);
-    snprintf(size, sizeof size, "%s",
-             json_string_value(json_object_get(json_array_get(json_object_get(j, "positions"), 0), "size")));
+    snprintf(text, sizeof text, "%s", json_string_value(json_object_get(json_array_get(json_object_get(j, list), 0),
+                                                                         field)));
     json_decref(j);
-    return size;
-}
-
-static const char *eth_reserved(logb *l)
-{
-    static char reserved[64];
-    json_t *j = calc_account_json(l->c, ACCOUNT);
-    snprintf(reserved, sizeof reserved, "%s",
-             json_string_value(json_object_get(json_array_get(json_object_get(j, "collateral"), 0), "reserved")));
-    json_decref(j);
-    return reserved;
+    return text;
 }
 
 /* The attack of issue 14: the hub allow-lists its own venue key, logs "size 0" for the trader's
@@ -180,8 +171,8 @@ Test(admit, a_compromised_hubs_own_venue_key_can_neither_close_positions_nor_wit
     cr_assert_eq(l.nmade, 1, "one answer: the withdrawal's");
     cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED);
     cr_assert_eq(l.made[0].reason, REASON_VENUE_KEY);
-    cr_assert_str_eq(first_position_size(&l), "2", "the rogue 'size 0' was not applied");
-    cr_assert_str_eq(eth_reserved(&l), "0", "nothing reserved");
+    cr_assert_str_eq(first_of(&l, "positions", "size"), "2", "the rogue 'size 0' was not applied");
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0", "nothing reserved");
     cr_assert_eq(calc_get_stats(l.c)->requests_refused, 2);
     log_decisions(&l, 0); /* the refusal is logged and the log still audits, record by record */
     audit_summary sum;
@@ -232,7 +223,7 @@ Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_n
         cr_assert_eq(l.made[i].kind, DECISION_WITHDRAW_REFUSED, "case %zu", i);
         cr_assert_eq(l.made[i].reason, REASON_OWNER_SIGNATURE, "case %zu", i);
     }
-    cr_assert_str_eq(eth_reserved(&l), "0");
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0");
 
     /* signed right: approved; the same owner signature in a new venue request: refused */
     request good = {.owner_nonce = 5, .expiry_s = exp_s, .chain_id = 1, .amount = u256_from_u64(E18)};
@@ -246,7 +237,7 @@ Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_n
     cr_assert_eq(l.made[4].kind, DECISION_WITHDRAW_OK);
     cr_assert_eq(l.made[5].kind, DECISION_WITHDRAW_REFUSED);
     cr_assert_eq(l.made[5].reason, REASON_OWNER_SIGNATURE);
-    cr_assert_str_eq(eth_reserved(&l), "1", "only the approved withdrawal is reserved");
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "1", "only the approved withdrawal is reserved");
 
     /* the auditor counts the five the hub should not have logged, and names the first */
     log_decisions(&l, 0);
@@ -256,12 +247,7 @@ Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_n
     cr_assert(strstr(sum.first_refused_why.text, "without the owner's signature") != NULL, "%s",
               sum.first_refused_why.text);
     /* and a replay of the log reproduces every refusal */
-    calc_replay *r;
-    cr_assert_eq(calc_replay_new(&r, &l.risk), RL_OK);
-    rl_why why = {{0}};
-    for (uint64_t i = 0; i < l.seq; i++)
-        cr_assert_eq(calc_replay_next(r, l.recs[i], l.lens[i], &why), RL_OK, "record %llu: %s",
-                     (unsigned long long)i + 1, why.text);
+    calc_replay *r = replay_all(&l);
     calc_replay_summary rs;
     calc_replay_get_summary(r, &rs);
     cr_assert_eq(rs.reproduced, 6);

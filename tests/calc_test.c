@@ -123,17 +123,6 @@ Test(calc, ewma_volatility_raises_margin_after_a_big_move)
 }
 
 /* A replay of l's whole log; every record must be reproduced. */
-static calc_replay *replay_all(logb *l)
-{
-    calc_replay *r;
-    rl_why why = {{0}};
-    cr_assert_eq(calc_replay_new(&r, &l->risk), RL_OK);
-    for (uint64_t i = 0; i < l->seq; i++)
-        cr_assert_eq(calc_replay_next(r, l->recs[i], l->lens[i], &why), RL_OK, "record %llu: %s",
-                     (unsigned long long)i + 1, why.text);
-    return r;
-}
-
 Test(calc, replay_reproduces_every_decision_and_catches_a_forged_one)
 {
     logb l;

@@ -193,4 +193,16 @@ static inline void log_decisions(logb *l, size_t from)
 
 static inline void setup(logb *l) { setup_risk(l, RISK); }
 
+/* A calculator replay fed the whole log, every record accepted. */
+static inline calc_replay *replay_all(logb *l)
+{
+    calc_replay *r;
+    rl_why why = {{0}};
+    cr_assert_eq(calc_replay_new(&r, &l->risk), RL_OK);
+    for (uint64_t i = 0; i < l->seq; i++)
+        cr_assert_eq(calc_replay_next(r, l->recs[i], l->lens[i], &why), RL_OK, "record %llu: %s",
+                     (unsigned long long)i + 1, why.text);
+    return r;
+}
+
 #endif

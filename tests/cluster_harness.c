@@ -41,8 +41,8 @@ void cluster_init(cluster *c)
     char *out = NULL;
     int rc = tu_run(&out,
                     "cd '%s' && mkdir keys && for n in hub node1 node2 node3 calc venue; do %s keygen --out keys --name $n "
-                    "|| exit 1; done && %s relayers init --threshold %d --venue keys/venue.pub --out relayers.json keys/node1.pub "
-                    "keys/node2.pub keys/node3.pub",
+                    "|| exit 1; done && %s relayers init --threshold %d --venue keys/venue.pub --out relayers.json "
+                    "keys/node1.pub keys/node2.pub keys/node3.pub",
                     c->dir, RELAYER_BIN, RELAYER_BIN, CLUSTER_THRESHOLD);
     cr_assert_eq(rc, 0, "cluster keys and relayer set: exit %d: %s", rc, out);
     free(out);
@@ -364,6 +364,17 @@ void cluster_venue(const cluster *c, const char *args)
     int rc = tu_run(&out, "%s venue %s --config %s/venue.conf", RELAYER_BIN, args, c->dir);
     cr_assert_eq(rc, 0, "venue %s: exit %d: %s", args, rc, out);
     free(out);
+}
+
+char *cluster_deploy_vault(const cluster *c, const anvil_node *n)
+{
+    char evm[CLUSTER_NODES][EVM_ADDRESS_CHARS + 1];
+    const char *signers[CLUSTER_NODES];
+    for (unsigned i = 0; i < CLUSTER_NODES; i++) {
+        cluster_node_evm(c, i, evm[i]);
+        signers[i] = evm[i];
+    }
+    return cast_deploy_vault_for(n, &n->dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD);
 }
 
 void cluster_withdraw(const cluster *c, const anvil_account *owner, const char *args)

@@ -142,6 +142,10 @@ void cluster_stop_executor(cluster *c, unsigned node, size_t chain, int sig);
 /* Node `node`'s EVM address (keys/nodeN.pub "evm", EIP-55): its vault signer and gas payer. */
 void cluster_node_evm(const cluster *c, unsigned node, char out[EVM_ADDRESS_CHARS + 1]);
 
+/* A CollateralVault on chain n, deployed by its first dev account, whose signers are the three
+ * nodes' EVM keys at CLUSTER_THRESHOLD. The caller frees the address. */
+char *cluster_deploy_vault(const cluster *c, const anvil_node *n);
+
 /* Sends `wei` from chain n's first dev account to every node's EVM address (executors' gas). */
 void cluster_fund_nodes(const cluster *c, const anvil_node *n, const char *wei);
 

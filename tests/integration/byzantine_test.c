@@ -43,13 +43,7 @@ static void setup(void)
     cr_assert(sodium_init() >= 0);
     cluster_init(&c);
     anvil_start(&l1, CHAIN_ID, 0);
-    char evm[CLUSTER_NODES][EVM_ADDRESS_CHARS + 1];
-    const char *signers[CLUSTER_NODES];
-    for (unsigned i = 0; i < CLUSTER_NODES; i++) {
-        cluster_node_evm(&c, i, evm[i]);
-        signers[i] = evm[i];
-    }
-    vault = cast_deploy_vault_for(&l1, &l1.dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD);
+    vault = cluster_deploy_vault(&c, &l1);
     trader = &l1.dev[5];
     cluster_fund_nodes(&c, &l1, NODE_GAS_WEI);
     cluster_chain ch = cluster_chain_of("l1", &l1, vault, CONFIRMATIONS);

@@ -65,17 +65,6 @@ static bool hub_killed_at_random;   /* the story runs under kill_hub_at_random *
 static char *vault1, *vault2, *usdc;
 static const anvil_account *trader; /* the same dev key on both chains */
 
-static char *node_vault(const anvil_node *n)
-{
-    char evm[CLUSTER_NODES][EVM_ADDRESS_CHARS + 1];
-    const char *signers[CLUSTER_NODES];
-    for (unsigned i = 0; i < CLUSTER_NODES; i++) {
-        cluster_node_evm(&c, i, evm[i]);
-        signers[i] = evm[i];
-    }
-    return cast_deploy_vault_for(n, &n->dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD);
-}
-
 /* The risk file: both vaults and insurance addresses, ETH on L1 and USDC on L2, one market. */
 static char *risk_json(const char *eth_haircut)
 {
@@ -103,8 +92,8 @@ static void setup(void)
     cluster_init(&c);
     anvil_start(&l1, L1_ID, 0); /* a block per transaction; watcher confirmations with anvil_mine */
     anvil_start(&l2, L2_ID, 0);
-    vault1 = node_vault(&l1);
-    vault2 = node_vault(&l2);
+    vault1 = cluster_deploy_vault(&c, &l1);
+    vault2 = cluster_deploy_vault(&c, &l2);
     usdc = cast_deploy(&l2, &l2.dev[0], "TestToken", "constructor(string,string,uint8)", "USD Coin", "USDC", "6",
                        NULL);
     trader = &l2.dev[5];
