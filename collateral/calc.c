@@ -149,9 +149,9 @@ rl_err calc_new(calc **out, const mg_risk *risk, calc_emit_fn emit, void *emit_c
     c->defer = calloc(risk->book.nchains + 1, sizeof *c->defer);
     c->next_due_ms = UINT64_MAX;
     c->set = calloc(1, sizeof *c->set); /* no venues until the genesis record installs the set */
-    if (c->set == NULL || c->chain_overdue == NULL || c->defer == NULL ||c->book.assets == NULL || c->book.markets == NULL || c->asset_ms == NULL || c->market_ms == NULL ||
-        c->asset_exp == NULL || c->market_exp == NULL || c->var_e36 == NULL || c->sample_e18 == NULL ||
-        c->sample_ms == NULL) {
+    if (c->set == NULL || c->chain_overdue == NULL || c->defer == NULL || c->book.assets == NULL ||
+        c->book.markets == NULL || c->asset_ms == NULL || c->market_ms == NULL || c->asset_exp == NULL ||
+        c->market_exp == NULL || c->var_e36 == NULL || c->sample_e18 == NULL || c->sample_ms == NULL) {
         calc_free(c);
         return RL_ERR_NOMEM;
     }
@@ -963,6 +963,9 @@ json_t *calc_account_json(calc *c, const uint8_t addr[EVM_ADDR_BYTES])
                           "decided_status", mg_status_name((mg_status)a->status), "as_of_seq", (json_int_t)c->seq);
     if (j == NULL)
         return NULL;
+    char nonce[24]; /* a string: owner nonces may pass 2^53 */
+    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)a->owner_nonce);
+    json_object_set_new(j, "owner_nonce", json_string(nonce)); /* the next withdrawal's must be above it */
     if (figures(c, a, &fig, &fresh, &why) == RL_OK) {
         json_object_set_new(j, "equity", usd(fig.equity_u));
         json_object_set_new(j, "initial_margin", usd(fig.im_u));

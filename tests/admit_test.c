@@ -238,6 +238,9 @@ Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_n
     cr_assert_eq(l.made[5].kind, DECISION_WITHDRAW_REFUSED);
     cr_assert_eq(l.made[5].reason, REASON_OWNER_SIGNATURE);
     cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "1", "only the approved withdrawal is reserved");
+    json_t *j = calc_account_json(l.c, ACCOUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "owner_nonce")), "5", "margin query shows the nonce used");
+    json_decref(j);
 
     /* the auditor counts the five the hub should not have logged, and names the first */
     log_decisions(&l, 0);
