@@ -8,6 +8,8 @@
  * hub acknowledges it: exit 0 once it is in the log, 1 when the hub refused it (the nonce holds
  * another request, or the signature or role is wrong), 2 when no answer came in time. A price
  * observation is sent once; the hub logs it with others when a quorum agrees (hubprice.h).
+ * A withdrawal carries its owner's EIP-712 signature (attest/admit.h), made by the owner's wallet
+ * from the typed data --print-typed-data prints, or here from a key file (--owner-key).
  *
  *     # venue.conf
  *     [venue]
@@ -48,7 +50,7 @@ static const char VENUE_USAGE[] =
     "0 closes it; the account's margin mode) or a withdrawal (amount in the asset's base units).\n"
     "A withdrawal carries the account owner's EIP-712 signature of Withdrawal(account, chainId,\n"
     "asset, amount, recipient, nonce, expiry) in domain {name CollateralRelayer, version 1}: made by\n"
-    "a wallet from --print-typed-data's JSON (cast wallet sign-typed-data --data ..) and passed as\n"
+    "a wallet from --print-typed-data's JSON (cast wallet sign --data ..) and passed as\n"
     "--owner-signature, or made here from a relayer key file's secp256k1 key (--owner-key; tests,\n"
     "the demo). --owner-nonce must exceed the account's last (default: unix ms); --expiry-s is unix\n"
     "seconds (default: now + 1 h). Exit 0 once logged, 1 refused, 2 no answer or bad arguments.\n"
