@@ -8,6 +8,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "attest/admit.h"
 #include "attest/bundle.h"
 #include "attest/bytes.h"
 #include "attest/checkpoint.h"
@@ -36,6 +37,7 @@ struct seen_key {
 struct seen_request {
     uint8_t key[HASH_BYTES];
     request q;
+    bool refused; /* by the admission rules (admit.h): it may not be approved */
     UT_hash_handle hh;
 };
 
@@ -60,6 +62,13 @@ struct seen_instr {
     u256 amount;
     uint64_t seq;   /* the INSTRUCTION record */
     instruction in; /* as logged: an expiry is checked against it */
+    UT_hash_handle hh;
+};
+
+/* The last admitted owner nonce per account (admit.h A5). */
+struct seen_owner {
+    uint8_t account[EVM_ADDR_BYTES];
+    uint64_t nonce;
     UT_hash_handle hh;
 };
 
@@ -91,6 +100,7 @@ struct audit {
     struct seen_request *requests;
     struct seen_plan *plans;
     struct seen_nonce *nonces;
+    struct seen_owner *owners;
     struct seen_instruction *instructions;
     struct seen_instr *instrs;
     struct seen_key *executed; /* instruction ids attested executed -> log seq (in `event`) */
@@ -133,6 +143,7 @@ void audit_free(audit *a)
     FREE_ALL(a->requests, struct seen_request);
     FREE_ALL(a->plans, struct seen_plan);
     FREE_ALL(a->nonces, struct seen_nonce);
+    FREE_ALL(a->owners, struct seen_owner);
     FREE_ALL(a->instructions, struct seen_instruction);
     FREE_ALL(a->instrs, struct seen_instr);
     FREE_ALL(a->executed, struct seen_key);
@@ -565,12 +576,30 @@ static rl_err check_request(audit *a, const record *r, verify_job *jobs, size_t 
     request_key(key, q.venue, q.nonce);
     if ((err = key_once(a, key, r->seq, "venue request (same venue key and nonce)", why)) != RL_OK)
         return err;
+    struct seen_owner *owner = NULL;
+    HASH_FIND(hh, a->owners, q.account, EVM_ADDR_BYTES, owner);
+    rl_why w = {{0}};
+    bool refused = admit_request(&a->set, &q, r->time_ms, owner ? owner->nonce : 0, &w) != ADMIT_OK;
+    if (refused && a->sum.requests_refused++ == 0) {
+        a->sum.first_refused_seq = r->seq;
+        a->sum.first_refused_why = w;
+    }
+    if (!refused && q.kind == REQUEST_WITHDRAW) { /* A5: the nonce is used */
+        if (owner == NULL && (owner = calloc(1, sizeof *owner)) != NULL) {
+            memcpy(owner->account, q.account, EVM_ADDR_BYTES);
+            HASH_ADD(hh, a->owners, account, EVM_ADDR_BYTES, owner);
+        }
+        if (owner == NULL)
+            return RL_ERR_NOMEM;
+        owner->nonce = q.owner_nonce;
+    }
     if (q.kind == REQUEST_WITHDRAW) {
         struct seen_request *s = calloc(1, sizeof *s);
         if (s == NULL)
             return RL_ERR_NOMEM;
         memcpy(s->key, key, HASH_BYTES);
         s->q = q;
+        s->refused = refused;
         HASH_ADD(hh, a->requests, key, HASH_BYTES, s);
     }
     request_sig_parts(r->payload, r->payload_len, msg, &sig);
@@ -585,6 +614,9 @@ static rl_err file_plans(audit *a, const decision *d, uint64_t seq, rl_why *why)
     struct seen_request *q = NULL;
     if (d->kind == DECISION_WITHDRAW_OK || d->kind == DECISION_WITHDRAW_REFUSED)
         HASH_FIND(hh, a->requests, d->request, HASH_BYTES, q);
+    if (q != NULL && q->refused && d->kind == DECISION_WITHDRAW_OK)
+        return rl_fail(why, RL_ERR_STATE, "approval of the withdrawal at record %llu, which the admission rules "
+                       "refuse (attest/admit.h)", (unsigned long long)d->basis);
     instruction_plan *plans = malloc(DECISION_MAX_SEIZE * sizeof *plans);
     size_t n = 0;
     rl_err err = plans == NULL ? RL_ERR_NOMEM : instruction_plans(d, seq, q ? &q->q : NULL, plans, &n, why);

@@ -30,6 +30,15 @@
  * (tagged with the record's sequence number) so the caller can verify them on every core; a
  * record is good when audit_next accepted it and all its jobs verified.
  *
+ * Venue requests are held to the admission rules (admit.h A1..A5) against the set in force and
+ * the record's time: a request by a venue key the set does not pin, or a withdrawal without a
+ * valid, unexpired, unused signature by its account's owner, is one the hub should never have
+ * logged. audit_next still accepts such a record (replicas must keep following a log that holds
+ * one, so that the calculator's logged refusal can follow it) but counts it in requests_refused,
+ * keeping the first one's sequence number and why; `relayer audit verify` and `audit replay` then
+ * fail naming it. A WITHDRAW_OK decision for such a request is refused outright (no plan, no
+ * instruction can follow from it).
+ *
  * Pure: no files, no clock; the caller feeds bytes.
  */
 #ifndef RL_AUDIT_H
@@ -55,6 +64,9 @@ typedef struct audit_summary {
     uint64_t checkpoints;           /* CHECKPOINT records (checkpoint.h) */
     uint64_t checkpoint_seq;        /* the seq the latest one witnessed; 0: none */
     uint64_t equivocations;         /* EQUIVOCATION records (evidence, ledger.h E3) */
+    uint64_t requests_refused;      /* requests the admission rules refuse (admit.h); the log is bad */
+    uint64_t first_refused_seq;     /* the first of them, and why */
+    rl_why first_refused_why;
     fund_summary fund;              /* zero from audit_get_summary; audit_fund_summary fills it */
     uint32_t set_version;
     uint64_t head_seq;

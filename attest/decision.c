@@ -18,7 +18,7 @@ rl_err decision_encode_body(uint8_t out[DECISION_MAX_BYTES], size_t *len, const 
     for (unsigned i = 0; i < d->nseize; i++)
         if (d->seize[i].chain_id == 0 || u256_is_zero(&d->seize[i].amount))
             return rl_fail(why, RL_ERR_ARG, "decision: seize %u has a zero chain id or amount", i);
-    if (d->reason > REASON_LIQUIDATING || (d->reason != REASON_NONE) != (d->kind == DECISION_WITHDRAW_REFUSED))
+    if (d->reason > REASON_LAST || (d->reason != REASON_NONE) != (d->kind == DECISION_WITHDRAW_REFUSED))
         return rl_fail(why, RL_ERR_ARG, "decision: reason %u does not fit kind %u", d->reason, d->kind);
     out[0] = DECISION_VERSION;
     out[1] = d->kind;
@@ -68,7 +68,7 @@ rl_err decision_decode(decision *d, const uint8_t *in, size_t len, rl_why *why)
     d->reason = in[2];
     if (!kind_known(d->kind))
         return rl_fail(why, RL_ERR_DECODE, "decision: unknown kind %u", d->kind);
-    if (d->reason > REASON_LIQUIDATING || (d->reason != REASON_NONE) != (d->kind == DECISION_WITHDRAW_REFUSED))
+    if (d->reason > REASON_LAST || (d->reason != REASON_NONE) != (d->kind == DECISION_WITHDRAW_REFUSED))
         return rl_fail(why, RL_ERR_DECODE, "decision: reason %u does not fit kind %u", d->reason, d->kind);
     memcpy(d->calculator, in + 3, ED25519_PK_BYTES);
     d->basis = be64_get(in + 35);
@@ -129,6 +129,7 @@ const char *decision_kind_name(uint8_t kind)
 
 const char *decision_reason_name(uint8_t reason)
 {
-    static const char *names[] = {"", "unsafe", "insufficient_funds", "stale_price", "unknown_asset", "liquidating"};
-    return reason <= REASON_LIQUIDATING ? names[reason] : "?";
+    static const char *names[] = {"", "unsafe", "insufficient_funds", "stale_price", "unknown_asset", "liquidating",
+                                  "venue_key", "owner_signature"};
+    return reason <= REASON_LAST ? names[reason] : "?";
 }

@@ -61,7 +61,10 @@ enum decision_reason {
     REASON_STALE_PRICE = 3,  /* a price the account depends on is missing or stale */
     REASON_UNKNOWN_ASSET = 4,/* not an asset the risk parameters know on that chain */
     REASON_LIQUIDATING = 5,  /* the account is liquidatable */
+    REASON_VENUE_KEY = 6,    /* the request's venue key is not pinned in the relayer set (admit.h A1) */
+    REASON_OWNER_SIGNATURE = 7, /* no valid, unexpired, unused signature by the account's owner (A2..A5) */
 };
+#define REASON_LAST REASON_OWNER_SIGNATURE
 
 typedef struct decision_seize {
     uint64_t chain_id;

@@ -60,6 +60,31 @@ void eip712_vault_domain(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8
     eip712_domain_separator(out, EIP712_VAULT_NAME, EIP712_VAULT_VERSION, chain_id, vault);
 }
 
+void eip712_owner_domain(uint8_t out[HASH_BYTES])
+{
+    uint8_t enc[3 * W];
+    typehash(enc, EIP712_OWNER_DOMAIN_TYPE);
+    keccak256(enc + W, EIP712_OWNER_NAME, strlen(EIP712_OWNER_NAME));
+    keccak256(enc + 2 * W, EIP712_OWNER_VERSION, strlen(EIP712_OWNER_VERSION));
+    keccak256(out, enc, sizeof enc);
+}
+
+void eip712_withdrawal_digest(uint8_t out[HASH_BYTES], const owner_withdrawal *w)
+{
+    uint8_t enc[8 * W], domain[HASH_BYTES], sh[HASH_BYTES];
+    typehash(enc, EIP712_WITHDRAWAL_TYPE);
+    eip712_word_address(enc + 1 * W, w->account);
+    eip712_word_u64(enc + 2 * W, w->chain_id);
+    eip712_word_address(enc + 3 * W, w->asset);
+    eip712_word_u256(enc + 4 * W, &w->amount);
+    eip712_word_address(enc + 5 * W, w->recipient);
+    eip712_word_u64(enc + 6 * W, w->nonce);
+    eip712_word_u64(enc + 7 * W, w->expiry_s);
+    keccak256(sh, enc, sizeof enc);
+    eip712_owner_domain(domain);
+    eip712_digest(out, domain, sh);
+}
+
 void eip712_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES], const uint8_t struct_hash[HASH_BYTES])
 {
     uint8_t pre[2 + 2 * HASH_BYTES] = {0x19, 0x01};

@@ -23,6 +23,21 @@
  * with zeros. The same words, in the same order, are the Instruction tuple in execute()'s
  * calldata (bridges/evm/abi.h).
  *
+ * An account owner's consent to a withdrawal (attest/admit.h) is EIP-712 too, so any wallet signs it
+ * (`cast wallet sign-typed-data`, ethers `signTypedData`, MetaMask `eth_signTypedData_v4`):
+ *
+ *   domain  EIP712Domain(string name,string version) with name "CollateralRelayer", version "1":
+ *           no chainId and no verifyingContract, because the message names its chain and no one
+ *           contract verifies it (the cluster does, before any vault sees an instruction)
+ *   Withdrawal(address account,uint64 chainId,address asset,uint256 amount,address recipient,
+ *              uint64 nonce,uint64 expiry)                                   (one line, no breaks)
+ *     account    the trader (the signer must be this address)
+ *     chainId    the chain the funds leave, asset its token (zero address: the native coin)
+ *     amount     base units; recipient where the release pays out
+ *     nonce      the owner's: above every nonce of that account's earlier withdrawals
+ *     expiry     unix seconds; refused in a record stamped later
+ *   digest = keccak256(0x19 0x01 || domainSeparator || keccak256(WITHDRAWAL_TYPEHASH || 7 words))
+ *
  * Here in attest/ because an EIP-712 digest is what the cluster's secp256k1 signatures cover, as
  * the ed25519 ones cover the rly.* hashes: cosigners sign it, the hub and auditors check it.
  */
@@ -73,11 +88,34 @@ void eip712_instruction_words(uint8_t out[VAULT_INSTRUCTION_WORDS * EIP712_WORD_
 #define EIP712_VAULT_NAME "CollateralVault"
 #define EIP712_VAULT_VERSION "1"
 
+#define EIP712_OWNER_DOMAIN_TYPE "EIP712Domain(string name,string version)"
+#define EIP712_OWNER_NAME "CollateralRelayer"
+#define EIP712_OWNER_VERSION "1"
+#define EIP712_WITHDRAWAL_TYPE                                                                                         \
+    "Withdrawal(address account,uint64 chainId,address asset,uint256 amount,address recipient,uint64 nonce,"           \
+    "uint64 expiry)"
+
+/* What an account owner signs to withdraw (the Withdrawal type above). */
+typedef struct owner_withdrawal {
+    uint8_t account[EVM_ADDR_BYTES];
+    uint64_t chain_id;
+    uint8_t asset[EVM_ADDR_BYTES];
+    u256 amount;
+    uint8_t recipient[EVM_ADDR_BYTES];
+    uint64_t nonce;
+    uint64_t expiry_s;
+} owner_withdrawal;
+
 /* The domain separator of any EIP712Domain(name, version, chainId, verifyingContract). */
 void eip712_domain_separator(uint8_t out[HASH_BYTES], const char *name, const char *version, uint64_t chain_id,
                              const uint8_t contract[EVM_ADDR_BYTES]);
 /* The vault's: eip712_domain_separator("CollateralVault", "1", chain_id, vault). */
 void eip712_vault_domain(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES]);
+
+/* EIP712Domain(name "CollateralRelayer", version "1"): the owners' domain. */
+void eip712_owner_domain(uint8_t out[HASH_BYTES]);
+/* The Withdrawal's full digest in the owners' domain: what the owner's secp256k1 key signs. */
+void eip712_withdrawal_digest(uint8_t out[HASH_BYTES], const owner_withdrawal *w);
 
 /* keccak256(0x19 0x01 || domain || struct_hash). */
 void eip712_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES], const uint8_t struct_hash[HASH_BYTES]);

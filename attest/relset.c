@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "attest/bytes.h"
+#include "attest/hex.h"
 
 rl_err relset_validate(const relset *s, rl_why *why)
 {
@@ -42,6 +43,19 @@ rl_err relset_validate(const relset *s, rl_why *why)
                                m->pub.name);
         }
     }
+    if (s->nvenues > RELSET_MAX_VENUES)
+        return rl_fail(why, RL_ERR_ARG, "relayer set: %u venues, at most %d", s->nvenues, RELSET_MAX_VENUES);
+    for (uint8_t i = 0; i < s->nvenues; i++) {
+        const relset_venue *v = &s->venues[i];
+        if (!node_name_valid(v->name))
+            return rl_fail(why, RL_ERR_ARG, "relayer set: venue %u: bad name", i);
+        if (i > 0 && memcmp(v->ed25519, s->venues[i - 1].ed25519, ED25519_PK_BYTES) <= 0)
+            return rl_fail(why, RL_ERR_ARG, "relayer set: venue keys must be unique and ascending ('%s' after '%s')",
+                           v->name, s->venues[i - 1].name);
+        for (uint8_t j = 0; j < i; j++)
+            if (strcmp(v->name, s->venues[j].name) == 0)
+                return rl_fail(why, RL_ERR_ARG, "relayer set: two venues share the name '%s'", v->name);
+    }
     return RL_OK;
 }
 
@@ -51,7 +65,7 @@ rl_err relset_encode(const relset *s, uint8_t *out, size_t *len, rl_why *why)
     if (err != RL_OK)
         return err;
     uint8_t *p = out;
-    *p++ = RELSET_FORMAT;
+    *p++ = s->nvenues > 0 ? RELSET_FORMAT_VENUES : RELSET_FORMAT;
     be32_put(p, s->version), p += 4;
     be16_put(p, s->threshold), p += 2;
     be16_put(p, s->n), p += 2;
@@ -63,6 +77,14 @@ rl_err relset_encode(const relset *s, uint8_t *out, size_t *len, rl_why *why)
         memcpy(p, m->pub.name, nl), p += nl;
         memcpy(p, m->pub.ed25519, ED25519_PK_BYTES), p += ED25519_PK_BYTES;
         memcpy(p, m->pub.evm, EVM_ADDR_BYTES), p += EVM_ADDR_BYTES;
+    }
+    if (s->nvenues > 0)
+        *p++ = s->nvenues;
+    for (uint8_t i = 0; i < s->nvenues; i++) {
+        size_t nl = strlen(s->venues[i].name);
+        *p++ = (uint8_t)nl;
+        memcpy(p, s->venues[i].name, nl), p += nl;
+        memcpy(p, s->venues[i].ed25519, ED25519_PK_BYTES), p += ED25519_PK_BYTES;
     }
     *len = (size_t)(p - out);
     return RL_OK;
@@ -76,7 +98,7 @@ rl_err relset_decode(relset *s, const uint8_t *in, size_t len, rl_why *why)
     if (!reader_u8(&r, &format) || !reader_u32(&r, &s->version) || !reader_u16(&r, &s->threshold) ||
         !reader_u16(&r, &s->n))
         return rl_fail(why, RL_ERR_DECODE, "relayer set: truncated header (%zu bytes)", len);
-    if (format != RELSET_FORMAT)
+    if (format != RELSET_FORMAT && format != RELSET_FORMAT_VENUES)
         return rl_fail(why, RL_ERR_VERSION, "relayer set: unknown format %u", format);
     if (s->n == 0 || s->n > RELSET_MAX_MEMBERS)
         return rl_fail(why, RL_ERR_DECODE, "relayer set: %u members, expected 1..%d", s->n, RELSET_MAX_MEMBERS);
@@ -95,6 +117,20 @@ rl_err relset_decode(relset *s, const uint8_t *in, size_t len, rl_why *why)
             return rl_fail(why, RL_ERR_DECODE, "relayer set: member %u: name contains a NUL byte", i);
         if (crypto_sign_ed25519_pk_to_curve25519(m->pub.x25519, m->pub.ed25519) != 0)
             return rl_fail(why, RL_ERR_DECODE, "relayer set: member %u: ed25519 key is not a curve point", m->id);
+    }
+    if (format == RELSET_FORMAT_VENUES) {
+        if (!reader_u8(&r, &s->nvenues) || s->nvenues == 0 || s->nvenues > RELSET_MAX_VENUES)
+            return rl_fail(why, RL_ERR_DECODE, "relayer set: format 2 needs 1..%d venues", RELSET_MAX_VENUES);
+        for (uint8_t i = 0; i < s->nvenues; i++) {
+            relset_venue *v = &s->venues[i];
+            uint8_t nl;
+            if (!reader_u8(&r, &nl) || nl == 0 || nl > NODE_NAME_MAX || !reader_copy(&r, v->name, nl) ||
+                !reader_copy(&r, v->ed25519, ED25519_PK_BYTES))
+                return rl_fail(why, RL_ERR_DECODE, "relayer set: venue %u truncated or badly named", i);
+            v->name[nl] = '\0';
+            if (strlen(v->name) != nl)
+                return rl_fail(why, RL_ERR_DECODE, "relayer set: venue %u: name contains a NUL byte", i);
+        }
     }
     if (r.left != 0)
         return rl_fail(why, RL_ERR_DECODE, "relayer set: %zu trailing bytes", r.left);
@@ -158,6 +194,27 @@ rl_err relset_from_json(relset *s, const char *text, size_t len, rl_why *why)
             goto done;
         }
     }
+    json_t *venues = json_object_get(root, "venues");
+    if (venues != NULL && (!json_is_array(venues) || json_array_size(venues) > RELSET_MAX_VENUES)) {
+        err = rl_fail(why, RL_ERR_DECODE, "relayer set JSON: 'venues' must be an array of at most %d venues",
+                      RELSET_MAX_VENUES);
+        goto done;
+    }
+    for (size_t i = 0; i < json_array_size(venues); i++) {
+        json_t *jv = json_array_get(venues, i);
+        const char *name = json_string_value(json_object_get(jv, "name"));
+        const char *key = json_string_value(json_object_get(jv, "ed25519"));
+        uint8_t pk[ED25519_PK_BYTES];
+        if (name == NULL || key == NULL || hex_decode(pk, sizeof pk, key, "ed25519", NULL) != RL_OK) {
+            err = rl_fail(why, RL_ERR_DECODE, "relayer set JSON: venue %zu: needs 'name' and a 32-byte hex 'ed25519'",
+                          i);
+            goto done;
+        }
+        if ((err = relset_add_venue(s, name, pk, why)) != RL_OK) {
+            rl_why_prefix(why, "relayer set JSON: ");
+            goto done;
+        }
+    }
     err = relset_validate(s, why);
     if (err != RL_OK)
         err = RL_ERR_DECODE;
@@ -174,8 +231,48 @@ json_t *relset_to_json(const relset *s)
         json_object_set_new(m, "id", json_integer(s->members[i].id));
         json_array_append_new(members, m);
     }
-    return json_pack("{s:I, s:i, s:o}", "version", (json_int_t)s->version, "threshold", (int)s->threshold,
-                     "members", members);
+    json_t *j = json_pack("{s:I, s:i, s:o}", "version", (json_int_t)s->version, "threshold", (int)s->threshold,
+                          "members", members);
+    if (s->nvenues > 0) {
+        json_t *venues = json_array();
+        for (uint8_t i = 0; i < s->nvenues; i++) {
+            char hex[2 * ED25519_PK_BYTES + 1];
+            json_array_append_new(venues, json_pack("{s:s, s:s}", "name", s->venues[i].name, "ed25519",
+                                                    hex_encode(hex, s->venues[i].ed25519, ED25519_PK_BYTES)));
+        }
+        json_object_set_new(j, "venues", venues);
+    }
+    return j;
+}
+
+rl_err relset_add_venue(relset *s, const char *name, const uint8_t ed25519[ED25519_PK_BYTES], rl_why *why)
+{
+    if (!node_name_valid(name))
+        return rl_fail(why, RL_ERR_ARG, "venue name '%s' is not 1..%d of [A-Za-z0-9._-]", name, NODE_NAME_MAX);
+    if (s->nvenues >= RELSET_MAX_VENUES)
+        return rl_fail(why, RL_ERR_ARG, "at most %d venues", RELSET_MAX_VENUES);
+    uint8_t at = 0;
+    while (at < s->nvenues && memcmp(s->venues[at].ed25519, ed25519, ED25519_PK_BYTES) < 0)
+        at++;
+    if (at < s->nvenues && memcmp(s->venues[at].ed25519, ed25519, ED25519_PK_BYTES) == 0)
+        return rl_fail(why, RL_ERR_ARG, "venue '%s': its key is already pinned as '%s'", name, s->venues[at].name);
+    for (uint8_t i = 0; i < s->nvenues; i++)
+        if (strcmp(s->venues[i].name, name) == 0)
+            return rl_fail(why, RL_ERR_ARG, "two venues named '%s'", name);
+    memmove(&s->venues[at + 1], &s->venues[at], (size_t)(s->nvenues - at) * sizeof *s->venues);
+    memset(&s->venues[at], 0, sizeof *s->venues);
+    snprintf(s->venues[at].name, sizeof s->venues[at].name, "%s", name);
+    memcpy(s->venues[at].ed25519, ed25519, ED25519_PK_BYTES);
+    s->nvenues++;
+    return RL_OK;
+}
+
+const relset_venue *relset_find_venue(const relset *s, const uint8_t ed25519[ED25519_PK_BYTES])
+{
+    for (uint8_t i = 0; i < s->nvenues; i++)
+        if (memcmp(s->venues[i].ed25519, ed25519, ED25519_PK_BYTES) == 0)
+            return &s->venues[i];
+    return NULL;
 }
 
 const relset_member *relset_find(const relset *s, uint16_t id)

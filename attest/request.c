@@ -19,18 +19,31 @@ static bool addr_is_zero(const uint8_t a[EVM_ADDR_BYTES])
     return memcmp(a, zero, EVM_ADDR_BYTES) == 0;
 }
 
-static size_t kind_len(uint8_t kind)
+/* The length of a request of this version and kind; 0 for a combination that does not exist. */
+static size_t kind_len(uint8_t version, uint8_t kind)
 {
-    return kind == REQUEST_POSITION ? REQUEST_POSITION_BYTES : kind == REQUEST_WITHDRAW ? REQUEST_WITHDRAW_BYTES : 0;
+    if (kind == REQUEST_POSITION)
+        return version == REQUEST_VERSION ? REQUEST_POSITION_BYTES : 0;
+    if (kind == REQUEST_WITHDRAW)
+        return version == REQUEST_VERSION_OWNER ? REQUEST_WITHDRAW_BYTES
+               : version == REQUEST_VERSION     ? REQUEST_WITHDRAW_V1_BYTES
+                                                : 0;
+    return 0;
+}
+
+static uint8_t version_of(const request *r)
+{
+    return r->version != 0 ? r->version : r->kind == REQUEST_WITHDRAW ? REQUEST_VERSION_OWNER : REQUEST_VERSION;
 }
 
 static rl_err encode(uint8_t *out, const request *r, rl_why *why)
 {
-    size_t len = kind_len(r->kind);
+    uint8_t version = version_of(r);
+    size_t len = kind_len(version, r->kind);
     if (len == 0)
-        return rl_fail(why, RL_ERR_ARG, "request: unknown kind %u", r->kind);
+        return rl_fail(why, RL_ERR_ARG, "request: no kind %u in version %u", r->kind, version);
     memset(out, 0, len);
-    out[0] = REQUEST_VERSION;
+    out[0] = version;
     out[OFF_KIND] = r->kind;
     memcpy(out + OFF_VENUE, r->venue, ED25519_PK_BYTES);
     be64_put(out + OFF_NONCE, r->nonce);
@@ -58,6 +71,11 @@ static rl_err encode(uint8_t *out, const request *r, rl_why *why)
         memcpy(b + 8, r->asset, EVM_ADDR_BYTES);
         u256_to_be(b + 28, &r->amount);
         memcpy(b + 60, r->recipient, EVM_ADDR_BYTES);
+        if (version == REQUEST_VERSION_OWNER) {
+            be64_put(b + 80, r->owner_nonce);
+            be64_put(b + 88, r->expiry_s);
+            memcpy(b + 96, r->owner_sig, EVM_SIG_BYTES);
+        }
     }
     return RL_OK;
 }
@@ -69,7 +87,7 @@ rl_err request_sign(uint8_t out[REQUEST_MAX_BYTES], size_t *len, const request *
     rl_err err = encode(out, r, why);
     if (err != RL_OK)
         return err;
-    *len = kind_len(r->kind);
+    *len = kind_len(version_of(r), r->kind);
     uint8_t h[HASH_BYTES];
     hash_domain(h, HASH_DOMAIN_REQUEST, out, *len - ED25519_SIG_BYTES);
     node_key_sign(k, out + *len - ED25519_SIG_BYTES, h, HASH_BYTES);
@@ -80,15 +98,16 @@ rl_err request_decode(request *r, const uint8_t *in, size_t len, rl_why *why)
 {
     if (len < OFF_BODY)
         return rl_fail(why, RL_ERR_DECODE, "request: %zu bytes is too short", len);
-    if (in[0] != REQUEST_VERSION)
+    if (in[0] != REQUEST_VERSION && in[0] != REQUEST_VERSION_OWNER)
         return rl_fail(why, RL_ERR_VERSION, "request: unknown version %u", in[0]);
-    size_t want = kind_len(in[OFF_KIND]);
+    size_t want = kind_len(in[0], in[OFF_KIND]);
     if (want == 0)
-        return rl_fail(why, RL_ERR_DECODE, "request: unknown kind %u", in[OFF_KIND]);
+        return rl_fail(why, RL_ERR_DECODE, "request: no kind %u in version %u", in[OFF_KIND], in[0]);
     if (len != want)
-        return rl_fail(why, RL_ERR_DECODE, "request: %zu bytes, a %s request has %zu", len,
+        return rl_fail(why, RL_ERR_DECODE, "request: %zu bytes, a version %u %s request has %zu", len, in[0],
                        in[OFF_KIND] == REQUEST_POSITION ? "position" : "withdraw", want);
     memset(r, 0, sizeof *r);
+    r->version = in[0];
     r->kind = in[OFF_KIND];
     memcpy(r->venue, in + OFF_VENUE, ED25519_PK_BYTES);
     r->nonce = be64_get(in + OFF_NONCE);
@@ -112,6 +131,11 @@ rl_err request_decode(request *r, const uint8_t *in, size_t len, rl_why *why)
         memcpy(r->asset, b + 8, EVM_ADDR_BYTES);
         r->amount = u256_from_be(b + 28);
         memcpy(r->recipient, b + 60, EVM_ADDR_BYTES);
+        if (r->version == REQUEST_VERSION_OWNER) {
+            r->owner_nonce = be64_get(b + 80);
+            r->expiry_s = be64_get(b + 88);
+            memcpy(r->owner_sig, b + 96, EVM_SIG_BYTES);
+        }
         if (u256_is_zero(&r->amount))
             return rl_fail(why, RL_ERR_DECODE, "withdraw request: amount must be above zero");
         if (addr_is_zero(r->recipient) || addr_is_zero(r->account) || r->chain_id == 0)

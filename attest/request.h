@@ -7,10 +7,11 @@
  * auditor checks the request without trusting the hub. The calculator applies positions and
  * answers withdrawals with a logged decision (decision.h).
  *
- * Request, version 1 (integers big-endian, signed ones two's complement):
+ * Request, version 1 (positions, and withdrawals logged before owner signatures, which every
+ * checker now refuses) or 2 (withdrawals); integers big-endian, signed ones two's complement:
  *
  *   offset  size  field
- *        0     1  version      = 1
+ *        0     1  version      1 (position) or 2 (withdraw)
  *        1     1  kind         1 = position, 2 = withdraw
  *        2    32  venue        the venue's ed25519 public key
  *       34     8  nonce        the venue's request number
@@ -21,12 +22,18 @@
  *       79    16  size_e18     signed, |size| <= 10^36 (REQUEST_MAX_E18); 0 closes the position
  *       95    16  entry_e18    average entry price, 0 ..= 10^36
  *      111    64  sig
- *     withdraw (kind 2):
+ *     withdraw (kind 2), version 2:
  *       62     8  chain_id
  *       70    20  asset        token address; zero for the native coin
  *       90    32  amount       uint256, base units, > 0
  *      122    20  recipient    where a release pays out
- *      142    64  sig
+ *      142     8  owner_nonce  the owner's withdrawal number (attest/admit.h: above every earlier one)
+ *      150     8  expiry_s     unix seconds: the owner's signature is void in a record stamped later
+ *      158    65  owner_sig    r | s | v: the account's secp256k1 signature of the EIP-712 Withdrawal
+ *                              (attest/eip712.h) of the fields above; checked by admit.h, not here
+ *      223    64  sig
+ *     withdraw (kind 2), version 1 (decoded so that old logs read; no owner signature: refused):
+ *       62 .. 142 as above, then 142 64 sig
  *
  * sig = ed25519 by `venue` over BLAKE2b-256(personal "rly.request.v1", bytes before sig)
  * request key = BLAKE2b-256(personal "rly.reqkey.v1", venue | nonce)   -- idempotency key
@@ -42,9 +49,11 @@
 #include "attest/price.h"
 #include "attest/u256.h"
 
-#define REQUEST_VERSION 1
+#define REQUEST_VERSION 1          /* positions */
+#define REQUEST_VERSION_OWNER 2    /* withdrawals carrying the owner's signature */
 #define REQUEST_POSITION_BYTES 175
-#define REQUEST_WITHDRAW_BYTES 206
+#define REQUEST_WITHDRAW_V1_BYTES 206
+#define REQUEST_WITHDRAW_BYTES 287
 #define REQUEST_MAX_BYTES REQUEST_WITHDRAW_BYTES
 /* Bound on |size_e18| and entry_e18: 10^18 units at scale 10^18, so products with prices stay
  * far from the 128-bit limits and negation is always defined. */
@@ -60,6 +69,7 @@ enum request_kind {
 #define REQUEST_MODE_PORTFOLIO 2
 
 typedef struct request {
+    uint8_t version; /* 0 when encoding: the current one for the kind (1 position, 2 withdraw) */
     uint8_t kind;
     uint8_t venue[ED25519_PK_BYTES];
     uint64_t nonce;
@@ -73,6 +83,8 @@ typedef struct request {
     uint8_t asset[EVM_ADDR_BYTES];
     u256 amount;
     uint8_t recipient[EVM_ADDR_BYTES];
+    uint64_t owner_nonce, expiry_s;      /* version 2 */
+    uint8_t owner_sig[EVM_SIG_BYTES];    /* version 2; all zero in version 1 */
 } request;
 
 /* Encodes and signs r with the venue key k (r->venue must be k's public key); *len gets the

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "attest/admit.h"
 #include "attest/hex.h"
 #include "attest/instruction.h"
 #include "attest/request.h"
@@ -63,6 +64,7 @@ struct acct {
     bool reseize;   /* a seize of its liquidation expired: decide again even if still liquidatable */
     bool replan;    /* a seize of its liquidation is overdue: replace it if a plan can */
     uint64_t epoch; /* evaluated for this record already */
+    uint64_t owner_nonce; /* the last owner nonce of its admitted withdrawals (admit.h A5) */
     struct hold *h;
     size_t nh, caph;
     struct pos *p;
@@ -80,6 +82,7 @@ struct calc {
     mg_book book; /* the risk book with our own asset and market arrays: prices move here */
     mg_ctx mg;
     uint16_t threshold;
+    relset *set;   /* the relayer set in force (owned): its venue keys admit requests (admit.h) */
     uint64_t seq, now_ms, epoch;
     uint64_t *asset_ms, *market_ms; /* oldest observation behind the price; 0: none yet */
     struct exposure *asset_exp, *market_exp;
@@ -145,9 +148,10 @@ rl_err calc_new(calc **out, const mg_risk *risk, calc_emit_fn emit, void *emit_c
     c->chain_overdue = calloc(risk->book.nchains + 1, sizeof *c->chain_overdue);
     c->defer = calloc(risk->book.nchains + 1, sizeof *c->defer);
     c->next_due_ms = UINT64_MAX;
-    if (c->chain_overdue == NULL || c->defer == NULL ||c->book.assets == NULL || c->book.markets == NULL || c->asset_ms == NULL || c->market_ms == NULL ||
-        c->asset_exp == NULL || c->market_exp == NULL || c->var_e36 == NULL || c->sample_e18 == NULL ||
-        c->sample_ms == NULL) {
+    c->set = calloc(1, sizeof *c->set); /* no venues until the genesis record installs the set */
+    if (c->set == NULL || c->chain_overdue == NULL || c->defer == NULL || c->book.assets == NULL ||
+        c->book.markets == NULL || c->asset_ms == NULL || c->market_ms == NULL || c->asset_exp == NULL ||
+        c->market_exp == NULL || c->var_e36 == NULL || c->sample_e18 == NULL || c->sample_ms == NULL) {
         calc_free(c);
         return RL_ERR_NOMEM;
     }
@@ -195,6 +199,7 @@ void calc_free(calc *c)
     mpz_clear(c->t1);
     mpz_clear(c->t2);
     free(c->due);
+    free(c->set);
     free(c->chain_overdue);
     free(c->defer);
     free(c->replans);
@@ -474,8 +479,10 @@ static rl_err on_set(calc *c, const record *r, rl_why *why)
     if (p == NULL)
         return RL_ERR_NOMEM;
     rl_err err = payload_set_decode(p, r, why);
-    if (err == RL_OK)
+    if (err == RL_OK) {
         c->threshold = p->set.threshold;
+        *c->set = p->set;
+    }
     free(p);
     return err;
 }
@@ -852,15 +859,41 @@ static rl_err on_withdraw(calc *c, struct acct *a, const request *q, rl_why *why
     return reason == REASON_NONE ? evaluate(c, a, why) : RL_OK;
 }
 
+/* A withdrawal the admission rules refuse (admit.h): a logged refusal, nothing else changes. */
+static void refuse_request(calc *c, const struct acct *a, const request *q, uint8_t reason)
+{
+    mg_figures none = {0};
+    c->st.withdrawals++;
+    decision_start(c, a, DECISION_WITHDRAW_REFUSED, &none);
+    c->d.reason = reason;
+    request_key(c->d.request, q->venue, q->nonce);
+    decide(c);
+}
+
 static rl_err on_request(calc *c, const record *r, rl_why *why)
 {
     request q;
+    rl_why w = {{0}};
     rl_err err = request_decode(&q, r->payload, r->payload_len, why);
     if (err != RL_OK)
         return err;
+    const struct acct *known = acct_find(c, q.account);
+    admit_verdict v = admit_request(c->set, &q, c->now_ms, known ? known->owner_nonce : 0, &w);
+    if (v != ADMIT_OK) {
+        c->st.requests_refused++;
+        note(c, q.kind == REQUEST_POSITION ? "position request not applied" : "withdrawal request refused", w.text);
+        if (q.kind == REQUEST_POSITION)
+            return RL_OK;
+    }
     struct acct *a = acct_get(c, q.account);
     if (a == NULL)
         return RL_ERR_NOMEM;
+    if (v != ADMIT_OK) {
+        refuse_request(c, a, &q, v == ADMIT_VENUE_KEY ? REASON_VENUE_KEY : REASON_OWNER_SIGNATURE);
+        return RL_OK;
+    }
+    if (q.kind == REQUEST_WITHDRAW)
+        a->owner_nonce = q.owner_nonce; /* A5: used, whatever the decision */
     return q.kind == REQUEST_POSITION ? on_position(c, a, &q, why) : on_withdraw(c, a, &q, why);
 }
 
@@ -930,6 +963,9 @@ json_t *calc_account_json(calc *c, const uint8_t addr[EVM_ADDR_BYTES])
                           "decided_status", mg_status_name((mg_status)a->status), "as_of_seq", (json_int_t)c->seq);
     if (j == NULL)
         return NULL;
+    char nonce[24]; /* a string: owner nonces may pass 2^53 */
+    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)a->owner_nonce);
+    json_object_set_new(j, "owner_nonce", json_string(nonce)); /* the next withdrawal's must be above it */
     if (figures(c, a, &fig, &fresh, &why) == RL_OK) {
         json_object_set_new(j, "equity", usd(fig.equity_u));
         json_object_set_new(j, "initial_margin", usd(fig.im_u));

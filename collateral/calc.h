@@ -9,6 +9,10 @@
  *
  *   - a status change: margin call (equity < IM), liquidation (equity < MM, with the seize plan
  *     and bad debt), healthy again. Each is decided once, when the status changes.
+ *   - each venue request first passes the admission rules (attest/admit.h) against the relayer set
+ *     of the last SET record: a position by a venue key the set does not pin is not applied (a
+ *     note), a withdrawal that fails them is refused (REASON_VENUE_KEY, REASON_OWNER_SIGNATURE)
+ *     with no other effect; an admitted withdrawal's owner nonce becomes its account's last.
  *   - each withdrawal request: approved when the account stays healthy with equity >= IM after
  *     it (the amount is then reserved in the calculator's view until it executes), refused with
  *     a reason otherwise.
@@ -91,6 +95,7 @@ typedef struct calc_stats {
     uint64_t executions, unmatched; /* attested executions; of them, matching no open instruction */
     uint64_t expired;               /* attested expiries of open instructions */
     uint64_t accounts;
+    uint64_t requests_refused; /* requests the admission rules refuse (attest/admit.h) */
 } calc_stats;
 
 /* risk must outlive the calculator. note may be NULL. */

@@ -75,9 +75,11 @@ static rl_err setup_keys(liq *L, rl_why *why)
         }
     }
     if (err == RL_OK)
-        err = relset_validate(&L->set, why);
-    if (err == RL_OK)
         err = make_key(&L->venue, "venue", 0x21, why);
+    if (err == RL_OK) /* its positions count only with its key pinned in the set (attest/admit.h) */
+        err = relset_add_venue(&L->set, "venue", node_key_pub(L->venue)->ed25519, why);
+    if (err == RL_OK)
+        err = relset_validate(&L->set, why);
     if (err == RL_OK)
         err = make_key(&L->calc_key, "calc", 0x22, why);
     json_error_t je;

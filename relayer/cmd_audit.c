@@ -131,6 +131,7 @@ static json_t *summary_json(const audit_summary *s)
     json_object_set_new(j, "checkpoint_seq", json_integer((json_int_t)s->checkpoint_seq));
     json_object_set_new(j, "equivocations", json_integer((json_int_t)s->equivocations));
     json_object_set_new(j, "fund", fund_summary_json(&s->fund));
+    json_object_set_new(j, "requests_refused", json_integer((json_int_t)s->requests_refused));
     return j;
 }
 
@@ -317,7 +318,11 @@ static int do_check(const struct args *a, bool replay)
         calc_replay_get_summary(dc.r, &ds);
     calc_replay_free(dc.r);
     mg_risk_fini(&dc.risk);
-    if (err == RL_OK && dc.bad > 0) {
+    if (err == RL_OK && sum.requests_refused > 0) { /* a request the hub should never have logged (audit.h) */
+        err = RL_ERR_STATE;
+        fail.seq = sum.first_refused_seq;
+        fail.why = sum.first_refused_why;
+    } else if (err == RL_OK && dc.bad > 0) {
         err = RL_ERR_STATE;
         fail.seq = dc.first_bad;
         fail.why = dc.first_why;
@@ -369,7 +374,10 @@ static int do_check(const struct args *a, bool replay)
             printf("audit %s: FAILED at record %llu: %s\n", cmd, (unsigned long long)fail.seq, why_text);
         else
             printf("audit %s: FAILED: %s\n", cmd, why_text);
-        if (dc.bad > 0)
+        if (sum.requests_refused > 0 && fail.seq == sum.first_refused_seq)
+            printf("  %llu requests the hub should never have logged (venue key not pinned, or no valid owner "
+                   "signature); the first is above\n", (unsigned long long)sum.requests_refused);
+        else if (dc.bad > 0)
             printf("  %llu logged decisions could not be reproduced; the first is above\n", (unsigned long long)dc.bad);
         else
             printf("  %llu records before it are good\n", (unsigned long long)sum.records);

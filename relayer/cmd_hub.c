@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "attest/admit.h"
 #include "attest/decision.h"
 #include "attest/hex.h"
 #include "attest/request.h"
@@ -242,6 +243,10 @@ static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_
         snprintf(w.text, sizeof w.text, "signed with a key other than the sending peer's"), ok = false;
     if (ok && !ed25519_verify(sig, msg, HASH_BYTES, signer))
         snprintf(w.text, sizeof w.text, "bad signature"), ok = false;
+    /* Defence in depth (attest/admit.h): the venue key pinned in the set in force, a withdrawal's
+     * owner signature valid and unexpired now. Owner-nonce reuse (A5) is the calculator's check. */
+    if (ok && want == RECORD_REQUEST && admit_request(ingest_set(h->g), &q, wall_ms(), 0, &w) != ADMIT_OK)
+        ok = false;
     if (ok && want == RECORD_DECISION && h->pin_risk && memcmp(d->risk, h->risk.digest, HASH_BYTES) != 0) {
         char got[2 * HASH_BYTES + 1], pinned[2 * HASH_BYTES + 1];
         snprintf(w.text, sizeof w.text, "made under risk parameters %s, the hub's are %s",

@@ -1,6 +1,7 @@
 /*
- * cmd_relayers.c - `relayer relayers init --threshold M --out FILE NODE.pub...`: the genesis
- * relayer set an operator hands to the hub, the nodes and every auditor.
+ * cmd_relayers.c - `relayer relayers init --threshold M [--venue VENUE.pub]... --out FILE NODE.pub...`:
+ * the genesis relayer set an operator hands to the hub, the nodes and every auditor, with the
+ * venue keys whose requests count (attest/admit.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,16 +13,18 @@
 #include "relayer/files.h"
 #include "relayer/keyfile.h"
 
-static const char USAGE[] = "usage: relayer relayers init --threshold M --out FILE NODE.pub...\n"
+static const char USAGE[] = "usage: relayer relayers init --threshold M [--venue VENUE.pub]... --out FILE NODE.pub...\n"
                             "\n"
                             "Writes the genesis relayer set (version 1): the members' public keys in the\n"
-                            "order given (member ids 1, 2, ...) and the threshold M, a strict majority.\n"
-                            "Never overwrites FILE.\n";
+                            "order given (member ids 1, 2, ...) and the threshold M, a strict majority,\n"
+                            "and the venue keys pinned with it (at most 16; a request signed by any other\n"
+                            "key is never applied, whatever the hub allow-lists). Never overwrites FILE.\n";
 
 int cmd_relayers(int argc, char **argv)
 {
     static const struct option opts[] = {{"threshold", required_argument, NULL, 't'},
                                          {"out", required_argument, NULL, 'o'},
+                                         {"venue", required_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     if (argc < 2 || strcmp(argv[1], "init") != 0) {
@@ -30,7 +33,8 @@ int cmd_relayers(int argc, char **argv)
     }
     argc--;
     argv++;
-    const char *out = NULL;
+    const char *out = NULL, *venues[RELSET_MAX_VENUES + 1];
+    int nvenues = 0;
     long threshold = 0;
     char *end;
     int c;
@@ -43,6 +47,13 @@ int cmd_relayers(int argc, char **argv)
                 threshold = 0;
             break;
         case 'o': out = optarg; break;
+        case 'v':
+            if (nvenues > RELSET_MAX_VENUES) {
+                fprintf(stderr, "relayer relayers init: at most %d venues\n", RELSET_MAX_VENUES);
+                return EXIT_USAGE;
+            }
+            venues[nvenues++] = optarg;
+            break;
         case 'h': fputs(USAGE, stdout); return 0;
         default: fputs(USAGE, stderr); return EXIT_USAGE;
         }
@@ -67,6 +78,13 @@ int cmd_relayers(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    for (int i = 0; i < nvenues; i++) {
+        node_pub vp;
+        if (pubfile_read(venues[i], &vp, &why) != RL_OK || relset_add_venue(&set, vp.name, vp.ed25519, &why) != RL_OK) {
+            fprintf(stderr, "relayer relayers init: venue %s: %s\n", venues[i], why.text);
+            return EXIT_USAGE;
+        }
+    }
     if (relset_validate(&set, &why) != RL_OK) {
         fprintf(stderr, "relayer relayers init: %s\n", why.text);
         return EXIT_USAGE;
@@ -81,6 +99,6 @@ int cmd_relayers(int argc, char **argv)
         fprintf(stderr, "relayer relayers init: %s\n", why.text[0] ? why.text : rl_strerror(err));
         return EXIT_USAGE;
     }
-    printf("wrote %s: relayer set version 1, %d members, threshold %ld\n", out, n, threshold);
+    printf("wrote %s: relayer set version 1, %d members, threshold %ld, %d venues\n", out, n, threshold, nvenues);
     return 0;
 }

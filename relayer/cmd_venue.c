@@ -8,6 +8,8 @@
  * hub acknowledges it: exit 0 once it is in the log, 1 when the hub refused it (the nonce holds
  * another request, or the signature or role is wrong), 2 when no answer came in time. A price
  * observation is sent once; the hub logs it with others when a quorum agrees (hubprice.h).
+ * A withdrawal carries its owner's EIP-712 signature (attest/admit.h), made by the owner's wallet
+ * from the typed data --print-typed-data prints, or here from a key file (--owner-key).
  *
  *     # venue.conf
  *     [venue]
@@ -23,6 +25,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "attest/admit.h"
 #include "attest/hex.h"
 #include "attest/request.h"
 #include "collateral/fixed.h"
@@ -30,6 +33,7 @@
 #include "relayer/cmd.h"
 #include "relayer/config.h"
 #include "relayer/hubclient.h"
+#include "relayer/keyfile.h"
 #include "relayer/progress.h"
 #include "relayer/wire.h"
 
@@ -37,12 +41,20 @@ static const char VENUE_USAGE[] =
     "usage: relayer venue position --config FILE --account 0x.. --market NAME --size DEC --entry DEC\n"
     "                              [--mode cross|portfolio] [--nonce N] [--timeout-ms MS]\n"
     "       relayer venue withdraw --config FILE --account 0x.. --chain-id ID --asset 0x.. --amount BASE\n"
-    "                              --recipient 0x.. [--nonce N] [--timeout-ms MS]\n"
+    "                              --recipient 0x.. (--owner-signature 0x.. | --owner-key FILE)\n"
+    "                              [--owner-nonce N] [--expiry-s T] [--nonce N] [--timeout-ms MS]\n"
+    "       relayer venue withdraw --print-typed-data --account 0x.. --chain-id ID --asset 0x.. --amount BASE\n"
+    "                              --recipient 0x.. --owner-nonce N --expiry-s T\n"
     "\n"
     "Signs a venue request with the venue key and submits it to the hub: a position (size signed,\n"
     "0 closes it; the account's margin mode) or a withdrawal (amount in the asset's base units).\n"
-    "Exit 0 once logged, 1 refused, 2 no answer or bad arguments. Config: [venue] key; [hub] venue,\n"
-    "key.\n";
+    "A withdrawal carries the account owner's EIP-712 signature of Withdrawal(account, chainId,\n"
+    "asset, amount, recipient, nonce, expiry) in domain {name CollateralRelayer, version 1}: made by\n"
+    "a wallet from --print-typed-data's JSON (cast wallet sign --data ..) and passed as\n"
+    "--owner-signature, or made here from a relayer key file's secp256k1 key (--owner-key; tests,\n"
+    "the demo). --owner-nonce must exceed the account's last (default: unix ms); --expiry-s is unix\n"
+    "seconds (default: now + 1 h). Exit 0 once logged, 1 refused, 2 no answer or bad arguments.\n"
+    "Config: [venue] key; [hub] venue, key.\n";
 
 static const char PRICE_USAGE[] =
     "usage: relayer price send --config NODE.conf --feed NAME --price DEC [--time-ms MS]\n"
@@ -107,6 +119,50 @@ static int submit(void *sock, const uint8_t *frame, size_t len, uint64_t msg_id,
     return EXIT_USAGE;
 }
 
+/* The typed data the owner's wallet signs, on stdout. */
+static int print_typed_data(const request *q)
+{
+    json_t *j = admit_owner_typed_data(q);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return EXIT_USAGE;
+    puts(text);
+    free(text);
+    return 0;
+}
+
+/* A withdrawal's owner part: nonce, expiry and signature (given, or made with --owner-key). With
+ * `print`, nonce and expiry must be given (the signature comes later, from the wallet). */
+static rl_err owner_part(request *q, const char *const *v, bool print, uint64_t now_ms, rl_why *why)
+{
+    rl_err err = RL_OK;
+    q->owner_nonce = now_ms;
+    q->expiry_s = now_ms / 1000 + 3600;
+    if (print && (v['N'] == NULL || v['E'] == NULL))
+        return rl_fail(why, RL_ERR_ARG, "--print-typed-data needs --owner-nonce and --expiry-s (the signature "
+                                        "made from it must be sent with the same ones)");
+    if (v['N'])
+        err = arg_u64(&q->owner_nonce, v['N'], "--owner-nonce", why);
+    if (err == RL_OK && v['E'])
+        err = arg_u64(&q->expiry_s, v['E'], "--expiry-s", why);
+    if (err != RL_OK || print)
+        return err;
+    if ((v['g'] == NULL) == (v['k'] == NULL))
+        return rl_fail(why, RL_ERR_ARG, "a withdrawal needs the owner's signature: --owner-signature or --owner-key");
+    if (v['g'])
+        return hex_decode(q->owner_sig, EVM_SIG_BYTES, v['g'], "--owner-signature", why);
+    node_key *owner = NULL;
+    if ((err = keyfile_read(v['k'], &owner, why)) != RL_OK)
+        return err;
+    if (memcmp(node_key_pub(owner)->evm, q->account, EVM_ADDR_BYTES) != 0)
+        err = rl_fail(why, RL_ERR_ARG, "--owner-key %s is not the key of --account", v['k']);
+    else if ((err = admit_owner_sign(q, node_key_secp256k1_secret(owner))) != RL_OK)
+        rl_fail(why, err, "signing the owner's withdrawal");
+    node_key_free(owner);
+    return err;
+}
+
 int cmd_venue(int argc, char **argv)
 {
     if (argc < 2 || (strcmp(argv[1], "position") != 0 && strcmp(argv[1], "withdraw") != 0)) {
@@ -118,7 +174,8 @@ int cmd_venue(int argc, char **argv)
         {"config", 1, 0, 'c'}, {"account", 1, 0, 'a'},   {"market", 1, 0, 'm'},  {"size", 1, 0, 's'},
         {"entry", 1, 0, 'e'},  {"mode", 1, 0, 'o'},      {"nonce", 1, 0, 'n'},   {"chain-id", 1, 0, 'i'},
         {"asset", 1, 0, 'x'},  {"amount", 1, 0, 'q'},    {"recipient", 1, 0, 'r'}, {"timeout-ms", 1, 0, 't'},
-        {0, 0, 0, 0}};
+        {"owner-key", 1, 0, 'k'}, {"owner-signature", 1, 0, 'g'}, {"owner-nonce", 1, 0, 'N'}, {"expiry-s", 1, 0, 'E'},
+        {"print-typed-data", 0, 0, 'P'}, {0, 0, 0, 0}};
     const char *v[128] = {0};
     int c;
     optind = 2;
@@ -127,14 +184,16 @@ int cmd_venue(int argc, char **argv)
             fputs(VENUE_USAGE, stderr);
             return EXIT_USAGE;
         }
-        v[c] = optarg;
+        v[c] = optarg ? optarg : "";
     }
     request q = {.kind = position ? REQUEST_POSITION : REQUEST_WITHDRAW};
     uint64_t timeout = 10000;
     client_config cfg = {0};
     rl_why why = {{0}};
-    rl_err err = v['c'] ? cfg_load(v['c'], venue_schema, sizeof venue_schema / sizeof venue_schema[0], &cfg, &why)
-                        : rl_fail(&why, RL_ERR_ARG, "--config is required");
+    bool print = !position && v['P'] != NULL;
+    rl_err err = print  ? RL_OK
+                 : v['c'] ? cfg_load(v['c'], venue_schema, sizeof venue_schema / sizeof venue_schema[0], &cfg, &why)
+                         : rl_fail(&why, RL_ERR_ARG, "--config is required");
     if (err == RL_OK)
         err = arg_addr(q.account, v['a'], "--account", &why);
     struct timespec now;
@@ -165,6 +224,10 @@ int cmd_venue(int argc, char **argv)
             err = arg_addr(q.recipient, v['r'], "--recipient", &why);
         if (err == RL_OK && (v['q'] == NULL || fixed_parse_base(&q.amount, v['q'], 0, &why) != RL_OK))
             err = rl_fail(&why, RL_ERR_ARG, "--amount \"%s\": a whole number of base units", v['q'] ? v['q'] : "");
+        if (err == RL_OK)
+            err = owner_part(&q, v, print, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000, &why);
+        if (err == RL_OK && print)
+            return print_typed_data(&q);
     }
     hubclient hc = {0};
     uint8_t body[REQUEST_MAX_BYTES], frame[REQUEST_MAX_BYTES + 32];

@@ -18,7 +18,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
     {"keygen", cmd_keygen, "make a node key pair: keygen --out DIR --name NAME"},
-    {"relayers", cmd_relayers, "the genesis relayer set: relayers init --threshold M --out FILE NODE.pub..."},
+    {"relayers", cmd_relayers, "the genesis set: relayers init --threshold M [--venue V.pub] --out F NODE.pub..."},
     {"audit", cmd_audit, "export, verify and replay the attestation log"},
     {"ledger", cmd_ledger, "inspect a ledger: ledger digest --db DIR"},
     {"dev", cmd_dev, "developer tools: dev simulate --out DIR --events N --nodes K --threshold M"},

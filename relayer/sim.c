@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "attest/bytes.h"
 #include "attest/hash.h"
 #include "relayer/files.h"
@@ -72,7 +74,14 @@ rl_err sim_init(sim *s, const sim_opts *o, rl_why *why)
     s->genesis.threshold = (uint16_t)o->threshold;
     for (unsigned i = 0; i < o->nodes; i++)
         add_member(&s->genesis, s, i);
-    rl_err err = relset_validate(&s->genesis, why);
+    /* A venue key derived from the seed, pinned in both sets (attest/admit.h), as an operator's. */
+    uint8_t venue_seed[32], venue_pk[crypto_sign_PUBLICKEYBYTES], venue_sk[crypto_sign_SECRETKEYBYTES];
+    derive(venue_seed, s->o.seed, "venue", 0, 0);
+    crypto_sign_seed_keypair(venue_pk, venue_sk, venue_seed);
+    sodium_memzero(venue_sk, sizeof venue_sk);
+    rl_err err = relset_add_venue(&s->genesis, "venue", venue_pk, why);
+    if (err == RL_OK)
+        err = relset_validate(&s->genesis, why);
     if (err != RL_OK) {
         sim_fini(s);
         return err;
@@ -83,6 +92,8 @@ rl_err sim_init(sim *s, const sim_opts *o, rl_why *why)
     for (unsigned i = 0; i + 1 < o->nodes; i++)
         add_member(&s->rotated, s, i);
     add_member(&s->rotated, s, o->nodes);
+    s->rotated.nvenues = s->genesis.nvenues; /* a rotation keeps the venues unless it says otherwise */
+    memcpy(s->rotated.venues, s->genesis.venues, sizeof s->rotated.venues);
     s->rotation.set = s->rotated;
     uint8_t digest[HASH_BYTES];
     if ((err = relset_digest(&s->rotated, digest)) != RL_OK) {

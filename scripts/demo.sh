@@ -161,7 +161,9 @@ deploy() { # RPC NAME [CTOR_SIG ARGS...] -> address
 call() { "$CAST" call --rpc-url "$@" | cut -d' ' -f1; } # a uint without cast's " [1e18]"
 
 for n in node1 node2 node3 hub calc venue auditor; do "$relayer" keygen --out "$c/keys" --name $n > /dev/null; done
-"$relayer" relayers init --threshold 2 --out "$c/relayers.json" "$c"/keys/node{1,2,3}.pub > /dev/null
+# The venue's key is pinned in the set: a request signed by any other key is never applied.
+"$relayer" relayers init --threshold 2 --venue "$c/keys/venue.pub" --out "$c/relayers.json" "$c"/keys/node{1,2,3}.pub \
+    > /dev/null
 evm_of() { jq -r .evm "$c/keys/$1.pub"; }
 # The vault wants its signers in ascending order (same-length hex: case-blind order is numeric).
 signers=$(for n in node1 node2 node3; do evm_of $n; done | sort -f | paste -sd, -)
@@ -408,10 +410,18 @@ say "The venue opens a 20 ETH-PERP long at 3000 for the trader (60 000 USD notio
 await "the position reaching the calculator" marked_at 3000
 note "$(margin_line)"
 
-say "The trader withdraws 100 USDC on L2 (a request through the venue API):"
+say "The trader withdraws 100 USDC on L2: signs the EIP-712 Withdrawal with its wallet (cast), the venue submits it:"
 wallet_before=$(wallet_usdc "$trader")
-"$relayer" venue withdraw --config "$c/venue.conf" --account "$trader" --chain-id 31702 --asset "$usdc" \
-    --amount 100000000 --recipient "$trader" | sed 's/^/   venue: /'
+owner_nonce=$(date +%s%3N)
+expiry=$(($(date +%s) + 3600))
+withdrawal="--account $trader --chain-id 31702 --asset $usdc --amount 100000000 --recipient $trader"
+# shellcheck disable=SC2086 # $withdrawal is a list of arguments
+typed=$("$relayer" venue withdraw --print-typed-data $withdrawal --owner-nonce "$owner_nonce" --expiry-s "$expiry")
+owner_sig=$("$CAST" wallet sign --data --private-key "$trader_key" "$typed")
+note "owner signature ${owner_sig:0:18}.. (nonce $owner_nonce, valid for an hour)"
+# shellcheck disable=SC2086
+"$relayer" venue withdraw --config "$c/venue.conf" $withdrawal --owner-nonce "$owner_nonce" --expiry-s "$expiry" \
+    --owner-signature "$owner_sig" | sed 's/^/   venue: /'
 await "the release executed on L2 (vault nonce 1)" nonce_used "$rpc_l2" "$vault_l2" 1
 wallet_after=$(wallet_usdc "$trader")
 [ $((wallet_after - wallet_before)) -eq 100000000 ] ||

@@ -6,6 +6,7 @@
 #include "tests/cluster_harness.h"
 
 #include <signal.h>
+#include <time.h>
 
 #include "attest/hex.h"
 #include "db/ledger_fund.h"
@@ -40,8 +41,8 @@ void cluster_init(cluster *c)
     char *out = NULL;
     int rc = tu_run(&out,
                     "cd '%s' && mkdir keys && for n in hub node1 node2 node3 calc venue; do %s keygen --out keys --name $n "
-                    "|| exit 1; done && %s relayers init --threshold %d --out relayers.json keys/node1.pub "
-                    "keys/node2.pub keys/node3.pub",
+                    "|| exit 1; done && %s relayers init --threshold %d --venue keys/venue.pub --out relayers.json "
+                    "keys/node1.pub keys/node2.pub keys/node3.pub",
                     c->dir, RELAYER_BIN, RELAYER_BIN, CLUSTER_THRESHOLD);
     cr_assert_eq(rc, 0, "cluster keys and relayer set: exit %d: %s", rc, out);
     free(out);
@@ -363,6 +364,41 @@ void cluster_venue(const cluster *c, const char *args)
     int rc = tu_run(&out, "%s venue %s --config %s/venue.conf", RELAYER_BIN, args, c->dir);
     cr_assert_eq(rc, 0, "venue %s: exit %d: %s", args, rc, out);
     free(out);
+}
+
+char *cluster_deploy_vault(const cluster *c, const anvil_node *n)
+{
+    char evm[CLUSTER_NODES][EVM_ADDRESS_CHARS + 1];
+    const char *signers[CLUSTER_NODES];
+    for (unsigned i = 0; i < CLUSTER_NODES; i++) {
+        cluster_node_evm(c, i, evm[i]);
+        signers[i] = evm[i];
+    }
+    return cast_deploy_vault_for(n, &n->dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD);
+}
+
+void cluster_withdraw(const cluster *c, const anvil_account *owner, const char *args)
+{
+    static uint64_t last_nonce;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t nonce = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    nonce = nonce > last_nonce ? nonce : last_nonce + 1;
+    last_nonce = nonce;
+    uint64_t expiry = (uint64_t)now.tv_sec + 3600;
+    char *typed = NULL, *owner_part = NULL, *full = NULL;
+    int rc = tu_run(&typed, "%s venue withdraw --print-typed-data %s --owner-nonce %llu --expiry-s %llu", RELAYER_BIN,
+                    args, (unsigned long long)nonce, (unsigned long long)expiry);
+    cr_assert_eq(rc, 0, "venue withdraw --print-typed-data %s: exit %d: %s", args, rc, typed);
+    char *sig = cast_sign_typed(owner, typed);
+    cr_assert(asprintf(&owner_part, "--owner-nonce %llu --expiry-s %llu --owner-signature %s",
+                       (unsigned long long)nonce, (unsigned long long)expiry, sig) > 0);
+    cr_assert(asprintf(&full, "withdraw %s %s", args, owner_part) > 0);
+    cluster_venue(c, full);
+    free(full);
+    free(owner_part);
+    free(sig);
+    free(typed);
 }
 
 void cluster_start_watcher(cluster *c, unsigned node, size_t chain)

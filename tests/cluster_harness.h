@@ -142,6 +142,10 @@ void cluster_stop_executor(cluster *c, unsigned node, size_t chain, int sig);
 /* Node `node`'s EVM address (keys/nodeN.pub "evm", EIP-55): its vault signer and gas payer. */
 void cluster_node_evm(const cluster *c, unsigned node, char out[EVM_ADDRESS_CHARS + 1]);
 
+/* A CollateralVault on chain n, deployed by its first dev account, whose signers are the three
+ * nodes' EVM keys at CLUSTER_THRESHOLD. The caller frees the address. */
+char *cluster_deploy_vault(const cluster *c, const anvil_node *n);
+
 /* Sends `wei` from chain n's first dev account to every node's EVM address (executors' gas). */
 void cluster_fund_nodes(const cluster *c, const anvil_node *n, const char *wei);
 
@@ -155,6 +159,11 @@ void cluster_price(const cluster *c, const char *feed, const char *price);
 
 /* `relayer venue ARGS --config venue.conf`, which must exit 0 (the hub logged the request). */
 void cluster_venue(const cluster *c, const char *args);
+/* A withdrawal, ARGS the `relayer venue withdraw` arguments (account, chain, asset, amount,
+ * recipient): its typed data from `--print-typed-data`, signed by owner's key with cast (as any
+ * wallet signs it: attest/admit.h), then submitted with that signature; must exit 0. The owner
+ * nonce is the wall clock in ms, rising across calls. */
+void cluster_withdraw(const cluster *c, const anvil_account *owner, const char *args);
 
 /* How many lines of the file DIR/name contain `what` (0 while there is no such file). */
 unsigned cluster_file_count(const cluster *c, const char *name, const char *what);

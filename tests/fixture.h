@@ -39,7 +39,8 @@ static inline void fx_keys(fixture *f, unsigned n)
     f->nkeys = n;
 }
 
-/* Keys 0..n-1 as members 1..n, version 1. */
+/* Keys 0..n-1 as members 1..n, version 1; the spare key n, when there is one, pinned as the venue
+ * "venue" (attest/admit.h: only pinned venue keys' requests count). */
 static inline void fx_set(fixture *f, unsigned n, unsigned threshold)
 {
     memset(&f->set, 0, sizeof f->set);
@@ -50,6 +51,8 @@ static inline void fx_set(fixture *f, unsigned n, unsigned threshold)
         f->set.members[i].id = (uint16_t)(i + 1);
         f->set.members[i].pub = *node_key_pub(f->keys[i]);
     }
+    if (f->nkeys > n)
+        cr_assert_eq(relset_add_venue(&f->set, "venue", node_key_pub(f->keys[n])->ed25519, NULL), RL_OK);
     cr_assert_eq(relset_validate(&f->set, NULL), RL_OK);
 }
 
@@ -106,6 +109,13 @@ static inline uint64_t fx_encode_next(store *s, uint8_t type, const uint8_t *pay
     cr_assert_not_null(*enc);
     cr_assert_eq(record_encode(&r, *enc, len, NULL), RL_OK);
     return r.seq;
+}
+
+/* Trader i's secp256k1 secret and EVM address: the account whose owner signs its withdrawals. */
+static inline void fx_owner(uint8_t sk[SECP256K1_SK_BYTES], uint8_t addr[EVM_ADDR_BYTES], unsigned i)
+{
+    memset(sk, (int)(0x61 + i), SECP256K1_SK_BYTES);
+    cr_assert_eq(evm_address_of_secret(addr, sk), RL_OK);
 }
 
 /* Risk parameters (collateral/spec.h) from JSON text that must parse. */

@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 
+#include "attest/admit.h"
 #include "attest/audit.h"
 #include "attest/bundle.h"
 #include "attest/decision.h"
@@ -43,6 +44,7 @@ typedef struct world {
     mg_risk risk;
     calc *c; /* fed what the ledger accepts: its holdings must equal the ledger's balances */
     uint8_t account[EVM_ADDR_BYTES], recipient[EVM_ADDR_BYTES], vault[EVM_ADDR_BYTES];
+    uint8_t owner_sk[SECP256K1_SK_BYTES]; /* the account's: signs its withdrawals */
     uint64_t nonce;
 } world;
 
@@ -93,7 +95,7 @@ static void setup(world *w)
     cr_assert_eq(calc_new(&w->c, &w->risk, ignore_decision, NULL, NULL, NULL), RL_OK);
     cr_assert_eq(node_key_generate(&w->calc, "calc", &why), RL_OK);
     cr_assert_eq(audit_new(&w->a, &w->f.set), RL_OK);
-    memset(w->account, 0x11, EVM_ADDR_BYTES);
+    fx_owner(w->owner_sk, w->account, 0);
     memset(w->recipient, 0x22, EVM_ADDR_BYTES);
     memset(w->vault, 0, EVM_ADDR_BYTES);
     w->vault[19] = 0xaa;
@@ -129,6 +131,9 @@ static uint64_t withdraw_request(world *w, uint64_t whole, uint8_t key[HASH_BYTE
     memcpy(q.venue, node_key_pub(venue)->ed25519, ED25519_PK_BYTES);
     memcpy(q.account, w->account, EVM_ADDR_BYTES);
     memcpy(q.recipient, w->recipient, EVM_ADDR_BYTES);
+    q.owner_nonce = q.nonce;
+    q.expiry_s = T0 / 1000 + 3600;
+    cr_assert_eq(admit_owner_sign(&q, w->owner_sk), RL_OK);
     uint8_t buf[REQUEST_MAX_BYTES];
     size_t len;
     cr_assert_eq(request_sign(buf, &len, &q, venue, NULL), RL_OK);

@@ -183,3 +183,32 @@ Test(relayers, cli_builds_a_genesis_set_from_pub_files_and_refuses_a_minority_th
     free(out);
     tu_rmdir(dir);
 }
+
+Test(relayers, cli_pins_venue_keys_in_the_genesis_set_once_each)
+{
+    char *dir = tu_tmpdir(), *out = NULL;
+    for (int i = 1; i <= 3; i++)
+        cr_assert_eq(tu_run(NULL, "%s keygen --out %s --name n%d", RELAYER_BIN, dir, i), 0);
+    cr_assert_eq(tu_run(NULL, "%s keygen --out %s --name venue", RELAYER_BIN, dir), 0);
+    cr_assert_eq(tu_run(&out, "%s relayers init --threshold 2 --venue %s/venue.pub --venue %s/venue.pub --out %s/r.json "
+                              "%s/n1.pub %s/n2.pub %s/n3.pub", RELAYER_BIN, dir, dir, dir, dir, dir, dir),
+                 2, "%s", out);
+    cr_assert(strstr(out, "already pinned") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s relayers init --threshold 2 --venue %s/venue.pub --out %s/r.json %s/n1.pub "
+                              "%s/n2.pub %s/n3.pub", RELAYER_BIN, dir, dir, dir, dir, dir),
+                 0, "%s", out);
+    free(out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/r.json", dir);
+    relset set;
+    node_pub venue;
+    rl_why why = {{0}};
+    cr_assert_eq(relset_load(path, &set, &why), RL_OK, "%s", why.text);
+    snprintf(path, sizeof path, "%s/venue.pub", dir);
+    cr_assert_eq(pubfile_read(path, &venue, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(set.nvenues, 1);
+    cr_assert_str_eq(set.venues[0].name, "venue");
+    cr_assert_not_null(relset_find_venue(&set, venue.ed25519));
+    tu_rmdir(dir);
+}

@@ -38,12 +38,14 @@ static const char RISK[] =
     " \"params\": {\"liquidation_fee\": \"0.01\"},\n"
     " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 600000}}\n";
 
-#define ACCOUNT "0x1111111111111111111111111111111111111142"
+/* The trader: the fixture's spare key (keys/node4.key, secp256k1 secret 0x44..44) signs its
+ * withdrawals (attest/admit.h). */
+#define ACCOUNT "0x7564105e977516c53be337314c7e53838967bdac"
 
 struct world {
     fixture f;
     char *dir;
-    node_key *hub, *calc, *venue;
+    node_key *hub, *calc, *venue, *rogue; /* rogue: allow-listed at the hub, not pinned in the set */
     bus *b;
     pid_t hub_pid, margin_pid;
 };
@@ -68,7 +70,7 @@ static void setup(struct world *w)
     char keys[600], text[4096];
     snprintf(keys, sizeof keys, "%s/keys", w->dir);
     cr_assert_eq(mkdir(keys, 0700), 0);
-    for (unsigned i = 0; i < 3; i++)
+    for (unsigned i = 0; i < 4; i++)
         cr_assert_eq(keyfile_write(keys, w->f.keys[i], &why), RL_OK, "%s", why.text);
     cr_assert_eq(node_key_generate(&w->hub, "hub", &why), RL_OK);
     cr_assert_eq(node_key_generate(&w->calc, "calc", &why), RL_OK);
@@ -76,6 +78,10 @@ static void setup(struct world *w)
     cr_assert_eq(keyfile_write(keys, w->hub, &why), RL_OK);
     cr_assert_eq(keyfile_write(keys, w->calc, &why), RL_OK);
     cr_assert_eq(keyfile_write(keys, w->venue, &why), RL_OK);
+    cr_assert_eq(node_key_generate(&w->rogue, "rogue", &why), RL_OK);
+    cr_assert_eq(keyfile_write(keys, w->rogue, &why), RL_OK);
+    w->f.set.nvenues = 0; /* the venue's key, not the fixture's, is the one pinned */
+    cr_assert_eq(relset_add_venue(&w->f.set, "venue", node_key_pub(w->venue)->ed25519, &why), RL_OK);
     json_t *j = relset_to_json(&w->f.set);
     char *rel = json_dumps(j, 0);
     write_file(w, "relayers.json", rel);
@@ -89,7 +95,7 @@ static void setup(struct world *w)
              "venue = ipc://%s/v.sock\ncalculator = ipc://%s/k.sock\n"
              "[allow]\nnode = keys/node1.pub\nnode = keys/node2.pub\nnode = keys/node3.pub\n"
              "subscriber = keys/calc.pub\nsubscriber = keys/node1.pub\nsubscriber = keys/node2.pub\n"
-             "subscriber = keys/node3.pub\nvenue = keys/venue.pub\ncalculator = keys/calc.pub\n"
+             "subscriber = keys/node3.pub\nvenue = keys/venue.pub\nvenue = keys/rogue.pub\ncalculator = keys/calc.pub\n"
              "[prices]\nheartbeat_ms = 1000\n",
              d, d, d, d, d);
     write_file(w, "hub.conf", text);
@@ -101,6 +107,8 @@ static void setup(struct world *w)
     write_file(w, "margin.conf", text);
     snprintf(text, sizeof text, "[venue]\nkey = keys/venue.key\n[hub]\nvenue = ipc://%s/v.sock\nkey = keys/hub.pub\n", d);
     write_file(w, "venue.conf", text);
+    snprintf(text, sizeof text, "[venue]\nkey = keys/rogue.key\n[hub]\nvenue = ipc://%s/v.sock\nkey = keys/hub.pub\n", d);
+    write_file(w, "rogue.conf", text);
     for (unsigned i = 1; i <= 3; i++) {
         char name[32];
         snprintf(text, sizeof text,
@@ -138,6 +146,7 @@ static void teardown(struct world *w)
     node_key_free(w->hub);
     node_key_free(w->calc);
     node_key_free(w->venue);
+    node_key_free(w->rogue);
     tu_rmdir(w->dir);
     fx_fini(&w->f);
 }
@@ -213,7 +222,9 @@ static void prices(struct world *w, const char *feed, const char *value, size_t 
 static void venue(struct world *w, const char *args, int want_rc)
 {
     char *out;
-    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT, RELAYER_BIN, args, w->dir);
+    bool withdraw = strncmp(args, "withdraw", 8) == 0;
+    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT "%s%s%s", RELAYER_BIN, args, w->dir,
+                    withdraw ? " --owner-key " : "", withdraw ? w->dir : "", withdraw ? "/keys/node4.key" : "");
     cr_assert_eq(rc, want_rc, "venue %s: exit %d: %s", args, rc, out);
     free(out);
 }
@@ -347,6 +358,39 @@ Test(margind, hub_takes_one_answer_per_request_under_its_own_risk_from_the_calcu
     /* Signed by a key other than the sending peer's. */
     cr_assert_eq(submit_decision(&w, &d, w.venue, 104), WIRE_ACK_REFUSED);
     cr_assert_eq(count(&w, RECORD_DECISION, NULL), 1);
+    teardown(&w);
+}
+
+/* Defence in depth (attest/admit.h): the hub itself refuses what the calculator would refuse. */
+Test(margind, hub_refuses_an_allow_listed_venue_key_the_set_does_not_pin_and_withdrawals_without_owner_consent)
+{
+    struct world w;
+    setup(&w);
+    char *out;
+    int rc = tu_run(&out, "%s venue position --config %s/rogue.conf --account " ACCOUNT " --market ETH-PERP --size 0 "
+                          "--entry 3000", RELAYER_BIN, w.dir);
+    cr_assert_eq(rc, 1, "a position by the rogue key: exit %d: %s", rc, out);
+    free(out);
+    const char *withdraw = "withdraw --chain-id 1 --asset 0x0000000000000000000000000000000000000000 --amount "
+                           "1000000000000000000 --recipient 0x2222222222222222222222222222222222222222";
+    char zero[2 + 2 * EVM_SIG_BYTES + 1] = "0x";
+    memset(zero + 2, '0', 2 * EVM_SIG_BYTES);
+    zero[sizeof zero - 1] = '\0';
+    rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT " --owner-signature %s", RELAYER_BIN,
+                withdraw, w.dir, zero);
+    cr_assert_eq(rc, 1, "a withdrawal with a malformed owner signature: exit %d: %s", rc, out);
+    free(out);
+    rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT " --owner-key %s/keys/node4.key "
+                      "--expiry-s 1", RELAYER_BIN, withdraw, w.dir, w.dir);
+    cr_assert_eq(rc, 1, "an expired owner signature: exit %d: %s", rc, out);
+    free(out);
+    rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT " --owner-key %s/keys/node1.key",
+                RELAYER_BIN, withdraw, w.dir, w.dir);
+    cr_assert_eq(rc, 2, "another key than the account's is refused before sending: exit %d: %s", rc, out);
+    free(out);
+    cr_assert_eq(count(&w, RECORD_REQUEST, NULL), 0);
+    venue(&w, withdraw, 0); /* signed by the owner: logged */
+    cr_assert_eq(count(&w, RECORD_REQUEST, NULL), 1);
     teardown(&w);
 }
 

@@ -54,13 +54,7 @@ static void setup(void)
 {
     cluster_init(&c);
     anvil_start_epoch(&l1, CHAIN_ID, 0, SLOTS_IN_AN_EPOCH);
-    char evm[CLUSTER_NODES][EVM_ADDRESS_CHARS + 1];
-    const char *signers[CLUSTER_NODES];
-    for (unsigned i = 0; i < CLUSTER_NODES; i++) {
-        cluster_node_evm(&c, i, evm[i]);
-        signers[i] = evm[i];
-    }
-    vault = cast_deploy_vault_for(&l1, &l1.dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD);
+    vault = cluster_deploy_vault(&c, &l1);
     trader = &l1.dev[5];
     cluster_fund_nodes(&c, &l1, NODE_GAS_WEI);
 }
@@ -131,9 +125,9 @@ static void credited_and_priced(const char *price)
 static void withdraw(void)
 {
     char args[512];
-    snprintf(args, sizeof args, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s",
+    snprintf(args, sizeof args, "--account %s --chain-id %d --asset %s --amount %s --recipient %s",
              trader->address, CHAIN_ID, CLUSTER_NATIVE, ETH_1, RECIPIENT);
-    cluster_venue(&c, args);
+    cluster_withdraw(&c, trader, args);
 }
 
 static bool nonce_used(uint64_t nonce)

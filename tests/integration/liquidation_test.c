@@ -366,9 +366,9 @@ static void story(void)
 
     /* A 100 USDC withdrawal on L2: approved, instructed, bundled, executed. */
     char *wallet_before = chain_balance(&l2, usdc, trader->address);
-    snprintf(args, sizeof args, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s",
+    snprintf(args, sizeof args, "--account %s --chain-id %d --asset %s --amount %s --recipient %s",
              trader->address, L2_ID, usdc, USDC_100, trader->address);
-    cluster_venue(&c, args);
+    cluster_withdraw(&c, trader, args);
     cluster_await_records(&c, RECORD_DECISION, 1);
     cluster_await_records(&c, RECORD_INSTRUCTION, 1);
     cluster_await_records(&c, RECORD_BUNDLE, 1);
@@ -572,9 +572,9 @@ static void usdc_credited_and_priced(void)
 /* The venue asks to withdraw 100 USDC on L2 to the trader; args keeps the command for a repeat. */
 static void withdraw_usdc_100(char *args, size_t cap)
 {
-    snprintf(args, cap, "withdraw --account %s --chain-id %d --asset %s --amount %s --recipient %s", trader->address,
+    snprintf(args, cap, "--account %s --chain-id %d --asset %s --amount %s --recipient %s", trader->address,
              L2_ID, usdc, USDC_100, trader->address);
-    cluster_venue(&c, args);
+    cluster_withdraw(&c, trader, args);
 }
 
 Test(liquidation, a_node_under_other_risk_parameters_refuses_to_co_sign_and_the_other_two_bundle_and_execute)
@@ -656,7 +656,7 @@ Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_a
     /* The trader asks again: approved (the funds are free), a new release with a new nonce. L2's
      * clock now runs DEADLINE_S + 60 s ahead of the hub's, which sets deadlines by its own: the
      * new release is past its deadline on L2 at once, so it expires in turn, unexecuted. */
-    cluster_venue(&c, args);
+    cluster_withdraw(&c, trader, args);
     cluster_await_records(&c, RECORD_INSTRUCTION, 2);
     struct logged l;
     read_log(&l);

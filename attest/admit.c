@@ -1,0 +1,90 @@
+/*
+ * admit.c - the request admission rules A1..A5 (admit.h).
+ */
+#include "attest/admit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "attest/hex.h"
+
+void admit_owner_withdrawal(owner_withdrawal *out, const request *q)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->account, q->account, EVM_ADDR_BYTES);
+    out->chain_id = q->chain_id;
+    memcpy(out->asset, q->asset, EVM_ADDR_BYTES);
+    out->amount = q->amount;
+    memcpy(out->recipient, q->recipient, EVM_ADDR_BYTES);
+    out->nonce = q->owner_nonce;
+    out->expiry_s = q->expiry_s;
+}
+
+json_t *admit_owner_typed_data(const request *q)
+{
+    char account[43], asset[43], recipient[43], amount[U256_DEC_MAX], chain[24], nonce[24], expiry[24];
+    snprintf(chain, sizeof chain, "%llu", (unsigned long long)q->chain_id);
+    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)q->owner_nonce);
+    snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)q->expiry_s);
+    return json_pack("{s:{s:[{s:s,s:s},{s:s,s:s}], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},"
+                     "{s:s,s:s}]}, s:s, s:{s:s,s:s}, s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}",
+                     "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type", "string",
+                     "Withdrawal", "name", "account", "type", "address", "name", "chainId", "type", "uint64", "name",
+                     "asset", "type", "address", "name", "amount", "type", "uint256", "name", "recipient", "type",
+                     "address", "name", "nonce", "type", "uint64", "name", "expiry", "type", "uint64", "primaryType",
+                     "Withdrawal", "domain", "name", EIP712_OWNER_NAME, "version", EIP712_OWNER_VERSION, "message",
+                     "account", evm_addr_to_hex(q->account, account), "chainId", chain, "asset",
+                     evm_addr_to_hex(q->asset, asset), "amount", u256_to_dec(&q->amount, amount), "recipient",
+                     evm_addr_to_hex(q->recipient, recipient), "nonce", nonce, "expiry", expiry);
+}
+
+rl_err admit_owner_sign(request *q, const uint8_t secp_sk[SECP256K1_SK_BYTES])
+{
+    owner_withdrawal w;
+    uint8_t digest[HASH_BYTES];
+    admit_owner_withdrawal(&w, q);
+    eip712_withdrawal_digest(digest, &w);
+    return evm_sign_digest(q->owner_sig, digest, secp_sk);
+}
+
+admit_verdict admit_request(const relset *set, const request *q, uint64_t time_ms, uint64_t last_owner_nonce,
+                            rl_why *why)
+{
+    char a[43], b[43], key[2 * ED25519_PK_BYTES + 1];
+    if (relset_find_venue(set, q->venue) == NULL) { /* A1 */
+        rl_fail(why, RL_ERR_SIGNER, "request by venue key %s not in relayer set v%u",
+                hex_encode(key, q->venue, ED25519_PK_BYTES), set->version);
+        return ADMIT_VENUE_KEY;
+    }
+    if (q->kind != REQUEST_WITHDRAW)
+        return ADMIT_OK;
+    if (q->version != REQUEST_VERSION_OWNER) { /* A2 */
+        rl_fail(why, RL_ERR_SIG, "withdrawal without the owner's signature (request version %u)", q->version);
+        return ADMIT_OWNER;
+    }
+    owner_withdrawal w;
+    uint8_t digest[HASH_BYTES], signer[EVM_ADDR_BYTES];
+    admit_owner_withdrawal(&w, q);
+    eip712_withdrawal_digest(digest, &w);
+    if (evm_recover(signer, digest, q->owner_sig) != RL_OK) { /* A3 */
+        rl_fail(why, RL_ERR_SIG, "withdrawal owner signature is missing or malformed");
+        return ADMIT_OWNER;
+    }
+    if (memcmp(signer, q->account, EVM_ADDR_BYTES) != 0) {
+        rl_fail(why, RL_ERR_SIG, "withdrawal owner signature by %s not the account %s", evm_addr_to_hex(signer, a),
+                evm_addr_to_hex(q->account, b));
+        return ADMIT_OWNER;
+    }
+    if ((unsigned __int128)q->expiry_s * 1000 < time_ms) { /* A4 */
+        rl_fail(why, RL_ERR_SIG, "withdrawal owner signature expired at %llu s, the record is at %llu ms",
+                (unsigned long long)q->expiry_s, (unsigned long long)time_ms);
+        return ADMIT_OWNER;
+    }
+    if (q->owner_nonce <= last_owner_nonce) { /* A5 */
+        rl_fail(why, RL_ERR_SIG, "withdrawal owner nonce %llu reused: account %s is at nonce %llu",
+                (unsigned long long)q->owner_nonce, evm_addr_to_hex(q->account, a),
+                (unsigned long long)last_owner_nonce);
+        return ADMIT_OWNER;
+    }
+    return ADMIT_OK;
+}

@@ -1,0 +1,310 @@
+/*
+ * admit_test.c - attest/admit, the owners' EIP-712 Withdrawal (attest/eip712), request version 2
+ * (attest/request), venues pinned in the relayer set (attest/relset), and what the calculator
+ * (collateral/calc) and audit_next (attest/audit) make of requests that fail the admission rules:
+ * a compromised hub's own venue key, and withdrawals without their owner's valid signature.
+ */
+#include "attest/hex.h"
+#include "tests/calclog.h"
+
+/* scripts/owner_vector.sh: cast's signature of this Withdrawal with the key 0x61..61. */
+static const char OWNER_VECTOR_SIG[] = "74a6e97d0670300922a727861389d60766077d839a42526fb4fe5c89e90beccf"
+                                       "6ee7351f35107bf44b798cf6ec2de17ceb9a1b2369b3aa3338492e9dbb8780361b";
+
+static request vector_request(void)
+{
+    request q = {.kind = REQUEST_WITHDRAW, .chain_id = 31337, .amount = u256_from_u64(E18), .owner_nonce = 7,
+                 .expiry_s = 1700003600};
+    uint8_t sk[SECP256K1_SK_BYTES];
+    fx_owner(sk, q.account, 0);
+    memset(q.recipient, 0x22, EVM_ADDR_BYTES);
+    return q;
+}
+
+Test(eip712, an_owner_signature_of_a_withdrawal_is_the_one_cast_makes_from_the_typed_data)
+{
+    request q = vector_request();
+    uint8_t sk[SECP256K1_SK_BYTES], want[EVM_SIG_BYTES];
+    fx_owner(sk, q.account, 0);
+    char hex[43];
+    cr_assert_str_eq(evm_addr_to_hex(q.account, hex), "0xed5970f07eea5a9e7b359d3c5d3f82b34a8f1e15");
+    cr_assert_eq(hex_decode(want, sizeof want, OWNER_VECTOR_SIG, "vector", NULL), RL_OK);
+    cr_assert_eq(admit_owner_sign(&q, sk), RL_OK);
+    cr_assert_arr_eq(q.owner_sig, want, EVM_SIG_BYTES, "the digest differs from cast's EIP-712 digest");
+    /* and the typed data is what that script gave cast */
+    json_t *j = admit_owner_typed_data(&q);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "primaryType")), "Withdrawal");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "message"), "expiry")), "1700003600");
+    json_decref(j);
+}
+
+Test(request, a_withdrawal_carries_the_owner_part_and_decodes_back_and_version_1_still_reads)
+{
+    fixture f;
+    fx_init(&f, 1, 1);
+    request q = vector_request(), back;
+    uint8_t sk[SECP256K1_SK_BYTES], buf[REQUEST_MAX_BYTES];
+    size_t len;
+    rl_why why = {{0}};
+    fx_owner(sk, q.account, 0);
+    cr_assert_eq(admit_owner_sign(&q, sk), RL_OK);
+    memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
+    cr_assert_eq(request_sign(buf, &len, &q, f.keys[1], &why), RL_OK, "%s", why.text);
+    cr_assert_eq(len, REQUEST_WITHDRAW_BYTES);
+    cr_assert_eq(buf[0], REQUEST_VERSION_OWNER);
+    cr_assert_eq(request_decode(&back, buf, len, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(back.version, REQUEST_VERSION_OWNER);
+    cr_assert_eq(back.owner_nonce, 7);
+    cr_assert_eq(back.expiry_s, 1700003600);
+    cr_assert_arr_eq(back.owner_sig, q.owner_sig, EVM_SIG_BYTES);
+    cr_assert_eq(admit_request(&f.set, &back, 1700000000000ull, 6, &why), ADMIT_OK, "%s", why.text);
+    /* the owner part is under the venue's signature: changing it is a bad request signature */
+    const uint8_t *sig;
+    uint8_t msg[HASH_BYTES];
+    buf[150] ^= 1;
+    request_sig_parts(buf, len, msg, &sig);
+    cr_assert_not(ed25519_verify(sig, msg, HASH_BYTES, q.venue));
+    /* version 1 withdrawals (old logs) decode, without an owner part */
+    q.version = REQUEST_VERSION;
+    cr_assert_eq(request_sign(buf, &len, &q, f.keys[1], &why), RL_OK, "%s", why.text);
+    cr_assert_eq(len, REQUEST_WITHDRAW_V1_BYTES);
+    cr_assert_eq(request_decode(&back, buf, len, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(back.version, REQUEST_VERSION);
+    cr_assert_eq(back.owner_nonce, 0);
+    /* there is no version 2 position */
+    request p = {.version = REQUEST_VERSION_OWNER, .kind = REQUEST_POSITION, .mode = REQUEST_MODE_CROSS};
+    memcpy(p.venue, q.venue, ED25519_PK_BYTES);
+    snprintf(p.market, sizeof p.market, "ETH-PERP");
+    cr_assert_eq(request_sign(buf, &len, &p, f.keys[1], &why), RL_ERR_ARG);
+    fx_fini(&f);
+}
+
+Test(relset, venues_are_pinned_in_key_order_inside_the_digest_and_format_1_still_decodes)
+{
+    fixture f;
+    fx_keys(&f, 4);
+    fx_set(&f, 3, 2); /* pins key 3 */
+    relset plain = f.set, back;
+    plain.nvenues = 0;
+    uint8_t enc[RELSET_MAX_BYTES], d1[HASH_BYTES], d2[HASH_BYTES];
+    size_t len;
+    rl_why why = {{0}};
+    cr_assert_eq(relset_encode(&plain, enc, &len, NULL), RL_OK);
+    cr_assert_eq(enc[0], RELSET_FORMAT, "a set without venues keeps format 1 and its digest");
+    cr_assert_eq(relset_decode(&back, enc, len, NULL), RL_OK);
+    cr_assert_eq(back.nvenues, 0);
+    /* a second venue whose key sorts first goes first, whatever the order added */
+    uint8_t low[ED25519_PK_BYTES] = {0};
+    low[31] = 9; /* any 32 bytes: a venue key is only compared */
+    cr_assert_eq(relset_add_venue(&f.set, "other", low, &why), RL_OK, "%s", why.text);
+    cr_assert_str_eq(f.set.venues[0].name, "other");
+    cr_assert_eq(relset_add_venue(&f.set, "again", low, &why), RL_ERR_ARG);
+    cr_assert_eq(relset_add_venue(&f.set, "venue", (uint8_t[ED25519_PK_BYTES]){1}, &why), RL_ERR_ARG);
+    cr_assert_eq(relset_encode(&f.set, enc, &len, NULL), RL_OK);
+    cr_assert_eq(enc[0], RELSET_FORMAT_VENUES);
+    cr_assert_eq(relset_decode(&back, enc, len, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(back.nvenues, 2);
+    cr_assert_not_null(relset_find_venue(&back, node_key_pub(f.keys[3])->ed25519));
+    cr_assert_eq(relset_digest(&plain, d1), RL_OK);
+    cr_assert_eq(relset_digest(&f.set, d2), RL_OK);
+    cr_assert_arr_neq(d1, d2, HASH_BYTES, "the venues are inside the digest");
+    /* out of order bytes are not canonical */
+    relset swapped = f.set;
+    swapped.venues[0] = f.set.venues[1];
+    swapped.venues[1] = f.set.venues[0];
+    cr_assert_eq(relset_validate(&swapped, &why), RL_ERR_ARG);
+    /* JSON round trip */
+    json_t *j = relset_to_json(&f.set);
+    char *text = json_dumps(j, 0);
+    cr_assert_eq(relset_from_json(&back, text, strlen(text), &why), RL_OK, "%s", why.text);
+    cr_assert_eq(relset_digest(&back, d1), RL_OK);
+    cr_assert_arr_eq(d1, d2, HASH_BYTES);
+    free(text);
+    json_decref(j);
+    for (unsigned i = 0; i < f.nkeys; i++)
+        node_key_free(f.keys[i]);
+}
+
+/* The trader: 10 ETH, long 2 ETH-PERP at 3000 (by the pinned venue), prices fresh. */
+static void trader(logb *l)
+{
+    deposit(l, 1, 0x00, 10 * E18, 1, T0 + 1);
+    price(l, "ETH", (uint64_t[]){3000, 3000}, 2, T0 + 3, T0 + 10);
+    position(l, 2, 3000, T0 + 20);
+}
+
+/* The first entry of the account's `list` ("positions", "collateral"), its `field`, as text. */
+static const char *first_of(logb *l, const char *list, const char *field)
+{
+    static char text[64];
+    json_t *j = calc_account_json(l->c, ACCOUNT);
+    snprintf(text, sizeof text, "%s", json_string_value(json_object_get(json_array_get(json_object_get(j, list), 0),
+                                                                         field)));
+    json_decref(j);
+    return text;
+}
+
+/* The attack of issue 14: the hub allow-lists its own venue key, logs "size 0" for the trader's
+ * position, then "withdraw everything to the attacker". Before the admission rules the calculator
+ * applied both and approved the withdrawal, so every honest co-signer signed its release. */
+Test(admit, a_compromised_hubs_own_venue_key_can_neither_close_positions_nor_withdraw)
+{
+    logb l;
+    setup(&l);
+    trader(&l);
+    node_key *rogue;
+    rl_why why = {{0}};
+    cr_assert_eq(node_key_generate(&rogue, "rogue", &why), RL_OK);
+    request close = {.kind = REQUEST_POSITION, .mode = REQUEST_MODE_CROSS};
+    snprintf(close.market, sizeof close.market, "ETH-PERP");
+    memcpy(close.account, ACCOUNT, EVM_ADDR_BYTES);
+    req_by(&l, &close, rogue, T0 + 30);
+    uint64_t close_seq = l.seq;
+    request drain = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(10 * E18), .owner_nonce = 1,
+                     .expiry_s = T0 / 1000 + 3600};
+    memcpy(drain.account, ACCOUNT, EVM_ADDR_BYTES);
+    memcpy(drain.recipient, node_key_pub(rogue)->evm, EVM_ADDR_BYTES);
+    /* the best it can do for an owner signature: its own key's */
+    cr_assert_eq(admit_owner_sign(&drain, node_key_secp256k1_secret(rogue)), RL_OK);
+    req_by(&l, &drain, rogue, T0 + 31);
+
+    cr_assert_eq(l.nmade, 1, "one answer: the withdrawal's");
+    cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(l.made[0].reason, REASON_VENUE_KEY);
+    cr_assert_str_eq(first_of(&l, "positions", "size"), "2", "the rogue 'size 0' was not applied");
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0", "nothing reserved");
+    cr_assert_eq(calc_get_stats(l.c)->requests_refused, 2);
+    log_decisions(&l, 0); /* the refusal is logged and the log still audits, record by record */
+    audit_summary sum;
+    audit_get_summary(l.a, &sum);
+    cr_assert_eq(sum.requests_refused, 2);
+    cr_assert_eq(sum.first_refused_seq, close_seq);
+    cr_assert(strstr(sum.first_refused_why.text, "not in relayer set v1") != NULL, "%s", sum.first_refused_why.text);
+    node_key_free(rogue);
+    teardown(&l);
+}
+
+/* A withdrawal of 1 ETH by the pinned venue, with the owner part as given. */
+static void withdraw_as(logb *l, request *q, uint64_t t)
+{
+    q->kind = REQUEST_WITHDRAW;
+    q->chain_id = 1;
+    q->amount = u256_from_u64(E18);
+    memcpy(q->account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(q->recipient, 0x66, EVM_ADDR_BYTES);
+    req_by(l, q, l->f.keys[3], t);
+}
+
+Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_nothing)
+{
+    logb l;
+    setup(&l);
+    trader(&l);
+    uint64_t t = T0 + 100;
+    uint64_t exp_s = t / 1000 + 60;
+    uint8_t other_sk[SECP256K1_SK_BYTES], other[EVM_ADDR_BYTES];
+    fx_owner(other_sk, other, 1);
+    request missing = {.version = REQUEST_VERSION};
+    withdraw_as(&l, &missing, t);
+    request zero = {.owner_nonce = 5, .expiry_s = exp_s}; /* malformed: r = s = 0 */
+    withdraw_as(&l, &zero, t);
+    request wrong = {.owner_nonce = 5, .expiry_s = exp_s, .chain_id = 1, .amount = u256_from_u64(E18)};
+    memcpy(wrong.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(wrong.recipient, 0x66, EVM_ADDR_BYTES);
+    cr_assert_eq(admit_owner_sign(&wrong, other_sk), RL_OK);
+    withdraw_as(&l, &wrong, t);
+    request expired = {.owner_nonce = 5, .expiry_s = t / 1000 - 1, .chain_id = 1, .amount = u256_from_u64(E18)};
+    memcpy(expired.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(expired.recipient, 0x66, EVM_ADDR_BYTES);
+    cr_assert_eq(admit_owner_sign(&expired, OWNER_SK), RL_OK);
+    withdraw_as(&l, &expired, t);
+    cr_assert_eq(l.nmade, 4);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(l.made[i].kind, DECISION_WITHDRAW_REFUSED, "case %zu", i);
+        cr_assert_eq(l.made[i].reason, REASON_OWNER_SIGNATURE, "case %zu", i);
+    }
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0");
+
+    /* signed right: approved; the same owner signature in a new venue request: refused */
+    request good = {.owner_nonce = 5, .expiry_s = exp_s, .chain_id = 1, .amount = u256_from_u64(E18)};
+    memcpy(good.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(good.recipient, 0x66, EVM_ADDR_BYTES);
+    cr_assert_eq(admit_owner_sign(&good, OWNER_SK), RL_OK);
+    request replay = good;
+    withdraw_as(&l, &good, t + 1);
+    withdraw_as(&l, &replay, t + 2);
+    cr_assert_eq(l.nmade, 6);
+    cr_assert_eq(l.made[4].kind, DECISION_WITHDRAW_OK);
+    cr_assert_eq(l.made[5].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(l.made[5].reason, REASON_OWNER_SIGNATURE);
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "1", "only the approved withdrawal is reserved");
+    json_t *j = calc_account_json(l.c, ACCOUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "owner_nonce")), "5", "margin query shows the nonce used");
+    json_decref(j);
+
+    /* the auditor counts the five the hub should not have logged, and names the first */
+    log_decisions(&l, 0);
+    audit_summary sum;
+    audit_get_summary(l.a, &sum);
+    cr_assert_eq(sum.requests_refused, 5);
+    cr_assert(strstr(sum.first_refused_why.text, "without the owner's signature") != NULL, "%s",
+              sum.first_refused_why.text);
+    /* and a replay of the log reproduces every refusal */
+    calc_replay *r = replay_all(&l);
+    calc_replay_summary rs;
+    calc_replay_get_summary(r, &rs);
+    cr_assert_eq(rs.reproduced, 6);
+    calc_replay_free(r);
+    teardown(&l);
+}
+
+Test(admit, the_owner_signature_names_the_signer_and_the_account_when_they_differ)
+{
+    fixture f;
+    fx_init(&f, 1, 1);
+    request q = vector_request();
+    uint8_t other_sk[SECP256K1_SK_BYTES], other[EVM_ADDR_BYTES];
+    fx_owner(other_sk, other, 1);
+    q.version = REQUEST_VERSION_OWNER;
+    memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
+    cr_assert_eq(admit_owner_sign(&q, other_sk), RL_OK);
+    rl_why why = {{0}};
+    char want[128], a[43], b[43];
+    snprintf(want, sizeof want, "owner signature by %s not the account %s", evm_addr_to_hex(other, a),
+             evm_addr_to_hex(q.account, b));
+    cr_assert_eq(admit_request(&f.set, &q, 1700000000000ull, 0, &why), ADMIT_OWNER);
+    cr_assert(strstr(why.text, want) != NULL, "%s", why.text);
+    /* a venue key the set does not pin fails first */
+    memcpy(q.venue, node_key_pub(f.keys[0])->ed25519, ED25519_PK_BYTES);
+    cr_assert_eq(admit_request(&f.set, &q, 1700000000000ull, 0, &why), ADMIT_VENUE_KEY);
+    fx_fini(&f);
+}
+
+Test(audit, an_approval_of_a_withdrawal_the_admission_rules_refuse_is_a_bad_record)
+{
+    logb l;
+    setup(&l);
+    trader(&l);
+    request missing = {.version = REQUEST_VERSION};
+    withdraw_as(&l, &missing, T0 + 100);
+    /* a forged approval signed by a calculator key: audit_next refuses it (no plan may follow) */
+    decision d = l.made[0];
+    d.kind = DECISION_WITHDRAW_OK;
+    d.reason = REASON_NONE;
+    memcpy(d.calculator, node_key_pub(l.calc_key)->ed25519, ED25519_PK_BYTES);
+    uint8_t buf[DECISION_MAX_BYTES], *enc;
+    size_t len, elen;
+    cr_assert_eq(decision_sign(buf, &len, &d, l.calc_key, NULL), RL_OK);
+    record r = {.type = RECORD_DECISION, .seq = l.seq + 1, .time_ms = T0 + 200, .payload = buf,
+                .payload_len = (uint32_t)len};
+    memcpy(r.prev, l.prev, HASH_BYTES);
+    enc = malloc(RECORD_MAX_BYTES);
+    cr_assert_eq(record_encode(&r, enc, &elen, NULL), RL_OK);
+    verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
+    size_t nj = 0;
+    rl_why why = {{0}};
+    cr_assert_eq(audit_next(l.a, enc, elen, jobs, &nj, &why), RL_ERR_STATE);
+    cr_assert(strstr(why.text, "admission rules refuse") != NULL, "%s", why.text);
+    free(enc);
+    teardown(&l);
+}
