@@ -549,6 +549,12 @@ Test(liquidation, the_story_with_the_hub_killed_at_random_moments_ends_with_the_
     cr_assert_eq(pthread_create(&killer.thread, NULL, kill_hub_at_random, NULL), 0);
     killer_running = true;
     story();
+    /* A quick story may end before the schedule's KILLS_AT_LEAST kills: the killer goes on while
+     * the cluster settles, and one cycle takes at most KILL_MAX_MS + RESTART_MAX_MS, so waiting
+     * that long per missing kill (and a margin for a slow restart) is what the schedule guarantees. */
+    uint64_t until = tu_now_ms() + KILLS_AT_LEAST * (KILL_MAX_MS + RESTART_MAX_MS) + 10000;
+    while (atomic_load(&killer.kills) < KILLS_AT_LEAST && tu_now_ms() < until)
+        tu_sleep_ms(50);
     stop_killer();
     unsigned kills = atomic_load(&killer.kills);
     fprintf(stderr, "hub kills: seed %u, %u kills (and a last one at the end)\n", killer.seed, kills);
