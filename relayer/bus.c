@@ -254,8 +254,10 @@ static void *limited_socket(bus *b, int type, const bus_limits *limits, const ch
     bus_limits l = limits ? *limits : (bus_limits){0};
     int64_t max = l.max_msg_bytes ? l.max_msg_bytes : BUS_DEFAULT_MAX_MSG;
     int snd = l.sndhwm ? l.sndhwm : BUS_DEFAULT_HWM, rcv = l.rcvhwm ? l.rcvhwm : BUS_DEFAULT_HWM, linger = 0;
+    int handshake = l.handshake_ms ? l.handshake_ms : BUS_DEFAULT_HANDSHAKE_MS;
     void *s = zmq_socket(b->ctx, type);
     if (s == NULL || zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0 ||
+        zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDHWM, &snd, sizeof snd) != 0 || zmq_setsockopt(s, ZMQ_RCVHWM, &rcv, sizeof rcv) != 0 ||
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0) {
         zmq_fail(why, "socket for", endpoint);

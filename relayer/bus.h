@@ -10,7 +10,9 @@
  * whose key is not allowed completes no handshake: it can neither send nor receive.
  *
  * Sockets are made with their limits set on purpose: a maximum message size (a larger frame
- * drops the peer's connection, nothing is delivered) and high-water marks.
+ * drops the peer's connection, nothing is delivered; it holds during the handshake too),
+ * high-water marks, and a short handshake interval, so a connection that never authenticates
+ * (a plain TCP connection, a stalled CURVE hello) is closed and its descriptor freed.
  */
 #ifndef RL_BUS_H
 #define RL_BUS_H
@@ -35,10 +37,12 @@ const char *bus_role_name(bus_role r);
 typedef struct bus_limits {
     int64_t max_msg_bytes; /* ZMQ_MAXMSGSIZE; 0: BUS_DEFAULT_MAX_MSG */
     int sndhwm, rcvhwm;    /* messages; 0: BUS_DEFAULT_HWM */
+    int handshake_ms;      /* ZMQ_HANDSHAKE_IVL: an unfinished handshake is dropped; 0: BUS_DEFAULT_HANDSHAKE_MS */
 } bus_limits;
 
 #define BUS_DEFAULT_MAX_MSG (64 * 1024)
 #define BUS_DEFAULT_HWM 10000
+#define BUS_DEFAULT_HANDSHAKE_MS 5000 /* libzmq's own is 30 s */
 
 typedef struct bus bus;
 
