@@ -20,7 +20,9 @@
  * from /proc/PID/status (VmRSS, RssAnon, VmHWM) before the attack, every SAMPLE_MS during it and
  * for AFTER_MS after it; hub_exits counts the hub's exits before it was asked to stop. The
  * attackers' own signing is done before the clock starts, as the nodes' is, so the run charges
- * the shared machine with what the hub does, not with what a remote attacker's CPU would.
+ * the shared machine with what the hub does, not with what a remote attacker's CPU would: NEVER_PER_EVENT
+ * never-completing observations per event of a phase; should the hub take them all, they are sent
+ * again from the first (counted in the JSON: the hub then sees duplicates).
  * Progress goes to stderr; the last line on stdout is one JSON object, ratio = attacked / clean.
  */
 #include <arpa/inet.h>
@@ -54,7 +56,7 @@ static const char USAGE[] = "usage: relayer bench hostile [--events N] [--connec
                             "                             [--send-hwm H]\n"
                             "LIST: any of connections,node,catchup (default all); H: the hub's [limits] send_hwm\n";
 
-#define DEFAULT_EVENTS 30000
+#define DEFAULT_EVENTS 20000
 #define DEFAULT_CONNECTIONS 5000
 #define PHASE_TIMEOUT_MS 300000  /* a phase not done by then ends; the rate counts what was credited */
 #define SAMPLE_MS 100            /* the hub's memory and exit are checked this often */
@@ -63,7 +65,7 @@ static const char USAGE[] = "usage: relayer bench hostile [--events N] [--connec
 #define SETTLE_MS 300            /* node connections and subscriptions settle */
 #define OPEN_PER_ROUND 500       /* connections (re)opened per round of the holder's loop */
 #define SEND_TIMEOUT_MS 100      /* a flooder's blocked send gives up this often to look at stop */
-#define NEVER_PER_EVENT 8        /* never-completing observations signed ahead, per event of the phase */
+#define NEVER_PER_EVENT 16       /* never-completing observations signed ahead, per event of the phase */
 #define NEVER_FIRST (1ull << 40) /* their stream indexes: far past the honest ones, so fresh ids */
 #define PRICES 4096              /* unknown-feed price observations signed ahead, sent in turn */
 #define ATTACKER 2               /* node3 (index into the sim's keys) */
@@ -87,7 +89,7 @@ struct attack {
     signed_obs *never; /* signed ahead (owned) */
     size_t nnever;
     signed_price *prices; /* signed ahead (owned) */
-    atomic_uint_fast64_t obs_frames, never_obs, never_signed_live, price_frames, malformed_frames;
+    atomic_uint_fast64_t obs_frames, never_obs, never_rounds, price_frames, malformed_frames;
     /* the subscriber */
     void *catchup_sock; /* DEALER with sub2's key (used by its thread only) */
     atomic_uint_fast64_t catchup_requests;
@@ -333,19 +335,13 @@ static void *flood_node(void *arg)
 {
     struct attack *a = arg;
     static uint8_t frame[MALFORMED_MAX]; /* an OBS frame of WIRE_OBS_MAX is smaller */
-    signed_obs *live = malloc(WIRE_OBS_MAX * sizeof *live);
-    if (live == NULL)
-        return NULL;
     uint64_t msg_id = NEVER_FIRST, next_never = 0, next_price = 0, k = 0;
     while (!atomic_load(&a->stop)) {
-        const signed_obs *batch = live;
-        if (next_never + WIRE_OBS_MAX <= a->nnever) {
-            batch = a->never + next_never;
-        } else { /* the signed-ahead ones are spent: sign here */
-            for (size_t i = 0; i < WIRE_OBS_MAX; i++)
-                never_obs(a, next_never + i, &live[i]);
-            atomic_fetch_add(&a->never_signed_live, WIRE_OBS_MAX);
+        if (next_never + WIRE_OBS_MAX > a->nnever) { /* all sent once: again from the first (counted) */
+            next_never = 0;
+            atomic_fetch_add(&a->never_rounds, 1);
         }
+        const signed_obs *batch = a->never + next_never;
         size_t len = wire_encode_obs(frame, sizeof frame, ++msg_id, batch, WIRE_OBS_MAX);
         if (!send_frame(a->node_sock, frame, len, a))
             break;
@@ -364,7 +360,6 @@ static void *flood_node(void *arg)
             break;
         atomic_fetch_add(&a->malformed_frames, 1);
     }
-    free(live);
     return NULL;
 }
 
@@ -520,22 +515,24 @@ static bool parse(int argc, char **argv, struct opts *o)
     return optind == argc;
 }
 
-static void print_result(uint64_t events, double clean_eps, double attacked_eps, bool complete,
+static void print_result(uint64_t events, double clean_eps, double attacked_eps, bool complete, double attack_secs,
                          const struct mem *before, const struct mem *peak, const struct mem *clean_growth, int exits,
                          const struct attack *a, const bench_cluster *c, double load)
 {
     double growth = peak->rss_mb - before->rss_mb;
-    json_t *atk = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connections",
+    json_t *atk = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connections",
                             (int)a->connections, "connections_opened", (json_int_t)atomic_load(&a->opened),
                             "connections_closed_by_hub", (json_int_t)atomic_load(&a->closed_by_hub),
                             "connections_failed", (json_int_t)atomic_load(&a->connect_failed), "obs_frames",
                             (json_int_t)atomic_load(&a->obs_frames), "never_completing_obs",
-                            (json_int_t)atomic_load(&a->never_obs), "never_signed_during_attack",
-                            (json_int_t)atomic_load(&a->never_signed_live), "unknown_feed_price_frames",
+                            (json_int_t)atomic_load(&a->never_obs), "never_completing_signed",
+                            (json_int_t)a->nnever, "never_completing_resent_from_first",
+                            (json_int_t)atomic_load(&a->never_rounds), "unknown_feed_price_frames",
                             (json_int_t)atomic_load(&a->price_frames), "malformed_frames",
                             (json_int_t)atomic_load(&a->malformed_frames), "catchup_requests",
                             (json_int_t)atomic_load(&a->catchup_requests));
-    json_t *hub = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "rss_before_mb", before->rss_mb,
+    json_t *hub = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "attack_secs", attack_secs,
+                            "rss_growth_mb_per_attack_s", growth / attack_secs, "rss_before_mb", before->rss_mb,
                             "rss_peak_mb", peak->rss_mb, "anon_before_mb", before->anon_mb, "anon_peak_mb",
                             peak->anon_mb, "hwm_mb", peak->hwm_mb, "clean_phase_rss_growth_mb", clean_growth->rss_mb,
                             "events_short_of_quorum", (json_int_t)hub_status(c, "events_short_of_quorum"),
@@ -644,7 +641,7 @@ int bench_hostile(int argc, char **argv)
             err = rl_fail(&why, RL_ERR_IO, "cannot start an attack thread");
             goto out;
         }
-    uint64_t t_hold = mono_ms();
+    uint64_t t_hold = mono_ms(); /* the attack starts */
     while (atomic_load(&a.held) < connections && mono_ms() - t_hold < HOLD_WAIT_MS && cl.hub > 0)
         usleep(50000);
     fprintf(stderr, "bench hostile: %llu connections held after %.1f s; attacked phase, %llu events...\n",
@@ -661,6 +658,7 @@ int bench_hostile(int argc, char **argv)
     atomic_store(&a.stop, true);
     for (; started > 0; started--)
         pthread_join(th[started - 1], NULL);
+    double attack_secs = (double)(mono_ms() - t_hold) / 1000.0;
     for (uint64_t t0 = mono_ms(); mono_ms() - t0 < AFTER_MS && !hub_exited(&cl, &exits, &hub_status_code);) {
         struct mem m;
         if (hub_mem(cl.hub, &m) && m.rss_mb > peak.rss_mb)
@@ -673,7 +671,7 @@ int bench_hostile(int argc, char **argv)
         double attacked_eps = (double)credited / attacked_secs;
         printf("hostile: clean %.0f events/s, attacked %.0f events/s; hub RSS %.1f -> peak %.1f MiB; hub exits %d\n",
                clean_eps, attacked_eps, before.rss_mb, peak.rss_mb, exits);
-        print_result(events, clean_eps, attacked_eps, complete, &before, &peak, &clean_growth, exits, &a, &cl,
+        print_result(events, clean_eps, attacked_eps, complete, attack_secs, &before, &peak, &clean_growth, exits, &a, &cl,
                      loadavg1());
         if (exits > 0 || !complete)
             err = rl_fail(&why, RL_ERR_IO, "the hub %s", exits > 0 ? "exited" : "did not credit every event in time");
