@@ -547,7 +547,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         (h->records = bus_server(h->b, ZMQ_PUB, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.records, &lim, why)) == NULL)
         err = RL_ERR_IO;
     if (err == RL_OK &&
-        (h->catchup = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.catchup, &catchup_lim, why)) == NULL)
+        (h->catchup = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.catchup, &catchup_lim,
+                                 why)) == NULL)
         err = RL_ERR_IO;
     if (err == RL_OK && h->cfg.venue[0] != '\0' &&
         (h->venue = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_VENUE, h->key, h->cfg.venue, &lim, why)) == NULL)

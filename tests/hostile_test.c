@@ -17,6 +17,7 @@
 
 #include "relayer/bus.h"
 #include "relayer/hublimits.h"
+#include "relayer/hubprice.h"
 #include "relayer/keyfile.h"
 #include "relayer/sim.h"
 #include "relayer/wire.h"
@@ -416,4 +417,36 @@ Test(hostile, one_subscriber_key_past_its_catch_up_budget_is_not_answered_until_
     cr_assert(hublimits_rate_take(&r, "follower", 5999), "another key has its own budget");
     cr_assert(hublimits_rate_take(&r, "auditor", 6000), "a new second, a new budget");
     cr_assert_eq(r.refused, 1);
+}
+
+Test(hostile, the_price_table_holds_the_configured_feeds_and_refuses_any_other_without_growing)
+{
+    cr_assert(sodium_init() >= 0);
+    rl_why why = {{0}};
+    sim s;
+    sim_opts so = {.events = 1, .nodes = 3, .threshold = 2, .seed = 3};
+    cr_assert_eq(sim_init(&s, &so, &why), RL_OK);
+    const char feeds[][PRICE_FEED_BYTES + 1] = {"ETH", "BTC", "ETH"};
+    hubprice_opts o = {.max_age_ms = 60000, .heartbeat_ms = 1000, .feeds = feeds, .nfeeds = 3};
+    hubprice *hp;
+    cr_assert_eq(hubprice_new(&hp, &o), RL_OK);
+    cr_assert_eq(hubprice_feeds(hp), 2, "ETH named twice is one feed");
+    uint64_t now = 1700000000000;
+    for (unsigned i = 0; i < 5000; i++) {
+        bool known = i % 1000 == 0; /* now and then ETH, otherwise a fresh name */
+        price_obs p = {.price_e18 = (__int128)1000000000000000000, .time_ms = now + i};
+        snprintf(p.feed, sizeof p.feed, known ? "ETH" : "Y%u", i);
+        uint8_t enc[PRICE_OBS_BYTES];
+        signed_price sp;
+        cr_assert_eq(price_encode(enc, &p, NULL), RL_OK);
+        price_sign(&sp, enc, 1, s.keys[0]);
+        rl_err want = known ? RL_OK : RL_ERR_ARG;
+        cr_assert_eq(hubprice_takes(hp, &sp), want == RL_OK);
+        cr_assert_eq(hubprice_offer(hp, &sp, node_key_pub(s.keys[0])->ed25519, now + i, &why), want, "%u: %s", i,
+                     why.text);
+    }
+    cr_assert_eq(hubprice_feeds(hp), 2, "5000 offers of unknown feeds added nothing");
+    cr_assert(strstr(why.text, "is not one the hub's config names") != NULL, "%s", why.text);
+    hubprice_free(hp);
+    sim_fini(&s);
 }

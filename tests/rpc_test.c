@@ -655,7 +655,8 @@ static long peak_rss_kb(void)
 
 /* Calls eth_getLogs once on an endpoint whose answer is the gzip bomb; it must be refused naming
  * the endpoint and the method, with the process's memory never near the decoded size. */
-static void refuse_bomb(const char *prefix, const char *fill, size_t fill_bytes, const char *suffix, const char *why_has)
+static void refuse_bomb(const char *prefix, const char *fill, size_t fill_bytes, const char *suffix,
+                        const char *why_has)
 {
     size_t len;
     char *gz = gzip_bomb(prefix, fill, fill_bytes, suffix, &len);
