@@ -531,10 +531,11 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         err = RL_ERR_NOMEM;
     for (int r = 0; r < 4 && err == RL_OK; r++) {
         for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++)
-            if ((err = pubfile_read(lists[r]->item[i], &pubs[i], why)) == RL_OK)
-                err = bus_allow(h->b, roles[r], &pubs[i], why);
-        if (err == RL_OK)
+            err = pubfile_read(lists[r]->item[i], &pubs[i], why);
+        if (err == RL_OK) /* before any is allowed: ZAP names a peer, so one name is one key */
             err = hublimits_allow_unique(config_path, keys[r], lists[r], pubs, lists[r]->n, why);
+        for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++)
+            err = bus_allow(h->b, roles[r], &pubs[i], why);
     }
     free(pubs);
     bus_limits lim = {.max_msg_bytes = (int64_t)h->cfg.max_message_bytes, .sndhwm = (int)h->cfg.send_hwm,
