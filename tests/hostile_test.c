@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/resource.h>
@@ -449,4 +450,45 @@ Test(hostile, the_price_table_holds_the_configured_feeds_and_refuses_any_other_w
     cr_assert(strstr(why.text, "is not one the hub's config names") != NULL, "%s", why.text);
     hubprice_free(hp);
     sim_fini(&s);
+}
+
+#define SILENT_CONNECTIONS 50
+#define SILENT_WAIT_MS (6 * HANDSHAKE_MS) /* the hub closes them after HANDSHAKE_MS */
+
+Test(hostile, plain_connections_that_never_authenticate_are_closed_after_the_handshake_interval)
+{
+    struct hostile h;
+    setup(&h);
+    bus *b;
+    void *s = start_hub_and_node1(&h, &b);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct pollfd p[SILENT_CONNECTIONS];
+    for (int i = 0; i < SILENT_CONNECTIONS; i++) {
+        p[i] = (struct pollfd){socket(AF_INET, SOCK_STREAM, 0), POLLIN, 0};
+        cr_assert_eq(connect(p[i].fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
+    }
+    /* Each is closed by the hub (end of file, or a reset) within the wait: none is left open. */
+    int closed = 0;
+    for (uint64_t t0 = tu_now_ms(); closed < SILENT_CONNECTIONS && tu_now_ms() - t0 < SILENT_WAIT_MS;) {
+        if (poll(p, SILENT_CONNECTIONS, 50) <= 0)
+            continue;
+        for (int i = 0; i < SILENT_CONNECTIONS; i++) {
+            char buf[256];
+            ssize_t got = p[i].fd >= 0 && p[i].revents != 0 ? recv(p[i].fd, buf, sizeof buf, MSG_DONTWAIT) : -1;
+            if (got == 0 || (got < 0 && p[i].revents != 0 && errno != EAGAIN)) { /* the greeting is read past */
+                close(p[i].fd);
+                p[i].fd = -1; /* poll skips it */
+                closed++;
+            }
+        }
+    }
+    for (int i = 0; i < SILENT_CONNECTIONS; i++)
+        if (p[i].fd >= 0)
+            close(p[i].fd);
+    cr_assert_eq(closed, SILENT_CONNECTIONS, "%d of %d silent connections closed by the hub within %d ms", closed,
+                 SILENT_CONNECTIONS, SILENT_WAIT_MS);
+    bus_close(s);
+    bus_free(b);
+    teardown(&h);
 }
