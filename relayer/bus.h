@@ -46,9 +46,10 @@ typedef struct bus_limits {
 
 typedef struct bus bus;
 
-/* Called from the ZAP thread for every handshake refused (role, the peer's address and its
- * key in hex); never for secrets. May be NULL. */
-typedef void (*bus_deny_fn)(void *ctx, const char *role, const char *address, const char *key_hex);
+/* Called from the ZAP thread for every handshake refused (role, the peer's address, its key in
+ * hex and why: "not allowed", "too many handshakes for this key", ...); never for secrets. May be
+ * NULL. */
+typedef void (*bus_deny_fn)(void *ctx, const char *role, const char *address, const char *key_hex, const char *why);
 
 /* A ZeroMQ context with its ZAP handler running. */
 RL_MUST_USE rl_err bus_new(bus **out, bus_deny_fn on_deny, void *deny_ctx, rl_why *why);
@@ -58,6 +59,10 @@ void *bus_context(const bus *b);
 
 /* Allows a public key for a role (its name becomes the ZAP user id). Thread-safe. */
 RL_MUST_USE rl_err bus_allow(bus *b, bus_role role, const node_pub *peer, rl_why *why);
+/* At most max handshakes admitted per allowed key and role within window_ms of the first one
+ * (0: no bound), so one key cannot pile up connections (each a descriptor, buffers and a
+ * high-water mark's worth of queued frames) by reconnecting. Thread-safe. */
+void bus_limit_handshakes(bus *b, unsigned max, uint64_t window_ms);
 /* How many keys a role allows. */
 size_t bus_allowed(bus *b, bus_role role);
 

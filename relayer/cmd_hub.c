@@ -54,10 +54,13 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
 #define SUBMIT_TIMEOUT_MS 30000 /* a submission not logged by then is forgotten; its sender resends */
 #define BPS_E18 100000000000000 /* one basis point in 1e18 fixed point */
 
-static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex)
+static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex, const char *why)
 {
     (void)ctx;
-    log_warn("connection refused: key not allowed", "role=%s peer=%s key=%s", role, address, key_hex);
+    if (strcmp(why, "not allowed") == 0)
+        log_warn("connection refused: key not allowed", "role=%s peer=%s key=%s", role, address, key_hex);
+    else
+        log_warn("connection refused", "role=%s peer=%s key=%s why=\"%s\"", role, address, key_hex, why);
 }
 
 static void on_alert(void *ctx, const char *what, const char *why)
@@ -520,8 +523,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                       .alert = on_alert};
     if (err == RL_OK)
         err = ingest_open(&h->g, h->st, h->pool, &genesis, &io, wall_ms(), why);
-    if (err == RL_OK)
-        err = bus_new(&h->b, on_deny, NULL, why);
+    if (err == RL_OK && (err = bus_new(&h->b, on_deny, NULL, why)) == RL_OK)
+        bus_limit_handshakes(h->b, (unsigned)h->cfg.handshakes_per_minute, 60000);
     bus_role roles[] = {BUS_ROLE_NODE, BUS_ROLE_VENUE, BUS_ROLE_SUBSCRIBER, BUS_ROLE_CALCULATOR};
     const cfg_list *lists[] = {&h->cfg.allow_node, &h->cfg.allow_venue, &h->cfg.allow_subscriber,
                                &h->cfg.allow_calculator};
@@ -531,10 +534,11 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         err = RL_ERR_NOMEM;
     for (int r = 0; r < 4 && err == RL_OK; r++) {
         for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++)
-            if ((err = pubfile_read(lists[r]->item[i], &pubs[i], why)) == RL_OK)
-                err = bus_allow(h->b, roles[r], &pubs[i], why);
-        if (err == RL_OK)
+            err = pubfile_read(lists[r]->item[i], &pubs[i], why);
+        if (err == RL_OK) /* before any is allowed: ZAP names a peer, so one name is one key */
             err = hublimits_allow_unique(config_path, keys[r], lists[r], pubs, lists[r]->n, why);
+        for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++)
+            err = bus_allow(h->b, roles[r], &pubs[i], why);
     }
     free(pubs);
     bus_limits lim = {.max_msg_bytes = (int64_t)h->cfg.max_message_bytes, .sndhwm = (int)h->cfg.send_hwm,
@@ -547,7 +551,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         (h->records = bus_server(h->b, ZMQ_PUB, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.records, &lim, why)) == NULL)
         err = RL_ERR_IO;
     if (err == RL_OK &&
-        (h->catchup = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.catchup, &catchup_lim, why)) == NULL)
+        (h->catchup = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.catchup, &catchup_lim,
+                                 why)) == NULL)
         err = RL_ERR_IO;
     if (err == RL_OK && h->cfg.venue[0] != '\0' &&
         (h->venue = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_VENUE, h->key, h->cfg.venue, &lim, why)) == NULL)

@@ -40,6 +40,7 @@ static const cfg_key schema[] = {
     {"limits", "frames_per_round", CFG_U64, 0, 1, 100000, F(frames_per_round)},
     {"limits", "catchup_per_second", CFG_U64, 0, 1, 100000, F(catchup_per_second)},
     {"limits", "catchup_hwm", CFG_U64, 0, 100, 10000000, F(catchup_hwm)},
+    {"limits", "handshakes_per_minute", CFG_U64, 0, 1, 1000000, F(handshakes_per_minute)},
 };
 
 rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
@@ -56,6 +57,7 @@ rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
     out->frames_per_round = 256;
     out->catchup_per_second = 50;
     out->catchup_hwm = 8192;
+    out->handshakes_per_minute = 60;
     out->price_max_dev_bps = 200;
     out->price_max_age_ms = 60000;
     out->price_heartbeat_ms = 10000;

@@ -50,6 +50,8 @@
  *     catchup_per_second = 50        ; catch-up requests answered per subscriber key per second
  *     catchup_hwm = 8192             ; catch-up frames queued per connection (more are dropped;
  *                                    ; the subscriber asks again)
+ *     handshakes_per_minute = 60     ; connections admitted per allowed key and role per minute:
+ *                                    ; one key cannot pile up connections by reconnecting
  */
 #ifndef RL_HUB_H
 #define RL_HUB_H
@@ -68,6 +70,7 @@ typedef struct hub_config {
     cfg_list allow_node, allow_venue, allow_subscriber, allow_calculator;
     uint64_t price_max_dev_bps, price_max_age_ms, price_heartbeat_ms;
     uint64_t max_message_bytes, send_hwm, handshake_ms, frames_per_round, catchup_per_second, catchup_hwm;
+    uint64_t handshakes_per_minute;
     char price_feeds[CFG_STR_MAX];
     uint64_t cosign_alert_ms;
 } hub_config;

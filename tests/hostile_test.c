@@ -2,10 +2,12 @@
  * hostile_test.c - the hub (relayer/cmd_hub.c, hublimits, hubprice, bus) under hostile load, as a
  * separate process fed by three `relayer watch` processes with simulated chains: a stranger's
  * plain TCP connections under a low descriptor limit, an allow-listed node key flooding price
- * observations of unknown feeds, and allow-lists naming one peer twice.
+ * observations of unknown feeds or with broken signatures, allow-lists naming one peer twice,
+ * and the catch-up budget per subscriber key.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sys/resource.h>
@@ -15,6 +17,8 @@
 #include <zmq.h>
 
 #include "relayer/bus.h"
+#include "relayer/hublimits.h"
+#include "relayer/hubprice.h"
 #include "relayer/keyfile.h"
 #include "relayer/sim.h"
 #include "relayer/wire.h"
@@ -222,20 +226,59 @@ Test(hostile, a_stranger_with_ten_thousand_plain_connections_neither_stops_the_h
     teardown(&h);
 }
 
-/* One PRICE frame of WIRE_PRICE_MAX observations, each of a feed never configured, signed by
- * member 1 (node1) as the sending peer: well-formed and honestly signed, so only the feed list
- * refuses it. */
-static size_t unknown_prices(const struct hostile *h, uint8_t *frame, size_t cap, uint64_t msg, unsigned *next)
+/* One PRICE frame of WIRE_PRICE_MAX observations signed by member 1 (node1), the sending peer:
+ * with `next`, each of a feed never configured (X0, X1, ...: well-formed and honestly signed, so
+ * only the feed list refuses it); without, of the configured feed ETH with every signature
+ * broken (each costs the hub a verification). */
+static size_t member1_prices(const struct hostile *h, uint8_t *frame, size_t cap, uint64_t msg, unsigned *next)
 {
     signed_price sp[WIRE_PRICE_MAX];
     for (size_t i = 0; i < WIRE_PRICE_MAX; i++) {
         price_obs o = {.price_e18 = (__int128)1000000000000000000, .time_ms = (uint64_t)time(NULL) * 1000};
-        snprintf(o.feed, sizeof o.feed, "X%u", (*next)++);
+        if (next != NULL)
+            snprintf(o.feed, sizeof o.feed, "X%u", (*next)++);
+        else
+            snprintf(o.feed, sizeof o.feed, "ETH");
         uint8_t enc[PRICE_OBS_BYTES];
         cr_assert_eq(price_encode(enc, &o, NULL), RL_OK);
         price_sign(&sp[i], enc, 1, h->s.keys[0]);
+        if (next == NULL)
+            sp[i].sig[0] ^= 1;
     }
     return wire_encode_price(frame, cap, msg, sp, WIRE_PRICE_MAX);
+}
+
+/* The hub's status.json's updated_ms (wall clock), 0 while there is none. */
+static uint64_t status_updated_ms(const struct hostile *h)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/hub/status.json", h->dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    uint64_t ms = (uint64_t)json_integer_value(json_object_get(j, "updated_ms"));
+    json_decref(j);
+    return ms;
+}
+
+static uint64_t wall_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The hub (descriptors aplenty) once it wrote its status, and a DEALER of node1's key on it. */
+static void *start_hub_and_node1(struct hostile *h, bus **b)
+{
+    start_hub(h, 4096);
+    rl_why why = {{0}};
+    cr_assert_eq(bus_new(b, NULL, NULL, &why), RL_OK);
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", h->port);
+    void *s = bus_client(*b, ZMQ_DEALER, h->s.keys[0], node_key_pub(h->hub_key)->x25519, ep, NULL, &why);
+    cr_assert_not_null(s, "%s", why.text);
+    for (uint64_t t0 = tu_now_ms(); status_updated_ms(h) == 0 && tu_now_ms() - t0 < WAIT_MS;)
+        tu_sleep_ms(100);
+    return s;
 }
 
 /* The hub's anonymous resident memory (heap, not LMDB's file pages), in KiB. */
@@ -255,45 +298,33 @@ Test(hostile, thousands_of_unknown_price_feeds_from_one_node_key_do_not_grow_the
 {
     struct hostile h;
     setup(&h);
-    start_hub(&h, 4096);
-    rl_why why = {{0}};
     bus *b;
-    cr_assert_eq(bus_new(&b, NULL, NULL, &why), RL_OK);
-    char ep[64];
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", h.port);
-    void *s = bus_client(b, ZMQ_DEALER, h.s.keys[0], node_key_pub(h.hub_key)->x25519, ep, NULL, &why);
-    cr_assert_not_null(s, "%s", why.text);
-    char status_path[700];
-    struct stat st;
-    snprintf(status_path, sizeof status_path, "%s/hub/status.json", h.dir);
-    uint64_t t0 = tu_now_ms();
-    while (stat(status_path, &st) != 0 && tu_now_ms() - t0 < WAIT_MS) /* the hub is up */
-        tu_sleep_ms(100);
+    void *s = start_hub_and_node1(&h, &b);
     uint64_t rss0 = rss_anon_kb(h.hub);
     start_watchers(&h);
     static uint8_t frame[WIRE_PRICE_MAX * (PRICE_OBS_BYTES + 2 + ED25519_SIG_BYTES) + 64];
     unsigned next = 0;
     for (uint64_t m = 1; m <= PRICE_FRAMES; m++) {
-        size_t len = unknown_prices(&h, frame, sizeof frame, m, &next);
+        size_t len = member1_prices(&h, frame, sizeof frame, m, &next);
         cr_assert_eq(zmq_send(s, frame, len, 0), (int)len);
     }
-    await_all_credited(&h);
-    /* Every price frame was read: each refused message is one log line. */
-    t0 = tu_now_ms();
-    char *out = NULL;
+    /* Until every price frame was read (each refused message is one log line), the hub within
+     * its memory bound all along, then every honest event credited. */
+    uint64_t t0 = tu_now_ms();
     unsigned lines = 0;
     while (lines < PRICE_FRAMES && tu_now_ms() - t0 < WAIT_MS) {
-        free(out);
+        uint64_t rss1 = rss_anon_kb(h.hub);
+        cr_assert(rss1 < rss0 + PRICE_GROWTH_MAX_KB, "the hub grew from %llu KiB to %llu KiB",
+                  (unsigned long long)rss0, (unsigned long long)rss1);
+        char *out = NULL;
         tu_run(&out, "grep -c 'not a feed the hub' %s/hub.log", h.dir);
         lines = (unsigned)strtoul(out, NULL, 10);
+        free(out);
         if (lines < PRICE_FRAMES)
             tu_sleep_ms(200);
     }
-    free(out);
     cr_assert_eq(lines, PRICE_FRAMES, "%u of %d price frames refused", lines, PRICE_FRAMES);
-    uint64_t rss1 = rss_anon_kb(h.hub);
-    cr_assert(rss1 < rss0 + PRICE_GROWTH_MAX_KB, "the hub grew from %llu KiB to %llu KiB",
-              (unsigned long long)rss0, (unsigned long long)rss1);
+    await_all_credited(&h);
     bus_close(s);
     bus_free(b);
     teardown(&h);
@@ -303,8 +334,11 @@ Test(hostile, thousands_of_unknown_price_feeds_from_one_node_key_do_not_grow_the
 static void expect_refused_at_start(struct hostile *h, const char *const *want, size_t n)
 {
     start_hub(h, 4096);
-    int status;
-    cr_assert_eq(waitpid(h->hub, &status, 0), h->hub);
+    int status = 0;
+    pid_t got = 0;
+    for (uint64_t t0 = tu_now_ms(); (got = waitpid(h->hub, &status, WNOHANG)) == 0 && tu_now_ms() - t0 < 30000;)
+        tu_sleep_ms(50);
+    cr_assert_eq(got, h->hub, "the hub started and runs");
     h->hub = 0;
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "the hub started (status %d)", status);
     char *log = NULL;
@@ -341,5 +375,120 @@ Test(hostile, two_allow_listed_keys_under_one_name_stop_the_hub_at_start)
                     "subscriber = keys/node1.pub\nsubscriber = twin/node2.pub\nsubscriber = keys/node2.pub\n");
     const char *want[] = {"[allow] subscriber:", "twin/node2.pub and", "keys/node2.pub", "the same name 'node2'"};
     expect_refused_at_start(&h, want, 4);
+    teardown(&h);
+}
+
+#define STALL_FLOOD_MS 8000 /* node1 sends badly signed prices this long, as fast as it can */
+#define STATUS_STALE_MAX_MS 4000 /* status.json is rewritten every second: 4x that is generous */
+
+Test(hostile, a_flood_of_badly_signed_prices_from_one_node_key_stalls_neither_status_nor_crediting)
+{
+    struct hostile h;
+    setup(&h);
+    bus *b;
+    void *s = start_hub_and_node1(&h, &b);
+    start_watchers(&h);
+    static uint8_t frame[WIRE_PRICE_MAX * (PRICE_OBS_BYTES + 2 + ED25519_SIG_BYTES) + 64];
+    size_t len = member1_prices(&h, frame, sizeof frame, 1, NULL);
+    uint64_t stalest = 0, t0 = tu_now_ms(), sent = 0;
+    for (uint64_t last_check = t0; tu_now_ms() - t0 < STALL_FLOOD_MS;) {
+        if (zmq_send(s, frame, len, ZMQ_DONTWAIT) == (int)len) /* past the high-water mark: dropped */
+            sent++;
+        if (tu_now_ms() - last_check >= 250) {
+            uint64_t age = wall_now_ms() - status_updated_ms(&h);
+            stalest = age > stalest ? age : stalest;
+            last_check = tu_now_ms();
+        }
+    }
+    cr_assert_gt(sent, 100, "the flood never got going");
+    cr_assert_lt(stalest, STATUS_STALE_MAX_MS, "status.json went %llu ms without a rewrite during the flood",
+                 (unsigned long long)stalest);
+    await_all_credited(&h);
+    bus_close(s);
+    bus_free(b);
+    teardown(&h);
+}
+
+Test(hostile, one_subscriber_key_past_its_catch_up_budget_is_not_answered_until_the_next_second)
+{
+    static hublimits_rate r = {.per_second = 3};
+    for (int i = 0; i < 3; i++)
+        cr_assert(hublimits_rate_take(&r, "auditor", 5000 + (uint64_t)i));
+    cr_assert_not(hublimits_rate_take(&r, "auditor", 5999), "a fourth request in one second");
+    cr_assert(hublimits_rate_take(&r, "follower", 5999), "another key has its own budget");
+    cr_assert(hublimits_rate_take(&r, "auditor", 6000), "a new second, a new budget");
+    cr_assert_eq(r.refused, 1);
+}
+
+Test(hostile, the_price_table_holds_the_configured_feeds_and_refuses_any_other_without_growing)
+{
+    cr_assert(sodium_init() >= 0);
+    rl_why why = {{0}};
+    sim s;
+    sim_opts so = {.events = 1, .nodes = 3, .threshold = 2, .seed = 3};
+    cr_assert_eq(sim_init(&s, &so, &why), RL_OK);
+    const char feeds[][PRICE_FEED_BYTES + 1] = {"ETH", "BTC", "ETH"};
+    hubprice_opts o = {.max_age_ms = 60000, .heartbeat_ms = 1000, .feeds = feeds, .nfeeds = 3};
+    hubprice *hp;
+    cr_assert_eq(hubprice_new(&hp, &o), RL_OK);
+    cr_assert_eq(hubprice_feeds(hp), 2, "ETH named twice is one feed");
+    uint64_t now = 1700000000000;
+    for (unsigned i = 0; i < 5000; i++) {
+        bool known = i % 1000 == 0; /* now and then ETH, otherwise a fresh name */
+        price_obs p = {.price_e18 = (__int128)1000000000000000000, .time_ms = now + i};
+        snprintf(p.feed, sizeof p.feed, known ? "ETH" : "Y%u", i);
+        uint8_t enc[PRICE_OBS_BYTES];
+        signed_price sp;
+        cr_assert_eq(price_encode(enc, &p, NULL), RL_OK);
+        price_sign(&sp, enc, 1, s.keys[0]);
+        rl_err want = known ? RL_OK : RL_ERR_ARG;
+        cr_assert_eq(hubprice_takes(hp, &sp), want == RL_OK);
+        cr_assert_eq(hubprice_offer(hp, &sp, node_key_pub(s.keys[0])->ed25519, now + i, &why), want, "%u: %s", i,
+                     why.text);
+    }
+    cr_assert_eq(hubprice_feeds(hp), 2, "5000 offers of unknown feeds added nothing");
+    cr_assert(strstr(why.text, "is not one the hub's config names") != NULL, "%s", why.text);
+    hubprice_free(hp);
+    sim_fini(&s);
+}
+
+#define SILENT_CONNECTIONS 50
+#define SILENT_WAIT_MS (6 * HANDSHAKE_MS) /* the hub closes them after HANDSHAKE_MS */
+
+Test(hostile, plain_connections_that_never_authenticate_are_closed_after_the_handshake_interval)
+{
+    struct hostile h;
+    setup(&h);
+    bus *b;
+    void *s = start_hub_and_node1(&h, &b);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct pollfd p[SILENT_CONNECTIONS];
+    for (int i = 0; i < SILENT_CONNECTIONS; i++) {
+        p[i] = (struct pollfd){socket(AF_INET, SOCK_STREAM, 0), POLLIN, 0};
+        cr_assert_eq(connect(p[i].fd, (struct sockaddr *)&a, sizeof a), 0, "connect: %s", strerror(errno));
+    }
+    /* Each is closed by the hub (end of file, or a reset) within the wait: none is left open. */
+    int closed = 0;
+    for (uint64_t t0 = tu_now_ms(); closed < SILENT_CONNECTIONS && tu_now_ms() - t0 < SILENT_WAIT_MS;) {
+        if (poll(p, SILENT_CONNECTIONS, 50) <= 0)
+            continue;
+        for (int i = 0; i < SILENT_CONNECTIONS; i++) {
+            char buf[256];
+            ssize_t got = p[i].fd >= 0 && p[i].revents != 0 ? recv(p[i].fd, buf, sizeof buf, MSG_DONTWAIT) : -1;
+            if (got == 0 || (got < 0 && p[i].revents != 0 && errno != EAGAIN)) { /* the greeting is read past */
+                close(p[i].fd);
+                p[i].fd = -1; /* poll skips it */
+                closed++;
+            }
+        }
+    }
+    for (int i = 0; i < SILENT_CONNECTIONS; i++)
+        if (p[i].fd >= 0)
+            close(p[i].fd);
+    cr_assert_eq(closed, SILENT_CONNECTIONS, "%d of %d silent connections closed by the hub within %d ms", closed,
+                 SILENT_CONNECTIONS, SILENT_WAIT_MS);
+    bus_close(s);
+    bus_free(b);
     teardown(&h);
 }

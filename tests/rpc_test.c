@@ -655,7 +655,8 @@ static long peak_rss_kb(void)
 
 /* Calls eth_getLogs once on an endpoint whose answer is the gzip bomb; it must be refused naming
  * the endpoint and the method, with the process's memory never near the decoded size. */
-static void refuse_bomb(const char *prefix, const char *fill, size_t fill_bytes, const char *suffix, const char *why_has)
+static void refuse_bomb(const char *prefix, const char *fill, size_t fill_bytes, const char *suffix,
+                        const char *why_has)
 {
     size_t len;
     char *gz = gzip_bomb(prefix, fill, fill_bytes, suffix, &len);
@@ -758,4 +759,34 @@ Test(rpc, closed_clients_and_freed_stubs_leave_no_thread_or_socket_behind)
     stub_free(s[1]);
     cr_assert_eq(entries("/proc/self/fd"), fds, "file descriptors left open");
     cr_assert_eq(entries("/proc/self/task"), threads, "threads left running");
+}
+
+Test(rpc, an_endpoint_that_switches_chains_mid_run_is_disabled_at_its_next_chain_check)
+{
+    stub *s[] = {stub_start(1), stub_start(1)};
+    fake f = {0};
+    rpc_opts o = tc_opts();
+    o.chain_check_ms = 5000;
+    rpc *c = tc_open(s, 2, &o, &f);
+    rl_why why = {{0}};
+    cr_assert_eq(tc_echo(c, 1, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(stub_calls(s[0], "test_echo"), 1);
+    stub_chain(s[0], 5);
+    f.now += 4999; /* before the check is due, the endpoint is trusted as it was */
+    cr_assert_eq(tc_echo(c, 2, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(stub_calls(s[0], "test_echo"), 2);
+    f.now += 1;
+    cr_assert_eq(tc_echo(c, 3, &why), RL_OK, "%s", why.text); /* answered by the other endpoint */
+    cr_assert_eq(stub_calls(s[0], "test_echo"), 2, "the switched endpoint answered a call");
+    cr_assert_eq(stub_calls(s[1], "test_echo"), 1);
+    rpc_health h = tc_health(c, 0);
+    cr_assert_eq(h.state, RPC_DISABLED);
+    assert_has(h.reason, "serves chain id 5, expected 1");
+    bool told = false;
+    for (size_t i = 0; i < f.nevents; i++)
+        told = told || strstr(f.events[i], "disabled") != NULL;
+    cr_assert(told, "the health hook was not told");
+    rpc_close(c);
+    stub_free(s[0]);
+    stub_free(s[1]);
 }

@@ -44,6 +44,7 @@ typedef struct endpoint {
     CURL *h; /* one per endpoint: its connection is kept alive between calls */
     char curl_err[CURL_ERROR_SIZE];
     bool verified; /* its chain id was checked since open or its last demotion */
+    uint64_t verified_ms; /* ms (hook clock): when; checked again chain_check_ms later */
     bool disabled; /* wrong chain: for good */
     demotion down;
     uint64_t down_until; /* ms (hook clock): demoted until */
@@ -99,6 +100,7 @@ rpc_opts rpc_opts_default(void)
         .max_batch = 100,
         .max_response_bytes = (size_t)16 << 20,
         .max_response_values = (size_t)1 << 20,
+        .chain_check_ms = 60000,
     };
 }
 
@@ -495,6 +497,7 @@ static rl_err verify(rpc *c, endpoint *e, rl_why *w)
         return rl_fail(w, RL_ERR_WRONG_CHAIN, "%s", e->reason);
     }
     e->verified = true;
+    e->verified_ms = now_ms(c);
     return RL_OK;
 }
 
@@ -538,7 +541,10 @@ static bool is_final(rl_err err)
 static rl_err attempt(rpc *c, endpoint *e, const char *body, size_t len, take_fn take, void *ctx, bool head_probe,
                       rl_why *w)
 {
-    rl_err err = e->verified ? RL_OK : verify(c, e, w);
+    /* An endpoint may switch chains under a running client: its chain id is asked again now and
+     * then, and a switch disables it (verify) before it answers anything else. */
+    bool recheck = c->o.chain_check_ms != 0 && now_ms(c) - e->verified_ms >= c->o.chain_check_ms;
+    rl_err err = e->verified && !recheck ? RL_OK : verify(c, e, w);
     if (err == RL_OK && !head_probe && (e->down == DOWN_LAGGING || e->down == DOWN_STALLED))
         err = recheck_head(c, e, w);
     if (err == RL_OK) {
