@@ -21,7 +21,7 @@
  * for AFTER_MS after it; hub_exits counts the hub's exits before it was asked to stop. The
  * attackers' own signing is done before the clock starts, as the nodes' is, so the run charges
  * the shared machine with what the hub does, not with what a remote attacker's CPU would: NEVER_PER_EVENT
- * never-completing observations per event of a phase; should the hub take them all, they are sent
+ * never-completing observations per event of a phase (at most NEVER_MAX); should the hub take them all, they are sent
  * again from the first (counted in the JSON: the hub then sees duplicates).
  * Progress goes to stderr; the last line on stdout is one JSON object, ratio = attacked / clean.
  */
@@ -66,6 +66,7 @@ static const char USAGE[] = "usage: relayer bench hostile [--events N] [--connec
 #define OPEN_PER_ROUND 500       /* connections (re)opened per round of the holder's loop */
 #define SEND_TIMEOUT_MS 100      /* a flooder's blocked send gives up this often to look at stop */
 #define NEVER_PER_EVENT 16       /* never-completing observations signed ahead, per event of the phase */
+#define NEVER_MAX 400000         /* ... and at most this many (105 MB) */
 #define NEVER_FIRST (1ull << 40) /* their stream indexes: far past the honest ones, so fresh ids */
 #define PRICES 4096              /* unknown-feed price observations signed ahead, sent in turn */
 #define ATTACKER 2               /* node3 (index into the sim's keys) */
@@ -386,7 +387,7 @@ static rl_err attack_prepare(struct attack *a, bench_cluster *c, bus *b, const s
     a->key = s->keys[ATTACKER];
     a->member = s->genesis.members[ATTACKER].id;
     a->nodes_port = c->ports[0];
-    a->nnever = events * NEVER_PER_EVENT;
+    a->nnever = events * NEVER_PER_EVENT < NEVER_MAX ? events * NEVER_PER_EVENT : NEVER_MAX;
     a->never = malloc(a->nnever * sizeof *a->never);
     a->prices = malloc(PRICES * sizeof *a->prices);
     if (a->never == NULL || a->prices == NULL)
