@@ -48,6 +48,7 @@
 #include "relayer/bench.h"
 #include "relayer/bus.h"
 #include "relayer/cmd.h"
+#include "relayer/daemon.h"
 #include "relayer/files.h"
 #include "relayer/progress.h"
 #include "relayer/wire.h"
@@ -421,7 +422,7 @@ static double run_phase(bench_cluster *c, void *sub, const char *go, uint64_t wa
         *err = rl_fail(why, RL_ERR_IO, "%s: cannot write", go);
         return 0;
     }
-    while (*seen < want && mono_ms() - t0 < PHASE_TIMEOUT_MS) {
+    while (*seen < want && mono_ms() - t0 < PHASE_TIMEOUT_MS && !daemon_stopping) {
         zmq_pollitem_t it = {sub, 0, ZMQ_POLLIN, 0};
         zmq_poll(&it, 1, SAMPLE_MS / 4);
         bench_drain_records(sub, seen, &got);
@@ -572,6 +573,7 @@ int bench_hostile(int argc, char **argv)
     sim s;
     bool have_sim = false;
     sim_opts so = {.events = 2 * events, .nodes = 3, .threshold = 2, .seed = 13};
+    daemon_trap_signals(); /* SIGINT or SIGTERM ends the phase under way; every process is stopped below */
     rl_err err = raise_nofile(connections, &why);
     if (err == RL_OK && (cl.dir = bench_tmpdir("hostile")) == NULL)
         err = rl_fail(&why, RL_ERR_IO, "cannot create a scratch directory");
@@ -643,7 +645,7 @@ int bench_hostile(int argc, char **argv)
             goto out;
         }
     uint64_t t_hold = mono_ms(); /* the attack starts */
-    while (atomic_load(&a.held) < connections && mono_ms() - t_hold < HOLD_WAIT_MS && cl.hub > 0)
+    while (atomic_load(&a.held) < connections && mono_ms() - t_hold < HOLD_WAIT_MS && cl.hub > 0 && !daemon_stopping)
         usleep(50000);
     fprintf(stderr, "bench hostile: %llu connections held after %.1f s; attacked phase, %llu events...\n",
             (unsigned long long)atomic_load(&a.held), (double)(mono_ms() - t_hold) / 1000.0,
@@ -668,12 +670,14 @@ int bench_hostile(int argc, char **argv)
             peak.hwm_mb = m.hwm_mb;
         usleep(SAMPLE_MS * 1000);
     }
+    if (err == RL_OK && daemon_stopping)
+        err = rl_fail(&why, RL_ERR_IO, "stopped by a signal during the attacked phase");
     if (err == RL_OK) {
         double attacked_eps = (double)credited / attacked_secs;
         printf("hostile: clean %.0f events/s, attacked %.0f events/s; hub RSS %.1f -> peak %.1f MiB; hub exits %d\n",
                clean_eps, attacked_eps, before.rss_mb, peak.rss_mb, exits);
-        print_result(events, clean_eps, attacked_eps, complete, attack_secs, &before, &peak, &clean_growth, exits, &a, &cl,
-                     loadavg1());
+        print_result(events, clean_eps, attacked_eps, complete, attack_secs, &before, &peak, &clean_growth, exits, &a,
+                     &cl, loadavg1());
         if (exits > 0 || !complete)
             err = rl_fail(&why, RL_ERR_IO, "the hub %s", exits > 0 ? "exited" : "did not credit every event in time");
     }
