@@ -20,9 +20,11 @@
  * from /proc/PID/status (VmRSS, RssAnon, VmHWM) before the attack, every SAMPLE_MS during it and
  * for AFTER_MS after it; hub_exits counts the hub's exits before it was asked to stop. The
  * attackers' own signing is done before the clock starts, as the nodes' is, so the run charges
- * the shared machine with what the hub does, not with what a remote attacker's CPU would: NEVER_PER_EVENT
- * never-completing observations per event of a phase (at most NEVER_MAX); should the hub take them all, they are sent
- * again from the first (counted in the JSON: the hub then sees duplicates).
+ * the shared machine with what the hub does, not with what a remote attacker's CPU would:
+ * NEVER_PER_EVENT never-completing observations per event of a phase (at most NEVER_MAX); should
+ * the hub take them all, they are sent again from the first (counted in the JSON: the hub then
+ * sees duplicates). The attack counters count frames handed to the attackers' sockets; what the
+ * hub took shows in its status (events_short_of_quorum, awaiting_ack).
  * Progress goes to stderr; the last line on stdout is one JSON object, ratio = attacked / clean.
  */
 #include <arpa/inet.h>
@@ -72,7 +74,7 @@ static const char USAGE[] = "usage: relayer bench hostile [--events N] [--connec
 #define PRICES 4096              /* unknown-feed price observations signed ahead, sent in turn */
 #define ATTACKER 2               /* node3 (index into the sim's keys) */
 #define LOG_TAIL_BYTES 2000      /* of the hub's log, printed when the run fails */
-#define RSS_GUARD_MB 2048         /* the attack stops when the hub's RSS passes this: the machine is shared */
+#define RSS_GUARD_MB 2048        /* the attack stops when the hub's RSS passes this: the machine is shared */
 #define MALFORMED_MAX 65536      /* the largest malformed frame: the hub's default max_message_bytes */
 #define NOFILE_SPARE 256         /* descriptors beyond the held connections: ZeroMQ, files, pipes */
 
@@ -621,8 +623,8 @@ int bench_hostile(int argc, char **argv)
     double clean_secs = run_phase(&cl, sub, go[0], events + 1, &seen, NULL, &exits, &hub_status_code, &why, &err);
     if (err != RL_OK || seen < events + 1) {
         if (err == RL_OK)
-            err = rl_fail(&why, RL_ERR_IO, "clean phase: %llu of %llu records (hub exits: %d)",
-                          (unsigned long long)seen, (unsigned long long)events + 1, exits);
+            err = rl_fail(&why, RL_ERR_IO, "clean phase: %llu of %llu records (hub exits: %d, wait status %d)",
+                          (unsigned long long)seen, (unsigned long long)events + 1, exits, hub_status_code);
         goto out;
     }
     double clean_eps = (double)events / clean_secs;
@@ -679,7 +681,8 @@ int bench_hostile(int argc, char **argv)
         print_result(events, clean_eps, attacked_eps, complete, attack_secs, &before, &peak, &clean_growth, exits, &a,
                      &cl, loadavg1());
         if (exits > 0 || !complete)
-            err = rl_fail(&why, RL_ERR_IO, "the hub %s", exits > 0 ? "exited" : "did not credit every event in time");
+            err = exits > 0 ? rl_fail(&why, RL_ERR_IO, "the hub exited (wait status %d)", hub_status_code)
+                            : rl_fail(&why, RL_ERR_IO, "the hub did not credit every event in time");
     }
 out:
     atomic_store(&a.stop, true);
