@@ -103,6 +103,18 @@ struct mem {
     double rss_mb, anon_mb, hwm_mb;
 };
 
+/* What a run measured, for its JSON line. */
+struct result {
+    uint64_t events, credited;           /* per phase; credited: in the attacked phase */
+    double clean_eps, attacked_eps;
+    double clean_cpu_ms, attacked_cpu_ms; /* the hub's CPU time (every thread) in each phase */
+    double attack_secs;                   /* from the attack's start to its stop */
+    bool complete;                        /* the attacked phase credited all its events */
+    struct mem before, peak;              /* the hub's, before the attack and its peak since */
+    double clean_growth_mb;               /* the hub's VmRSS growth over the clean phase */
+    int exits;
+};
+
 /* ---------------------------------------------------------------- the hub, seen from outside */
 
 static bool hub_mem(pid_t pid, struct mem *m)
@@ -160,6 +172,24 @@ static void print_log_tail(const bench_cluster *c)
     size_t from = len > LOG_TAIL_BYTES ? len - LOG_TAIL_BYTES : 0;
     fprintf(stderr, "bench hostile: the end of the hub's log:\n%.*s\n", (int)(len - from), text + from);
     free(text);
+}
+
+/* The hub's CPU time so far, user + system, every thread (/proc/PID/stat); 0 when unreadable. */
+static double hub_cpu_ms(pid_t pid)
+{
+    char path[64], *text;
+    size_t len;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (pid <= 0 || file_read_all(path, 1 << 12, &text, &len, NULL) != RL_OK)
+        return 0;
+    unsigned long long utime = 0, stime = 0;
+    const char *after = strrchr(text, ')'); /* the command name may hold spaces */
+    /* fields 3..13 skipped, 14 utime, 15 stime (clock ticks) */
+    if (after == NULL || sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                                &stime) != 2)
+        utime = stime = 0;
+    free(text);
+    return (double)(utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double loadavg1(void)
@@ -519,11 +549,11 @@ static bool parse(int argc, char **argv, struct opts *o)
     return optind == argc;
 }
 
-static void print_result(uint64_t events, double clean_eps, double attacked_eps, bool complete, double attack_secs,
-                         const struct mem *before, const struct mem *peak, const struct mem *clean_growth, int exits,
-                         const struct attack *a, const bench_cluster *c, double load)
+static void print_result(const struct result *r, const struct attack *a, const bench_cluster *c, double load)
 {
-    double growth = peak->rss_mb - before->rss_mb;
+    double growth = r->peak.rss_mb - r->before.rss_mb;
+    double clean_cpu_us = r->clean_cpu_ms * 1e3 / (double)r->events;
+    double attacked_cpu_us = r->credited ? r->attacked_cpu_ms * 1e3 / (double)r->credited : 0;
     json_t *atk = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connections",
                             (int)a->connections, "connections_opened", (json_int_t)atomic_load(&a->opened),
                             "connections_closed_by_hub", (json_int_t)atomic_load(&a->closed_by_hub),
@@ -535,18 +565,21 @@ static void print_result(uint64_t events, double clean_eps, double attacked_eps,
                             (json_int_t)atomic_load(&a->price_frames), "malformed_frames",
                             (json_int_t)atomic_load(&a->malformed_frames), "catchup_requests",
                             (json_int_t)atomic_load(&a->catchup_requests));
-    json_t *hub = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "attack_secs", attack_secs,
-                            "rss_growth_mb_per_attack_s", growth / attack_secs, "rss_before_mb", before->rss_mb,
-                            "rss_peak_mb", peak->rss_mb, "anon_before_mb", before->anon_mb, "anon_peak_mb",
-                            peak->anon_mb, "hwm_mb", peak->hwm_mb, "clean_phase_rss_growth_mb", clean_growth->rss_mb,
-                            "events_short_of_quorum", (json_int_t)hub_status(c, "events_short_of_quorum"),
-                            "awaiting_ack", (json_int_t)hub_status(c, "awaiting_ack"));
+    json_t *hub = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:f, s:f, s:f}", "attack_secs",
+                            r->attack_secs, "rss_growth_mb_per_attack_s", growth / r->attack_secs, "rss_before_mb",
+                            r->before.rss_mb, "rss_peak_mb", r->peak.rss_mb, "anon_before_mb", r->before.anon_mb,
+                            "anon_peak_mb", r->peak.anon_mb, "hwm_mb", r->peak.hwm_mb, "clean_phase_rss_growth_mb",
+                            r->clean_growth_mb, "events_short_of_quorum",
+                            (json_int_t)hub_status(c, "events_short_of_quorum"), "awaiting_ack",
+                            (json_int_t)hub_status(c, "awaiting_ack"), "cpu_us_per_event_clean", clean_cpu_us,
+                            "cpu_us_per_event_attacked", attacked_cpu_us, "cpu_ratio",
+                            attacked_cpu_us > 0 ? clean_cpu_us / attacked_cpu_us : 0.0);
     json_t *j = json_pack("{s:s, s:I, s:f, s:f, s:f, s:i, s:b, s:b, s:f, s:o, s:o, s:f}", "bench", "hostile", "events",
-                          (json_int_t)events, "clean_events_per_s", clean_eps, "attacked_events_per_s", attacked_eps,
-                          "hub_rss_growth_mb", growth, "hub_exits", exits, "attacked_phase_complete", complete,
-                          "stopped_at_rss_guard", peak->rss_mb > RSS_GUARD_MB,
+                          (json_int_t)r->events, "clean_events_per_s", r->clean_eps, "attacked_events_per_s",
+                          r->attacked_eps, "hub_rss_growth_mb", growth, "hub_exits", r->exits,
+                          "attacked_phase_complete", r->complete, "stopped_at_rss_guard", r->peak.rss_mb > RSS_GUARD_MB,
                           "loadavg_1m", load, "attack", atk, "hub", hub, "ratio",
-                          clean_eps > 0 ? attacked_eps / clean_eps : 0.0);
+                          r->clean_eps > 0 ? r->attacked_eps / r->clean_eps : 0.0);
     char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
     puts(text ? text : "{}");
     free(text);
@@ -565,7 +598,7 @@ int bench_hostile(int argc, char **argv)
     unsigned connections = o.attacks & 1 ? o.connections : 0;
     struct attack a = {.connections = connections};
     pthread_t th[3];
-    int started = 0, exits = 0, hub_status_code = 0;
+    int started = 0, hub_status_code = 0;
     rl_why why = {{0}};
     pool *p = NULL;
     bus *b = NULL;
@@ -616,26 +649,29 @@ int bench_hostile(int argc, char **argv)
         goto out;
     usleep(SETTLE_MS * 1000);
 
-    struct mem start = {0}, before = {0}, peak = {0}, clean_growth = {0};
+    struct result r = {.events = events};
+    struct mem start = {0};
     hub_mem(cl.hub, &start);
+    double cpu0 = hub_cpu_ms(cl.hub);
     fprintf(stderr, "bench hostile: clean phase, %llu events...\n", (unsigned long long)events);
     uint64_t seen = 0;
-    double clean_secs = run_phase(&cl, sub, go[0], events + 1, &seen, NULL, &exits, &hub_status_code, &why, &err);
+    double clean_secs = run_phase(&cl, sub, go[0], events + 1, &seen, NULL, &r.exits, &hub_status_code, &why, &err);
+    r.clean_cpu_ms = hub_cpu_ms(cl.hub) - cpu0;
     if (err != RL_OK || seen < events + 1) {
         if (err == RL_OK)
             err = rl_fail(&why, RL_ERR_IO, "clean phase: %llu of %llu records (hub exits: %d, wait status %d)",
-                          (unsigned long long)seen, (unsigned long long)events + 1, exits, hub_status_code);
+                          (unsigned long long)seen, (unsigned long long)events + 1, r.exits, hub_status_code);
         goto out;
     }
-    double clean_eps = (double)events / clean_secs;
-    fprintf(stderr, "bench hostile: clean: %.2f s = %.0f events/s\n", clean_secs, clean_eps);
+    r.clean_eps = (double)events / clean_secs;
+    fprintf(stderr, "bench hostile: clean: %.2f s = %.0f events/s\n", clean_secs, r.clean_eps);
     bench_cluster_stop_nodes(&cl);
     if ((err = bench_cluster_start_nodes(&cl, tags[1], go[1], &why)) != RL_OK)
         goto out;
     usleep(SETTLE_MS * 1000);
-    hub_mem(cl.hub, &before);
-    clean_growth.rss_mb = before.rss_mb - start.rss_mb;
-    peak = before;
+    hub_mem(cl.hub, &r.before);
+    r.clean_growth_mb = r.before.rss_mb - start.rss_mb;
+    r.peak = r.before;
 
     fprintf(stderr, "bench hostile: attack:%s%s%s...\n", o.attacks & 1 ? " plain connections held;" : "",
             o.attacks & 2 ? " node3 flooding;" : "", o.attacks & 4 ? " sub2 flooding catch-up;" : "");
@@ -652,36 +688,38 @@ int bench_hostile(int argc, char **argv)
     fprintf(stderr, "bench hostile: %llu connections held after %.1f s; attacked phase, %llu events...\n",
             (unsigned long long)atomic_load(&a.held), (double)(mono_ms() - t_hold) / 1000.0,
             (unsigned long long)events);
+    double cpu1 = hub_cpu_ms(cl.hub);
     double attacked_secs =
-        run_phase(&cl, sub, go[1], 2 * events + 1, &seen, &peak, &exits, &hub_status_code, &why, &err);
-    bool complete = seen >= 2 * events + 1, guard = peak.rss_mb > RSS_GUARD_MB;
-    if (guard)
+        run_phase(&cl, sub, go[1], 2 * events + 1, &seen, &r.peak, &r.exits, &hub_status_code, &why, &err);
+    r.attacked_cpu_ms = hub_cpu_ms(cl.hub) - cpu1;
+    r.complete = seen >= 2 * events + 1;
+    if (r.peak.rss_mb > RSS_GUARD_MB)
         fprintf(stderr, "bench hostile: the hub's RSS passed %d MiB: the attack stops here\n", RSS_GUARD_MB);
-    uint64_t credited = seen > events + 1 ? seen - events - 1 : 0;
+    r.credited = seen > events + 1 ? seen - events - 1 : 0;
     fprintf(stderr, "bench hostile: attacked: %llu events in %.2f s; stopping the attack...\n",
-            (unsigned long long)credited, attacked_secs);
+            (unsigned long long)r.credited, attacked_secs);
     atomic_store(&a.stop, true);
     for (; started > 0; started--)
         pthread_join(th[started - 1], NULL);
-    double attack_secs = (double)(mono_ms() - t_hold) / 1000.0;
-    for (uint64_t t0 = mono_ms(); mono_ms() - t0 < AFTER_MS && !hub_exited(&cl, &exits, &hub_status_code);) {
+    r.attack_secs = (double)(mono_ms() - t_hold) / 1000.0;
+    for (uint64_t t0 = mono_ms(); mono_ms() - t0 < AFTER_MS && !hub_exited(&cl, &r.exits, &hub_status_code);) {
         struct mem m;
-        if (hub_mem(cl.hub, &m) && m.rss_mb > peak.rss_mb)
-            peak.rss_mb = m.rss_mb, peak.anon_mb = m.anon_mb > peak.anon_mb ? m.anon_mb : peak.anon_mb;
-        if (hub_mem(cl.hub, &m))
-            peak.hwm_mb = m.hwm_mb;
+        if (hub_mem(cl.hub, &m)) {
+            r.peak.rss_mb = m.rss_mb > r.peak.rss_mb ? m.rss_mb : r.peak.rss_mb;
+            r.peak.anon_mb = m.anon_mb > r.peak.anon_mb ? m.anon_mb : r.peak.anon_mb;
+            r.peak.hwm_mb = m.hwm_mb;
+        }
         usleep(SAMPLE_MS * 1000);
     }
     if (err == RL_OK && daemon_stopping)
         err = rl_fail(&why, RL_ERR_IO, "stopped by a signal during the attacked phase");
     if (err == RL_OK) {
-        double attacked_eps = (double)credited / attacked_secs;
+        r.attacked_eps = (double)r.credited / attacked_secs;
         printf("hostile: clean %.0f events/s, attacked %.0f events/s; hub RSS %.1f -> peak %.1f MiB; hub exits %d\n",
-               clean_eps, attacked_eps, before.rss_mb, peak.rss_mb, exits);
-        print_result(events, clean_eps, attacked_eps, complete, attack_secs, &before, &peak, &clean_growth, exits, &a,
-                     &cl, loadavg1());
-        if (exits > 0 || !complete)
-            err = exits > 0 ? rl_fail(&why, RL_ERR_IO, "the hub exited (wait status %d)", hub_status_code)
+               r.clean_eps, r.attacked_eps, r.before.rss_mb, r.peak.rss_mb, r.exits);
+        print_result(&r, &a, &cl, loadavg1());
+        if (r.exits > 0 || !r.complete)
+            err = r.exits > 0 ? rl_fail(&why, RL_ERR_IO, "the hub exited (wait status %d)", hub_status_code)
                             : rl_fail(&why, RL_ERR_IO, "the hub did not credit every event in time");
     }
 out:
