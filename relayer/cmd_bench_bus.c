@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -42,6 +43,7 @@
 #define NODE_RESEND_MS 3000
 #define BUS_TIMEOUT_MS 600000
 #define HUB_START_POLLS 500 /* x 10 ms */
+#define NODE_READY_MS 120000 /* a node process loads its observations and connects within this */
 #define CHILD_STOP_MS 30000 /* a child that has not stopped on SIGTERM by then is killed */
 
 uint16_t bench_free_port(void)
@@ -207,8 +209,9 @@ rl_err bench_cluster_start_nodes(bench_cluster *c, const char *tag, const char *
     rl_err err = RL_OK;
     for (int i = 0; i < 3; i++) { /* each says "ready" once connected and loaded */
         char line[16] = "";
-        if (err == RL_OK && (c->nodes[i] <= 0 || read(ready_fd[i], line, sizeof line - 1) <= 0 ||
-                             strncmp(line, "ready", 5) != 0))
+        struct pollfd pfd = {.fd = ready_fd[i], .events = POLLIN};
+        if (err == RL_OK && (c->nodes[i] <= 0 || poll(&pfd, 1, NODE_READY_MS) != 1 ||
+                             read(ready_fd[i], line, sizeof line - 1) <= 0 || strncmp(line, "ready", 5) != 0))
             err = rl_fail(why, RL_ERR_IO, "node %d did not get ready; see %s/node%d.log", i + 1, c->dir, i + 1);
         if (ready_fd[i] >= 0)
             close(ready_fd[i]);
@@ -380,7 +383,8 @@ int bench_bus_node(int argc, char **argv)
     node_key *key = NULL;
     node_pub hub;
     bus *b = NULL;
-    if (file_read_all(argv[1], (size_t)1 << 31, &data, &len, &why) != RL_OK || keyfile_read(argv[2], &key, &why) != RL_OK ||
+    if (file_read_all(argv[1], (size_t)1 << 31, &data, &len, &why) != RL_OK ||
+        keyfile_read(argv[2], &key, &why) != RL_OK ||
         pubfile_read(argv[3], &hub, &why) != RL_OK || bus_new(&b, NULL, NULL, &why) != RL_OK) {
         fprintf(stderr, "bench bus-node: %s\n", why.text);
         return EXIT_USAGE;
@@ -417,7 +421,8 @@ int bench_bus_node(int argc, char **argv)
         int got;
         while ((got = zmq_recv(sock, frame, sizeof frame, ZMQ_DONTWAIT)) >= 0) {
             wire_msg msg;
-            if ((size_t)got > sizeof frame || wire_decode(&msg, frame, (size_t)got, NULL) != RL_OK || msg.type != WIRE_ACK)
+            if ((size_t)got > sizeof frame || wire_decode(&msg, frame, (size_t)got, NULL) != RL_OK ||
+                msg.type != WIRE_ACK)
                 continue;
             for (size_t k = 0; k < msg.n; k++) {
                 wire_ack a = wire_ack_at(&msg, k);
