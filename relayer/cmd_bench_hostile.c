@@ -111,7 +111,7 @@ struct result {
     double attack_secs;                   /* from the attack's start to its stop */
     bool complete;                        /* the attacked phase credited all its events */
     struct mem before, peak;              /* the hub's, before the attack and its peak since */
-    double clean_growth_mb;               /* the hub's VmRSS growth over the clean phase */
+    struct mem clean_growth;              /* the hub's growth over the clean phase (no attack) */
     int exits;
 };
 
@@ -565,11 +565,12 @@ static void print_result(const struct result *r, const struct attack *a, const b
                             (json_int_t)atomic_load(&a->price_frames), "malformed_frames",
                             (json_int_t)atomic_load(&a->malformed_frames), "catchup_requests",
                             (json_int_t)atomic_load(&a->catchup_requests));
-    json_t *hub = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:f, s:f, s:f}", "attack_secs",
+    json_t *hub = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:f, s:f, s:f}", "attack_secs",
                             r->attack_secs, "rss_growth_mb_per_attack_s", growth / r->attack_secs, "rss_before_mb",
                             r->before.rss_mb, "rss_peak_mb", r->peak.rss_mb, "anon_before_mb", r->before.anon_mb,
                             "anon_peak_mb", r->peak.anon_mb, "hwm_mb", r->peak.hwm_mb, "clean_phase_rss_growth_mb",
-                            r->clean_growth_mb, "events_short_of_quorum",
+                            r->clean_growth.rss_mb, "clean_phase_anon_growth_mb", r->clean_growth.anon_mb,
+                            "events_short_of_quorum",
                             (json_int_t)hub_status(c, "events_short_of_quorum"), "awaiting_ack",
                             (json_int_t)hub_status(c, "awaiting_ack"), "cpu_us_per_event_clean", clean_cpu_us,
                             "cpu_us_per_event_attacked", attacked_cpu_us, "cpu_ratio",
@@ -670,7 +671,8 @@ int bench_hostile(int argc, char **argv)
         goto out;
     usleep(SETTLE_MS * 1000);
     hub_mem(cl.hub, &r.before);
-    r.clean_growth_mb = r.before.rss_mb - start.rss_mb;
+    r.clean_growth.rss_mb = r.before.rss_mb - start.rss_mb;
+    r.clean_growth.anon_mb = r.before.anon_mb - start.anon_mb;
     r.peak = r.before;
 
     fprintf(stderr, "bench hostile: attack:%s%s%s...\n", o.attacks & 1 ? " plain connections held;" : "",
