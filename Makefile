@@ -129,6 +129,7 @@ bench: all
 	$(BIN) bench bus
 	$(BIN) bench margin
 	$(BIN) bench liquidation
+	$(BIN) bench hostile
 
 # The story on two anvil chains needs the binary, the compiled contracts and the npm toolchain.
 demo: deps

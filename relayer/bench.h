@@ -1,5 +1,5 @@
 /*
- * bench.h - pieces the benchmarks share (cmd_bench.c, cmd_bench_bus.c).
+ * bench.h - pieces the benchmarks share (cmd_bench.c, cmd_bench_bus.c, cmd_bench_hostile.c).
  */
 #ifndef RL_BENCH_H
 #define RL_BENCH_H
@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "db/ingest.h"
+#include "relayer/bus.h"
 #include "relayer/sim.h"
 
 /* Checkpoint rounds run alongside (replica.h, hubckpt.h): how many were logged, and the CPU
@@ -28,6 +29,7 @@ int bench_margin(int argc, char **argv);
 int bench_liquidation(int argc, char **argv);
 
 int bench_watch(int argc, char **argv);
+int bench_hostile(int argc, char **argv);
 
 /* A loopback TCP port free a moment ago (0 when none could be had). */
 uint16_t bench_free_port(void);
@@ -35,6 +37,47 @@ uint16_t bench_free_port(void);
  * log_path; with out_fd, the child's stdout is a pipe whose read end comes back there. The child
  * dies with this process. -1 when it could not be started. */
 pid_t bench_spawn_self(char *const args[], const char *log_path, int *out_fd);
+
+/* A hub and three node processes over CURVE/TCP on loopback (cmd_bench_bus.c), as `bench bus` and
+ * `bench hostile` run them. Set hub and nodes to -1 and dir to a bench_tmpdir before use. */
+typedef struct bench_cluster {
+    char *dir;         /* scratch space, removed by bench_cluster_fini (owned) */
+    uint16_t ports[3]; /* the hub's nodes, records and catchup sockets */
+    node_key *subs[2]; /* allow-listed subscriber keys sub1, sub2 (owned) */
+    node_pub hub_pub;
+    pid_t hub, nodes[3];
+} bench_cluster;
+
+/* Keys (the hub's, s's three members', two subscribers'), relayers.json and hub.conf in c->dir,
+ * the [allow] section naming them all, then `extra` (further sections) verbatim. */
+RL_MUST_USE rl_err bench_cluster_write(bench_cluster *c, const sim *s, const char *extra, rl_why *why);
+/* Each member's observations of stream, for its node process: c->dir/nodeM.TAG.obs. */
+RL_MUST_USE rl_err bench_cluster_obs(bench_cluster *c, const char *tag, const signed_obs *stream, size_t nobs,
+                                     rl_why *why);
+/* The hub process, once its log says it started (log: c->dir/hub.log). */
+RL_MUST_USE rl_err bench_cluster_start_hub(bench_cluster *c, rl_why *why);
+/* Three `bench bus-node` processes sending nodeM.TAG.obs once the file `go` exists; returns when
+ * each has connected and loaded. */
+RL_MUST_USE rl_err bench_cluster_start_nodes(bench_cluster *c, const char *tag, const char *go, rl_why *why);
+/* A SUB socket on the hub's records with subscriber key `which` (0 or 1), subscribed to all. */
+void *bench_cluster_subscribe(bench_cluster *c, bus *b, int which, const bus_limits *lim, rl_why *why);
+/* Reads what a SUB socket holds: records counted into *got, the highest seq into *seen, deposits
+ * (ATTEST records) into *attested (may be NULL); each record is also handed to `each` (may be
+ * NULL) with ctx. */
+typedef void (*bench_record_fn)(void *ctx, uint64_t seq, const uint8_t *rec, size_t len);
+void bench_drain_records(void *sock, uint64_t *seen, uint64_t *got, uint64_t *attested, bench_record_fn each,
+                         void *ctx);
+/* A process's CPU time (user + system, every thread) so far, ns, from /proc/PID/stat; 0 when it
+ * cannot be read. */
+uint64_t bench_proc_cpu_ns(pid_t pid);
+/* SIGTERM, then SIGKILL if it has not stopped within 30 s; the wait status (-1 when *pid <= 0);
+ * *pid becomes -1. */
+int bench_stop_child(pid_t *pid);
+void bench_cluster_stop_nodes(bench_cluster *c);
+/* Stops every process, frees the keys, removes c->dir. */
+void bench_cluster_fini(bench_cluster *c);
+/* Writes a whole file; false on any failure. */
+bool bench_write_file(const char *path, const void *data, size_t len);
 
 /* Removes a directory tree (a bench's scratch space). */
 void bench_rm_rf(const char *dir);

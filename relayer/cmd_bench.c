@@ -41,6 +41,7 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "       relayer bench liquidation [--accounts N] [--chunk ACCOUNTS]\n"
                             "       relayer bench watch [--deposits N] [--rate PER_S] [--confirmations C]\n"
                             "                           [--block-time S] [--poll-ms MS]\n"
+                            "       relayer bench hostile [--events N] [--connections C]\n"
                             "\n"
                             "ingest  quorum-signed deposits through verify + quorum + LMDB group commit\n"
                             "        (default 100000 events, 3 nodes, threshold 2)\n"
@@ -55,7 +56,11 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "        (default 100000 accounts; decisions all at once, or pipelined in --chunk's)\n"
                             "watch   anvil with interval mining, a hub and 3 EVM watchers as processes, deposits\n"
                             "        at a steady rate: event-to-credit latency against confirmations x block\n"
-                            "        time + poll interval (default 40 deposits, 4/s, 2 confirmations, 1 s, 100 ms)\n";
+                            "        time + poll interval (default 40 deposits, 4/s, 2 confirmations, 1 s, 100 ms)\n"
+                            "hostile a hub and 3 node processes credit N events clean, then N more while C plain TCP\n"
+                            "        connections are held, node3's key floods never-completing events, unknown price\n"
+                            "        feeds and malformed frames, and a subscriber key floods catch-up: events/s in\n"
+                            "        both phases, the hub's RSS growth and exits (default 20000 events, 5000 connections)\n";
 
 #define VERIFY_JOBS 4096
 #define VERIFY_MEASURE_NS 2000000000ull
@@ -460,6 +465,8 @@ int cmd_bench(int argc, char **argv)
         return bench_liquidation(argc - 1, argv + 1);
     if (strcmp(argv[1], "watch") == 0)
         return bench_watch(argc - 1, argv + 1);
+    if (strcmp(argv[1], "hostile") == 0)
+        return bench_hostile(argc - 1, argv + 1);
     if (strcmp(argv[1], "bus-node") == 0)
         return bench_bus_node(argc - 1, argv + 1);
     fprintf(stderr, "relayer bench: unknown benchmark '%s'\n%s", argv[1], USAGE);
