@@ -60,7 +60,8 @@ static const char USAGE[] = "usage: relayer bench ingest [--events N]\n"
                             "hostile a hub and 3 node processes credit N events clean, then N more while C plain TCP\n"
                             "        connections are held, node3's key floods never-completing events, unknown price\n"
                             "        feeds and malformed frames, and a subscriber key floods catch-up: events/s in\n"
-                            "        both phases, the hub's RSS growth and exits (default 20000 events, 5000 connections)\n";
+                            "        both phases, the hub's RSS growth and exits\n"
+                            "        (default 20000 events, 5000 connections)\n";
 
 #define VERIFY_JOBS 4096
 #define VERIFY_MEASURE_NS 2000000000ull

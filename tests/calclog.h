@@ -23,7 +23,8 @@ static const char RISK[] =
     "                        \"tokens\": {\"l1\": \"0x0000000000000000000000000000000000000000\"}},"
     "              \"USDC\": {\"decimals\": 6, \"haircut\": \"0.02\", \"seize_priority\": 1,"
     "                        \"tokens\": {\"l2\": \"0x00000000000000000000000000000000000000c0\"}}},"
-    " \"markets\": {\"ETH-PERP\": {\"feed\": \"ETH\", \"tiers\": [{\"from\": \"0\", \"imf\": \"0.05\", \"mmf\": \"0.03\"}],"
+    " \"markets\": {\"ETH-PERP\": {\"feed\": \"ETH\", \"tiers\": [{\"from\": \"0\", \"imf\": \"0.05\", "
+    "\"mmf\": \"0.03\"}],"
     "                            \"vol\": {\"sigma_ref\": \"0.02\", \"cap\": \"3\", \"sigma\": \"0.02\"}}},"
     " \"params\": {\"liquidation_fee\": \"0.01\", \"ewma_lambda\": \"0.94\"},"
     " \"prices\": {\"max_deviation\": \"0.02\", \"max_age_ms\": 60000}}";

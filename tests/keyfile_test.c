@@ -221,8 +221,8 @@ Test(relayers, cli_pins_venue_keys_in_the_genesis_set_once_each)
     for (int i = 1; i <= 3; i++)
         cr_assert_eq(tu_run(NULL, "%s keygen --out %s --name n%d", RELAYER_BIN, dir, i), 0);
     cr_assert_eq(tu_run(NULL, "%s keygen --out %s --name venue", RELAYER_BIN, dir), 0);
-    cr_assert_eq(tu_run(&out, "%s relayers init --threshold 2 --venue %s/venue.pub --venue %s/venue.pub --out %s/r.json "
-                              "%s/n1.pub %s/n2.pub %s/n3.pub", RELAYER_BIN, dir, dir, dir, dir, dir, dir),
+    cr_assert_eq(tu_run(&out, "%s relayers init --threshold 2 --venue %s/venue.pub --venue %s/venue.pub "
+                              "--out %s/r.json %s/n1.pub %s/n2.pub %s/n3.pub", RELAYER_BIN, dir, dir, dir, dir, dir, dir),
                  2, "%s", out);
     cr_assert(strstr(out, "already pinned") != NULL, "%s", out);
     free(out);

@@ -107,7 +107,8 @@ static void setup(struct world *w)
     write_file(w, "margin.conf", text);
     snprintf(text, sizeof text, "[venue]\nkey = keys/venue.key\n[hub]\nvenue = ipc://%s/v.sock\nkey = keys/hub.pub\n", d);
     write_file(w, "venue.conf", text);
-    snprintf(text, sizeof text, "[venue]\nkey = keys/rogue.key\n[hub]\nvenue = ipc://%s/v.sock\nkey = keys/hub.pub\n", d);
+    snprintf(text, sizeof text, "[venue]\nkey = keys/rogue.key\n[hub]\nvenue = ipc://%s/v.sock\n"
+                                "key = keys/hub.pub\n", d);
     write_file(w, "rogue.conf", text);
     for (unsigned i = 1; i <= 3; i++) {
         char name[32];

@@ -33,8 +33,8 @@ static char *simulate_args(const char *dir, unsigned events)
 {
     char *args = NULL;
     cr_assert(asprintf(&args,
-                       "dev simulate --out %s --events %u --nodes 3 --threshold 2 --equivocators 1 --conflicts 10 --rotate-at %u "
-                       "--commit-every 20 --commit-delay-ms 5 --seed 11",
+                       "dev simulate --out %s --events %u --nodes 3 --threshold 2 --equivocators 1 --conflicts 10 "
+                       "--rotate-at %u --commit-every 20 --commit-delay-ms 5 --seed 11",
                        dir, events, events / 2) > 0);
     return args;
 }
