@@ -308,3 +308,38 @@ Test(audit, an_approval_of_a_withdrawal_the_admission_rules_refuse_is_a_bad_reco
     free(enc);
     teardown(&l);
 }
+
+/* Signs a position request by the pinned venue for the trader, using up a venue nonce, and returns
+ * its bytes without logging it: what a compromised hub holds back. */
+static size_t position_signed(logb *l, __int128 size, uint8_t out[REQUEST_MAX_BYTES], uint64_t *nonce)
+{
+    request q = {.kind = REQUEST_POSITION, .mode = REQUEST_MODE_CROSS, .size_e18 = size * E18,
+                 .entry_e18 = (__int128)3000 * E18};
+    snprintf(q.market, sizeof q.market, "ETH-PERP");
+    memcpy(q.account, ACCOUNT, EVM_ADDR_BYTES);
+    memcpy(q.venue, node_key_pub(l->f.keys[3])->ed25519, ED25519_PK_BYTES);
+    q.nonce = *nonce = ++l->nonce;
+    size_t len;
+    cr_assert_eq(request_sign(out, &len, &q, l->f.keys[3], NULL), RL_OK);
+    return len;
+}
+
+/* The attack of issue 15: the trader opens 8 ETH-PERP on the venue (the venue signs and sends the
+ * request), then signs a withdrawal of all 10 ETH; the hub never logs the position. */
+Test(admit, a_withdrawal_whose_venue_saw_a_position_the_hub_held_back_is_refused)
+{
+    logb l;
+    setup(&l);
+    deposit(&l, 1, 0x00, 10 * E18, 1, T0 + 1);
+    price(&l, "ETH", (uint64_t[]){3000, 3000}, 2, T0 + 3, T0 + 10);
+    uint8_t held[REQUEST_MAX_BYTES];
+    uint64_t held_nonce;
+    position_signed(&l, 8, held, &held_nonce);
+    request all = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(10 * E18)};
+    memset(all.recipient, 0x22, EVM_ADDR_BYTES);
+    req(&l, &all, T0 + 30);
+    cr_assert_eq(l.nmade, 1);
+    cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED, "the hidden position's collateral left");
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0", "nothing reserved");
+    teardown(&l);
+}
