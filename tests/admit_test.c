@@ -49,6 +49,7 @@ Test(request, a_withdrawal_carries_the_owner_part_and_decodes_back_and_version_1
     fx_owner(sk, q.account, 0);
     cr_assert_eq(admit_owner_sign(&q, sk), RL_OK);
     memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
+    q.positions_nonce = 41;
     cr_assert_eq(request_sign(buf, &len, &q, f.keys[1], &why), RL_OK, "%s", why.text);
     cr_assert_eq(len, REQUEST_WITHDRAW_BYTES);
     cr_assert_eq(buf[0], REQUEST_VERSION_OWNER);
@@ -57,11 +58,16 @@ Test(request, a_withdrawal_carries_the_owner_part_and_decodes_back_and_version_1
     cr_assert_eq(back.owner_nonce, 7);
     cr_assert_eq(back.expiry_s, 1700003600);
     cr_assert_arr_eq(back.owner_sig, q.owner_sig, EVM_SIG_BYTES);
+    cr_assert_eq(back.positions_nonce, 41);
     cr_assert_eq(admit_request(&f.set, &back, 1700000000000ull, 6, &why), ADMIT_OK, "%s", why.text);
     /* the owner part is under the venue's signature: changing it is a bad request signature */
     const uint8_t *sig;
     uint8_t msg[HASH_BYTES];
     buf[150] ^= 1;
+    request_sig_parts(buf, len, msg, &sig);
+    cr_assert_not(ed25519_verify(sig, msg, HASH_BYTES, q.venue));
+    buf[150] ^= 1; /* and so is positions_nonce, the venue's own statement */
+    buf[230] ^= 1;
     request_sig_parts(buf, len, msg, &sig);
     cr_assert_not(ed25519_verify(sig, msg, HASH_BYTES, q.venue));
     /* version 1 withdrawals (old logs) decode, without an owner part */
@@ -192,6 +198,7 @@ static void withdraw_as(logb *l, request *q, uint64_t t)
     q->amount = u256_from_u64(E18);
     memcpy(q->account, ACCOUNT, EVM_ADDR_BYTES);
     memset(q->recipient, 0x66, EVM_ADDR_BYTES);
+    q->positions_nonce = l->pos_nonce;
     req_by(l, q, l->f.keys[3], t);
 }
 
@@ -318,7 +325,7 @@ static size_t position_signed(logb *l, __int128 size, uint8_t out[REQUEST_MAX_BY
     snprintf(q.market, sizeof q.market, "ETH-PERP");
     memcpy(q.account, ACCOUNT, EVM_ADDR_BYTES);
     memcpy(q.venue, node_key_pub(l->f.keys[3])->ed25519, ED25519_PK_BYTES);
-    q.nonce = *nonce = ++l->nonce;
+    q.nonce = *nonce = l->pos_nonce = ++l->nonce; /* the venue sent it: its view moves on */
     size_t len;
     cr_assert_eq(request_sign(out, &len, &q, l->f.keys[3], NULL), RL_OK);
     return len;
