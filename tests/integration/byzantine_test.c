@@ -114,7 +114,7 @@ Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions
     cluster_await_records(&c, RECORD_PRICE, 1);
     char args[512];
     snprintf(args, sizeof args, "position --account %s --market ETH-PERP --size 2 --entry 3000", trader->address);
-    cluster_venue(&c, args);
+    uint64_t position_nonce = cluster_venue(&c, args);
 
     /* The compromised hub: its operator's own venue key, and its own address to be paid. */
     node_key *rogue;
@@ -170,7 +170,7 @@ Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions
     /* The trader's own withdrawal, signed by its wallet (cast): approved, co-signed, executed. */
     snprintf(args, sizeof args, "--account %s --chain-id %d --asset %s --amount %s --recipient %s", trader->address,
              CHAIN_ID, CLUSTER_NATIVE, ETH_1, trader->address);
-    cluster_withdraw(&c, trader, args);
+    cluster_withdraw(&c, trader, position_nonce, args); /* the rogue "size 0" was not applied (A1) */
     cluster_await_records(&c, RECORD_DECISION, 2);
     cluster_await_records(&c, RECORD_BUNDLE, 1);
     memset(&seen, 0, sizeof seen);
