@@ -36,6 +36,8 @@
  *       none was applied, positions_nonce is 0. An account's positions are thus bound to the venue
  *       key that last set one: a withdrawal through another pinned venue is refused while that
  *       holds (one venue per account is the supported arrangement; venue nonces are per key).
+ *       After a rotation replaces that venue key, the new key restates the account's position (any
+ *       position request it sends) before the account can withdraw through it.
  *
  * Failing A6 is ADMIT_POSITIONS: the calculator refuses the withdrawal with REASON_POSITIONS_STALE
  * and changes nothing else, but the owner nonce is used all the same (A5: admitted by A1..A5, so
