@@ -407,7 +407,7 @@ sleep 1.1 # the hub's status file is rewritten every second
 say "The venue opens a 20 ETH-PERP long at 3000 for the trader (60 000 USD notional):"
 position_out=$("$relayer" venue position --config "$c/venue.conf" --account "$trader" --market ETH-PERP --size 20 \
     --entry 3000)
-sed 's/^/   venue: /' <<< "$position_out"
+echo "   venue: $position_out"
 # The venue keeps the nonce of its last position request for the account: a withdrawal names it.
 positions_nonce=$(sed -n 's/.*logged (nonce \([0-9]*\)).*/\1/p' <<< "$position_out")
 await "the position reaching the calculator" marked_at 3000
