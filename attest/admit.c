@@ -1,5 +1,5 @@
 /*
- * admit.c - the request admission rules A1..A5 (admit.h).
+ * admit.c - the request admission rules A1..A6 (admit.h).
  */
 #include "attest/admit.h"
 
@@ -87,4 +87,34 @@ admit_verdict admit_request(const relset *set, const request *q, uint64_t time_m
         return ADMIT_OWNER;
     }
     return ADMIT_OK;
+}
+
+admit_verdict admit_request_positions(const request *q, const admit_positions *p, rl_why *why)
+{
+    char key[2 * ED25519_PK_BYTES + 1], a[43];
+    if (!p->any) {
+        if (q->positions_nonce == 0)
+            return ADMIT_OK;
+        rl_fail(why, RL_ERR_STATE, "withdrawal for %s names position request %llu, none is applied",
+                evm_addr_to_hex(q->account, a), (unsigned long long)q->positions_nonce);
+        return ADMIT_POSITIONS;
+    }
+    if (memcmp(p->venue, q->venue, ED25519_PK_BYTES) != 0) {
+        rl_fail(why, RL_ERR_STATE, "withdrawal for %s by a venue key other than %s, which set its positions",
+                evm_addr_to_hex(q->account, a), hex_encode(key, p->venue, ED25519_PK_BYTES));
+        return ADMIT_POSITIONS;
+    }
+    if (q->positions_nonce != p->nonce) {
+        rl_fail(why, RL_ERR_STATE, "withdrawal for %s names position request %llu, the last applied is %llu",
+                evm_addr_to_hex(q->account, a), (unsigned long long)q->positions_nonce, (unsigned long long)p->nonce);
+        return ADMIT_POSITIONS;
+    }
+    return ADMIT_OK;
+}
+
+void admit_positions_apply(admit_positions *p, const request *q)
+{
+    p->any = true;
+    memcpy(p->venue, q->venue, ED25519_PK_BYTES);
+    p->nonce = q->nonce;
 }

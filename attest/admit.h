@@ -22,12 +22,43 @@
  *
  * Failing A1 is ADMIT_VENUE_KEY, A2..A5 ADMIT_OWNER; the calculator answers such a withdrawal
  * with DECISION_WITHDRAW_REFUSED (REASON_VENUE_KEY, REASON_OWNER_SIGNATURE) and changes nothing
- * else. Pure: time is the record's.
+ * else. The hub, the calculator and the auditor apply A1..A5: a request failing them is one the hub
+ * should never have logged (audit.h counts it; `audit verify` fails).
+ *
+ * A6 binds a withdrawal admitted by A1..A5 to the venue's view of its account. A compromised hub may
+ * drop or reorder submissions: it could hold back (or log late) a venue's position request and log
+ * the owner's withdrawal first, and every co-signer would approve against an account without that
+ * position. So a withdrawal names positions_nonce, the venue nonce of the last position request
+ * its venue sent for the account (request.h, 0 for none), and
+ *
+ *   A6  the last position request applied for the account (one admitted by A1, in log order) is
+ *       exactly that one: by the withdrawal's venue key, with venue nonce positions_nonce; or, when
+ *       none was applied, positions_nonce is 0. An account's positions are thus bound to the venue
+ *       key that last set one: a withdrawal through another pinned venue is refused while that
+ *       holds (one venue per account is the supported arrangement; venue nonces are per key).
+ *       After a rotation replaces that venue key, the new key restates the account's position (any
+ *       position request it sends) before the account can withdraw through it.
+ *
+ * Failing A6 is ADMIT_POSITIONS: the calculator refuses the withdrawal with REASON_POSITIONS_STALE
+ * and changes nothing else, but the owner nonce is used all the same (A5: admitted by A1..A5, so
+ * used, whatever the decision; the owner signs anew). Unlike A1..A5 this is no log defect: an
+ * honest hub may log a withdrawal that raced its venue's position request, so the auditor does not
+ * count it as a bad record; it only refuses an approval of such a withdrawal (audit.h). The hub
+ * does not check A6 (it keeps no per-account state); the calculator, and through it every
+ * co-signer and `audit replay --risk`, does.
+ *
+ * What A6 does not see: a position request held back while a later one by the same venue for the
+ * same account is logged (the last nonce then matches). The venue numbers its requests; it should
+ * send an account's next position request only once the previous one shows in `margin query`
+ * (positions_nonce there), which is also how it learns the nonce to put in a withdrawal.
+ *
+ * Pure: time is the record's.
  */
 #ifndef RL_ADMIT_H
 #define RL_ADMIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "attest/eip712.h"
@@ -39,12 +70,27 @@ typedef enum admit_verdict {
     ADMIT_OK = 0,
     ADMIT_VENUE_KEY = 1, /* A1 */
     ADMIT_OWNER = 2,     /* A2..A5 */
+    ADMIT_POSITIONS = 3, /* A6 */
 } admit_verdict;
+
+/* The last position request applied for an account (A6): its venue key and venue nonce. */
+typedef struct admit_positions {
+    bool any; /* false: none applied yet */
+    uint8_t venue[ED25519_PK_BYTES];
+    uint64_t nonce;
+} admit_positions;
 
 /* Rules A1..A5 for request q logged at time_ms under set, with the account's last admitted owner
  * nonce. why (may be NULL) says which rule failed and names the key or address. */
 admit_verdict admit_request(const relset *set, const request *q, uint64_t time_ms, uint64_t last_owner_nonce,
                             rl_why *why);
+
+/* Rule A6 for withdrawal q, admitted by A1..A5, against its account's last applied position request
+ * (p). why (may be NULL) says what the venue saw and what was applied. */
+admit_verdict admit_request_positions(const request *q, const admit_positions *p, rl_why *why);
+
+/* Position request q, admitted by A1, is now its account's last applied one (p). */
+void admit_positions_apply(admit_positions *p, const request *q);
 
 /* The Withdrawal the owner signs for withdrawal request q (its owner nonce and expiry included). */
 void admit_owner_withdrawal(owner_withdrawal *out, const request *q);

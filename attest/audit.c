@@ -37,7 +37,7 @@ struct seen_key {
 struct seen_request {
     uint8_t key[HASH_BYTES];
     request q;
-    bool refused; /* by the admission rules (admit.h): it may not be approved */
+    bool refused; /* by the admission rules (admit.h A1..A5, or A6): it may not be approved */
     UT_hash_handle hh;
 };
 
@@ -65,10 +65,11 @@ struct seen_instr {
     UT_hash_handle hh;
 };
 
-/* The last admitted owner nonce per account (admit.h A5). */
+/* Per account: the last admitted owner nonce (admit.h A5) and the last applied position (A6). */
 struct seen_owner {
     uint8_t account[EVM_ADDR_BYTES];
     uint64_t nonce;
+    admit_positions pos;
     UT_hash_handle hh;
 };
 
@@ -584,14 +585,17 @@ static rl_err check_request(audit *a, const record *r, verify_job *jobs, size_t 
         a->sum.first_refused_seq = r->seq;
         a->sum.first_refused_why = w;
     }
-    if (!refused && q.kind == REQUEST_WITHDRAW) { /* A5: the nonce is used */
+    if (!refused) {
         if (owner == NULL && (owner = calloc(1, sizeof *owner)) != NULL) {
             memcpy(owner->account, q.account, EVM_ADDR_BYTES);
             HASH_ADD(hh, a->owners, account, EVM_ADDR_BYTES, owner);
         }
         if (owner == NULL)
             return RL_ERR_NOMEM;
-        owner->nonce = q.owner_nonce;
+        if (q.kind == REQUEST_POSITION)
+            admit_positions_apply(&owner->pos, &q); /* A6: the account's last applied position */
+        else
+            owner->nonce = q.owner_nonce; /* A5: the nonce is used */
     }
     if (q.kind == REQUEST_WITHDRAW) {
         struct seen_request *s = calloc(1, sizeof *s);
@@ -599,7 +603,8 @@ static rl_err check_request(audit *a, const record *r, verify_job *jobs, size_t 
             return RL_ERR_NOMEM;
         memcpy(s->key, key, HASH_BYTES);
         s->q = q;
-        s->refused = refused;
+        /* A6 refuses without the log being bad (a race an honest hub may log): not counted */
+        s->refused = refused || admit_request_positions(&q, &owner->pos, NULL) != ADMIT_OK;
         HASH_ADD(hh, a->requests, key, HASH_BYTES, s);
     }
     request_sig_parts(r->payload, r->payload_len, msg, &sig);
@@ -616,7 +621,7 @@ static rl_err file_plans(audit *a, const decision *d, uint64_t seq, rl_why *why)
         HASH_FIND(hh, a->requests, d->request, HASH_BYTES, q);
     if (q != NULL && q->refused && d->kind == DECISION_WITHDRAW_OK)
         return rl_fail(why, RL_ERR_STATE, "approval of the withdrawal at record %llu, which the admission rules "
-                       "refuse (attest/admit.h)", (unsigned long long)d->basis);
+                       "refuse (attest/admit.h A1..A6)", (unsigned long long)d->basis);
     instruction_plan *plans = malloc(DECISION_MAX_SEIZE * sizeof *plans);
     size_t n = 0;
     rl_err err = plans == NULL ? RL_ERR_NOMEM : instruction_plans(d, seq, q ? &q->q : NULL, plans, &n, why);

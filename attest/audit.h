@@ -37,7 +37,10 @@
  * one, so that the calculator's logged refusal can follow it) but counts it in requests_refused,
  * keeping the first one's sequence number and why; `relayer audit verify` and `audit replay` then
  * fail naming it. A WITHDRAW_OK decision for such a request is refused outright (no plan, no
- * instruction can follow from it).
+ * instruction can follow from it). Rule A6 (a withdrawal bound to its venue's last position
+ * request) is followed too, but a withdrawal failing it is no defect of the log (an honest hub may
+ * log a withdrawal that raced its venue's position request): it is not counted in requests_refused;
+ * only a WITHDRAW_OK decision for it is refused.
  *
  * Pure: no files, no clock; the caller feeds bytes.
  */

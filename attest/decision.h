@@ -63,8 +63,9 @@ enum decision_reason {
     REASON_LIQUIDATING = 5,  /* the account is liquidatable */
     REASON_VENUE_KEY = 6,    /* the request's venue key is not pinned in the relayer set (admit.h A1) */
     REASON_OWNER_SIGNATURE = 7, /* no valid, unexpired, unused signature by the account's owner (A2..A5) */
+    REASON_POSITIONS_STALE = 8, /* the venue saw positions the calculator has not applied (admit.h A6) */
 };
-#define REASON_LAST REASON_OWNER_SIGNATURE
+#define REASON_LAST REASON_POSITIONS_STALE
 
 typedef struct decision_seize {
     uint64_t chain_id;

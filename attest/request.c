@@ -75,6 +75,7 @@ static rl_err encode(uint8_t *out, const request *r, rl_why *why)
             be64_put(b + 80, r->owner_nonce);
             be64_put(b + 88, r->expiry_s);
             memcpy(b + 96, r->owner_sig, EVM_SIG_BYTES);
+            be64_put(b + 161, r->positions_nonce);
         }
     }
     return RL_OK;
@@ -135,6 +136,7 @@ rl_err request_decode(request *r, const uint8_t *in, size_t len, rl_why *why)
             r->owner_nonce = be64_get(b + 80);
             r->expiry_s = be64_get(b + 88);
             memcpy(r->owner_sig, b + 96, EVM_SIG_BYTES);
+            r->positions_nonce = be64_get(b + 161);
         }
         if (u256_is_zero(&r->amount))
             return rl_fail(why, RL_ERR_DECODE, "withdraw request: amount must be above zero");

@@ -31,9 +31,15 @@
  *      150     8  expiry_s     unix seconds: the owner's signature is void in a record stamped later
  *      158    65  owner_sig    r | s | v: the account's secp256k1 signature of the EIP-712 Withdrawal
  *                              (attest/eip712.h) of the fields above; checked by admit.h, not here
- *      223    64  sig
+ *      223     8  positions_nonce  the venue nonce of the last position request this venue sent for the
+ *                              account, 0 when none: the venue's view the withdrawal is bound to (admit.h
+ *                              A6). The venue's statement, so under the venue's signature, not the owner's.
+ *      231    64  sig
  *     withdraw (kind 2), version 1 (decoded so that old logs read; no owner signature: refused):
  *       62 .. 142 as above, then 142 64 sig
+ *
+ * positions_nonce joined version 2 before any version 2 request was deployed (the same release that
+ * introduced it), so version 2 has one layout; a 287-byte version 2 request does not decode.
  *
  * sig = ed25519 by `venue` over BLAKE2b-256(personal "rly.request.v1", bytes before sig)
  * request key = BLAKE2b-256(personal "rly.reqkey.v1", venue | nonce)   -- idempotency key
@@ -53,7 +59,7 @@
 #define REQUEST_VERSION_OWNER 2    /* withdrawals carrying the owner's signature */
 #define REQUEST_POSITION_BYTES 175
 #define REQUEST_WITHDRAW_V1_BYTES 206
-#define REQUEST_WITHDRAW_BYTES 287
+#define REQUEST_WITHDRAW_BYTES 295
 #define REQUEST_MAX_BYTES REQUEST_WITHDRAW_BYTES
 /* Bound on |size_e18| and entry_e18: 10^18 units at scale 10^18, so products with prices stay
  * far from the 128-bit limits and negation is always defined. */
@@ -85,6 +91,7 @@ typedef struct request {
     uint8_t recipient[EVM_ADDR_BYTES];
     uint64_t owner_nonce, expiry_s;      /* version 2 */
     uint8_t owner_sig[EVM_SIG_BYTES];    /* version 2; all zero in version 1 */
+    uint64_t positions_nonce;            /* version 2: the venue's last position nonce for the account (A6) */
 } request;
 
 /* Encodes and signs r with the venue key k (r->venue must be k's public key); *len gets the

@@ -65,6 +65,7 @@ struct acct {
     bool replan;    /* a seize of its liquidation is overdue: replace it if a plan can */
     uint64_t epoch; /* evaluated for this record already */
     uint64_t owner_nonce; /* the last owner nonce of its admitted withdrawals (admit.h A5) */
+    admit_positions pos;  /* its last applied position request (admit.h A6) */
     struct hold *h;
     size_t nh, caph;
     struct pos *p;
@@ -892,9 +893,18 @@ static rl_err on_request(calc *c, const record *r, rl_why *why)
         refuse_request(c, a, &q, v == ADMIT_VENUE_KEY ? REASON_VENUE_KEY : REASON_OWNER_SIGNATURE);
         return RL_OK;
     }
-    if (q.kind == REQUEST_WITHDRAW)
-        a->owner_nonce = q.owner_nonce; /* A5: used, whatever the decision */
-    return q.kind == REQUEST_POSITION ? on_position(c, a, &q, why) : on_withdraw(c, a, &q, why);
+    if (q.kind == REQUEST_POSITION) {
+        admit_positions_apply(&a->pos, &q);
+        return on_position(c, a, &q, why);
+    }
+    a->owner_nonce = q.owner_nonce; /* A5: used, whatever the decision (A6's included) */
+    if (admit_request_positions(&q, &a->pos, &w) != ADMIT_OK) {
+        c->st.withdrawals_stale++;
+        note(c, "withdrawal refused: positions stale", w.text);
+        refuse_request(c, a, &q, REASON_POSITIONS_STALE);
+        return RL_OK;
+    }
+    return on_withdraw(c, a, &q, why);
 }
 
 rl_err calc_apply(calc *c, const uint8_t *enc, size_t len, rl_why *why)
@@ -966,6 +976,12 @@ json_t *calc_account_json(calc *c, const uint8_t addr[EVM_ADDR_BYTES])
     char nonce[24]; /* a string: owner nonces may pass 2^53 */
     snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)a->owner_nonce);
     json_object_set_new(j, "owner_nonce", json_string(nonce)); /* the next withdrawal's must be above it */
+    snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)a->pos.nonce);
+    json_object_set_new(j, "positions_nonce", json_string(nonce)); /* a withdrawal names it (admit.h A6) */
+    if (a->pos.any) {
+        char key[2 * ED25519_PK_BYTES + 1];
+        json_object_set_new(j, "positions_venue", json_string(hex_encode(key, a->pos.venue, ED25519_PK_BYTES)));
+    }
     if (figures(c, a, &fig, &fresh, &why) == RL_OK) {
         json_object_set_new(j, "equity", usd(fig.equity_u));
         json_object_set_new(j, "initial_margin", usd(fig.im_u));

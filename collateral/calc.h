@@ -12,7 +12,9 @@
  *   - each venue request first passes the admission rules (attest/admit.h) against the relayer set
  *     of the last SET record: a position by a venue key the set does not pin is not applied (a
  *     note), a withdrawal that fails them is refused (REASON_VENUE_KEY, REASON_OWNER_SIGNATURE)
- *     with no other effect; an admitted withdrawal's owner nonce becomes its account's last.
+ *     with no other effect; an admitted withdrawal's owner nonce becomes its account's last. An
+ *     applied position request becomes its account's last (venue key and nonce); a withdrawal that
+ *     does not name exactly that one is refused (A6, REASON_POSITIONS_STALE), nothing else changes.
  *   - each withdrawal request: approved when the account stays healthy with equity >= IM after
  *     it (the amount is then reserved in the calculator's view until it executes), refused with
  *     a reason otherwise.
@@ -95,7 +97,8 @@ typedef struct calc_stats {
     uint64_t executions, unmatched; /* attested executions; of them, matching no open instruction */
     uint64_t expired;               /* attested expiries of open instructions */
     uint64_t accounts;
-    uint64_t requests_refused; /* requests the admission rules refuse (attest/admit.h) */
+    uint64_t requests_refused; /* requests the admission rules A1..A5 refuse (attest/admit.h) */
+    uint64_t withdrawals_stale; /* withdrawals A6 refuses: the venue saw positions not applied (admit.h) */
 } calc_stats;
 
 /* risk must outlive the calculator. note may be NULL. */

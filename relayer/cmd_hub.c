@@ -263,7 +263,9 @@ static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_
     if (ok && !ed25519_verify(sig, msg, HASH_BYTES, signer))
         snprintf(w.text, sizeof w.text, "bad signature"), ok = false;
     /* Defence in depth (attest/admit.h): the venue key pinned in the set in force, a withdrawal's
-     * owner signature valid and unexpired now. Owner-nonce reuse (A5) is the calculator's check. */
+     * owner signature valid and unexpired now. Owner-nonce reuse (A5) and a withdrawal's binding to
+     * the account's last applied position (A6) are the calculator's checks: they need per-account
+     * state the hub does not keep, and an A6 refusal is logged like any other. */
     if (ok && want == RECORD_REQUEST && admit_request(ingest_set(h->g), &q, wall_ms(), 0, &w) != ADMIT_OK)
         ok = false;
     if (ok && want == RECORD_DECISION && h->pin_risk && memcmp(d->risk, h->risk.digest, HASH_BYTES) != 0) {

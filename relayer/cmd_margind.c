@@ -208,13 +208,13 @@ static void take_acks(struct margind *m)
 static rl_err write_status(struct margind *m, rl_why *why)
 {
     const calc_stats *s = calc_get_stats(m->c);
-    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "updated_ms",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "updated_ms",
                           (json_int_t)wall_ms(), "head_seq", (json_int_t)replica_head(m->r), "accounts",
                           (json_int_t)s->accounts, "decisions", (json_int_t)s->decisions, "decisions_pending",
                           (json_int_t)HASH_COUNT(m->pending), "decisions_logged", (json_int_t)m->logged,
                           "decisions_refused", (json_int_t)m->refused, "prices", (json_int_t)s->prices,
                           "prices_refused", (json_int_t)s->prices_refused, "evaluations", (json_int_t)s->evaluations,
-                          "records", (json_int_t)s->records);
+                          "records", (json_int_t)s->records, "withdrawals_stale", (json_int_t)s->withdrawals_stale);
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     if (text == NULL)

@@ -41,7 +41,8 @@ static const char VENUE_USAGE[] =
     "usage: relayer venue position --config FILE --account 0x.. --market NAME --size DEC --entry DEC\n"
     "                              [--mode cross|portfolio] [--nonce N] [--timeout-ms MS]\n"
     "       relayer venue withdraw --config FILE --account 0x.. --chain-id ID --asset 0x.. --amount BASE\n"
-    "                              --recipient 0x.. (--owner-signature 0x.. | --owner-key FILE)\n"
+    "                              --recipient 0x.. --positions-nonce N\n"
+    "                              (--owner-signature 0x.. | --owner-key FILE)\n"
     "                              [--owner-nonce N] [--expiry-s T] [--nonce N] [--timeout-ms MS]\n"
     "       relayer venue withdraw --print-typed-data --account 0x.. --chain-id ID --asset 0x.. --amount BASE\n"
     "                              --recipient 0x.. --owner-nonce N --expiry-s T\n"
@@ -53,7 +54,10 @@ static const char VENUE_USAGE[] =
     "a wallet from --print-typed-data's JSON (cast wallet sign --data ..) and passed as\n"
     "--owner-signature, or made here from a relayer key file's secp256k1 key (--owner-key; tests,\n"
     "the demo). --owner-nonce must exceed the account's last (default: unix ms); --expiry-s is unix\n"
-    "seconds (default: now + 1 h). Exit 0 once logged, 1 refused, 2 no answer or bad arguments.\n"
+    "seconds (default: now + 1 h). --positions-nonce is the nonce of the last position request this\n"
+    "venue sent for the account (0: none; `margin query` shows positions_nonce): the calculator\n"
+    "refuses the withdrawal (positions_stale) unless that is the last position it applied.\n"
+    "Exit 0 once logged, 1 refused, 2 no answer or bad arguments.\n"
     "Config: [venue] key; [hub] venue, key.\n";
 
 static const char PRICE_USAGE[] =
@@ -175,7 +179,7 @@ int cmd_venue(int argc, char **argv)
         {"entry", 1, 0, 'e'},  {"mode", 1, 0, 'o'},      {"nonce", 1, 0, 'n'},   {"chain-id", 1, 0, 'i'},
         {"asset", 1, 0, 'x'},  {"amount", 1, 0, 'q'},    {"recipient", 1, 0, 'r'}, {"timeout-ms", 1, 0, 't'},
         {"owner-key", 1, 0, 'k'}, {"owner-signature", 1, 0, 'g'}, {"owner-nonce", 1, 0, 'N'}, {"expiry-s", 1, 0, 'E'},
-        {"print-typed-data", 0, 0, 'P'}, {0, 0, 0, 0}};
+        {"print-typed-data", 0, 0, 'P'}, {"positions-nonce", 1, 0, 'p'}, {0, 0, 0, 0}};
     const char *v[128] = {0};
     int c;
     optind = 2;
@@ -224,6 +228,9 @@ int cmd_venue(int argc, char **argv)
             err = arg_addr(q.recipient, v['r'], "--recipient", &why);
         if (err == RL_OK && (v['q'] == NULL || fixed_parse_base(&q.amount, v['q'], 0, &why) != RL_OK))
             err = rl_fail(&why, RL_ERR_ARG, "--amount \"%s\": a whole number of base units", v['q'] ? v['q'] : "");
+        /* Required, no default: 0 would be refused for any account with a position (admit.h A6). */
+        if (err == RL_OK && !print)
+            err = arg_u64(&q.positions_nonce, v['p'], "--positions-nonce", &why);
         if (err == RL_OK)
             err = owner_part(&q, v, print, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000, &why);
         if (err == RL_OK && print)

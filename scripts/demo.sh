@@ -405,10 +405,16 @@ sleep 1.1 # the hub's status file is rewritten every second
 "$relayer" status --config "$c/hub.conf" | sed 's/^/   /'
 
 say "The venue opens a 20 ETH-PERP long at 3000 for the trader (60 000 USD notional):"
-"$relayer" venue position --config "$c/venue.conf" --account "$trader" --market ETH-PERP --size 20 --entry 3000 |
-    sed 's/^/   venue: /'
+position_out=$("$relayer" venue position --config "$c/venue.conf" --account "$trader" --market ETH-PERP --size 20 \
+    --entry 3000)
+echo "   venue: $position_out"
+# The venue keeps the nonce of its last position request for the account: a withdrawal names it.
+positions_nonce=$(sed -n 's/.*logged (nonce \([0-9]*\)).*/\1/p' <<< "$position_out")
 await "the position reaching the calculator" marked_at 3000
 note "$(margin_line)"
+[ "$(query | jq -r .positions_nonce)" = "$positions_nonce" ] ||
+    fail "margin query shows positions_nonce $(query | jq -r .positions_nonce), the venue sent $positions_nonce"
+note "margin query: positions_nonce $positions_nonce, the venue's last position request, which the calculator applied"
 
 say "The trader withdraws 100 USDC on L2: signs the EIP-712 Withdrawal with its wallet (cast), the venue submits it:"
 wallet_before=$(wallet_usdc "$trader")
@@ -421,7 +427,7 @@ owner_sig=$("$CAST" wallet sign --data --private-key "$trader_key" "$typed")
 note "owner signature ${owner_sig:0:18}.. (nonce $owner_nonce, valid for an hour)"
 # shellcheck disable=SC2086
 "$relayer" venue withdraw --config "$c/venue.conf" $withdrawal --owner-nonce "$owner_nonce" --expiry-s "$expiry" \
-    --owner-signature "$owner_sig" | sed 's/^/   venue: /'
+    --owner-signature "$owner_sig" --positions-nonce "$positions_nonce" | sed 's/^/   venue: /'
 await "the release executed on L2 (vault nonce 1)" nonce_used "$rpc_l2" "$vault_l2" 1
 wallet_after=$(wallet_usdc "$trader")
 [ $((wallet_after - wallet_before)) -eq 100000000 ] ||

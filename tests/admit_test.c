@@ -2,7 +2,8 @@
  * admit_test.c - attest/admit, the owners' EIP-712 Withdrawal (attest/eip712), request version 2
  * (attest/request), venues pinned in the relayer set (attest/relset), and what the calculator
  * (collateral/calc) and audit_next (attest/audit) make of requests that fail the admission rules:
- * a compromised hub's own venue key, and withdrawals without their owner's valid signature.
+ * a compromised hub's own venue key, withdrawals without their owner's valid signature, and
+ * withdrawals the hub logged without (or before) the venue's position requests (A6).
  */
 #include "attest/hex.h"
 #include "tests/calclog.h"
@@ -49,6 +50,7 @@ Test(request, a_withdrawal_carries_the_owner_part_and_decodes_back_and_version_1
     fx_owner(sk, q.account, 0);
     cr_assert_eq(admit_owner_sign(&q, sk), RL_OK);
     memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
+    q.positions_nonce = 41;
     cr_assert_eq(request_sign(buf, &len, &q, f.keys[1], &why), RL_OK, "%s", why.text);
     cr_assert_eq(len, REQUEST_WITHDRAW_BYTES);
     cr_assert_eq(buf[0], REQUEST_VERSION_OWNER);
@@ -57,11 +59,16 @@ Test(request, a_withdrawal_carries_the_owner_part_and_decodes_back_and_version_1
     cr_assert_eq(back.owner_nonce, 7);
     cr_assert_eq(back.expiry_s, 1700003600);
     cr_assert_arr_eq(back.owner_sig, q.owner_sig, EVM_SIG_BYTES);
+    cr_assert_eq(back.positions_nonce, 41);
     cr_assert_eq(admit_request(&f.set, &back, 1700000000000ull, 6, &why), ADMIT_OK, "%s", why.text);
     /* the owner part is under the venue's signature: changing it is a bad request signature */
     const uint8_t *sig;
     uint8_t msg[HASH_BYTES];
     buf[150] ^= 1;
+    request_sig_parts(buf, len, msg, &sig);
+    cr_assert_not(ed25519_verify(sig, msg, HASH_BYTES, q.venue));
+    buf[150] ^= 1; /* and so is positions_nonce, the venue's own statement */
+    buf[230] ^= 1;
     request_sig_parts(buf, len, msg, &sig);
     cr_assert_not(ed25519_verify(sig, msg, HASH_BYTES, q.venue));
     /* version 1 withdrawals (old logs) decode, without an owner part */
@@ -192,6 +199,7 @@ static void withdraw_as(logb *l, request *q, uint64_t t)
     q->amount = u256_from_u64(E18);
     memcpy(q->account, ACCOUNT, EVM_ADDR_BYTES);
     memset(q->recipient, 0x66, EVM_ADDR_BYTES);
+    q->positions_nonce = l->pos_nonce;
     req_by(l, q, l->f.keys[3], t);
 }
 
@@ -280,6 +288,30 @@ Test(admit, the_owner_signature_names_the_signer_and_the_account_when_they_diffe
     fx_fini(&f);
 }
 
+/* A forged approval of the refused withdrawal d, signed by a calculator key, appended to l's log:
+ * audit_next refuses it (no plan may follow). */
+static void audit_refuses_approval_of(logb *l, const decision *refused)
+{
+    decision d = *refused;
+    d.kind = DECISION_WITHDRAW_OK;
+    d.reason = REASON_NONE;
+    memcpy(d.calculator, node_key_pub(l->calc_key)->ed25519, ED25519_PK_BYTES);
+    uint8_t buf[DECISION_MAX_BYTES], *enc;
+    size_t len, elen;
+    cr_assert_eq(decision_sign(buf, &len, &d, l->calc_key, NULL), RL_OK);
+    record r = {.type = RECORD_DECISION, .seq = l->seq + 1, .time_ms = T0 + 200000, .payload = buf,
+                .payload_len = (uint32_t)len};
+    memcpy(r.prev, l->prev, HASH_BYTES);
+    enc = malloc(RECORD_MAX_BYTES);
+    cr_assert_eq(record_encode(&r, enc, &elen, NULL), RL_OK);
+    verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
+    size_t nj = 0;
+    rl_why why = {{0}};
+    cr_assert_eq(audit_next(l->a, enc, elen, jobs, &nj, &why), RL_ERR_STATE);
+    cr_assert(strstr(why.text, "admission rules refuse") != NULL, "%s", why.text);
+    free(enc);
+}
+
 Test(audit, an_approval_of_a_withdrawal_the_admission_rules_refuse_is_a_bad_record)
 {
     logb l;
@@ -288,23 +320,176 @@ Test(audit, an_approval_of_a_withdrawal_the_admission_rules_refuse_is_a_bad_reco
     request missing = {.version = REQUEST_VERSION};
     withdraw_as(&l, &missing, T0 + 100);
     /* a forged approval signed by a calculator key: audit_next refuses it (no plan may follow) */
-    decision d = l.made[0];
-    d.kind = DECISION_WITHDRAW_OK;
-    d.reason = REASON_NONE;
-    memcpy(d.calculator, node_key_pub(l.calc_key)->ed25519, ED25519_PK_BYTES);
-    uint8_t buf[DECISION_MAX_BYTES], *enc;
-    size_t len, elen;
-    cr_assert_eq(decision_sign(buf, &len, &d, l.calc_key, NULL), RL_OK);
-    record r = {.type = RECORD_DECISION, .seq = l.seq + 1, .time_ms = T0 + 200, .payload = buf,
-                .payload_len = (uint32_t)len};
-    memcpy(r.prev, l.prev, HASH_BYTES);
-    enc = malloc(RECORD_MAX_BYTES);
-    cr_assert_eq(record_encode(&r, enc, &elen, NULL), RL_OK);
-    verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
-    size_t nj = 0;
+    audit_refuses_approval_of(&l, &l.made[0]);
+    teardown(&l);
+}
+
+/* Signs a position request by the pinned venue for the trader, using up a venue nonce, and returns
+ * its bytes without logging it: what a compromised hub holds back. */
+static size_t position_signed(logb *l, __int128 size, uint8_t out[REQUEST_MAX_BYTES], uint64_t *nonce)
+{
+    request q = {.kind = REQUEST_POSITION, .mode = REQUEST_MODE_CROSS, .size_e18 = size * E18,
+                 .entry_e18 = (__int128)3000 * E18};
+    snprintf(q.market, sizeof q.market, "ETH-PERP");
+    memcpy(q.account, ACCOUNT, EVM_ADDR_BYTES);
+    memcpy(q.venue, node_key_pub(l->f.keys[3])->ed25519, ED25519_PK_BYTES);
+    q.nonce = *nonce = l->pos_nonce = ++l->nonce; /* the venue sent it: its view moves on */
+    size_t len;
+    cr_assert_eq(request_sign(out, &len, &q, l->f.keys[3], NULL), RL_OK);
+    return len;
+}
+
+/* Logs the request bytes a compromised hub held back (position_signed), late. */
+static void log_late(logb *l, const uint8_t *enc, size_t len, uint64_t t)
+{
+    push(l, RECORD_REQUEST, enc, len, t);
+}
+
+/* 10 ETH at 3000 deposited, priced; no position yet. */
+static void funded(logb *l)
+{
+    deposit(l, 1, 0x00, 10 * E18, 1, T0 + 1);
+    price(l, "ETH", (uint64_t[]){3000, 3000}, 2, T0 + 3, T0 + 10);
+}
+
+static void withdraw_all(logb *l, uint64_t t)
+{
+    request all = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(10 * E18)};
+    memset(all.recipient, 0x22, EVM_ADDR_BYTES);
+    req(l, &all, t);
+}
+
+/* The log audits record by record (push), no request counted as one the hub should not have
+ * logged (so `audit verify` passes), and a replay reproduces every decision. */
+static void log_audits_and_replays(logb *l, size_t decisions)
+{
+    log_decisions(l, 0);
+    audit_summary sum;
+    audit_get_summary(l->a, &sum);
+    cr_assert_eq(sum.requests_refused, 0, "an A6 refusal is not a bad record: %s", sum.first_refused_why.text);
+    calc_replay *r = replay_all(l);
+    calc_replay_summary rs;
+    calc_replay_get_summary(r, &rs);
+    cr_assert_eq(rs.reproduced, decisions);
+    calc_replay_free(r);
+}
+
+/* The attack of issue 15: the trader opens 8 ETH-PERP on the venue (the venue signs and sends the
+ * request), then signs a withdrawal of all 10 ETH; the hub never logs the position. Before A6 the
+ * calculator saw no position and approved, and so did every co-signer: the collateral left while
+ * the venue held the account's position. */
+Test(admit, a_withdrawal_whose_venue_saw_a_position_the_hub_held_back_is_refused)
+{
+    logb l;
+    setup(&l);
+    funded(&l);
+    uint8_t held[REQUEST_MAX_BYTES];
+    uint64_t held_nonce;
+    size_t held_len = position_signed(&l, 8, held, &held_nonce);
+    withdraw_all(&l, T0 + 30);
+    cr_assert_eq(l.nmade, 1);
+    cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED, "the hidden position's collateral left");
+    cr_assert_eq(l.made[0].reason, REASON_POSITIONS_STALE);
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0", "nothing reserved");
+    cr_assert_eq(calc_get_stats(l.c)->withdrawals_stale, 1);
+    cr_assert_eq(calc_get_stats(l.c)->requests_refused, 0);
+    json_t *j = calc_account_json(l.c, ACCOUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "positions_nonce")), "0", "margin query: none applied");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "owner_nonce")), "2", "the owner nonce is used all the same");
+    json_decref(j);
+    /* once the position is logged, the owner's next withdrawal is judged against it: unsafe */
+    log_late(&l, held, held_len, T0 + 40);
+    j = calc_account_json(l.c, ACCOUNT);
+    char want[24];
+    snprintf(want, sizeof want, "%llu", (unsigned long long)held_nonce);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "positions_nonce")), want);
+    json_decref(j);
+    withdraw_all(&l, T0 + 50);
+    cr_assert_eq(l.made[l.nmade - 1].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(l.made[l.nmade - 1].reason, REASON_UNSAFE);
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0");
+    log_audits_and_replays(&l, l.nmade);
+    teardown(&l);
+}
+
+Test(admit, a_withdrawal_logged_before_the_position_its_venue_sent_first_is_refused)
+{
+    logb l;
+    setup(&l);
+    funded(&l);
+    uint8_t held[REQUEST_MAX_BYTES];
+    uint64_t held_nonce;
+    size_t held_len = position_signed(&l, 8, held, &held_nonce);
+    withdraw_all(&l, T0 + 30); /* reordered: the withdrawal first */
+    log_late(&l, held, held_len, T0 + 31);
+    cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(l.made[0].reason, REASON_POSITIONS_STALE);
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0");
+    cr_assert_str_eq(first_of(&l, "positions", "size"), "8", "the position applies when it comes");
+    log_audits_and_replays(&l, l.nmade);
+    teardown(&l);
+}
+
+Test(admit, a_withdrawal_naming_the_last_position_applied_is_judged_on_its_margin)
+{
+    logb l;
+    setup(&l);
+    funded(&l);
+    position(&l, 8, 3000, T0 + 20);
+    request one = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(E18)};
+    memset(one.recipient, 0x22, EVM_ADDR_BYTES);
+    req(&l, &one, T0 + 30);
+    cr_assert_eq(one.positions_nonce, l.pos_nonce);
+    cr_assert_eq(l.made[l.nmade - 1].kind, DECISION_WITHDRAW_OK);
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "1");
+    request rest = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(9 * E18)};
+    memset(rest.recipient, 0x22, EVM_ADDR_BYTES);
+    req(&l, &rest, T0 + 40); /* bound right, but 8 ETH-PERP need margin */
+    cr_assert_eq(l.made[l.nmade - 1].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(l.made[l.nmade - 1].reason, REASON_UNSAFE);
+    log_audits_and_replays(&l, l.nmade);
+    teardown(&l);
+}
+
+Test(admit, rule_a6_names_what_the_venue_saw_and_what_was_applied)
+{
+    fixture f;
+    fx_init(&f, 1, 1);
+    request q = vector_request();
+    memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
+    admit_positions none = {0}, p = {0};
     rl_why why = {{0}};
-    cr_assert_eq(audit_next(l.a, enc, elen, jobs, &nj, &why), RL_ERR_STATE);
-    cr_assert(strstr(why.text, "admission rules refuse") != NULL, "%s", why.text);
-    free(enc);
+    cr_assert_eq(admit_request_positions(&q, &none, &why), ADMIT_OK, "none sent, none applied");
+    q.positions_nonce = 4;
+    cr_assert_eq(admit_request_positions(&q, &none, &why), ADMIT_POSITIONS);
+    cr_assert(strstr(why.text, "names position request 4, none is applied") != NULL, "%s", why.text);
+    request pos = {.kind = REQUEST_POSITION, .nonce = 3};
+    memcpy(pos.venue, q.venue, ED25519_PK_BYTES);
+    admit_positions_apply(&p, &pos);
+    cr_assert_eq(admit_request_positions(&q, &p, &why), ADMIT_POSITIONS);
+    cr_assert(strstr(why.text, "names position request 4, the last applied is 3") != NULL, "%s", why.text);
+    q.positions_nonce = 3;
+    cr_assert_eq(admit_request_positions(&q, &p, &why), ADMIT_OK);
+    q.positions_nonce = 0;
+    cr_assert_eq(admit_request_positions(&q, &p, &why), ADMIT_POSITIONS, "0 when a position is applied");
+    /* another pinned venue cannot withdraw for an account whose positions this one set */
+    q.positions_nonce = 3;
+    memcpy(q.venue, node_key_pub(f.keys[0])->ed25519, ED25519_PK_BYTES);
+    cr_assert_eq(admit_request_positions(&q, &p, &why), ADMIT_POSITIONS);
+    cr_assert(strstr(why.text, "by a venue key other than") != NULL, "%s", why.text);
+    fx_fini(&f);
+}
+
+Test(audit, an_approval_of_a_withdrawal_rule_a6_refuses_is_a_bad_record)
+{
+    logb l;
+    setup(&l);
+    funded(&l);
+    uint8_t held[REQUEST_MAX_BYTES];
+    uint64_t held_nonce;
+    position_signed(&l, 8, held, &held_nonce);
+    withdraw_all(&l, T0 + 30);
+    cr_assert_eq(l.made[0].reason, REASON_POSITIONS_STALE);
+    audit_refuses_approval_of(&l, &l.made[0]);
     teardown(&l);
 }

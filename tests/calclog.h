@@ -38,6 +38,7 @@ typedef struct logb {
     mg_risk risk;
     calc *c;
     uint64_t seq, nonce;
+    uint64_t pos_nonce; /* the venue's view: its last position request signed for ACCOUNT (admit.h A6) */
     uint8_t prev[HASH_BYTES];
     uint8_t *recs[256];
     size_t lens[256];
@@ -152,16 +153,20 @@ static inline void req_by(logb *l, request *q, node_key *venue, uint64_t t)
 }
 
 /* Logs q for the trader, by the pinned venue (the fixture's spare key: not a relayer); a withdrawal
- * signed by its owner with the next owner nonce, valid for an hour. */
+ * signed by its owner with the next owner nonce, valid for an hour, and bound to the venue's last
+ * position request for the trader (pos_nonce). */
 static inline void req(logb *l, request *q, uint64_t t)
 {
     memcpy(q->account, ACCOUNT, EVM_ADDR_BYTES);
     if (q->kind == REQUEST_WITHDRAW) {
         q->owner_nonce = l->nonce + 1;
         q->expiry_s = t / 1000 + 3600;
+        q->positions_nonce = l->pos_nonce;
         cr_assert_eq(admit_owner_sign(q, OWNER_SK), RL_OK);
     }
     req_by(l, q, l->f.keys[3], t);
+    if (q->kind == REQUEST_POSITION)
+        l->pos_nonce = q->nonce;
 }
 
 static inline void position(logb *l, __int128 size, uint64_t entry, uint64_t t)

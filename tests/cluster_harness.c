@@ -357,13 +357,17 @@ void cluster_price(const cluster *c, const char *feed, const char *price)
     }
 }
 
-void cluster_venue(const cluster *c, const char *args)
+uint64_t cluster_venue(const cluster *c, const char *args)
 {
     check_pipeline(c);
     char *out = NULL;
     int rc = tu_run(&out, "%s venue %s --config %s/venue.conf", RELAYER_BIN, args, c->dir);
     cr_assert_eq(rc, 0, "venue %s: exit %d: %s", args, rc, out);
+    unsigned long long nonce = 0;
+    const char *at = strstr(out, "logged (nonce ");
+    cr_assert(at != NULL && sscanf(at, "logged (nonce %llu)", &nonce) == 1, "venue %s: no nonce in: %s", args, out);
     free(out);
+    return nonce;
 }
 
 char *cluster_deploy_vault(const cluster *c, const anvil_node *n)
@@ -377,7 +381,7 @@ char *cluster_deploy_vault(const cluster *c, const anvil_node *n)
     return cast_deploy_vault_for(n, &n->dev[0], signers, CLUSTER_NODES, CLUSTER_THRESHOLD);
 }
 
-void cluster_withdraw(const cluster *c, const anvil_account *owner, const char *args)
+void cluster_withdraw(const cluster *c, const anvil_account *owner, uint64_t positions_nonce, const char *args)
 {
     static uint64_t last_nonce;
     struct timespec now;
@@ -391,8 +395,9 @@ void cluster_withdraw(const cluster *c, const anvil_account *owner, const char *
                     args, (unsigned long long)nonce, (unsigned long long)expiry);
     cr_assert_eq(rc, 0, "venue withdraw --print-typed-data %s: exit %d: %s", args, rc, typed);
     char *sig = cast_sign_typed(owner, typed);
-    cr_assert(asprintf(&owner_part, "--owner-nonce %llu --expiry-s %llu --owner-signature %s",
-                       (unsigned long long)nonce, (unsigned long long)expiry, sig) > 0);
+    cr_assert(asprintf(&owner_part, "--owner-nonce %llu --expiry-s %llu --owner-signature %s --positions-nonce %llu",
+                       (unsigned long long)nonce, (unsigned long long)expiry, sig,
+                       (unsigned long long)positions_nonce) > 0);
     cr_assert(asprintf(&full, "withdraw %s %s", args, owner_part) > 0);
     cluster_venue(c, full);
     free(full);

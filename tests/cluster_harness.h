@@ -157,13 +157,15 @@ unsigned cluster_primary(const cluster *c, uint64_t nonce);
  * logs a PRICE once they agree. */
 void cluster_price(const cluster *c, const char *feed, const char *price);
 
-/* `relayer venue ARGS --config venue.conf`, which must exit 0 (the hub logged the request). */
-void cluster_venue(const cluster *c, const char *args);
+/* `relayer venue ARGS --config venue.conf`, which must exit 0 (the hub logged the request); the
+ * request's venue nonce (a venue keeps a position's: its withdrawals name it, admit.h A6). */
+uint64_t cluster_venue(const cluster *c, const char *args);
 /* A withdrawal, ARGS the `relayer venue withdraw` arguments (account, chain, asset, amount,
  * recipient): its typed data from `--print-typed-data`, signed by owner's key with cast (as any
- * wallet signs it: attest/admit.h), then submitted with that signature; must exit 0. The owner
- * nonce is the wall clock in ms, rising across calls. */
-void cluster_withdraw(const cluster *c, const anvil_account *owner, const char *args);
+ * wallet signs it: attest/admit.h), then submitted with that signature and --positions-nonce
+ * positions_nonce (the venue nonce of the account's last position request, 0 for none); must exit
+ * 0. The owner nonce is the wall clock in ms, rising across calls. */
+void cluster_withdraw(const cluster *c, const anvil_account *owner, uint64_t positions_nonce, const char *args);
 
 /* How many lines of the file DIR/name contain `what` (0 while there is no such file). */
 unsigned cluster_file_count(const cluster *c, const char *name, const char *what);

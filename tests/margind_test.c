@@ -48,6 +48,7 @@ struct world {
     node_key *hub, *calc, *venue, *rogue; /* rogue: allow-listed at the hub, not pinned in the set */
     bus *b;
     pid_t hub_pid, margin_pid;
+    uint64_t positions_nonce; /* the venue's last position request logged for ACCOUNT (admit.h A6) */
 };
 
 static void write_file(struct world *w, const char *name, const char *text) { tu_write(w->dir, name, text); }
@@ -220,13 +221,22 @@ static void prices(struct world *w, const char *feed, const char *value, size_t 
     wait_count(w, RECORD_PRICE, logged_after, NULL);
 }
 
+/* `relayer venue ARGS` for ACCOUNT: a withdrawal signed with the owner's key and bound to the last
+ * position request logged (positions_nonce), which a logged position request becomes. */
 static void venue(struct world *w, const char *args, int want_rc)
 {
-    char *out;
+    char *out, bind[48] = "";
     bool withdraw = strncmp(args, "withdraw", 8) == 0;
-    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT "%s%s%s", RELAYER_BIN, args, w->dir,
-                    withdraw ? " --owner-key " : "", withdraw ? w->dir : "", withdraw ? "/keys/node4.key" : "");
+    if (withdraw)
+        snprintf(bind, sizeof bind, " --positions-nonce %llu", (unsigned long long)w->positions_nonce);
+    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT "%s%s%s%s", RELAYER_BIN, args,
+                    w->dir, withdraw ? " --owner-key " : "", withdraw ? w->dir : "", withdraw ? "/keys/node4.key" : "",
+                    bind);
     cr_assert_eq(rc, want_rc, "venue %s: exit %d: %s", args, rc, out);
+    unsigned long long nonce;
+    const char *at = strstr(out, "logged (nonce ");
+    if (rc == 0 && !withdraw && at != NULL && sscanf(at, "logged (nonce %llu)", &nonce) == 1)
+        w->positions_nonce = nonce;
     free(out);
 }
 
@@ -362,6 +372,42 @@ Test(margind, hub_takes_one_answer_per_request_under_its_own_risk_from_the_calcu
     teardown(&w);
 }
 
+/* A compromised hub drops the venue's position request (8 ETH-PERP, venue nonce 424242) and logs the
+ * owner's withdrawal of everything: the hub logs it (it keeps no per-account state), the calculator
+ * refuses it (admit.h A6), nothing is instructed, and the log still verifies: a refusal, not a bad
+ * record. */
+Test(margind, a_withdrawal_bound_to_a_position_the_hub_never_logged_is_refused_and_the_log_verifies)
+{
+    struct world w;
+    setup(&w);
+    w.margin_pid = spawn(&w, "margin");
+    deposit(&w, 1, 0x00, 10 * E18, 1);
+    prices(&w, "ETH", "3000", 1);
+    w.positions_nonce = 424242; /* what the venue sent; the hub held it back */
+    venue(&w, "withdraw --chain-id 1 --asset 0x0000000000000000000000000000000000000000 --amount 10000000000000000000 "
+              "--recipient 0x2222222222222222222222222222222222222222",
+          0);
+    decision d;
+    wait_count(&w, RECORD_DECISION, 1, &d);
+    cr_assert_eq(d.kind, DECISION_WITHDRAW_REFUSED, "the withdrawal past the hidden position was approved");
+    cr_assert_eq(d.reason, REASON_POSITIONS_STALE, "refused for %s", decision_reason_name(d.reason));
+    char *out;
+    int rc = tu_run(&out, "%s margin query --config %s/margin.conf --account " ACCOUNT, RELAYER_BIN, w.dir);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "\"positions_nonce\": \"0\"") != NULL, "the venue reconciles against: %s", out);
+    free(out);
+    sleep(1);
+    cr_assert_eq(count(&w, RECORD_INSTRUCTION, NULL), 0, "a release was instructed");
+    rc = tu_run(&out, "cd %s && %s audit export --db hub --out log.rlog && %s audit verify log.rlog --relayers "
+                      "relayers.json && %s audit replay log.rlog --relayers relayers.json --out replayed --risk "
+                      "risk.json --json",
+                w.dir, RELAYER_BIN, RELAYER_BIN, RELAYER_BIN);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert(strstr(out, "\"reproduced\":1") != NULL && strstr(out, "\"not_reproduced\":0") != NULL, "%s", out);
+    free(out);
+    teardown(&w);
+}
+
 /* Defence in depth (attest/admit.h): the hub itself refuses what the calculator would refuse. */
 Test(margind, hub_refuses_an_allow_listed_venue_key_the_set_does_not_pin_and_withdrawals_without_owner_consent)
 {
@@ -373,7 +419,8 @@ Test(margind, hub_refuses_an_allow_listed_venue_key_the_set_does_not_pin_and_wit
     cr_assert_eq(rc, 1, "a position by the rogue key: exit %d: %s", rc, out);
     free(out);
     const char *withdraw = "withdraw --chain-id 1 --asset 0x0000000000000000000000000000000000000000 --amount "
-                           "1000000000000000000 --recipient 0x2222222222222222222222222222222222222222";
+                           "1000000000000000000 --recipient 0x2222222222222222222222222222222222222222 "
+                           "--positions-nonce 0";
     char zero[2 + 2 * EVM_SIG_BYTES + 1] = "0x";
     memset(zero + 2, '0', 2 * EVM_SIG_BYTES);
     zero[sizeof zero - 1] = '\0';

@@ -11,7 +11,8 @@
  * them. Expected: the calculator logs the refusal (REASON_VENUE_KEY), no node co-signs, nothing
  * is instructed or bundled, the trader's vault balance is unchanged on chain, and `relayer audit
  * verify` exits 1 naming the first rogue record. The trader's own withdrawal, signed by its
- * wallet with cast, is then approved, co-signed and executed as usual.
+ * wallet with cast, is then approved, co-signed and executed as usual. And (issue 15) a hub that
+ * drops the venue's position request cannot get the owner's withdrawal approved past it (A6).
  */
 #include <signal.h>
 
@@ -105,16 +106,39 @@ static void keep_decision(const record *r, void *ctx)
     cr_assert_eq(decision_decode(&s->d[s->n++], r->payload, r->payload_len, NULL), RL_OK);
 }
 
-Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions_or_drain_the_account)
+/* The first decision, once logged, is a withdrawal refused for `reason` (seen keeps the decisions);
+ * after a quiet spell nothing is instructed or bundled and the trader's 10 ETH are in the vault. */
+static void refused_and_nothing_moves(struct seen *seen, uint8_t reason)
+{
+    cluster_await_records(&c, RECORD_DECISION, 1);
+    cluster_hub_records(&c, RECORD_DECISION, keep_decision, seen);
+    cr_assert_eq(seen->d[0].kind, DECISION_WITHDRAW_REFUSED, "the withdrawal was decided %s",
+                 decision_kind_name(seen->d[0].kind));
+    cr_assert_eq(seen->d[0].reason, reason, "refused for %s", decision_reason_name(seen->d[0].reason));
+    tu_sleep_ms(QUIET_MS);
+    cr_assert_eq(cluster_hub_records(&c, RECORD_INSTRUCTION, NULL, NULL), 0, "an instruction was logged");
+    cr_assert_eq(cluster_hub_records(&c, RECORD_BUNDLE, NULL, NULL), 0, "a bundle was logged");
+    char *balance = vault_balance();
+    cr_assert_str_eq(balance, ETH_10, "the trader's vault balance moved to %s", balance);
+    free(balance);
+}
+
+/* The cluster up, the trader's 10 ETH credited and ETH priced at 3000 by a quorum. */
+static void start_funded_and_priced(void)
 {
     cluster_start(&c);
     cast_deposit_native(&l1, trader, vault, ETH_10, CONFIRMATIONS);
     cluster_await_hub(&c, 1, 0);
     cluster_price(&c, "ETH", "3000");
     cluster_await_records(&c, RECORD_PRICE, 1);
+}
+
+Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions_or_drain_the_account)
+{
+    start_funded_and_priced();
     char args[512];
     snprintf(args, sizeof args, "position --account %s --market ETH-PERP --size 2 --entry 3000", trader->address);
-    cluster_venue(&c, args);
+    uint64_t position_nonce = cluster_venue(&c, args);
 
     /* The compromised hub: its operator's own venue key, and its own address to be paid. */
     node_key *rogue;
@@ -140,20 +164,10 @@ Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions
     cluster_start_hub(&c);
 
     /* The calculator's answer is logged: refused, for the venue key. */
-    cluster_await_records(&c, RECORD_DECISION, 1);
     struct seen seen = {0};
-    cluster_hub_records(&c, RECORD_DECISION, keep_decision, &seen);
-    cr_assert_eq(seen.d[0].kind, DECISION_WITHDRAW_REFUSED, "the rogue withdrawal was decided %s",
-                 decision_kind_name(seen.d[0].kind));
-    cr_assert_eq(seen.d[0].reason, REASON_VENUE_KEY, "refused for %s", decision_reason_name(seen.d[0].reason));
+    refused_and_nothing_moves(&seen, REASON_VENUE_KEY);
     cr_assert_eq(seen.d[0].basis, drain_seq);
-    tu_sleep_ms(QUIET_MS);
-    cr_assert_eq(cluster_hub_records(&c, RECORD_INSTRUCTION, NULL, NULL), 0, "a rogue instruction was logged");
-    cr_assert_eq(cluster_hub_records(&c, RECORD_BUNDLE, NULL, NULL), 0, "a rogue bundle was logged");
     cr_assert_eq(cluster_hub_records(&c, RECORD_DECISION, NULL, NULL), 1, "the rogue 'size 0' moved the account");
-    char *balance = vault_balance();
-    cr_assert_str_eq(balance, ETH_10, "the trader's vault balance moved to %s", balance);
-    free(balance);
 
     /* The auditor: the log verifies record by record except that it holds requests the hub should
      * never have logged; verify exits 1 naming the first. */
@@ -170,7 +184,7 @@ Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions
     /* The trader's own withdrawal, signed by its wallet (cast): approved, co-signed, executed. */
     snprintf(args, sizeof args, "--account %s --chain-id %d --asset %s --amount %s --recipient %s", trader->address,
              CHAIN_ID, CLUSTER_NATIVE, ETH_1, trader->address);
-    cluster_withdraw(&c, trader, args);
+    cluster_withdraw(&c, trader, position_nonce, args); /* the rogue "size 0" was not applied (A1) */
     cluster_await_records(&c, RECORD_DECISION, 2);
     cluster_await_records(&c, RECORD_BUNDLE, 1);
     memset(&seen, 0, sizeof seen);
@@ -178,6 +192,7 @@ Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions
     cr_assert_eq(seen.d[1].kind, DECISION_WITHDRAW_OK, "the owner's withdrawal was decided %s (%s)",
                  decision_kind_name(seen.d[1].kind), decision_reason_name(seen.d[1].reason));
     uint64_t t0 = tu_now_ms();
+    char *balance;
     for (;;) {
         balance = vault_balance();
         if (strcmp(balance, ETH_9) == 0)
@@ -188,6 +203,43 @@ Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions
     }
     free(balance);
     node_key_free(rogue);
+}
+
+/* Issue 15: the compromised hub drops the venue's position request (a 20 ETH-PERP long the venue
+ * signed and sent with its nonce) and logs the owner's genuine withdrawal of all 10 ETH. Owner
+ * signature and venue key are both right; the withdrawal names the venue's last position nonce,
+ * which the calculator never applied (admit.h A6): refused, no node co-signs, nothing moves, and
+ * the log verifies (a refusal, not a bad record). Logged late, the position applies and the same
+ * withdrawal, bound right, is refused on its margin. */
+Test(byzantine, a_hub_that_drops_the_venues_position_request_cannot_get_the_owners_withdrawal_co_signed)
+{
+    start_funded_and_priced();
+    uint64_t dropped = tu_now_ms() * 1000; /* the venue's nonce for the position the hub dropped */
+    char args[512];
+    snprintf(args, sizeof args, "--account %s --chain-id %d --asset %s --amount %s --recipient %s", trader->address,
+             CHAIN_ID, CLUSTER_NATIVE, ETH_10, trader->address);
+    cluster_withdraw(&c, trader, dropped, args);
+    struct seen seen = {0};
+    refused_and_nothing_moves(&seen, REASON_POSITIONS_STALE);
+
+    char pos[256];
+    snprintf(pos, sizeof pos, "position --account %s --market ETH-PERP --size 20 --entry 3000 --nonce %llu",
+             trader->address, (unsigned long long)dropped);
+    cr_assert_eq(cluster_venue(&c, pos), dropped);
+    cluster_withdraw(&c, trader, dropped, args);
+    cluster_await_records(&c, RECORD_DECISION, 2);
+    memset(&seen, 0, sizeof seen);
+    cluster_hub_records(&c, RECORD_DECISION, keep_decision, &seen);
+    cr_assert_eq(seen.n, 2, "%zu decisions", seen.n);
+    cr_assert_eq(seen.d[1].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(seen.d[1].reason, REASON_UNSAFE, "refused for %s", decision_reason_name(seen.d[1].reason));
+
+    char *out = NULL;
+    int rc = tu_run(&out, "cd %s && %s audit export --db hub --out log.rlog > /dev/null && %s audit verify log.rlog "
+                          "--relayers relayers.json",
+                    c.dir, RELAYER_BIN, RELAYER_BIN);
+    cr_assert_eq(rc, 0, "audit verify: exit %d: %s", rc, out);
+    free(out);
 }
 
 /* Not a cluster: the typed data `relayer venue withdraw --print-typed-data` prints, signed by cast

@@ -127,7 +127,7 @@ static void withdraw(void)
     char args[512];
     snprintf(args, sizeof args, "--account %s --chain-id %d --asset %s --amount %s --recipient %s",
              trader->address, CHAIN_ID, CLUSTER_NATIVE, ETH_1, RECIPIENT);
-    cluster_withdraw(&c, trader, args);
+    cluster_withdraw(&c, trader, 0, args); /* no position */
 }
 
 static bool nonce_used(uint64_t nonce)

@@ -362,13 +362,13 @@ static void story(void)
     price("USDC", "1", 2);
     char args[512];
     snprintf(args, sizeof args, "position --account %s --market ETH-PERP --size 20 --entry 3000", trader->address);
-    cluster_venue(&c, args);
+    uint64_t position_nonce = cluster_venue(&c, args);
 
     /* A 100 USDC withdrawal on L2: approved, instructed, bundled, executed. */
     char *wallet_before = chain_balance(&l2, usdc, trader->address);
     snprintf(args, sizeof args, "--account %s --chain-id %d --asset %s --amount %s --recipient %s",
              trader->address, L2_ID, usdc, USDC_100, trader->address);
-    cluster_withdraw(&c, trader, args);
+    cluster_withdraw(&c, trader, position_nonce, args);
     cluster_await_records(&c, RECORD_DECISION, 1);
     cluster_await_records(&c, RECORD_INSTRUCTION, 1);
     cluster_await_records(&c, RECORD_BUNDLE, 1);
@@ -575,12 +575,13 @@ static void usdc_credited_and_priced(void)
     price("USDC", "1", 1);
 }
 
-/* The venue asks to withdraw 100 USDC on L2 to the trader; args keeps the command for a repeat. */
+/* The venue asks to withdraw 100 USDC on L2 to the trader (no position); args keeps the command for a
+ * repeat. */
 static void withdraw_usdc_100(char *args, size_t cap)
 {
     snprintf(args, cap, "--account %s --chain-id %d --asset %s --amount %s --recipient %s", trader->address,
              L2_ID, usdc, USDC_100, trader->address);
-    cluster_withdraw(&c, trader, args);
+    cluster_withdraw(&c, trader, 0, args);
 }
 
 Test(liquidation, a_node_under_other_risk_parameters_refuses_to_co_sign_and_the_other_two_bundle_and_execute)
@@ -662,7 +663,7 @@ Test(liquidation, a_release_whose_deadline_passes_unexecuted_expires_by_quorum_a
     /* The trader asks again: approved (the funds are free), a new release with a new nonce. L2's
      * clock now runs DEADLINE_S + 60 s ahead of the hub's, which sets deadlines by its own: the
      * new release is past its deadline on L2 at once, so it expires in turn, unexecuted. */
-    cluster_withdraw(&c, trader, args);
+    cluster_withdraw(&c, trader, 0, args);
     cluster_await_records(&c, RECORD_INSTRUCTION, 2);
     struct logged l;
     read_log(&l);
