@@ -110,6 +110,7 @@ Test(keyfile, refuses_a_symbolic_link_so_a_swap_after_the_check_cannot_be_read)
     cr_assert_not_null(strstr(why.text, "symbolic link"), "%s", why.text);
     cr_assert_not_null(strstr(why.text, link_path), "%s", why.text);
     node_key_free(k);
+    tu_rmdir(dir);
 }
 
 Test(keyfile, refuses_what_is_not_a_regular_file)
@@ -122,6 +123,7 @@ Test(keyfile, refuses_what_is_not_a_regular_file)
     /* Opened without blocking, then refused on its type: a FIFO would hang a plain read. */
     cr_assert_eq(keyfile_read(path, &back, &why), RL_ERR_ARG);
     cr_assert_not_null(strstr(why.text, "not a regular file"), "%s", why.text);
+    tu_rmdir(dir);
 }
 
 Test(keyfile, errors_name_file_and_line_but_never_the_secret)
