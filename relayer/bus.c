@@ -12,6 +12,7 @@
 
 #include "attest/hex.h"
 #include "attest/vec.h"
+#include "relayer/progress.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_CONTROL "inproc://relayer.zap.control"
@@ -26,6 +27,8 @@ static const char *const role_names[BUS_ROLE_COUNT_] = {
 struct allowed {
     uint8_t key[X25519_PK_BYTES];
     char name[NODE_NAME_MAX + 1];
+    uint64_t window_ms;    /* mono_ms when the window of the handshakes counted began */
+    unsigned handshakes;   /* admitted in that window */
 };
 
 struct bus {
@@ -38,6 +41,8 @@ struct bus {
     size_t nallow[BUS_ROLE_COUNT_], cap[BUS_ROLE_COUNT_];
     bus_deny_fn on_deny;
     void *deny_ctx;
+    unsigned max_handshakes; /* per allowed key and role in a window; 0: no bound */
+    uint64_t handshake_window_ms;
 };
 
 const char *bus_role_name(bus_role r) { return r < BUS_ROLE_COUNT_ ? role_names[r] : "?"; }
@@ -55,19 +60,29 @@ static rl_err zmq_fail(rl_why *why, const char *what, const char *where)
     return rl_fail(why, RL_ERR_IO, "%s %s: %s", what, where, zmq_strerror(zmq_errno()));
 }
 
-/* The name allowed for key in role, or NULL. */
-static bool lookup(bus *b, bus_role role, const uint8_t key[X25519_PK_BYTES], char name[NODE_NAME_MAX + 1])
+/* Whether key is allowed in role and within its handshakes in the window (counting this one);
+ * its name into name. *over: allowed, but past the bound. A window begins at the first handshake
+ * after the last one ended. */
+static bool lookup(bus *b, bus_role role, const uint8_t key[X25519_PK_BYTES], char name[NODE_NAME_MAX + 1],
+                   bool *over)
 {
     bool found = false;
+    uint64_t now = mono_ms();
+    *over = false;
     pthread_mutex_lock(&b->mu);
     for (size_t i = 0; role < BUS_ROLE_COUNT_ && i < b->nallow[role] && !found; i++) {
-        if (memcmp(b->allow[role][i].key, key, X25519_PK_BYTES) == 0) {
-            memcpy(name, b->allow[role][i].name, NODE_NAME_MAX + 1);
+        struct allowed *a = &b->allow[role][i];
+        if (memcmp(a->key, key, X25519_PK_BYTES) == 0) {
+            memcpy(name, a->name, NODE_NAME_MAX + 1);
             found = true;
+            if (a->handshakes == 0 || now - a->window_ms >= b->handshake_window_ms)
+                a->window_ms = now, a->handshakes = 0;
+            *over = b->max_handshakes != 0 && a->handshakes >= b->max_handshakes;
+            a->handshakes += !*over;
         }
     }
     pthread_mutex_unlock(&b->mu);
-    return found;
+    return found && !*over;
 }
 
 /* Reads one multipart ZAP request into frames (at most max; the rest is drained). */
@@ -109,6 +124,7 @@ static void zap_answer(bus *b)
     char version[8] = "", domain[64] = "", address[64] = "", mechanism[16] = "", key_hex[2 * X25519_PK_BYTES + 1] = "";
     char name[NODE_NAME_MAX + 1] = "";
     const char *status = "400", *text = "not allowed";
+    bool over = false;
     if (n >= 7) {
         frame_str(&f[0], version, sizeof version);
         frame_str(&f[2], domain, sizeof domain);
@@ -119,9 +135,11 @@ static void zap_answer(bus *b)
         zmq_msg_size(&f[6]) == X25519_PK_BYTES) {
         const uint8_t *key = zmq_msg_data(&f[6]);
         hex_encode(key_hex, key, X25519_PK_BYTES);
-        if (lookup(b, role_of_domain(domain), key, name)) {
+        if (lookup(b, role_of_domain(domain), key, name, &over)) {
             status = "200";
             text = "OK";
+        } else if (over) {
+            text = "too many handshakes for this key";
         }
     } else {
         text = "CURVE required";
@@ -139,7 +157,7 @@ static void zap_answer(bus *b)
     for (int i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
     if (status[0] != '2' && b->on_deny != NULL)
-        b->on_deny(b->deny_ctx, domain, address, key_hex[0] ? key_hex : "-");
+        b->on_deny(b->deny_ctx, domain, address, key_hex[0] ? key_hex : "-", text);
 }
 
 static void *zap_thread(void *arg)
@@ -240,6 +258,14 @@ rl_err bus_allow(bus *b, bus_role role, const node_pub *peer, rl_why *why)
     return err;
 }
 
+void bus_limit_handshakes(bus *b, unsigned max, uint64_t window_ms)
+{
+    pthread_mutex_lock(&b->mu);
+    b->max_handshakes = max;
+    b->handshake_window_ms = window_ms;
+    pthread_mutex_unlock(&b->mu);
+}
+
 size_t bus_allowed(bus *b, bus_role role)
 {
     pthread_mutex_lock(&b->mu);
@@ -254,8 +280,10 @@ static void *limited_socket(bus *b, int type, const bus_limits *limits, const ch
     bus_limits l = limits ? *limits : (bus_limits){0};
     int64_t max = l.max_msg_bytes ? l.max_msg_bytes : BUS_DEFAULT_MAX_MSG;
     int snd = l.sndhwm ? l.sndhwm : BUS_DEFAULT_HWM, rcv = l.rcvhwm ? l.rcvhwm : BUS_DEFAULT_HWM, linger = 0;
+    int handshake = l.handshake_ms ? l.handshake_ms : BUS_DEFAULT_HANDSHAKE_MS;
     void *s = zmq_socket(b->ctx, type);
     if (s == NULL || zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max) != 0 ||
+        zmq_setsockopt(s, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDHWM, &snd, sizeof snd) != 0 || zmq_setsockopt(s, ZMQ_RCVHWM, &rcv, sizeof rcv) != 0 ||
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0) {
         zmq_fail(why, "socket for", endpoint);

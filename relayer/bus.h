@@ -10,7 +10,9 @@
  * whose key is not allowed completes no handshake: it can neither send nor receive.
  *
  * Sockets are made with their limits set on purpose: a maximum message size (a larger frame
- * drops the peer's connection, nothing is delivered) and high-water marks.
+ * drops the peer's connection, nothing is delivered; it holds during the handshake too),
+ * high-water marks, and a short handshake interval, so a connection that never authenticates
+ * (a plain TCP connection, a stalled CURVE hello) is closed and its descriptor freed.
  */
 #ifndef RL_BUS_H
 #define RL_BUS_H
@@ -35,16 +37,19 @@ const char *bus_role_name(bus_role r);
 typedef struct bus_limits {
     int64_t max_msg_bytes; /* ZMQ_MAXMSGSIZE; 0: BUS_DEFAULT_MAX_MSG */
     int sndhwm, rcvhwm;    /* messages; 0: BUS_DEFAULT_HWM */
+    int handshake_ms;      /* ZMQ_HANDSHAKE_IVL: an unfinished handshake is dropped; 0: BUS_DEFAULT_HANDSHAKE_MS */
 } bus_limits;
 
 #define BUS_DEFAULT_MAX_MSG (64 * 1024)
 #define BUS_DEFAULT_HWM 10000
+#define BUS_DEFAULT_HANDSHAKE_MS 5000 /* libzmq's own is 30 s */
 
 typedef struct bus bus;
 
-/* Called from the ZAP thread for every handshake refused (role, the peer's address and its
- * key in hex); never for secrets. May be NULL. */
-typedef void (*bus_deny_fn)(void *ctx, const char *role, const char *address, const char *key_hex);
+/* Called from the ZAP thread for every handshake refused (role, the peer's address, its key in
+ * hex and why: "not allowed", "too many handshakes for this key", ...); never for secrets. May be
+ * NULL. */
+typedef void (*bus_deny_fn)(void *ctx, const char *role, const char *address, const char *key_hex, const char *why);
 
 /* A ZeroMQ context with its ZAP handler running. */
 RL_MUST_USE rl_err bus_new(bus **out, bus_deny_fn on_deny, void *deny_ctx, rl_why *why);
@@ -54,6 +59,10 @@ void *bus_context(const bus *b);
 
 /* Allows a public key for a role (its name becomes the ZAP user id). Thread-safe. */
 RL_MUST_USE rl_err bus_allow(bus *b, bus_role role, const node_pub *peer, rl_why *why);
+/* At most max handshakes admitted per allowed key and role within window_ms of the first one
+ * (0: no bound), so one key cannot pile up connections (each a descriptor, buffers and a
+ * high-water mark's worth of queued frames) by reconnecting. Thread-safe. */
+void bus_limit_handshakes(bus *b, unsigned max, uint64_t window_ms);
 /* How many keys a role allows. */
 size_t bus_allowed(bus *b, bus_role role);
 

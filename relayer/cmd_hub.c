@@ -50,14 +50,17 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
                             "every record and serves catch-up. See docs in relayer/hub.h for the config.\n";
 
 #define TICK_MS 5
-#define CATCHUP_MAX 4096 /* records per CATCHUP answer */
+#define CATCHUP_MAX 4096 /* records per CATCHUP answer, and answered per loop round */
 #define SUBMIT_TIMEOUT_MS 30000 /* a submission not logged by then is forgotten; its sender resends */
 #define BPS_E18 100000000000000 /* one basis point in 1e18 fixed point */
 
-static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex)
+static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex, const char *why)
 {
     (void)ctx;
-    log_warn("connection refused: key not allowed", "role=%s peer=%s key=%s", role, address, key_hex);
+    if (strcmp(why, "not allowed") == 0)
+        log_warn("connection refused: key not allowed", "role=%s peer=%s key=%s", role, address, key_hex);
+    else
+        log_warn("connection refused", "role=%s peer=%s key=%s why=\"%s\"", role, address, key_hex, why);
 }
 
 static void on_alert(void *ctx, const char *what, const char *why)
@@ -180,25 +183,41 @@ static void take_obs(struct hub *h, const uint8_t *route, size_t route_len, cons
     }
 }
 
-/* Takes one PRICE message: each observation must come from the member that signed it. */
+static bool price_signed_by(const signed_price *sp, const uint8_t pub[ED25519_PK_BYTES])
+{
+    uint8_t digest[HASH_BYTES];
+    price_content_hash(digest, sp->bytes);
+    return ed25519_verify(sp->sig, digest, HASH_BYTES, pub);
+}
+
+/* Takes one PRICE message: each observation must come from the member that signed it, and be of
+ * a configured feed (checked first: an unknown feed costs no signature check). What is refused
+ * is logged once per message, with how many and the first reason. */
 static void take_prices(struct hub *h, const wire_msg *m, const char *peer)
 {
     const node_pub *from = hub_peer_pub(h, peer);
+    size_t refused = 0;
+    uint16_t member = 0;
+    rl_why first = {{0}};
     for (size_t i = 0; i < m->n; i++) {
         signed_price sp;
-        uint8_t digest[HASH_BYTES];
         rl_why why = {{0}};
         wire_price_at(m, i, &sp);
         const relset_member *mem = relset_find(ingest_set(h->g), sp.member);
-        price_content_hash(digest, sp.bytes);
-        if (from == NULL || mem == NULL || memcmp(mem->pub.ed25519, from->ed25519, ED25519_PK_BYTES) != 0) {
-            log_warn("price refused: signer is not the sending peer", "peer=%s member=%u", peer, sp.member);
-        } else if (!ed25519_verify(sp.sig, digest, HASH_BYTES, mem->pub.ed25519)) {
-            log_warn("price refused: bad signature", "peer=%s member=%u", peer, sp.member);
-        } else if (hubprice_offer(h->prices, &sp, mem->pub.ed25519, wall_ms(), &why) != RL_OK) {
-            log_warn("price refused", "peer=%s member=%u why=\"%s\"", peer, sp.member, why.text);
-        }
+        if (from == NULL || mem == NULL || memcmp(mem->pub.ed25519, from->ed25519, ED25519_PK_BYTES) != 0)
+            snprintf(why.text, sizeof why.text, "signer is not the sending peer");
+        else if (!hubprice_takes(h->prices, &sp))
+            snprintf(why.text, sizeof why.text, "not a feed the hub's config names, or malformed");
+        else if (!price_signed_by(&sp, mem->pub.ed25519))
+            snprintf(why.text, sizeof why.text, "bad signature");
+        else if (hubprice_offer(h->prices, &sp, mem->pub.ed25519, wall_ms(), &why) == RL_OK)
+            continue;
+        if (refused++ == 0)
+            first = why, member = sp.member;
     }
+    if (refused > 0)
+        log_warn("price refused", "peer=%s member=%u refused=%zu of=%zu why=\"%s\"", peer, member, refused,
+                 (size_t)m->n, first.text);
 }
 
 /* Logs the prices that are due. */
@@ -303,13 +322,17 @@ static rl_err receive_submits(struct hub *h, void *sock, bus_role role, rl_why *
     return err;
 }
 
-/* Reads what the sockets hold, up to a batch. */
+/* Reads what the sockets hold, up to a batch and up to frames_per_round units of work (a frame,
+ * and each price signature it makes this thread check): a flood of prices, garbage or frames of
+ * the wrong member waits for the next round while commits, acknowledgements and status go on. */
 static void receive(struct hub *h)
 {
     zmq_msg_t route, body;
     zmq_msg_init(&route);
     zmq_msg_init(&body);
-    while (h->nbatch + WIRE_OBS_MAX <= HUB_BATCH_OBS && h->ncosigs < HUB_BATCH_COSIG) {
+    for (uint64_t work = 0; work < h->cfg.frames_per_round && h->nbatch + WIRE_OBS_MAX <= HUB_BATCH_OBS &&
+                            h->ncosigs < HUB_BATCH_COSIG;
+         work++) {
         if (zmq_msg_recv(&route, h->nodes, ZMQ_DONTWAIT) < 0)
             break;
         if (!zmq_msg_more(&route) || zmq_msg_recv(&body, h->nodes, 0) < 0)
@@ -327,6 +350,7 @@ static void receive(struct hub *h)
         }
         peer_heard(h, peer ? peer : "");
         if (m.type == WIRE_PRICE) {
+            work += m.n;
             take_prices(h, &m, peer ? peer : "");
             continue;
         }
@@ -425,19 +449,24 @@ static rl_err serve_catchup(struct hub *h, rl_why *why)
     zmq_msg_t route, body;
     zmq_msg_init(&route);
     zmq_msg_init(&body);
-    for (int n = 0; n < 64 && err == RL_OK; n++) {
+    uint64_t sent = 0; /* records answered this round: one full answer's worth at most */
+    for (int n = 0; n < 64 && err == RL_OK && sent < CATCHUP_MAX; n++) {
         if (zmq_msg_recv(&route, h->catchup, ZMQ_DONTWAIT) < 0)
             break;
         if (!zmq_msg_more(&route) || zmq_msg_recv(&body, h->catchup, 0) < 0)
             continue;
         wire_msg m;
         rl_why w = {{0}};
+        const char *peer = zmq_msg_gets(&body, "User-Id");
         if (wire_decode(&m, zmq_msg_data(&body), zmq_msg_size(&body), &w) != RL_OK || m.type != WIRE_CATCHUP) {
             log_warn("catch-up frame dropped", "why=\"%s\"", w.text[0] ? w.text : "not a CATCHUP message");
             continue;
         }
+        if (!hublimits_rate_take(&h->catchup_rate, peer ? peer : "", mono_ms()))
+            continue; /* past its budget this second: unanswered, the subscriber asks again */
         uint64_t head = ingest_head(h->g)->seq, max = m.max < CATCHUP_MAX ? m.max : CATCHUP_MAX;
         uint64_t to = m.id + max - 1 < head ? m.id + max - 1 : head;
+        sent += to >= m.id ? to - m.id + 1 : 1;
         err = send_records(h, h->catchup, zmq_msg_data(&route), zmq_msg_size(&route), m.id, to, why);
         size_t len = wire_encode_end(h->frame, HUB_FRAME_MAX, head);
         send_routed(h->catchup, zmq_msg_data(&route), zmq_msg_size(&route), h->frame, len);
@@ -452,6 +481,10 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
     rl_err err = hub_config_load(config_path, &h->cfg, why);
     if (err != RL_OK)
         return err;
+    uint64_t soft, hard;
+    hublimits_raise_nofile(&soft, &hard);
+    log_info("descriptor limit", "open_files=%llu hard=%llu", (unsigned long long)soft, (unsigned long long)hard);
+    h->catchup_rate.per_second = h->cfg.catchup_per_second;
     if ((err = keyfile_read(h->cfg.key, &h->key, why)) != RL_OK)
         return err;
     for (size_t i = 0; i < h->cfg.allow_node.n && err == RL_OK; i++)
@@ -474,6 +507,11 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
         err = hubinstr_new(&h->instr, h->pin_risk ? &h->risk : NULL, INSTRUCTION_RETRY_MS);
     if (err == RL_OK)
         err = hubcosig_new(&h->cosig, INSTRUCTION_RETRY_MS);
+    char feeds[HUBLIMITS_FEEDS_MAX][PRICE_FEED_BYTES + 1];
+    if (err == RL_OK)
+        err = hublimits_feeds(config_path, h->cfg.price_feeds, h->pin_risk ? &h->risk : NULL, feeds,
+                              HUBLIMITS_FEEDS_MAX, &hp.nfeeds, why);
+    hp.feeds = feeds;
     if (err == RL_OK)
         err = hubprice_new(&h->prices, &hp);
     relset genesis;
@@ -491,27 +529,36 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                       .alert = on_alert};
     if (err == RL_OK)
         err = ingest_open(&h->g, h->st, h->pool, &genesis, &io, wall_ms(), why);
-    if (err == RL_OK)
-        err = bus_new(&h->b, on_deny, NULL, why);
+    if (err == RL_OK && (err = bus_new(&h->b, on_deny, NULL, why)) == RL_OK)
+        bus_limit_handshakes(h->b, (unsigned)h->cfg.handshakes_per_minute, 60000);
     bus_role roles[] = {BUS_ROLE_NODE, BUS_ROLE_VENUE, BUS_ROLE_SUBSCRIBER, BUS_ROLE_CALCULATOR};
     const cfg_list *lists[] = {&h->cfg.allow_node, &h->cfg.allow_venue, &h->cfg.allow_subscriber,
                                &h->cfg.allow_calculator};
+    const char *keys[] = {"node", "venue", "subscriber", "calculator"};
+    node_pub *pubs = calloc(CFG_LIST_MAX, sizeof *pubs);
+    if (pubs == NULL && err == RL_OK)
+        err = RL_ERR_NOMEM;
     for (int r = 0; r < 4 && err == RL_OK; r++) {
-        for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++) {
-            node_pub pub;
-            if ((err = pubfile_read(lists[r]->item[i], &pub, why)) == RL_OK)
-                err = bus_allow(h->b, roles[r], &pub, why);
-        }
+        for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++)
+            err = pubfile_read(lists[r]->item[i], &pubs[i], why);
+        if (err == RL_OK) /* before any is allowed: ZAP names a peer, so one name is one key */
+            err = hublimits_allow_unique(config_path, keys[r], lists[r], pubs, lists[r]->n, why);
+        for (size_t i = 0; i < lists[r]->n && err == RL_OK; i++)
+            err = bus_allow(h->b, roles[r], &pubs[i], why);
     }
+    free(pubs);
     bus_limits lim = {.max_msg_bytes = (int64_t)h->cfg.max_message_bytes, .sndhwm = (int)h->cfg.send_hwm,
-                      .rcvhwm = (int)h->cfg.send_hwm};
+                      .rcvhwm = (int)h->cfg.send_hwm, .handshake_ms = (int)h->cfg.handshake_ms};
+    bus_limits catchup_lim = lim;
+    catchup_lim.sndhwm = (int)h->cfg.catchup_hwm;
     if (err == RL_OK && (h->nodes = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_NODE, h->key, h->cfg.nodes, &lim, why)) == NULL)
         err = RL_ERR_IO;
     if (err == RL_OK &&
         (h->records = bus_server(h->b, ZMQ_PUB, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.records, &lim, why)) == NULL)
         err = RL_ERR_IO;
     if (err == RL_OK &&
-        (h->catchup = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.catchup, &lim, why)) == NULL)
+        (h->catchup = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_SUBSCRIBER, h->key, h->cfg.catchup, &catchup_lim,
+                                 why)) == NULL)
         err = RL_ERR_IO;
     if (err == RL_OK && h->cfg.venue[0] != '\0' &&
         (h->venue = bus_server(h->b, ZMQ_ROUTER, BUS_ROLE_VENUE, h->key, h->cfg.venue, &lim, why)) == NULL)
@@ -598,7 +645,10 @@ static rl_err hub_run(struct hub *h, rl_why *why)
             err = serve_catchup(h, why);
         if (err == RL_OK && mono_ms() - h->status_ms >= 1000) {
             hub_cosig_alerts(h);
-            err = write_status(h, why);
+            rl_why sw = {{0}};
+            if (write_status(h, &sw) != RL_OK) /* out of descriptors or disk: serving goes on */
+                log_warn("status not written", "why=\"%s\" failures=%llu", sw.text[0] ? sw.text : "out of memory",
+                         (unsigned long long)++h->status_failures);
             h->status_ms = mono_ms();
         }
     }

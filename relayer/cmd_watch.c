@@ -31,6 +31,7 @@
  *     ; finality = finalized         ; instead: read up to the node's `finalized` block
  *     poll_ms = 1000                 ; how often the head is asked for when caught up
  *     max_range = 1000               ; blocks per eth_getLogs
+ *     max_response_bytes = 16777216  ; an answer larger once decoded (gzip undone) is refused
  *     start_block = 0                ; where reading begins without a checkpoint (the vault's
  *                                    ; deployment block); the sequence starts at the vault's
  *                                    ; eventSeq() just before it
@@ -98,7 +99,7 @@ typedef struct watch_config {
     uint64_t seed, events, per_message;
     /* source = evm */
     char rpc[CFG_STR_MAX], vault[CFG_STR_MAX], finality[CFG_STR_MAX];
-    uint64_t chain_id, confirmations, poll_ms, max_range, start_block;
+    uint64_t chain_id, confirmations, poll_ms, max_range, start_block, max_response_bytes;
 } watch_config;
 
 enum watch_source { SOURCE_SIM, SOURCE_EVM };
@@ -158,6 +159,7 @@ static rl_err load_config(struct watcher *w, const char *path, rl_why *why)
         {section, "poll_ms", CFG_U64, 0, 1, 3600000, F(poll_ms)},
         {section, "max_range", CFG_U64, 0, 1, MAX_RANGE_LIMIT, F(max_range)},
         {section, "start_block", CFG_U64, 0, 0, UINT64_MAX - 1, F(start_block)},
+        {section, "max_response_bytes", CFG_U64, 0, 1024, (uint64_t)1 << 30, F(max_response_bytes)},
     };
 #undef F
     w->cfg.seed = 1;
@@ -165,6 +167,7 @@ static rl_err load_config(struct watcher *w, const char *path, rl_why *why)
     w->cfg.chain_id = w->cfg.confirmations = UNSET;
     w->cfg.poll_ms = DEFAULT_POLL_MS;
     w->cfg.max_range = DEFAULT_MAX_RANGE;
+    w->cfg.max_response_bytes = rpc_opts_default().max_response_bytes;
     rl_err err = cfg_load_part(path, schema, sizeof schema / sizeof schema[0], &w->cfg, CFG_NODE_FOREIGN, why);
     if (err == RL_ERR_ARG && strstr(why->text, "is required") != NULL && strstr(why->text, section) != NULL)
         rl_why_prefix(why, "no [%s] section, or it is incomplete: ", section);
@@ -214,6 +217,7 @@ static rl_err open_rpc(struct watcher *w, rl_why *why)
 {
     rpc_opts o = rpc_opts_default();
     o.chain_id = w->cfg.chain_id;
+    o.max_response_bytes = (size_t)w->cfg.max_response_bytes;
     /* A watcher retries on its next poll: a call should not sit in backoff much longer than that. */
     o.max_wait_ms = (uint32_t)(w->cfg.poll_ms < o.max_wait_ms ? w->cfg.poll_ms : o.max_wait_ms);
     rpc_hooks hooks = {.on_health = log_endpoint, .ctx = w};

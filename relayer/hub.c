@@ -33,8 +33,14 @@ static const cfg_key schema[] = {
     {"prices", "max_deviation_bps", CFG_U64, 0, 0, 10000, F(price_max_dev_bps)},
     {"prices", "max_age_ms", CFG_U64, 0, 1, 86400000, F(price_max_age_ms)},
     {"prices", "heartbeat_ms", CFG_U64, 0, 1, 86400000, F(price_heartbeat_ms)},
+    {"prices", "feeds", CFG_STRING, 0, 0, 0, F(price_feeds)},
     {"limits", "max_message_bytes", CFG_U64, 0, 1024, 16u << 20, F(max_message_bytes)},
     {"limits", "send_hwm", CFG_U64, 0, 100, 10000000, F(send_hwm)},
+    {"limits", "handshake_ms", CFG_U64, 0, 100, 60000, F(handshake_ms)},
+    {"limits", "frames_per_round", CFG_U64, 0, 1, 100000, F(frames_per_round)},
+    {"limits", "catchup_per_second", CFG_U64, 0, 1, 100000, F(catchup_per_second)},
+    {"limits", "catchup_hwm", CFG_U64, 0, 100, 10000000, F(catchup_hwm)},
+    {"limits", "handshakes_per_minute", CFG_U64, 0, 1, 1000000, F(handshakes_per_minute)},
 };
 
 rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
@@ -47,6 +53,11 @@ rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
     out->commit_load_delay_ms = INGEST_HUB_LOAD_DELAY_MS;
     out->max_message_bytes = 65536;
     out->send_hwm = 100000;
+    out->handshake_ms = 5000;
+    out->frames_per_round = 256;
+    out->catchup_per_second = 50;
+    out->catchup_hwm = 8192;
+    out->handshakes_per_minute = 60;
     out->price_max_dev_bps = 200;
     out->price_max_age_ms = 60000;
     out->price_heartbeat_ms = 10000;

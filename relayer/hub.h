@@ -35,10 +35,23 @@
  *     max_deviation_bps = 200        ; without [hub] risk: keep these equal to the risk file's
  *     max_age_ms = 60000
  *     heartbeat_ms = 10000           ; an unmoved price is logged again at most this often
+ *     feeds = ETH BTC                ; the feeds prices are taken for (spaces or commas), added to
+ *                                    ; the risk file's assets' and markets' feeds; any other feed is
+ *                                    ; refused. With neither, no price is taken
  *
  *     [limits]
  *     max_message_bytes = 65536      ; larger frames drop the sender's connection
  *     send_hwm = 100000              ; messages queued per peer before a slow one loses frames
+ *     handshake_ms = 5000            ; a connection that has not completed its CURVE handshake by
+ *                                    ; then is closed (ZMQ_HANDSHAKE_IVL): a stranger holding
+ *                                    ; plain TCP connections ties up a descriptor this long
+ *     frames_per_round = 256         ; frames read per socket per loop round, so a flood on one
+ *                                    ; socket cannot starve commits, acknowledgements, status
+ *     catchup_per_second = 50        ; catch-up requests answered per subscriber key per second
+ *     catchup_hwm = 8192             ; catch-up frames queued per connection (more are dropped;
+ *                                    ; the subscriber asks again)
+ *     handshakes_per_minute = 60     ; connections admitted per allowed key and role per minute:
+ *                                    ; one key cannot pile up connections by reconnecting
  */
 #ifndef RL_HUB_H
 #define RL_HUB_H
@@ -56,7 +69,9 @@ typedef struct hub_config {
     char nodes[CFG_STR_MAX], records[CFG_STR_MAX], catchup[CFG_STR_MAX], venue[CFG_STR_MAX], calculator[CFG_STR_MAX];
     cfg_list allow_node, allow_venue, allow_subscriber, allow_calculator;
     uint64_t price_max_dev_bps, price_max_age_ms, price_heartbeat_ms;
-    uint64_t max_message_bytes, send_hwm;
+    uint64_t max_message_bytes, send_hwm, handshake_ms, frames_per_round, catchup_per_second, catchup_hwm;
+    uint64_t handshakes_per_minute;
+    char price_feeds[CFG_STR_MAX];
     uint64_t cosign_alert_ms;
 } hub_config;
 

@@ -13,6 +13,7 @@
 #include "relayer/hubckpt.h"
 #include "relayer/hubcosig.h"
 #include "relayer/hubinstr.h"
+#include "relayer/hublimits.h"
 #include "relayer/hubprice.h"
 #include "relayer/keyfile.h"
 #include "relayer/wire.h"
@@ -76,6 +77,8 @@ struct hub {
     size_t nwait, capwait;
     uint64_t published;
     uint8_t *frame;
+    hublimits_rate catchup_rate; /* catch-up requests per subscriber key per second */
+    uint64_t status_failures;    /* status.json writes that failed (retried the next second) */
 };
 
 /* The allow-listed node key of the peer named so by ZAP; NULL when none. */

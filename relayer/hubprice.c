@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attest/vec.h"
 
 struct latest {
     uint16_t member;
@@ -26,18 +25,40 @@ struct feed {
 
 struct hubprice {
     hubprice_opts o;
-    struct feed *feeds;
-    size_t nfeeds, cap;
+    struct feed *feeds; /* the configured feeds, fixed at hubprice_new */
+    size_t nfeeds;
 };
+
+static struct feed *feed_find(const hubprice *h, const char *name)
+{
+    for (size_t i = 0; i < h->nfeeds; i++)
+        if (strcmp(h->feeds[i].name, name) == 0)
+            return &h->feeds[i];
+    return NULL;
+}
 
 rl_err hubprice_new(hubprice **out, const hubprice_opts *o)
 {
     hubprice *h = calloc(1, sizeof *h);
-    if (h == NULL)
+    if (h == NULL || (o->nfeeds > 0 && (h->feeds = calloc(o->nfeeds, sizeof *h->feeds)) == NULL)) {
+        free(h);
         return RL_ERR_NOMEM;
+    }
     h->o = *o;
+    h->o.feeds = NULL; /* borrowed: copied into the table below */
+    for (size_t i = 0; i < o->nfeeds; i++)
+        if (feed_find(h, o->feeds[i]) == NULL)
+            memcpy(h->feeds[h->nfeeds++].name, o->feeds[i], sizeof h->feeds[0].name);
     *out = h;
     return RL_OK;
+}
+
+size_t hubprice_feeds(const hubprice *h) { return h->nfeeds; }
+
+bool hubprice_takes(const hubprice *h, const signed_price *sp)
+{
+    price_obs o;
+    return price_decode(&o, sp->bytes, PRICE_OBS_BYTES, NULL) == RL_OK && feed_find(h, o.feed) != NULL;
 }
 
 void hubprice_free(hubprice *h)
@@ -46,19 +67,6 @@ void hubprice_free(hubprice *h)
         return;
     free(h->feeds);
     free(h);
-}
-
-static struct feed *feed_get(hubprice *h, const char *name)
-{
-    for (size_t i = 0; i < h->nfeeds; i++)
-        if (strcmp(h->feeds[i].name, name) == 0)
-            return &h->feeds[i];
-    if (!vec_reserve((void **)&h->feeds, &h->cap, h->nfeeds + 1, sizeof *h->feeds, 8))
-        return NULL;
-    struct feed *f = &h->feeds[h->nfeeds++];
-    memset(f, 0, sizeof *f);
-    memcpy(f->name, name, sizeof f->name);
-    return f;
 }
 
 rl_err hubprice_offer(hubprice *h, const signed_price *sp, const uint8_t signer[ED25519_PK_BYTES], uint64_t now_ms,
@@ -71,9 +79,9 @@ rl_err hubprice_offer(hubprice *h, const signed_price *sp, const uint8_t signer[
     if (o.time_ms > now_ms + PRICE_MAX_SKEW_MS)
         return rl_fail(why, RL_ERR_STATE, "price of %s from member %u is dated %llu ms ahead", o.feed, sp->member,
                        (unsigned long long)(o.time_ms - now_ms));
-    struct feed *f = feed_get(h, o.feed);
+    struct feed *f = feed_find(h, o.feed);
     if (f == NULL)
-        return RL_ERR_NOMEM;
+        return rl_fail(why, RL_ERR_ARG, "feed %s is not one the hub's config names", o.feed);
     size_t i = 0;
     while (i < f->n && f->m[i].member < sp->member)
         i++;

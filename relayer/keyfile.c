@@ -106,17 +106,30 @@ rl_err keyfile_write(const char *dir, const node_key *k, rl_why *why)
 
 rl_err keyfile_read(const char *path, node_key **out, rl_why *why)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return rl_fail(why, errno == ENOENT ? RL_ERR_NOTFOUND : RL_ERR_IO, "%s: %s", path, strerror(errno));
-    if ((st.st_mode & 077) != 0)
-        return rl_fail(why, RL_ERR_ARG, "%s: mode %03o lets others read a secret key; chmod 600 it", path,
-                       (unsigned)(st.st_mode & 0777));
-    if (st.st_size > KEYFILE_MAX)
-        return rl_fail(why, RL_ERR_ARG, "%s: larger than %d bytes: not a key file", path, KEYFILE_MAX);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Opened once, then checked on the descriptor: a check by path and an open by path could see
+     * two files (a symlink swapped between them). A symlink is refused outright. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
-        return rl_fail(why, RL_ERR_IO, "%s: %s", path, strerror(errno));
+        return rl_fail(why, errno == ENOENT ? RL_ERR_NOTFOUND : errno == ELOOP ? RL_ERR_ARG : RL_ERR_IO, "%s: %s", path,
+                       errno == ELOOP ? "a symbolic link; name the key file itself" : strerror(errno));
+    struct stat st;
+    rl_err bad = RL_OK;
+    if (fstat(fd, &st) != 0)
+        bad = rl_fail(why, RL_ERR_IO, "%s: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        bad = rl_fail(why, RL_ERR_ARG, "%s: not a regular file", path);
+    else if ((st.st_mode & 077) != 0)
+        bad = rl_fail(why, RL_ERR_ARG, "%s: mode %03o lets others read a secret key; chmod 600 it", path,
+                      (unsigned)(st.st_mode & 0777));
+    else if (st.st_uid != geteuid() && st.st_uid != 0)
+        bad = rl_fail(why, RL_ERR_ARG, "%s: owned by uid %u, not by this user (%u) or root", path,
+                      (unsigned)st.st_uid, (unsigned)geteuid());
+    else if (st.st_size > KEYFILE_MAX)
+        bad = rl_fail(why, RL_ERR_ARG, "%s: larger than %d bytes: not a key file", path, KEYFILE_MAX);
+    if (bad != RL_OK) {
+        close(fd);
+        return bad;
+    }
     /* Everything secret (file text and decoded bytes) in one guarded block. */
     struct {
         char text[KEYFILE_MAX + 1];

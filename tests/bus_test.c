@@ -14,11 +14,12 @@ struct peers {
     int denied;
 };
 
-static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex)
+static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex, const char *why)
 {
     (void)role;
     (void)address;
     (void)key_hex;
+    (void)why;
     struct peers *p = ctx;
     pthread_mutex_lock(&p->mu);
     p->denied++;
@@ -161,6 +162,35 @@ Test(bus, an_oversized_frame_is_dropped_and_the_socket_serves_on)
     cr_assert_eq(recv_within(srv, 5000, buf, sizeof buf, NULL, 0), 2, "the server stopped serving");
     bus_close(big);
     bus_close(small);
+    bus_close(srv);
+    teardown(&p);
+}
+
+#define HANDSHAKES 3
+
+Test(bus, one_key_past_its_handshakes_per_minute_gets_no_more_connections)
+{
+    struct peers p;
+    setup(&p);
+    bus_limit_handshakes(p.b, HANDSHAKES, 3600000); /* the window outlasts the test */
+    char ep[256], buf[64];
+    void *srv = server(&p, ZMQ_ROUTER, BUS_ROLE_NODE, NULL, ep, sizeof ep);
+    void *c[HANDSHAKES + 1];
+    for (int i = 0; i < HANDSHAKES; i++) { /* each heard before the next connects: the order is known */
+        c[i] = client(&p, ZMQ_DEALER, p.node, ep);
+        cr_assert_eq(zmq_send(c[i], "hi", 2, 0), 2);
+        cr_assert_eq(recv_within(srv, 5000, buf, sizeof buf, NULL, 0), 2, "connection %d was not heard", i + 1);
+    }
+    c[HANDSHAKES] = client(&p, ZMQ_DEALER, p.node, ep);
+    zmq_send(c[HANDSHAKES], "more", 4, ZMQ_DONTWAIT);
+    int got = recv_within(srv, 1500, buf, sizeof buf, NULL, 0);
+    cr_assert_eq(got, -1, "a connection past the key's handshakes was heard");
+    pthread_mutex_lock(&p.mu);
+    int denied = p.denied;
+    pthread_mutex_unlock(&p.mu);
+    cr_assert_geq(denied, 1, "the refusal is reported");
+    for (int i = 0; i <= HANDSHAKES; i++)
+        bus_close(c[i]);
     bus_close(srv);
     teardown(&p);
 }

@@ -1,6 +1,7 @@
 /* config_test.c - config files: what loads, and errors that name the file, the line and the key. */
 #include "db/ingest.h"
 #include "relayer/hub.h"
+#include "relayer/hublimits.h"
 #include "tests/testutil.h"
 
 static char *write_conf(const char *dir, const char *text)
@@ -45,8 +46,29 @@ Test(config, a_good_file_loads_with_defaults_and_resolved_paths)
     snprintf(want, sizeof want, "%s/keys/node2.pub", dir);
     cr_assert_str_eq(c.allow_node.item[1], want);
     cr_assert_str_eq(c.catchup, "ipc:///run/relayer/catchup.sock");
+    /* The hostile-load bounds have their documented defaults (hub.h). */
+    cr_assert_eq(c.handshake_ms, 5000);
+    cr_assert_eq(c.frames_per_round, 256);
+    cr_assert_eq(c.catchup_per_second, 50);
+    cr_assert_eq(c.catchup_hwm, 8192);
+    cr_assert_str_eq(c.price_feeds, "", "no feed unless named");
     free(path);
     tu_rmdir(dir);
+}
+
+Test(config, the_hub_takes_prices_only_for_the_feeds_it_names_and_its_risk_files)
+{
+    char feeds[4][PRICE_FEED_BYTES + 1];
+    size_t n;
+    rl_why why = {{0}};
+    cr_assert_eq(hublimits_feeds("hub.conf", " ETH, BTC ETH,,", NULL, feeds, 4, &n, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(n, 2, "duplicates count once");
+    cr_assert_str_eq(feeds[0], "ETH");
+    cr_assert_str_eq(feeds[1], "BTC");
+    cr_assert_eq(hublimits_feeds("hub.conf", "A B C D E", NULL, feeds, 4, &n, &why), RL_ERR_ARG);
+    cr_assert(strstr(why.text, "hub.conf: [prices] feeds: 'E'") != NULL, "%s", why.text);
+    cr_assert_eq(hublimits_feeds("hub.conf", "ABCDEFGHIJKLMNOPQ", NULL, feeds, 4, &n, &why), RL_ERR_ARG);
+    cr_assert(strstr(why.text, "longer than 16 bytes") != NULL, "%s", why.text);
 }
 
 struct bad {

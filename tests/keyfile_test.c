@@ -93,6 +93,37 @@ Test(keyfile, refuses_a_key_others_can_read)
     tu_rmdir(dir);
 }
 
+Test(keyfile, refuses_a_symbolic_link_so_a_swap_after_the_check_cannot_be_read)
+{
+    cr_assert(sodium_init() >= 0);
+    char *dir = tu_tmpdir(), path[600], link_path[600];
+    node_key *k, *back = NULL;
+    rl_why why = {{0}};
+    cr_assert_eq(node_key_generate(&k, "n1", &why), RL_OK);
+    cr_assert_eq(keyfile_write(dir, k, &why), RL_OK, "%s", why.text);
+    snprintf(path, sizeof path, "%s/n1.key", dir);
+    snprintf(link_path, sizeof link_path, "%s/link.key", dir);
+    cr_assert_eq(symlink(path, link_path), 0);
+    /* The link's target is a good key: what is refused is reading through a link at all. */
+    cr_assert_eq(keyfile_read(link_path, &back, &why), RL_ERR_ARG);
+    cr_assert_null(back);
+    cr_assert_not_null(strstr(why.text, "symbolic link"), "%s", why.text);
+    cr_assert_not_null(strstr(why.text, link_path), "%s", why.text);
+    node_key_free(k);
+}
+
+Test(keyfile, refuses_what_is_not_a_regular_file)
+{
+    char *dir = tu_tmpdir(), path[600];
+    node_key *back = NULL;
+    rl_why why = {{0}};
+    snprintf(path, sizeof path, "%s/fifo.key", dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    /* Opened without blocking, then refused on its type: a FIFO would hang a plain read. */
+    cr_assert_eq(keyfile_read(path, &back, &why), RL_ERR_ARG);
+    cr_assert_not_null(strstr(why.text, "not a regular file"), "%s", why.text);
+}
+
 Test(keyfile, errors_name_file_and_line_but_never_the_secret)
 {
     cr_assert(sodium_init() >= 0);

@@ -3,8 +3,10 @@
  * cooldowns and backoff run on a fake clock; only timeouts take real time (a few hundred ms).
  */
 #include <dirent.h>
+#include <sys/resource.h>
 
 #include "bridges/evm/rpc.h"
+#include "relayer/files.h"
 #include "tests/rpcstub.h"
 #include "tests/testutil.h"
 
@@ -616,6 +618,85 @@ Test(rpc, batches_are_split_at_max_batch_and_fail_over_whole)
     stub_free(s[1]);
 }
 
+/* gzip of prefix, then `fill` repeated to fill_bytes, then suffix: a small body that decodes to a
+ * large one. Returns the compressed bytes (malloc'd) and their length. */
+static char *gzip_bomb(const char *prefix, const char *fill, size_t fill_bytes, const char *suffix, size_t *len)
+{
+    char *dir = tu_tmpdir(), cmd[700], path[600];
+    snprintf(path, sizeof path, "%s/bomb.gz", dir);
+    snprintf(cmd, sizeof cmd, "gzip -c > %s", path);
+    FILE *p = popen(cmd, "w");
+    cr_assert_not_null(p);
+    char chunk[65536];
+    size_t flen = strlen(fill);
+    for (size_t i = 0; i + flen <= sizeof chunk; i += flen)
+        memcpy(chunk + i, fill, flen);
+    size_t per = sizeof chunk / flen * flen;
+    fputs(prefix, p);
+    for (size_t done = 0; done < fill_bytes; done += per)
+        fwrite(chunk, 1, fill_bytes - done < per ? fill_bytes - done : per, p);
+    fputs(suffix, p);
+    cr_assert_eq(pclose(p), 0);
+    char *out = NULL;
+    cr_assert_eq(file_read_all(path, 16 << 20, &out, len, NULL), RL_OK);
+    tu_rmdir(dir);
+    return out;
+}
+
+/* The most this process has held resident so far, in KiB. */
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    cr_assert_eq(getrusage(RUSAGE_SELF, &ru), 0);
+    return ru.ru_maxrss;
+}
+
+#define BOMB_GROWTH_MAX_KB (40 << 10) /* the default 16 MiB cap, its buffer, and slack */
+
+/* Calls eth_getLogs once on an endpoint whose answer is the gzip bomb; it must be refused naming
+ * the endpoint and the method, with the process's memory never near the decoded size. */
+static void refuse_bomb(const char *prefix, const char *fill, size_t fill_bytes, const char *suffix,
+                        const char *why_has)
+{
+    size_t len;
+    char *gz = gzip_bomb(prefix, fill, fill_bytes, suffix, &len);
+    cr_assert_lt(len, 1 << 20, "a bomb of %zu bytes is no bomb", len);
+    stub *s[] = {stub_start(1)};
+    fake f = {0};
+    rpc_opts o = tc_opts(); /* the default caps */
+    rpc *c = tc_open(s, 1, &o, &f);
+    json_t *res = NULL;
+    rl_why why = {{0}};
+    cr_assert_eq(rpc_call(c, "eth_chainId", NULL, &res, &why), RL_OK, "%s", why.text); /* the chain is checked */
+    json_decref(res);
+    long before = peak_rss_kb();
+    stub_raw(s[0], "gzip", gz, len, 1);
+    cr_assert_eq(rpc_call(c, "eth_getLogs", NULL, &res, &why), RL_ERR_ARG, "%s", why.text);
+    cr_assert_null(res);
+    long grown = peak_rss_kb() - before;
+    assert_has(why.text, "eth_getLogs");
+    assert_has(why.text, "http://127.0.0.1:");
+    assert_has(why.text, why_has);
+    cr_assert_lt(grown, BOMB_GROWTH_MAX_KB, "the client grew by %ld KiB for a %zu-byte answer", grown, len);
+    rpc_close(c);
+    stub_free(s[0]);
+    free(gz);
+}
+
+Test(rpc, a_gzip_bomb_of_one_long_string_is_refused_at_the_decoded_byte_cap)
+{
+    /* 48 MiB once decoded: under the old 64 MiB cap, over the default 16 MiB. */
+    refuse_bomb("{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":\"", "a", (size_t)48 << 20, "\"}",
+                "larger than 16777216 bytes");
+}
+
+Test(rpc, a_gzip_bomb_of_tiny_values_is_refused_before_jansson_builds_its_tree)
+{
+    /* 12 MiB once decoded, under the byte cap, but 6 Mi values: over a GB... of jansson nodes */
+    refuse_bomb("{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":[", "0,", (size_t)12 << 20, "0]}",
+                "1048576 JSON values");
+}
+
 Test(rpc, an_answer_over_max_response_bytes_is_refused_without_retry)
 {
     stub *s[] = {stub_start(1), stub_start(1)};
@@ -678,4 +759,34 @@ Test(rpc, closed_clients_and_freed_stubs_leave_no_thread_or_socket_behind)
     stub_free(s[1]);
     cr_assert_eq(entries("/proc/self/fd"), fds, "file descriptors left open");
     cr_assert_eq(entries("/proc/self/task"), threads, "threads left running");
+}
+
+Test(rpc, an_endpoint_that_switches_chains_mid_run_is_disabled_at_its_next_chain_check)
+{
+    stub *s[] = {stub_start(1), stub_start(1)};
+    fake f = {0};
+    rpc_opts o = tc_opts();
+    o.chain_check_ms = 5000;
+    rpc *c = tc_open(s, 2, &o, &f);
+    rl_why why = {{0}};
+    cr_assert_eq(tc_echo(c, 1, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(stub_calls(s[0], "test_echo"), 1);
+    stub_chain(s[0], 5);
+    f.now += 4999; /* before the check is due, the endpoint is trusted as it was */
+    cr_assert_eq(tc_echo(c, 2, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(stub_calls(s[0], "test_echo"), 2);
+    f.now += 1;
+    cr_assert_eq(tc_echo(c, 3, &why), RL_OK, "%s", why.text); /* answered by the other endpoint */
+    cr_assert_eq(stub_calls(s[0], "test_echo"), 2, "the switched endpoint answered a call");
+    cr_assert_eq(stub_calls(s[1], "test_echo"), 1);
+    rpc_health h = tc_health(c, 0);
+    cr_assert_eq(h.state, RPC_DISABLED);
+    assert_has(h.reason, "serves chain id 5, expected 1");
+    bool told = false;
+    for (size_t i = 0; i < f.nevents; i++)
+        told = told || strstr(f.events[i], "disabled") != NULL;
+    cr_assert(told, "the health hook was not told");
+    rpc_close(c);
+    stub_free(s[0]);
+    stub_free(s[1]);
 }

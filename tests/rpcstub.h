@@ -8,7 +8,8 @@
  * every batch test also tests matching by id. A mode makes it misbehave for the next n HTTP
  * requests (or for ever): HTTP 429 with a Retry-After, HTTP 500, HTTP 400 with a JSON-RPC error,
  * HTTP 401, garbage, hang without answering, close the connection, drop one answer from a batch,
- * or die mid-request (close every socket, the listener included, and stop).
+ * die mid-request (close every socket, the listener included, and stop), or send canned bytes
+ * with a Content-Encoding (a gzip bomb: stub_raw).
  *
  * Every HTTP request and every JSON-RPC call (per method, with its last params) is counted.
  * stub_free joins the thread and closes every socket: nothing outlives a test.
@@ -50,6 +51,7 @@ typedef enum stub_mode {
     STUB_DIE,     /* close everything, listener included, and stop: a node killed mid-request */
     STUB_400_RPC, /* HTTP 400 whose body is a JSON-RPC error answer (-32602) to the request */
     STUB_401,     /* HTTP 401 with a body that is not JSON-RPC (a proxy refusing a key) */
+    STUB_RAW,     /* HTTP 200 with the bytes and Content-Encoding given to stub_raw */
 } stub_mode;
 
 typedef struct stub_method {
@@ -79,6 +81,8 @@ typedef struct stub {
     stub_mode mode;
     int mode_left; /* requests left in mode; -1: for ever */
     char retry_after[64];
+    char *raw, raw_encoding[16]; /* STUB_RAW's body (owned) and its Content-Encoding */
+    size_t raw_len;
     unsigned http_requests;
     stub_method m[STUB_MAX_METHODS];
     size_t nm;
@@ -194,6 +198,17 @@ static inline bool stub_handle(stub *s, stub_conn *c, const char *body, size_t l
         break;
     }
     case STUB_GARBAGE: out = strdup("{\"jsonrpc\":\"2.0\",\"id\":"); break;
+    case STUB_RAW: {
+        char *head = NULL;
+        int n = asprintf(&head, "HTTP/1.1 200 X\r\nContent-Type: application/json\r\nContent-Encoding: %s\r\n"
+                                "Content-Length: %zu\r\n\r\n",
+                         s->raw_encoding, s->raw_len);
+        cr_assert_gt(n, 0);
+        (void)!send(c->fd, head, (size_t)n, MSG_NOSIGNAL);
+        (void)!send(c->fd, s->raw, s->raw_len, MSG_NOSIGNAL); /* the client may stop reading: EPIPE */
+        free(head);
+        break;
+    }
     case STUB_HANG: c->hung = true; break;
     case STUB_CLOSE: break;
     case STUB_DIE: break;
@@ -349,6 +364,7 @@ static inline void stub_free(stub *s)
         free(s->m[i].err_msg);
         free(s->m[i].err_data);
     }
+    free(s->raw);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -357,6 +373,21 @@ static inline void stub_mode_set(stub *s, stub_mode mode, int requests)
 {
     pthread_mutex_lock(&s->mu);
     s->mode = mode;
+    s->mode_left = requests;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The next `requests` answers are these bytes (copied), sent with Content-Encoding: encoding. */
+static inline void stub_raw(stub *s, const char *encoding, const void *bytes, size_t len, int requests)
+{
+    pthread_mutex_lock(&s->mu);
+    free(s->raw);
+    s->raw = malloc(len);
+    cr_assert_not_null(s->raw);
+    memcpy(s->raw, bytes, len);
+    s->raw_len = len;
+    snprintf(s->raw_encoding, sizeof s->raw_encoding, "%s", encoding);
+    s->mode = STUB_RAW;
     s->mode_left = requests;
     pthread_mutex_unlock(&s->mu);
 }

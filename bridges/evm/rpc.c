@@ -44,6 +44,7 @@ typedef struct endpoint {
     CURL *h; /* one per endpoint: its connection is kept alive between calls */
     char curl_err[CURL_ERROR_SIZE];
     bool verified; /* its chain id was checked since open or its last demotion */
+    uint64_t verified_ms; /* ms (hook clock): when; checked again chain_check_ms later */
     bool disabled; /* wrong chain: for good */
     demotion down;
     uint64_t down_until; /* ms (hook clock): demoted until */
@@ -68,6 +69,10 @@ struct rpc {
     char *buf;
     size_t len, cap;
     bool too_large;
+    /* JSON values in the answer so far, counted as the text arrives (decoded) so a small body
+     * that makes a huge tree (`[0,0,0,...]`) is refused before jansson builds it. */
+    size_t values;
+    bool in_string, escaped;
     char retry_after[64];
     rpc_error last;
 };
@@ -93,7 +98,9 @@ rpc_opts rpc_opts_default(void)
         .stall_ms = 30000,
         .max_lag_blocks = 16,
         .max_batch = 100,
-        .max_response_bytes = (size_t)64 << 20,
+        .max_response_bytes = (size_t)16 << 20,
+        .max_response_values = (size_t)1 << 20,
+        .chain_check_ms = 60000,
     };
 }
 
@@ -323,11 +330,35 @@ static void settle(rpc *c, endpoint *e, rl_err err, const rl_why *w)
 
 /* ---- HTTP ---- */
 
+/* Counts the values that start in p (each after '[', '{', ',' or ':' outside a string: an
+ * upper bound on the nodes jansson would make), carrying the string state across chunks. */
+static void count_values(rpc *c, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (c->in_string) {
+            if (c->escaped)
+                c->escaped = false;
+            else if (ch == '\\')
+                c->escaped = true;
+            else if (ch == '"')
+                c->in_string = false;
+        } else if (ch == '"') {
+            c->in_string = true;
+        } else if (ch == '[' || ch == '{' || ch == ',' || ch == ':') {
+            c->values++;
+        }
+    }
+}
+
+/* libcurl hands over the body decoded (Content-Encoding undone), so both caps hold for what the
+ * answer becomes, not for what crossed the wire: a gzip bomb stops at the cap. */
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
     rpc *c = ud;
     size_t n = size * nmemb;
-    if (n > c->o.max_response_bytes - c->len) {
+    count_values(c, p, n);
+    if (n > c->o.max_response_bytes - c->len || c->values > c->o.max_response_values) {
         c->too_large = true;
         return 0; /* aborts the transfer */
     }
@@ -381,6 +412,8 @@ static rl_err exchange(rpc *c, endpoint *e, const char *body, size_t len, json_t
     *resp = NULL;
     c->len = 0;
     c->too_large = false;
+    c->values = 0;
+    c->in_string = c->escaped = false;
     c->retry_after[0] = '\0';
     e->curl_err[0] = '\0';
     curl_easy_setopt(e->h, CURLOPT_POSTFIELDS, body);
@@ -388,7 +421,8 @@ static rl_err exchange(rpc *c, endpoint *e, const char *body, size_t len, json_t
     e->requests++;
     CURLcode rc = curl_easy_perform(e->h);
     if (c->too_large)
-        return rl_fail(w, RL_ERR_ARG, "answer larger than %zu bytes: ask for less", c->o.max_response_bytes);
+        return rl_fail(w, RL_ERR_ARG, "answer larger than %zu bytes or %zu JSON values once decoded: ask for less",
+                       c->o.max_response_bytes, c->o.max_response_values);
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return rl_fail(w, RL_ERR_TRANSPORT, "timed out after %" PRIu32 " ms", c->o.timeout_ms);
     if (rc != CURLE_OK)
@@ -463,6 +497,7 @@ static rl_err verify(rpc *c, endpoint *e, rl_why *w)
         return rl_fail(w, RL_ERR_WRONG_CHAIN, "%s", e->reason);
     }
     e->verified = true;
+    e->verified_ms = now_ms(c);
     return RL_OK;
 }
 
@@ -506,7 +541,10 @@ static bool is_final(rl_err err)
 static rl_err attempt(rpc *c, endpoint *e, const char *body, size_t len, take_fn take, void *ctx, bool head_probe,
                       rl_why *w)
 {
-    rl_err err = e->verified ? RL_OK : verify(c, e, w);
+    /* An endpoint may switch chains under a running client: its chain id is asked again now and
+     * then, and a switch disables it (verify) before it answers anything else. */
+    bool recheck = c->o.chain_check_ms != 0 && now_ms(c) - e->verified_ms >= c->o.chain_check_ms;
+    rl_err err = e->verified && !recheck ? RL_OK : verify(c, e, w);
     if (err == RL_OK && !head_probe && (e->down == DOWN_LAGGING || e->down == DOWN_STALLED))
         err = recheck_head(c, e, w);
     if (err == RL_OK) {
@@ -892,8 +930,9 @@ static rl_err check_opts(const rpc_opts *o, rl_why *why)
     if (o->backoff_base_ms > o->backoff_max_ms)
         return rl_fail(why, RL_ERR_ARG, "rpc: backoff_base_ms %" PRIu32 " exceeds backoff_max_ms %" PRIu32,
                        o->backoff_base_ms, o->backoff_max_ms);
-    if (o->max_failures == 0 || o->max_batch == 0 || o->max_response_bytes == 0)
-        return rl_fail(why, RL_ERR_ARG, "rpc: max_failures, max_batch and max_response_bytes must be positive");
+    if (o->max_failures == 0 || o->max_batch == 0 || o->max_response_bytes == 0 || o->max_response_values == 0)
+        return rl_fail(why, RL_ERR_ARG,
+                       "rpc: max_failures, max_batch, max_response_bytes and max_response_values must be positive");
     return RL_OK;
 }
 

@@ -28,8 +28,10 @@
  *   RL_ERR_WRONG_CHAIN  (rpc_open) an endpoint serves another chain id
  *   RL_ERR_UNAVAILABLE  no endpoint may take the call: all disabled, or demoted / rate limited
  *                       for longer than max_wait_ms, or still behind on their heads
- *   RL_ERR_ARG          a bad argument, or an answer larger than max_response_bytes (ask for
- *                       less: a narrower block range); not retried
+ *   RL_ERR_ARG          a bad argument, or an answer larger than max_response_bytes or with
+ *                       more than max_response_values JSON values, both counted on the body
+ *                       as decoded (after gzip or deflate), as it arrives, before any parsing
+ *                       (ask for less: a narrower block range); not retried
  * The retryable codes come back only when every attempt failed; the why then reads
  * "eth_getLogs: 5 attempts failed; last at http://node-b:8545: timed out after 10000 ms".
  * Every message names the method and the endpoint.
@@ -55,8 +57,9 @@
  *                 is asked its head first (by rpc_head, or before a call would use it) and
  *                 becomes healthy only when that head is within bounds again
  *   disabled      answered eth_chainId with another chain id: never used again by this client
- * An endpoint's chain id is checked before its first call and again after every demotion for
- * failures (a node that went away may come back as another chain).
+ * An endpoint's chain id is checked before its first call, again after every demotion for
+ * failures (a node that went away may come back as another chain), and again before a call
+ * chain_check_ms after the last check (a node switched to another chain while it answered).
  *
  * Heads. Each endpoint keeps the last head block number seen from it (every eth_blockNumber
  * answer: rpc_call("eth_blockNumber"), rpc_eth_block_number, rpc_head). When a head is seen the
@@ -109,13 +112,17 @@ typedef struct rpc_opts {
     uint32_t stall_ms;           /* head stall that demotes (0: no stall check) */
     uint64_t max_lag_blocks;     /* head lag that demotes (0: no lag check) */
     uint32_t max_batch;          /* calls per HTTP request in rpc_batch; larger batches are split */
-    size_t max_response_bytes;   /* larger answers are refused (RL_ERR_ARG) */
+    size_t max_response_bytes;   /* larger answers, decoded, are refused (RL_ERR_ARG) */
+    size_t max_response_values;  /* answers with more JSON values are refused: jansson spends ~50
+                                  * bytes per value, so 2 bytes of "0," would cost 25 times more */
+    uint64_t chain_check_ms;     /* an endpoint's chain id is asked again before a call this long
+                                  * after the last check (0: only at open and after demotions) */
 } rpc_opts;
 
 /* The defaults: chain_id 0, timeout 10 s, connect 3 s, 4 retries, backoff 100 ms .. 5 s,
  * max_wait 5 s, Retry-After capped at 60 s, demoted after 3 failures for 10 s, stall 30 s,
- * lag 16 blocks, batches of 100, answers up to 64 MiB. Chain-specific values (stall, lag) belong
- * in the chain's config. */
+ * lag 16 blocks, batches of 100, answers up to 16 MiB and 1 Mi JSON values, the chain id asked
+ * again every 60 s. Chain-specific values (stall, lag) belong in the chain's config. */
 rpc_opts rpc_opts_default(void);
 
 typedef enum rpc_state {

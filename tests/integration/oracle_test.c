@@ -307,7 +307,7 @@ Test(oracle, three_nodes_feed_the_hub_a_quorum_price, .init = chain_up, .fini = 
              "[hub]\ndata = hub\nkey = keys/hub.key\nrelayers = relayers.json\ncommit_delay_ms = 5\n"
              "[listen]\nnodes = ipc://%s/n.sock\nrecords = ipc://%s/r.sock\ncatchup = ipc://%s/c.sock\n"
              "[allow]\nnode = keys/node1.pub\nnode = keys/node2.pub\nnode = keys/node3.pub\n"
-             "[prices]\nmax_deviation_bps = 200\nmax_age_ms = 600000\nheartbeat_ms = 1000\n",
+             "[prices]\nmax_deviation_bps = 200\nmax_age_ms = 600000\nheartbeat_ms = 1000\nfeeds = ETH\n",
              d, d, d);
     tu_write(w.dir, "hub.conf", text);
     for (unsigned i = 1; i <= 3; i++) {
