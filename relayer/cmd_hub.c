@@ -526,6 +526,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                       .commit_max_delay_ms = h->cfg.commit_delay_ms,
                       .commit_load_records = h->cfg.commit_load_records,
                       .commit_load_delay_ms = h->cfg.commit_load_delay_ms,
+                      .pending_per_member = h->cfg.pending_per_member,
+                      .pending_ttl_ms = h->cfg.pending_ttl_ms,
                       .alert = on_alert};
     if (err == RL_OK)
         err = ingest_open(&h->g, h->st, h->pool, &genesis, &io, wall_ms(), why);
