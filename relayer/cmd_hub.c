@@ -135,6 +135,8 @@ static rl_err write_status(struct hub *h, rl_why *why)
                           (json_int_t)(x->refused + x->bad_signature + x->unknown_signer + x->malformed), "held",
                           (json_int_t)x->held, "records", (json_int_t)x->records, "commits", (json_int_t)x->commits);
     json_object_set_new(j, "checkpoints", hub_checkpoints_json(h));
+    json_object_set_new(j, "dropped", json_pack("{s:I, s:I}", "pending_over_budget", (json_int_t)x->pending_over_budget,
+                                                 "pending_expired", (json_int_t)x->pending_expired));
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     if (text == NULL)
