@@ -406,6 +406,37 @@ Test(hostile, one_node_key_signing_thousands_of_never_completing_events_holds_at
     teardown(&h);
 }
 
+#define WAITING_BOUND 10
+#define UNSETTLED_FRAMES 40 /* messages from one key whose events never settle: four times its bound */
+
+Test(hostile, one_node_key_whose_messages_never_settle_holds_at_most_its_waiting_bound_and_crediting_goes_on)
+{
+    struct hostile h;
+    setup(&h);
+    add_limits(&h, "waiting_per_peer = 10\n");
+    bus *b;
+    void *s = start_hub_and_node1(&h, &b);
+    start_watchers(&h); /* node1's own honest messages share its bound: forgotten ones are resent */
+    static uint8_t frame[WIRE_OBS_MAX * (OBS_BYTES + 2 + ED25519_SIG_BYTES) + 64];
+    unsigned next = 0;
+    for (uint64_t m = 1; m <= UNSETTLED_FRAMES; m++) {
+        size_t len = member1_fresh_events(&h, frame, sizeof frame, 1000000 + m, &next);
+        cr_assert_eq(zmq_send(s, frame, len, 0), (int)len);
+    }
+    await_all_credited(&h);
+    uint64_t t0 = tu_now_ms();
+    while (status_value(&h, "dropped", "waiting_over_budget") < UNSETTLED_FRAMES - WAITING_BOUND &&
+           tu_now_ms() - t0 < WAIT_MS)
+        tu_sleep_ms(200);
+    cr_assert_geq(status_value(&h, "dropped", "waiting_over_budget"), UNSETTLED_FRAMES - WAITING_BOUND);
+    int64_t waiting = status_value(&h, "awaiting_ack", NULL);
+    cr_assert_leq(waiting, WAITING_BOUND, "%lld messages awaiting acknowledgement", (long long)waiting);
+    assert_hub_alive(&h, "after the flood");
+    bus_close(s);
+    bus_free(b);
+    teardown(&h);
+}
+
 /* Starts the hub on hub.conf and expects it to stop at once, its log saying all of `want`. */
 static void expect_refused_at_start(struct hostile *h, const char *const *want, size_t n)
 {
