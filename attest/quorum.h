@@ -35,12 +35,14 @@
  *
  * Why a drop never loses a credit (E1 stays "credited once", and an honest quorum is still
  * credited): the hub acknowledges an OBS message only once every event in it is settled in a
- * committed record (relayer/cmd_hub.c, acknowledge: it looks each event up in the ledger), never
- * while it is pending here. A node keeps each unacknowledged message in its outbox and resends it
- * every second, after a restart too (relayer/cmd_watch.c, RESEND_MS), so a dropped signature comes
- * back as a fresh one and the event's quorum forms once the honest members' signatures are here
- * together; the ledger's event index still credits it once. A drop costs time, never a credit:
- * at worst an honest member with more than per_member events in flight waits for its resends.
+ * committed record (relayer/hubwait.h: the ledger's event index decides, looked up when the
+ * message arrives and again when a published record names the event), never while it is pending
+ * here; a message the hub forgot (its waiting bound) is unacknowledged too. A node keeps each
+ * unacknowledged message in its outbox and resends it every second, after a restart too
+ * (relayer/cmd_watch.c, RESEND_MS), so a dropped signature comes back as a fresh one and the
+ * event's quorum forms once the honest members' signatures are here together; the ledger's event
+ * index still credits it once. A drop costs time, never a credit: at worst an honest member with
+ * more than per_member events in flight waits for its resends.
  */
 #ifndef RL_QUORUM_H
 #define RL_QUORUM_H

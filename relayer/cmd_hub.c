@@ -106,7 +106,8 @@ static rl_err write_status(struct hub *h, rl_why *why)
                                                (json_int_t)h->peers[i].messages));
     json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                           "updated_ms", (json_int_t)wall_ms(), "pid", (json_int_t)getpid(), "head_seq",
-                          (json_int_t)ingest_head(h->g)->seq, "awaiting_ack", (json_int_t)hubwait_get_stats(h->wait).waiting,
+                          (json_int_t)ingest_head(h->g)->seq, "awaiting_ack",
+                          (json_int_t)hubwait_get_stats(h->wait).waiting,
                           "events_short_of_quorum", (json_int_t)ingest_pending_events(h->g),
                           "instructions_awaiting_cosignatures", (json_int_t)hubcosig_unsigned(h->cosig),
                           "instructions_short_of_cosignatures", (json_int_t)h->cosig_short, "peers", peers, "totals",
