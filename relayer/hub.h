@@ -45,8 +45,9 @@
  *     handshake_ms = 5000            ; a connection that has not completed its CURVE handshake by
  *                                    ; then is closed (ZMQ_HANDSHAKE_IVL): a stranger holding
  *                                    ; plain TCP connections ties up a descriptor this long
- *     frames_per_round = 256         ; frames read per socket per loop round, so a flood on one
- *                                    ; socket cannot starve commits, acknowledgements, status
+ *     frames_per_round = 256         ; frames (and the price signatures they make the loop check)
+ *                                    ; read from the nodes socket per loop round, so a flood
+ *                                    ; cannot starve commits, acknowledgements, status
  *     catchup_per_second = 50        ; catch-up requests answered per subscriber key per second
  *     catchup_hwm = 8192             ; catch-up frames queued per connection (more are dropped;
  *                                    ; the subscriber asks again)
