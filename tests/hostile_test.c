@@ -393,7 +393,11 @@ Test(hostile, one_node_key_signing_thousands_of_never_completing_events_holds_at
     while (status_value(&h, "dropped", "pending_over_budget") < (int64_t)next - PENDING_BUDGET &&
            tu_now_ms() - t0 < WAIT_MS)
         tu_sleep_ms(200);
-    int64_t pending = status_value(&h, "events_short_of_quorum", NULL);
+    /* Honest events still in flight are pending too for a moment: once the stream is done, only
+     * the flood's are, within the budget (the old hub held all 6000). */
+    int64_t pending;
+    while ((pending = status_value(&h, "events_short_of_quorum", NULL)) > PENDING_BUDGET && tu_now_ms() - t0 < WAIT_MS)
+        tu_sleep_ms(200);
     cr_assert_leq(pending, PENDING_BUDGET, "%lld events short of a quorum", (long long)pending);
     cr_assert_geq(status_value(&h, "dropped", "pending_over_budget"), (int64_t)next - PENDING_BUDGET);
     char *log = NULL;
@@ -428,7 +432,9 @@ Test(hostile, one_node_key_whose_messages_never_settle_holds_at_most_its_waiting
     while (status_value(&h, "dropped", "waiting_over_budget") < UNSETTLED_FRAMES - WAITING_BOUND &&
            tu_now_ms() - t0 < WAIT_MS)
         tu_sleep_ms(200);
-    int64_t waiting = status_value(&h, "awaiting_ack", NULL);
+    int64_t waiting; /* honest messages in flight wait for a moment too; the old hub held all 40 */
+    while ((waiting = status_value(&h, "awaiting_ack", NULL)) > WAITING_BOUND && tu_now_ms() - t0 < WAIT_MS)
+        tu_sleep_ms(200);
     cr_assert_leq(waiting, WAITING_BOUND, "%lld messages awaiting acknowledgement", (long long)waiting);
     cr_assert_geq(status_value(&h, "dropped", "waiting_over_budget"), UNSETTLED_FRAMES - WAITING_BOUND);
     assert_hub_alive(&h, "after the flood");
