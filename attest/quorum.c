@@ -5,6 +5,11 @@
  * (content) it is of; a variant holds its observation bytes and the members whose latest
  * signature it is. Members move between variants, so a variant's count can fall; an emptied one
  * is dropped, which keeps at most one variant per member.
+ *
+ * Budgets (quorum.h): each member's latest signature of a pending event is a slot, linked in
+ * that member's list oldest first (utlist, O(1) to add, move and drop). A member past its budget
+ * loses its oldest slot; quorum_expire walks each list from its head while the slots are past
+ * the TTL. A group left without any signature is freed.
  */
 #include "attest/quorum.h"
 
@@ -25,6 +30,15 @@ struct variant {
     uint8_t n;     /* bits set in mask */
 };
 
+struct group;
+
+/* A member's latest signature of a pending event, in the member's list (struct quorum.lru). */
+struct slot {
+    struct slot *prev, *next; /* in lru[position]; prev of the head is the tail (utlist) */
+    struct group *g;          /* the group that holds this slot (borrowed) */
+    uint64_t at_ms;           /* when the member signed this content, by the caller's clock */
+};
+
 struct group {
     uint8_t event_id[HASH_BYTES];
     bool closed;          /* credited already: a quorum here is a late conflict */
@@ -33,8 +47,14 @@ struct group {
     struct variant *vars; /* owned; nvar <= members */
     UT_hash_handle hh;
     struct group *prev, *next; /* closed groups only: in quorum.closed, oldest first */
-    /* Then, per member position: sig_entry sig[members]; uint8_t var[members] (NO_VARIANT: none). */
-    sig_entry sigs[];
+    /* Per member position: struct slot slots[members]; then sig_entry sig[members]; then
+     * uint8_t var[members] (NO_VARIANT: none). A slot is linked while var[pos] != NO_VARIANT. */
+    struct slot slots[];
+};
+
+struct member_lru {
+    struct slot *head; /* oldest first */
+    size_t n;
 };
 
 struct quorum {
@@ -43,11 +63,20 @@ struct quorum {
     size_t count;
     struct group *closed; /* the closed groups, oldest first (utlist) */
     size_t nclosed;
+    size_t per_member; /* slots a member may hold */
+    uint64_t ttl_ms;
+    struct member_lru lru[RELSET_MAX_MEMBERS]; /* by set position */
+    quorum_member_stats stats[RELSET_MAX_MEMBERS];
 };
+
+static sig_entry *group_sigs(const quorum *q, struct group *g)
+{
+    return (sig_entry *)(g->slots + q->set->n);
+}
 
 static uint8_t *group_var(const quorum *q, struct group *g)
 {
-    return (uint8_t *)(g->sigs + q->set->n);
+    return (uint8_t *)(group_sigs(q, g) + q->set->n);
 }
 
 rl_err quorum_new(quorum **out, const relset *set)
@@ -56,8 +85,16 @@ rl_err quorum_new(quorum **out, const relset *set)
     if (q == NULL)
         return RL_ERR_NOMEM;
     q->set = set;
+    q->per_member = QUORUM_DEFAULT_PER_MEMBER;
+    q->ttl_ms = QUORUM_DEFAULT_TTL_MS;
     *out = q;
     return RL_OK;
+}
+
+void quorum_limit(quorum *q, size_t per_member, uint64_t ttl_ms)
+{
+    q->per_member = per_member > 0 ? per_member : QUORUM_DEFAULT_PER_MEMBER;
+    q->ttl_ms = ttl_ms > 0 ? ttl_ms : QUORUM_DEFAULT_TTL_MS;
 }
 
 static void group_free(struct group *g)
@@ -76,6 +113,8 @@ static void clear(quorum *q)
     q->count = 0;
     q->closed = NULL;
     q->nclosed = 0;
+    memset(q->lru, 0, sizeof q->lru);
+    memset(q->stats, 0, sizeof q->stats);
 }
 
 void quorum_free(quorum *q)
@@ -125,17 +164,28 @@ bool quorum_signed(const quorum *q, const uint8_t event_id[HASH_BYTES], const ui
 }
 
 /* Signature list in canonical order: set positions ascend with member ids (relset.h). */
-static void variant_export(const quorum *q, signed_variant *out, const struct group *g, const struct variant *v)
+static void variant_export(const quorum *q, signed_variant *out, struct group *g, const struct variant *v)
 {
     memcpy(out->obs, v->obs, OBS_BYTES);
     out->sigs.n = 0;
     for (unsigned i = 0; i < q->set->n; i++)
         if (v->mask & (UINT64_C(1) << i))
-            out->sigs.e[out->sigs.n++] = g->sigs[i];
+            out->sigs.e[out->sigs.n++] = group_sigs(q, g)[i];
 }
 
+static void slot_unlink(quorum *q, struct group *g, unsigned pos)
+{
+    DL_DELETE(q->lru[pos].head, &g->slots[pos]);
+    q->lru[pos].n--;
+}
+
+/* Frees g (its signatures leave their members' lists). */
 static void settle(quorum *q, struct group *g)
 {
+    const uint8_t *var = group_var(q, g);
+    for (unsigned i = 0; i < q->set->n; i++)
+        if (var[i] != NO_VARIANT)
+            slot_unlink(q, g, i);
     if (g->closed) {
         DL_DELETE(q->closed, g);
         q->nclosed--;
@@ -157,7 +207,7 @@ static void close_group(quorum *q, struct group *g)
 static struct group *group_open(quorum *q, const uint8_t event_id[HASH_BYTES])
 {
     size_t members = q->set->n;
-    struct group *g = calloc(1, sizeof *g + members * (sizeof(sig_entry) + 1));
+    struct group *g = calloc(1, sizeof *g + members * (sizeof(struct slot) + sizeof(sig_entry) + 1));
     if (g == NULL)
         return NULL;
     memcpy(g->event_id, event_id, HASH_BYTES);
@@ -205,8 +255,41 @@ static int variant_new(struct group *g, const uint8_t content[HASH_BYTES], const
     return g->nvar++;
 }
 
+/* Takes the signature at pos out of g; a group left without any is freed. */
+static void slot_drop(quorum *q, struct group *g, unsigned pos)
+{
+    slot_unlink(q, g, pos);
+    variant_leave(q, g, group_var(q, g)[pos], pos);
+    if (g->nvar == 0)
+        settle(q, g);
+}
+
+size_t quorum_expire(quorum *q, uint64_t now_ms)
+{
+    size_t dropped = 0;
+    for (unsigned pos = 0; pos < q->set->n; pos++) {
+        struct slot *s;
+        while ((s = q->lru[pos].head) != NULL && now_ms > s->at_ms && now_ms - s->at_ms >= q->ttl_ms) {
+            slot_drop(q, s->g, pos);
+            q->stats[pos].expired++;
+            dropped++;
+        }
+    }
+    return dropped;
+}
+
+bool quorum_member_at(const quorum *q, unsigned pos, quorum_member_stats *out)
+{
+    if (pos >= q->set->n)
+        return false;
+    *out = q->stats[pos];
+    out->member = q->set->members[pos].id;
+    out->pending = q->lru[pos].n;
+    return true;
+}
+
 rl_err quorum_add(quorum *q, const signed_obs *so, const uint8_t event_id[HASH_BYTES],
-                  const uint8_t content[HASH_BYTES], bool closed, quorum_result *res)
+                  const uint8_t content[HASH_BYTES], bool closed, uint64_t now_ms, quorum_result *res)
 {
     const relset_member *m = relset_find(q->set, so->member);
     if (m == NULL)
@@ -215,6 +298,7 @@ rl_err quorum_add(quorum *q, const signed_obs *so, const uint8_t event_id[HASH_B
     uint64_t bit = UINT64_C(1) << pos;
     memcpy(res->event_id, event_id, HASH_BYTES);
     res->equivocation = false;
+    res->over_budget = 0;
 
     struct group *g = NULL;
     HASH_FIND(hh, q->groups, event_id, HASH_BYTES, g);
@@ -239,18 +323,26 @@ rl_err quorum_add(quorum *q, const signed_obs *so, const uint8_t event_id[HASH_B
             res->equivocation = true;
             memcpy(res->equiv.a.bytes, g->vars[var[pos]].obs, OBS_BYTES);
             res->equiv.a.member = so->member;
-            memcpy(res->equiv.a.sig, g->sigs[pos].sig, ED25519_SIG_BYTES);
+            memcpy(res->equiv.a.sig, group_sigs(q, g)[pos].sig, ED25519_SIG_BYTES);
             res->equiv.b = *so;
         }
         variant_leave(q, g, var[pos], pos);
+        slot_unlink(q, g, pos);
         v = variant_find(g, content); /* it may have moved into the emptied variant's place */
     }
     struct variant *t = &g->vars[v];
     t->mask |= bit;
     t->n++;
     var[pos] = (uint8_t)v;
-    g->sigs[pos].member = so->member;
-    memcpy(g->sigs[pos].sig, so->sig, ED25519_SIG_BYTES);
+    group_sigs(q, g)[pos].member = so->member;
+    memcpy(group_sigs(q, g)[pos].sig, so->sig, ED25519_SIG_BYTES);
+    /* The newest slot of its member: past the budget, that member's oldest goes, never this one
+     * (per_member >= 1) and never another member's. */
+    g->slots[pos].g = g;
+    g->slots[pos].at_ms = now_ms;
+    DL_APPEND(q->lru[pos].head, &g->slots[pos]);
+    for (q->lru[pos].n++; q->lru[pos].n > q->per_member; res->over_budget++, q->stats[pos].over_budget++)
+        slot_drop(q, q->lru[pos].head->g, pos);
     if (t->n < q->set->threshold) {
         res->status = QUORUM_PENDING;
         return RL_OK;

@@ -18,6 +18,7 @@
 #define DEFAULT_COMMIT_MAX 4096
 #define DEFAULT_COMMIT_DELAY_MS 20
 #define DEFAULT_VERIFY_BATCH 4096
+#define DROP_REPORT_MS 1000 /* pending signatures dropped are reported at most this often */
 /* Signatures a worker takes at a time: small, so the last chunks of a batch finish together. */
 #define VERIFY_CHUNK 16
 
@@ -152,6 +153,9 @@ struct ingest {
     struct inflight *inflight, *inflight_slab;
     size_t inflight_used;
     quorum_result *res;
+    /* What quorum_member_at reported dropped, per set position, at the last report. */
+    uint64_t reported_over[RELSET_MAX_MEMBERS], reported_expired[RELSET_MAX_MEMBERS];
+    uint64_t reported_ms;
 
     /* The committer thread. Between commit_start and commit_finish it alone uses `flight` and
      * the fields below down to `payload`; the main thread reads them only after the hand-back. */
@@ -698,9 +702,10 @@ static rl_err aggregate(ingest *g, struct batch *bt, uint64_t now_ms, rl_why *wh
         }
         /* E1, E2: a member's latest signature counts; the first content to reach a quorum is
          * credited, and a quorum of another content after it is the late conflict. */
-        err = quorum_add(g->q, &c->so, c->id, c->content, c->late, res);
+        err = quorum_add(g->q, &c->so, c->id, c->content, c->late, now_ms, res);
         if (err != RL_OK)
             return err;
+        g->st.pending_over_budget += res->over_budget;
         if (res->equivocation) {
             if ((err = payload_equivocation_encode(&res->equiv, buf, &len, NULL)) != RL_OK ||
                 (err = item_push(g, ITEM_EQUIV, RECORD_EQUIVOCATION, buf, len, now_ms)) != RL_OK)
@@ -891,8 +896,30 @@ rl_err ingest_append_verified(ingest *g, uint8_t type, const uint8_t *payload, s
     return append_record(g, ITEM_RECORD_VERIFIED, type, payload, len, now_ms, why);
 }
 
+/* One alert per member whose pending signatures were dropped since the last report. */
+static void report_drops(ingest *g, uint64_t now_ms)
+{
+    if (now_ms - g->reported_ms < DROP_REPORT_MS)
+        return;
+    g->reported_ms = now_ms;
+    quorum_member_stats m;
+    char text[160];
+    for (unsigned pos = 0; quorum_member_at(g->q, pos, &m); pos++) {
+        uint64_t over = m.over_budget - g->reported_over[pos], exp = m.expired - g->reported_expired[pos];
+        if (over == 0 && exp == 0)
+            continue;
+        snprintf(text, sizeof text, "member=%u over_budget=%llu expired=%llu pending=%zu budget=%zu", m.member,
+                 (unsigned long long)over, (unsigned long long)exp, m.pending, g->o.pending_per_member);
+        alert(g, "pending observations dropped", text);
+        g->reported_over[pos] = m.over_budget;
+        g->reported_expired[pos] = m.expired;
+    }
+}
+
 rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why)
 {
+    g->st.pending_expired += quorum_expire(g->q, now_ms);
+    report_drops(g, now_ms);
     /* Held observations whose batch is aggregated are looked at again, most to be dropped: one
      * held against a content that lost a signer to an equivocation (E2) is needed now, and
      * its sender may have nothing more to send. */
@@ -993,6 +1020,10 @@ rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const
         g->o.commit_max_delay_ms = DEFAULT_COMMIT_DELAY_MS;
     if (g->o.verify_batch == 0)
         g->o.verify_batch = DEFAULT_VERIFY_BATCH;
+    if (g->o.pending_per_member == 0)
+        g->o.pending_per_member = QUORUM_DEFAULT_PER_MEMBER;
+    if (g->o.pending_ttl_ms == 0)
+        g->o.pending_ttl_ms = QUORUM_DEFAULT_TTL_MS;
     if (g->o.commit_load_records > 0 && g->o.commit_load_delay_ms == 0)
         g->o.commit_load_delay_ms = INGEST_HUB_LOAD_DELAY_MS;
     hashidx_init(&g->settled_idx);
@@ -1031,6 +1062,7 @@ rl_err ingest_open(ingest **out, store *s, pool *p, const relset *genesis, const
         goto fail;
     if ((err = quorum_new(&g->q, &g->set)) != RL_OK)
         goto fail;
+    quorum_limit(g->q, g->o.pending_per_member, g->o.pending_ttl_ms);
     *out = g;
     return RL_OK;
 fail:
@@ -1134,8 +1166,11 @@ rl_err ingest_rotate(ingest *g, const payload_set *p, uint64_t now_ms, rl_why *w
     if (err == RL_OK)
         err = ledger_set_get(txn, g->s, g->head.set_version, &g->set, why);
     store_read_end(txn);
-    if (err == RL_OK)
+    if (err == RL_OK) {
         quorum_reset(g->q, &g->set);
+        memset(g->reported_over, 0, sizeof g->reported_over);
+        memset(g->reported_expired, 0, sizeof g->reported_expired);
+    }
     return err;
 }
 

@@ -53,6 +53,11 @@ typedef struct ingest_opts {
     size_t commit_load_records;
     uint64_t commit_load_delay_ms;
     size_t verify_batch;          /* observations per verification batch; 0: 4096 */
+    /* Pending signatures (events short of a quorum) per member, and their TTL (quorum.h,
+     * Budgets); 0: QUORUM_DEFAULT_PER_MEMBER, QUORUM_DEFAULT_TTL_MS. What is dropped is counted
+     * (ingest_stats) and reported through alert, one line per member at most once a second. */
+    size_t pending_per_member;
+    uint64_t pending_ttl_ms;
     /* Called for each observation or record refused (malformed, unknown signer, bad signature,
      * a record the ledger refused). May be NULL. Library code never prints: the caller logs. */
     void (*alert)(void *ctx, const char *what, const char *why);
@@ -79,6 +84,8 @@ typedef struct ingest_stats {
     uint64_t attested, conflicts, refused;
     uint64_t equivocations;  /* evidence records queued (a pair logged before is dropped at commit) */
     uint64_t records, commits;
+    uint64_t pending_over_budget; /* pending signatures dropped past their member's budget */
+    uint64_t pending_expired;     /* pending signatures dropped past the TTL (on ingest_tick) */
 } ingest_stats;
 
 typedef struct ingest ingest;
@@ -105,7 +112,8 @@ RL_MUST_USE rl_err ingest_append(ingest *g, uint8_t type, const uint8_t *payload
  * (ledger_append_verified). */
 RL_MUST_USE rl_err ingest_append_verified(ingest *g, uint8_t type, const uint8_t *payload, size_t len, uint64_t now_ms,
                                           rl_why *why);
-/* Finishes the batches in the pipeline, commits if a group-commit bound was reached, and waits
+/* Drops pending signatures past the TTL (quorum_expire), reports drops, finishes the batches in
+ * the pipeline, commits if a group-commit bound was reached, and waits
  * until every commit started is durable. A daemon calls it from its timer, so nothing waits longer than the
  * tick plus the commit delay. */
 RL_MUST_USE rl_err ingest_tick(ingest *g, uint64_t now_ms, rl_why *why);

@@ -52,7 +52,6 @@ static const char USAGE[] = "usage: relayer hub --config FILE\n"
 
 #define TICK_MS 5
 #define CATCHUP_MAX 4096 /* records per CATCHUP answer, and answered per loop round */
-#define SUBMIT_TIMEOUT_MS 30000 /* a submission not logged by then is forgotten; its sender resends */
 #define BPS_E18 100000000000000 /* one basis point in 1e18 fixed point */
 
 static void on_deny(void *ctx, const char *role, const char *address, const char *key_hex, const char *why)
@@ -83,24 +82,6 @@ const node_pub *hub_peer_pub(const struct hub *h, const char *name)
     return find_pub(h->allowed_nodes, h->nallowed, name);
 }
 
-static struct waiting *waiting_add(struct hub *h, void *sock, const uint8_t *route, size_t route_len, uint64_t msg_id)
-{
-    for (size_t i = 0; i < h->nwait; i++) /* a resend of a message still waiting */
-        if (h->wait[i].sock == sock && h->wait[i].msg_id == msg_id && h->wait[i].route_len == route_len &&
-            memcmp(h->wait[i].route, route, route_len) == 0)
-            return NULL;
-    if (!vec_reserve((void **)&h->wait, &h->capwait, h->nwait + 1, sizeof *h->wait, 64))
-        return NULL;
-    struct waiting *w = &h->wait[h->nwait++];
-    memset(w, 0, offsetof(struct waiting, ids));
-    w->sock = sock;
-    w->since_ms = mono_ms();
-    memcpy(w->route, route, route_len);
-    w->route_len = route_len;
-    w->msg_id = msg_id;
-    return w;
-}
-
 static void peer_heard(struct hub *h, const char *name)
 {
     size_t i;
@@ -126,7 +107,8 @@ static rl_err write_status(struct hub *h, rl_why *why)
                                                (json_int_t)h->peers[i].messages));
     json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
                           "updated_ms", (json_int_t)wall_ms(), "pid", (json_int_t)getpid(), "head_seq",
-                          (json_int_t)ingest_head(h->g)->seq, "awaiting_ack", (json_int_t)h->nwait,
+                          (json_int_t)ingest_head(h->g)->seq, "awaiting_ack",
+                          (json_int_t)hubwait_get_stats(h->wait).waiting,
                           "events_short_of_quorum", (json_int_t)ingest_pending_events(h->g),
                           "instructions_awaiting_cosignatures", (json_int_t)hubcosig_unsigned(h->cosig),
                           "instructions_short_of_cosignatures", (json_int_t)h->cosig_short, "peers", peers, "totals",
@@ -136,6 +118,10 @@ static rl_err write_status(struct hub *h, rl_why *why)
                           (json_int_t)(x->refused + x->bad_signature + x->unknown_signer + x->malformed), "held",
                           (json_int_t)x->held, "records", (json_int_t)x->records, "commits", (json_int_t)x->commits);
     json_object_set_new(j, "checkpoints", hub_checkpoints_json(h));
+    json_object_set_new(j, "dropped", json_pack("{s:I, s:I, s:I}", "pending_over_budget",
+                                                 (json_int_t)x->pending_over_budget, "pending_expired",
+                                                 (json_int_t)x->pending_expired, "waiting_over_budget",
+                                                 (json_int_t)hubwait_get_stats(h->wait).over_budget));
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     if (text == NULL)
@@ -157,7 +143,7 @@ static void send_routed(void *sock, const uint8_t *route, size_t route_len, cons
 static void take_obs(struct hub *h, const uint8_t *route, size_t route_len, const wire_msg *m, const char *peer)
 {
     const node_pub *from = hub_peer_pub(h, peer);
-    struct waiting *w = waiting_add(h, h->nodes, route, route_len, m->id);
+    struct waiting *w = hubwait_add(h->wait, h->nodes, peer, route, route_len, m->id, mono_ms());
     for (size_t i = 0; i < m->n; i++) {
         signed_obs so;
         wire_obs_at(m, i, &so);
@@ -283,14 +269,15 @@ static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_
         send_routed(sock, route, route_len, h->frame, len);
         return RL_OK;
     }
-    struct waiting *wt = waiting_add(h, sock, route, route_len, m->id);
+    struct waiting *wt = hubwait_add(h->wait, sock, peer, route, route_len, m->id, mono_ms());
     if (wt == NULL)
         return RL_OK; /* a resend of one still waiting */
     wt->submit = true;
     wt->n = 1;
     memcpy(wt->ids[0], key, HASH_BYTES);
     hash_domain(wt->digest, HASH_DOMAIN_RECORD, m->body, m->body_len);
-    /* Logged already (a resend after the answer was lost): the next acknowledge() answers it. */
+    /* Logged already (a resend after the answer was lost): the next acknowledge() answers it. A
+     * new entry the bound had no room for is NULL: the sender resends. */
     MDB_txn *txn;
     uint64_t seq;
     rl_err err = store_read_begin(h->st, &txn, why);
@@ -376,51 +363,54 @@ static void receive(struct hub *h)
     hub_take_cosigs(h);
 }
 
-/* Acknowledges every waiting message whose events are all settled in the ledger. */
+/* hubwait's callbacks (hubwait.h): the ledger decides what is settled, in the read transaction
+ * h->ack_txn of the caller. */
+static bool wait_settled(void *ctx, struct waiting *w, const uint8_t id[HASH_BYTES])
+{
+    struct hub *h = ctx;
+    event_info ev;
+    if (!w->submit)
+        return ledger_event_get(h->ack_txn, h->st, id, &ev) == RL_OK;
+    uint64_t seq;
+    MDB_val v;
+    record r;
+    uint8_t digest[HASH_BYTES];
+    if (ledger_key_get(h->ack_txn, h->st, id, &seq) != RL_OK)
+        return false;
+    if (ledger_record_get(h->ack_txn, h->st, seq, &v, NULL) == RL_OK &&
+        record_decode(&r, v.mv_data, v.mv_size, NULL) == RL_OK) {
+        hash_domain(digest, HASH_DOMAIN_RECORD, r.payload, r.payload_len);
+        w->refused = memcmp(digest, w->digest, HASH_BYTES) != 0; /* the key holds other bytes */
+    }
+    return true;
+}
+
+static void wait_answer(void *ctx, const struct waiting *w)
+{
+    struct hub *h = ctx;
+    wire_ack a = {w->msg_id, w->refused ? WIRE_ACK_REFUSED : WIRE_ACK_SETTLED};
+    size_t len = wire_encode_ack(h->frame, HUB_FRAME_MAX, &a, 1);
+    send_routed(w->sock, w->route, w->route_len, h->frame, len);
+}
+
+static void wait_forgot(void *ctx, const struct waiting *w)
+{
+    (void)ctx;
+    /* Refused by the ledger (the hub logged why) or still queued: no answer is honest, so none
+     * is sent; the sender's resend is checked afresh. */
+    log_info("submission not logged, forgotten", "msg=%llu", (unsigned long long)w->msg_id);
+}
+
+/* Looks up the messages received since the last round (hubwait.h); what the records published
+ * since settled was answered as they were published (send_records). */
 static rl_err acknowledge(struct hub *h, rl_why *why)
 {
-    if (h->nwait == 0)
-        return RL_OK;
-    MDB_txn *txn;
-    rl_err err = store_read_begin(h->st, &txn, why);
+    rl_err err = store_read_begin(h->st, &h->ack_txn, why);
     if (err != RL_OK)
         return err;
-    size_t keep = 0;
-    for (size_t i = 0; i < h->nwait; i++) {
-        struct waiting *w = &h->wait[i];
-        bool settled = true;
-        event_info ev;
-        if (w->submit) {
-            uint64_t seq;
-            MDB_val v;
-            record r;
-            uint8_t digest[HASH_BYTES];
-            settled = ledger_key_get(txn, h->st, w->ids[0], &seq) == RL_OK;
-            if (settled && ledger_record_get(txn, h->st, seq, &v, NULL) == RL_OK &&
-                record_decode(&r, v.mv_data, v.mv_size, NULL) == RL_OK) {
-                hash_domain(digest, HASH_DOMAIN_RECORD, r.payload, r.payload_len);
-                w->refused = memcmp(digest, w->digest, HASH_BYTES) != 0; /* the key holds other bytes */
-            } else if (!settled && mono_ms() - w->since_ms > SUBMIT_TIMEOUT_MS) {
-                /* Refused by the ledger (the hub logged why) or still queued: no answer is
-                 * honest, so none is sent; the sender's resend is checked afresh. */
-                log_info("submission not logged, forgotten", "msg=%llu", (unsigned long long)w->msg_id);
-                continue;
-            }
-        }
-        for (size_t k = 0; k < w->n && settled && !w->submit; k++)
-            settled = ledger_event_get(txn, h->st, w->ids[k], &ev) == RL_OK;
-        if (!settled) {
-            if (keep != i)
-                h->wait[keep] = *w;
-            keep++;
-            continue;
-        }
-        wire_ack a = {w->msg_id, w->refused ? WIRE_ACK_REFUSED : WIRE_ACK_SETTLED};
-        size_t len = wire_encode_ack(h->frame, HUB_FRAME_MAX, &a, 1);
-        send_routed(w->sock, w->route, w->route_len, h->frame, len);
-    }
-    h->nwait = keep;
-    store_read_end(txn);
+    hubwait_check_new(h->wait, mono_ms());
+    store_read_end(h->ack_txn);
+    h->ack_txn = NULL;
     return RL_OK;
 }
 
@@ -444,6 +434,11 @@ static rl_err send_records(struct hub *h, void *sock, const uint8_t *route, size
         } else { /* published live, once per record: an instruction is waited for from here */
             zmq_send(sock, h->frame, len, ZMQ_DONTWAIT); /* a slow subscriber loses frames, never stalls us */
             err = hub_watch_record(h, txn, seq, v.mv_data, v.mv_size, why);
+            uint8_t ids[2][HASH_BYTES];
+            h->ack_txn = txn;
+            for (size_t k = hubwait_record_ids(v.mv_data, v.mv_size, ids); k-- > 0;)
+                hubwait_nominate(h->wait, ids[k]);
+            h->ack_txn = NULL;
         }
     }
     store_read_end(txn);
@@ -485,6 +480,7 @@ static rl_err serve_catchup(struct hub *h, rl_why *why)
 
 static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
 {
+    hubwait_ops wait_ops = {wait_settled, wait_answer, wait_forgot, h};
     rl_err err = hub_config_load(config_path, &h->cfg, why);
     if (err != RL_OK)
         return err;
@@ -533,6 +529,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
                       .commit_max_delay_ms = h->cfg.commit_delay_ms,
                       .commit_load_records = h->cfg.commit_load_records,
                       .commit_load_delay_ms = h->cfg.commit_load_delay_ms,
+                      .pending_per_member = h->cfg.pending_per_member,
+                      .pending_ttl_ms = h->cfg.pending_ttl_ms,
                       .alert = on_alert};
     if (err == RL_OK)
         err = ingest_open(&h->g, h->st, h->pool, &genesis, &io, wall_ms(), why);
@@ -576,7 +574,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
     if (err == RL_OK && ((h->batch = malloc(HUB_BATCH_OBS * sizeof *h->batch)) == NULL ||
                          (h->cosigs = malloc(HUB_BATCH_COSIG * sizeof *h->cosigs)) == NULL ||
                          (h->frame = malloc(HUB_FRAME_MAX)) == NULL || (h->pp = malloc(sizeof *h->pp)) == NULL ||
-                         (h->payload = malloc(RECORD_MAX_PAYLOAD)) == NULL))
+                         (h->payload = malloc(RECORD_MAX_PAYLOAD)) == NULL ||
+                         hubwait_new(&h->wait, h->cfg.waiting_per_peer, &wait_ops) != RL_OK))
         err = RL_ERR_NOMEM;
     if (err == RL_OK)
         err = hub_checkpoints_open(h, why);
@@ -610,7 +609,7 @@ static void hub_close(struct hub *h)
     free(h->batch);
     free(h->cosigs);
     free(h->frame);
-    free(h->wait);
+    hubwait_free(h->wait);
 }
 
 static rl_err hub_run(struct hub *h, rl_why *why)

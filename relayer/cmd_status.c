@@ -161,6 +161,13 @@ static void print_human(const json_t *j)
                (long long)json_integer_value(json_object_get(p, "events_short_of_quorum")),
                (long long)json_integer_value(json_object_get(p, "instructions_awaiting_cosignatures")),
                (long long)json_integer_value(json_object_get(p, "instructions_short_of_cosignatures")));
+    json_t *d = json_object_get(j, "dropped");
+    if (d != NULL)
+        printf("dropped   %lld pending signatures over their member's budget, %lld past the TTL, "
+               "%lld messages over their peer's waiting bound (their senders resend)\n",
+               (long long)json_integer_value(json_object_get(d, "pending_over_budget")),
+               (long long)json_integer_value(json_object_get(d, "pending_expired")),
+               (long long)json_integer_value(json_object_get(d, "waiting_over_budget")));
 }
 
 int cmd_status(int argc, char **argv)
@@ -222,6 +229,7 @@ int cmd_status(int argc, char **argv)
                                       "instructions_short_of_cosignatures",
                                       json_object_get(live, "instructions_short_of_cosignatures")));
         json_object_set(out, "totals", json_object_get(live, "totals"));
+        json_object_set(out, "dropped", json_object_get(live, "dropped"));
         json_decref(live);
     }
     json_object_set_new(hub, "running", json_boolean(running));

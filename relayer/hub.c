@@ -3,6 +3,7 @@
  */
 #include "relayer/hub.h"
 
+#include "attest/quorum.h"
 #include "db/ingest.h"
 
 #include <stddef.h>
@@ -41,6 +42,9 @@ static const cfg_key schema[] = {
     {"limits", "catchup_per_second", CFG_U64, 0, 1, 100000, F(catchup_per_second)},
     {"limits", "catchup_hwm", CFG_U64, 0, 100, 10000000, F(catchup_hwm)},
     {"limits", "handshakes_per_minute", CFG_U64, 0, 1, 1000000, F(handshakes_per_minute)},
+    {"limits", "pending_per_member", CFG_U64, 0, 1, 100000000, F(pending_per_member)},
+    {"limits", "pending_ttl_ms", CFG_U64, 0, 1000, 604800000, F(pending_ttl_ms)},
+    {"limits", "waiting_per_peer", CFG_U64, 0, 1, 10000000, F(waiting_per_peer)},
 };
 
 rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
@@ -58,6 +62,9 @@ rl_err hub_config_load(const char *path, hub_config *out, rl_why *why)
     out->catchup_per_second = 50;
     out->catchup_hwm = 8192;
     out->handshakes_per_minute = 60;
+    out->pending_per_member = QUORUM_DEFAULT_PER_MEMBER;
+    out->pending_ttl_ms = QUORUM_DEFAULT_TTL_MS;
+    out->waiting_per_peer = HUB_WAITING_PER_PEER;
     out->price_max_dev_bps = 200;
     out->price_max_age_ms = 60000;
     out->price_heartbeat_ms = 10000;

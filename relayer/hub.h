@@ -53,6 +53,13 @@
  *                                    ; the subscriber asks again)
  *     handshakes_per_minute = 60     ; connections admitted per allowed key and role per minute:
  *                                    ; one key cannot pile up connections by reconnecting
+ *     pending_per_member = 100000    ; events short of a quorum each member may hold signatures of;
+ *                                    ; past it the member's oldest is dropped (quorum.h, Budgets)
+ *     pending_ttl_ms = 600000        ; a signature of an event short of a quorum is dropped after
+ *                                    ; this; drops are logged (warn) and counted in status. The
+ *                                    ; node resends what is unacknowledged, so no credit is lost
+ *     waiting_per_peer = 4096        ; messages awaiting acknowledgement per peer key; past
+ *                                    ; it the oldest is forgotten (counted) and answered on resend
  */
 #ifndef RL_HUB_H
 #define RL_HUB_H
@@ -63,6 +70,7 @@
 #define HUB_BATCH_OBS 8192
 #define HUB_BATCH_COSIG 4096 /* co-signatures checked as one batch */
 #define HUB_FRAME_MAX (RECORD_MAX_BYTES + 64)
+#define HUB_WAITING_PER_PEER 4096 /* messages awaiting acknowledgement per peer (its key name) */
 
 typedef struct hub_config {
     char data[CFG_STR_MAX], key[CFG_STR_MAX], relayers[CFG_STR_MAX], risk[CFG_STR_MAX];
@@ -72,6 +80,7 @@ typedef struct hub_config {
     uint64_t price_max_dev_bps, price_max_age_ms, price_heartbeat_ms;
     uint64_t max_message_bytes, send_hwm, handshake_ms, frames_per_round, catchup_per_second, catchup_hwm;
     uint64_t handshakes_per_minute;
+    uint64_t pending_per_member, pending_ttl_ms, waiting_per_peer;
     char price_feeds[CFG_STR_MAX];
     uint64_t cosign_alert_ms;
 } hub_config;

@@ -15,24 +15,11 @@
 #include "relayer/hubinstr.h"
 #include "relayer/hublimits.h"
 #include "relayer/hubprice.h"
+#include "relayer/hubwait.h"
 #include "relayer/keyfile.h"
 #include "relayer/wire.h"
 
 #define INSTRUCTION_RETRY_MS 30000 /* an instruction the ledger refused is built again after this */
-
-/* A received OBS or SUBMIT message waiting for its events (or its key) to settle. */
-struct waiting {
-    void *sock; /* where to acknowledge */
-    bool submit; /* ids[0] is the request or decision key; digest hashes the payload sent */
-    uint8_t digest[HASH_BYTES];
-    uint64_t since_ms;
-    uint8_t route[256];
-    size_t route_len;
-    uint64_t msg_id;
-    bool refused;
-    size_t n;
-    uint8_t ids[WIRE_OBS_MAX][HASH_BYTES];
-};
 
 /* A node heard from, for `relayer status`. */
 struct peer_seen {
@@ -73,8 +60,8 @@ struct hub {
     size_t nbatch;
     hubcosig_sig *cosigs; /* COSIG messages received, checked together */
     size_t ncosigs;
-    struct waiting *wait;
-    size_t nwait, capwait;
+    hubwait *wait;   /* messages awaiting acknowledgement */
+    MDB_txn *ack_txn; /* the read transaction hubwait's callbacks look up in, while they run */
     uint64_t published;
     uint8_t *frame;
     hublimits_rate catchup_rate; /* catch-up requests per subscriber key per second */

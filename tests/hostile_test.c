@@ -330,6 +330,119 @@ Test(hostile, thousands_of_unknown_price_feeds_from_one_node_key_do_not_grow_the
     teardown(&h);
 }
 
+/* Appends lines to hub.conf's last section, [limits]. */
+static void add_limits(const struct hostile *h, const char *lines)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/hub.conf", h->dir);
+    FILE *f = fopen(path, "a");
+    cr_assert_not_null(f);
+    fputs(lines, f);
+    fclose(f);
+}
+
+/* One OBS frame of WIRE_OBS_MAX observations signed by member 1 (node1), the sending peer: each
+ * of a fresh event on a chain no other member watches (chain 77, event *next, *next + 1, ...),
+ * well-formed and honestly signed, so it waits for a quorum that never comes. */
+static size_t member1_fresh_events(const struct hostile *h, uint8_t *frame, size_t cap, uint64_t msg, unsigned *next)
+{
+    signed_obs so[WIRE_OBS_MAX];
+    for (size_t i = 0; i < WIRE_OBS_MAX; i++, (*next)++) {
+        obs o = {.kind = OBS_KIND_DEPOSIT, .chain_id = 77, .block_number = 1, .vault_seq = *next + 1};
+        memcpy(o.tx_hash, next, sizeof *next);
+        o.amount = u256_from_u64(1);
+        uint8_t enc[OBS_BYTES];
+        cr_assert_eq(obs_encode(enc, &o, NULL), RL_OK);
+        obs_sign(&so[i], enc, 1, h->s.keys[0]);
+    }
+    return wire_encode_obs(frame, cap, msg, so, WIRE_OBS_MAX);
+}
+
+/* status.json's value at a path of two keys (the second may be NULL). */
+static int64_t status_value(const struct hostile *h, const char *key, const char *sub)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/hub/status.json", h->dir);
+    json_t *j = json_load_file(path, 0, NULL), *v = json_object_get(j, key);
+    int64_t n = (int64_t)json_integer_value(sub ? json_object_get(v, sub) : v);
+    json_decref(j);
+    return n;
+}
+
+#define PENDING_BUDGET 200
+#define FRESH_FRAMES 25 /* 6000 fresh events from one key: thirty times its budget */
+
+Test(hostile, one_node_key_signing_thousands_of_never_completing_events_holds_at_most_its_budget_and_crediting_goes_on)
+{
+    struct hostile h;
+    setup(&h);
+    add_limits(&h, "pending_per_member = 200\n");
+    bus *b;
+    void *s = start_hub_and_node1(&h, &b);
+    start_watchers(&h);
+    static uint8_t frame[WIRE_OBS_MAX * (OBS_BYTES + 2 + ED25519_SIG_BYTES) + 64];
+    unsigned next = 0;
+    for (uint64_t m = 1; m <= FRESH_FRAMES; m++) {
+        size_t len = member1_fresh_events(&h, frame, sizeof frame, 1000000 + m, &next);
+        cr_assert_eq(zmq_send(s, frame, len, 0), (int)len);
+    }
+    await_all_credited(&h);
+    /* Every fresh event was taken (its member's oldest dropped past the budget), and what is
+     * short of a quorum now is at most that budget. */
+    uint64_t t0 = tu_now_ms();
+    while (status_value(&h, "dropped", "pending_over_budget") < (int64_t)next - PENDING_BUDGET &&
+           tu_now_ms() - t0 < WAIT_MS)
+        tu_sleep_ms(200);
+    /* Honest events still in flight are pending too for a moment: once the stream is done, only
+     * the flood's are, within the budget (the old hub held all 6000). */
+    int64_t pending;
+    while ((pending = status_value(&h, "events_short_of_quorum", NULL)) > PENDING_BUDGET && tu_now_ms() - t0 < WAIT_MS)
+        tu_sleep_ms(200);
+    cr_assert_leq(pending, PENDING_BUDGET, "%lld events short of a quorum", (long long)pending);
+    cr_assert_geq(status_value(&h, "dropped", "pending_over_budget"), (int64_t)next - PENDING_BUDGET);
+    char *log = NULL;
+    tu_run(&log, "grep -c 'pending observations dropped.*member=1 ' %s/hub.log", h.dir);
+    cr_assert_gt(strtol(log, NULL, 10), 0, "no drop alert naming member 1");
+    free(log);
+    assert_hub_alive(&h, "after the flood");
+    bus_close(s);
+    bus_free(b);
+    teardown(&h);
+}
+
+#define WAITING_BOUND 10
+#define UNSETTLED_FRAMES 40 /* messages from one key whose events never settle: four times its bound */
+
+Test(hostile, one_node_key_whose_messages_never_settle_holds_at_most_its_waiting_bound_and_crediting_goes_on)
+{
+    struct hostile h;
+    setup(&h);
+    add_limits(&h, "waiting_per_peer = 10\n");
+    bus *b;
+    void *s = start_hub_and_node1(&h, &b);
+    start_watchers(&h); /* node1's own honest messages share its bound: forgotten ones are resent */
+    static uint8_t frame[WIRE_OBS_MAX * (OBS_BYTES + 2 + ED25519_SIG_BYTES) + 64];
+    unsigned next = 0;
+    for (uint64_t m = 1; m <= UNSETTLED_FRAMES; m++) {
+        size_t len = member1_fresh_events(&h, frame, sizeof frame, 1000000 + m, &next);
+        cr_assert_eq(zmq_send(s, frame, len, 0), (int)len);
+    }
+    await_all_credited(&h);
+    uint64_t t0 = tu_now_ms();
+    while (status_value(&h, "dropped", "waiting_over_budget") < UNSETTLED_FRAMES - WAITING_BOUND &&
+           tu_now_ms() - t0 < WAIT_MS)
+        tu_sleep_ms(200);
+    int64_t waiting; /* honest messages in flight wait for a moment too; the old hub held all 40 */
+    while ((waiting = status_value(&h, "awaiting_ack", NULL)) > WAITING_BOUND && tu_now_ms() - t0 < WAIT_MS)
+        tu_sleep_ms(200);
+    cr_assert_leq(waiting, WAITING_BOUND, "%lld messages awaiting acknowledgement", (long long)waiting);
+    cr_assert_geq(status_value(&h, "dropped", "waiting_over_budget"), UNSETTLED_FRAMES - WAITING_BOUND);
+    assert_hub_alive(&h, "after the flood");
+    bus_close(s);
+    bus_free(b);
+    teardown(&h);
+}
+
 /* Starts the hub on hub.conf and expects it to stop at once, its log saying all of `want`. */
 static void expect_refused_at_start(struct hostile *h, const char *const *want, size_t n)
 {

@@ -632,3 +632,61 @@ Test(ingest, a_full_disk_stops_ingest_and_loses_nothing_committed)
     cr_assert_eq(ingest_head(w.g)->seq, head + 1);
     close_world(&w);
 }
+
+static void submit_at(struct world *w, const signed_obs *so, size_t n, uint64_t now_ms)
+{
+    rl_why why = {{0}};
+    cr_assert_eq(ingest_submit(w->g, so, n, now_ms, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_flush(w->g, now_ms, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_tick(w->g, now_ms, &why), RL_OK, "%s", why.text);
+}
+
+Test(ingest, a_member_flooding_fresh_never_completing_events_stays_within_its_budget_while_honest_events_credit)
+{
+    struct world w;
+    ingest_opts o = {.pending_per_member = 50};
+    open_world(&w, 3, 2, &o, NULL);
+    signed_obs flood[100];
+    for (uint64_t round = 0; round < 10; round++) {
+        for (uint64_t i = 0; i < 100; i++) {
+            obs junk = fx_obs(2, round * 100 + i + 1, round * 100 + i + 1, 1);
+            flood[i] = fx_sign(&w.f, &junk, 3);
+        }
+        obs honest = fx_obs(1, round + 1, round + 1, 500);
+        signed_obs pair[2] = {fx_sign(&w.f, &honest, 1), fx_sign(&w.f, &honest, 2)};
+        submit_at(&w, flood, 100, 1000 * round);
+        submit_at(&w, pair, 2, 1000 * round + 1);
+        cr_assert_eq(ingest_get_stats(w.g)->attested, round + 1, "round %llu: the honest event is credited",
+                     (unsigned long long)round);
+        cr_assert_leq(ingest_pending_events(w.g), 50, "round %llu: %zu pending", (unsigned long long)round,
+                      ingest_pending_events(w.g));
+    }
+    cr_assert_eq(ingest_get_stats(w.g)->pending_over_budget, 1000 - 50);
+    cr_assert(strstr(w.last_alert, "pending observations dropped: member=3") != NULL, "%s", w.last_alert);
+    close_world(&w);
+}
+
+Test(ingest, an_event_whose_pending_signature_expired_is_credited_once_when_the_quorum_arrives_later)
+{
+    struct world w;
+    ingest_opts o = {.pending_ttl_ms = 60000};
+    open_world(&w, 3, 2, &o, NULL);
+    obs x = fx_obs(1, 1, 1, 500);
+    signed_obs a = fx_sign(&w.f, &x, 1), b = fx_sign(&w.f, &x, 2), c = fx_sign(&w.f, &x, 3);
+    submit_at(&w, &a, 1, 1000);
+    cr_assert_eq(ingest_pending_events(w.g), 1);
+    submit_at(&w, NULL, 0, 61000);
+    cr_assert_eq(ingest_pending_events(w.g), 0, "expired on the tick");
+    cr_assert_eq(ingest_get_stats(w.g)->pending_expired, 1);
+    cr_assert(strstr(w.last_alert, "member=1 over_budget=0 expired=1") != NULL, "%s", w.last_alert);
+    /* Member 2 arrives late; member 1 resends its unacknowledged observation; so does 3. */
+    submit_at(&w, &b, 1, 62000);
+    cr_assert(balance_is(&w, &x, 0));
+    submit_at(&w, &a, 1, 63000);
+    cr_assert(balance_is(&w, &x, 500));
+    submit_at(&w, &c, 1, 64000);
+    submit_at(&w, &a, 1, 65000);
+    cr_assert(balance_is(&w, &x, 500), "credited once");
+    cr_assert_eq(ingest_get_stats(w.g)->attested, 1);
+    close_world(&w);
+}

@@ -3,15 +3,28 @@
 #include "attest/quorum.h"
 #include "tests/fixture.h"
 
-static quorum_status add_to(quorum *q, const signed_obs *so, bool closed, quorum_result *res)
+static quorum_status add_at(quorum *q, const signed_obs *so, bool closed, uint64_t now_ms, quorum_result *res)
 {
     obs o;
     uint8_t id[32], content[32];
     cr_assert_eq(obs_decode(&o, so->bytes, OBS_BYTES, NULL), RL_OK);
     obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
     obs_content_hash(content, so->bytes);
-    cr_assert_eq(quorum_add(q, so, id, content, closed, res), RL_OK);
+    cr_assert_eq(quorum_add(q, so, id, content, closed, now_ms, res), RL_OK);
     return res->status;
+}
+
+static quorum_status add_to(quorum *q, const signed_obs *so, bool closed, quorum_result *res)
+{
+    return add_at(q, so, closed, 0, res);
+}
+
+static unsigned signers_of(const quorum *q, const obs *o, const signed_obs *so)
+{
+    uint8_t id[32], content[32];
+    obs_event_id(id, o->chain_id, o->tx_hash, o->log_index);
+    obs_content_hash(content, so->bytes);
+    return quorum_signers(q, id, content);
 }
 
 static quorum_status add(quorum *q, const signed_obs *so, quorum_result *res)
@@ -184,7 +197,7 @@ Test(quorum, rejects_a_signer_outside_the_set)
     uint8_t id[32], content[32];
     obs_event_id(id, o.chain_id, o.tx_hash, o.log_index);
     obs_content_hash(content, a.bytes);
-    cr_assert_eq(quorum_add(q, &a, id, content, false, &res), RL_ERR_SIGNER);
+    cr_assert_eq(quorum_add(q, &a, id, content, false, 0, &res), RL_ERR_SIGNER);
     cr_assert_eq(quorum_pending(q), 0);
     quorum_free(q);
     fx_fini(&f);
@@ -244,6 +257,78 @@ Test(quorum, keeps_at_most_a_bounded_number_of_closed_events_dropping_the_oldest
         cr_assert_eq(add_to(q, &a, true, res), QUORUM_PENDING);
     }
     cr_assert_eq(add(q, &c2, res), QUORUM_ATTESTED);
+    quorum_free(q);
+    free(res);
+    fx_fini(&f);
+}
+
+Test(quorum, a_member_signing_fresh_events_that_never_complete_holds_at_most_its_budget)
+{
+    fixture f;
+    fx_init(&f, 4, 3);
+    quorum *q;
+    quorum_result *res = malloc(sizeof *res);
+    cr_assert_eq(quorum_new(&q, &f.set), RL_OK);
+    quorum_limit(q, 10, 0);
+    /* An honest event the faulty member 4 also signed, and one only honest member 1 signed. */
+    obs shared = fx_obs(1, 1, 1, 5), own = fx_obs(1, 2, 2, 5);
+    signed_obs s4 = fx_sign(&f, &shared, 4), s1 = fx_sign(&f, &shared, 1), o1 = fx_sign(&f, &own, 1);
+    cr_assert_eq(add(q, &s4, res), QUORUM_PENDING);
+    cr_assert_eq(add(q, &s1, res), QUORUM_PENDING);
+    cr_assert_eq(add(q, &o1, res), QUORUM_PENDING);
+    size_t over = 0;
+    for (uint64_t n = 1; n <= 1000; n++) {
+        obs o = fx_obs(2, n, n, 7);
+        signed_obs a = fx_sign(&f, &o, 4);
+        cr_assert_eq(add(q, &a, res), QUORUM_PENDING);
+        over += res->over_budget;
+    }
+    cr_assert_leq(quorum_pending(q), 10 + 2, "the faulty member holds at most its budget");
+    quorum_member_stats m4, m1;
+    cr_assert(quorum_member_at(q, 3, &m4));
+    cr_assert_eq(m4.member, 4);
+    cr_assert_eq(m4.pending, 10);
+    cr_assert_eq(m4.over_budget, 1000 + 1 - 10);
+    cr_assert_eq(over, m4.over_budget);
+    /* Its oldest slot (the shared event) went; member 1's signatures are not its to drop. */
+    cr_assert(quorum_member_at(q, 0, &m1));
+    cr_assert_eq(m1.pending, 2);
+    cr_assert_eq(m1.over_budget, 0);
+    cr_assert_eq(signers_of(q, &shared, &s1), 1);
+    signed_obs s2 = fx_sign(&f, &shared, 2), s3 = fx_sign(&f, &shared, 3);
+    cr_assert_eq(add(q, &s2, res), QUORUM_PENDING);
+    cr_assert_eq(add(q, &s3, res), QUORUM_ATTESTED, "the honest three still attest");
+    cr_assert(!quorum_member_at(q, 4, &m1), "past the set's end");
+    quorum_free(q);
+    free(res);
+    fx_fini(&f);
+}
+
+Test(quorum, signatures_past_the_ttl_are_dropped_and_a_resend_after_it_still_attests)
+{
+    fixture f;
+    fx_init(&f, 3, 2);
+    quorum *q;
+    quorum_result *res = malloc(sizeof *res);
+    cr_assert_eq(quorum_new(&q, &f.set), RL_OK);
+    quorum_limit(q, 0, 1000);
+    obs o = fx_obs(1, 1, 1, 5), later = fx_obs(1, 2, 2, 5);
+    signed_obs a = fx_sign(&f, &o, 1), b = fx_sign(&f, &o, 2), c = fx_sign(&f, &later, 3);
+    cr_assert_eq(add_at(q, &a, false, 5000, res), QUORUM_PENDING);
+    cr_assert_eq(add_at(q, &c, false, 5600, res), QUORUM_PENDING);
+    cr_assert_eq(quorum_expire(q, 5999), 0);
+    cr_assert_eq(quorum_expire(q, 4000), 0, "a clock that went back expires nothing");
+    cr_assert_eq(quorum_expire(q, 6000), 1);
+    cr_assert_eq(quorum_pending(q), 1, "the event left without a signature is freed");
+    quorum_member_stats m;
+    cr_assert(quorum_member_at(q, 0, &m));
+    cr_assert_eq(m.expired, 1);
+    cr_assert_eq(m.pending, 0);
+    cr_assert_eq(add_at(q, &b, false, 7000, res), QUORUM_PENDING, "member 1's signature is gone");
+    cr_assert_eq(add_at(q, &a, false, 7001, res), QUORUM_ATTESTED, "its resend completes the quorum");
+    cr_assert_eq(quorum_expire(q, 6599), 0);
+    cr_assert_eq(quorum_expire(q, 6600), 1);
+    cr_assert_eq(quorum_pending(q), 0);
     quorum_free(q);
     free(res);
     fx_fini(&f);
