@@ -7,9 +7,13 @@
 
 #include <sodium.h>
 
+#include "attest/admit.h"
+#include "attest/decision.h"
+#include "attest/instruction.h"
 #include "attest/obs.h"
 #include "attest/record.h"
 #include "attest/relset.h"
+#include "attest/request.h"
 #include "collateral/spec.h"
 #include "db/ledger.h"
 #include "db/store.h"
@@ -183,6 +187,86 @@ static inline payload_attest fx_attest(const fixture *f, const obs *o, unsigned 
     }
     p.sigs.n = (uint8_t)nsig;
     return p;
+}
+
+/* ---- a withdrawal requested, approved and instructed (attest/instruction.h) ---- */
+
+/* Who signs a withdrawal and where it moves funds: the venue signs the request, the account's
+ * owner its withdrawal (admit.h), the calculator the decision; native asset (all-zero address). */
+typedef struct fx_withdrawal {
+    node_key *venue, *calc;                      /* borrowed */
+    const uint8_t *owner_sk;                     /* SECP256K1_SK_BYTES, borrowed */
+    const uint8_t *account, *recipient, *vault; /* EVM_ADDR_BYTES each, borrowed */
+    uint64_t chain_id;
+} fx_withdrawal;
+
+/* The venue's signed request to withdraw amount (venue nonce and owner nonce `nonce`, the owner's
+ * signature valid until expiry_s) into buf (*len); key gets its request key. */
+static inline void fx_withdraw_request(const fx_withdrawal *w, u256 amount, uint64_t nonce, uint64_t expiry_s,
+                                       uint8_t buf[REQUEST_MAX_BYTES], size_t *len, uint8_t key[HASH_BYTES])
+{
+    request q = {.kind = REQUEST_WITHDRAW, .chain_id = w->chain_id, .amount = amount, .nonce = nonce,
+                 .owner_nonce = nonce, .expiry_s = expiry_s};
+    memcpy(q.venue, node_key_pub(w->venue)->ed25519, ED25519_PK_BYTES);
+    memcpy(q.account, w->account, EVM_ADDR_BYTES);
+    memcpy(q.recipient, w->recipient, EVM_ADDR_BYTES);
+    cr_assert_eq(admit_owner_sign(&q, w->owner_sk), RL_OK);
+    cr_assert_eq(request_sign(buf, len, &q, w->venue, NULL), RL_OK);
+    request_key(key, q.venue, q.nonce);
+}
+
+/* d signed by the calculator into buf (*len); its calculator and account are filled in here. */
+static inline void fx_decision(const fx_withdrawal *w, decision *d, uint8_t buf[DECISION_MAX_BYTES], size_t *len)
+{
+    memcpy(d->calculator, node_key_pub(w->calc)->ed25519, ED25519_PK_BYTES);
+    memcpy(d->account, w->account, EVM_ADDR_BYTES);
+    rl_why why = {{0}};
+    cr_assert_eq(decision_sign(buf, len, d, w->calc, &why), RL_OK, "%s", why.text);
+}
+
+/* The release that carries out the WITHDRAW_OK decision logged at decision_seq. */
+static inline instruction fx_release(const fx_withdrawal *w, uint64_t decision_seq, u256 amount, uint64_t nonce,
+                                     uint64_t deadline_s)
+{
+    instruction in = {.kind = INSTRUCTION_RELEASE, .decision = decision_seq, .chain_id = w->chain_id,
+                      .amount = amount, .nonce = nonce, .deadline_s = deadline_s};
+    memcpy(in.vault, w->vault, EVM_ADDR_BYTES);
+    memcpy(in.account, w->account, EVM_ADDR_BYTES);
+    memcpy(in.recipient, w->recipient, EVM_ADDR_BYTES);
+    return in;
+}
+
+/* An observation of w's vault event vseq (in transaction n) for w's account, native asset. */
+static inline obs fx_vault_obs(const fx_withdrawal *w, uint8_t kind, uint64_t n, uint64_t vseq)
+{
+    obs o = fx_obs(w->chain_id, n, vseq, 0);
+    o.kind = kind;
+    memcpy(o.vault, w->vault, EVM_ADDR_BYTES);
+    memset(o.asset, 0, EVM_ADDR_BYTES);
+    memcpy(o.account, w->account, EVM_ADDR_BYTES);
+    return o;
+}
+
+/* The vault's Executed event (vault sequence vseq, transaction n) of the release of `nonce`. */
+static inline obs fx_executed(const fx_withdrawal *w, uint64_t n, uint64_t vseq, uint64_t nonce, u256 amount)
+{
+    obs o = fx_vault_obs(w, OBS_KIND_EXECUTED, n, vseq);
+    o.nonce = nonce;
+    o.ins_kind = INSTRUCTION_RELEASE;
+    o.amount = amount;
+    return o;
+}
+
+/* The expiry of release `nonce` (amount and deadline are not part of it) seen at block 500 + n
+ * with timestamp time_s. */
+static inline obs fx_expired(const fx_withdrawal *w, uint64_t nonce, uint64_t time_s, uint64_t n)
+{
+    instruction in = fx_release(w, 0, u256_zero(), nonce, 0);
+    uint8_t block_hash[HASH_BYTES];
+    obs o;
+    memset(block_hash, (int)n, sizeof block_hash);
+    instruction_expired_obs(&o, &in, 500 + n, block_hash, time_s);
+    return o;
 }
 
 /* Calls each(record, ctx) for every record of `type` in the log of the LMDB environment at

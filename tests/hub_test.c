@@ -17,6 +17,7 @@
 #include "relayer/keyfile.h"
 #include "relayer/sim.h"
 #include "relayer/wire.h"
+#include "tests/fixture.h"
 #include "tests/testutil.h"
 
 #define PER_MSG 100
@@ -123,6 +124,16 @@ static int stop_hub(struct cluster *c, int sig)
     return status;
 }
 
+/* DIR/relayers.json: the simulation's genesis set, as the hub and the auditor read it. */
+static void write_relayers(struct cluster *c)
+{
+    char rel[700];
+    snprintf(rel, sizeof rel, "%s/relayers.json", c->dir);
+    json_t *j = relset_to_json(&c->s.genesis);
+    cr_assert_eq(json_dump_file(j, rel, 0), 0);
+    json_decref(j);
+}
+
 static void setup(struct cluster *c, uint64_t events)
 {
     rl_why why = {{0}};
@@ -141,11 +152,7 @@ static void setup(struct cluster *c, uint64_t events)
     cr_assert_eq(node_key_generate(&c->auditor, "auditor", &why), RL_OK);
     cr_assert_eq(keyfile_write(keys, c->hub_key, &why), RL_OK);
     cr_assert_eq(keyfile_write(keys, c->auditor, &why), RL_OK);
-    char rel[700];
-    snprintf(rel, sizeof rel, "%s/relayers.json", c->dir);
-    json_t *j = relset_to_json(&c->s.genesis);
-    cr_assert_eq(json_dump_file(j, rel, 0), 0);
-    json_decref(j);
+    write_relayers(c);
     write_conf(c);
     cr_assert_eq(bus_new(&c->b, NULL, NULL, &why), RL_OK);
 
@@ -837,29 +844,47 @@ static uint64_t head_now(struct cluster *c)
     return seq;
 }
 
-/* node3's key, over its own connection, signs a wrong amount of each of the first EQUIV_LIES
- * events, then the right one, then the wrong one again (a flipping member): three messages, in
- * order, before the honest nodes report anything. Not acknowledged until the events settle. */
-static void node3_equivocates(struct cluster *c, uint64_t first_msg_id)
+/* node3's key, over its own connection, signs lie[i] of every event i, then honest[i], then lie[i]
+ * again (a flipping member): three messages of n observations each, in order. */
+static void node3_flips(struct cluster *c, uint64_t first_msg_id, const obs *honest, const obs *lie, size_t n)
 {
-    signed_obs lie[EQUIV_LIES], honest[EQUIV_LIES];
-    uint8_t frame[4096];
-    for (unsigned i = 0; i < EQUIV_LIES; i++) {
-        obs o;
-        uint8_t enc[OBS_BYTES];
-        sim_event(&c->s.o, i, &o);
-        cr_assert_eq(obs_encode(enc, &o, NULL), RL_OK);
-        obs_sign(&honest[i], enc, 3, c->s.keys[2]);
-        u256 one = u256_from_u64(1);
-        cr_assert_eq(u256_add(&o.amount, &o.amount, &one), RL_OK);
-        cr_assert_eq(obs_encode(enc, &o, NULL), RL_OK);
-        obs_sign(&lie[i], enc, 3, c->s.keys[2]);
+    signed_obs l[EQUIV_LIES], h[EQUIV_LIES];
+    uint8_t frame[4096], enc[OBS_BYTES];
+    cr_assert_leq(n, EQUIV_LIES);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(obs_encode(enc, &lie[i], NULL), RL_OK);
+        obs_sign(&l[i], enc, 3, c->s.keys[2]);
+        cr_assert_eq(obs_encode(enc, &honest[i], NULL), RL_OK);
+        obs_sign(&h[i], enc, 3, c->s.keys[2]);
     }
-    const signed_obs *msgs[3] = {lie, honest, lie};
+    const signed_obs *msgs[3] = {l, h, l};
     for (unsigned m = 0; m < 3; m++) {
-        size_t len = wire_encode_obs(frame, sizeof frame, first_msg_id + m, msgs[m], EQUIV_LIES);
+        size_t len = wire_encode_obs(frame, sizeof frame, first_msg_id + m, msgs[m], n);
         cr_assert(zmq_send(c->nodes[2].sock, frame, len, 0) >= 0);
     }
+}
+
+/* node3 flips on a wrong amount of each of the first EQUIV_LIES events, before the honest nodes
+ * report anything. Not acknowledged until the events settle. */
+static void node3_equivocates(struct cluster *c, uint64_t first_msg_id)
+{
+    obs lie[EQUIV_LIES], honest[EQUIV_LIES];
+    for (unsigned i = 0; i < EQUIV_LIES; i++) {
+        sim_event(&c->s.o, i, &honest[i]);
+        lie[i] = honest[i];
+        u256 one = u256_from_u64(1);
+        cr_assert_eq(u256_add(&lie[i].amount, &lie[i].amount, &one), RL_OK);
+    }
+    node3_flips(c, first_msg_id, honest, lie, EQUIV_LIES);
+}
+
+/* Waits (bounded) until the hub's head is at least seq. */
+static void await_head(struct cluster *c, uint64_t seq, const char *what)
+{
+    uint64_t t0 = now_ms();
+    while (head_now(c) < seq && now_ms() - t0 < 30000)
+        usleep(50 * 1000);
+    cr_assert_geq(head_now(c), seq, "%s", what);
 }
 
 /* Streams nodes 1 and 2 (all their honest observations) to acknowledgement. */
@@ -895,10 +920,7 @@ Test(hub, a_member_equivocating_on_pending_deposits_blocks_none_and_is_logged_on
     start_hub(&c);
     node3_equivocates(&c, 1000);
     /* The evidence is committed (genesis + 5 records) before the honest two report. */
-    uint64_t t0 = now_ms();
-    while (head_now(&c) < 1 + EQUIV_LIES && now_ms() - t0 < 30000)
-        usleep(50 * 1000);
-    cr_assert_geq(head_now(&c), 1 + EQUIV_LIES, "node3's equivocation was never logged");
+    await_head(&c, 1 + EQUIV_LIES, "node3's equivocation was never logged");
     honest_two_report(&c);
     int status = stop_hub(&c, SIGTERM);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "hub did not stop cleanly (%d)", status);
@@ -912,10 +934,7 @@ Test(hub, killed_with_sigkill_mid_equivocation_it_loses_no_evidence_and_logs_non
     setup(&c, EQUIV_EVENTS);
     start_hub(&c);
     node3_equivocates(&c, 1000);
-    uint64_t t0 = now_ms();
-    while (head_now(&c) < 1 + EQUIV_LIES && now_ms() - t0 < 30000)
-        usleep(50 * 1000);
-    cr_assert_geq(head_now(&c), 1 + EQUIV_LIES, "node3's equivocation was never logged");
+    await_head(&c, 1 + EQUIV_LIES, "node3's equivocation was never logged");
     kill_and_restart(&c);
     /* node3 resends what was not acknowledged: the hub's quorum is new, its ledger is not. */
     node3_equivocates(&c, 1000);
@@ -923,5 +942,205 @@ Test(hub, killed_with_sigkill_mid_equivocation_it_loses_no_evidence_and_logs_non
     stop_hub(&c, SIGTERM);
     assert_credited_once_with_evidence(&c);
     cr_assert_eq(head_now(&c), 1 + EQUIV_LIES + EQUIV_EVENTS, "genesis, the evidence once, one credit per event");
+    teardown(&c);
+}
+
+/* ---- equivocation on an execution and an expiry (issue 14) ---- */
+
+#define WEI_PER_ETH 1000000000000000000ull
+
+static u256 eth(uint64_t whole) { return u256_from_u64(whole * WEI_PER_ETH); }
+
+/* An account of chain 1 with two releases open in the hub's ledger: nonce 1 (4 ETH, to be
+ * executed) and nonce 2 (3 ETH, to expire), 10 ETH deposited. */
+struct open_releases {
+    node_key *venue, *calc;
+    uint8_t owner_sk[SECP256K1_SK_BYTES], account[EVM_ADDR_BYTES], recipient[EVM_ADDR_BYTES], vault[EVM_ADDR_BYTES];
+    fx_withdrawal wd;
+    uint64_t deadline_s, head; /* the releases' deadline; the hub's head after them */
+    fixture members;           /* the cluster's three member keys (borrowed), for fx_attest and fx_sign */
+};
+
+static uint64_t wall_ms(void) { return (uint64_t)time(NULL) * 1000; }
+
+static uint64_t append_record(store *st, uint8_t type, const uint8_t *payload, size_t plen)
+{
+    uint8_t *enc;
+    size_t len;
+    rl_why why = {{0}};
+    uint64_t seq = fx_encode_next(st, type, payload, plen, wall_ms(), &enc, &len);
+    cr_assert_eq(fx_append(st, enc, len, &why), RL_OK, "%s record %llu refused: %s", record_type_name(type),
+                 (unsigned long long)seq, why.text);
+    free(enc);
+    return seq;
+}
+
+/* A withdrawal of `whole` ETH requested, approved and instructed as release `nonce`. */
+static void append_release(store *st, struct open_releases *r, uint64_t whole, uint64_t nonce)
+{
+    uint8_t buf[RECORD_MAX_PAYLOAD], key[HASH_BYTES];
+    size_t len;
+    fx_withdraw_request(&r->wd, eth(whole), nonce, r->deadline_s, buf, &len, key);
+    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = append_record(st, RECORD_REQUEST, buf, len)};
+    memcpy(d.request, key, HASH_BYTES);
+    fx_decision(&r->wd, &d, buf, &len);
+    instruction in = fx_release(&r->wd, append_record(st, RECORD_DECISION, buf, len), eth(whole), nonce,
+                                r->deadline_s);
+    cr_assert_eq(instruction_encode(buf, &in, NULL), RL_OK);
+    append_record(st, RECORD_INSTRUCTION, buf, INSTRUCTION_BYTES);
+}
+
+/* The hub started once (its genesis logged), stopped, and the deposit and the two releases
+ * appended to its store through the ledger's own append path, as the hub would have logged them
+ * (venue and calculator keys of the test's, the venue pinned in relayers.json for the auditor). */
+static void open_two_releases(struct cluster *c, struct open_releases *r)
+{
+    rl_why why = {{0}};
+    memset(r, 0, sizeof *r);
+    cr_assert_eq(node_key_generate(&r->venue, "venue", &why), RL_OK);
+    cr_assert_eq(node_key_generate(&r->calc, "calc", &why), RL_OK);
+    fx_owner(r->owner_sk, r->account, 0);
+    memset(r->recipient, 0x22, EVM_ADDR_BYTES);
+    memset(r->vault, 0xaa, EVM_ADDR_BYTES);
+    r->wd = (fx_withdrawal){.venue = r->venue, .calc = r->calc, .owner_sk = r->owner_sk, .account = r->account,
+                            .recipient = r->recipient, .vault = r->vault, .chain_id = 1};
+    r->deadline_s = wall_ms() / 1000 + 3600;
+    for (unsigned i = 0; i < 3; i++)
+        r->members.keys[i] = c->s.keys[i];
+    r->members.nkeys = 3;
+    cr_assert_eq(relset_add_venue(&c->s.genesis, "test-venue", node_key_pub(r->venue)->ed25519, &why), RL_OK, "%s",
+                 why.text);
+    write_relayers(c);
+
+    start_hub(c);
+    await_head(c, 1, "the hub never logged its genesis");
+    int status = stop_hub(c, SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "hub did not stop cleanly (%d)", status);
+    char path[700];
+    snprintf(path, sizeof path, "%s/hub", c->dir);
+    store *st;
+    cr_assert_eq(store_open(&st, path, NULL, &why), RL_OK, "%s", why.text);
+    obs dep = fx_vault_obs(&r->wd, OBS_KIND_DEPOSIT, 1, 1);
+    dep.amount = eth(10);
+    payload_attest pa = fx_attest(&r->members, &dep, 2);
+    uint8_t buf[RECORD_MAX_PAYLOAD];
+    size_t len;
+    cr_assert_eq(payload_attest_encode(&pa, buf, &len, NULL), RL_OK);
+    append_record(st, RECORD_ATTEST, buf, len);
+    append_release(st, r, 4, 1);
+    append_release(st, r, 3, 2);
+    store_close(st);
+    r->head = head_now(c);
+    cr_assert_eq(r->head, 8, "genesis, the deposit, two (request, decision, instruction)");
+}
+
+/* The hub's ledger, read beside it: stats, the account's ETH and release 1's execution. */
+static void hub_ledger(struct cluster *c, const struct open_releases *r, ledger_stats *stats, u256 *balance,
+                       u256 *reserved, ledger_execution *x)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/hub", c->dir);
+    store *st;
+    MDB_txn *txn;
+    store_opts so = {.read_only = true};
+    uint8_t d[HASH_BYTES], id[HASH_BYTES];
+    static const uint8_t native[EVM_ADDR_BYTES];
+    cr_assert_eq(store_open(&st, path, &so, NULL), RL_OK);
+    cr_assert_eq(store_read_begin(st, &txn, NULL), RL_OK);
+    cr_assert_eq(ledger_digest(txn, st, d, stats, NULL), RL_OK);
+    cr_assert_eq(ledger_balance(txn, st, r->account, 1, native, balance, reserved, NULL), RL_OK);
+    instruction_id(id, 1, r->vault, 1);
+    cr_assert_eq(ledger_execution_get(txn, st, id, x, NULL), RL_OK, "release 1 was never executed");
+    store_read_end(txn);
+    store_close(st);
+}
+
+static void each_equivocation(const record *rec, void *ctx)
+{
+    payload_equivocation p;
+    uint8_t event[HASH_BYTES];
+    cr_assert_eq(payload_equivocation_decode(&p, rec, event, NULL), RL_OK);
+    cr_assert_eq(p.a.member, 3, "evidence against member %u, who signed one content", p.a.member);
+    uint8_t (*events)[HASH_BYTES] = ctx;
+    size_t k = memcmp(events[0], event, HASH_BYTES) == 0 ? 0 : 1;
+    cr_assert_eq(memcmp(events[k], event, HASH_BYTES), 0, "evidence of an event no one equivocated on");
+    cr_assert_eq(events[2 + k][0], 0, "a second EQUIVOCATION record of one (event, member)");
+    events[2 + k][0] = 1;
+}
+
+/* With the releases open (nonce 1 for 4 ETH, nonce 2 for 3 ETH, deadline D), node3 signs, over
+ * its own connection with its own key, a wrong Executed of nonce 1 (5 ETH) and a wrong expiry of
+ * nonce 2 (seen at D + 7), then the right ones (4 ETH; D + 1), then the wrong ones again, before
+ * nodes 1 and 2 sign the right ones. Each event is applied once, with the honest content: release
+ * 1 settled (matched, 6 ETH left), release 2 expired (its 3 ETH freed), one EQUIVOCATION record
+ * per event against member 3, and the exported log verifies.
+ *
+ * On the old behaviour (a second content for a pending event id closed the event as a CONFLICT;
+ * checked by running this test against the hub built from 0f07e18^), node3's second message
+ * closes both events: the hub logs two CONFLICT records (so the head does reach r.head + 2), the
+ * honest two's messages are acknowledged as settled, but neither event is applied. The assertion
+ * that fails is hub_ledger's "release 1 was never executed" (no execution under nonce 1); after it
+ * stats.conflicts, stats.reservations (both releases still reserved) and the EQUIVOCATION count
+ * would fail too. */
+Test(hub, a_member_equivocating_on_an_execution_and_an_expiry_blocks_neither_and_is_logged_once_per_event)
+{
+    struct cluster c;
+    struct open_releases r;
+    setup(&c, 2);
+    open_two_releases(&c, &r);
+    start_hub(&c);
+    obs honest[2] = {fx_executed(&r.wd, 50, 2, 1, eth(4)), fx_expired(&r.wd, 2, r.deadline_s + 1, 1)};
+    obs lie[2] = {fx_executed(&r.wd, 50, 2, 1, eth(5)), fx_expired(&r.wd, 2, r.deadline_s + 7, 1)};
+    node3_flips(&c, 1000, honest, lie, 2);
+    await_head(&c, r.head + 2, "node3's equivocation was never logged");
+
+    for (unsigned i = 0; i < 2; i++) { /* nodes 1 and 2: one message with both honest observations */
+        struct node *nd = &c.nodes[i];
+        nd->obs[0] = fx_sign(&r.members, &honest[0], (uint16_t)(i + 1));
+        nd->obs[1] = fx_sign(&r.members, &honest[1], (uint16_t)(i + 1));
+        nd->n = 2;
+        cr_assert_eq(nd->nmsgs, 1);
+    }
+    honest_two_report(&c);
+    for (unsigned i = 0; i < 2; i++)
+        cr_assert_eq(c.nodes[i].acked[0], 1, "node %u: an honest message was not settled", i + 1);
+    int status = stop_hub(&c, SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "hub did not stop cleanly (%d)", status);
+
+    ledger_stats stats;
+    u256 balance, reserved, six = eth(6);
+    ledger_execution x;
+    hub_ledger(&c, &r, &stats, &balance, &reserved, &x);
+    cr_assert(x.matched, "release 1 was settled with another amount than its own");
+    cr_assert_eq(stats.executions, 1);
+    cr_assert_eq(stats.unmatched, 0);
+    cr_assert_eq(stats.conflicts, 0);
+    cr_assert_eq(stats.reservations, 0, "a reservation was left open");
+    cr_assert_eq(u256_cmp(&balance, &six), 0, "release 1 was not debited exactly once");
+    cr_assert(u256_is_zero(&reserved), "release 2's 3 ETH were not freed");
+    cr_assert_eq(head_now(&c), r.head + 4, "the two pieces of evidence and the two attestations, once each");
+    char path[700];
+    snprintf(path, sizeof path, "%s/hub", c.dir);
+    uint8_t events[4][HASH_BYTES] = {{0}};
+    for (unsigned k = 0; k < 2; k++)
+        obs_event_id(events[k], honest[k].chain_id, honest[k].tx_hash, honest[k].log_index);
+    cr_assert_eq(fx_each_record(path, RECORD_EQUIVOCATION, each_equivocation, events), 2);
+    cr_assert_eq(fx_each_record(path, RECORD_ATTEST, NULL, NULL), 3, "the deposit, the execution, the expiry");
+
+    char *out = NULL;
+    cr_assert_eq(tu_run(&out, "%s audit export --db %s/hub --out %s/log.rlog", RELAYER_BIN, c.dir, c.dir), 0, "%s",
+                 out);
+    free(out);
+    /* verify checks both signatures of each EQUIVOCATION record as it does an attestation's */
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/log.rlog --relayers %s/relayers.json --json", RELAYER_BIN, c.dir,
+                        c.dir),
+                 0, "%s", out);
+    cr_assert(strstr(out, "\"equivocations\":2") != NULL, "one evidence record per event lied about: %s", out);
+    cr_assert(strstr(out, "\"executions\":1,") != NULL, "%s", out);
+    cr_assert(strstr(out, "\"executions_unmatched\":0,") != NULL, "%s", out);
+    cr_assert(strstr(out, "\"expired\":1") != NULL, "%s", out);
+    free(out);
+    node_key_free(r.venue);
+    node_key_free(r.calc);
     teardown(&c);
 }

@@ -123,32 +123,30 @@ static void teardown(world *w)
     fx_fini(&w->f);
 }
 
+/* Who signs w's withdrawals and where they go: chain 1, the venue key f.keys[3]. */
+static fx_withdrawal wd_of(world *w)
+{
+    fx_withdrawal wd = {.venue = w->f.keys[3], .calc = w->calc, .owner_sk = w->owner_sk, .account = w->account,
+                        .recipient = w->recipient, .vault = w->vault, .chain_id = 1};
+    return wd;
+}
+
 /* A venue withdrawal request of `whole` ETH on chain 1; returns its record's seq. */
 static uint64_t withdraw_request(world *w, uint64_t whole, uint8_t key[HASH_BYTES])
 {
-    node_key *venue = w->f.keys[3];
-    request q = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(whole * E18), .nonce = ++w->nonce};
-    memcpy(q.venue, node_key_pub(venue)->ed25519, ED25519_PK_BYTES);
-    memcpy(q.account, w->account, EVM_ADDR_BYTES);
-    memcpy(q.recipient, w->recipient, EVM_ADDR_BYTES);
-    q.owner_nonce = q.nonce;
-    q.expiry_s = T0 / 1000 + 3600;
-    cr_assert_eq(admit_owner_sign(&q, w->owner_sk), RL_OK);
+    fx_withdrawal wd = wd_of(w);
     uint8_t buf[REQUEST_MAX_BYTES];
     size_t len;
-    cr_assert_eq(request_sign(buf, &len, &q, venue, NULL), RL_OK);
-    request_key(key, q.venue, q.nonce);
+    fx_withdraw_request(&wd, u256_from_u64(whole * E18), ++w->nonce, T0 / 1000 + 3600, buf, &len, key);
     return push(w, RECORD_REQUEST, buf, len, T0 + 2, RL_OK, false);
 }
 
 static uint64_t log_decision(world *w, decision *d, uint64_t time_ms)
 {
-    memcpy(d->calculator, node_key_pub(w->calc)->ed25519, ED25519_PK_BYTES);
-    memcpy(d->account, w->account, EVM_ADDR_BYTES);
+    fx_withdrawal wd = wd_of(w);
     uint8_t buf[DECISION_MAX_BYTES];
     size_t len;
-    rl_why why = {{0}};
-    cr_assert_eq(decision_sign(buf, &len, d, w->calc, &why), RL_OK, "%s", why.text);
+    fx_decision(&wd, d, buf, &len);
     return push(w, RECORD_DECISION, buf, len, time_ms, RL_OK, false);
 }
 
@@ -164,12 +162,8 @@ static uint64_t approve_withdrawal(world *w, uint64_t whole)
 
 static instruction release_of(world *w, uint64_t decision_seq, uint64_t whole, uint64_t nonce)
 {
-    instruction in = {.kind = INSTRUCTION_RELEASE, .decision = decision_seq, .chain_id = 1,
-                      .amount = u256_from_u64(whole * E18), .nonce = nonce, .deadline_s = T0 / 1000 + 600};
-    memcpy(in.vault, w->vault, EVM_ADDR_BYTES);
-    memcpy(in.account, w->account, EVM_ADDR_BYTES);
-    memcpy(in.recipient, w->recipient, EVM_ADDR_BYTES);
-    return in;
+    fx_withdrawal wd = wd_of(w);
+    return fx_release(&wd, decision_seq, u256_from_u64(whole * E18), nonce, T0 / 1000 + 600);
 }
 
 static rl_err push_instruction(world *w, const instruction *in, rl_err want, bool funds_only)
@@ -467,21 +461,14 @@ static void assert_eth(world *w, uint64_t balance_whole, uint64_t reserved_whole
 /* An observation of vault event vseq (in transaction n) on chain 1's vault. */
 static obs vault_obs(world *w, uint8_t kind, uint64_t n, uint64_t vseq)
 {
-    obs o = fx_obs(1, n, vseq, 0);
-    o.kind = kind;
-    memcpy(o.vault, w->vault, EVM_ADDR_BYTES);
-    memset(o.asset, 0, EVM_ADDR_BYTES);
-    memcpy(o.account, w->account, EVM_ADDR_BYTES);
-    return o;
+    fx_withdrawal wd = wd_of(w);
+    return fx_vault_obs(&wd, kind, n, vseq);
 }
 
 static obs executed(world *w, uint64_t n, uint64_t vseq, uint64_t nonce, u256 amount)
 {
-    obs o = vault_obs(w, OBS_KIND_EXECUTED, n, vseq);
-    o.nonce = nonce;
-    o.ins_kind = INSTRUCTION_RELEASE;
-    o.amount = amount;
-    return o;
+    fx_withdrawal wd = wd_of(w);
+    return fx_executed(&wd, n, vseq, nonce, amount);
 }
 
 static void push_obs(world *w, const obs *o, rl_err want, bool ledger_only)
@@ -705,15 +692,11 @@ Test(instruction, withdrawals_without_a_recipient_and_empty_seizes_never_reach_a
 
 #define DEADLINE_S (T0 / 1000 + 600) /* release_of's */
 
-/* Nonce `nonce`'s expiry seen at a block with timestamp time_s (block number n). */
+/* Nonce `nonce`'s expiry seen at a block with timestamp time_s (block number 500 + n). */
 static obs expired(world *w, uint64_t nonce, uint64_t time_s, uint64_t n)
 {
-    instruction in = release_of(w, 0, 4, nonce);
-    uint8_t block_hash[HASH_BYTES];
-    obs o;
-    memset(block_hash, (int)n, sizeof block_hash);
-    instruction_expired_obs(&o, &in, 500 + n, block_hash, time_s);
-    return o;
+    fx_withdrawal wd = wd_of(w);
+    return fx_expired(&wd, nonce, time_s, n);
 }
 
 static const char *calc_reserved_eth(world *w, char out[64])
