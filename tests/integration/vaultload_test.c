@@ -3,9 +3,10 @@
  * node, driven by cast: recipients that refuse or burn the gas of a payment (HostileRecipient,
  * a token that blocks its recipient) cannot fail an instruction or burn an executor's gas, and
  * their payment stays claimable, by the recipient itself or, with claimTo, at an address it
- * names (a token recipient the token blacklists is not stuck); dust and unlisted assets are refused at deposit; the limits
- * change only with a quorum's signatures over a message that applies once; the watchers' scanner
- * (bridges/evm/scan.h) reads past the vault's unnumbered events without seeing a gap.
+ * names (a token recipient the token blacklists is not stuck); dust and unlisted assets are
+ * refused at deposit; the limits change only with a quorum's signatures over a message that
+ * applies once; the watchers' scanner (bridges/evm/scan.h) reads past the vault's unnumbered
+ * events without seeing a gap.
  *
  * Each test gets a fresh chain and a vault whose signers are three anvil dev accounts (threshold
  * 2), taking the native coin from NATIVE_MIN wei and the test token from TOKEN_MIN units.
