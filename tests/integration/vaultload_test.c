@@ -2,9 +2,11 @@
  * vaultload_test.c - CollateralVault (bridges/evm/contracts) under hostile load, on a real anvil
  * node, driven by cast: recipients that refuse or burn the gas of a payment (HostileRecipient,
  * a token that blocks its recipient) cannot fail an instruction or burn an executor's gas, and
- * their payment stays claimable; dust and unlisted assets are refused at deposit; the limits
- * change only with a quorum's signatures over a message that applies once; the watchers' scanner
- * (bridges/evm/scan.h) reads past the vault's unnumbered events without seeing a gap.
+ * their payment stays claimable, by the recipient itself or, with claimTo, at an address it
+ * names (a token recipient the token blacklists is not stuck); dust and unlisted assets are
+ * refused at deposit; the limits change only with a quorum's signatures over a message that
+ * applies once; the watchers' scanner (bridges/evm/scan.h) reads past the vault's unnumbered
+ * events without seeing a gap.
  *
  * Each test gets a fresh chain and a vault whose signers are three anvil dev accounts (threshold
  * 2), taking the native coin from NATIVE_MIN wei and the test token from TOKEN_MIN units.
@@ -29,6 +31,7 @@
 #define HOSTILE_ACCEPT "0"
 #define HOSTILE_REVERT "1"
 #define HOSTILE_BURN "2"
+#define HOSTILE_REENTER "3"
 /* What a sender offers a release to a gas burner: the old vault let the recipient take 63/64 of it. */
 #define GENEROUS_GAS_LIMIT "5000000"
 /* A release's execute with two signatures and a bounded payment uses less, whatever the recipient. */
@@ -37,7 +40,8 @@
 #define EXECUTE_SIG "execute((uint8,address,address,uint256,address,uint256,uint256),bytes[])"
 #define EXECUTED_EVENT "Executed(uint64,uint8,address,address,uint256,address,uint256)"
 #define DEFERRED_EVENT "PaymentDeferred(uint256,address,address,uint256)"
-#define CLAIMED_EVENT "Claimed(address,address,uint256)"
+#define CLAIMED_EVENT "Claimed(address,address,uint256,address)"
+#define CLAIM_TO_SIG "claimTo(address,address)"
 
 static struct {
     anvil_node chain;
@@ -269,6 +273,99 @@ Test(vaultload, a_seize_of_tokens_to_a_blocked_insurance_address_executes_and_st
     cr_assert_eq(token_balance(t.insurance->address), 9000);
     cr_assert_eq(token_balance(t.vault), 0);
     cr_assert_eq(claimable(t.insurance->address, t.token), 0);
+}
+
+/* ---- moving a claim elsewhere: claimTo */
+
+/* The attack on claim() alone: a token that blacklists its recipient (USDC style) makes the
+ * seize execute (the account debited) and its claim revert too, for good; claimTo lets the
+ * recipient have it paid to another address it names. */
+Test(vaultload, a_blacklisted_token_recipient_moves_its_stuck_claim_to_another_address_with_claim_to)
+{
+    deposit_token("9000");
+    json_decref(cast_send_ok(&t.chain, t.deployer, t.token, NULL, "setBlocked(address,bool)", t.insurance->address,
+                             "true", NULL));
+    json_decref(execute(KIND_SEIZE, t.token, "9000", t.insurance->address, 2, NULL));
+    cr_assert_eq(in_vault(t.trader->address, t.token), 0, "the account is debited");
+    cast_send_reverts(&t.chain, t.insurance, t.vault, NULL, "Blocked(address)", "claim(address)", t.token, NULL);
+    cr_assert_eq(claimable(t.insurance->address, t.token), 9000, "still blacklisted: claim() cannot pay it");
+
+    json_t *r = cast_send_ok(&t.chain, t.insurance, t.vault, NULL, CLAIM_TO_SIG, t.token, t.outsider->address, NULL);
+    cr_assert_eq(count_events(r, CLAIMED_EVENT), 1);
+    json_decref(r);
+    cr_assert_eq(token_balance(t.outsider->address), 9000);
+    cr_assert_eq(token_balance(t.vault), 0);
+    cr_assert_eq(claimable(t.insurance->address, t.token), 0);
+    cast_send_reverts(&t.chain, t.insurance, t.vault, NULL, "NothingToClaim(address)", CLAIM_TO_SIG, t.token,
+                      t.outsider->address, NULL);
+}
+
+Test(vaultload, claim_to_with_nothing_claimable_reverts_with_nothing_to_claim)
+{
+    cast_send_reverts(&t.chain, t.outsider, t.vault, NULL, "NothingToClaim(address)", CLAIM_TO_SIG, NATIVE,
+                      t.outsider->address, NULL);
+    cast_send_reverts(&t.chain, t.outsider, t.vault, NULL, "NothingToClaim(address)", CLAIM_TO_SIG, t.token,
+                      t.outsider->address, NULL);
+}
+
+Test(vaultload, claim_to_the_zero_address_or_the_vault_itself_reverts_and_keeps_the_claim)
+{
+    deposit_token("700");
+    json_decref(cast_send_ok(&t.chain, t.deployer, t.token, NULL, "setBlocked(address,bool)", t.insurance->address,
+                             "true", NULL));
+    json_decref(execute(KIND_SEIZE, t.token, "700", t.insurance->address, 5, NULL));
+    cast_send_reverts(&t.chain, t.insurance, t.vault, NULL, "ZeroRecipient()", CLAIM_TO_SIG, t.token, NATIVE, NULL);
+    cast_send_reverts(&t.chain, t.insurance, t.vault, NULL, "ZeroRecipient()", CLAIM_TO_SIG, t.token, t.vault, NULL);
+    cr_assert_eq(claimable(t.insurance->address, t.token), 700);
+    cr_assert_eq(token_balance(t.vault), 700);
+}
+
+Test(vaultload, claim_to_an_address_that_refuses_reverts_and_keeps_the_claim)
+{
+    char *rcpt = hostile(HOSTILE_REVERT), *refuser = hostile(HOSTILE_REVERT);
+    json_decref(cast_send_ok(&t.chain, t.trader, t.vault, "5000", "depositNative(address)", t.trader->address, NULL));
+    json_decref(execute(KIND_RELEASE, NATIVE, "4000", rcpt, 1, NULL));
+    cast_send_reverts(&t.chain, t.outsider, rcpt, NULL, "NativeTransferFailed(address,uint256)",
+                      "claimToFrom(address,address,address)", t.vault, NATIVE, refuser, NULL);
+    cr_assert_eq(claimable(rcpt, NATIVE), 4000);
+    cr_assert_eq(native_balance(refuser), 0);
+    cr_assert_eq(native_balance(t.vault), 5000);
+
+    /* a token `to` that the token refuses: the same */
+    deposit_token("600");
+    json_decref(cast_send_ok(&t.chain, t.deployer, t.token, NULL, "setBlocked(address,bool)", t.insurance->address,
+                             "true", NULL));
+    json_decref(cast_send_ok(&t.chain, t.deployer, t.token, NULL, "setBlocked(address,bool)", t.outsider->address,
+                             "true", NULL));
+    json_decref(execute(KIND_SEIZE, t.token, "600", t.insurance->address, 2, NULL));
+    cast_send_reverts(&t.chain, t.insurance, t.vault, NULL, "Blocked(address)", CLAIM_TO_SIG, t.token,
+                      t.outsider->address, NULL);
+    cr_assert_eq(claimable(t.insurance->address, t.token), 600);
+    cr_assert_eq(token_balance(t.vault), 600);
+    free(rcpt);
+    free(refuser);
+}
+
+/* The recipient has claimTo pay itself; its receive() re-enters claimTo for the same claim. The
+ * vault's guard refuses the inner call (the recipient records the error and accepts the outer
+ * payment): paid once, never twice. */
+Test(vaultload, reentering_the_vault_from_a_claim_to_payment_is_refused_and_pays_once)
+{
+    char *rcpt = hostile(HOSTILE_REVERT);
+    json_decref(cast_send_ok(&t.chain, t.trader, t.vault, "5000", "depositNative(address)", t.trader->address, NULL));
+    json_decref(execute(KIND_RELEASE, NATIVE, "4000", rcpt, 1, NULL));
+    json_decref(cast_send_ok(&t.chain, t.outsider, rcpt, NULL, "setMode(uint8)", HOSTILE_REENTER, NULL));
+    json_decref(cast_send_ok(&t.chain, t.outsider, rcpt, NULL, "claimToFrom(address,address,address)", t.vault,
+                             NATIVE, rcpt, NULL));
+    char *inner = cast_call(&t.chain, rcpt, "reentryError()(bytes4)", NULL);
+    char *guard = cast_ok("sig", "ReentrancyGuardReentrantCall()", NULL);
+    cr_assert_str_eq(inner, guard, "the re-entered claimTo failed with %s", inner);
+    cr_assert_eq(native_balance(rcpt), 4000);
+    cr_assert_eq(claimable(rcpt, NATIVE), 0);
+    cr_assert_eq(native_balance(t.vault), 1000);
+    free(inner);
+    free(guard);
+    free(rcpt);
 }
 
 /* ---- dust and unlisted assets */

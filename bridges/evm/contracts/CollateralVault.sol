@@ -26,7 +26,7 @@ pragma solidity ^0.8.24;
  *   LimitsSet(uint256 version, address[] assets, uint256[] minimums)
  *   PaymentDeferred(uint256 indexed nonce, address indexed recipient, address indexed asset,
  *                   uint256 amount)
- *   Claimed(address indexed recipient, address indexed asset, uint256 amount)
+ *   Claimed(address indexed recipient, address indexed asset, uint256 amount, address indexed to)
  *
  * Deposits. depositNative(account) credits msg.value; deposit(token, account, amount) pulls the
  * tokens with transferFrom and credits what the vault's token balance actually grew by (a
@@ -51,7 +51,30 @@ pragma solidity ^0.8.24;
  * recipient: claimable(recipient, asset) grows, PaymentDeferred is emitted, and the instruction
  * still executes (nonce used, Executed emitted as for a payment). The recipient (or the insurance
  * address of a seize) takes it later with claim(asset), which pays msg.sender with all the gas
- * msg.sender gives it. So a hostile recipient can neither block an instruction nor burn more of
+ * msg.sender gives it, or with claimTo(asset, to), which pays the address `to` it names instead
+ * (not the zero address nor the vault: ZeroRecipient). Only the recipient itself can move its
+ * claim: it is the party whose money it is. Both take the whole claim and emit Claimed(recipient,
+ * asset, amount, to) (to == recipient for claim), or revert and leave the claim whole when the
+ * payee or the token refuses (NativeTransferFailed, the token's own error): unlike execute()'s
+ * payment there is no third party to protect from the payee, so a failure is the caller's to see.
+ * Nothing claimable: NothingToClaim(asset). Re-entering the vault from a payee is refused
+ * (ReentrancyGuardReentrantCall), and the claim is cleared before the call in any case.
+ *
+ * What claimTo does not reach. A recipient that can neither take the payment nor call the vault
+ * (a contract whose receive refuses coin within the stipend and which has no way to make an
+ * arbitrary call: an exchange's deposit forwarder, a bridge, a token contract; or a contract the
+ * token blacklists) keeps its claim for good. No permissionless rescue is built, deliberately:
+ * the vault has no owner address for a release to return it to (the account is the relayer's
+ * ledger key, seen in Executed, not a payee anyone signed for), and crediting it back to the
+ * account's balance here would leave the vault disagreeing with the ledger and every watcher,
+ * which recorded the Executed debit. The sound route would be a quorum-signed redirect (a new
+ * EIP-712 message the C side builds and the ledger records as its own event); until then the
+ * guard is off chain: a release goes where the trader asked, so the trader names an address
+ * that can receive or call, as for any withdrawal; a seize's insurance address is the venue's
+ * own. This is the price of not letting a recipient fail an instruction: before deferrals such
+ * an execute reverted, the instruction expired and the balance stayed with the account.
+ *
+ * So a hostile recipient can neither block an instruction nor burn more of
  * an executor's gas than the stipend: execute() refuses to start the payment (GasTooLow) unless
  * enough gas is left for the callee to get its whole allowance and for the vault to finish
  * either way, so a gas estimate always covers the deferral path too.
@@ -157,7 +180,7 @@ contract CollateralVault is EIP712, ReentrancyGuard {
     /* Not numbered (see the header): the watchers do not read these. */
     event LimitsSet(uint256 version, address[] assets, uint256[] minimums);
     event PaymentDeferred(uint256 indexed nonce, address indexed recipient, address indexed asset, uint256 amount);
-    event Claimed(address indexed recipient, address indexed asset, uint256 amount);
+    event Claimed(address indexed recipient, address indexed asset, uint256 amount, address indexed to);
 
     error ZeroAmount();
     error ZeroAccount();
@@ -284,16 +307,15 @@ contract CollateralVault is EIP712, ReentrancyGuard {
 
     /* Pays msg.sender what was deferred for it in asset, with all the gas it gives. */
     function claim(address asset) external nonReentrant {
-        uint256 amount = _claimable[msg.sender][asset];
-        if (amount == 0) revert NothingToClaim(asset);
-        _claimable[msg.sender][asset] = 0;
-        if (asset == NATIVE) {
-            (bool ok,) = msg.sender.call{value: amount}("");
-            if (!ok) revert NativeTransferFailed(msg.sender, amount);
-        } else {
-            IERC20(asset).safeTransfer(msg.sender, amount);
-        }
-        emit Claimed(msg.sender, asset, amount);
+        _claimTo(asset, msg.sender);
+    }
+
+    /* Pays what was deferred for msg.sender in asset to `to` instead, with all the gas msg.sender
+     * gives: for a recipient that cannot take the payment itself (a token blacklists it, its
+     * receive refuses). Reverts, keeping the claim whole, if `to` or the token refuses. */
+    function claimTo(address asset, address to) external nonReentrant {
+        if (to == address(0) || to == address(this)) revert ZeroRecipient();
+        _claimTo(asset, to);
     }
 
     // ---- views
@@ -396,6 +418,22 @@ contract CollateralVault is EIP712, ReentrancyGuard {
         _signers = set;
         _threshold = newThreshold;
         _setVersion = version;
+    }
+
+    /* The whole of msg.sender's claim in asset, paid to `to` or not at all: the claim is cleared
+     * before the call (a re-entered claim finds nothing even without the guard) and restored by
+     * the revert of a failed payment. */
+    function _claimTo(address asset, address to) private {
+        uint256 amount = _claimable[msg.sender][asset];
+        if (amount == 0) revert NothingToClaim(asset);
+        _claimable[msg.sender][asset] = 0;
+        if (asset == NATIVE) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert NativeTransferFailed(to, amount);
+        } else {
+            IERC20(asset).safeTransfer(to, amount);
+        }
+        emit Claimed(msg.sender, asset, amount, to);
     }
 
     function _installLimits(address[] memory assets, uint256[] memory minimums, uint256 version) private {
