@@ -37,8 +37,23 @@
  *       relayer set of its set_version, every one over its message.
  *   C2. A CHECKPOINT record names a seq before its own, whose record hash is its head, with the
  *       set version in force when it is logged; its seq is above every earlier CHECKPOINT's.
- *   C3. A log agrees with a quorum checkpoint when it holds record seq and that record's hash is
- *       head. A log that ends before seq was cut; one with another hash there forked.
+ *   C3. A log agrees with a quorum checkpoint when the checkpoint's set_version is the version
+ *       the log has in force at seq (installed by its latest set record at or before seq), the
+ *       log holds record seq and that record's hash is head. A log that ends before seq was cut;
+ *       one with another hash there forked.
+ *   C4. Which set speaks for a checkpoint of (seq, version V) against a log that has version F
+ *       in force at seq (for a seq past the log's end: the version in force at its end):
+ *         V == F   the log's set of V; C1, then C3.
+ *         V <  F   none: the log rotated V out at or before seq, and keys of a retired set prove
+ *                  nothing about later records (they may have leaked since). Refused.
+ *         V >  F   the nodes had V in force at seq, this log did not. If the log installs V later
+ *                  and V is still in force at the log's end, the log's set of V; if the log
+ *                  never installs V, a set of version V the auditor vouches for (audit verify
+ *                  --set, as it vouches for the genesis set); a V the log installs and retires
+ *                  again is refused (retired keys). A valid quorum of it proves the log forked
+ *                  (or, when the log ends before seq, was cut or forked before that rotation).
+ *       Honest members sign only the version their replica has in force at seq (replica.h), so
+ *       a valid quorum of a set still trusted never names another version than the honest log's.
  *
  * Pure: no files, no clock.
  */
@@ -95,14 +110,16 @@ RL_MUST_USE rl_err checkpoint_quorum_jobs(const checkpoint_signed *cs, const rel
 /* Rule C1 whole: checkpoint_quorum_jobs, then every signature (RL_ERR_SIG naming the member). */
 RL_MUST_USE rl_err checkpoint_quorum_verify(const checkpoint_signed *cs, const relset *set, rl_why *why);
 
-/* Rule C3 against the records an audit has read (audit.h), after rule C1 against the set of
- * cs's version as those records installed it (version 1: the genesis set). RL_OK: the log holds
- * record seq and its hash is head. Otherwise *refused says whose fault it is:
- *   false, RL_ERR_TRUNCATED  the log ends before seq (also when it never installed cs's version);
- *   false, RL_ERR_CHAIN      the log holds another record at seq: it forked;
- *   true,  other codes       cs is not a valid quorum checkpoint: nothing is said about the log. */
+/* Rules C4, C1 and C3 against the records an audit has read (audit.h). given: sets of versions the
+ * log does not install, vouched for by the auditor (ngiven of them; NULL/0: none). RL_OK: the log
+ * holds record seq under cs's version and its hash is head. Otherwise *refused says whose fault:
+ *   false, RL_ERR_TRUNCATED  the log ends before seq;
+ *   false, RL_ERR_CHAIN      the log holds another record at seq, or another version in force: it forked;
+ *   true,  other codes       cs is not evidence (no valid quorum of a set that speaks for it at seq,
+ *                            C4): nothing is said about the log. */
 typedef struct audit audit;
-RL_MUST_USE rl_err checkpoint_check_log(const checkpoint_signed *cs, const audit *a, bool *refused, rl_why *why);
+RL_MUST_USE rl_err checkpoint_check_log(const checkpoint_signed *cs, const audit *a, const relset *given, size_t ngiven,
+                                        bool *refused, rl_why *why);
 
 /* JSON (above). to_json names members from set when given (NULL: no names); new reference.
  * from_json is strict: the keys above and no others, types, lengths, members ascending. */

@@ -349,6 +349,103 @@ Test(checkpoint, a_forked_export_fails_and_two_conflicting_checkpoints_prove_a_f
     hublog_close(&a);
 }
 
+/* Attack 1a (review of issue 14): the log rotated to version 2, retiring member 3; members of
+ * version 1 (3 among them) sign a checkpoint marked version 1 at a seq after the rotation, with a
+ * bogus head. Retired keys prove nothing about seqs after their rotation: the honest log is not
+ * accused (exit 2, the auditor's input), alone or as a pair "proving" a fork. */
+Test(checkpoint, a_retired_quorum_cannot_accuse_an_honest_log_of_forking_after_its_rotation)
+{
+    struct hublog h;
+    hublog_open(&h, 60, 0, 30);
+    hublog_export(&h, "log.rlog");
+    const ledger_head *head = ingest_head(h.g);
+    cr_assert_eq(head->set_version, 2);
+    uint8_t bogus[HASH_BYTES];
+    memset(bogus, 0x5a, HASH_BYTES);
+    checkpoint_signed cs;
+    char cp1[600], cp2[600], extra[1400], *out = NULL;
+    sign_by(&h, &cs, head->seq, bogus, 1, 3);
+    save(&h, &cs, "retired1.json", cp1, sizeof cp1);
+    bogus[0] ^= 1;
+    sign_by(&h, &cs, head->seq, bogus, 1, 3);
+    save(&h, &cs, "retired2.json", cp2, sizeof cp2);
+    snprintf(extra, sizeof extra, "--checkpoint %s", cp1);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 2, "%s", out);
+    cr_assert(strstr(out, "refused") != NULL && strstr(out, "rotated out") != NULL, "%s", out);
+    cr_assert(strstr(out, "forked") == NULL, "%s", out);
+    free(out);
+    snprintf(extra, sizeof extra, "--checkpoint %s --checkpoint %s", cp1, cp2);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 2, "%s", out);
+    cr_assert(strstr(out, "proof that the log forked") == NULL, "%s", out);
+    free(out);
+    /* beyond the end of the log too: a retired set cannot claim records were cut */
+    sign_by(&h, &cs, head->seq + 5, bogus, 1, 3);
+    save(&h, &cs, "retired3.json", cp1, sizeof cp1);
+    snprintf(extra, sizeof extra, "--checkpoint %s", cp1);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 2, "%s", out);
+    cr_assert(strstr(out, "rotated out") != NULL, "%s", out);
+    free(out);
+    /* the quorum of the set in force at that seq still speaks for it */
+    sign_by(&h, &cs, head->seq, head->hash, 2, 2);
+    save(&h, &cs, "v2.json", cp1, sizeof cp1);
+    snprintf(extra, sizeof extra, "--checkpoint %s", cp1);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 0, "%s", out);
+    free(out);
+    hublog_close(&h);
+}
+
+/* Attack 1b: the hub's fork never installs version 2 and runs past the seq of the nodes' real
+ * version 2 checkpoint. Without the set of version 2 the auditor cannot check that quorum and is
+ * told to pass it (exit 2); with --set it is a fork (exit 1), and a cut one when the fork is short. */
+Test(checkpoint, a_fork_that_leaves_out_the_rotation_is_reported_as_a_fork_given_the_new_set)
+{
+    struct hublog nodes, fork;
+    hublog_open(&nodes, 40, 0, 20);
+    hublog_open(&fork, 60, 0, 0);
+    const ledger_head *head = ingest_head(nodes.g);
+    cr_assert_eq(head->set_version, 2);
+    cr_assert_gt(ingest_head(fork.g)->seq, head->seq);
+    checkpoint_signed cs;
+    char cp[600], setf[600], extra[1400], *out = NULL;
+    sign_by(&nodes, &cs, head->seq, head->hash, 2, 2);
+    save(&nodes, &cs, "head.json", cp, sizeof cp);
+    snprintf(setf, sizeof setf, "%s/v2.json", nodes.dir);
+    json_t *j = relset_to_json(&nodes.s.rotated);
+    cr_assert_eq(json_dump_file(j, setf, 0), 0);
+    json_decref(j);
+    hublog_export(&fork, "fork.rlog");
+    snprintf(extra, sizeof extra, "--checkpoint %s", cp);
+    cr_assert_eq(verify_cli(&nodes, fork.file, extra, &out), 2, "%s", out);
+    cr_assert(strstr(out, "--set") != NULL, "the auditor is told what is missing: %s", out);
+    free(out);
+    snprintf(extra, sizeof extra, "--checkpoint %s --set %s", cp, setf);
+    cr_assert_eq(verify_cli(&nodes, fork.file, extra, &out), 1, "%s", out);
+    cr_assert(strstr(out, "the log forked") != NULL && strstr(out, "not in force at seq") != NULL, "%s", out);
+    free(out);
+    /* a fork cut before the checkpoint's seq */
+    char cut[600];
+    snprintf(cut, sizeof cut, "%s/cut.rlog", fork.dir);
+    cr_assert_eq(export_write_prefix(fork.file, cut, head->seq - 3, NULL), RL_OK);
+    cr_assert_eq(verify_cli(&nodes, cut, extra, &out), 1, "%s", out);
+    free(out);
+    /* a forged set of version 2 proves nothing: its quorum does not verify */
+    sign_by(&nodes, &cs, head->seq, head->hash, 2, 2);
+    cs.sigs.e[1].sig[3] ^= 1;
+    save(&nodes, &cs, "forged.json", cp, sizeof cp);
+    snprintf(extra, sizeof extra, "--checkpoint %s --set %s", cp, setf);
+    cr_assert_eq(verify_cli(&nodes, fork.file, extra, &out), 2, "%s", out);
+    free(out);
+    /* the nodes' own log agrees with the real one, --set or not */
+    sign_by(&nodes, &cs, head->seq, head->hash, 2, 2);
+    save(&nodes, &cs, "head.json", cp, sizeof cp);
+    hublog_export(&nodes, "log.rlog");
+    snprintf(extra, sizeof extra, "--checkpoint %s --set %s", cp, setf);
+    cr_assert_eq(verify_cli(&nodes, nodes.file, extra, &out), 0, "%s", out);
+    free(out);
+    hublog_close(&fork);
+    hublog_close(&nodes);
+}
+
 Test(checkpoint, a_checkpoint_with_too_few_or_forged_signatures_is_refused_with_exit_2)
 {
     struct hublog h;
