@@ -135,6 +135,45 @@ rl_err checkpoint_quorum_verify(const checkpoint_signed *cs, const relset *set, 
     return RL_OK;
 }
 
+/* ---- combining members' own heads ---- */
+
+bool checkpoint_same_body(const checkpoint *x, const checkpoint *y)
+{
+    return x->seq == y->seq && x->set_version == y->set_version && memcmp(x->head, y->head, HASH_BYTES) == 0;
+}
+
+rl_err checkpoint_merge(checkpoint_signed *into, const checkpoint_signed *from, rl_why *why)
+{
+    if (!checkpoint_same_body(&into->c, &from->c))
+        return rl_fail(why, RL_ERR_ARG, "checkpoints of different heads do not combine");
+    sig_list out = {0};
+    unsigned i = 0, j = 0;
+    while (i < into->sigs.n || j < from->sigs.n) {
+        const sig_entry *x = i < into->sigs.n ? &into->sigs.e[i] : NULL, *y = j < from->sigs.n ? &from->sigs.e[j] : NULL;
+        const sig_entry *take;
+        if (y == NULL || (x != NULL && x->member < y->member)) {
+            take = x;
+            i++;
+        } else if (x == NULL || y->member < x->member) {
+            take = y;
+            j++;
+        } else if (memcmp(x->sig, y->sig, ED25519_SIG_BYTES) != 0) {
+            return rl_fail(why, RL_ERR_SIG, "checkpoint of seq %llu: two different signatures of member %u (ed25519 "
+                           "signs one message one way: one is forged)", (unsigned long long)into->c.seq, x->member);
+        } else {
+            take = x;
+            i++;
+            j++;
+        }
+        if (out.n == RELSET_MAX_MEMBERS)
+            return rl_fail(why, RL_ERR_ARG, "checkpoint of seq %llu: more than %d signatures",
+                           (unsigned long long)into->c.seq, RELSET_MAX_MEMBERS);
+        out.e[out.n++] = *take;
+    }
+    into->sigs = out;
+    return RL_OK;
+}
+
 /* ---- a log against a checkpoint (C3) ---- */
 
 /* The set that speaks for cs at its seq (checkpoint.h, rule C4), or NULL with why (refused). */

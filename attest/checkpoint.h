@@ -110,6 +110,13 @@ RL_MUST_USE rl_err checkpoint_quorum_jobs(const checkpoint_signed *cs, const rel
 /* Rule C1 whole: checkpoint_quorum_jobs, then every signature (RL_ERR_SIG naming the member). */
 RL_MUST_USE rl_err checkpoint_quorum_verify(const checkpoint_signed *cs, const relset *set, rl_why *why);
 
+/* A member's own head (`relayer checkpoint --own`) is a checkpoint with one signature. Heads of
+ * one body (seq, head, set_version) combine: merge adds from's signatures to into's (members
+ * ascending, each once); RL_ERR_SIG when one member carries two different signatures,
+ * RL_ERR_ARG for different bodies. C1 then decides whether the union is a quorum. */
+bool checkpoint_same_body(const checkpoint *x, const checkpoint *y);
+RL_MUST_USE rl_err checkpoint_merge(checkpoint_signed *into, const checkpoint_signed *from, rl_why *why);
+
 /* Rules C4, C1 and C3 against the records an audit has read (audit.h). given: sets of versions the
  * log does not install, vouched for by the auditor (ngiven of them; NULL/0: none). RL_OK: the log
  * holds record seq under cs's version and its hash is head. Otherwise *refused says whose fault:

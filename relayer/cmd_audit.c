@@ -203,7 +203,7 @@ static rl_err check_decision(void *ctx, const uint8_t *rec, size_t len, uint64_t
 /* ---- checkpoints (attest/checkpoint.h) ---- */
 
 struct ckpt_given {
-    const char *name; /* the file, or "the file header's checkpoint" */
+    char name[512]; /* the file (files, "A + B", when members' own heads combined), or the header's */
     checkpoint_signed cs;
     bool header, refused;
     rl_err err;
@@ -253,6 +253,32 @@ static rl_err check_checkpoints(void *ctx, const audit *a, const export_reader *
     return RL_OK;
 }
 
+/* Loads a --checkpoint file; one of the same (seq, head, set version) as an earlier one combines
+ * with it (members' own heads, `relayer checkpoint --own`: checkpoint_merge), C1 then judges
+ * the union. */
+static rl_err given_add(struct ckpt_check *c, const char *file, rl_why *why)
+{
+    checkpoint_signed cs;
+    rl_err err = checkpoint_load(file, &cs, why);
+    if (err != RL_OK)
+        return err;
+    for (size_t i = 0; i < c->n; i++) {
+        struct ckpt_given *g = &c->g[i];
+        if (!checkpoint_same_body(&g->cs.c, &cs.c))
+            continue;
+        if ((err = checkpoint_merge(&g->cs, &cs, why)) != RL_OK) {
+            rl_why_prefix(why, "%s and %s: ", g->name, file);
+            return err;
+        }
+        size_t len = strlen(g->name);
+        snprintf(g->name + len, sizeof g->name - len, " + %s", file);
+        return RL_OK;
+    }
+    snprintf(c->g[c->n++].name, sizeof c->g[0].name, "%s", file);
+    c->g[c->n - 1].cs = cs;
+    return RL_OK;
+}
+
 static int do_check(const struct args *a, bool replay)
 {
     const char *cmd = replay ? "replay" : "verify";
@@ -295,10 +321,8 @@ static int do_check(const struct args *a, bool replay)
     progress pr;
     progress_init(&pr, cmd);
     struct ckpt_check *ck = calloc(1, sizeof *ck);
-    for (size_t i = 0; ck != NULL && i < a->ncheckpoints && err == RL_OK; i++) {
-        ck->g[ck->n].name = a->checkpoints[i];
-        err = checkpoint_load(a->checkpoints[i], &ck->g[ck->n++].cs, &why);
-    }
+    for (size_t i = 0; ck != NULL && i < a->ncheckpoints && err == RL_OK; i++)
+        err = given_add(ck, a->checkpoints[i], &why);
     for (size_t i = 0; ck != NULL && i < a->nsets && err == RL_OK; i++)
         err = relset_load(a->sets[i], &ck->sets[ck->nsets++], &why);
     if (ck == NULL || err != RL_OK) {

@@ -533,6 +533,120 @@ Test(checkpoint, relayer_checkpoint_prints_the_newest_checkpoint_of_a_replicas_d
     hublog_close(&h);
 }
 
+/* Attack 2: a hub that never logs a checkpoint leaves no quorum checkpoint anywhere, and cuts
+ * its log. Each node's own signed head (one signature) is refused alone, but threshold members'
+ * heads of one (seq, head, version) combine into a quorum that catches the cut. */
+Test(checkpoint, own_heads_of_threshold_members_combine_and_catch_a_cut_log_the_hub_never_checkpointed)
+{
+    struct hublog h;
+    hublog_open(&h, 60, 0, 0);
+    hublog_export(&h, "log.rlog");
+    const ledger_head *head = ingest_head(h.g);
+    checkpoint_signed one;
+    char own[3][600], extra[2000], cut[600], *out = NULL;
+    for (unsigned i = 0; i < 3; i++) {
+        char name[32];
+        checkpoint k = {.seq = head->seq, .set_version = 1};
+        memcpy(k.head, head->hash, HASH_BYTES);
+        memset(&one, 0, sizeof one);
+        one.c = k;
+        one.sigs.n = 1;
+        one.sigs.e[0].member = h.s.genesis.members[i].id;
+        checkpoint_sign(&k, h.s.keys[i], one.sigs.e[0].sig);
+        snprintf(name, sizeof name, "own%u.json", i + 1);
+        save(&h, &one, name, own[i], sizeof own[i]);
+    }
+    snprintf(cut, sizeof cut, "%s/cut.rlog", h.dir);
+    cr_assert_eq(export_write_prefix(h.file, cut, head->seq - 4, NULL), RL_OK);
+    snprintf(extra, sizeof extra, "--checkpoint %s", own[0]);
+    cr_assert_eq(verify_cli(&h, cut, extra, &out), 2, "one member is no quorum: %s", out);
+    free(out);
+    snprintf(extra, sizeof extra, "--checkpoint %s --checkpoint %s", own[0], own[2]);
+    cr_assert_eq(verify_cli(&h, cut, extra, &out), 1, "%s", out);
+    cr_assert(strstr(out, "records were cut") != NULL && strstr(out, "2 members signed") != NULL, "%s", out);
+    cr_assert(strstr(out, own[0]) != NULL && strstr(out, own[2]) != NULL, "both files named: %s", out);
+    free(out);
+    snprintf(extra, sizeof extra, "--checkpoint %s --checkpoint %s --checkpoint %s", own[0], own[1], own[2]);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 0, "%s", out);
+    cr_assert(strstr(out, "agrees with 1 quorum checkpoint") != NULL, "%s", out);
+    free(out);
+    /* one member cannot stand in twice: the same file twice is still one signature */
+    snprintf(extra, sizeof extra, "--checkpoint %s --checkpoint %s", own[0], own[0]);
+    cr_assert_eq(verify_cli(&h, cut, extra, &out), 2, "%s", out);
+    free(out);
+    hublog_close(&h);
+}
+
+Test(checkpoint, merging_unites_members_once_and_refuses_two_signatures_of_one_member_or_other_heads)
+{
+    checkpoint_signed a = {0}, b = {0};
+    a.c.seq = b.c.seq = 9;
+    a.c.set_version = b.c.set_version = 1;
+    a.sigs.n = 2;
+    a.sigs.e[0].member = 1;
+    a.sigs.e[1].member = 3;
+    b.sigs.n = 2;
+    b.sigs.e[0].member = 2;
+    b.sigs.e[1].member = 3;
+    cr_assert_eq(checkpoint_merge(&a, &b, NULL), RL_OK);
+    cr_assert_eq(a.sigs.n, 3);
+    cr_assert(a.sigs.e[0].member == 1 && a.sigs.e[1].member == 2 && a.sigs.e[2].member == 3);
+    b.sigs.e[1].sig[0] = 1;
+    cr_assert_eq(checkpoint_merge(&a, &b, NULL), RL_ERR_SIG);
+    b.c.seq = 10;
+    cr_assert_eq(checkpoint_merge(&a, &b, NULL), RL_ERR_ARG);
+}
+
+struct own_put {
+    const store *st;
+    checkpoint k;
+    uint16_t member;
+    uint8_t sig[ED25519_SIG_BYTES];
+};
+
+static rl_err own_put_fn(MDB_txn *txn, void *ctx, rl_why *why)
+{
+    struct own_put *o = ctx;
+    return ledger_ckpt_own_put(txn, o->st, &o->k, o->member, o->sig, why);
+}
+
+/* `relayer checkpoint --own`: the head the node's replica filed last, whether or not any quorum
+ * checkpoint was ever logged; a forged one is not printed. */
+Test(checkpoint, relayer_checkpoint_own_prints_the_nodes_latest_signed_head_without_any_logged_checkpoint)
+{
+    struct hublog h;
+    hublog_open(&h, 20, 0, 0);
+    char conf[700], *out = NULL;
+    snprintf(conf, sizeof conf, "%s/follow.conf", h.dir);
+    tu_write(h.dir, "follow.conf", "[follow]\ndata = hub\nkey = keys/x.key\nrelayers = relayers.json\n[hub]\n"
+                                   "records = ipc://x\ncatchup = ipc://y\nkey = keys/hub.pub\n");
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s --own", RELAYER_BIN, conf), 1, "none yet: %s", out);
+    free(out);
+    cr_assert_eq(ingest_flush(h.g, 2, NULL), RL_OK);
+    const ledger_head *head = ingest_head(h.g);
+    checkpoint k = {.seq = head->seq, .set_version = 1};
+    memcpy(k.head, head->hash, HASH_BYTES);
+    struct own_put o = {.st = h.st, .k = k, .member = h.s.genesis.members[1].id};
+    checkpoint_sign(&k, h.s.keys[1], o.sig);
+    cr_assert_eq(store_write(h.st, own_put_fn, &o, NULL), RL_OK);
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s", RELAYER_BIN, conf), 1, "no quorum logged: %s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s --own", RELAYER_BIN, conf), 0, "%s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "%s", out);
+    checkpoint_signed back;
+    cr_assert_eq(checkpoint_from_json(&back, j, NULL), RL_OK);
+    cr_assert(back.c.seq == head->seq && back.sigs.n == 1 && back.sigs.e[0].member == h.s.genesis.members[1].id);
+    json_decref(j);
+    free(out);
+    o.sig[5] ^= 1;
+    cr_assert_eq(store_write(h.st, own_put_fn, &o, NULL), RL_OK);
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s --own", RELAYER_BIN, conf), 2, "%s", out);
+    cr_assert(strstr(out, "does not verify") != NULL, "%s", out);
+    free(out);
+    hublog_close(&h);
+}
+
 /* ---- the hub's collection ---- */
 
 struct fake_log {
