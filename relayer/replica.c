@@ -73,16 +73,17 @@ static rl_err own_put_fn(MDB_txn *txn, void *ctx, rl_why *why)
 }
 
 /* Files the head just signed (ledger_ckpt.h, meta "ckpt_own") before it leaves the node, and
- * warns when the hub has logged no quorum checkpoint for more than REPLICA_CKPT_WARN_ROUNDS
- * rounds: a hub that never logs one would otherwise leave auditors without a witness. */
-static void own_head_keep(struct replica *f)
+ * warns when the hub has logged no newer quorum checkpoint for more than REPLICA_CKPT_WARN_ROUNDS
+ * rounds (heads signed, or that many rounds' worth of records): a hub that never logs one would
+ * otherwise leave auditors without a witness. */
+static void own_head_keep(struct replica *f, uint64_t every)
 {
     rl_why why = {{0}};
     if (store_write(f->st, own_put_fn, f, &why) != RL_OK)
         log_error("own signed head not filed", "seq=%llu why=\"%s\"", (unsigned long long)f->signed_c.seq,
                   why.text);
     uint64_t gap = f->signed_c.seq - f->logged_seq;
-    if (++f->unlogged_rounds > REPLICA_CKPT_WARN_ROUNDS)
+    if (++f->unlogged_rounds > REPLICA_CKPT_WARN_ROUNDS || gap > REPLICA_CKPT_WARN_ROUNDS * every)
         log_warn("signed head far ahead of the newest logged quorum checkpoint: is the hub logging them? "
                  "`relayer checkpoint --own` gives this node's witness",
                  "signed=%llu logged=%llu gap=%llu rounds=%llu", (unsigned long long)f->signed_c.seq,
@@ -114,7 +115,7 @@ static void checkpoint_tick(struct replica *f)
         checkpoint_sign(&f->signed_c, f->o.key, f->signed_sig);
         f->signed_ms = now;
         f->ckpt_signed++;
-        own_head_keep(f);
+        own_head_keep(f, every);
     }
     uint8_t frame[128];
     size_t len = wire_encode_checkpoint(frame, sizeof frame, &f->signed_c, f->signed_member, f->signed_sig);

@@ -24,8 +24,9 @@
  * checkpoint, on its own disk (db/ledger_ckpt.h), which `relayer checkpoint` prints, and the
  * latest head it signed itself (filed before it is sent; `relayer checkpoint --own`), and warns
  * (log line "signed head far ahead of the newest logged quorum checkpoint", naming the gap in
- * records and rounds) once more than REPLICA_CKPT_WARN_ROUNDS heads were signed since the newest
- * CHECKPOINT record advanced.
+ * records and rounds) at each signing once more than REPLICA_CKPT_WARN_ROUNDS heads were signed,
+ * or more than REPLICA_CKPT_WARN_ROUNDS * checkpoint_records records passed, since the newest
+ * CHECKPOINT record (by the seq it witnesses).
  */
 #ifndef RL_REPLICA_H
 #define RL_REPLICA_H
@@ -50,7 +51,7 @@ typedef struct replica_opts {
 } replica_opts;
 
 #define REPLICA_CHECKPOINT_RECORDS 1000
-/* More heads than this signed with no newer CHECKPOINT logged: the replica logs a warning. */
+/* More rounds than this with no newer CHECKPOINT logged: the replica logs a warning. */
 #define REPLICA_CKPT_WARN_ROUNDS 3
 #define REPLICA_CHECKPOINT_MS 10000
 
