@@ -9,7 +9,10 @@
  * before a quorum checkpoint's seq, or holds another hash there, fails `audit verify`. A hub
  * that drops the tail of its log, or shows two auditors two different logs, is caught by anyone
  * holding one node's checkpoint: two quorum checkpoints with different heads at one seq are
- * proof that the log forked.
+ * proof that the log forked. Since only the hub decides whether a CHECKPOINT record exists, each
+ * node also keeps the latest head it signed itself (db/ledger_ckpt.h, `relayer checkpoint
+ * --own`); threshold members' own heads of one body combine (checkpoint_merge) into a quorum
+ * checkpoint, judged by the same rules.
  *
  * Checkpoint body, version 1 (what each member signs; integers big-endian):
  *

@@ -12,6 +12,8 @@
  * hash there fails (1); a given checkpoint without a valid quorum of a set that speaks for it at
  * its seq (rule C4: not a retired set) is refused (2), the header's fails the file (1). --set
  * vouches for relayer sets of versions the log never installs (a fork that leaves out a rotation).
+ * Given checkpoints of one (seq, head, set version), such as nodes' own heads (one signature
+ * each), combine into one before they are judged.
  */
 #include <getopt.h>
 #include <jansson.h>
