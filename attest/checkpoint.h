@@ -52,7 +52,8 @@
  *         V >  F   the nodes had V in force at seq, this log did not. If the log installs V later
  *                  and V is still in force at the log's end, the log's set of V; if the log
  *                  never installs V, a set of version V the auditor vouches for (audit verify
- *                  --set, as it vouches for the genesis set); a V the log installs and retires
+ *                  --set, as it vouches for the genesis set: it should vouch only for a set
+ *                  still in force, as retired keys prove nothing); a V the log installs and retires
  *                  again is refused (retired keys). A valid quorum of it proves the log forked
  *                  (or, when the log ends before seq, was cut or forked before that rotation).
  *       Honest members sign only the version their replica has in force at seq (replica.h), so
