@@ -149,7 +149,8 @@ rl_err checkpoint_merge(checkpoint_signed *into, const checkpoint_signed *from, 
     sig_list out = {0};
     unsigned i = 0, j = 0;
     while (i < into->sigs.n || j < from->sigs.n) {
-        const sig_entry *x = i < into->sigs.n ? &into->sigs.e[i] : NULL, *y = j < from->sigs.n ? &from->sigs.e[j] : NULL;
+        const sig_entry *x = i < into->sigs.n ? &into->sigs.e[i] : NULL;
+        const sig_entry *y = j < from->sigs.n ? &from->sigs.e[j] : NULL;
         const sig_entry *take;
         if (y == NULL || (x != NULL && x->member < y->member)) {
             take = x;
