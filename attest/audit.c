@@ -110,6 +110,7 @@ struct audit {
     uint8_t *hashes;           /* hash of record i + 1 at i * HASH_BYTES (owned) */
     size_t nhashes, caphashes;
     relset *sets;              /* sets[v - 1]: relayer set version v as installed (owned) */
+    uint64_t *set_seqs;        /* set_seqs[v - 1]: the seq of the record that installed version v (owned) */
     uint32_t nsets;
     audit_summary sum;
 };
@@ -151,6 +152,7 @@ void audit_free(audit *a)
     FREE_ALL(a->expired, struct seen_key);
     free(a->hashes);
     free(a->sets);
+    free(a->set_seqs);
     free(a);
 }
 
@@ -167,6 +169,19 @@ bool audit_record_hash(const audit *a, uint64_t seq, uint8_t out[HASH_BYTES])
 const relset *audit_set_of_version(const audit *a, uint32_t version)
 {
     return version >= 1 && version <= a->nsets ? &a->sets[version - 1] : NULL;
+}
+
+uint64_t audit_set_since(const audit *a, uint32_t version)
+{
+    return version >= 1 && version <= a->nsets ? a->set_seqs[version - 1] : 0;
+}
+
+uint32_t audit_version_at(const audit *a, uint64_t seq)
+{
+    uint32_t v = 0;
+    for (uint32_t i = 0; i < a->nsets && a->set_seqs[i] <= seq; i++)
+        v = i + 1;
+    return v;
 }
 
 static rl_err remember_hash(audit *a, const uint8_t h[HASH_BYTES])
@@ -261,6 +276,13 @@ static rl_err check_set(audit *a, const record *r, verify_job *jobs, size_t *njo
         goto done;
     }
     a->sets = sets;
+    uint64_t *seqs = realloc(a->set_seqs, (a->nsets + 1) * sizeof *seqs);
+    if (seqs == NULL) {
+        err = RL_ERR_NOMEM;
+        goto done;
+    }
+    a->set_seqs = seqs;
+    a->set_seqs[a->nsets] = r->seq;
     a->sets[a->nsets++] = p->set;
     a->set = p->set;
     a->sum.set_version = p->set.version;

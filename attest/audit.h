@@ -96,6 +96,10 @@ const relset *audit_set(const audit *a);
 bool audit_record_hash(const audit *a, uint64_t seq, uint8_t out[HASH_BYTES]);
 /* The relayer set of a version, as the records seen so far installed it (NULL: not seen). */
 const relset *audit_set_of_version(const audit *a, uint32_t version);
+/* The seq of the record that installed a version (0: not seen), and the version in force at seq:
+ * the one the latest set record at or before seq installed (0: none yet). One seq per version. */
+uint64_t audit_set_since(const audit *a, uint32_t version);
+uint32_t audit_version_at(const audit *a, uint64_t seq);
 void audit_get_summary(const audit *a, audit_summary *out);
 /* The insurance fund and bad debt after the records seen so far (RL_ERR_NOMEM possible). */
 RL_MUST_USE rl_err audit_fund_summary(const audit *a, fund_summary *out);

@@ -135,26 +135,94 @@ rl_err checkpoint_quorum_verify(const checkpoint_signed *cs, const relset *set, 
     return RL_OK;
 }
 
+/* ---- combining members' own heads ---- */
+
+bool checkpoint_same_body(const checkpoint *x, const checkpoint *y)
+{
+    return x->seq == y->seq && x->set_version == y->set_version && memcmp(x->head, y->head, HASH_BYTES) == 0;
+}
+
+rl_err checkpoint_merge(checkpoint_signed *into, const checkpoint_signed *from, rl_why *why)
+{
+    if (!checkpoint_same_body(&into->c, &from->c))
+        return rl_fail(why, RL_ERR_ARG, "checkpoints of different heads do not combine");
+    sig_list out = {0};
+    unsigned i = 0, j = 0;
+    while (i < into->sigs.n || j < from->sigs.n) {
+        const sig_entry *x = i < into->sigs.n ? &into->sigs.e[i] : NULL;
+        const sig_entry *y = j < from->sigs.n ? &from->sigs.e[j] : NULL;
+        const sig_entry *take;
+        if (y == NULL || (x != NULL && x->member < y->member)) {
+            take = x;
+            i++;
+        } else if (x == NULL || y->member < x->member) {
+            take = y;
+            j++;
+        } else if (memcmp(x->sig, y->sig, ED25519_SIG_BYTES) != 0) {
+            return rl_fail(why, RL_ERR_SIG, "checkpoint of seq %llu: two different signatures of member %u (ed25519 "
+                           "signs one message one way: one is forged)", (unsigned long long)into->c.seq, x->member);
+        } else {
+            take = x;
+            i++;
+            j++;
+        }
+        if (out.n == RELSET_MAX_MEMBERS)
+            return rl_fail(why, RL_ERR_ARG, "checkpoint of seq %llu: more than %d signatures",
+                           (unsigned long long)into->c.seq, RELSET_MAX_MEMBERS);
+        out.e[out.n++] = *take;
+    }
+    into->sigs = out;
+    return RL_OK;
+}
+
 /* ---- a log against a checkpoint (C3) ---- */
 
-rl_err checkpoint_check_log(const checkpoint_signed *cs, const audit *a, bool *refused, rl_why *why)
+/* The set that speaks for cs at its seq (checkpoint.h, rule C4), or NULL with why (refused). */
+static const relset *speaking_set(const checkpoint_signed *cs, const audit *a, const relset *given, size_t ngiven,
+                                  uint32_t in_force, rl_why *why)
+{
+    uint32_t v = cs->c.set_version, newest = audit_version_at(a, audit_expected_seq(a) - 1);
+    unsigned long long seq = cs->c.seq;
+    if (v == in_force)
+        return audit_set_of_version(a, v);
+    if (v < in_force || (v < newest && audit_set_of_version(a, v) != NULL)) {
+        rl_fail(why, RL_ERR_STATE, "checkpoint of seq %llu names relayer set version %u, which this log rotated out "
+                "at record %llu (version %u is in force at seq %llu): keys of a retired set prove nothing about "
+                "the records after their rotation", seq, v, (unsigned long long)audit_set_since(a, v + 1), in_force,
+                seq);
+        return NULL;
+    }
+    if (v == newest)
+        return audit_set_of_version(a, v); /* installed after seq in this log, and still in force at its end */
+    for (size_t i = 0; i < ngiven; i++)
+        if (given[i].version == v)
+            return &given[i];
+    rl_fail(why, RL_ERR_STATE, "checkpoint of seq %llu names relayer set version %u, which is not in the log (it "
+            "installs versions up to %u): pass that set (audit verify --set) to check its quorum", seq, v, newest);
+    return NULL;
+}
+
+rl_err checkpoint_check_log(const checkpoint_signed *cs, const audit *a, const relset *given, size_t ngiven,
+                            bool *refused, rl_why *why)
 {
     uint64_t end = audit_expected_seq(a) - 1;
-    const relset *set = audit_set_of_version(a, cs->c.set_version);
-    *refused = false;
-    if (set == NULL && cs->c.seq > end)
-        return rl_fail(why, RL_ERR_TRUNCATED, "the log ends at record %llu, before the checkpoint of seq %llu "
-                       "(whose relayer set version %u it never installed)", (unsigned long long)end,
-                       (unsigned long long)cs->c.seq, cs->c.set_version);
-    rl_err err = set == NULL ? rl_fail(why, RL_ERR_STATE, "relayer set version %u is not in the log",
-                                       cs->c.set_version)
-                             : checkpoint_quorum_verify(cs, set, why);
-    if (err != RL_OK) {
-        *refused = true;
+    uint32_t in_force = audit_version_at(a, cs->c.seq);
+    const relset *set = speaking_set(cs, a, given, ngiven, in_force, why);
+    rl_err err = set == NULL ? RL_ERR_STATE : checkpoint_quorum_verify(cs, set, why);
+    *refused = err != RL_OK;
+    if (err != RL_OK)
         return err;
-    }
     uint8_t h[HASH_BYTES];
     char want[2 * HASH_BYTES + 1], got[2 * HASH_BYTES + 1];
+    if (cs->c.set_version != in_force && cs->c.seq > end)
+        return rl_fail(why, RL_ERR_TRUNCATED, "the log ends at record %llu with relayer set version %u in force, "
+                       "before the checkpoint of seq %llu that %u members of version %u signed: the log was cut or "
+                       "forked before that rotation", (unsigned long long)end, in_force,
+                       (unsigned long long)cs->c.seq, cs->sigs.n, cs->c.set_version);
+    if (cs->c.set_version != in_force)
+        return rl_fail(why, RL_ERR_CHAIN, "the log forked: the checkpoint's set version %u is not in force at seq "
+                       "%llu in this log (version %u is), and %u of its members signed it", cs->c.set_version,
+                       (unsigned long long)cs->c.seq, in_force, cs->sigs.n);
     if (cs->c.seq > end)
         return rl_fail(why, RL_ERR_TRUNCATED, "the log ends at record %llu, before the checkpoint of seq %llu that "
                        "%u members signed: records were cut", (unsigned long long)end,

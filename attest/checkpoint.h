@@ -9,7 +9,10 @@
  * before a quorum checkpoint's seq, or holds another hash there, fails `audit verify`. A hub
  * that drops the tail of its log, or shows two auditors two different logs, is caught by anyone
  * holding one node's checkpoint: two quorum checkpoints with different heads at one seq are
- * proof that the log forked.
+ * proof that the log forked. Since only the hub decides whether a CHECKPOINT record exists, each
+ * node also keeps the latest head it signed itself (db/ledger_ckpt.h, `relayer checkpoint
+ * --own`); threshold members' own heads of one body combine (checkpoint_merge) into a quorum
+ * checkpoint, judged by the same rules.
  *
  * Checkpoint body, version 1 (what each member signs; integers big-endian):
  *
@@ -37,8 +40,24 @@
  *       relayer set of its set_version, every one over its message.
  *   C2. A CHECKPOINT record names a seq before its own, whose record hash is its head, with the
  *       set version in force when it is logged; its seq is above every earlier CHECKPOINT's.
- *   C3. A log agrees with a quorum checkpoint when it holds record seq and that record's hash is
- *       head. A log that ends before seq was cut; one with another hash there forked.
+ *   C3. A log agrees with a quorum checkpoint when the checkpoint's set_version is the version
+ *       the log has in force at seq (installed by its latest set record at or before seq), the
+ *       log holds record seq and that record's hash is head. A log that ends before seq was cut;
+ *       one with another hash there forked.
+ *   C4. Which set speaks for a checkpoint of (seq, version V) against a log that has version F
+ *       in force at seq (for a seq past the log's end: the version in force at its end):
+ *         V == F   the log's set of V; C1, then C3.
+ *         V <  F   none: the log rotated V out at or before seq, and keys of a retired set prove
+ *                  nothing about later records (they may have leaked since). Refused.
+ *         V >  F   the nodes had V in force at seq, this log did not. If the log installs V later
+ *                  and V is still in force at the log's end, the log's set of V; if the log
+ *                  never installs V, a set of version V the auditor vouches for (audit verify
+ *                  --set, as it vouches for the genesis set: it should vouch only for a set
+ *                  still in force, as retired keys prove nothing); a V the log installs and retires
+ *                  again is refused (retired keys). A valid quorum of it proves the log forked
+ *                  (or, when the log ends before seq, was cut or forked before that rotation).
+ *       Honest members sign only the version their replica has in force at seq (replica.h), so
+ *       a valid quorum of a set still trusted never names another version than the honest log's.
  *
  * Pure: no files, no clock.
  */
@@ -95,14 +114,23 @@ RL_MUST_USE rl_err checkpoint_quorum_jobs(const checkpoint_signed *cs, const rel
 /* Rule C1 whole: checkpoint_quorum_jobs, then every signature (RL_ERR_SIG naming the member). */
 RL_MUST_USE rl_err checkpoint_quorum_verify(const checkpoint_signed *cs, const relset *set, rl_why *why);
 
-/* Rule C3 against the records an audit has read (audit.h), after rule C1 against the set of
- * cs's version as those records installed it (version 1: the genesis set). RL_OK: the log holds
- * record seq and its hash is head. Otherwise *refused says whose fault it is:
- *   false, RL_ERR_TRUNCATED  the log ends before seq (also when it never installed cs's version);
- *   false, RL_ERR_CHAIN      the log holds another record at seq: it forked;
- *   true,  other codes       cs is not a valid quorum checkpoint: nothing is said about the log. */
+/* A member's own head (`relayer checkpoint --own`) is a checkpoint with one signature. Heads of
+ * one body (seq, head, set_version) combine: merge adds from's signatures to into's (members
+ * ascending, each once); RL_ERR_SIG when one member carries two different signatures,
+ * RL_ERR_ARG for different bodies. C1 then decides whether the union is a quorum. */
+bool checkpoint_same_body(const checkpoint *x, const checkpoint *y);
+RL_MUST_USE rl_err checkpoint_merge(checkpoint_signed *into, const checkpoint_signed *from, rl_why *why);
+
+/* Rules C4, C1 and C3 against the records an audit has read (audit.h). given: sets of versions the
+ * log does not install, vouched for by the auditor (ngiven of them; NULL/0: none). RL_OK: the log
+ * holds record seq under cs's version and its hash is head. Otherwise *refused says whose fault:
+ *   false, RL_ERR_TRUNCATED  the log ends before seq;
+ *   false, RL_ERR_CHAIN      the log holds another record at seq, or another version in force: it forked;
+ *   true,  other codes       cs is not evidence (no valid quorum of a set that speaks for it at seq,
+ *                            C4): nothing is said about the log. */
 typedef struct audit audit;
-RL_MUST_USE rl_err checkpoint_check_log(const checkpoint_signed *cs, const audit *a, bool *refused, rl_why *why);
+RL_MUST_USE rl_err checkpoint_check_log(const checkpoint_signed *cs, const audit *a, const relset *given, size_t ngiven,
+                                        bool *refused, rl_why *why);
 
 /* JSON (above). to_json names members from set when given (NULL: no names); new reference.
  * from_json is strict: the keys above and no others, types, lengths, members ascending. */

@@ -92,3 +92,45 @@ rl_err ledger_ckpt_latest(MDB_txn *txn, const store *s, checkpoint_signed *out, 
         *record_seq = at;
     return err;
 }
+
+/* ---- the node's own latest signed head ---- */
+
+/* meta "ckpt_own" (111 bytes):
+ *   offset  size  field
+ *        0    45  checkpoint body (checkpoint.h)
+ *       45     2  member        the signer's id in the set of the body's version (big-endian)
+ *       47    64  sig           ed25519 over checkpoint_message(body) */
+static const char META_OWN[] = "ckpt_own";
+#define OWN_BYTES (CHECKPOINT_BODY_BYTES + 2 + ED25519_SIG_BYTES)
+
+rl_err ledger_ckpt_own_put(MDB_txn *txn, const store *s, const checkpoint *c, uint16_t member,
+                           const uint8_t sig[ED25519_SIG_BYTES], rl_why *why)
+{
+    uint8_t v[OWN_BYTES];
+    rl_err err = checkpoint_body_encode(v, c, why);
+    if (err != RL_OK)
+        return err;
+    be16_put(v + CHECKPOINT_BODY_BYTES, member);
+    memcpy(v + CHECKPOINT_BODY_BYTES + 2, sig, ED25519_SIG_BYTES);
+    return store_put(txn, store_dbi(s, TABLE_META), META_OWN, sizeof META_OWN - 1, v, sizeof v, 0, why);
+}
+
+rl_err ledger_ckpt_own_get(MDB_txn *txn, const store *s, checkpoint_signed *out, rl_why *why)
+{
+    MDB_val v;
+    rl_err err = store_get(txn, store_dbi(s, TABLE_META), META_OWN, sizeof META_OWN - 1, &v, why);
+    if (err == RL_ERR_NOTFOUND)
+        return rl_fail(why, RL_ERR_NOTFOUND, "%s: this node has signed no head yet", store_path(s));
+    if (err != RL_OK)
+        return err;
+    if (v.mv_size != OWN_BYTES)
+        return rl_fail(why, RL_ERR_DB, "%s: meta 'ckpt_own' has %zu bytes", store_path(s), v.mv_size);
+    memset(out, 0, sizeof *out);
+    const uint8_t *p = v.mv_data;
+    if ((err = checkpoint_body_decode(&out->c, p, CHECKPOINT_BODY_BYTES, why)) != RL_OK)
+        return err;
+    out->sigs.n = 1;
+    out->sigs.e[0].member = be16_get(p + CHECKPOINT_BODY_BYTES);
+    memcpy(out->sigs.e[0].sig, p + CHECKPOINT_BODY_BYTES + 2, ED25519_SIG_BYTES);
+    return RL_OK;
+}

@@ -2,15 +2,18 @@
  * cmd_audit.c - `relayer audit export | verify | replay`: the auditor's commands.
  *
  *   relayer audit export --db DIR --out FILE
- *   relayer audit verify FILE --relayers SET.json [--checkpoint CP.json]... [--json]
+ *   relayer audit verify FILE --relayers SET.json [--checkpoint CP.json]... [--set SET.json]... [--json]
  *   relayer audit replay FILE --relayers SET.json --out DIR [--risk risk.json] [--json]
  *
  * verify and replay exit 0 with a summary when every record is good, 1 naming the first bad
  * record and why, 2 on usage or I/O errors. Checkpoints (attest/checkpoint.h), the ones given
  * and the one in the file's header, are checked once every record is: two with a quorum each and
  * different heads at one seq prove a fork (1); a log that ends before one's seq or holds another
- * hash there fails (1); a given checkpoint without a valid quorum is refused (2), the header's
- * fails the file (1).
+ * hash there fails (1); a given checkpoint without a valid quorum of a set that speaks for it at
+ * its seq (rule C4: not a retired set) is refused (2), the header's fails the file (1). --set
+ * vouches for relayer sets of versions the log never installs (a fork that leaves out a rotation).
+ * Given checkpoints of one (seq, head, set version), such as nodes' own heads (one signature
+ * each), combine into one before they are judged.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -30,7 +33,8 @@
 
 static const char USAGE[] =
     "usage: relayer audit export --db DIR --out FILE\n"
-    "       relayer audit verify FILE --relayers SET.json [--checkpoint CP.json]... [--json]\n"
+    "       relayer audit verify FILE --relayers SET.json [--checkpoint CP.json]... [--set SET.json]...\n"
+    "                            [--json]\n"
     "       relayer audit replay FILE --relayers SET.json --out DIR [--risk risk.json] [--json]\n"
     "\n"
     "export  writes the hub's log to a self-describing, sealed file\n"
@@ -38,7 +42,9 @@ static const char USAGE[] =
     "        set in force; SET.json is the genesis relayer set (the trust anchor). Each\n"
     "        --checkpoint (a node's `relayer checkpoint`) and the file header's checkpoint must\n"
     "        carry a quorum of their set and match the log: a log that ends before one or differs\n"
-    "        from one fails, and two with different heads at one seq prove the log forked\n"
+    "        from one fails, and two with different heads at one seq prove the log forked. A\n"
+    "        checkpoint's set version must be the one in force at its seq (a retired set's is\n"
+    "        refused); --set gives a later set the log never installs (a fork without the rotation)\n"
     "replay  verifies and rebuilds a ledger in DIR from the file alone; compare it with\n"
     "        `relayer ledger digest --db DIR`. With --risk, also runs the margin calculator over\n"
     "        the log and checks that every logged decision (margin call, liquidation and its\n"
@@ -49,8 +55,8 @@ static const char USAGE[] =
 
 struct args {
     const char *db, *out, *relayers, *file, *risk;
-    const char *checkpoints[CHECKPOINTS_MAX];
-    size_t ncheckpoints;
+    const char *checkpoints[CHECKPOINTS_MAX], *sets[CHECKPOINTS_MAX];
+    size_t ncheckpoints, nsets;
     bool json;
 };
 
@@ -60,7 +66,8 @@ static int parse(int argc, char **argv, struct args *a)
         {"db", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
         {"relayers", required_argument, NULL, 'r'}, {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},      {"risk", required_argument, NULL, 'k'},
-        {"checkpoint", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0},
+        {"checkpoint", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     memset(a, 0, sizeof *a);
@@ -78,6 +85,13 @@ static int parse(int argc, char **argv, struct args *a)
                 return EXIT_USAGE;
             }
             a->checkpoints[a->ncheckpoints++] = optarg;
+            break;
+        case 's':
+            if (a->nsets == CHECKPOINTS_MAX) {
+                fprintf(stderr, "relayer audit: at most %d --set\n", CHECKPOINTS_MAX);
+                return EXIT_USAGE;
+            }
+            a->sets[a->nsets++] = optarg;
             break;
         case 'h': fputs(USAGE, stdout); return 0;
         default: fputs(USAGE, stderr); return EXIT_USAGE;
@@ -191,7 +205,7 @@ static rl_err check_decision(void *ctx, const uint8_t *rec, size_t len, uint64_t
 /* ---- checkpoints (attest/checkpoint.h) ---- */
 
 struct ckpt_given {
-    const char *name; /* the file, or "the file header's checkpoint" */
+    char name[512]; /* the file (files, "A + B", when members' own heads combined), or the header's */
     checkpoint_signed cs;
     bool header, refused;
     rl_err err;
@@ -201,6 +215,8 @@ struct ckpt_given {
 struct ckpt_check {
     struct ckpt_given g[CHECKPOINTS_MAX + 1];
     size_t n, agreed;
+    relset sets[CHECKPOINTS_MAX]; /* --set: versions the log may not install */
+    size_t nsets;
 };
 
 /* Every checkpoint against the log (rule C3), then, in this order of weight: two valid ones
@@ -213,7 +229,8 @@ static rl_err check_checkpoints(void *ctx, const audit *a, const export_reader *
     if (hdr != NULL)
         c->g[c->n++] = (struct ckpt_given){.name = "the file header's checkpoint", .cs = *hdr, .header = true};
     for (size_t i = 0; i < c->n; i++)
-        c->g[i].err = checkpoint_check_log(&c->g[i].cs, a, &c->g[i].refused, &c->g[i].why);
+        c->g[i].err = checkpoint_check_log(&c->g[i].cs, a, c->sets, c->nsets, &c->g[i].refused,
+                                          &c->g[i].why);
     for (size_t i = 0; i < c->n; i++)
         for (size_t j = i + 1; j < c->n; j++) {
             const struct ckpt_given *x = &c->g[i], *y = &c->g[j];
@@ -235,6 +252,32 @@ static rl_err check_checkpoints(void *ctx, const audit *a, const export_reader *
             return c->g[i].header ? c->g[i].err : RL_ERR_ARG; /* the auditor's input, not the log */
         }
     c->agreed = c->n;
+    return RL_OK;
+}
+
+/* Loads a --checkpoint file; one of the same (seq, head, set version) as an earlier one combines
+ * with it (members' own heads, `relayer checkpoint --own`: checkpoint_merge), C1 then judges
+ * the union. */
+static rl_err given_add(struct ckpt_check *c, const char *file, rl_why *why)
+{
+    checkpoint_signed cs;
+    rl_err err = checkpoint_load(file, &cs, why);
+    if (err != RL_OK)
+        return err;
+    for (size_t i = 0; i < c->n; i++) {
+        struct ckpt_given *g = &c->g[i];
+        if (!checkpoint_same_body(&g->cs.c, &cs.c))
+            continue;
+        if ((err = checkpoint_merge(&g->cs, &cs, why)) != RL_OK) {
+            rl_why_prefix(why, "%s and %s: ", g->name, file);
+            return err;
+        }
+        size_t len = strlen(g->name);
+        snprintf(g->name + len, sizeof g->name - len, " + %s", file);
+        return RL_OK;
+    }
+    snprintf(c->g[c->n++].name, sizeof c->g[0].name, "%s", file);
+    c->g[c->n - 1].cs = cs;
     return RL_OK;
 }
 
@@ -280,10 +323,10 @@ static int do_check(const struct args *a, bool replay)
     progress pr;
     progress_init(&pr, cmd);
     struct ckpt_check *ck = calloc(1, sizeof *ck);
-    for (size_t i = 0; ck != NULL && i < a->ncheckpoints && err == RL_OK; i++) {
-        ck->g[ck->n].name = a->checkpoints[i];
-        err = checkpoint_load(a->checkpoints[i], &ck->g[ck->n++].cs, &why);
-    }
+    for (size_t i = 0; ck != NULL && i < a->ncheckpoints && err == RL_OK; i++)
+        err = given_add(ck, a->checkpoints[i], &why);
+    for (size_t i = 0; ck != NULL && i < a->nsets && err == RL_OK; i++)
+        err = relset_load(a->sets[i], &ck->sets[ck->nsets++], &why);
     if (ck == NULL || err != RL_OK) {
         fprintf(stderr, "relayer audit %s: %s\n", cmd, ck == NULL ? rl_strerror(RL_ERR_NOMEM) : why.text);
         free(ck);

@@ -10,6 +10,7 @@
 
 #include "attest/audit.h"
 #include "attest/checkpoint.h"
+#include "db/ledger_ckpt.h"
 #include "relayer/bus.h"
 #include "relayer/cmd.h"
 #include "relayer/daemon.h"
@@ -46,6 +47,7 @@ struct replica {
     uint8_t signed_sig[ED25519_SIG_BYTES];
     uint16_t signed_member;
     uint64_t signed_ms, sent_ms, ckpt_signed, ckpt_cpu_ns;
+    uint64_t unlogged_rounds;   /* heads signed since the latest CHECKPOINT record advanced */
     uint8_t frame[RECORD_MAX_BYTES + 64]; /* one received frame */
 };
 
@@ -58,8 +60,34 @@ static void note_record(struct replica *f, const uint8_t *rec, size_t len, uint6
         return;
     if (r.type != RECORD_CHECKPOINT)
         f->plain_seq = seq;
-    else if (checkpoint_signed_decode(&cs, r.payload, r.payload_len, NULL) == RL_OK && cs.c.seq > f->logged_seq)
+    else if (checkpoint_signed_decode(&cs, r.payload, r.payload_len, NULL) == RL_OK && cs.c.seq > f->logged_seq) {
         f->logged_seq = cs.c.seq;
+        f->unlogged_rounds = 0;
+    }
+}
+
+static rl_err own_put_fn(MDB_txn *txn, void *ctx, rl_why *why)
+{
+    struct replica *f = ctx;
+    return ledger_ckpt_own_put(txn, f->st, &f->signed_c, f->signed_member, f->signed_sig, why);
+}
+
+/* Files the head just signed (ledger_ckpt.h, meta "ckpt_own") before it leaves the node, and
+ * warns when the hub has logged no newer quorum checkpoint for more than REPLICA_CKPT_WARN_ROUNDS
+ * rounds (heads signed, or that many rounds' worth of records): a hub that never logs one would
+ * otherwise leave auditors without a witness. */
+static void own_head_keep(struct replica *f, uint64_t every)
+{
+    rl_why why = {{0}};
+    if (store_write(f->st, own_put_fn, f, &why) != RL_OK)
+        log_error("own signed head not filed", "seq=%llu why=\"%s\"", (unsigned long long)f->signed_c.seq,
+                  why.text);
+    uint64_t gap = f->signed_c.seq - f->logged_seq;
+    if (++f->unlogged_rounds > REPLICA_CKPT_WARN_ROUNDS || gap > REPLICA_CKPT_WARN_ROUNDS * every)
+        log_warn("signed head far ahead of the newest logged quorum checkpoint: is the hub logging them? "
+                 "`relayer checkpoint --own` gives this node's witness",
+                 "signed=%llu logged=%llu gap=%llu rounds=%llu", (unsigned long long)f->signed_c.seq,
+                 (unsigned long long)f->logged_seq, (unsigned long long)gap, (unsigned long long)f->unlogged_rounds);
 }
 
 /* Signs the durable head when due, and sends the latest signed head until a CHECKPOINT at or
@@ -87,6 +115,7 @@ static void checkpoint_tick(struct replica *f)
         checkpoint_sign(&f->signed_c, f->o.key, f->signed_sig);
         f->signed_ms = now;
         f->ckpt_signed++;
+        own_head_keep(f, every);
     }
     uint8_t frame[128];
     size_t len = wire_encode_checkpoint(frame, sizeof frame, &f->signed_c, f->signed_member, f->signed_sig);

@@ -21,7 +21,12 @@
  * a record other than a CHECKPOINT came in since: an idle log is not signed again and again), and
  * sends it to the hub as a CHECKPOINT message, again every checkpoint_ms until a CHECKPOINT at or
  * past it is in the log. The newest CHECKPOINT record it applied is the node's latest quorum
- * checkpoint, on its own disk (db/ledger_ckpt.h), which `relayer checkpoint` prints.
+ * checkpoint, on its own disk (db/ledger_ckpt.h), which `relayer checkpoint` prints, and the
+ * latest head it signed itself (filed before it is sent; `relayer checkpoint --own`), and warns
+ * (log line "signed head far ahead of the newest logged quorum checkpoint", naming the gap in
+ * records and rounds) at each signing once more than REPLICA_CKPT_WARN_ROUNDS heads were signed,
+ * or more than REPLICA_CKPT_WARN_ROUNDS * checkpoint_records records passed, since the newest
+ * CHECKPOINT record (by the seq it witnesses).
  */
 #ifndef RL_REPLICA_H
 #define RL_REPLICA_H
@@ -46,6 +51,8 @@ typedef struct replica_opts {
 } replica_opts;
 
 #define REPLICA_CHECKPOINT_RECORDS 1000
+/* More rounds than this with no newer CHECKPOINT logged: the replica logs a warning. */
+#define REPLICA_CKPT_WARN_ROUNDS 3
 #define REPLICA_CHECKPOINT_MS 10000
 
 typedef struct replica replica;

@@ -349,6 +349,103 @@ Test(checkpoint, a_forked_export_fails_and_two_conflicting_checkpoints_prove_a_f
     hublog_close(&a);
 }
 
+/* Attack 1a (review of issue 14): the log rotated to version 2, retiring member 3; members of
+ * version 1 (3 among them) sign a checkpoint marked version 1 at a seq after the rotation, with a
+ * bogus head. Retired keys prove nothing about seqs after their rotation: the honest log is not
+ * accused (exit 2, the auditor's input), alone or as a pair "proving" a fork. */
+Test(checkpoint, a_retired_quorum_cannot_accuse_an_honest_log_of_forking_after_its_rotation)
+{
+    struct hublog h;
+    hublog_open(&h, 60, 0, 30);
+    hublog_export(&h, "log.rlog");
+    const ledger_head *head = ingest_head(h.g);
+    cr_assert_eq(head->set_version, 2);
+    uint8_t bogus[HASH_BYTES];
+    memset(bogus, 0x5a, HASH_BYTES);
+    checkpoint_signed cs;
+    char cp1[600], cp2[600], extra[1400], *out = NULL;
+    sign_by(&h, &cs, head->seq, bogus, 1, 3);
+    save(&h, &cs, "retired1.json", cp1, sizeof cp1);
+    bogus[0] ^= 1;
+    sign_by(&h, &cs, head->seq, bogus, 1, 3);
+    save(&h, &cs, "retired2.json", cp2, sizeof cp2);
+    snprintf(extra, sizeof extra, "--checkpoint %s", cp1);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 2, "%s", out);
+    cr_assert(strstr(out, "refused") != NULL && strstr(out, "rotated out") != NULL, "%s", out);
+    cr_assert(strstr(out, "forked") == NULL, "%s", out);
+    free(out);
+    snprintf(extra, sizeof extra, "--checkpoint %s --checkpoint %s", cp1, cp2);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 2, "%s", out);
+    cr_assert(strstr(out, "proof that the log forked") == NULL, "%s", out);
+    free(out);
+    /* beyond the end of the log too: a retired set cannot claim records were cut */
+    sign_by(&h, &cs, head->seq + 5, bogus, 1, 3);
+    save(&h, &cs, "retired3.json", cp1, sizeof cp1);
+    snprintf(extra, sizeof extra, "--checkpoint %s", cp1);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 2, "%s", out);
+    cr_assert(strstr(out, "rotated out") != NULL, "%s", out);
+    free(out);
+    /* the quorum of the set in force at that seq still speaks for it */
+    sign_by(&h, &cs, head->seq, head->hash, 2, 2);
+    save(&h, &cs, "v2.json", cp1, sizeof cp1);
+    snprintf(extra, sizeof extra, "--checkpoint %s", cp1);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 0, "%s", out);
+    free(out);
+    hublog_close(&h);
+}
+
+/* Attack 1b: the hub's fork never installs version 2 and runs past the seq of the nodes' real
+ * version 2 checkpoint. Without the set of version 2 the auditor cannot check that quorum and is
+ * told to pass it (exit 2); with --set it is a fork (exit 1), and a cut one when the fork is short. */
+Test(checkpoint, a_fork_that_leaves_out_the_rotation_is_reported_as_a_fork_given_the_new_set)
+{
+    struct hublog nodes, fork;
+    hublog_open(&nodes, 40, 0, 20);
+    hublog_open(&fork, 60, 0, 0);
+    const ledger_head *head = ingest_head(nodes.g);
+    cr_assert_eq(head->set_version, 2);
+    cr_assert_gt(ingest_head(fork.g)->seq, head->seq);
+    checkpoint_signed cs;
+    char cp[600], setf[600], extra[1400], *out = NULL;
+    sign_by(&nodes, &cs, head->seq, head->hash, 2, 2);
+    save(&nodes, &cs, "head.json", cp, sizeof cp);
+    snprintf(setf, sizeof setf, "%s/v2.json", nodes.dir);
+    json_t *j = relset_to_json(&nodes.s.rotated);
+    cr_assert_eq(json_dump_file(j, setf, 0), 0);
+    json_decref(j);
+    hublog_export(&fork, "fork.rlog");
+    snprintf(extra, sizeof extra, "--checkpoint %s", cp);
+    cr_assert_eq(verify_cli(&nodes, fork.file, extra, &out), 2, "%s", out);
+    cr_assert(strstr(out, "--set") != NULL, "the auditor is told what is missing: %s", out);
+    free(out);
+    snprintf(extra, sizeof extra, "--checkpoint %s --set %s", cp, setf);
+    cr_assert_eq(verify_cli(&nodes, fork.file, extra, &out), 1, "%s", out);
+    cr_assert(strstr(out, "the log forked") != NULL && strstr(out, "not in force at seq") != NULL, "%s", out);
+    free(out);
+    /* a fork cut before the checkpoint's seq */
+    char cut[600];
+    snprintf(cut, sizeof cut, "%s/cut.rlog", fork.dir);
+    cr_assert_eq(export_write_prefix(fork.file, cut, head->seq - 3, NULL), RL_OK);
+    cr_assert_eq(verify_cli(&nodes, cut, extra, &out), 1, "%s", out);
+    free(out);
+    /* a forged set of version 2 proves nothing: its quorum does not verify */
+    sign_by(&nodes, &cs, head->seq, head->hash, 2, 2);
+    cs.sigs.e[1].sig[3] ^= 1;
+    save(&nodes, &cs, "forged.json", cp, sizeof cp);
+    snprintf(extra, sizeof extra, "--checkpoint %s --set %s", cp, setf);
+    cr_assert_eq(verify_cli(&nodes, fork.file, extra, &out), 2, "%s", out);
+    free(out);
+    /* the nodes' own log agrees with the real one, --set or not */
+    sign_by(&nodes, &cs, head->seq, head->hash, 2, 2);
+    save(&nodes, &cs, "head.json", cp, sizeof cp);
+    hublog_export(&nodes, "log.rlog");
+    snprintf(extra, sizeof extra, "--checkpoint %s --set %s", cp, setf);
+    cr_assert_eq(verify_cli(&nodes, nodes.file, extra, &out), 0, "%s", out);
+    free(out);
+    hublog_close(&fork);
+    hublog_close(&nodes);
+}
+
 Test(checkpoint, a_checkpoint_with_too_few_or_forged_signatures_is_refused_with_exit_2)
 {
     struct hublog h;
@@ -432,6 +529,120 @@ Test(checkpoint, relayer_checkpoint_prints_the_newest_checkpoint_of_a_replicas_d
     cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "signatures"), 1), "name")),
                      h.s.genesis.members[1].pub.name);
     json_decref(j);
+    free(out);
+    hublog_close(&h);
+}
+
+/* Attack 2: a hub that never logs a checkpoint leaves no quorum checkpoint anywhere, and cuts
+ * its log. Each node's own signed head (one signature) is refused alone, but threshold members'
+ * heads of one (seq, head, version) combine into a quorum that catches the cut. */
+Test(checkpoint, own_heads_of_threshold_members_combine_and_catch_a_cut_log_the_hub_never_checkpointed)
+{
+    struct hublog h;
+    hublog_open(&h, 60, 0, 0);
+    hublog_export(&h, "log.rlog");
+    const ledger_head *head = ingest_head(h.g);
+    checkpoint_signed one;
+    char own[3][600], extra[2000], cut[600], *out = NULL;
+    for (unsigned i = 0; i < 3; i++) {
+        char name[32];
+        checkpoint k = {.seq = head->seq, .set_version = 1};
+        memcpy(k.head, head->hash, HASH_BYTES);
+        memset(&one, 0, sizeof one);
+        one.c = k;
+        one.sigs.n = 1;
+        one.sigs.e[0].member = h.s.genesis.members[i].id;
+        checkpoint_sign(&k, h.s.keys[i], one.sigs.e[0].sig);
+        snprintf(name, sizeof name, "own%u.json", i + 1);
+        save(&h, &one, name, own[i], sizeof own[i]);
+    }
+    snprintf(cut, sizeof cut, "%s/cut.rlog", h.dir);
+    cr_assert_eq(export_write_prefix(h.file, cut, head->seq - 4, NULL), RL_OK);
+    snprintf(extra, sizeof extra, "--checkpoint %s", own[0]);
+    cr_assert_eq(verify_cli(&h, cut, extra, &out), 2, "one member is no quorum: %s", out);
+    free(out);
+    snprintf(extra, sizeof extra, "--checkpoint %s --checkpoint %s", own[0], own[2]);
+    cr_assert_eq(verify_cli(&h, cut, extra, &out), 1, "%s", out);
+    cr_assert(strstr(out, "records were cut") != NULL && strstr(out, "2 members signed") != NULL, "%s", out);
+    cr_assert(strstr(out, own[0]) != NULL && strstr(out, own[2]) != NULL, "both files named: %s", out);
+    free(out);
+    snprintf(extra, sizeof extra, "--checkpoint %s --checkpoint %s --checkpoint %s", own[0], own[1], own[2]);
+    cr_assert_eq(verify_cli(&h, h.file, extra, &out), 0, "%s", out);
+    cr_assert(strstr(out, "agrees with 1 quorum checkpoint") != NULL, "%s", out);
+    free(out);
+    /* one member cannot stand in twice: the same file twice is still one signature */
+    snprintf(extra, sizeof extra, "--checkpoint %s --checkpoint %s", own[0], own[0]);
+    cr_assert_eq(verify_cli(&h, cut, extra, &out), 2, "%s", out);
+    free(out);
+    hublog_close(&h);
+}
+
+Test(checkpoint, merging_unites_members_once_and_refuses_two_signatures_of_one_member_or_other_heads)
+{
+    checkpoint_signed a = {0}, b = {0};
+    a.c.seq = b.c.seq = 9;
+    a.c.set_version = b.c.set_version = 1;
+    a.sigs.n = 2;
+    a.sigs.e[0].member = 1;
+    a.sigs.e[1].member = 3;
+    b.sigs.n = 2;
+    b.sigs.e[0].member = 2;
+    b.sigs.e[1].member = 3;
+    cr_assert_eq(checkpoint_merge(&a, &b, NULL), RL_OK);
+    cr_assert_eq(a.sigs.n, 3);
+    cr_assert(a.sigs.e[0].member == 1 && a.sigs.e[1].member == 2 && a.sigs.e[2].member == 3);
+    b.sigs.e[1].sig[0] = 1;
+    cr_assert_eq(checkpoint_merge(&a, &b, NULL), RL_ERR_SIG);
+    b.c.seq = 10;
+    cr_assert_eq(checkpoint_merge(&a, &b, NULL), RL_ERR_ARG);
+}
+
+struct own_put {
+    const store *st;
+    checkpoint k;
+    uint16_t member;
+    uint8_t sig[ED25519_SIG_BYTES];
+};
+
+static rl_err own_put_fn(MDB_txn *txn, void *ctx, rl_why *why)
+{
+    struct own_put *o = ctx;
+    return ledger_ckpt_own_put(txn, o->st, &o->k, o->member, o->sig, why);
+}
+
+/* `relayer checkpoint --own`: the head the node's replica filed last, whether or not any quorum
+ * checkpoint was ever logged; a forged one is not printed. */
+Test(checkpoint, relayer_checkpoint_own_prints_the_nodes_latest_signed_head_without_any_logged_checkpoint)
+{
+    struct hublog h;
+    hublog_open(&h, 20, 0, 0);
+    char conf[700], *out = NULL;
+    snprintf(conf, sizeof conf, "%s/follow.conf", h.dir);
+    tu_write(h.dir, "follow.conf", "[follow]\ndata = hub\nkey = keys/x.key\nrelayers = relayers.json\n[hub]\n"
+                                   "records = ipc://x\ncatchup = ipc://y\nkey = keys/hub.pub\n");
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s --own", RELAYER_BIN, conf), 1, "none yet: %s", out);
+    free(out);
+    cr_assert_eq(ingest_flush(h.g, 2, NULL), RL_OK);
+    const ledger_head *head = ingest_head(h.g);
+    checkpoint k = {.seq = head->seq, .set_version = 1};
+    memcpy(k.head, head->hash, HASH_BYTES);
+    struct own_put o = {.st = h.st, .k = k, .member = h.s.genesis.members[1].id};
+    checkpoint_sign(&k, h.s.keys[1], o.sig);
+    cr_assert_eq(store_write(h.st, own_put_fn, &o, NULL), RL_OK);
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s", RELAYER_BIN, conf), 1, "no quorum logged: %s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s --own", RELAYER_BIN, conf), 0, "%s", out);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "%s", out);
+    checkpoint_signed back;
+    cr_assert_eq(checkpoint_from_json(&back, j, NULL), RL_OK);
+    cr_assert(back.c.seq == head->seq && back.sigs.n == 1 && back.sigs.e[0].member == h.s.genesis.members[1].id);
+    json_decref(j);
+    free(out);
+    o.sig[5] ^= 1;
+    cr_assert_eq(store_write(h.st, own_put_fn, &o, NULL), RL_OK);
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s --own", RELAYER_BIN, conf), 2, "%s", out);
+    cr_assert(strstr(out, "does not verify") != NULL, "%s", out);
     free(out);
     hublog_close(&h);
 }

@@ -622,19 +622,22 @@ Test(hub, up_starts_an_executor_per_chain_and_an_oracle_per_config_and_restarts_
 
 /* ---- witnessed heads (attest/checkpoint.h) ---- */
 
-/* follow-nodeN.conf: node N's own replica, signing checkpoints every 50 records or 300 ms. */
-static void write_node_follow_conf(struct cluster *c, unsigned n)
+/* follow-nodeN.conf: node N's own replica, signing checkpoints every 50 records or 300 ms and
+ * sending them to the hub's node endpoint (nodes_sock: another socket, where no hub listens). */
+static void write_node_follow_conf_to(struct cluster *c, unsigned n, const char *nodes_sock)
 {
     char name[64], text[1400];
     snprintf(name, sizeof name, "follow-node%u.conf", n);
     snprintf(text, sizeof text,
              "[follow]\ndata = replica%u\nkey = keys/node%u.key\nrelayers = relayers.json\n"
              "checkpoint_records = 50\ncheckpoint_ms = 300\n"
-             "[hub]\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\nnodes = ipc://%s/nodes.sock\n"
+             "[hub]\nrecords = ipc://%s/records.sock\ncatchup = ipc://%s/catchup.sock\nnodes = ipc://%s/%s\n"
              "key = keys/hub.pub\n",
-             n, n, c->dir, c->dir, c->dir);
+             n, n, c->dir, c->dir, c->dir, nodes_sock);
     tu_write(c->dir, name, text);
 }
+
+static void write_node_follow_conf(struct cluster *c, unsigned n) { write_node_follow_conf_to(c, n, "nodes.sock"); }
 
 /* The newest quorum checkpoint in a ledger directory (seq 0: none). */
 static uint64_t checkpoint_in(const char *dir, const char *db)
@@ -716,6 +719,86 @@ Test(hub, node_replicas_witness_the_log_through_a_sigkill_and_an_auditor_catches
     digest_json(&c, &digest);
     cr_assert(strstr(digest, "\"events_credited\":3000") != NULL, "%s", digest);
     free(digest);
+    teardown(&c);
+}
+
+/* The latest head a node's replica signed itself (seq 0: none). */
+static uint64_t own_head_in(const char *dir, const char *db)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, db);
+    store *st;
+    MDB_txn *txn;
+    checkpoint_signed cs = {0};
+    store_opts so = {.read_only = true};
+    if (store_open(&st, path, &so, NULL) != RL_OK)
+        return 0;
+    if (store_read_begin(st, &txn, NULL) == RL_OK) {
+        if (ledger_ckpt_own_get(txn, st, &cs, NULL) != RL_OK)
+            cs.c.seq = 0;
+        store_read_end(txn);
+    }
+    store_close(st);
+    return cs.c.seq;
+}
+
+/* Issue 14 review, attack 2: a hub that never logs a checkpoint (here: the nodes' signatures
+ * never reach it) leaves no quorum checkpoint anywhere. Each replica still files the head it
+ * signed, warns that none is logged, and two nodes' own heads combine into a quorum that
+ * catches a cut export. */
+Test(hub, replicas_keep_their_own_heads_when_the_hub_logs_no_checkpoint_and_two_of_them_catch_a_cut_export)
+{
+    struct cluster c;
+    setup(&c, 600);
+    pid_t followers[2];
+    start_hub(&c);
+    for (unsigned i = 0; i < 2; i++) {
+        char name[32];
+        write_node_follow_conf_to(&c, i + 1, "nowhere.sock");
+        snprintf(name, sizeof name, "follow-node%u", i + 1);
+        followers[i] = spawn_with(&c, "follow", name, NULL);
+    }
+    cr_assert(stream_all(&c, 90000, 0, NULL), "not every message was acknowledged");
+    uint64_t t0 = tu_now_ms(), head = 0, own1 = 0, own2 = 0;
+    while (tu_now_ms() - t0 < 60000) {
+        head = head_of(c.dir, "hub", NULL);
+        own1 = own_head_in(c.dir, "replica1");
+        own2 = own_head_in(c.dir, "replica2");
+        if (own1 == head && own2 == head)
+            break;
+        tu_sleep_ms(200);
+    }
+    cr_assert(own1 == head && own2 == head, "own heads %llu and %llu, the hub's head %llu", (unsigned long long)own1,
+              (unsigned long long)own2, (unsigned long long)head);
+    char *out = NULL;
+    cr_assert_eq(tu_run(&out, "%s checkpoint --config %s/follow-node1.conf", RELAYER_BIN, c.dir), 1,
+                 "no quorum checkpoint was logged: %s", out);
+    free(out);
+    for (unsigned i = 0; i < 2; i++) {
+        cr_assert_eq(tu_run(&out, "%s checkpoint --config %s/follow-node%u.conf --own --out %s/own%u.json",
+                            RELAYER_BIN, c.dir, i + 1, c.dir, i + 1), 0, "%s", out);
+        free(out);
+        int status = stop_pid(followers[i], SIGTERM);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "follower %u did not stop cleanly (%d)", i + 1,
+                  status);
+    }
+    /* its final head, some 600 records past no checkpoint at all, is more than 3 rounds of 50 */
+    tu_run(&out, "grep -c 'signed head far ahead of the newest logged quorum checkpoint' %s/follow-node1.log", c.dir);
+    cr_assert(strtoul(out, NULL, 10) >= 1, "the replica warns that no checkpoint is logged: %s", out);
+    free(out);
+    stop_hub(&c, SIGTERM);
+    export_and_verify(&c);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/log.rlog --relayers %s/relayers.json --checkpoint %s/own1.json "
+                        "--checkpoint %s/own2.json", RELAYER_BIN, c.dir, c.dir, c.dir, c.dir), 0, "%s", out);
+    cr_assert(strstr(out, "agrees with 1 quorum checkpoint") != NULL, "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s dev drop-tail %s/log.rlog --drop 3 --out %s/cut.rlog", RELAYER_BIN, c.dir, c.dir), 0,
+                 "%s", out);
+    free(out);
+    cr_assert_eq(tu_run(&out, "%s audit verify %s/cut.rlog --relayers %s/relayers.json --checkpoint %s/own1.json "
+                        "--checkpoint %s/own2.json", RELAYER_BIN, c.dir, c.dir, c.dir, c.dir), 1, "%s", out);
+    cr_assert(strstr(out, "records were cut") != NULL, "%s", out);
+    free(out);
     teardown(&c);
 }
 
