@@ -90,8 +90,23 @@ static void own_head_keep(struct replica *f, uint64_t every)
                  (unsigned long long)f->logged_seq, (unsigned long long)gap, (unsigned long long)f->unlogged_rounds);
 }
 
-/* Signs the durable head when due, and sends the latest signed head until a CHECKPOINT at or
- * past it is logged (replica.h). */
+/* The hash of durable record seq, from the local log. */
+static bool record_hash_at(struct replica *f, uint64_t seq, uint8_t out[HASH_BYTES])
+{
+    MDB_txn *txn;
+    MDB_val v;
+    if (store_read_begin(f->st, &txn, NULL) != RL_OK)
+        return false;
+    bool ok = ledger_record_get(txn, f->st, seq, &v, NULL) == RL_OK;
+    if (ok)
+        record_hash(out, v.mv_data, v.mv_size);
+    store_read_end(txn);
+    return ok;
+}
+
+/* Signs a checkpoint when due (of the last multiple of `every` after that many records, of the
+ * head after `ms`: replica.h), and sends the latest signed one until a CHECKPOINT at or past it
+ * is logged. */
 static void checkpoint_tick(struct replica *f)
 {
     if (f->nodes == NULL || f->head.seq == 0)
@@ -100,7 +115,8 @@ static void checkpoint_tick(struct replica *f)
     uint64_t every = f->o.checkpoint_records ? f->o.checkpoint_records : REPLICA_CHECKPOINT_RECORDS;
     uint64_t ms = f->o.checkpoint_ms ? f->o.checkpoint_ms : REPLICA_CHECKPOINT_MS;
     bool fresh = f->plain_seq > f->signed_c.seq;
-    bool due = fresh && (f->head.seq - f->signed_c.seq >= every || now - f->signed_ms >= ms);
+    bool by_records = f->head.seq - f->signed_c.seq >= every;
+    bool due = fresh && (by_records || now - f->signed_ms >= ms);
     bool resend = !due && f->signed_c.seq > f->logged_seq && now - f->sent_ms >= ms;
     if (!due && !resend)
         return;
@@ -109,8 +125,14 @@ static void checkpoint_tick(struct replica *f)
         const relset_member *me = relset_find_key(set, node_key_pub(f->o.key)->ed25519);
         if (me == NULL) /* not a member of the set in force: nothing to witness */
             return;
-        f->signed_c = (checkpoint){.seq = f->head.seq, .set_version = set->version};
-        memcpy(f->signed_c.head, f->head.hash, HASH_BYTES);
+        /* by_records: the boundary is past the last signed seq, as head - signed >= every */
+        uint64_t seq = by_records ? f->head.seq - f->head.seq % every : f->head.seq;
+        checkpoint c = {.seq = seq, .set_version = set->version};
+        if (seq == f->head.seq)
+            memcpy(c.head, f->head.hash, HASH_BYTES);
+        else if (!record_hash_at(f, seq, c.head))
+            return; /* the local log cannot be read now: the next tick tries again */
+        f->signed_c = c;
         f->signed_member = me->id;
         checkpoint_sign(&f->signed_c, f->o.key, f->signed_sig);
         f->signed_ms = now;

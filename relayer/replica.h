@@ -16,9 +16,13 @@
  * Used by `relayer follow`, `margin`, `cosign` and `execute`.
  *
  * Witnessed heads (attest/checkpoint.h): given the hub's node endpoint and a key that is a member
- * of the set in force, the replica signs a checkpoint of its head once its records are durable,
- * after at least `checkpoint_records` new records or `checkpoint_ms` since the last one (only when
- * a record other than a CHECKPOINT came in since: an idle log is not signed again and again), and
+ * of the set in force, the replica signs a checkpoint once its records are durable: after at
+ * least `checkpoint_records` new records, of the last record whose seq is a multiple of
+ * checkpoint_records (every replica passes through the same boundaries, whatever batches it
+ * applied, so their signatures agree under a steady stream; signing each its own head, they
+ * would agree only when the log goes idle); after `checkpoint_ms` with fewer new records, of its
+ * head (what replicas agree on once the stream pauses). Only when a record other than a
+ * CHECKPOINT came in since: an idle log is not signed again and again. It
  * sends it to the hub as a CHECKPOINT message, again every checkpoint_ms until a CHECKPOINT at or
  * past it is in the log. The newest CHECKPOINT record it applied is the node's latest quorum
  * checkpoint, on its own disk (db/ledger_ckpt.h), which `relayer checkpoint` prints, and the

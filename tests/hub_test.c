@@ -698,7 +698,9 @@ Test(hub, node_replicas_witness_the_log_through_a_sigkill_and_an_auditor_catches
     stop_hub(&c, SIGTERM);
     char *log = NULL;
     tu_run(&log, "grep -c 'msg=\"checkpoint\"' %s/hub.log", c.dir);
-    cr_assert(strtoul(log, NULL, 10) >= 2, "checkpoints logged: %s", log);
+    /* Mid-stream rounds need two replicas past the same boundary before the hub is killed again,
+     * which the kill schedule does not guarantee; the one of the idle head above it does. */
+    cr_assert(strtoul(log, NULL, 10) >= 1, "checkpoints logged: %s", log);
     free(log);
     /* Every record once, every checkpoint once and rising (audit verify checks both), and the
      * log agrees with node1's copy and with the export header's. */
