@@ -133,7 +133,9 @@ static uint64_t withdraw_request(world *w, uint64_t whole, uint8_t key[HASH_BYTE
     memcpy(q.recipient, w->recipient, EVM_ADDR_BYTES);
     q.owner_nonce = q.nonce;
     q.expiry_s = T0 / 1000 + 3600;
-    cr_assert_eq(admit_owner_sign(&q, w->owner_sk), RL_OK);
+    uint8_t cluster[HASH_BYTES];
+    cr_assert_eq(admit_cluster_id(cluster, &w->f.set), RL_OK);
+    cr_assert_eq(admit_owner_sign(&q, cluster, w->owner_sk), RL_OK);
     uint8_t buf[REQUEST_MAX_BYTES];
     size_t len;
     cr_assert_eq(request_sign(buf, &len, &q, venue, NULL), RL_OK);
