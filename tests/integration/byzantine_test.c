@@ -284,9 +284,9 @@ Test(owner_wallet, a_signature_cast_makes_from_the_printed_typed_data_is_admitte
                     RELAYER_BIN, owner.address, relayers);
     cr_assert_eq(rc, 0, "%s", typed);
     char *sig = cast_sign_typed(&owner, typed);
-    uint8_t cluster[HASH_BYTES], other_cluster[HASH_BYTES];
-    cr_assert_eq(admit_cluster_id(cluster, &f.set), RL_OK);
-    cr_assert_eq(admit_cluster_id(other_cluster, &other.set), RL_OK);
+    uint8_t id[HASH_BYTES], other_id[HASH_BYTES];
+    cr_assert_eq(admit_cluster_id(id, &f.set), RL_OK);
+    cr_assert_eq(admit_cluster_id(other_id, &other.set), RL_OK);
     request q = {.version = REQUEST_VERSION_OWNER, .kind = REQUEST_WITHDRAW, .chain_id = 42161,
                  .amount = u256_from_u64(123456789), .owner_nonce = 1733616000123ull, .expiry_s = 4102444800ull};
     memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
@@ -296,19 +296,18 @@ Test(owner_wallet, a_signature_cast_makes_from_the_printed_typed_data_is_admitte
     memset(q.recipient, 0x33, EVM_ADDR_BYTES);
     cr_assert_eq(hex_decode(q.owner_sig, EVM_SIG_BYTES, sig, "cast's signature", NULL), RL_OK);
     rl_why why = {{0}};
-    cr_assert_eq(admit_request(&f.set, cluster, &q, 1733616000123ull, 0, &why), ADMIT_OK, "%s", why.text);
+    cr_assert_eq(admit_request(&f.set, id, &q, 1733616000123ull, 0, &why), ADMIT_OK, "%s", why.text);
     /* another cluster (another genesis set) that pins the same venue key: the signer recovered
      * there is someone else */
-    cr_assert_eq(admit_request(&f.set, other_cluster, &q, 1733616000123ull, 0, &why), ADMIT_OWNER);
+    cr_assert_eq(admit_request(&f.set, other_id, &q, 1733616000123ull, 0, &why), ADMIT_OWNER);
     cr_assert(strstr(why.text, "not the account") != NULL, "%s", why.text);
     /* one unit more and it is another Withdrawal: the signer recovered is someone else */
     q.amount = u256_from_u64(123456790);
-    cr_assert_eq(admit_request(&f.set, cluster, &q, 1733616000123ull, 0, &why), ADMIT_OWNER);
+    cr_assert_eq(admit_request(&f.set, id, &q, 1733616000123ull, 0, &why), ADMIT_OWNER);
     free(sig);
     free(typed);
     free(relayers);
     tu_rmdir(dir);
-    free(dir);
     fx_fini(&other);
     fx_fini(&f);
 }
