@@ -28,17 +28,17 @@ json_t *admit_owner_typed_data(const request *q, const uint8_t cluster[HASH_BYTE
     snprintf(chain, sizeof chain, "%llu", (unsigned long long)q->chain_id);
     snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)q->owner_nonce);
     snprintf(expiry, sizeof expiry, "%llu", (unsigned long long)q->expiry_s);
-    return json_pack("{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},"
-                     "{s:s,s:s}]}, s:s, s:{s:s,s:s,s:s}, s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}",
+    return json_pack("{s:{s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}], s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},"
+                     "{s:s,s:s},{s:s,s:s}]}, s:s, s:{s:s,s:s,s:s}, s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}",
                      "types", "EIP712Domain", "name", "name", "type", "string", "name", "version", "type", "string",
-                     "name", "salt", "type", "bytes32", "Withdrawal", "name", "account", "type", "address", "name", "chainId", "type", "uint64", "name",
-                     "asset", "type", "address", "name", "amount", "type", "uint256", "name", "recipient", "type",
-                     "address", "name", "nonce", "type", "uint64", "name", "expiry", "type", "uint64", "primaryType",
-                     "Withdrawal", "domain", "name", EIP712_OWNER_NAME, "version", EIP712_OWNER_VERSION, "salt", salt,
-                     "message",
-                     "account", evm_addr_to_hex(q->account, account), "chainId", chain, "asset",
-                     evm_addr_to_hex(q->asset, asset), "amount", u256_to_dec(&q->amount, amount), "recipient",
-                     evm_addr_to_hex(q->recipient, recipient), "nonce", nonce, "expiry", expiry);
+                     "name", "salt", "type", "bytes32", "Withdrawal", "name", "account", "type", "address", "name",
+                     "chainId", "type", "uint64", "name", "asset", "type", "address", "name", "amount", "type",
+                     "uint256", "name", "recipient", "type", "address", "name", "nonce", "type", "uint64", "name",
+                     "expiry", "type", "uint64", "primaryType", "Withdrawal", "domain", "name", EIP712_OWNER_NAME,
+                     "version", EIP712_OWNER_VERSION, "salt", salt, "message", "account",
+                     evm_addr_to_hex(q->account, account), "chainId", chain, "asset", evm_addr_to_hex(q->asset, asset),
+                     "amount", u256_to_dec(&q->amount, amount), "recipient", evm_addr_to_hex(q->recipient, recipient),
+                     "nonce", nonce, "expiry", expiry);
 }
 
 rl_err admit_cluster_id(uint8_t out[HASH_BYTES], const relset *genesis) { return relset_digest(genesis, out); }

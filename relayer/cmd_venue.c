@@ -260,7 +260,8 @@ int cmd_venue(int argc, char **argv)
         if (err == RL_OK && !print)
             err = arg_u64(&q.positions_nonce, v['p'], "--positions-nonce", &why);
         if (err == RL_OK)
-            err = owner_part(&q, cluster, v, print, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000, &why);
+            err = owner_part(&q, cluster, v, print, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000,
+                             &why);
         if (err == RL_OK && print)
             return print_typed_data(&q, cluster);
     }

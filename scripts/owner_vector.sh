@@ -2,8 +2,9 @@
 # owner_vector.sh - regenerates the owner-signature vector in tests/admit_test.c (OWNER_VECTOR_SIG):
 # the EIP-712 Withdrawal below signed by cast (an independent EIP-712 implementation) with the
 # test owner key 0x61..61, for the cluster whose genesis set is tests/owner_vector_relayers.json
-# (the test fixture's fx_init(1, 1) set; its digest, the domain's salt, is OWNER_VECTOR_CLUSTER). RFC 6979 makes the signature deterministic, so the C code must give
-# the very same bytes for the same digest.
+# (the test fixture's fx_init(1, 1) set; its digest, the domain's salt, is OWNER_VECTOR_CLUSTER).
+# RFC 6979 makes the signature deterministic, so the C code must give the very same bytes for the
+# same digest.
 #   usage: scripts/owner_vector.sh [path/to/relayer]
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
