@@ -13,7 +13,9 @@
  *   A2  A withdrawal carries its owner's signature (request version 2; version 1 has none).
  *   A3  That signature (r | s | v, as ecrecover takes it: v 27 or 28, s in the lower half) of the
  *       EIP-712 Withdrawal (eip712.h) of the request's account, chain, asset, amount, recipient,
- *       owner nonce and expiry recovers the request's account.
+ *       owner nonce and expiry, in this cluster's owners' domain (salt: the cluster id, the digest
+ *       of the genesis relayer set), recovers the request's account. A signature made for another
+ *       cluster recovers another address and is refused.
  *   A4  The record's time is not past the expiry: time_ms <= expiry_s x 1000.
  *   A5  The owner nonce is above the last owner nonce of the account's earlier admitted
  *       withdrawals (0 before the first). A withdrawal admitted (A1..A5), whatever the margin
@@ -80,10 +82,11 @@ typedef struct admit_positions {
     uint64_t nonce;
 } admit_positions;
 
-/* Rules A1..A5 for request q logged at time_ms under set, with the account's last admitted owner
- * nonce. why (may be NULL) says which rule failed and names the key or address. */
-admit_verdict admit_request(const relset *set, const request *q, uint64_t time_ms, uint64_t last_owner_nonce,
-                            rl_why *why);
+/* Rules A1..A5 for request q logged at time_ms under set (the one in force), in the cluster whose
+ * id is `cluster` (relset_digest of its genesis set, the owners' EIP-712 salt), with the account's
+ * last admitted owner nonce. why (may be NULL) says which rule failed and names the key or address. */
+admit_verdict admit_request(const relset *set, const uint8_t cluster[HASH_BYTES], const request *q, uint64_t time_ms,
+                            uint64_t last_owner_nonce, rl_why *why);
 
 /* Rule A6 for withdrawal q, admitted by A1..A5, against its account's last applied position request
  * (p). why (may be NULL) says what the venue saw and what was applied. */
@@ -95,12 +98,17 @@ void admit_positions_apply(admit_positions *p, const request *q);
 /* The Withdrawal the owner signs for withdrawal request q (its owner nonce and expiry included). */
 void admit_owner_withdrawal(owner_withdrawal *out, const request *q);
 
-/* q's Withdrawal as the EIP-712 typed-data JSON a wallet signs (eth_signTypedData_v4, ethers
- * signTypedData, `cast wallet sign-typed-data --data`); integers as decimal strings. New reference. */
-json_t *admit_owner_typed_data(const request *q);
+/* q's Withdrawal in cluster `cluster`'s owners' domain as the EIP-712 typed-data JSON a wallet
+ * signs (eth_signTypedData_v4, ethers signTypedData, `cast wallet sign-typed-data --data`);
+ * integers as decimal strings, the salt as 0x and 64 hex digits. New reference. */
+json_t *admit_owner_typed_data(const request *q, const uint8_t cluster[HASH_BYTES]);
 
-/* Signs q's Withdrawal with the owner's secp256k1 secret into q->owner_sig (tests, the CLI's
- * --owner-key and the demo; a wallet does the same with eth_signTypedData_v4). */
-RL_MUST_USE rl_err admit_owner_sign(request *q, const uint8_t secp_sk[SECP256K1_SK_BYTES]);
+/* Signs q's Withdrawal for cluster `cluster` with the owner's secp256k1 secret into q->owner_sig
+ * (tests, the CLI's --owner-key and the demo; a wallet does the same with eth_signTypedData_v4). */
+RL_MUST_USE rl_err admit_owner_sign(request *q, const uint8_t cluster[HASH_BYTES],
+                                    const uint8_t secp_sk[SECP256K1_SK_BYTES]);
+
+/* The cluster id: relset_digest of the genesis set. RL_ERR_NOMEM only (as relset_digest). */
+RL_MUST_USE rl_err admit_cluster_id(uint8_t out[HASH_BYTES], const relset *genesis);
 
 #endif

@@ -91,6 +91,7 @@ struct seen_nonce {
 
 struct audit {
     relset genesis;
+    uint8_t cluster[HASH_BYTES]; /* the genesis set's digest: the owners' EIP-712 salt (admit.h) */
     relset set;
     uint64_t next_seq;
     uint8_t prev[HASH_BYTES];
@@ -128,6 +129,11 @@ rl_err audit_new(audit **out, const relset *genesis)
         return RL_ERR_NOMEM;
     }
     a->genesis = *genesis;
+    if (admit_cluster_id(a->cluster, genesis) != RL_OK) {
+        fund_book_free(a->fund);
+        free(a);
+        return RL_ERR_NOMEM;
+    }
     a->next_seq = 1;
     *out = a;
     return RL_OK;
@@ -602,7 +608,7 @@ static rl_err check_request(audit *a, const record *r, verify_job *jobs, size_t 
     struct seen_owner *owner = NULL;
     HASH_FIND(hh, a->owners, q.account, EVM_ADDR_BYTES, owner);
     rl_why w = {{0}};
-    bool refused = admit_request(&a->set, &q, r->time_ms, owner ? owner->nonce : 0, &w) != ADMIT_OK;
+    bool refused = admit_request(&a->set, a->cluster, &q, r->time_ms, owner ? owner->nonce : 0, &w) != ADMIT_OK;
     if (refused && a->sum.requests_refused++ == 0) {
         a->sum.first_refused_seq = r->seq;
         a->sum.first_refused_why = w;

@@ -60,16 +60,17 @@ void eip712_vault_domain(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8
     eip712_domain_separator(out, EIP712_VAULT_NAME, EIP712_VAULT_VERSION, chain_id, vault);
 }
 
-void eip712_owner_domain(uint8_t out[HASH_BYTES])
+void eip712_owner_domain(uint8_t out[HASH_BYTES], const uint8_t cluster[HASH_BYTES])
 {
-    uint8_t enc[3 * W];
+    uint8_t enc[4 * W];
     typehash(enc, EIP712_OWNER_DOMAIN_TYPE);
     keccak256(enc + W, EIP712_OWNER_NAME, strlen(EIP712_OWNER_NAME));
     keccak256(enc + 2 * W, EIP712_OWNER_VERSION, strlen(EIP712_OWNER_VERSION));
+    memcpy(enc + 3 * W, cluster, HASH_BYTES); /* bytes32: the word is the value */
     keccak256(out, enc, sizeof enc);
 }
 
-void eip712_withdrawal_digest(uint8_t out[HASH_BYTES], const owner_withdrawal *w)
+void eip712_withdrawal_digest(uint8_t out[HASH_BYTES], const uint8_t cluster[HASH_BYTES], const owner_withdrawal *w)
 {
     uint8_t enc[8 * W], domain[HASH_BYTES], sh[HASH_BYTES];
     typehash(enc, EIP712_WITHDRAWAL_TYPE);
@@ -81,7 +82,7 @@ void eip712_withdrawal_digest(uint8_t out[HASH_BYTES], const owner_withdrawal *w
     eip712_word_u64(enc + 6 * W, w->nonce);
     eip712_word_u64(enc + 7 * W, w->expiry_s);
     keccak256(sh, enc, sizeof enc);
-    eip712_owner_domain(domain);
+    eip712_owner_domain(domain, cluster);
     eip712_digest(out, domain, sh);
 }
 

@@ -26,9 +26,16 @@
  * An account owner's consent to a withdrawal (attest/admit.h) is EIP-712 too, so any wallet signs it
  * (`cast wallet sign-typed-data`, ethers `signTypedData`, MetaMask `eth_signTypedData_v4`):
  *
- *   domain  EIP712Domain(string name,string version) with name "CollateralRelayer", version "1":
- *           no chainId and no verifyingContract, because the message names its chain and no one
- *           contract verifies it (the cluster does, before any vault sees an instruction)
+ *   domain  EIP712Domain(string name,string version,bytes32 salt) with name "CollateralRelayer",
+ *           version "1" and salt the cluster id: relset_digest of the genesis relayer set (version
+ *           1, attest/relset.h), the log's trust anchor. No chainId and no verifyingContract: the
+ *           message names its chain and no one contract verifies it (the cluster does, before any
+ *           vault sees an instruction). The salt binds a signature to one cluster: owner nonces are
+ *           per log, so without it a signature given to one deployment (another venue's cluster, a
+ *           staging cluster on the same chains) would be valid in every other where the same
+ *           address has an account. The vault is not in the message: the cluster's signers are
+ *           the vault's (a vault accepts only their instructions), so the salt binds it too, and
+ *           the auditor, who has no risk file, could not check a vault address.
  *   Withdrawal(address account,uint64 chainId,address asset,uint256 amount,address recipient,
  *              uint64 nonce,uint64 expiry)                                   (one line, no breaks)
  *     account    the trader (the signer must be this address)
@@ -88,7 +95,7 @@ void eip712_instruction_words(uint8_t out[VAULT_INSTRUCTION_WORDS * EIP712_WORD_
 #define EIP712_VAULT_NAME "CollateralVault"
 #define EIP712_VAULT_VERSION "1"
 
-#define EIP712_OWNER_DOMAIN_TYPE "EIP712Domain(string name,string version)"
+#define EIP712_OWNER_DOMAIN_TYPE "EIP712Domain(string name,string version,bytes32 salt)"
 #define EIP712_OWNER_NAME "CollateralRelayer"
 #define EIP712_OWNER_VERSION "1"
 #define EIP712_WITHDRAWAL_TYPE                                                                                         \
@@ -112,10 +119,12 @@ void eip712_domain_separator(uint8_t out[HASH_BYTES], const char *name, const ch
 /* The vault's: eip712_domain_separator("CollateralVault", "1", chain_id, vault). */
 void eip712_vault_domain(uint8_t out[HASH_BYTES], uint64_t chain_id, const uint8_t vault[EVM_ADDR_BYTES]);
 
-/* EIP712Domain(name "CollateralRelayer", version "1"): the owners' domain. */
-void eip712_owner_domain(uint8_t out[HASH_BYTES]);
-/* The Withdrawal's full digest in the owners' domain: what the owner's secp256k1 key signs. */
-void eip712_withdrawal_digest(uint8_t out[HASH_BYTES], const owner_withdrawal *w);
+/* EIP712Domain(name "CollateralRelayer", version "1", salt cluster): the owners' domain in the
+ * cluster whose genesis set digest is `cluster`. */
+void eip712_owner_domain(uint8_t out[HASH_BYTES], const uint8_t cluster[HASH_BYTES]);
+/* The Withdrawal's full digest in that cluster's owners' domain: what the owner's secp256k1 key
+ * signs. */
+void eip712_withdrawal_digest(uint8_t out[HASH_BYTES], const uint8_t cluster[HASH_BYTES], const owner_withdrawal *w);
 
 /* keccak256(0x19 0x01 || domain || struct_hash). */
 void eip712_digest(uint8_t out[HASH_BYTES], const uint8_t domain[HASH_BYTES], const uint8_t struct_hash[HASH_BYTES]);

@@ -84,6 +84,7 @@ struct calc {
     mg_ctx mg;
     uint16_t threshold;
     relset *set;   /* the relayer set in force (owned): its venue keys admit requests (admit.h) */
+    uint8_t cluster[HASH_BYTES]; /* the genesis set's digest (record 1): the owners' EIP-712 salt */
     uint64_t seq, now_ms, epoch;
     uint64_t *asset_ms, *market_ms; /* oldest observation behind the price; 0: none yet */
     struct exposure *asset_exp, *market_exp;
@@ -480,6 +481,8 @@ static rl_err on_set(calc *c, const record *r, rl_why *why)
     if (p == NULL)
         return RL_ERR_NOMEM;
     rl_err err = payload_set_decode(p, r, why);
+    if (err == RL_OK && r->seq == 1) /* the genesis record: its set names the cluster */
+        err = admit_cluster_id(c->cluster, &p->set);
     if (err == RL_OK) {
         c->threshold = p->set.threshold;
         *c->set = p->set;
@@ -879,7 +882,7 @@ static rl_err on_request(calc *c, const record *r, rl_why *why)
     if (err != RL_OK)
         return err;
     const struct acct *known = acct_find(c, q.account);
-    admit_verdict v = admit_request(c->set, &q, c->now_ms, known ? known->owner_nonce : 0, &w);
+    admit_verdict v = admit_request(c->set, c->cluster, &q, c->now_ms, known ? known->owner_nonce : 0, &w);
     if (v != ADMIT_OK) {
         c->st.requests_refused++;
         note(c, q.kind == REQUEST_POSITION ? "position request not applied" : "withdrawal request refused", w.text);

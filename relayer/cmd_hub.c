@@ -252,7 +252,7 @@ static rl_err take_submit(struct hub *h, void *sock, bus_role role, const uint8_
      * owner signature valid and unexpired now. Owner-nonce reuse (A5) and a withdrawal's binding to
      * the account's last applied position (A6) are the calculator's checks: they need per-account
      * state the hub does not keep, and an A6 refusal is logged like any other. */
-    if (ok && want == RECORD_REQUEST && admit_request(ingest_set(h->g), &q, wall_ms(), 0, &w) != ADMIT_OK)
+    if (ok && want == RECORD_REQUEST && admit_request(ingest_set(h->g), h->cluster, &q, wall_ms(), 0, &w) != ADMIT_OK)
         ok = false;
     if (ok && want == RECORD_DECISION && h->pin_risk && memcmp(d->risk, h->risk.digest, HASH_BYTES) != 0) {
         char got[2 * HASH_BYTES + 1], pinned[2 * HASH_BYTES + 1];
@@ -520,6 +520,8 @@ static rl_err hub_open(struct hub *h, const char *config_path, rl_why *why)
     relset genesis;
     if (err == RL_OK)
         err = relset_load(h->cfg.relayers, &genesis, why);
+    if (err == RL_OK)
+        err = admit_cluster_id(h->cluster, &genesis);
     store_opts so = {.map_max_bytes = h->cfg.map_max_mb << 20};
     if (err == RL_OK)
         err = store_open(&h->st, h->cfg.data, &so, why);

@@ -9,7 +9,9 @@
  * another request, or the signature or role is wrong), 2 when no answer came in time. A price
  * observation is sent once; the hub logs it with others when a quorum agrees (hubprice.h).
  * A withdrawal carries its owner's EIP-712 signature (attest/admit.h), made by the owner's wallet
- * from the typed data --print-typed-data prints, or here from a key file (--owner-key).
+ * from the typed data --print-typed-data prints, or here from a key file (--owner-key). Both need
+ * the cluster's genesis relayer set (--relayers: the hub's `relayers` file), whose digest is the
+ * signature's EIP-712 salt: a signature for one cluster is refused by every other.
  *
  *     # venue.conf
  *     [venue]
@@ -32,6 +34,7 @@
 #include "relayer/args.h"
 #include "relayer/cmd.h"
 #include "relayer/config.h"
+#include "relayer/files.h"
 #include "relayer/hubclient.h"
 #include "relayer/keyfile.h"
 #include "relayer/progress.h"
@@ -42,16 +45,18 @@ static const char VENUE_USAGE[] =
     "                              [--mode cross|portfolio] [--nonce N] [--timeout-ms MS]\n"
     "       relayer venue withdraw --config FILE --account 0x.. --chain-id ID --asset 0x.. --amount BASE\n"
     "                              --recipient 0x.. --positions-nonce N\n"
-    "                              (--owner-signature 0x.. | --owner-key FILE)\n"
+    "                              (--owner-signature 0x.. | --owner-key FILE --relayers SET.json)\n"
     "                              [--owner-nonce N] [--expiry-s T] [--nonce N] [--timeout-ms MS]\n"
     "       relayer venue withdraw --print-typed-data --account 0x.. --chain-id ID --asset 0x.. --amount BASE\n"
-    "                              --recipient 0x.. --owner-nonce N --expiry-s T\n"
+    "                              --recipient 0x.. --owner-nonce N --expiry-s T --relayers SET.json\n"
     "\n"
     "Signs a venue request with the venue key and submits it to the hub: a position (size signed,\n"
     "0 closes it; the account's margin mode) or a withdrawal (amount in the asset's base units).\n"
     "A withdrawal carries the account owner's EIP-712 signature of Withdrawal(account, chainId,\n"
-    "asset, amount, recipient, nonce, expiry) in domain {name CollateralRelayer, version 1}: made by\n"
-    "a wallet from --print-typed-data's JSON (cast wallet sign --data ..) and passed as\n"
+    "asset, amount, recipient, nonce, expiry) in domain {name CollateralRelayer, version 1, salt}\n"
+    "with salt the cluster id, the digest of the genesis relayer set (--relayers: the hub's relayers\n"
+    "file; a signature for another cluster is refused): made by a wallet from --print-typed-data's\n"
+    "JSON (cast wallet sign --data ..) and passed as\n"
     "--owner-signature, or made here from a relayer key file's secp256k1 key (--owner-key; tests,\n"
     "the demo). --owner-nonce must exceed the account's last (default: unix ms); --expiry-s is unix\n"
     "seconds (default: now + 1 h). --positions-nonce is the nonce of the last position request this\n"
@@ -124,9 +129,9 @@ static int submit(void *sock, const uint8_t *frame, size_t len, uint64_t msg_id,
 }
 
 /* The typed data the owner's wallet signs, on stdout. */
-static int print_typed_data(const request *q)
+static int print_typed_data(const request *q, const uint8_t cluster[HASH_BYTES])
 {
-    json_t *j = admit_owner_typed_data(q);
+    json_t *j = admit_owner_typed_data(q, cluster);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (text == NULL)
@@ -136,9 +141,27 @@ static int print_typed_data(const request *q)
     return 0;
 }
 
-/* A withdrawal's owner part: nonce, expiry and signature (given, or made with --owner-key). With
- * `print`, nonce and expiry must be given (the signature comes later, from the wallet). */
-static rl_err owner_part(request *q, const char *const *v, bool print, uint64_t now_ms, rl_why *why)
+/* The cluster id (the owners' EIP-712 salt) from --relayers, the genesis set. */
+static rl_err cluster_of(uint8_t cluster[HASH_BYTES], const char *relayers, rl_why *why)
+{
+    if (relayers == NULL)
+        return rl_fail(why, RL_ERR_ARG, "--print-typed-data and --owner-key need --relayers (the cluster's genesis "
+                                        "relayer set, the hub's relayers file): its digest is the signature's salt");
+    relset genesis;
+    rl_err err = relset_load(relayers, &genesis, why);
+    if (err == RL_OK && genesis.version != 1)
+        err = rl_fail(why, RL_ERR_ARG, "--relayers %s is relayer set version %u, not the genesis set (1)", relayers,
+                      genesis.version);
+    if (err == RL_OK && (err = admit_cluster_id(cluster, &genesis)) != RL_OK)
+        rl_fail(why, err, "hashing the relayer set %s", relayers);
+    return err;
+}
+
+/* A withdrawal's owner part: nonce, expiry and signature (given, or made with --owner-key for the
+ * cluster, whose id is written to `cluster`). With `print`, nonce and expiry must be given (the
+ * signature comes later, from the wallet). */
+static rl_err owner_part(request *q, uint8_t cluster[HASH_BYTES], const char *const *v, bool print, uint64_t now_ms,
+                         rl_why *why)
 {
     rl_err err = RL_OK;
     q->owner_nonce = now_ms;
@@ -150,18 +173,22 @@ static rl_err owner_part(request *q, const char *const *v, bool print, uint64_t 
         err = arg_u64(&q->owner_nonce, v['N'], "--owner-nonce", why);
     if (err == RL_OK && v['E'])
         err = arg_u64(&q->expiry_s, v['E'], "--expiry-s", why);
-    if (err != RL_OK || print)
+    if (err == RL_OK && print)
+        return cluster_of(cluster, v['R'], why);
+    if (err != RL_OK)
         return err;
     if ((v['g'] == NULL) == (v['k'] == NULL))
         return rl_fail(why, RL_ERR_ARG, "a withdrawal needs the owner's signature: --owner-signature or --owner-key");
     if (v['g'])
         return hex_decode(q->owner_sig, EVM_SIG_BYTES, v['g'], "--owner-signature", why);
+    if ((err = cluster_of(cluster, v['R'], why)) != RL_OK)
+        return err;
     node_key *owner = NULL;
     if ((err = keyfile_read(v['k'], &owner, why)) != RL_OK)
         return err;
     if (memcmp(node_key_pub(owner)->evm, q->account, EVM_ADDR_BYTES) != 0)
         err = rl_fail(why, RL_ERR_ARG, "--owner-key %s is not the key of --account", v['k']);
-    else if ((err = admit_owner_sign(q, node_key_secp256k1_secret(owner))) != RL_OK)
+    else if ((err = admit_owner_sign(q, cluster, node_key_secp256k1_secret(owner))) != RL_OK)
         rl_fail(why, err, "signing the owner's withdrawal");
     node_key_free(owner);
     return err;
@@ -179,7 +206,7 @@ int cmd_venue(int argc, char **argv)
         {"entry", 1, 0, 'e'},  {"mode", 1, 0, 'o'},      {"nonce", 1, 0, 'n'},   {"chain-id", 1, 0, 'i'},
         {"asset", 1, 0, 'x'},  {"amount", 1, 0, 'q'},    {"recipient", 1, 0, 'r'}, {"timeout-ms", 1, 0, 't'},
         {"owner-key", 1, 0, 'k'}, {"owner-signature", 1, 0, 'g'}, {"owner-nonce", 1, 0, 'N'}, {"expiry-s", 1, 0, 'E'},
-        {"print-typed-data", 0, 0, 'P'}, {"positions-nonce", 1, 0, 'p'}, {0, 0, 0, 0}};
+        {"print-typed-data", 0, 0, 'P'}, {"positions-nonce", 1, 0, 'p'}, {"relayers", 1, 0, 'R'}, {0, 0, 0, 0}};
     const char *v[128] = {0};
     int c;
     optind = 2;
@@ -191,6 +218,7 @@ int cmd_venue(int argc, char **argv)
         v[c] = optarg ? optarg : "";
     }
     request q = {.kind = position ? REQUEST_POSITION : REQUEST_WITHDRAW};
+    uint8_t cluster[HASH_BYTES];
     uint64_t timeout = 10000;
     client_config cfg = {0};
     rl_why why = {{0}};
@@ -232,9 +260,10 @@ int cmd_venue(int argc, char **argv)
         if (err == RL_OK && !print)
             err = arg_u64(&q.positions_nonce, v['p'], "--positions-nonce", &why);
         if (err == RL_OK)
-            err = owner_part(&q, v, print, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000, &why);
+            err = owner_part(&q, cluster, v, print, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000,
+                             &why);
         if (err == RL_OK && print)
-            return print_typed_data(&q);
+            return print_typed_data(&q, cluster);
     }
     hubclient hc = {0};
     uint8_t body[REQUEST_MAX_BYTES], frame[REQUEST_MAX_BYTES + 32];

@@ -39,6 +39,7 @@ struct hub {
     payload_price *pp;
     uint8_t *payload;
     uint64_t prices_logged;
+    uint8_t cluster[HASH_BYTES]; /* the cluster id: the genesis set's digest (the owners' EIP-712 salt) */
     bool pin_risk; /* [hub] risk given: decisions must carry its digest; instructions follow it */
     mg_risk risk;
     hubinstr *instr;

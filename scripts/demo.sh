@@ -422,7 +422,10 @@ owner_nonce=$(date +%s%3N)
 expiry=$(($(date +%s) + 3600))
 withdrawal="--account $trader --chain-id 31702 --asset $usdc --amount 100000000 --recipient $trader"
 # shellcheck disable=SC2086 # $withdrawal is a list of arguments
-typed=$("$relayer" venue withdraw --print-typed-data $withdrawal --owner-nonce "$owner_nonce" --expiry-s "$expiry")
+# The typed data's domain salt is the cluster id (the digest of the genesis relayer set, --relayers):
+# the signature is good in this cluster only.
+typed=$("$relayer" venue withdraw --print-typed-data $withdrawal --owner-nonce "$owner_nonce" --expiry-s "$expiry" \
+    --relayers "$c/relayers.json")
 owner_sig=$("$CAST" wallet sign --data --private-key "$trader_key" "$typed")
 note "owner signature ${owner_sig:0:18}.. (nonce $owner_nonce, valid for an hour)"
 # shellcheck disable=SC2086

@@ -8,9 +8,11 @@
 #include "attest/hex.h"
 #include "tests/calclog.h"
 
-/* scripts/owner_vector.sh: cast's signature of this Withdrawal with the key 0x61..61. */
-static const char OWNER_VECTOR_SIG[] = "74a6e97d0670300922a727861389d60766077d839a42526fb4fe5c89e90beccf"
-                                       "6ee7351f35107bf44b798cf6ec2de17ceb9a1b2369b3aa3338492e9dbb8780361b";
+/* scripts/owner_vector.sh: cast's signature of this Withdrawal with the key 0x61..61, for the
+ * cluster of fx_init(1, 1)'s set (tests/owner_vector_relayers.json), whose id is the domain's salt. */
+static const char OWNER_VECTOR_SIG[] = "eff2eda58d0d32db69da7c8283dc95f73566c6d0f7c12c522b8ccb95dff63a68"
+                                       "7159e78b88ccfcbf280885d446f9f9b4a08fb172dfbca8267862a1037e5736901b";
+static const char OWNER_VECTOR_CLUSTER[] = "0x716a0b4a2ebf1ce40d4e1d1079b0ab5bb8eb617068ed01cec04391b23994f7cd";
 
 static request vector_request(void)
 {
@@ -25,30 +27,37 @@ static request vector_request(void)
 Test(eip712, an_owner_signature_of_a_withdrawal_is_the_one_cast_makes_from_the_typed_data)
 {
     request q = vector_request();
-    uint8_t sk[SECP256K1_SK_BYTES], want[EVM_SIG_BYTES];
+    fixture f;
+    fx_init(&f, 1, 1);
+    uint8_t sk[SECP256K1_SK_BYTES], want[EVM_SIG_BYTES], cluster[HASH_BYTES];
     fx_owner(sk, q.account, 0);
     char hex[43];
     cr_assert_str_eq(evm_addr_to_hex(q.account, hex), "0xed5970f07eea5a9e7b359d3c5d3f82b34a8f1e15");
+    cr_assert_eq(admit_cluster_id(cluster, &f.set), RL_OK);
     cr_assert_eq(hex_decode(want, sizeof want, OWNER_VECTOR_SIG, "vector", NULL), RL_OK);
-    cr_assert_eq(admit_owner_sign(&q, sk), RL_OK);
+    cr_assert_eq(admit_owner_sign(&q, cluster, sk), RL_OK);
     cr_assert_arr_eq(q.owner_sig, want, EVM_SIG_BYTES, "the digest differs from cast's EIP-712 digest");
-    /* and the typed data is what that script gave cast */
-    json_t *j = admit_owner_typed_data(&q);
+    /* and the typed data is what that script gave cast: the salt is the cluster id */
+    json_t *j = admit_owner_typed_data(&q, cluster);
     cr_assert_str_eq(json_string_value(json_object_get(j, "primaryType")), "Withdrawal");
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "message"), "expiry")), "1700003600");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "domain"), "salt")), OWNER_VECTOR_CLUSTER);
     json_decref(j);
+    fx_fini(&f);
 }
 
 Test(request, a_withdrawal_carries_the_owner_part_and_decodes_back_and_version_1_still_reads)
 {
     fixture f;
     fx_init(&f, 1, 1);
+    uint8_t cluster[HASH_BYTES];
+    cr_assert_eq(admit_cluster_id(cluster, &f.set), RL_OK);
     request q = vector_request(), back;
     uint8_t sk[SECP256K1_SK_BYTES], buf[REQUEST_MAX_BYTES];
     size_t len;
     rl_why why = {{0}};
     fx_owner(sk, q.account, 0);
-    cr_assert_eq(admit_owner_sign(&q, sk), RL_OK);
+    sign_owner_for(&q, &f.set, sk);
     memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
     q.positions_nonce = 41;
     cr_assert_eq(request_sign(buf, &len, &q, f.keys[1], &why), RL_OK, "%s", why.text);
@@ -60,7 +69,7 @@ Test(request, a_withdrawal_carries_the_owner_part_and_decodes_back_and_version_1
     cr_assert_eq(back.expiry_s, 1700003600);
     cr_assert_arr_eq(back.owner_sig, q.owner_sig, EVM_SIG_BYTES);
     cr_assert_eq(back.positions_nonce, 41);
-    cr_assert_eq(admit_request(&f.set, &back, 1700000000000ull, 6, &why), ADMIT_OK, "%s", why.text);
+    cr_assert_eq(admit_request(&f.set, cluster, &back, 1700000000000ull, 6, &why), ADMIT_OK, "%s", why.text);
     /* the owner part is under the venue's signature: changing it is a bad request signature */
     const uint8_t *sig;
     uint8_t msg[HASH_BYTES];
@@ -172,7 +181,7 @@ Test(admit, a_compromised_hubs_own_venue_key_can_neither_close_positions_nor_wit
     memcpy(drain.account, ACCOUNT, EVM_ADDR_BYTES);
     memcpy(drain.recipient, node_key_pub(rogue)->evm, EVM_ADDR_BYTES);
     /* the best it can do for an owner signature: its own key's */
-    cr_assert_eq(admit_owner_sign(&drain, node_key_secp256k1_secret(rogue)), RL_OK);
+    sign_owner_for(&drain, &l.f.set, node_key_secp256k1_secret(rogue));
     req_by(&l, &drain, rogue, T0 + 31);
 
     cr_assert_eq(l.nmade, 1, "one answer: the withdrawal's");
@@ -219,12 +228,12 @@ Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_n
     request wrong = {.owner_nonce = 5, .expiry_s = exp_s, .chain_id = 1, .amount = u256_from_u64(E18)};
     memcpy(wrong.account, ACCOUNT, EVM_ADDR_BYTES);
     memset(wrong.recipient, 0x66, EVM_ADDR_BYTES);
-    cr_assert_eq(admit_owner_sign(&wrong, other_sk), RL_OK);
+    sign_owner_for(&wrong, &l.f.set, other_sk);
     withdraw_as(&l, &wrong, t);
     request expired = {.owner_nonce = 5, .expiry_s = t / 1000 - 1, .chain_id = 1, .amount = u256_from_u64(E18)};
     memcpy(expired.account, ACCOUNT, EVM_ADDR_BYTES);
     memset(expired.recipient, 0x66, EVM_ADDR_BYTES);
-    cr_assert_eq(admit_owner_sign(&expired, OWNER_SK), RL_OK);
+    sign_owner_for(&expired, &l.f.set, OWNER_SK);
     withdraw_as(&l, &expired, t);
     cr_assert_eq(l.nmade, 4);
     for (size_t i = 0; i < 4; i++) {
@@ -237,7 +246,7 @@ Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_n
     request good = {.owner_nonce = 5, .expiry_s = exp_s, .chain_id = 1, .amount = u256_from_u64(E18)};
     memcpy(good.account, ACCOUNT, EVM_ADDR_BYTES);
     memset(good.recipient, 0x66, EVM_ADDR_BYTES);
-    cr_assert_eq(admit_owner_sign(&good, OWNER_SK), RL_OK);
+    sign_owner_for(&good, &l.f.set, OWNER_SK);
     request replay = good;
     withdraw_as(&l, &good, t + 1);
     withdraw_as(&l, &replay, t + 2);
@@ -270,21 +279,23 @@ Test(admit, the_owner_signature_names_the_signer_and_the_account_when_they_diffe
 {
     fixture f;
     fx_init(&f, 1, 1);
+    uint8_t cluster[HASH_BYTES];
+    cr_assert_eq(admit_cluster_id(cluster, &f.set), RL_OK);
     request q = vector_request();
     uint8_t other_sk[SECP256K1_SK_BYTES], other[EVM_ADDR_BYTES];
     fx_owner(other_sk, other, 1);
     q.version = REQUEST_VERSION_OWNER;
     memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
-    cr_assert_eq(admit_owner_sign(&q, other_sk), RL_OK);
+    sign_owner_for(&q, &f.set, other_sk);
     rl_why why = {{0}};
     char want[128], a[43], b[43];
     snprintf(want, sizeof want, "owner signature by %s not the account %s", evm_addr_to_hex(other, a),
              evm_addr_to_hex(q.account, b));
-    cr_assert_eq(admit_request(&f.set, &q, 1700000000000ull, 0, &why), ADMIT_OWNER);
+    cr_assert_eq(admit_request(&f.set, cluster, &q, 1700000000000ull, 0, &why), ADMIT_OWNER);
     cr_assert(strstr(why.text, want) != NULL, "%s", why.text);
     /* a venue key the set does not pin fails first */
     memcpy(q.venue, node_key_pub(f.keys[0])->ed25519, ED25519_PK_BYTES);
-    cr_assert_eq(admit_request(&f.set, &q, 1700000000000ull, 0, &why), ADMIT_VENUE_KEY);
+    cr_assert_eq(admit_request(&f.set, cluster, &q, 1700000000000ull, 0, &why), ADMIT_VENUE_KEY);
     fx_fini(&f);
 }
 
@@ -491,5 +502,40 @@ Test(audit, an_approval_of_a_withdrawal_rule_a6_refuses_is_a_bad_record)
     withdraw_all(&l, T0 + 30);
     cr_assert_eq(l.made[0].reason, REASON_POSITIONS_STALE);
     audit_refuses_approval_of(&l, &l.made[0]);
+    teardown(&l);
+}
+
+/* The owner's signature of q for the cluster whose genesis set is `genesis` (the EIP-712 domain's
+ * salt, eip712.h). */
+static void sign_for_cluster(request *q, const relset *genesis) { sign_owner_for(q, genesis, OWNER_SK); }
+
+Test(admit, an_owner_signature_made_for_another_cluster_is_refused_by_the_calculator_and_the_auditor)
+{
+    logb l;
+    setup(&l);
+    trader(&l);
+    fixture staging; /* another deployment where the same trader has an account: another genesis set */
+    fx_init(&staging, 4, 3);
+    uint64_t t = T0 + 100;
+    request q = {.owner_nonce = 1, .expiry_s = t / 1000 + 60, .chain_id = 1, .amount = u256_from_u64(E18)};
+    memcpy(q.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(q.recipient, 0x66, EVM_ADDR_BYTES);
+    sign_for_cluster(&q, &staging.set);
+    request mine = q; /* the same Withdrawal signed for this cluster */
+    sign_for_cluster(&mine, &l.f.set);
+    withdraw_as(&l, &q, t);
+    cr_assert_eq(l.nmade, 1);
+    cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED, "the staging signature drained this cluster");
+    cr_assert_eq(l.made[0].reason, REASON_OWNER_SIGNATURE);
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0");
+    log_decisions(&l, 0);
+    audit_summary sum;
+    audit_get_summary(l.a, &sum);
+    cr_assert_eq(sum.requests_refused, 1);
+    cr_assert(strstr(sum.first_refused_why.text, "not the account") != NULL, "%s", sum.first_refused_why.text);
+    cr_assert(strstr(sum.first_refused_why.text, "cluster") != NULL, "%s", sum.first_refused_why.text);
+    withdraw_as(&l, &mine, t + 1); /* signed for this cluster: judged on its margin */
+    cr_assert_eq(l.made[1].kind, DECISION_WITHDRAW_OK);
+    fx_fini(&staging);
     teardown(&l);
 }

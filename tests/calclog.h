@@ -47,6 +47,15 @@ typedef struct logb {
     audit *a;
 } logb;
 
+/* Signs q's Withdrawal with sk for the cluster whose genesis set is `genesis` (its id the EIP-712
+ * salt, attest/eip712.h). */
+static inline void sign_owner_for(request *q, const relset *genesis, const uint8_t sk[SECP256K1_SK_BYTES])
+{
+    uint8_t cluster[HASH_BYTES];
+    cr_assert_eq(admit_cluster_id(cluster, genesis), RL_OK);
+    cr_assert_eq(admit_owner_sign(q, cluster, sk), RL_OK);
+}
+
 /* The trader: the address of OWNER_SK, which signs its withdrawals (setup fills both). */
 static uint8_t ACCOUNT[EVM_ADDR_BYTES], OWNER_SK[SECP256K1_SK_BYTES];
 
@@ -162,7 +171,7 @@ static inline void req(logb *l, request *q, uint64_t t)
         q->owner_nonce = l->nonce + 1;
         q->expiry_s = t / 1000 + 3600;
         q->positions_nonce = l->pos_nonce;
-        cr_assert_eq(admit_owner_sign(q, OWNER_SK), RL_OK);
+        sign_owner_for(q, &l->f.set, OWNER_SK);
     }
     req_by(l, q, l->f.keys[3], t);
     if (q->kind == REQUEST_POSITION)

@@ -391,8 +391,9 @@ void cluster_withdraw(const cluster *c, const anvil_account *owner, uint64_t pos
     last_nonce = nonce;
     uint64_t expiry = (uint64_t)now.tv_sec + 3600;
     char *typed = NULL, *owner_part = NULL, *full = NULL;
-    int rc = tu_run(&typed, "%s venue withdraw --print-typed-data %s --owner-nonce %llu --expiry-s %llu", RELAYER_BIN,
-                    args, (unsigned long long)nonce, (unsigned long long)expiry);
+    int rc = tu_run(&typed, "%s venue withdraw --print-typed-data %s --owner-nonce %llu --expiry-s %llu "
+                    "--relayers %s/relayers.json",
+                    RELAYER_BIN, args, (unsigned long long)nonce, (unsigned long long)expiry, c->dir);
     cr_assert_eq(rc, 0, "venue withdraw --print-typed-data %s: exit %d: %s", args, rc, typed);
     char *sig = cast_sign_typed(owner, typed);
     cr_assert(asprintf(&owner_part, "--owner-nonce %llu --expiry-s %llu --owner-signature %s --positions-nonce %llu",

@@ -194,6 +194,7 @@ static inline payload_attest fx_attest(const fixture *f, const obs *o, unsigned 
 /* Who signs a withdrawal and where it moves funds: the venue signs the request, the account's
  * owner its withdrawal (admit.h), the calculator the decision; native asset (all-zero address). */
 typedef struct fx_withdrawal {
+    const relset *genesis;                       /* the cluster's (its id salts the owner's domain), borrowed */
     node_key *venue, *calc;                      /* borrowed */
     const uint8_t *owner_sk;                     /* SECP256K1_SK_BYTES, borrowed */
     const uint8_t *account, *recipient, *vault; /* EVM_ADDR_BYTES each, borrowed */
@@ -210,7 +211,9 @@ static inline void fx_withdraw_request(const fx_withdrawal *w, u256 amount, uint
     memcpy(q.venue, node_key_pub(w->venue)->ed25519, ED25519_PK_BYTES);
     memcpy(q.account, w->account, EVM_ADDR_BYTES);
     memcpy(q.recipient, w->recipient, EVM_ADDR_BYTES);
-    cr_assert_eq(admit_owner_sign(&q, w->owner_sk), RL_OK);
+    uint8_t cluster[HASH_BYTES];
+    cr_assert_eq(admit_cluster_id(cluster, w->genesis), RL_OK);
+    cr_assert_eq(admit_owner_sign(&q, cluster, w->owner_sk), RL_OK);
     cr_assert_eq(request_sign(buf, len, &q, w->venue, NULL), RL_OK);
     request_key(key, q.venue, q.nonce);
 }

@@ -1087,8 +1087,8 @@ static void open_two_releases(struct cluster *c, struct open_releases *r)
     fx_owner(r->owner_sk, r->account, 0);
     memset(r->recipient, 0x22, EVM_ADDR_BYTES);
     memset(r->vault, 0xaa, EVM_ADDR_BYTES);
-    r->wd = (fx_withdrawal){.venue = r->venue, .calc = r->calc, .owner_sk = r->owner_sk, .account = r->account,
-                            .recipient = r->recipient, .vault = r->vault, .chain_id = 1};
+    r->wd = (fx_withdrawal){.genesis = &c->s.genesis, .venue = r->venue, .calc = r->calc, .owner_sk = r->owner_sk,
+                            .account = r->account, .recipient = r->recipient, .vault = r->vault, .chain_id = 1};
     r->deadline_s = wall_ms() / 1000 + 3600;
     for (unsigned i = 0; i < 3; i++)
         r->members.keys[i] = c->s.keys[i];

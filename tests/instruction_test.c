@@ -126,8 +126,8 @@ static void teardown(world *w)
 /* Who signs w's withdrawals and where they go: chain 1, the venue key f.keys[3]. */
 static fx_withdrawal wd_of(world *w)
 {
-    fx_withdrawal wd = {.venue = w->f.keys[3], .calc = w->calc, .owner_sk = w->owner_sk, .account = w->account,
-                        .recipient = w->recipient, .vault = w->vault, .chain_id = 1};
+    fx_withdrawal wd = {.genesis = &w->f.set, .venue = w->f.keys[3], .calc = w->calc, .owner_sk = w->owner_sk,
+                        .account = w->account, .recipient = w->recipient, .vault = w->vault, .chain_id = 1};
     return wd;
 }
 

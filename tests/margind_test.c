@@ -228,10 +228,10 @@ static void venue(struct world *w, const char *args, int want_rc)
     char *out, bind[48] = "";
     bool withdraw = strncmp(args, "withdraw", 8) == 0;
     if (withdraw)
-        snprintf(bind, sizeof bind, " --positions-nonce %llu", (unsigned long long)w->positions_nonce);
-    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT "%s%s%s%s", RELAYER_BIN, args,
+        snprintf(bind, sizeof bind, " --positions-nonce %llu --relayers ", (unsigned long long)w->positions_nonce);
+    int rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT "%s%s%s%s%s%s", RELAYER_BIN, args,
                     w->dir, withdraw ? " --owner-key " : "", withdraw ? w->dir : "", withdraw ? "/keys/node4.key" : "",
-                    bind);
+                    bind, withdraw ? w->dir : "", withdraw ? "/relayers.json" : "");
     cr_assert_eq(rc, want_rc, "venue %s: exit %d: %s", args, rc, out);
     unsigned long long nonce;
     const char *at = strstr(out, "logged (nonce ");
@@ -429,11 +429,11 @@ Test(margind, hub_refuses_an_allow_listed_venue_key_the_set_does_not_pin_and_wit
     cr_assert_eq(rc, 1, "a withdrawal with a malformed owner signature: exit %d: %s", rc, out);
     free(out);
     rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT " --owner-key %s/keys/node4.key "
-                      "--expiry-s 1", RELAYER_BIN, withdraw, w.dir, w.dir);
+                      "--expiry-s 1 --relayers %s/relayers.json", RELAYER_BIN, withdraw, w.dir, w.dir, w.dir);
     cr_assert_eq(rc, 1, "an expired owner signature: exit %d: %s", rc, out);
     free(out);
-    rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT " --owner-key %s/keys/node1.key",
-                RELAYER_BIN, withdraw, w.dir, w.dir);
+    rc = tu_run(&out, "%s venue %s --config %s/venue.conf --account " ACCOUNT " --owner-key %s/keys/node1.key "
+                "--relayers %s/relayers.json", RELAYER_BIN, withdraw, w.dir, w.dir, w.dir);
     cr_assert_eq(rc, 2, "another key than the account's is refused before sending: exit %d: %s", rc, out);
     free(out);
     cr_assert_eq(count(&w, RECORD_REQUEST, NULL), 0);

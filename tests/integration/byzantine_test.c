@@ -20,6 +20,7 @@
 #include "attest/decision.h"
 #include "attest/hex.h"
 #include "attest/request.h"
+#include "relayer/files.h"
 #include "tests/cluster_harness.h"
 #include "tests/evm_harness.h"
 #include "tests/fixture.h"
@@ -158,7 +159,14 @@ Test(byzantine, a_hub_logging_its_own_venue_keys_requests_cannot_close_positions
     memcpy(drain.account, close.account, EVM_ADDR_BYTES);
     cr_assert_eq(u256_from_dec(&drain.amount, ETH_10, NULL), RL_OK);
     memcpy(drain.recipient, node_key_pub(rogue)->evm, EVM_ADDR_BYTES);
-    cr_assert_eq(admit_owner_sign(&drain, node_key_secp256k1_secret(rogue)), RL_OK);
+    relset genesis;
+    uint8_t cluster_id[HASH_BYTES];
+    char *relayers = NULL;
+    cr_assert(asprintf(&relayers, "%s/relayers.json", c.dir) > 0);
+    cr_assert_eq(relset_load(relayers, &genesis, &why), RL_OK, "%s", why.text);
+    free(relayers);
+    cr_assert_eq(admit_cluster_id(cluster_id, &genesis), RL_OK);
+    cr_assert_eq(admit_owner_sign(&drain, cluster_id, node_key_secp256k1_secret(rogue)), RL_OK);
     uint64_t drain_seq = rogue_append(s, &drain, rogue);
     store_close(s);
     cluster_start_hub(&c);
@@ -242,24 +250,43 @@ Test(byzantine, a_hub_that_drops_the_venues_position_request_cannot_get_the_owne
     free(out);
 }
 
-/* Not a cluster: the typed data `relayer venue withdraw --print-typed-data` prints, signed by cast
- * (an independent EIP-712 implementation), is a signature the admission rules accept. */
-Test(owner_wallet, a_signature_cast_makes_from_the_printed_typed_data_is_admitted)
+/* The genesis set of `f` written as relayers.json in directory dir; returns the file's path
+ * (malloc'd). */
+static char *write_relayers(const fixture *f, const char *dir)
+{
+    char *path = NULL;
+    cr_assert(asprintf(&path, "%s/relayers.json", dir) > 0);
+    json_t *j = relset_to_json(&f->set);
+    cr_assert_eq(json_dump_file(j, path, JSON_INDENT(2)), 0);
+    json_decref(j);
+    return path;
+}
+
+/* Not a cluster: the typed data `relayer venue withdraw --print-typed-data` prints for a cluster
+ * (--relayers: its genesis set, whose digest is the domain's salt), signed by cast (an independent
+ * EIP-712 implementation), is a signature the admission rules accept in that cluster and in no
+ * other. */
+Test(owner_wallet, a_signature_cast_makes_from_the_printed_typed_data_is_admitted_in_that_cluster_only)
 {
     anvil_account owner = {.key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"};
     char *addr = cast_ok("wallet", "address", "--private-key", owner.key, NULL);
     snprintf(owner.address, sizeof owner.address, "%s", addr);
     free(addr);
-    char *typed = NULL;
+    fixture f, other;
+    fx_init(&f, 1, 1);
+    fx_init(&other, 3, 2);
+    char *dir = tu_tmpdir(), *relayers = write_relayers(&f, dir), *typed = NULL;
     int rc = tu_run(&typed,
                     "%s venue withdraw --print-typed-data --account %s --chain-id 42161 --asset "
                     "0xaf88d065e77c8cc2239327c5edb3a432268e5831 --amount 123456789 --recipient "
-                    "0x3333333333333333333333333333333333333333 --owner-nonce 1733616000123 --expiry-s 4102444800",
-                    RELAYER_BIN, owner.address);
+                    "0x3333333333333333333333333333333333333333 --owner-nonce 1733616000123 --expiry-s 4102444800 "
+                    "--relayers %s",
+                    RELAYER_BIN, owner.address, relayers);
     cr_assert_eq(rc, 0, "%s", typed);
     char *sig = cast_sign_typed(&owner, typed);
-    fixture f;
-    fx_init(&f, 1, 1);
+    uint8_t id[HASH_BYTES], other_id[HASH_BYTES];
+    cr_assert_eq(admit_cluster_id(id, &f.set), RL_OK);
+    cr_assert_eq(admit_cluster_id(other_id, &other.set), RL_OK);
     request q = {.version = REQUEST_VERSION_OWNER, .kind = REQUEST_WITHDRAW, .chain_id = 42161,
                  .amount = u256_from_u64(123456789), .owner_nonce = 1733616000123ull, .expiry_s = 4102444800ull};
     memcpy(q.venue, node_key_pub(f.keys[1])->ed25519, ED25519_PK_BYTES);
@@ -269,11 +296,18 @@ Test(owner_wallet, a_signature_cast_makes_from_the_printed_typed_data_is_admitte
     memset(q.recipient, 0x33, EVM_ADDR_BYTES);
     cr_assert_eq(hex_decode(q.owner_sig, EVM_SIG_BYTES, sig, "cast's signature", NULL), RL_OK);
     rl_why why = {{0}};
-    cr_assert_eq(admit_request(&f.set, &q, 1733616000123ull, 0, &why), ADMIT_OK, "%s", why.text);
+    cr_assert_eq(admit_request(&f.set, id, &q, 1733616000123ull, 0, &why), ADMIT_OK, "%s", why.text);
+    /* another cluster (another genesis set) that pins the same venue key: the signer recovered
+     * there is someone else */
+    cr_assert_eq(admit_request(&f.set, other_id, &q, 1733616000123ull, 0, &why), ADMIT_OWNER);
+    cr_assert(strstr(why.text, "not the account") != NULL, "%s", why.text);
     /* one unit more and it is another Withdrawal: the signer recovered is someone else */
     q.amount = u256_from_u64(123456790);
-    cr_assert_eq(admit_request(&f.set, &q, 1733616000123ull, 0, &why), ADMIT_OWNER);
+    cr_assert_eq(admit_request(&f.set, id, &q, 1733616000123ull, 0, &why), ADMIT_OWNER);
     free(sig);
     free(typed);
+    free(relayers);
+    tu_rmdir(dir);
+    fx_fini(&other);
     fx_fini(&f);
 }
