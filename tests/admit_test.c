@@ -203,6 +203,44 @@ static void withdraw_as(logb *l, request *q, uint64_t t)
     req_by(l, q, l->f.keys[3], t);
 }
 
+/* The reviewer's attack (ledger.h T1): the owner signs W5 (nonce 5, a minute to live); the hub
+ * holds it; two hours later the owner signs W6. The hub logs a record stamped two hours later,
+ * then W5 stamped back to when its signature was fresh (A4 reads the record's time), then W6:
+ * both would be approved, 2 ETH reserved where the owner never allowed more than 1 at a time.
+ * The auditor, and with it every replica, refuses the backdated record, naming it. */
+Test(admit, a_withdrawal_backdated_before_the_record_in_front_of_it_is_refused_naming_it)
+{
+    logb l;
+    setup(&l);
+    trader(&l);
+    uint64_t t5 = T0 + 100, later = T0 + 2 * 3600 * 1000;
+    request w5 = {.kind = REQUEST_WITHDRAW, .owner_nonce = 5, .expiry_s = t5 / 1000 + 60, .chain_id = 1,
+                  .amount = u256_from_u64(E18), .positions_nonce = l.pos_nonce, .nonce = ++l.nonce};
+    memcpy(w5.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(w5.recipient, 0x66, EVM_ADDR_BYTES);
+    memcpy(w5.venue, node_key_pub(l.f.keys[3])->ed25519, ED25519_PK_BYTES);
+    cr_assert_eq(admit_owner_sign(&w5, OWNER_SK), RL_OK);
+    deposit(&l, 1, 0x00, E18, 2, later); /* any record the hub stamps two hours on */
+
+    uint8_t buf[REQUEST_MAX_BYTES];
+    size_t plen, len;
+    rl_why why = {{0}};
+    cr_assert_eq(request_sign(buf, &plen, &w5, l.f.keys[3], &why), RL_OK, "%s", why.text);
+    record r = {.type = RECORD_REQUEST, .seq = l.seq + 1, .time_ms = t5, .payload = buf, .payload_len = (uint32_t)plen};
+    memcpy(r.prev, l.prev, HASH_BYTES);
+    uint8_t *enc = malloc(RECORD_MAX_BYTES);
+    cr_assert_eq(record_encode(&r, enc, &len, &why), RL_OK);
+    verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
+    size_t nj = 0;
+    char name[32];
+    snprintf(name, sizeof name, "record %llu ", (unsigned long long)r.seq);
+    cr_assert_eq(audit_next(l.a, enc, len, jobs, &nj, &why), RL_ERR_STATE, "the backdated W5 was accepted");
+    cr_assert(strstr(why.text, name) != NULL && strstr(why.text, "backdated") != NULL, "%s", why.text);
+    cr_assert_eq(nj, 0);
+    free(enc);
+    teardown(&l);
+}
+
 Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_nothing)
 {
     logb l;
