@@ -241,6 +241,50 @@ Test(admit, a_withdrawal_backdated_before_the_record_in_front_of_it_is_refused_n
     teardown(&l);
 }
 
+/* instruction.h I2: an owner expiry that leaves the vault less than MG_DEADLINE_MIN_S after the
+ * record's time is refused with its own reason (its release could not execute in time), the owner
+ * nonce used; one that leaves it enough is approved. */
+Test(admit, a_withdrawal_whose_owner_expiry_is_too_close_is_refused_with_a_reason)
+{
+    logb l;
+    setup(&l);
+    trader(&l);
+    uint64_t t = T0 + 100;
+    request close = {.owner_nonce = 5, .expiry_s = (t + MG_DEADLINE_MIN_S * 1000) / 1000 - 1, .chain_id = 1,
+                     .amount = u256_from_u64(E18)};
+    memcpy(close.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(close.recipient, 0x66, EVM_ADDR_BYTES);
+    cr_assert_eq(admit_owner_sign(&close, OWNER_SK), RL_OK);
+    withdraw_as(&l, &close, t);
+    cr_assert_eq(l.nmade, 1);
+    cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(l.made[0].reason, REASON_OWNER_EXPIRY, "refused for %s", decision_reason_name(l.made[0].reason));
+    cr_assert_str_eq(decision_reason_name(REASON_OWNER_EXPIRY), "owner_expiry");
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0");
+    json_t *j = calc_account_json(l.c, ACCOUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "owner_nonce")), "5", "the owner nonce is used (A5)");
+    json_decref(j);
+
+    request enough = {.owner_nonce = 6, .expiry_s = (t + MG_DEADLINE_MIN_S * 1000) / 1000 + 1, .chain_id = 1,
+                      .amount = u256_from_u64(E18)};
+    memcpy(enough.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(enough.recipient, 0x66, EVM_ADDR_BYTES);
+    cr_assert_eq(admit_owner_sign(&enough, OWNER_SK), RL_OK);
+    withdraw_as(&l, &enough, t + 1);
+    cr_assert_eq(l.nmade, 2);
+    cr_assert_eq(l.made[1].kind, DECISION_WITHDRAW_OK);
+    log_decisions(&l, 0);
+    audit_summary sum;
+    audit_get_summary(l.a, &sum);
+    cr_assert_eq(sum.requests_refused, 0, "no log defect: the hub may log it, the calculator refuses it");
+    calc_replay *r = replay_all(&l);
+    calc_replay_summary rs;
+    calc_replay_get_summary(r, &rs);
+    cr_assert_eq(rs.reproduced, 2, "audit replay --risk reproduces the refusal");
+    calc_replay_free(r);
+    teardown(&l);
+}
+
 Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_nothing)
 {
     logb l;
