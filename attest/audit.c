@@ -95,6 +95,7 @@ struct audit {
     relset set;
     uint64_t next_seq;
     uint8_t prev[HASH_BYTES];
+    uint64_t prev_time_ms; /* time_ms of record next_seq - 1 (ledger.h T1) */
     struct seen_event *events;
     struct seen_key *vseqs;
     struct seen_key *accounts;
@@ -848,6 +849,10 @@ rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, si
                        (unsigned long long)(r.seq - 1));
     if (r.seq == 1 && r.type != RECORD_SET)
         return rl_fail(why, RL_ERR_STATE, "the first record must install the genesis relayer set");
+    if (r.time_ms < a->prev_time_ms) /* ledger.h T1 */
+        return rl_fail(why, RL_ERR_STATE, "record %llu is stamped %llu ms, before record %llu's %llu ms (backdated)",
+                       (unsigned long long)r.seq, (unsigned long long)r.time_ms, (unsigned long long)(r.seq - 1),
+                       (unsigned long long)a->prev_time_ms);
     switch (r.type) {
     case RECORD_SET: err = check_set(a, &r, jobs, njobs, why); break;
     case RECORD_ATTEST: err = check_attest(a, &r, jobs, njobs, why); break;
@@ -865,6 +870,7 @@ rl_err audit_next(audit *a, const uint8_t *enc, size_t len, verify_job *jobs, si
         return err;
     }
     record_hash(a->prev, enc, len);
+    a->prev_time_ms = r.time_ms;
     if (remember_hash(a, a->prev) != RL_OK) {
         *njobs = first_job;
         return RL_ERR_NOMEM;

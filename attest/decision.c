@@ -130,6 +130,6 @@ const char *decision_kind_name(uint8_t kind)
 const char *decision_reason_name(uint8_t reason)
 {
     static const char *names[] = {"", "unsafe", "insufficient_funds", "stale_price", "unknown_asset", "liquidating",
-                                  "venue_key", "owner_signature", "positions_stale"};
+                                  "venue_key", "owner_signature", "positions_stale", "owner_expiry"};
     return reason <= REASON_LAST ? names[reason] : "?";
 }

@@ -64,8 +64,9 @@ enum decision_reason {
     REASON_VENUE_KEY = 6,    /* the request's venue key is not pinned in the relayer set (admit.h A1) */
     REASON_OWNER_SIGNATURE = 7, /* no valid, unexpired, unused signature by the account's owner (A2..A5) */
     REASON_POSITIONS_STALE = 8, /* the venue saw positions the calculator has not applied (admit.h A6) */
+    REASON_OWNER_EXPIRY = 9,    /* the owner's expiry leaves the vault too little time (instruction.h I2) */
 };
-#define REASON_LAST REASON_POSITIONS_STALE
+#define REASON_LAST REASON_OWNER_EXPIRY
 
 typedef struct decision_seize {
     uint64_t chain_id;

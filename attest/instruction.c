@@ -170,7 +170,7 @@ rl_err instruction_plans(const decision *d, uint64_t decision_seq, const request
             return rl_fail(why, RL_ERR_STATE, "approved withdrawal at record %llu without its request",
                            (unsigned long long)decision_seq);
         out[0] = (instruction_plan){.kind = INSTRUCTION_RELEASE, .decision = decision_seq, .chain_id = q->chain_id,
-                                    .amount = q->amount};
+                                    .amount = q->amount, .expiry_s = q->expiry_s};
         memcpy(out[0].account, d->account, EVM_ADDR_BYTES);
         memcpy(out[0].asset, q->asset, EVM_ADDR_BYTES);
         memcpy(out[0].recipient, q->recipient, EVM_ADDR_BYTES);
@@ -202,6 +202,7 @@ void instruction_plan_encode(uint8_t out[INSTRUCTION_PLAN_BYTES], const instruct
     memcpy(out + 29, p->asset, EVM_ADDR_BYTES);
     u256_to_be(out + 49, &p->amount);
     memcpy(out + 81, p->recipient, EVM_ADDR_BYTES);
+    be64_put(out + 101, p->expiry_s);
 }
 
 rl_err instruction_plan_decode(instruction_plan *p, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
@@ -218,6 +219,7 @@ rl_err instruction_plan_decode(instruction_plan *p, const uint8_t *key, size_t k
     memcpy(p->asset, val + 29, EVM_ADDR_BYTES);
     p->amount = u256_from_be(val + 49);
     memcpy(p->recipient, val + 81, EVM_ADDR_BYTES);
+    p->expiry_s = be64_get(val + 101);
     return RL_OK;
 }
 
@@ -244,5 +246,9 @@ rl_err instruction_check(const instruction *in, const instruction_plan *p, uint6
         return rl_fail(why, RL_ERR_STATE, "%s of decision %llu #%u: deadline %llu is not after the record's time %llu",
                        instruction_kind_name(in->kind), (unsigned long long)in->decision, in->index,
                        (unsigned long long)in->deadline_s, (unsigned long long)(time_ms / 1000));
+    if (p->kind == INSTRUCTION_RELEASE && in->deadline_s > p->expiry_s) /* I1 */
+        return rl_fail(why, RL_ERR_STATE, "%s of decision %llu #%u: deadline %llu is past the owner's expiry %llu",
+                       instruction_kind_name(in->kind), (unsigned long long)in->decision, in->index,
+                       (unsigned long long)in->deadline_s, (unsigned long long)p->expiry_s);
     return RL_OK;
 }

@@ -43,9 +43,26 @@
  *       29    20  asset
  *       49    32  amount
  *       81    20  recipient    a release's; zero for a seize (the hub's to fill)
- *      101                     = INSTRUCTION_PLAN_BYTES
+ *      101     8  expiry       a release's: its withdrawal's owner expiry_s (unix s, request.h); 0 for a
+ *                              seize (rule I1)
+ *      109                     = INSTRUCTION_PLAN_BYTES
  *
  * plan key = decision (8) | index (1) | attempt (1)
+ *
+ * The owner's expiry binds the vault. The record time that admission rule A4 (admit.h) compares
+ * an owner's expiry with is the hub's stamp; the deadline is the vault's, checked on chain time.
+ * So, cited by relayer/hubinstr.c, collateral/calc.c, db/ledger.c, attest/audit.c, the co-signer
+ * (relayer/cosigner.h, through its replica's ledger) and the tests:
+ *   I1. A release carries out an owner-signed withdrawal no later than the owner allowed: its
+ *       deadline_s <= its plan's expiry_s (the withdrawal's expiry_s). The hub issues
+ *       min(its clock + the chain's deadline_s, expiry_s); instruction_check refuses a release
+ *       whose deadline passes the expiry. The vault refuses execute() after the deadline, so an
+ *       expired owner signature never moves funds, whatever time the hub stamps on records.
+ *   I2. The calculator approves a withdrawal only if its expiry leaves the vault at least
+ *       MG_DEADLINE_MIN_S (collateral/spec.h) after the record's time: expiry_s x 1000 >=
+ *       time_ms + MG_DEADLINE_MIN_S x 1000. Otherwise it refuses it, REASON_OWNER_EXPIRY
+ *       (decision.h): an approval whose release could not be issued, or not executed in time,
+ *       would hold its funds reserved for nothing. The owner nonce is used all the same (A5).
  */
 #ifndef RL_INSTRUCTION_H
 #define RL_INSTRUCTION_H
@@ -61,7 +78,7 @@
 
 #define INSTRUCTION_VERSION 1
 #define INSTRUCTION_BYTES 148
-#define INSTRUCTION_PLAN_BYTES 101
+#define INSTRUCTION_PLAN_BYTES 109
 #define INSTRUCTION_PLAN_KEY_BYTES 10
 
 enum instruction_kind {
@@ -93,6 +110,7 @@ typedef struct instruction_plan {
     uint8_t asset[EVM_ADDR_BYTES];
     u256 amount;
     uint8_t recipient[EVM_ADDR_BYTES]; /* zero for a seize */
+    uint64_t expiry_s;                 /* a release's owner expiry (I1); 0 for a seize */
 } instruction_plan;
 
 /* RL_ERR_ARG when a field is out of its domain (kind, zero amount, recipient, vault or nonce). */
@@ -125,7 +143,8 @@ RL_MUST_USE rl_err instruction_plan_decode(instruction_plan *p, const uint8_t *k
 
 /* Whether `in`, logged at time_ms with `last_nonce` the vault's highest nonce so far, carries out
  * plan p: same decision, index, kind, chain, account, asset, amount and (a release) recipient; a
- * nonce above last_nonce; a deadline after the record's time. why names the first difference. */
+ * nonce above last_nonce; a deadline after the record's time and, a release, not past its owner's
+ * expiry (I1). why names the first difference. */
 RL_MUST_USE rl_err instruction_check(const instruction *in, const instruction_plan *p, uint64_t last_nonce,
                                      uint64_t time_ms, rl_why *why);
 

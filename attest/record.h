@@ -12,7 +12,8 @@
  *        0     1  version          = 1
  *        1     1  type             record_type below
  *        2     8  seq              1 for the genesis record, then +1 each
- *       10     8  time_ms          hub wall clock at apply, Unix ms (informational)
+ *       10     8  time_ms          hub wall clock at apply, Unix ms; never below the previous
+ *                                   record's (ledger.h T1); no chain reads it (instruction.h I1)
  *       18    32  prev             hash of record seq-1; all zero for seq 1
  *       50     4  payload_len      <= RECORD_MAX_PAYLOAD
  *       54     n  payload          layout by type, below

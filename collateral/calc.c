@@ -907,6 +907,15 @@ static rl_err on_request(calc *c, const record *r, rl_why *why)
         refuse_request(c, a, &q, REASON_POSITIONS_STALE);
         return RL_OK;
     }
+    if ((unsigned __int128)q.expiry_s * 1000 < (unsigned __int128)c->now_ms + MG_DEADLINE_MIN_S * 1000) {
+        /* instruction.h I2: its release could not carry out the withdrawal before the owner's expiry */
+        char text[128];
+        snprintf(text, sizeof text, "owner expiry %llu s leaves less than %d s after the record's time %llu ms",
+                 (unsigned long long)q.expiry_s, MG_DEADLINE_MIN_S, (unsigned long long)c->now_ms);
+        note(c, "withdrawal refused: owner expiry too close", text);
+        refuse_request(c, a, &q, REASON_OWNER_EXPIRY);
+        return RL_OK;
+    }
     return on_withdraw(c, a, &q, why);
 }
 

@@ -14,7 +14,9 @@
  *     note), a withdrawal that fails them is refused (REASON_VENUE_KEY, REASON_OWNER_SIGNATURE)
  *     with no other effect; an admitted withdrawal's owner nonce becomes its account's last. An
  *     applied position request becomes its account's last (venue key and nonce); a withdrawal that
- *     does not name exactly that one is refused (A6, REASON_POSITIONS_STALE), nothing else changes.
+ *     does not name exactly that one is refused (A6, REASON_POSITIONS_STALE), nothing else changes;
+ *     so is one whose owner expiry leaves less than MG_DEADLINE_MIN_S after the record's time
+ *     (instruction.h I2, REASON_OWNER_EXPIRY): its release could not execute in time.
  *   - each withdrawal request: approved when the account stays healthy with equity >= IM after
  *     it (the amount is then reserved in the calculator's view until it executes), refused with
  *     a reason otherwise.

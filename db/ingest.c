@@ -271,6 +271,13 @@ static void settled_prune(ingest *g)
 
 /* ---- commit ---- */
 
+/* The time a record built now is stamped with: the commit's clock, or the head's time when the
+ * clock stepped back (ledger.h T1: record time never goes backwards, and the hub keeps logging). */
+static uint64_t stamp_ms(const ingest *g, const ledger_head *head)
+{
+    return g->now_ms > head->time_ms ? g->now_ms : head->time_ms;
+}
+
 /* Every record of a commit leaves the meta head to commit_fn, which writes it once; verified: a
  * BUNDLE whose signatures the hub checked (ledger_append_verified). */
 static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *payload, size_t len,
@@ -281,7 +288,7 @@ static rl_err append(MDB_txn *txn, ingest *g, uint8_t type, const uint8_t *paylo
         known.event_id = known_from->id;
         known.content = known_from->content;
     }
-    record r = {.type = type, .seq = head->seq + 1, .time_ms = g->now_ms, .payload = payload,
+    record r = {.type = type, .seq = head->seq + 1, .time_ms = stamp_ms(g, head), .payload = payload,
                 .payload_len = (uint32_t)len};
     memcpy(r.prev, head->hash, HASH_BYTES);
     size_t n;
@@ -1125,7 +1132,7 @@ static rl_err rotate_fn(MDB_txn *txn, void *ctx, rl_why *why)
         err = payload_set_encode(c->p, g->payload, &len, why);
     if (err != RL_OK)
         return err;
-    record r = {.type = RECORD_SET, .seq = head.seq + 1, .time_ms = g->now_ms, .payload = g->payload,
+    record r = {.type = RECORD_SET, .seq = head.seq + 1, .time_ms = stamp_ms(g, &head), .payload = g->payload,
                 .payload_len = (uint32_t)len};
     memcpy(r.prev, head.hash, HASH_BYTES);
     err = record_encode(&r, g->rec, &len, why);

@@ -51,10 +51,11 @@ rl_err ledger_head_get(MDB_txn *txn, const store *s, ledger_head *out, rl_why *w
     memset(out, 0, sizeof *out);
     rl_err err = store_get(txn, store_dbi(s, TABLE_META), META_HEAD, sizeof META_HEAD - 1, &v, why);
     if (err == RL_OK) {
-        if (v.mv_size != 8 + HASH_BYTES)
+        if (v.mv_size != 8 + HASH_BYTES + 8)
             return rl_fail(why, RL_ERR_DB, "%s: meta 'head' has %zu bytes", store_path(s), v.mv_size);
         out->seq = be64_get(v.mv_data);
         memcpy(out->hash, (uint8_t *)v.mv_data + 8, HASH_BYTES);
+        out->time_ms = be64_get((uint8_t *)v.mv_data + 8 + HASH_BYTES);
     } else if (err != RL_ERR_NOTFOUND) {
         return err;
     }
@@ -1021,9 +1022,10 @@ static rl_err apply_equivocation(MDB_txn *txn, const store *s, const record *r, 
 
 rl_err ledger_head_put(MDB_txn *txn, const store *s, const ledger_head *head, rl_why *why)
 {
-    uint8_t hv[8 + HASH_BYTES];
+    uint8_t hv[8 + HASH_BYTES + 8];
     be64_put(hv, head->seq);
     memcpy(hv + 8, head->hash, HASH_BYTES);
+    be64_put(hv + 8 + HASH_BYTES, head->time_ms);
     return store_put(txn, store_dbi(s, TABLE_META), META_HEAD, sizeof META_HEAD - 1, hv, sizeof hv, 0, why);
 }
 
@@ -1048,6 +1050,10 @@ rl_err ledger_append_known(MDB_txn *txn, const store *s, const uint8_t *enc, siz
                        (unsigned long long)r.seq, (unsigned long long)head.seq);
     if (head.set_version == 0 && r.type != RECORD_SET)
         return rl_fail(why, RL_ERR_STATE, "the first record must install the genesis relayer set");
+    if (r.time_ms < head.time_ms) /* T1 */
+        return rl_fail(why, RL_ERR_STATE, "record %llu is stamped %llu ms, before record %llu's %llu ms (backdated)",
+                       (unsigned long long)r.seq, (unsigned long long)r.time_ms, (unsigned long long)head.seq,
+                       (unsigned long long)head.time_ms);
 
     switch (r.type) {
     case RECORD_SET: err = apply_set(txn, s, &r, &head, why); break;
@@ -1074,6 +1080,7 @@ rl_err ledger_append_known(MDB_txn *txn, const store *s, const uint8_t *enc, siz
     if (err != RL_OK)
         return err;
     head.seq = r.seq;
+    head.time_ms = r.time_ms;
     record_hash(head.hash, enc, len);
     if ((known == NULL || !known->head_later) && (err = ledger_head_put(txn, s, &head, why)) != RL_OK)
         return err;

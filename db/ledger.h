@@ -64,6 +64,17 @@
  *       once per (event id, member): its payload_equivocation_key is filed in `keys`, a second is
  *       refused with RL_ERR_DUPLICATE. Its signatures are the auditor's to check (audit.h).
  *
+ * Record time. A record's time_ms is the hub's wall clock (record.h), and the admission rules
+ * (admit.h A4: an owner signature's expiry) and the calculator (price freshness, calc.h) read it.
+ * A hub that could stamp a record earlier than the one before it could log a withdrawal held past
+ * its owner's expiry, or one refused for a stale price, as if it came in time. So, cited by
+ * ledger.c, db/ingest.c, attest/audit.c and the tests:
+ *   T1. A record's time_ms is not below the time_ms of the record before it (the head's,
+ *       ledger_head.time_ms). The ledger refuses a backdated record with RL_ERR_STATE naming it,
+ *       and the auditor (audit.h) likewise, so a replica following the log stops at it. The hub
+ *       stamps max(its clock, the head's time): a hub whose wall clock steps back keeps logging,
+ *       stamping the head's time until its clock catches up.
+ *
  * Decisions: a LIQUIDATE, MARGIN_CALL or HEALTHY decision moves its account's bad-debt entry
  * (ledger_fund.h); the insurance fund never covers bad debt in the ledger (why: attest/fund.h).
  *
@@ -92,7 +103,8 @@
  *                 attested executed
  *   insurance     chain_id (8) | asset  ->  amount u256 (32) | seizes (8): the insurance fund
  *   bad_debt      account  ->  closed_u (16) | open_u (16) | open_seq (8): bad debt (fund.h)
- *   meta          "head" -> seq (8) | record hash (32);  "set" -> version (4)
+ *   meta          "head" -> seq (8) | record hash (32) | time_ms (8) of that record (T1);
+ *                 "set" -> version (4)
  */
 #ifndef RL_LEDGER_H
 #define RL_LEDGER_H
@@ -113,6 +125,7 @@ typedef struct ledger_head {
     uint64_t seq;               /* 0: empty log */
     uint8_t hash[HASH_BYTES];   /* hash of record seq; zero when empty */
     uint32_t set_version;       /* 0 until the genesis set record */
+    uint64_t time_ms;           /* time_ms of record seq (T1); 0 when empty */
 } ledger_head;
 
 typedef struct event_info {

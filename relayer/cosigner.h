@@ -5,7 +5,8 @@
  * runs the margin calculator with the node's own risk file over them, as `audit replay --risk`
  * does (calc_replay): a logged DECISION counts as agreed only if this node's calculator reached
  * the same bytes at the same record. An INSTRUCTION (which the replica's ledger has matched to
- * its decision's plan and reserved) is to be signed only if
+ * its decision's plan and reserved: instruction_check, so a release's deadline is not past its
+ * owner's expiry, instruction.h I1) is to be signed only if
  *
  *   - its decision is one this node agreed to,
  *   - the vault is the one this node's risk file names for that chain, and a seize pays that

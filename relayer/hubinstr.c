@@ -157,8 +157,11 @@ rl_err hubinstr_scan(hubinstr *h, MDB_txn *txn, const store *s, uint64_t wall_ms
             warn_once(h, p->chain_id);
             continue;
         }
+        uint64_t deadline_s = wall_ms / 1000 + ch->deadline_s;
+        if (p->kind == INSTRUCTION_RELEASE && deadline_s > p->expiry_s)
+            deadline_s = p->expiry_s; /* instruction.h I1: no later than the owner allowed */
         instruction in = {.kind = p->kind, .decision = p->decision, .index = p->index, .attempt = h->attempts[i],
-                          .chain_id = p->chain_id, .amount = p->amount, .deadline_s = wall_ms / 1000 + ch->deadline_s};
+                          .chain_id = p->chain_id, .amount = p->amount, .deadline_s = deadline_s};
         memcpy(in.vault, ch->vault, EVM_ADDR_BYTES);
         memcpy(in.account, p->account, EVM_ADDR_BYTES);
         memcpy(in.asset, p->asset, EVM_ADDR_BYTES);

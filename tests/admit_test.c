@@ -212,6 +212,88 @@ static void withdraw_as(logb *l, request *q, uint64_t t)
     req_by(l, q, l->f.keys[3], t);
 }
 
+/* The reviewer's attack (ledger.h T1): the owner signs W5 (nonce 5, a minute to live); the hub
+ * holds it; two hours later the owner signs W6. The hub logs a record stamped two hours later,
+ * then W5 stamped back to when its signature was fresh (A4 reads the record's time), then W6:
+ * both would be approved, 2 ETH reserved where the owner never allowed more than 1 at a time.
+ * The auditor, and with it every replica, refuses the backdated record, naming it. */
+Test(admit, a_withdrawal_backdated_before_the_record_in_front_of_it_is_refused_naming_it)
+{
+    logb l;
+    setup(&l);
+    trader(&l);
+    uint64_t t5 = T0 + 100, later = T0 + 2 * 3600 * 1000;
+    request w5 = {.kind = REQUEST_WITHDRAW, .owner_nonce = 5, .expiry_s = t5 / 1000 + 60, .chain_id = 1,
+                  .amount = u256_from_u64(E18), .positions_nonce = l.pos_nonce, .nonce = ++l.nonce};
+    memcpy(w5.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(w5.recipient, 0x66, EVM_ADDR_BYTES);
+    memcpy(w5.venue, node_key_pub(l.f.keys[3])->ed25519, ED25519_PK_BYTES);
+    cr_assert_eq(admit_owner_sign(&w5, OWNER_SK), RL_OK);
+    deposit(&l, 1, 0x00, E18, 2, later); /* any record the hub stamps two hours on */
+
+    uint8_t buf[REQUEST_MAX_BYTES];
+    size_t plen, len;
+    rl_why why = {{0}};
+    cr_assert_eq(request_sign(buf, &plen, &w5, l.f.keys[3], &why), RL_OK, "%s", why.text);
+    record r = {.type = RECORD_REQUEST, .seq = l.seq + 1, .time_ms = t5, .payload = buf, .payload_len = (uint32_t)plen};
+    memcpy(r.prev, l.prev, HASH_BYTES);
+    uint8_t *enc = malloc(RECORD_MAX_BYTES);
+    cr_assert_eq(record_encode(&r, enc, &len, &why), RL_OK);
+    verify_job jobs[AUDIT_MAX_JOBS_PER_RECORD];
+    size_t nj = 0;
+    char name[32];
+    snprintf(name, sizeof name, "record %llu ", (unsigned long long)r.seq);
+    cr_assert_eq(audit_next(l.a, enc, len, jobs, &nj, &why), RL_ERR_STATE, "the backdated W5 was accepted");
+    cr_assert(strstr(why.text, name) != NULL && strstr(why.text, "backdated") != NULL, "%s", why.text);
+    cr_assert_eq(nj, 0);
+    free(enc);
+    teardown(&l);
+}
+
+/* instruction.h I2: an owner expiry that leaves the vault less than MG_DEADLINE_MIN_S after the
+ * record's time is refused with its own reason (its release could not execute in time), the owner
+ * nonce used; one that leaves it enough is approved. */
+Test(admit, a_withdrawal_whose_owner_expiry_is_too_close_is_refused_with_a_reason)
+{
+    logb l;
+    setup(&l);
+    trader(&l);
+    uint64_t t = T0 + 100;
+    request close = {.owner_nonce = 5, .expiry_s = (t + MG_DEADLINE_MIN_S * 1000) / 1000 - 1, .chain_id = 1,
+                     .amount = u256_from_u64(E18)};
+    memcpy(close.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(close.recipient, 0x66, EVM_ADDR_BYTES);
+    cr_assert_eq(admit_owner_sign(&close, OWNER_SK), RL_OK);
+    withdraw_as(&l, &close, t);
+    cr_assert_eq(l.nmade, 1);
+    cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED);
+    cr_assert_eq(l.made[0].reason, REASON_OWNER_EXPIRY, "refused for %s", decision_reason_name(l.made[0].reason));
+    cr_assert_str_eq(decision_reason_name(REASON_OWNER_EXPIRY), "owner_expiry");
+    cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0");
+    json_t *j = calc_account_json(l.c, ACCOUNT);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "owner_nonce")), "5", "the owner nonce is used (A5)");
+    json_decref(j);
+
+    request enough = {.owner_nonce = 6, .expiry_s = (t + MG_DEADLINE_MIN_S * 1000) / 1000 + 1, .chain_id = 1,
+                      .amount = u256_from_u64(E18)};
+    memcpy(enough.account, ACCOUNT, EVM_ADDR_BYTES);
+    memset(enough.recipient, 0x66, EVM_ADDR_BYTES);
+    cr_assert_eq(admit_owner_sign(&enough, OWNER_SK), RL_OK);
+    withdraw_as(&l, &enough, t + 1);
+    cr_assert_eq(l.nmade, 2);
+    cr_assert_eq(l.made[1].kind, DECISION_WITHDRAW_OK);
+    log_decisions(&l, 0);
+    audit_summary sum;
+    audit_get_summary(l.a, &sum);
+    cr_assert_eq(sum.requests_refused, 0, "no log defect: the hub may log it, the calculator refuses it");
+    calc_replay *r = replay_all(&l);
+    calc_replay_summary rs;
+    calc_replay_get_summary(r, &rs);
+    cr_assert_eq(rs.reproduced, 2, "audit replay --risk reproduces the refusal");
+    calc_replay_free(r);
+    teardown(&l);
+}
+
 Test(admit, withdrawals_without_a_valid_owner_signature_are_refused_and_change_nothing)
 {
     logb l;

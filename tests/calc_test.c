@@ -259,15 +259,16 @@ Test(calc, position_sizes_and_prices_beyond_1e18_units_are_refused_both_ways)
 static void instruct(logb *l, uint8_t kind, uint64_t decision_seq, uint8_t index, uint64_t chain, uint8_t asset_last,
                      u256 amount, uint64_t nonce)
 {
+    uint64_t t = l->last_ms > T1 ? l->last_ms : T1; /* record time never goes backwards (ledger.h T1) */
     instruction in = {.kind = kind, .decision = decision_seq, .index = index, .chain_id = chain, .amount = amount,
-                      .nonce = nonce, .deadline_s = T1 / 1000 + 600};
+                      .nonce = nonce, .deadline_s = t / 1000 + 600};
     memset(in.vault, 0xaa, EVM_ADDR_BYTES); /* fx_obs's vault */
     memcpy(in.account, ACCOUNT, EVM_ADDR_BYTES);
     in.asset[19] = asset_last;
     memset(in.recipient, kind == INSTRUCTION_RELEASE ? 0x22 : 0xee, EVM_ADDR_BYTES);
     uint8_t enc[INSTRUCTION_BYTES];
     cr_assert_eq(instruction_encode(enc, &in, NULL), RL_OK);
-    push(l, RECORD_INSTRUCTION, enc, sizeof enc, T1);
+    push(l, RECORD_INSTRUCTION, enc, sizeof enc, t);
 }
 
 static void vault_event(logb *l, uint8_t kind, uint64_t chain, uint8_t asset_last, u256 amount, uint64_t vseq,

@@ -38,6 +38,7 @@ typedef struct logb {
     mg_risk risk;
     calc *c;
     uint64_t seq, nonce;
+    uint64_t last_ms; /* the last record's time (ledger.h T1) */
     uint64_t pos_nonce; /* the venue's view: its last position request signed for ACCOUNT (admit.h A6) */
     uint8_t prev[HASH_BYTES];
     uint8_t *recs[256];
@@ -66,9 +67,13 @@ static inline void on_decision(void *ctx, const decision *d)
     l->made[l->nmade++] = *d;
 }
 
-/* Appends a record, checks it with the audit (signatures too) and feeds the calculator. */
+/* Appends a record, checks it with the audit (signatures too) and feeds the calculator. Stamped as
+ * the hub stamps (ledger.h T1): time_ms, or the last record's time when that is later. */
 static inline void push(logb *l, uint8_t type, const uint8_t *payload, size_t plen, uint64_t time_ms)
 {
+    if (time_ms < l->last_ms)
+        time_ms = l->last_ms;
+    l->last_ms = time_ms;
     record r = {.type = type, .seq = ++l->seq, .time_ms = time_ms, .payload = payload, .payload_len = (uint32_t)plen};
     memcpy(r.prev, l->prev, HASH_BYTES);
     uint8_t *enc = malloc(RECORD_MAX_BYTES);

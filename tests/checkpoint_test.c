@@ -275,7 +275,8 @@ Test(checkpoint, audit_refuses_a_checkpoint_record_whose_head_is_not_the_records
     sign_by(&h, &cs, head - 1, other, 1, 2);
     size_t plen, rlen, n = 0;
     cr_assert_eq(checkpoint_signed_encode(payload, &plen, &cs, NULL), RL_OK);
-    record r = {.type = RECORD_CHECKPOINT, .seq = head + 1, .payload = payload, .payload_len = (uint32_t)plen};
+    record r = {.type = RECORD_CHECKPOINT, .seq = head + 1, .time_ms = ingest_head(h.g)->time_ms, /* ledger.h T1 */
+                .payload = payload, .payload_len = (uint32_t)plen};
     memcpy(r.prev, ingest_head(h.g)->hash, HASH_BYTES);
     cr_assert_eq(record_encode(&r, rec, &rlen, NULL), RL_OK);
     rl_why why = {{0}};

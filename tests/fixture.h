@@ -96,7 +96,8 @@ static inline rl_err fx_append(store *s, const uint8_t *enc, size_t len, rl_why 
     return store_write(s, fx_apply_fn, &c, why);
 }
 
-/* The next record after the ledger's head, encoded into a malloc'd buffer (*enc, *len); returns
+/* The next record after the ledger's head, stamped time_ms or the head's time when later (as the hub
+ * stamps, ledger.h T1), encoded into a malloc'd buffer (*enc, *len); returns
  * its sequence number. */
 static inline uint64_t fx_encode_next(store *s, uint8_t type, const uint8_t *payload, size_t plen, uint64_t time_ms,
                                       uint8_t **enc, size_t *len)
@@ -106,8 +107,8 @@ static inline uint64_t fx_encode_next(store *s, uint8_t type, const uint8_t *pay
     cr_assert_eq(store_read_begin(s, &txn, NULL), RL_OK);
     cr_assert_eq(ledger_head_get(txn, s, &head, NULL), RL_OK);
     store_read_end(txn);
-    record r = {.type = type, .seq = head.seq + 1, .time_ms = time_ms, .payload = payload,
-                .payload_len = (uint32_t)plen};
+    record r = {.type = type, .seq = head.seq + 1, .time_ms = time_ms > head.time_ms ? time_ms : head.time_ms,
+                .payload = payload, .payload_len = (uint32_t)plen};
     memcpy(r.prev, head.hash, HASH_BYTES);
     *enc = malloc(RECORD_MAX_BYTES);
     cr_assert_not_null(*enc);

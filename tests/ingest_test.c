@@ -97,6 +97,28 @@ Test(ingest, credits_a_deposit_exactly_once_with_three_nodes_and_threshold_two)
     close_world(&w);
 }
 
+/* ledger.h T1: a hub whose wall clock steps back two hours keeps logging, stamping the last
+ * record's time until its clock catches up, never earlier. */
+Test(ingest, a_clock_that_steps_back_stamps_the_last_records_time_and_keeps_logging)
+{
+    struct world w;
+    open_world(&w, 3, 2, NULL, NULL);
+    uint64_t later = 2 * 3600 * 1000;
+    rl_why why = {{0}};
+    obs o1 = fx_obs(1, 1, 1, 500), o2 = fx_obs(1, 2, 2, 700);
+    signed_obs s1[2] = {fx_sign(&w.f, &o1, 1), fx_sign(&w.f, &o1, 2)};
+    signed_obs s2[2] = {fx_sign(&w.f, &o2, 1), fx_sign(&w.f, &o2, 2)};
+    cr_assert_eq(ingest_submit(w.g, s1, 2, later, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_flush(w.g, later, &why), RL_OK, "%s", why.text);
+    cr_assert_eq(ingest_head(w.g)->time_ms, later);
+    cr_assert_eq(ingest_submit(w.g, s2, 2, 1000, &why), RL_OK, "%s", why.text); /* the clock stepped back */
+    cr_assert_eq(ingest_flush(w.g, 1000, &why), RL_OK, "%s", why.text);
+    cr_assert(balance_is(&w, &o2, 700), "the deposit is credited all the same");
+    cr_assert_eq(ingest_head(w.g)->seq, 3);
+    cr_assert_eq(ingest_head(w.g)->time_ms, later, "stamped the last record's time, not the clock's");
+    close_world(&w);
+}
+
 Test(ingest, one_signature_is_not_a_quorum)
 {
     struct world w;

@@ -131,14 +131,21 @@ static fx_withdrawal wd_of(world *w)
     return wd;
 }
 
-/* A venue withdrawal request of `whole` ETH on chain 1; returns its record's seq. */
-static uint64_t withdraw_request(world *w, uint64_t whole, uint8_t key[HASH_BYTES])
+/* A venue withdrawal request of `whole` ETH on chain 1 whose owner signature expires at expiry_s;
+ * returns its record's seq. */
+static uint64_t withdraw_request_until(world *w, uint64_t whole, uint64_t expiry_s, uint8_t key[HASH_BYTES])
 {
     fx_withdrawal wd = wd_of(w);
     uint8_t buf[REQUEST_MAX_BYTES];
     size_t len;
-    fx_withdraw_request(&wd, u256_from_u64(whole * E18), ++w->nonce, T0 / 1000 + 3600, buf, &len, key);
+    fx_withdraw_request(&wd, u256_from_u64(whole * E18), ++w->nonce, expiry_s, buf, &len, key);
     return push(w, RECORD_REQUEST, buf, len, T0 + 2, RL_OK, false);
+}
+
+/* The same, valid for an hour. */
+static uint64_t withdraw_request(world *w, uint64_t whole, uint8_t key[HASH_BYTES])
+{
+    return withdraw_request_until(w, whole, T0 / 1000 + 3600, key);
 }
 
 static uint64_t log_decision(world *w, decision *d, uint64_t time_ms)
@@ -359,6 +366,54 @@ Test(instruction, the_hub_builds_what_the_ledger_accepts_once_per_plan)
     cr_assert_eq(again.n, 0, "only l2's plan is left, and it has no vault");
     u256 r = reserved_eth(&w), five = u256_from_u64(5 * E18);
     cr_assert_eq(u256_cmp(&r, &five), 0);
+    hubinstr_free(h);
+    teardown(&w);
+}
+
+/* instruction.h I1: the owner signed a withdrawal valid for two minutes; the chain's deadline_s is
+ * ten. The hub's release ends at the owner's expiry, and the ledger and the audit refuse one that
+ * would run past it (the vault would then execute an expired signature's withdrawal). */
+Test(instruction, a_release_never_carries_a_deadline_past_its_owners_expiry)
+{
+    world w;
+    setup(&w);
+    hubinstr *h;
+    cr_assert_eq(hubinstr_new(&h, &w.risk, 30000), RL_OK);
+    uint64_t expiry_s = T0 / 1000 + 120;
+    uint8_t key[HASH_BYTES];
+    uint64_t rq = withdraw_request_until(&w, 2, expiry_s, key);
+    decision d = {.kind = DECISION_WITHDRAW_OK, .basis = rq};
+    memcpy(d.request, key, HASH_BYTES);
+    uint64_t ds = log_decision(&w, &d, T0 + 3);
+
+    struct built b;
+    scan(&w, h, T0 + 5, &b);
+    cr_assert_eq(b.n, 1);
+    cr_assert_eq(b.in[0].deadline_s, expiry_s, "the owner's expiry, not the chain's %llu",
+                 (unsigned long long)((T0 + 5) / 1000 + 600));
+
+    instruction late = release_of(&w, ds, 2, 1);
+    late.deadline_s = expiry_s + 1;
+    push_instruction(&w, &late, RL_ERR_STATE, false);
+    instruction_plan p;
+    request q = {.kind = REQUEST_WITHDRAW, .chain_id = 1, .amount = u256_from_u64(2 * E18), .expiry_s = expiry_s};
+    memcpy(q.account, w.account, EVM_ADDR_BYTES);
+    memcpy(q.recipient, w.recipient, EVM_ADDR_BYTES);
+    size_t n;
+    decision dq = {.kind = DECISION_WITHDRAW_OK};
+    memcpy(dq.account, w.account, EVM_ADDR_BYTES);
+    request_key(dq.request, q.venue, q.nonce);
+    cr_assert_eq(instruction_plans(&dq, ds, &q, &p, &n, NULL), RL_OK);
+    cr_assert(n == 1 && p.expiry_s == expiry_s, "the plan carries the owner's expiry");
+    rl_why why = {{0}};
+    cr_assert_eq(instruction_check(&late, &p, 0, T0 + 10, &why), RL_ERR_STATE);
+    cr_assert(strstr(why.text, "past the owner's expiry") != NULL, "%s", why.text);
+    u256 r0 = reserved_eth(&w);
+    cr_assert(u256_is_zero(&r0), "nothing reserved by the refused release");
+
+    push_instruction(&w, &b.in[0], RL_OK, false);
+    u256 r = reserved_eth(&w), two = u256_from_u64(2 * E18);
+    cr_assert_eq(u256_cmp(&r, &two), 0);
     hubinstr_free(h);
     teardown(&w);
 }

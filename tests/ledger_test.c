@@ -27,9 +27,11 @@ static rl_err append_at(fixture *f, uint8_t type, const uint8_t *payload, size_t
     return err;
 }
 
+/* append_at stamped 1000, or the head's time when later (ledger.h T1). */
 static rl_err append(fixture *f, uint8_t type, const uint8_t *payload, size_t plen, rl_why *why)
 {
-    return append_at(f, type, payload, plen, 1000, why);
+    uint64_t t = head_of(f).time_ms;
+    return append_at(f, type, payload, plen, t > 1000 ? t : 1000, why);
 }
 
 static void genesis(fixture *f)
@@ -126,6 +128,30 @@ Test(ledger, first_record_must_install_the_genesis_set)
     obs o = fx_obs(1, 1, 1, 10);
     cr_assert_eq(credit(&f, &o, NULL), RL_ERR_STATE);
     cr_assert_eq(head_of(&f).seq, 0);
+    fx_fini(&f);
+}
+
+/* ledger.h T1: a hub that stamps a record before the one in front of it (to bring an expired owner
+ * signature or a stale price back to life) finds it refused, named; an equal time is fine. */
+Test(ledger, refuses_a_record_stamped_before_the_record_in_front_of_it_naming_it)
+{
+    fixture f;
+    setup(&f);
+    uint64_t later = 1000 + 2 * 3600 * 1000;
+    uint8_t buf[RECORD_MAX_PAYLOAD];
+    size_t len;
+    obs o1 = fx_obs(1, 1, 1, 250), o2 = fx_obs(1, 2, 2, 250);
+    payload_attest p1 = fx_attest(&f, &o1, 2), p2 = fx_attest(&f, &o2, 2);
+    cr_assert_eq(payload_attest_encode(&p1, buf, &len, NULL), RL_OK);
+    cr_assert_eq(append_at(&f, RECORD_ATTEST, buf, len, later, NULL), RL_OK);
+    cr_assert_eq(head_of(&f).time_ms, later, "the head carries the last record's time");
+    cr_assert_eq(payload_attest_encode(&p2, buf, &len, NULL), RL_OK);
+    rl_why why = {{0}};
+    cr_assert_eq(append_at(&f, RECORD_ATTEST, buf, len, 1100, &why), RL_ERR_STATE);
+    cr_assert(strstr(why.text, "record 3 is stamped 1100 ms") != NULL && strstr(why.text, "backdated") != NULL, "%s",
+              why.text);
+    cr_assert_eq(head_of(&f).seq, 2, "a backdated record leaves no trace");
+    cr_assert_eq(append_at(&f, RECORD_ATTEST, buf, len, later, NULL), RL_OK, "the same time is not backwards");
     fx_fini(&f);
 }
 
