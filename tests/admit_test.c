@@ -228,7 +228,7 @@ Test(admit, a_withdrawal_backdated_before_the_record_in_front_of_it_is_refused_n
     memcpy(w5.account, ACCOUNT, EVM_ADDR_BYTES);
     memset(w5.recipient, 0x66, EVM_ADDR_BYTES);
     memcpy(w5.venue, node_key_pub(l.f.keys[3])->ed25519, ED25519_PK_BYTES);
-    cr_assert_eq(admit_owner_sign(&w5, OWNER_SK), RL_OK);
+    sign_owner_for(&w5, &l.f.set, OWNER_SK);
     deposit(&l, 1, 0x00, E18, 2, later); /* any record the hub stamps two hours on */
 
     uint8_t buf[REQUEST_MAX_BYTES];
@@ -263,7 +263,7 @@ Test(admit, a_withdrawal_whose_owner_expiry_is_too_close_is_refused_with_a_reaso
                      .amount = u256_from_u64(E18)};
     memcpy(close.account, ACCOUNT, EVM_ADDR_BYTES);
     memset(close.recipient, 0x66, EVM_ADDR_BYTES);
-    cr_assert_eq(admit_owner_sign(&close, OWNER_SK), RL_OK);
+    sign_owner_for(&close, &l.f.set, OWNER_SK);
     withdraw_as(&l, &close, t);
     cr_assert_eq(l.nmade, 1);
     cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED);
@@ -278,7 +278,7 @@ Test(admit, a_withdrawal_whose_owner_expiry_is_too_close_is_refused_with_a_reaso
                       .amount = u256_from_u64(E18)};
     memcpy(enough.account, ACCOUNT, EVM_ADDR_BYTES);
     memset(enough.recipient, 0x66, EVM_ADDR_BYTES);
-    cr_assert_eq(admit_owner_sign(&enough, OWNER_SK), RL_OK);
+    sign_owner_for(&enough, &l.f.set, OWNER_SK);
     withdraw_as(&l, &enough, t + 1);
     cr_assert_eq(l.nmade, 2);
     cr_assert_eq(l.made[1].kind, DECISION_WITHDRAW_OK);
@@ -610,14 +610,14 @@ Test(admit, an_owner_signature_made_for_another_cluster_is_refused_by_the_calcul
     cr_assert_eq(l.made[0].kind, DECISION_WITHDRAW_REFUSED, "the staging signature drained this cluster");
     cr_assert_eq(l.made[0].reason, REASON_OWNER_SIGNATURE);
     cr_assert_str_eq(first_of(&l, "collateral", "reserved"), "0");
-    log_decisions(&l, 0);
+    withdraw_as(&l, &mine, t + 1); /* signed for this cluster: judged on its margin */
+    cr_assert_eq(l.made[1].kind, DECISION_WITHDRAW_OK, "reason %u", l.made[1].reason);
+    log_decisions(&l, 0); /* both, stamped after the requests (ledger.h T1) */
     audit_summary sum;
     audit_get_summary(l.a, &sum);
     cr_assert_eq(sum.requests_refused, 1);
     cr_assert(strstr(sum.first_refused_why.text, "not the account") != NULL, "%s", sum.first_refused_why.text);
     cr_assert(strstr(sum.first_refused_why.text, "cluster") != NULL, "%s", sum.first_refused_why.text);
-    withdraw_as(&l, &mine, t + 1); /* signed for this cluster: judged on its margin */
-    cr_assert_eq(l.made[1].kind, DECISION_WITHDRAW_OK);
     fx_fini(&staging);
     teardown(&l);
 }
