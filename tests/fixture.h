@@ -212,9 +212,9 @@ static inline void fx_withdraw_request(const fx_withdrawal *w, u256 amount, uint
     memcpy(q.venue, node_key_pub(w->venue)->ed25519, ED25519_PK_BYTES);
     memcpy(q.account, w->account, EVM_ADDR_BYTES);
     memcpy(q.recipient, w->recipient, EVM_ADDR_BYTES);
-    uint8_t cluster[HASH_BYTES];
-    cr_assert_eq(admit_cluster_id(cluster, w->genesis), RL_OK);
-    cr_assert_eq(admit_owner_sign(&q, cluster, w->owner_sk), RL_OK);
+    uint8_t cluster_id[HASH_BYTES];
+    cr_assert_eq(admit_cluster_id(cluster_id, w->genesis), RL_OK);
+    cr_assert_eq(admit_owner_sign(&q, cluster_id, w->owner_sk), RL_OK);
     cr_assert_eq(request_sign(buf, len, &q, w->venue, NULL), RL_OK);
     request_key(key, q.venue, q.nonce);
 }
