@@ -84,7 +84,10 @@ typedef struct quorum_member_stats {
 typedef struct quorum quorum;
 
 #define QUORUM_MAX_CLOSED 4096 /* closed events awaiting a late quorum */
-#define QUORUM_DEFAULT_PER_MEMBER 100000 /* slots (pending signatures) a member may hold */
+/* Slots (pending signatures) a member may hold. About 1.2 KB of hub memory each with ingest's
+ * bookkeeping (bench hostile), so one faulty member costs at most about 20 MB; an honest member
+ * holds about a send window of them, and one past the budget loses time (resends), not credits. */
+#define QUORUM_DEFAULT_PER_MEMBER 16384
 #define QUORUM_DEFAULT_TTL_MS 600000 /* a pending signature is dropped after 10 minutes */
 
 /* Aggregator for one relayer set; the set must outlive it (or be replaced by quorum_reset).

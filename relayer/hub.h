@@ -53,7 +53,7 @@
  *                                    ; the subscriber asks again)
  *     handshakes_per_minute = 60     ; connections admitted per allowed key and role per minute:
  *                                    ; one key cannot pile up connections by reconnecting
- *     pending_per_member = 100000    ; events short of a quorum each member may hold signatures of;
+ *     pending_per_member = 16384     ; events short of a quorum each member may hold signatures of;
  *                                    ; past it the member's oldest is dropped (quorum.h, Budgets)
  *     pending_ttl_ms = 600000        ; a signature of an event short of a quorum is dropped after
  *                                    ; this; drops are logged (warn) and counted in status. The

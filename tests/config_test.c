@@ -51,7 +51,7 @@ Test(config, a_good_file_loads_with_defaults_and_resolved_paths)
     cr_assert_eq(c.frames_per_round, 256);
     cr_assert_eq(c.catchup_per_second, 50);
     cr_assert_eq(c.catchup_hwm, 8192);
-    cr_assert_eq(c.pending_per_member, 100000);
+    cr_assert_eq(c.pending_per_member, 16384);
     cr_assert_eq(c.pending_ttl_ms, 600000);
     cr_assert_eq(c.waiting_per_peer, 4096);
     cr_assert_str_eq(c.price_feeds, "", "no feed unless named");
